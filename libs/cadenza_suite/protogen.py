@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         generate_into(fresh)
         target = OUTPUT_ROOT / GENERATED_PACKAGE
         if args.check:
-            problems = _diff(fresh / GENERATED_PACKAGE, target) if target.exists() else ["libs/cadenza missing"]
+            problems = (
+                _diff(fresh / GENERATED_PACKAGE, target) if target.exists() else ["libs/cadenza missing"]
+            )
             if problems:
                 print("generated code is out of date; run `cadenza gen-protos`:", file=sys.stderr)
                 for line in problems:

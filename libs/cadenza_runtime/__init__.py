@@ -1,0 +1,1 @@
+"""Shared runtime for every Cadenza service: configuration, server, clients, errors, telemetry."""

@@ -1,0 +1,108 @@
+"""Channels to Cadenza services: keepalive, TLS, tracing, default deadlines and retries.
+
+Retries on UNAVAILABLE are configured through the gRPC service config, only for methods that are
+safe to repeat (reads, and writes that are idempotent by design such as upserts and deletes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from google.protobuf.descriptor import ServiceDescriptor
+from grpc import aio
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.server import MAX_MESSAGE_BYTES
+from cadenza_runtime.tls import channel_credentials
+
+DEFAULT_UNARY_TIMEOUT_SECONDS = 30.0
+
+_IDEMPOTENT_PREFIXES = ("Get", "List", "Search", "Stat", "Find", "Upsert", "Record", "Embed", "Delete", "Put")
+_IDEMPOTENT_EXTRA = {"CreateJob", "CreateTrack", "RegisterModelVersion", "AnnotateJob", "UpdateUserDefaults"}
+
+_RETRY_POLICY = {
+    "maxAttempts": 5,
+    "initialBackoff": "0.1s",
+    "maxBackoff": "2s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"],
+}
+
+
+def is_idempotent(method_name: str) -> bool:
+    return method_name.startswith(_IDEMPOTENT_PREFIXES) or method_name in _IDEMPOTENT_EXTRA
+
+
+def retry_service_config(services: Iterable[ServiceDescriptor]) -> str:
+    """Service config JSON retrying UNAVAILABLE on the idempotent unary and server-streaming methods."""
+    names = [
+        {"service": service.full_name, "method": method.name}
+        for service in services
+        for method in service.methods
+        if is_idempotent(method.name) and not method.client_streaming
+    ]
+    config: dict[str, Any] = (
+        {"methodConfig": [{"name": names, "retryPolicy": _RETRY_POLICY}]} if names else {}
+    )
+    return json.dumps(config)
+
+
+class _DefaultDeadline(aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+    """Gives unary calls without an explicit timeout a default deadline, so nothing hangs forever."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: aio.ClientCallDetails, request: Any
+    ) -> Any:
+        if client_call_details.timeout is None:
+            client_call_details = aio.ClientCallDetails(
+                client_call_details.method,
+                self.seconds,
+                client_call_details.metadata,
+                client_call_details.credentials,
+                client_call_details.wait_for_ready,
+            )
+        return await continuation(client_call_details, request)
+
+
+def channel_options(services: Iterable[ServiceDescriptor] = ()) -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", retry_service_config(services)),
+    ]
+
+
+def create_channel(
+    address: str,
+    config: CadenzaConfig,
+    services: Iterable[ServiceDescriptor] = (),
+    default_timeout: float | None = DEFAULT_UNARY_TIMEOUT_SECONDS,
+) -> aio.Channel:
+    """An aio channel to `address` with tracing, keepalive, retries and (if configured) TLS."""
+    interceptors: list[Any] = list(aio_client_interceptors())  # type: ignore[no-untyped-call]
+    if default_timeout is not None:
+        interceptors.append(_DefaultDeadline(default_timeout))
+    options = channel_options(services)
+    if config.tls.enabled:
+        return aio.secure_channel(
+            address, channel_credentials(config.tls), options, interceptors=interceptors
+        )
+    return aio.insecure_channel(address, options, interceptors=interceptors)
+
+
+def service_channel(
+    service: str, config: CadenzaConfig, services: Iterable[ServiceDescriptor] = ()
+) -> aio.Channel:
+    """Channel to one of the suite's services by name ("metadata", "blob", ...)."""
+    return create_channel(config.services.endpoint(service).address, config, services)

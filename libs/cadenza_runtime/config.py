@@ -1,0 +1,288 @@
+"""Typed configuration for the whole suite.
+
+Sources, later ones winning: built-in defaults, the profile's defaults (dev / stage / prod),
+a YAML file named by ``CADENZA_CONFIG``, then environment variables ``CADENZA_<SECTION>__<FIELD>``
+(for example ``CADENZA_POSTGRES__PORT=6543``). Every address, DSN, credential and directory of the
+suite comes from here, so pointing a store at an external instance is configuration only.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class Profile(StrEnum):
+    DEV = "dev"
+    STAGE = "stage"
+    PROD = "prod"
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "cadenza"
+
+
+class PostgresConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 55432
+    database: str = "cadenza"
+    # The owner role runs migrations; the service role can only read and write the tables.
+    owner_user: str = "cadenza_owner"
+    owner_password: SecretStr = SecretStr("cadenza-owner-dev")
+    service_user: str = "cadenza_app"
+    service_password: SecretStr = SecretStr("cadenza-app-dev")
+    # Optional DSN of a read replica for list/get queries.
+    read_replica_dsn: str | None = None
+    # Superuser of a locally launched cluster (peer auth over the unix socket is not used).
+    superuser: str = "postgres"
+    superuser_password: SecretStr = SecretStr("cadenza-super-dev")
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+
+    def dsn(
+        self, role: Literal["owner", "service", "superuser"] = "service", database: str | None = None
+    ) -> str:
+        user, password = {
+            "owner": (self.owner_user, self.owner_password),
+            "service": (self.service_user, self.service_password),
+            "superuser": (self.superuser, self.superuser_password),
+        }[role]
+        db = database or self.database
+        return f"postgresql://{user}:{password.get_secret_value()}@{self.host}:{self.port}/{db}"
+
+
+class RedisConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 56379
+    db: int = 0
+    password: SecretStr | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password.get_secret_value()}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+
+
+class MinioConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 59000
+    console_port: int = 59001
+    access_key: str = "cadenza"
+    secret_key: SecretStr = SecretStr("cadenza-minio-dev")
+    secure: bool = False
+    region: str = "us-east-1"
+    audio_bucket: str = "audio"
+    latent_bucket: str = "latents"
+    checkpoint_bucket: str = "checkpoints"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def buckets(self) -> list[str]:
+        return [self.audio_bucket, self.latent_bucket, self.checkpoint_bucket]
+
+
+class MilvusConfig(BaseModel):
+    # "lite": `cadenza up` runs `milvus-lite server`; "server": a Milvus 2.x standalone server that
+    # `cadenza up` starts from the `milvus` PyPI package; "external": already running at `uri`.
+    mode: Literal["lite", "server", "external"] = "lite"
+    host: str = "127.0.0.1"
+    port: int = 59530
+    token: SecretStr | None = None
+    db_name: str = "default"
+    latent_collection: str = "latent_embeddings"
+    prompt_collection: str = "prompt_embeddings"
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 200
+    search_ef: int = 64
+
+    @property
+    def uri(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class Neo4jConfig(BaseModel):
+    host: str = "127.0.0.1"
+    bolt_port: int = 57687
+    user: str = "neo4j"
+    password: SecretStr = SecretStr("cadenza-neo4j-dev")
+    database: str = "neo4j"
+    heap: str = "768m"
+
+    @property
+    def uri(self) -> str:
+        return f"bolt://{self.host}:{self.bolt_port}"
+
+
+class TlsConfig(BaseModel):
+    """TLS between services when enabled; mTLS when a client CA is given to servers."""
+
+    enabled: bool = False
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    ca_file: Path | None = None
+    # Servers require client certificates signed by ca_file.
+    require_client_auth: bool = False
+
+
+class ServiceEndpoint(BaseModel):
+    host: str = "127.0.0.1"
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class ServicesConfig(BaseModel):
+    orchestrator: ServiceEndpoint = ServiceEndpoint(port=50050)
+    metadata: ServiceEndpoint = ServiceEndpoint(port=50051)
+    inference: ServiceEndpoint = ServiceEndpoint(port=50052)
+    vector: ServiceEndpoint = ServiceEndpoint(port=50053)
+    graph: ServiceEndpoint = ServiceEndpoint(port=50054)
+    blob: ServiceEndpoint = ServiceEndpoint(port=50055)
+
+    def endpoint(self, service: str) -> ServiceEndpoint:
+        endpoint = getattr(self, service, None)
+        if not isinstance(endpoint, ServiceEndpoint):
+            raise KeyError(f"unknown service {service!r}")
+        return endpoint
+
+
+class TelemetryConfig(BaseModel):
+    # "none", "console" (spans to stderr) or "memory" (kept in process, for tests).
+    exporter: Literal["none", "console", "memory"] = "none"
+    log_level: str = "INFO"
+    # JSON lines when true, readable text otherwise.
+    json_logs: bool = True
+
+
+class AuthConfig(BaseModel):
+    jwt_secret: SecretStr = SecretStr("cadenza-dev-jwt-secret-change-me-in-prod")
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str = "cadenza"
+    jwt_audience: str = "cadenza"
+
+
+class InferenceConfig(BaseModel):
+    # "auto" picks CUDA when present.
+    device: str = "auto"
+    # "float32", "bfloat16" or "float16" (reduced precision on CUDA only).
+    precision: str = "float32"
+    checkpoint_path: Path | None = None
+    checkpoint_sha256: str | None = None
+    queue_capacity: int = 16
+    max_batch_size: int = 8
+    # How long the batcher waits for compatible requests before starting a batch.
+    batch_window_ms: int = 20
+
+
+class CadenzaConfig(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CADENZA_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    profile: Profile = Profile.DEV
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    grace_period_seconds: float = 10.0
+    postgres: PostgresConfig = PostgresConfig()
+    redis: RedisConfig = RedisConfig()
+    minio: MinioConfig = MinioConfig()
+    milvus: MilvusConfig = MilvusConfig()
+    neo4j: Neo4jConfig = Neo4jConfig()
+    services: ServicesConfig = ServicesConfig()
+    tls: TlsConfig = TlsConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
+    auth: AuthConfig = AuthConfig()
+    inference: InferenceConfig = InferenceConfig()
+
+    @model_validator(mode="after")
+    def _prod_needs_real_secrets(self) -> CadenzaConfig:
+        if self.profile is Profile.PROD:
+            weak = [
+                name
+                for name, secret in {
+                    "auth.jwt_secret": self.auth.jwt_secret,
+                    "postgres.service_password": self.postgres.service_password,
+                    "minio.secret_key": self.minio.secret_key,
+                    "neo4j.password": self.neo4j.password,
+                }.items()
+                if secret.get_secret_value().endswith("-dev") or "change-me" in secret.get_secret_value()
+            ]
+            if weak:
+                raise ValueError(f"profile prod refuses development secrets: {', '.join(weak)}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlFileSource(settings_cls), file_secret_settings)
+
+    def service_dir(self, component: str) -> Path:
+        """Data directory of one component under the state directory."""
+        return self.state_dir / component
+
+    def log_file(self, component: str) -> Path:
+        return self.state_dir / "logs" / f"{component}.log"
+
+
+_PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
+    Profile.DEV: {"telemetry": {"json_logs": False}},
+    Profile.STAGE: {"telemetry": {"exporter": "console"}},
+    Profile.PROD: {"telemetry": {"exporter": "console"}, "tls": {"enabled": True}},
+}
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """Profile defaults overlaid with the YAML file named by CADENZA_CONFIG."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        path = os.environ.get("CADENZA_CONFIG")
+        if path:
+            file = Path(path)
+            if not file.is_file():
+                raise FileNotFoundError(f"CADENZA_CONFIG points at {file}, which is not a file")
+            loaded = yaml.safe_load(file.read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise ValueError(f"{file}: the top level must be a mapping")
+            data = loaded
+        profile = Profile(os.environ.get("CADENZA_PROFILE") or data.get("profile") or Profile.DEV)
+        return _deep_merge(_PROFILE_DEFAULTS[profile], data)
+
+
+@lru_cache(maxsize=1)
+def load_config() -> CadenzaConfig:
+    """The process-wide configuration, read once."""
+    return CadenzaConfig()

@@ -1,0 +1,1 @@
+"""Cadenza blob service."""

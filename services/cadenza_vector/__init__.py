@@ -1,0 +1,1 @@
+"""Cadenza vector service."""
