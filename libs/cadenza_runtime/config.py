@@ -168,6 +168,8 @@ class TelemetryConfig(BaseModel):
 
 
 class AuthConfig(BaseModel):
+    # Signs page tokens so they are tamper-evident (see cadenza_runtime.pagination).
+    page_token_secret: SecretStr = SecretStr("cadenza-dev-page-token-secret")
     jwt_secret: SecretStr = SecretStr("cadenza-dev-jwt-secret-change-me-in-prod")
     jwt_algorithm: str = "HS256"
     jwt_issuer: str = "cadenza"

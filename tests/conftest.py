@@ -1,0 +1,56 @@
+"""Shared fixtures: real stores started by the project's own launcher, services served in-process.
+
+`stores_up("postgres", "redis")` runs `cadenza up --only ... --no-services` (idempotent: a store
+already running is left alone), so every store test talks to the real PostgreSQL, Redis, MinIO,
+Milvus or Neo4j that `cadenza up` manages. `serve(name, factory)` runs one service in this process
+on a free port, so a test can also stop, restart or inspect it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from grpc import aio
+
+from cadenza_runtime.client import create_channel
+from cadenza_runtime.config import CadenzaConfig, load_config
+from cadenza_runtime.server import CadenzaServer, ServiceBundle
+
+_started: set[str] = set()
+
+
+def stores_up(*components: str) -> None:
+    """Starts the named stores with `cadenza up` unless this session already did."""
+    missing = [name for name in components if name not in _started]
+    if not missing:
+        return
+    command = [sys.executable, "-m", "cadenza_suite.cli", "up", "--no-services", "--only", *missing]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(f"`{' '.join(command[2:])}` failed:\n{result.stdout}\n{result.stderr}")
+    _started.update(missing)
+
+
+@pytest.fixture(scope="session")
+def config() -> CadenzaConfig:
+    return load_config()
+
+
+@asynccontextmanager
+async def serve(
+    name: str, factory: Callable[[CadenzaConfig], Awaitable[ServiceBundle]], config: CadenzaConfig
+) -> AsyncIterator[tuple[CadenzaServer, aio.Channel]]:
+    """Runs a service in this process on a free loopback port and yields it with a channel to it."""
+    bundle = await factory(config)
+    server = CadenzaServer(name, bundle, config, port=0)
+    await server.start()
+    channel = create_channel(server.address, config)
+    try:
+        yield server, channel
+    finally:
+        await channel.close()
+        await server.stop(grace=1.0)
