@@ -52,5 +52,5 @@ async def serve(
     try:
         yield server, channel
     finally:
-        await channel.close()
+        await channel.close(None)
         await server.stop(grace=1.0)
