@@ -43,8 +43,9 @@ class ScriptedBlob(blob_pb2_grpc.BlobServiceServicer):
 
 
 async def _start(config: CadenzaConfig) -> CadenzaServer:
+    servicer = ScriptedBlob()  # type: ignore[abstract]  # the other RPCs stay UNIMPLEMENTED on purpose
     bundle = ServiceBundle(
-        [ServiceRegistration(BLOB_SERVICE, ScriptedBlob(), blob_pb2_grpc.add_BlobServiceServicer_to_server)]
+        [ServiceRegistration(BLOB_SERVICE, servicer, blob_pb2_grpc.add_BlobServiceServicer_to_server)]
     )
     server = CadenzaServer("blob", bundle, config, port=0)
     await server.start()
