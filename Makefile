@@ -1,0 +1,44 @@
+# The two set-up commands of the README are `make up` and `make test`; everything else is a step of them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: up test install deps check protos down status bench
+
+# Fresh machine -> whole suite up on real stores -> one generation end to end.
+up: install
+	$(BIN)/cadenza up
+	$(BIN)/cadenza demo
+
+# The test suite; fixtures start the real stores they need through `cadenza up`.
+test: install
+	$(BIN)/pytest -ra
+
+# Python environment, project (editable) and the stores' binaries (apt, go install, maven).
+install: deps
+	$(BIN)/cadenza install
+
+deps: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+# Static checks that CI runs before the tests.
+check: deps
+	$(BIN)/python -m cadenza_suite.protogen --check
+	$(BIN)/buf lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy libs services tests
+
+protos: deps
+	$(BIN)/python -m cadenza_suite.protogen
+
+down:
+	$(BIN)/cadenza down
+
+status:
+	$(BIN)/cadenza status
