@@ -102,6 +102,10 @@ class MilvusConfig(BaseModel):
     db_name: str = "default"
     latent_collection: str = "latent_embeddings"
     prompt_collection: str = "prompt_embeddings"
+    # Embedding sizes the inference model declares (its latent pooling and prompt encoder widths);
+    # the vector service refuses to start against collections of another dimension.
+    latent_embedding_dim: int = Field(default=128, ge=1, le=32768)
+    prompt_embedding_dim: int = Field(default=128, ge=1, le=32768)
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
     search_ef: int = 64
