@@ -37,7 +37,7 @@ class Embedding(_message.Message):
     """Attributes usable in filters."""
     model_version: _builtins.str
     create_time_seconds: _builtins.int
-    """Seconds since the epoch."""
+    """Seconds since the epoch; 0 means the time of the upsert."""
     @_builtins.property
     def vector(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
     @_builtins.property
@@ -371,6 +371,8 @@ class CollectionStats(_message.Message):
     INDEX_TYPE_FIELD_NUMBER: _builtins.int
     METRIC_TYPE_FIELD_NUMBER: _builtins.int
     INDEX_STATE_FIELD_NUMBER: _builtins.int
+    INDEXED_ROWS_FIELD_NUMBER: _builtins.int
+    PENDING_INDEX_ROWS_FIELD_NUMBER: _builtins.int
     kind: _types_pb2.EmbeddingKind.ValueType
     collection: _builtins.str
     dimension: _builtins.int
@@ -379,6 +381,9 @@ class CollectionStats(_message.Message):
     metric_type: _builtins.str
     index_state: _builtins.str
     """Such as "Finished" or "InProgress"."""
+    indexed_rows: _builtins.int
+    """Rows the vector index covers and rows still waiting for it."""
+    pending_index_rows: _builtins.int
     def __init__(
         self,
         *,
@@ -389,10 +394,12 @@ class CollectionStats(_message.Message):
         index_type: _builtins.str = ...,
         metric_type: _builtins.str = ...,
         index_state: _builtins.str = ...,
+        indexed_rows: _builtins.int = ...,
+        pending_index_rows: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection", b"collection", "dimension", b"dimension", "index_state", b"index_state", "index_type", b"index_type", "kind", b"kind", "metric_type", b"metric_type", "row_count", b"row_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection", b"collection", "dimension", b"dimension", "index_state", b"index_state", "index_type", b"index_type", "indexed_rows", b"indexed_rows", "kind", b"kind", "metric_type", b"metric_type", "pending_index_rows", b"pending_index_rows", "row_count", b"row_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -404,8 +411,11 @@ class GetStatsResponse(_message.Message):
 
     COLLECTIONS_FIELD_NUMBER: _builtins.int
     BACKEND_FIELD_NUMBER: _builtins.int
+    SERVER_VERSION_FIELD_NUMBER: _builtins.int
     backend: _builtins.str
     """"lite" or "server"."""
+    server_version: _builtins.str
+    """What the Milvus endpoint reports, such as "v2.3.9" or "milvus_lite-3.2.2"."""
     @_builtins.property
     def collections(self) -> _containers.RepeatedCompositeFieldContainer[Global___CollectionStats]: ...
     def __init__(
@@ -413,10 +423,11 @@ class GetStatsResponse(_message.Message):
         *,
         collections: _abc.Iterable[Global___CollectionStats] | None = ...,
         backend: _builtins.str = ...,
+        server_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["backend", b"backend", "collections", b"collections"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backend", b"backend", "collections", b"collections", "server_version", b"server_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
