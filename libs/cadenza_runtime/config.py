@@ -193,6 +193,40 @@ class InferenceConfig(BaseModel):
     batch_window_ms: int = 20
 
 
+class OrchestratorConfig(BaseModel):
+    """Admission limits, the worker loop, the saga's retry budget and the reconciler."""
+
+    # Per-user submissions per sliding window (metadata CheckRateLimit).
+    submit_rate_limit: int = Field(default=30, ge=1)
+    submit_rate_window_seconds: float = Field(default=60.0, gt=0)
+    # PENDING + RUNNING jobs one user may hold at once.
+    max_active_jobs_per_user: int = Field(default=8, ge=1)
+    # Jobs one replica runs at once; also bounded by the inference service's free capacity.
+    worker_concurrency: int = Field(default=4, ge=1)
+    # Lease on a RUNNING job; the worker renews it every third of this.
+    lease_seconds: float = Field(default=30.0, gt=0)
+    # Idle claim poll; a submission also wakes every replica's claimer through Redis.
+    claim_poll_seconds: float = Field(default=1.0, gt=0)
+    # Progress is written to metadata at most every N steps or every this many seconds.
+    progress_record_steps: int = Field(default=10, ge=1)
+    progress_record_seconds: float = Field(default=1.0, gt=0)
+    # The reconciler runs on start and then every interval; the blob orphan sweep every N runs.
+    reconcile_interval_seconds: float = Field(default=30.0, gt=0)
+    orphan_sweep_every: int = Field(default=10, ge=1)
+    # Runs of one job (a dead replica's requeue counts) before it fails for good.
+    max_attempts: int = Field(default=3, ge=1)
+    # How long one saga step, or the inference stream, keeps retrying a transient error.
+    saga_retry_budget_seconds: float = Field(default=30.0, ge=0)
+    saga_retry_initial_backoff_seconds: float = Field(default=0.2, gt=0)
+    saga_retry_max_backoff_seconds: float = Field(default=3.0, gt=0)
+    # How long CancelJob waits for the running worker to confirm.
+    cancel_wait_seconds: float = Field(default=10.0, ge=0)
+    # Lifetime of the presigned audio URL that GetTrack returns.
+    audio_url_ttl_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+    # Identity of this replica in leases; empty means host:pid:random.
+    worker_id: str = ""
+
+
 class CadenzaConfig(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CADENZA_",
@@ -213,6 +247,7 @@ class CadenzaConfig(BaseSettings):
     telemetry: TelemetryConfig = TelemetryConfig()
     auth: AuthConfig = AuthConfig()
     inference: InferenceConfig = InferenceConfig()
+    orchestrator: OrchestratorConfig = OrchestratorConfig()
 
     @model_validator(mode="after")
     def _prod_needs_real_secrets(self) -> CadenzaConfig:
