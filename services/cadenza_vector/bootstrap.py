@@ -1,0 +1,84 @@
+"""Start-up: create the collections and their HNSW index if missing, refuse mismatched ones, load them.
+
+Runs once, in a thread, with pymilvus' synchronous client: its `create_index(sync=False)` does not
+wait through AllocTimestamp, which Milvus Lite does not implement (the async client always waits).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pymilvus import MilvusClient
+from pymilvus.exceptions import MilvusException
+
+from cadenza_runtime.config import MilvusConfig
+from cadenza_vector.schema import (
+    VECTOR,
+    CollectionSpec,
+    build_index_params,
+    build_schema,
+    check_index,
+    check_schema,
+    collection_specs,
+)
+
+_log = logging.getLogger(__name__)
+
+# Collection creation, index creation and loading of an existing collection on a server can be slow.
+BOOTSTRAP_TIMEOUT_SECONDS = 120.0
+
+
+class MilvusUnreachable(RuntimeError):
+    """Milvus did not answer at start-up."""
+
+
+def connect_kwargs(config: MilvusConfig) -> dict[str, Any]:
+    return {
+        "uri": config.uri,
+        "token": config.token.get_secret_value() if config.token else "",
+        "db_name": config.db_name,
+    }
+
+
+def ensure_collections(config: MilvusConfig) -> str:
+    """Makes both collections ready for reads and writes; returns the server version string."""
+    try:
+        client = MilvusClient(timeout=BOOTSTRAP_TIMEOUT_SECONDS, **connect_kwargs(config))
+    except MilvusException as exc:
+        raise MilvusUnreachable(
+            f"cannot reach Milvus at {config.uri} ({exc.message}); start it with "
+            f"`cadenza up --only milvus` or set milvus.host/milvus.port"
+        ) from exc
+    try:
+        version = str(client.get_server_version(timeout=BOOTSTRAP_TIMEOUT_SECONDS))
+        for spec in collection_specs(config).values():
+            _ensure_collection(client, spec, config)
+        return version
+    finally:
+        client.close()
+
+
+def _ensure_collection(client: Any, spec: CollectionSpec, config: MilvusConfig) -> None:
+    timeout = BOOTSTRAP_TIMEOUT_SECONDS
+    if not client.has_collection(spec.name, timeout=timeout):
+        _log.info("creating Milvus collection %s (dimension %d)", spec.name, spec.dimension)
+        try:
+            # Session consistency: a replica of this service reads its own writes without waiting
+            # for the server's time tick that Strong reads pay on every search.
+            client.create_collection(
+                spec.name, schema=build_schema(spec), consistency_level="Session", timeout=timeout
+            )
+        except MilvusException:
+            # Another replica starting at the same moment may have created it first.
+            if not client.has_collection(spec.name, timeout=timeout):
+                raise
+    check_schema(spec, client.describe_collection(spec.name, timeout=timeout))
+    indexes = client.list_indexes(spec.name, field_name=VECTOR, timeout=timeout)
+    if not indexes:
+        _log.info("creating HNSW/COSINE index on %s", spec.name)
+        client.create_index(spec.name, build_index_params(config), timeout=timeout, sync=False)
+        indexes = [VECTOR]
+    check_index(spec, client.describe_index(spec.name, index_name=indexes[0], timeout=timeout))
+    # Idempotent: a loaded collection stays loaded.
+    client.load_collection(spec.name, timeout=timeout)

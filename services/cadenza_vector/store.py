@@ -1,0 +1,258 @@
+"""Reads and writes of embeddings in Milvus through pymilvus' AsyncMilvusClient.
+
+Callers pass validated values only; this module maps Milvus failures to Cadenza errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import grpc
+from pymilvus import AsyncMilvusClient
+from pymilvus.exceptions import (
+    ConnectError,
+    ConnectionNotExistException,
+    ErrorCode,
+    MilvusException,
+    MilvusUnavailableException,
+)
+
+from cadenza.common.v1 import types_pb2
+from cadenza_runtime.config import MilvusConfig
+from cadenza_runtime.errors import CadenzaError, FailedPrecondition, Internal, ResourceExhausted, Unavailable
+from cadenza_vector.bootstrap import connect_kwargs
+from cadenza_vector.filters import string_list
+from cadenza_vector.schema import (
+    CREATE_TIME,
+    MODEL_VERSION,
+    OUTPUT_FIELDS,
+    TAGS,
+    TRACK,
+    USER,
+    VECTOR,
+    CollectionSpec,
+)
+from cadenza_vector.validation import FloatArray
+
+Kind: TypeAlias = types_pb2.EmbeddingKind.ValueType
+# Reads see this replica's own writes without waiting for the server's time tick (see bootstrap).
+_CONSISTENCY = "Session"
+
+
+@dataclass(frozen=True)
+class Attributes:
+    user: str
+    model_version: str
+    tags: list[str]
+    create_time: int
+
+
+@dataclass(frozen=True)
+class StoredEmbedding:
+    track: str
+    kind: Kind
+    vector: list[float]
+    attributes: Attributes
+
+
+@dataclass(frozen=True)
+class Match:
+    track: str
+    score: float
+    attributes: Attributes
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    spec: CollectionSpec
+    row_count: int
+    index_type: str
+    metric_type: str
+    index_state: str
+    indexed_rows: int
+    pending_index_rows: int
+
+
+class EmbeddingStore:
+    def __init__(
+        self,
+        client: Any,
+        specs: Mapping[Kind, CollectionSpec],
+        config: MilvusConfig,
+        server_version: str,
+    ) -> None:
+        self._client = client
+        self.specs = dict(specs)
+        self._config = config
+        self.server_version = server_version
+        # Milvus Lite does not support concurrent writers on one collection; one writer per collection
+        # per replica is also what keeps an upsert's row count exact.
+        self._write_locks = {kind: asyncio.Lock() for kind in self.specs}
+
+    @classmethod
+    async def connect(
+        cls, config: MilvusConfig, specs: Mapping[Kind, CollectionSpec], server_version: str
+    ) -> EmbeddingStore:
+        # dedicated: pymilvus otherwise shares one channel between every client of the same URI.
+        client = AsyncMilvusClient(dedicated=True, **connect_kwargs(config))
+        async with _milvus_errors(config.uri):
+            await client.__aenter__()
+        return cls(client, specs, config, server_version)
+
+    @property
+    def backend(self) -> str:
+        return "lite" if self.server_version.startswith("milvus_lite") else "server"
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def upsert(self, kind: Kind, rows: list[dict[str, Any]], timeout_s: float) -> None:
+        spec = self.specs[kind]
+        async with self._write_locks[kind], _milvus_errors(self._config.uri):
+            await self._client.upsert(spec.name, rows, timeout=timeout_s)
+
+    async def get(self, kind: Kind, track: str, timeout_s: float) -> StoredEmbedding | None:
+        spec = self.specs[kind]
+        async with _milvus_errors(self._config.uri):
+            rows = await self._client.get(
+                spec.name,
+                ids=[track],
+                output_fields=[VECTOR, *OUTPUT_FIELDS],
+                timeout=timeout_s,
+                consistency_level=_CONSISTENCY,
+            )
+        if not rows:
+            return None
+        row = rows[0]
+        return StoredEmbedding(track, kind, [float(x) for x in row[VECTOR]], _attributes(row))
+
+    async def search(
+        self, kind: Kind, vector: FloatArray, top_k: int, expression: str, timeout_s: float
+    ) -> list[Match]:
+        spec = self.specs[kind]
+        # HNSW needs ef >= k; a larger ef trades latency for recall.
+        params = {"metric_type": "COSINE", "params": {"ef": max(self._config.search_ef, top_k)}}
+        async with _milvus_errors(self._config.uri):
+            results = await self._client.search(
+                spec.name,
+                data=[vector.tolist()],
+                limit=top_k,
+                filter=expression,
+                output_fields=OUTPUT_FIELDS,
+                search_params=params,
+                anns_field=VECTOR,
+                timeout=timeout_s,
+                consistency_level=_CONSISTENCY,
+            )
+        return [Match(str(hit.id), float(hit["distance"]), _attributes(hit["entity"])) for hit in results[0]]
+
+    async def delete(self, track: str, timeout_s: float) -> int:
+        """Removes the track from every collection; returns how many embeddings existed."""
+        deleted = 0
+        for kind, spec in self.specs.items():
+            async with self._write_locks[kind], _milvus_errors(self._config.uri):
+                # Milvus reports the ids it was asked to delete, not those it found: count first.
+                existing = await self._client.query(
+                    spec.name,
+                    filter=f"{TRACK} in {string_list([track])}",
+                    output_fields=[TRACK],
+                    timeout=timeout_s,
+                    consistency_level=_CONSISTENCY,
+                )
+                if existing:
+                    await self._client.delete(spec.name, ids=[track], timeout=timeout_s)
+                    # A 2.3 server's Delete reply carries no timestamp, so later Session reads would
+                    # not wait for the deletion; one Strong read does, and the reads after it see it.
+                    await self._client.query(
+                        spec.name,
+                        filter=f"{TRACK} in {string_list([track])}",
+                        output_fields=[TRACK],
+                        timeout=timeout_s,
+                        consistency_level="Strong",
+                    )
+                    deleted += len(existing)
+        return deleted
+
+    async def stats(self, timeout_s: float) -> list[CollectionInfo]:
+        infos = []
+        for spec in self.specs.values():
+            async with _milvus_errors(self._config.uri):
+                # count(*) applies deletes; get_collection_stats on a server counts deleted rows too.
+                counted = await self._client.query(
+                    spec.name,
+                    filter="",
+                    output_fields=["count(*)"],
+                    timeout=timeout_s,
+                    consistency_level=_CONSISTENCY,
+                )
+                index = await self._client.describe_index(spec.name, index_name=VECTOR, timeout=timeout_s)
+            infos.append(
+                CollectionInfo(
+                    spec=spec,
+                    row_count=int(counted[0]["count(*)"]) if counted else 0,
+                    index_type=str(index.get("index_type", "")),
+                    metric_type=str(index.get("metric_type", "")),
+                    index_state=str(index.get("state", "")),
+                    indexed_rows=int(index.get("indexed_rows", 0)),
+                    pending_index_rows=int(index.get("pending_index_rows", 0)),
+                )
+            )
+        return infos
+
+
+def _attributes(row: Mapping[str, Any]) -> Attributes:
+    return Attributes(
+        user=str(row[USER]),
+        model_version=str(row[MODEL_VERSION]),
+        tags=[str(tag) for tag in row[TAGS]],
+        create_time=int(row[CREATE_TIME]),
+    )
+
+
+@asynccontextmanager
+async def _milvus_errors(uri: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except CadenzaError:
+        raise
+    except (TimeoutError, grpc.RpcError, MilvusException) as exc:
+        raise translate_error(exc, uri) from exc
+
+
+def translate_error(exc: BaseException, uri: str) -> CadenzaError:
+    """The status a caller can act on for a failed Milvus call."""
+    message = getattr(exc, "message", None) or str(exc)
+    unreachable = (
+        f"Milvus at {uri} is unreachable or too slow ({message}); retry later, and check it with "
+        f"`cadenza status`"
+    )
+    if isinstance(exc, TimeoutError):
+        return Unavailable(unreachable, reason="MILVUS_UNAVAILABLE")
+    if isinstance(exc, grpc.RpcError):
+        code = exc.code() if hasattr(exc, "code") else None
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            return Unavailable(unreachable, reason="MILVUS_UNAVAILABLE")
+        return Internal(f"Milvus call failed: {message}", reason="MILVUS_ERROR")
+    code = getattr(exc, "code", None)
+    # After its retries run out pymilvus raises MilvusException carrying the gRPC status code.
+    if (
+        isinstance(exc, ConnectError | MilvusUnavailableException | ConnectionNotExistException)
+        or isinstance(code, grpc.StatusCode)
+        or "Retry timeout" in message
+        or "Fail connecting" in message
+    ):
+        return Unavailable(unreachable, reason="MILVUS_UNAVAILABLE")
+    if code == ErrorCode.RATE_LIMIT:
+        return ResourceExhausted(
+            f"Milvus is rate limiting requests ({message}); retry later", retry_after_seconds=1.0
+        )
+    if code == ErrorCode.COLLECTION_NOT_FOUND:
+        return FailedPrecondition(
+            f"a vector collection is missing ({message}); restart the vector service to recreate it",
+            reason="COLLECTION_MISSING",
+        )
+    return Internal(f"Milvus call failed: {message}", reason="MILVUS_ERROR")
