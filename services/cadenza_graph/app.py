@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+from neo4j import AsyncGraphDatabase
+from neo4j.exceptions import AuthError, ServiceUnavailable
+
 from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
+from cadenza_graph.schema import ensure_schema
+from cadenza_graph.servicer import GraphServicer
+from cadenza_graph.store import GraphStore
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.pagination import PageTokenCodec
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
 
 SERVICE_FULL_NAME = graph_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name
 
 
 async def create_service(config: CadenzaConfig) -> ServiceBundle:
-    # RPCs not built yet answer UNIMPLEMENTED through the generated base servicer.
-    servicer = graph_pb2_grpc.GraphServiceServicer()  # type: ignore[abstract]
+    settings = config.neo4j
+    driver = AsyncGraphDatabase.driver(
+        settings.uri, auth=(settings.user, settings.password.get_secret_value()), connection_timeout=10.0
+    )
+    try:
+        await driver.verify_connectivity()
+        await ensure_schema(driver, settings.database)
+    except (ServiceUnavailable, AuthError) as exc:
+        await driver.close()
+        raise RuntimeError(
+            f"graph service cannot use Neo4j at {settings.uri} as {settings.user!r}: {exc}; start it with "
+            "`cadenza up --only neo4j` or fix the neo4j section of the configuration"
+        ) from exc
+    except BaseException:
+        await driver.close()
+        raise
+    store = GraphStore(driver, settings.database, settings.uri)
+    tokens = PageTokenCodec(config.auth.page_token_secret.get_secret_value().encode())
     return ServiceBundle(
         registrations=[
             ServiceRegistration(
-                SERVICE_FULL_NAME, servicer, graph_pb2_grpc.add_GraphServiceServicer_to_server
+                SERVICE_FULL_NAME,
+                GraphServicer(store, tokens),
+                graph_pb2_grpc.add_GraphServiceServicer_to_server,
             )
-        ]
+        ],
+        on_close=[driver.close],
     )

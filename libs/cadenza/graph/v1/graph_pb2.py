@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from cadenza.common.v1 import types_pb2 as cadenza_dot_common_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61\x64\x65nza/graph/v1/graph.proto\x12\x10\x63\x61\x64\x65nza.graph.v1\x1a\x1d\x63\x61\x64\x65nza/common/v1/types.proto\"j\n\tTrackNode\x12\r\n\x05track\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0c\n\x04tags\x18\x03 \x03(\t\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x1b\n\x13\x63reate_time_seconds\x18\x05 \x01(\x03\"@\n\x12RecordTrackRequest\x12*\n\x05track\x18\x01 \x01(\x0b\x32\x1b.cadenza.graph.v1.TrackNode\"A\n\x13RecordTrackResponse\x12*\n\x05track\x18\x01 \x01(\x0b\x32\x1b.cadenza.graph.v1.TrackNode\"\x85\x01\n\x0bLineageEdge\x12\r\n\x05\x63hild\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12(\n\x02op\x18\x03 \x01(\x0e\x32\x1c.cadenza.common.v1.LineageOp\x12\x10\n\x08strength\x18\x04 \x01(\x01\x12\x1b\n\x13\x63reate_time_seconds\x18\x05 \x01(\x03\"C\n\x14RecordLineageRequest\x12+\n\x04\x65\x64ge\x18\x01 \x01(\x0b\x32\x1d.cadenza.graph.v1.LineageEdge\"D\n\x15RecordLineageResponse\x12+\n\x04\x65\x64ge\x18\x01 \x01(\x0b\x32\x1d.cadenza.graph.v1.LineageEdge\"\x86\x01\n\x0cLineageEntry\x12*\n\x05track\x18\x01 \x01(\x0b\x32\x1b.cadenza.graph.v1.TrackNode\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\x05\x12+\n\x04\x65\x64ge\x18\x03 \x01(\x0b\x32\x1d.cadenza.graph.v1.LineageEdge\x12\x0e\n\x06weight\x18\x04 \x01(\x01\"_\n\x14ListAncestorsRequest\x12\r\n\x05track\x18\x01 \x01(\t\x12\x11\n\tmax_depth\x18\x02 \x01(\x05\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"a\n\x15ListAncestorsResponse\x12/\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1e.cadenza.graph.v1.LineageEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"a\n\x16ListDescendantsRequest\x12\r\n\x05track\x18\x01 \x01(\t\x12\x11\n\tmax_depth\x18\x02 \x01(\x05\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"c\n\x17ListDescendantsResponse\x12/\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1e.cadenza.graph.v1.LineageEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"^\n\x0cRelatedTrack\x12*\n\x05track\x18\x01 \x01(\x0b\x32\x1b.cadenza.graph.v1.TrackNode\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x13\n\x0bshared_tags\x18\x03 \x03(\t\"8\n\x18ListRelatedTracksRequest\x12\r\n\x05track\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"K\n\x19ListRelatedTracksResponse\x12.\n\x06tracks\x18\x01 \x03(\x0b\x32\x1e.cadenza.graph.v1.RelatedTrack\"R\n\x17\x46indShortestPathRequest\x12\x12\n\nfrom_track\x18\x01 \x01(\t\x12\x10\n\x08to_track\x18\x02 \x01(\t\x12\x11\n\tmax_depth\x18\x03 \x01(\x05\":\n\x08PathStep\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x14\n\x0crelationship\x18\x03 \x01(\t\"E\n\x18\x46indShortestPathResponse\x12)\n\x05steps\x18\x01 \x03(\x0b\x32\x1a.cadenza.graph.v1.PathStep\"L\n\x14ListNeighborsRequest\x12\r\n\x05track\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"M\n\x08Neighbor\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x14\n\x0crelationship\x18\x03 \x01(\t\x12\x11\n\tdirection\x18\x04 \x01(\t\"_\n\x15ListNeighborsResponse\x12-\n\tneighbors\x18\x01 \x03(\x0b\x32\x1a.cadenza.graph.v1.Neighbor\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"[\n\x16ListCentralTagsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x32\n\x06method\x18\x02 \x01(\x0e\x32\".cadenza.graph.v1.CentralityMethod\";\n\x08TagScore\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x13\n\x0btrack_count\x18\x03 \x01(\x03\"C\n\x17ListCentralTagsResponse\x12(\n\x04tags\x18\x01 \x03(\x0b\x32\x1a.cadenza.graph.v1.TagScore\"$\n\x13GetTrackNodeRequest\x12\r\n\x05track\x18\x01 \x01(\t\"B\n\x14GetTrackNodeResponse\x12*\n\x05track\x18\x01 \x01(\x0b\x32\x1b.cadenza.graph.v1.TrackNode\"#\n\x12\x44\x65leteTrackRequest\x12\r\n\x05track\x18\x01 \x01(\t\"&\n\x13\x44\x65leteTrackResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08*s\n\x10\x43\x65ntralityMethod\x12!\n\x1d\x43\x45NTRALITY_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43\x45NTRALITY_METHOD_DEGREE\x10\x01\x12\x1e\n\x1a\x43\x45NTRALITY_METHOD_PAGERANK\x10\x02\x32\xf4\x07\n\x0cGraphService\x12Z\n\x0bRecordTrack\x12$.cadenza.graph.v1.RecordTrackRequest\x1a%.cadenza.graph.v1.RecordTrackResponse\x12`\n\rRecordLineage\x12&.cadenza.graph.v1.RecordLineageRequest\x1a\'.cadenza.graph.v1.RecordLineageResponse\x12`\n\rListAncestors\x12&.cadenza.graph.v1.ListAncestorsRequest\x1a\'.cadenza.graph.v1.ListAncestorsResponse\x12\x66\n\x0fListDescendants\x12(.cadenza.graph.v1.ListDescendantsRequest\x1a).cadenza.graph.v1.ListDescendantsResponse\x12l\n\x11ListRelatedTracks\x12*.cadenza.graph.v1.ListRelatedTracksRequest\x1a+.cadenza.graph.v1.ListRelatedTracksResponse\x12i\n\x10\x46indShortestPath\x12).cadenza.graph.v1.FindShortestPathRequest\x1a*.cadenza.graph.v1.FindShortestPathResponse\x12`\n\rListNeighbors\x12&.cadenza.graph.v1.ListNeighborsRequest\x1a\'.cadenza.graph.v1.ListNeighborsResponse\x12\x66\n\x0fListCentralTags\x12(.cadenza.graph.v1.ListCentralTagsRequest\x1a).cadenza.graph.v1.ListCentralTagsResponse\x12]\n\x0cGetTrackNode\x12%.cadenza.graph.v1.GetTrackNodeRequest\x1a&.cadenza.graph.v1.GetTrackNodeResponse\x12Z\n\x0b\x44\x65leteTrack\x12$.cadenza.graph.v1.DeleteTrackRequest\x1a%.cadenza.graph.v1.DeleteTrackResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61\x64\x65nza/graph/v1/graph.proto\x12\x10\x63\x61\x64\x65nza.graph.v1\x1a\x1d\x63\x61\x64\x65nza/common/v1/types.proto\"j\n\tTrackNode\x12\r\n\x05track\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0c\n\x04tags\x18\x03 \x03(\t\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x1b\n\x13\x63reate_time_seconds\x18\x05 \x01(\x03\"@\n\x12RecordTrackRequest\x12*\n\x05track\x18\x01 \x01(\x0b\x32\x1b.cadenza.graph.v1.TrackNode\"A\n\x13RecordTrackResponse\x12*\n\x05track\x18\x01 \x01(\x0b\x32\x1b.cadenza.graph.v1.TrackNode\"\x85\x01\n\x0bLineageEdge\x12\r\n\x05\x63hild\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12(\n\x02op\x18\x03 \x01(\x0e\x32\x1c.cadenza.common.v1.LineageOp\x12\x10\n\x08strength\x18\x04 \x01(\x01\x12\x1b\n\x13\x63reate_time_seconds\x18\x05 \x01(\x03\"C\n\x14RecordLineageRequest\x12+\n\x04\x65\x64ge\x18\x01 \x01(\x0b\x32\x1d.cadenza.graph.v1.LineageEdge\"D\n\x15RecordLineageResponse\x12+\n\x04\x65\x64ge\x18\x01 \x01(\x0b\x32\x1d.cadenza.graph.v1.LineageEdge\"\x86\x01\n\x0cLineageEntry\x12*\n\x05track\x18\x01 \x01(\x0b\x32\x1b.cadenza.graph.v1.TrackNode\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\x05\x12+\n\x04\x65\x64ge\x18\x03 \x01(\x0b\x32\x1d.cadenza.graph.v1.LineageEdge\x12\x0e\n\x06weight\x18\x04 \x01(\x01\"_\n\x14ListAncestorsRequest\x12\r\n\x05track\x18\x01 \x01(\t\x12\x11\n\tmax_depth\x18\x02 \x01(\x05\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"a\n\x15ListAncestorsResponse\x12/\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1e.cadenza.graph.v1.LineageEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"a\n\x16ListDescendantsRequest\x12\r\n\x05track\x18\x01 \x01(\t\x12\x11\n\tmax_depth\x18\x02 \x01(\x05\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"c\n\x17ListDescendantsResponse\x12/\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1e.cadenza.graph.v1.LineageEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"^\n\x0cRelatedTrack\x12*\n\x05track\x18\x01 \x01(\x0b\x32\x1b.cadenza.graph.v1.TrackNode\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x13\n\x0bshared_tags\x18\x03 \x03(\t\"8\n\x18ListRelatedTracksRequest\x12\r\n\x05track\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"K\n\x19ListRelatedTracksResponse\x12.\n\x06tracks\x18\x01 \x03(\x0b\x32\x1e.cadenza.graph.v1.RelatedTrack\"R\n\x17\x46indShortestPathRequest\x12\x12\n\nfrom_track\x18\x01 \x01(\t\x12\x10\n\x08to_track\x18\x02 \x01(\t\x12\x11\n\tmax_depth\x18\x03 \x01(\x05\"M\n\x08PathStep\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x14\n\x0crelationship\x18\x03 \x01(\t\x12\x11\n\tdirection\x18\x04 \x01(\t\"E\n\x18\x46indShortestPathResponse\x12)\n\x05steps\x18\x01 \x03(\x0b\x32\x1a.cadenza.graph.v1.PathStep\"L\n\x14ListNeighborsRequest\x12\r\n\x05track\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"M\n\x08Neighbor\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x14\n\x0crelationship\x18\x03 \x01(\t\x12\x11\n\tdirection\x18\x04 \x01(\t\"_\n\x15ListNeighborsResponse\x12-\n\tneighbors\x18\x01 \x03(\x0b\x32\x1a.cadenza.graph.v1.Neighbor\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"[\n\x16ListCentralTagsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x32\n\x06method\x18\x02 \x01(\x0e\x32\".cadenza.graph.v1.CentralityMethod\";\n\x08TagScore\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x13\n\x0btrack_count\x18\x03 \x01(\x03\"C\n\x17ListCentralTagsResponse\x12(\n\x04tags\x18\x01 \x03(\x0b\x32\x1a.cadenza.graph.v1.TagScore\"$\n\x13GetTrackNodeRequest\x12\r\n\x05track\x18\x01 \x01(\t\"B\n\x14GetTrackNodeResponse\x12*\n\x05track\x18\x01 \x01(\x0b\x32\x1b.cadenza.graph.v1.TrackNode\"#\n\x12\x44\x65leteTrackRequest\x12\r\n\x05track\x18\x01 \x01(\t\"&\n\x13\x44\x65leteTrackResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08*s\n\x10\x43\x65ntralityMethod\x12!\n\x1d\x43\x45NTRALITY_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43\x45NTRALITY_METHOD_DEGREE\x10\x01\x12\x1e\n\x1a\x43\x45NTRALITY_METHOD_PAGERANK\x10\x02\x32\xf4\x07\n\x0cGraphService\x12Z\n\x0bRecordTrack\x12$.cadenza.graph.v1.RecordTrackRequest\x1a%.cadenza.graph.v1.RecordTrackResponse\x12`\n\rRecordLineage\x12&.cadenza.graph.v1.RecordLineageRequest\x1a\'.cadenza.graph.v1.RecordLineageResponse\x12`\n\rListAncestors\x12&.cadenza.graph.v1.ListAncestorsRequest\x1a\'.cadenza.graph.v1.ListAncestorsResponse\x12\x66\n\x0fListDescendants\x12(.cadenza.graph.v1.ListDescendantsRequest\x1a).cadenza.graph.v1.ListDescendantsResponse\x12l\n\x11ListRelatedTracks\x12*.cadenza.graph.v1.ListRelatedTracksRequest\x1a+.cadenza.graph.v1.ListRelatedTracksResponse\x12i\n\x10\x46indShortestPath\x12).cadenza.graph.v1.FindShortestPathRequest\x1a*.cadenza.graph.v1.FindShortestPathResponse\x12`\n\rListNeighbors\x12&.cadenza.graph.v1.ListNeighborsRequest\x1a\'.cadenza.graph.v1.ListNeighborsResponse\x12\x66\n\x0fListCentralTags\x12(.cadenza.graph.v1.ListCentralTagsRequest\x1a).cadenza.graph.v1.ListCentralTagsResponse\x12]\n\x0cGetTrackNode\x12%.cadenza.graph.v1.GetTrackNodeRequest\x1a&.cadenza.graph.v1.GetTrackNodeResponse\x12Z\n\x0b\x44\x65leteTrack\x12$.cadenza.graph.v1.DeleteTrackRequest\x1a%.cadenza.graph.v1.DeleteTrackResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cadenza.graph.v1.graph_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CENTRALITYMETHOD']._serialized_start=2236
-  _globals['_CENTRALITYMETHOD']._serialized_end=2351
+  _globals['_CENTRALITYMETHOD']._serialized_start=2255
+  _globals['_CENTRALITYMETHOD']._serialized_end=2370
   _globals['_TRACKNODE']._serialized_start=81
   _globals['_TRACKNODE']._serialized_end=187
   _globals['_RECORDTRACKREQUEST']._serialized_start=189
@@ -65,29 +65,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FINDSHORTESTPATHREQUEST']._serialized_start=1361
   _globals['_FINDSHORTESTPATHREQUEST']._serialized_end=1443
   _globals['_PATHSTEP']._serialized_start=1445
-  _globals['_PATHSTEP']._serialized_end=1503
-  _globals['_FINDSHORTESTPATHRESPONSE']._serialized_start=1505
-  _globals['_FINDSHORTESTPATHRESPONSE']._serialized_end=1574
-  _globals['_LISTNEIGHBORSREQUEST']._serialized_start=1576
-  _globals['_LISTNEIGHBORSREQUEST']._serialized_end=1652
-  _globals['_NEIGHBOR']._serialized_start=1654
-  _globals['_NEIGHBOR']._serialized_end=1731
-  _globals['_LISTNEIGHBORSRESPONSE']._serialized_start=1733
-  _globals['_LISTNEIGHBORSRESPONSE']._serialized_end=1828
-  _globals['_LISTCENTRALTAGSREQUEST']._serialized_start=1830
-  _globals['_LISTCENTRALTAGSREQUEST']._serialized_end=1921
-  _globals['_TAGSCORE']._serialized_start=1923
-  _globals['_TAGSCORE']._serialized_end=1982
-  _globals['_LISTCENTRALTAGSRESPONSE']._serialized_start=1984
-  _globals['_LISTCENTRALTAGSRESPONSE']._serialized_end=2051
-  _globals['_GETTRACKNODEREQUEST']._serialized_start=2053
-  _globals['_GETTRACKNODEREQUEST']._serialized_end=2089
-  _globals['_GETTRACKNODERESPONSE']._serialized_start=2091
-  _globals['_GETTRACKNODERESPONSE']._serialized_end=2157
-  _globals['_DELETETRACKREQUEST']._serialized_start=2159
-  _globals['_DELETETRACKREQUEST']._serialized_end=2194
-  _globals['_DELETETRACKRESPONSE']._serialized_start=2196
-  _globals['_DELETETRACKRESPONSE']._serialized_end=2234
-  _globals['_GRAPHSERVICE']._serialized_start=2354
-  _globals['_GRAPHSERVICE']._serialized_end=3366
+  _globals['_PATHSTEP']._serialized_end=1522
+  _globals['_FINDSHORTESTPATHRESPONSE']._serialized_start=1524
+  _globals['_FINDSHORTESTPATHRESPONSE']._serialized_end=1593
+  _globals['_LISTNEIGHBORSREQUEST']._serialized_start=1595
+  _globals['_LISTNEIGHBORSREQUEST']._serialized_end=1671
+  _globals['_NEIGHBOR']._serialized_start=1673
+  _globals['_NEIGHBOR']._serialized_end=1750
+  _globals['_LISTNEIGHBORSRESPONSE']._serialized_start=1752
+  _globals['_LISTNEIGHBORSRESPONSE']._serialized_end=1847
+  _globals['_LISTCENTRALTAGSREQUEST']._serialized_start=1849
+  _globals['_LISTCENTRALTAGSREQUEST']._serialized_end=1940
+  _globals['_TAGSCORE']._serialized_start=1942
+  _globals['_TAGSCORE']._serialized_end=2001
+  _globals['_LISTCENTRALTAGSRESPONSE']._serialized_start=2003
+  _globals['_LISTCENTRALTAGSRESPONSE']._serialized_end=2070
+  _globals['_GETTRACKNODEREQUEST']._serialized_start=2072
+  _globals['_GETTRACKNODEREQUEST']._serialized_end=2108
+  _globals['_GETTRACKNODERESPONSE']._serialized_start=2110
+  _globals['_GETTRACKNODERESPONSE']._serialized_end=2176
+  _globals['_DELETETRACKREQUEST']._serialized_start=2178
+  _globals['_DELETETRACKREQUEST']._serialized_end=2213
+  _globals['_DELETETRACKRESPONSE']._serialized_start=2215
+  _globals['_DELETETRACKRESPONSE']._serialized_end=2253
+  _globals['_GRAPHSERVICE']._serialized_start=2373
+  _globals['_GRAPHSERVICE']._serialized_end=3385
 # @@protoc_insertion_point(module_scope)

@@ -27,14 +27,24 @@ class _CentralityMethod:
 class _CentralityMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CentralityMethod.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     CENTRALITY_METHOD_UNSPECIFIED: _CentralityMethod.ValueType  # 0
+    """Means DEGREE."""
     CENTRALITY_METHOD_DEGREE: _CentralityMethod.ValueType  # 1
+    """Number of tracks carrying the tag."""
     CENTRALITY_METHOD_PAGERANK: _CentralityMethod.ValueType  # 2
+    """PageRank (damping 0.85, at most 50 rounds) over the tag co-occurrence graph, where two tags are
+    joined with a weight of the number of tracks carrying both. Scores sum to 1 over all tags.
+    """
 
 class CentralityMethod(_CentralityMethod, metaclass=_CentralityMethodEnumTypeWrapper): ...
 
 CENTRALITY_METHOD_UNSPECIFIED: CentralityMethod.ValueType  # 0
+"""Means DEGREE."""
 CENTRALITY_METHOD_DEGREE: CentralityMethod.ValueType  # 1
+"""Number of tracks carrying the tag."""
 CENTRALITY_METHOD_PAGERANK: CentralityMethod.ValueType  # 2
+"""PageRank (damping 0.85, at most 50 rounds) over the tag co-occurrence graph, where two tags are
+joined with a weight of the number of tracks carrying both. Scores sum to 1 over all tags.
+"""
 Global___CentralityMethod: _TypeAlias = CentralityMethod  # noqa: Y015
 
 @_typing.final
@@ -47,12 +57,19 @@ class TrackNode(_message.Message):
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
     CREATE_TIME_SECONDS_FIELD_NUMBER: _builtins.int
     track: _builtins.str
-    """"tracks/{track}"."""
+    """"tracks/{track}": an id of 1-128 ASCII letters, digits, '.', '_', '~' or '-'."""
     user: _builtins.str
+    """"users/{user}", the same id rules; required when recording."""
     model_version: _builtins.str
+    """"cadenza-tiny-1" (or "modelVersions/cadenza-tiny-1", stored as the bare version); optional."""
     create_time_seconds: _builtins.int
+    """Seconds since the epoch; 0 when recording means now."""
     @_builtins.property
-    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """At most 32, each 1-64 characters of printable text, lower-case, no surrounding spaces; stored
+        exactly as given (duplicates merged) and returned sorted.
+        """
+
     def __init__(
         self,
         *,
@@ -123,8 +140,9 @@ class LineageEdge(_message.Message):
     parent: _builtins.str
     op: _types_pb2.LineageOp.ValueType
     strength: _builtins.float
-    """In (0, 1]; weights of paths multiply."""
+    """In (0, 1]; weights of paths multiply. 0 (unset) means 1."""
     create_time_seconds: _builtins.int
+    """Seconds since the epoch; 0 when recording means now."""
     def __init__(
         self,
         *,
@@ -278,6 +296,7 @@ class ListDescendantsRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     track: _builtins.str
     max_depth: _builtins.int
+    """1..50; 0 means 10."""
     page_size: _builtins.int
     page_token: _builtins.str
     def __init__(
@@ -422,22 +441,28 @@ class PathStep(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     ID_FIELD_NUMBER: _builtins.int
     RELATIONSHIP_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
     """Label of the node: "Track", "Tag", "User" or "ModelVersion"."""
     id: _builtins.str
     """Resource name or tag text."""
     relationship: _builtins.str
     """Relationship type leading to the next step; empty on the last."""
+    direction: _builtins.str
+    """"OUT" when that relationship points from this step to the next, "IN" when it points back;
+    empty on the last.
+    """
     def __init__(
         self,
         *,
         kind: _builtins.str = ...,
         id: _builtins.str = ...,
         relationship: _builtins.str = ...,
+        direction: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "kind", b"kind", "relationship", b"relationship"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["direction", b"direction", "id", b"id", "kind", b"kind", "relationship", b"relationship"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -92,58 +92,73 @@ class GraphServiceServicer:
     """
 
     def RecordTrack(self, request, context):
-        """Merges the Track node with its User, Tags and ModelVersion; idempotent.
+        """Merges the Track node with its User, Tags and ModelVersion; idempotent. The tags are replaced
+        by the given set; the user and model version of a recorded track never change (a different one
+        is FAILED_PRECONDITION), and create_time_seconds is kept from the first record.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RecordLineage(self, request, context):
-        """Merges a DERIVED_FROM edge from child to parent; a cycle is FAILED_PRECONDITION.
+        """Merges a DERIVED_FROM edge from child to parent; a cycle is FAILED_PRECONDITION, a track deriving
+        from itself INVALID_ARGUMENT, an unknown child or parent NOT_FOUND. Repeating an edge returns it;
+        the same edge with another op or strength is FAILED_PRECONDITION (lineage never changes).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAncestors(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Tracks the given one derives from, nearest first (depth, then name), each once at its shortest
+        distance; among equally short paths the strongest gives the weight and edge.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListDescendants(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Tracks derived from the given one, ordered and weighted like ListAncestors.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListRelatedTracks(self, request, context):
-        """Tracks related through shared tags and lineage, with a relevance score.
+        """Tracks related through shared tags and lineage, with a relevance score: the sum over shared tags
+        of 1 / ln(1 + number of tracks with the tag), plus the largest product of strengths over lineage
+        paths of 1..3 hops between the two tracks (in either direction). Highest score first. Tags on
+        more than 10000 tracks are too common to count.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def FindShortestPath(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Shortest path over any relationship, in either direction.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListNeighbors(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Users, tags, model versions and tracks adjacent to a track, ordered by relationship, direction,
+        kind and id.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListCentralTags(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Tags with the highest centrality; tags no track carries are left out.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetTrackNode(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The track's node with its user, tags and model version; NOT_FOUND when not recorded.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -34,17 +34,37 @@ class GraphServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> GraphServiceAsyncStub: ...
     RecordTrack: _grpc.UnaryUnaryMultiCallable[_graph_pb2.RecordTrackRequest, _graph_pb2.RecordTrackResponse]
-    """Merges the Track node with its User, Tags and ModelVersion; idempotent."""
+    """Merges the Track node with its User, Tags and ModelVersion; idempotent. The tags are replaced
+    by the given set; the user and model version of a recorded track never change (a different one
+    is FAILED_PRECONDITION), and create_time_seconds is kept from the first record.
+    """
     RecordLineage: _grpc.UnaryUnaryMultiCallable[_graph_pb2.RecordLineageRequest, _graph_pb2.RecordLineageResponse]
-    """Merges a DERIVED_FROM edge from child to parent; a cycle is FAILED_PRECONDITION."""
+    """Merges a DERIVED_FROM edge from child to parent; a cycle is FAILED_PRECONDITION, a track deriving
+    from itself INVALID_ARGUMENT, an unknown child or parent NOT_FOUND. Repeating an edge returns it;
+    the same edge with another op or strength is FAILED_PRECONDITION (lineage never changes).
+    """
     ListAncestors: _grpc.UnaryUnaryMultiCallable[_graph_pb2.ListAncestorsRequest, _graph_pb2.ListAncestorsResponse]
+    """Tracks the given one derives from, nearest first (depth, then name), each once at its shortest
+    distance; among equally short paths the strongest gives the weight and edge.
+    """
     ListDescendants: _grpc.UnaryUnaryMultiCallable[_graph_pb2.ListDescendantsRequest, _graph_pb2.ListDescendantsResponse]
+    """Tracks derived from the given one, ordered and weighted like ListAncestors."""
     ListRelatedTracks: _grpc.UnaryUnaryMultiCallable[_graph_pb2.ListRelatedTracksRequest, _graph_pb2.ListRelatedTracksResponse]
-    """Tracks related through shared tags and lineage, with a relevance score."""
+    """Tracks related through shared tags and lineage, with a relevance score: the sum over shared tags
+    of 1 / ln(1 + number of tracks with the tag), plus the largest product of strengths over lineage
+    paths of 1..3 hops between the two tracks (in either direction). Highest score first. Tags on
+    more than 10000 tracks are too common to count.
+    """
     FindShortestPath: _grpc.UnaryUnaryMultiCallable[_graph_pb2.FindShortestPathRequest, _graph_pb2.FindShortestPathResponse]
+    """Shortest path over any relationship, in either direction."""
     ListNeighbors: _grpc.UnaryUnaryMultiCallable[_graph_pb2.ListNeighborsRequest, _graph_pb2.ListNeighborsResponse]
+    """Users, tags, model versions and tracks adjacent to a track, ordered by relationship, direction,
+    kind and id.
+    """
     ListCentralTags: _grpc.UnaryUnaryMultiCallable[_graph_pb2.ListCentralTagsRequest, _graph_pb2.ListCentralTagsResponse]
+    """Tags with the highest centrality; tags no track carries are left out."""
     GetTrackNode: _grpc.UnaryUnaryMultiCallable[_graph_pb2.GetTrackNodeRequest, _graph_pb2.GetTrackNodeResponse]
+    """The track's node with its user, tags and model version; NOT_FOUND when not recorded."""
     DeleteTrack: _grpc.UnaryUnaryMultiCallable[_graph_pb2.DeleteTrackRequest, _graph_pb2.DeleteTrackResponse]
     """Removes a track node with its edges; deleting a missing track is not an error."""
 
@@ -54,17 +74,37 @@ class GraphServiceAsyncStub(GraphServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     RecordTrack: _aio.UnaryUnaryMultiCallable[_graph_pb2.RecordTrackRequest, _graph_pb2.RecordTrackResponse]  # type: ignore[assignment]
-    """Merges the Track node with its User, Tags and ModelVersion; idempotent."""
+    """Merges the Track node with its User, Tags and ModelVersion; idempotent. The tags are replaced
+    by the given set; the user and model version of a recorded track never change (a different one
+    is FAILED_PRECONDITION), and create_time_seconds is kept from the first record.
+    """
     RecordLineage: _aio.UnaryUnaryMultiCallable[_graph_pb2.RecordLineageRequest, _graph_pb2.RecordLineageResponse]  # type: ignore[assignment]
-    """Merges a DERIVED_FROM edge from child to parent; a cycle is FAILED_PRECONDITION."""
+    """Merges a DERIVED_FROM edge from child to parent; a cycle is FAILED_PRECONDITION, a track deriving
+    from itself INVALID_ARGUMENT, an unknown child or parent NOT_FOUND. Repeating an edge returns it;
+    the same edge with another op or strength is FAILED_PRECONDITION (lineage never changes).
+    """
     ListAncestors: _aio.UnaryUnaryMultiCallable[_graph_pb2.ListAncestorsRequest, _graph_pb2.ListAncestorsResponse]  # type: ignore[assignment]
+    """Tracks the given one derives from, nearest first (depth, then name), each once at its shortest
+    distance; among equally short paths the strongest gives the weight and edge.
+    """
     ListDescendants: _aio.UnaryUnaryMultiCallable[_graph_pb2.ListDescendantsRequest, _graph_pb2.ListDescendantsResponse]  # type: ignore[assignment]
+    """Tracks derived from the given one, ordered and weighted like ListAncestors."""
     ListRelatedTracks: _aio.UnaryUnaryMultiCallable[_graph_pb2.ListRelatedTracksRequest, _graph_pb2.ListRelatedTracksResponse]  # type: ignore[assignment]
-    """Tracks related through shared tags and lineage, with a relevance score."""
+    """Tracks related through shared tags and lineage, with a relevance score: the sum over shared tags
+    of 1 / ln(1 + number of tracks with the tag), plus the largest product of strengths over lineage
+    paths of 1..3 hops between the two tracks (in either direction). Highest score first. Tags on
+    more than 10000 tracks are too common to count.
+    """
     FindShortestPath: _aio.UnaryUnaryMultiCallable[_graph_pb2.FindShortestPathRequest, _graph_pb2.FindShortestPathResponse]  # type: ignore[assignment]
+    """Shortest path over any relationship, in either direction."""
     ListNeighbors: _aio.UnaryUnaryMultiCallable[_graph_pb2.ListNeighborsRequest, _graph_pb2.ListNeighborsResponse]  # type: ignore[assignment]
+    """Users, tags, model versions and tracks adjacent to a track, ordered by relationship, direction,
+    kind and id.
+    """
     ListCentralTags: _aio.UnaryUnaryMultiCallable[_graph_pb2.ListCentralTagsRequest, _graph_pb2.ListCentralTagsResponse]  # type: ignore[assignment]
+    """Tags with the highest centrality; tags no track carries are left out."""
     GetTrackNode: _aio.UnaryUnaryMultiCallable[_graph_pb2.GetTrackNodeRequest, _graph_pb2.GetTrackNodeResponse]  # type: ignore[assignment]
+    """The track's node with its user, tags and model version; NOT_FOUND when not recorded."""
     DeleteTrack: _aio.UnaryUnaryMultiCallable[_graph_pb2.DeleteTrackRequest, _graph_pb2.DeleteTrackResponse]  # type: ignore[assignment]
     """Removes a track node with its edges; deleting a missing track is not an error."""
 
@@ -77,7 +117,10 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _graph_pb2.RecordTrackRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_graph_pb2.RecordTrackResponse, _abc.Awaitable[_graph_pb2.RecordTrackResponse]]:
-        """Merges the Track node with its User, Tags and ModelVersion; idempotent."""
+        """Merges the Track node with its User, Tags and ModelVersion; idempotent. The tags are replaced
+        by the given set; the user and model version of a recorded track never change (a different one
+        is FAILED_PRECONDITION), and create_time_seconds is kept from the first record.
+        """
 
     @_abc_1.abstractmethod
     def RecordLineage(
@@ -85,21 +128,28 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _graph_pb2.RecordLineageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_graph_pb2.RecordLineageResponse, _abc.Awaitable[_graph_pb2.RecordLineageResponse]]:
-        """Merges a DERIVED_FROM edge from child to parent; a cycle is FAILED_PRECONDITION."""
+        """Merges a DERIVED_FROM edge from child to parent; a cycle is FAILED_PRECONDITION, a track deriving
+        from itself INVALID_ARGUMENT, an unknown child or parent NOT_FOUND. Repeating an edge returns it;
+        the same edge with another op or strength is FAILED_PRECONDITION (lineage never changes).
+        """
 
     @_abc_1.abstractmethod
     def ListAncestors(
         self,
         request: _graph_pb2.ListAncestorsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_graph_pb2.ListAncestorsResponse, _abc.Awaitable[_graph_pb2.ListAncestorsResponse]]: ...
+    ) -> _typing.Union[_graph_pb2.ListAncestorsResponse, _abc.Awaitable[_graph_pb2.ListAncestorsResponse]]:
+        """Tracks the given one derives from, nearest first (depth, then name), each once at its shortest
+        distance; among equally short paths the strongest gives the weight and edge.
+        """
 
     @_abc_1.abstractmethod
     def ListDescendants(
         self,
         request: _graph_pb2.ListDescendantsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_graph_pb2.ListDescendantsResponse, _abc.Awaitable[_graph_pb2.ListDescendantsResponse]]: ...
+    ) -> _typing.Union[_graph_pb2.ListDescendantsResponse, _abc.Awaitable[_graph_pb2.ListDescendantsResponse]]:
+        """Tracks derived from the given one, ordered and weighted like ListAncestors."""
 
     @_abc_1.abstractmethod
     def ListRelatedTracks(
@@ -107,35 +157,45 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _graph_pb2.ListRelatedTracksRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_graph_pb2.ListRelatedTracksResponse, _abc.Awaitable[_graph_pb2.ListRelatedTracksResponse]]:
-        """Tracks related through shared tags and lineage, with a relevance score."""
+        """Tracks related through shared tags and lineage, with a relevance score: the sum over shared tags
+        of 1 / ln(1 + number of tracks with the tag), plus the largest product of strengths over lineage
+        paths of 1..3 hops between the two tracks (in either direction). Highest score first. Tags on
+        more than 10000 tracks are too common to count.
+        """
 
     @_abc_1.abstractmethod
     def FindShortestPath(
         self,
         request: _graph_pb2.FindShortestPathRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_graph_pb2.FindShortestPathResponse, _abc.Awaitable[_graph_pb2.FindShortestPathResponse]]: ...
+    ) -> _typing.Union[_graph_pb2.FindShortestPathResponse, _abc.Awaitable[_graph_pb2.FindShortestPathResponse]]:
+        """Shortest path over any relationship, in either direction."""
 
     @_abc_1.abstractmethod
     def ListNeighbors(
         self,
         request: _graph_pb2.ListNeighborsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_graph_pb2.ListNeighborsResponse, _abc.Awaitable[_graph_pb2.ListNeighborsResponse]]: ...
+    ) -> _typing.Union[_graph_pb2.ListNeighborsResponse, _abc.Awaitable[_graph_pb2.ListNeighborsResponse]]:
+        """Users, tags, model versions and tracks adjacent to a track, ordered by relationship, direction,
+        kind and id.
+        """
 
     @_abc_1.abstractmethod
     def ListCentralTags(
         self,
         request: _graph_pb2.ListCentralTagsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_graph_pb2.ListCentralTagsResponse, _abc.Awaitable[_graph_pb2.ListCentralTagsResponse]]: ...
+    ) -> _typing.Union[_graph_pb2.ListCentralTagsResponse, _abc.Awaitable[_graph_pb2.ListCentralTagsResponse]]:
+        """Tags with the highest centrality; tags no track carries are left out."""
 
     @_abc_1.abstractmethod
     def GetTrackNode(
         self,
         request: _graph_pb2.GetTrackNodeRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_graph_pb2.GetTrackNodeResponse, _abc.Awaitable[_graph_pb2.GetTrackNodeResponse]]: ...
+    ) -> _typing.Union[_graph_pb2.GetTrackNodeResponse, _abc.Awaitable[_graph_pb2.GetTrackNodeResponse]]:
+        """The track's node with its user, tags and model version; NOT_FOUND when not recorded."""
 
     @_abc_1.abstractmethod
     def DeleteTrack(

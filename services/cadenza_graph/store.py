@@ -1,0 +1,345 @@
+"""The graph on Neo4j: each method is one transaction, retried by the driver on transient errors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal, TypeVar
+
+from neo4j import AsyncDriver, AsyncManagedTransaction, unit_of_work
+from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionExpired, TransientError
+
+from cadenza_graph import queries
+from cadenza_graph.centrality import pagerank
+from cadenza_graph.models import (
+    Edge,
+    LineageItem,
+    NeighborItem,
+    Page,
+    PathNode,
+    RelatedItem,
+    TagRank,
+    TrackRecord,
+)
+from cadenza_runtime.errors import (
+    CadenzaError,
+    FailedPrecondition,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
+
+T = TypeVar("T")
+Direction = Literal["up", "down"]
+
+# Every transaction gets this long; a query that needs more is refused rather than left running.
+QUERY_TIMEOUT_SECONDS = 20.0
+# Tags on more tracks than this are not expanded when looking for related tracks (queries.RELATED).
+MAX_TAG_TRACKS = 10_000
+
+
+class GraphStore:
+    def __init__(self, driver: AsyncDriver, database: str, uri: str):
+        self._driver = driver
+        self._database = database
+        self._uri = uri
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    async def record_track(
+        self, track: str, user: str, tags: list[str], model_version: str | None, created_at: int
+    ) -> TrackRecord:
+        now = int(time.time())
+
+        async def work(tx: AsyncManagedTransaction) -> TrackRecord:
+            current = await _single(
+                tx, queries.MERGE_TRACK, track=track, created_at=created_at or now, now=now
+            )
+            if current["user"] is not None and current["user"] != user:
+                raise FailedPrecondition(
+                    f"{track} was recorded as created by {current['user']}, not {user}; "
+                    "the creator of a track never changes",
+                    reason="TRACK_OWNER_MISMATCH",
+                    metadata={"track": track, "user": current["user"]},
+                )
+            recorded = current["model_version"]
+            if recorded is not None and model_version is not None and recorded != model_version:
+                raise FailedPrecondition(
+                    f"{track} was recorded as generated with {recorded}, not {model_version}; "
+                    "the model version of a track never changes",
+                    reason="TRACK_MODEL_VERSION_MISMATCH",
+                    metadata={"track": track, "model_version": recorded},
+                )
+            row = await _single(
+                tx, queries.LINK_TRACK, track=track, user=user, tags=tags, model_version=model_version
+            )
+            return TrackRecord.from_map(row["track"])
+
+        return await self._write(work)
+
+    async def record_lineage(
+        self, child: str, parent: str, op: str, strength: float, created_at: int
+    ) -> Edge:
+        params = {"child": child, "parent": parent}
+
+        async def work(tx: AsyncManagedTransaction) -> Edge:
+            await (await tx.run(queries.LOCK_LINEAGE)).consume()
+            state = await _single(tx, queries.LINEAGE_STATE, **params)
+            missing = [
+                name
+                for name, there in ((child, state["has_child"]), (parent, state["has_parent"]))
+                if not there
+            ]
+            if missing:
+                raise NotFound(
+                    f"{' and '.join(missing)} not in the graph; record the track with RecordTrack first",
+                    reason="TRACK_NOT_FOUND",
+                    metadata={"tracks": ",".join(missing)},
+                )
+            if state["edge"] is not None:
+                existing = Edge.from_map(state["edge"])
+                if (existing.op, existing.strength) != (op, strength):
+                    raise FailedPrecondition(
+                        f"{child} already derives from {parent} by {existing.op} with strength "
+                        f"{existing.strength}; recorded lineage never changes",
+                        reason="LINEAGE_MISMATCH",
+                        metadata={"child": child, "parent": parent},
+                    )
+                return existing
+            cycle = await _optional(tx, queries.LINEAGE_CYCLE, **params)
+            if cycle is None:
+                raise _vanished(child, parent)
+            hops = cycle["hops"]
+            if hops is not None:
+                raise FailedPrecondition(
+                    f"{parent} already derives from {child} ({hops} generation(s) apart), so {child} "
+                    f"deriving from {parent} would make a lineage cycle",
+                    reason="LINEAGE_CYCLE",
+                    metadata={"child": child, "parent": parent, "hops": str(hops)},
+                )
+            row = await _optional(
+                tx,
+                queries.MERGE_LINEAGE,
+                **params,
+                op=op,
+                strength=strength,
+                created_at=created_at or int(time.time()),
+            )
+            if row is None:
+                raise _vanished(child, parent)
+            return Edge.from_map(row["edge"])
+
+        return await self._write(work)
+
+    async def delete_track(self, track: str) -> bool:
+        async def work(tx: AsyncManagedTransaction) -> bool:
+            return bool((await _single(tx, queries.DELETE_TRACK, track=track))["deleted"])
+
+        return await self._write(work)
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    async def get_track(self, track: str) -> TrackRecord:
+        async def work(tx: AsyncManagedTransaction) -> dict[str, Any] | None:
+            return await _optional(tx, queries.GET_TRACK, track=track)
+
+        row = await self._read(work)
+        if row is None:
+            raise _track_not_found(track)
+        return TrackRecord.from_map(row["track"])
+
+    async def lineage(
+        self, direction: Direction, track: str, max_depth: int, limit: int, after: dict[str, Any] | None
+    ) -> Page[LineageItem]:
+        query = queries.lineage(direction, max_depth)
+        after_depth, after_id = (int(after["depth"]), str(after["id"])) if after else (0, "")
+
+        async def work(tx: AsyncManagedTransaction) -> dict[str, Any] | None:
+            return await _optional(
+                tx, query, track=track, after_depth=after_depth, after_id=after_id, limit=limit + 1
+            )
+
+        row = await self._read(work)
+        if row is None:
+            raise _track_not_found(track)
+        items = [
+            LineageItem(
+                track=TrackRecord.from_map(entry["track"]),
+                depth=int(entry["depth"]),
+                edge=Edge.from_map(entry["edge"]),
+                weight=float(entry["weight"]),
+            )
+            for entry in row["entries"]
+        ]
+        items.sort(key=lambda item: (item.depth, item.track.track))
+        return _page(items, limit, lambda item: {"depth": item.depth, "id": item.track.track})
+
+    async def related(self, track: str, limit: int) -> list[RelatedItem]:
+        async def work(tx: AsyncManagedTransaction) -> dict[str, Any] | None:
+            return await _optional(
+                tx, queries.RELATED, track=track, limit=limit, max_tag_tracks=MAX_TAG_TRACKS
+            )
+
+        row = await self._read(work)
+        if row is None:
+            raise _track_not_found(track)
+        items = [
+            RelatedItem(
+                track=TrackRecord.from_map(entry["track"]),
+                score=float(entry["score"]),
+                shared_tags=sorted(entry["shared_tags"]),
+            )
+            for entry in row["related"]
+        ]
+        items.sort(key=lambda item: (-item.score, item.track.track))
+        return items
+
+    async def shortest_path(self, from_track: str, to_track: str, max_depth: int) -> list[PathNode]:
+        query = queries.shortest_path(max_depth)
+
+        async def work(tx: AsyncManagedTransaction) -> dict[str, Any]:
+            return await _single(tx, query, from_track=from_track, to_track=to_track)
+
+        if from_track == to_track:
+            # Neo4j's shortestPath refuses equal ends; the path from a track to itself is the track.
+            await self.get_track(from_track)
+            return [PathNode(kind="Track", id=from_track, relationship="", direction="")]
+        row = await self._read(work)
+        missing = [
+            name for name, there in ((from_track, row["has_from"]), (to_track, row["has_to"])) if not there
+        ]
+        if missing:
+            raise NotFound(
+                f"{' and '.join(missing)} not in the graph; record the track with RecordTrack first",
+                reason="TRACK_NOT_FOUND",
+                metadata={"tracks": ",".join(missing)},
+            )
+        nodes = row["nodes"] or []
+        hops = [*(row["relationships"] or []), {"type": "", "direction": ""}]
+        return [
+            PathNode(kind=node["kind"], id=node["id"], relationship=hop["type"], direction=hop["direction"])
+            for node, hop in zip(nodes, hops, strict=False)
+        ]
+
+    async def neighbors(self, track: str, limit: int, after: dict[str, Any] | None) -> Page[NeighborItem]:
+        key = [str(part) for part in after["key"]] if after else []
+
+        async def work(tx: AsyncManagedTransaction) -> dict[str, Any] | None:
+            return await _optional(tx, queries.NEIGHBORS, track=track, after=key, limit=limit + 1)
+
+        row = await self._read(work)
+        if row is None:
+            raise _track_not_found(track)
+        items = [
+            NeighborItem(
+                kind=entry["kind"],
+                id=entry["id"],
+                relationship=entry["relationship"],
+                direction=entry["direction"],
+            )
+            for entry in row["neighbors"]
+        ]
+        items.sort(key=_neighbor_key)
+        return _page(items, limit, lambda item: {"key": _neighbor_key(item)})
+
+    async def central_tags_by_degree(self, limit: int) -> list[TagRank]:
+        async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
+            return await (await tx.run(queries.TOP_TAG_DEGREES, limit=limit)).data()
+
+        rows = await self._read(work)
+        return [
+            TagRank(tag=row["tag"], score=float(row["tracks"]), track_count=row["tracks"]) for row in rows
+        ]
+
+    async def central_tags_by_pagerank(self, limit: int) -> list[TagRank]:
+        async def work(tx: AsyncManagedTransaction) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            degrees = await (await tx.run(queries.ALL_TAG_DEGREES)).data()
+            pairs = await (await tx.run(queries.TAG_COOCCURRENCE)).data()
+            return degrees, pairs
+
+        degrees, pairs = await self._read(work)
+        counts = {row["tag"]: int(row["tracks"]) for row in degrees}
+        ranks = pagerank(sorted(counts), ((row["a"], row["b"], row["weight"]) for row in pairs))
+        ordered = sorted(ranks.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [TagRank(tag=tag, score=score, track_count=counts[tag]) for tag, score in ordered]
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    async def _read(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
+        async with self._errors(), self._driver.session(database=self._database) as session:
+            return await session.execute_read(unit_of_work(timeout=QUERY_TIMEOUT_SECONDS)(work))
+
+    async def _write(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
+        async with self._errors(), self._driver.session(database=self._database) as session:
+            return await session.execute_write(unit_of_work(timeout=QUERY_TIMEOUT_SECONDS)(work))
+
+    @asynccontextmanager
+    async def _errors(self) -> AsyncIterator[None]:
+        """Driver failures as statuses a caller can act on."""
+        try:
+            yield
+        except CadenzaError:
+            raise
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise Unavailable(
+                f"Neo4j at {self._uri} cannot be reached ({exc}); retry, and check that it runs "
+                "(`cadenza up --only neo4j`) and that neo4j.host/bolt_port point at it",
+                reason="NEO4J_UNAVAILABLE",
+            ) from exc
+        except AuthError as exc:
+            raise Unavailable(
+                f"Neo4j at {self._uri} refused the service's credentials; check neo4j.user and neo4j.password",
+                reason="NEO4J_AUTH",
+            ) from exc
+        except Neo4jError as exc:
+            if "TransactionTimedOut" in (exc.code or ""):
+                raise ResourceExhausted(
+                    f"the graph query ran past its {QUERY_TIMEOUT_SECONDS:.0f} s budget; "
+                    "ask for less (a smaller max_depth or limit)",
+                    reason="GRAPH_QUERY_TIMEOUT",
+                ) from exc
+            if isinstance(exc, TransientError):
+                raise Unavailable(
+                    f"Neo4j kept failing transiently ({exc.code}); retry later", reason="NEO4J_TRANSIENT"
+                ) from exc
+            raise
+
+
+def _neighbor_key(item: NeighborItem) -> list[str]:
+    return [item.relationship, item.direction, item.kind, item.id]
+
+
+def _page(items: list[T], limit: int, cursor: Callable[[T], dict[str, Any]]) -> Page[T]:
+    """Items fetched with limit + 1: the extra one only says that another page follows."""
+    if len(items) > limit:
+        return Page(items=items[:limit], next_cursor=cursor(items[limit - 1]))
+    return Page(items=items, next_cursor=None)
+
+
+def _vanished(child: str, parent: str) -> NotFound:
+    return NotFound(
+        f"{child} or {parent} was deleted while the lineage was being recorded",
+        reason="TRACK_NOT_FOUND",
+        metadata={"tracks": f"{child},{parent}"},
+    )
+
+
+def _track_not_found(track: str) -> NotFound:
+    return NotFound(
+        f"{track} is not in the graph; record it with RecordTrack first",
+        reason="TRACK_NOT_FOUND",
+        metadata={"track": track},
+    )
+
+
+async def _single(tx: AsyncManagedTransaction, query: str, **params: Any) -> dict[str, Any]:
+    row = await _optional(tx, query, **params)
+    if row is None:
+        raise RuntimeError("query returned no row")
+    return row
+
+
+async def _optional(tx: AsyncManagedTransaction, query: str, **params: Any) -> dict[str, Any] | None:
+    record = await (await tx.run(query, params)).single(strict=False)
+    return None if record is None else record.data()
