@@ -1,21 +1,82 @@
-"""Builds the orchestrator service: its servicer and the resources it owns."""
+"""Builds the orchestrator service: its servicer, the claim loop, the reconciler and their clients."""
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
+
+import redis.asyncio as aioredis
+
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
+from cadenza_orchestrator.admission import Admission
+from cadenza_orchestrator.auth import Authenticator
+from cadenza_orchestrator.clients import Downstream
+from cadenza_orchestrator.fanout import FanOut
+from cadenza_orchestrator.jobs_api import JobsApi
+from cadenza_orchestrator.reconciler import Reconciler
+from cadenza_orchestrator.relay import InferenceRelay
+from cadenza_orchestrator.retry import RetryPolicy
+from cadenza_orchestrator.runner import RunnerDeps
+from cadenza_orchestrator.saga import Saga
+from cadenza_orchestrator.servicer import OrchestratorServicer
+from cadenza_orchestrator.tracks_api import TracksApi
+from cadenza_orchestrator.validation import ModelCatalog
+from cadenza_orchestrator.worker import Worker
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
 
 SERVICE_FULL_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
 
 
+def replica_id(configured: str) -> str:
+    """This replica's identity in leases: configured, or host:pid:random (unique per process)."""
+    return configured or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 async def create_service(config: CadenzaConfig) -> ServiceBundle:
-    # RPCs not built yet answer UNIMPLEMENTED through the generated base servicer.
-    servicer = orchestrator_pb2_grpc.OrchestratorServiceServicer()  # type: ignore[abstract]
+    settings = config.orchestrator
+    downstream = Downstream.connect(config)
+    redis = aioredis.Redis(
+        host=config.redis.host,
+        port=config.redis.port,
+        db=config.redis.db,
+        password=config.redis.password.get_secret_value() if config.redis.password else None,
+    )
+    fanout = FanOut(redis)
+    await fanout.start()
+    policy = RetryPolicy.from_config(settings)
+    saga = Saga(downstream, policy, config.minio)
+    deps = RunnerDeps(
+        downstream=downstream,
+        fanout=fanout,
+        saga=saga,
+        relay=InferenceRelay(downstream, fanout, policy, config.minio.latent_bucket),
+        config=settings,
+        policy=policy,
+        worker_id=replica_id(settings.worker_id),
+    )
+    admission = Admission(downstream, ModelCatalog(downstream.inference), fanout, settings)
+    servicer = OrchestratorServicer(
+        Authenticator(config.auth),
+        JobsApi(downstream, fanout, admission, settings),
+        TracksApi(downstream, admission, saga, settings),
+    )
+    worker = Worker(deps)
+    reconciler = Reconciler(deps)
+
+    async def close() -> None:
+        await worker.close()
+        await fanout.close()
+        await redis.aclose()
+        await downstream.close()
+
     return ServiceBundle(
         registrations=[
             ServiceRegistration(
                 SERVICE_FULL_NAME, servicer, orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server
             )
-        ]
+        ],
+        on_close=[close],
+        background=[worker.run, reconciler.run],
     )

@@ -1,0 +1,101 @@
+"""Admission: validation, idempotency on (user, request_id), rate and concurrency limits, queueing.
+
+Order matters. A retry of a request whose job is still active returns that job before any limit
+is checked, so a client retrying after a lost response is never told RESOURCE_EXHAUSTED for the
+job it already has. A finished job is found by CreateJob's own idempotency, after the limits.
+"""
+
+from __future__ import annotations
+
+from cadenza.common.v1 import types_pb2
+from cadenza.metadata.v1 import metadata_pb2
+from cadenza_orchestrator.auth import Principal
+from cadenza_orchestrator.clients import Downstream
+from cadenza_orchestrator.downstream_errors import call
+from cadenza_orchestrator.fanout import FanOut
+from cadenza_orchestrator.protoutil import duration
+from cadenza_orchestrator.validation import ModelCatalog, validate_params, validate_request_id
+from cadenza_runtime.config import OrchestratorConfig
+from cadenza_runtime.errors import ResourceExhausted
+
+ACTIVE_STATES = (types_pb2.JOB_STATE_PENDING, types_pb2.JOB_STATE_RUNNING)
+# When the active-job limit is hit, a slot frees when one of them ends: suggest a short wait.
+_ACTIVE_RETRY_SECONDS = 5.0
+
+
+class Admission:
+    def __init__(
+        self, downstream: Downstream, catalog: ModelCatalog, fanout: FanOut, config: OrchestratorConfig
+    ):
+        self._downstream = downstream
+        self._catalog = catalog
+        self._fanout = fanout
+        self._config = config
+
+    async def prepare(self, params: types_pb2.GenerationParams) -> types_pb2.GenerationParams:
+        """Validated params with the model version pinned (when the catalog is reachable)."""
+        model = await self._catalog.resolve(params.model_version)
+        validate_params(params, model)
+        pinned = types_pb2.GenerationParams()
+        pinned.CopyFrom(params)
+        if model is not None:
+            pinned.model_version = model.version
+        return pinned
+
+    async def submit(
+        self,
+        principal: Principal,
+        request_id: str,
+        params: types_pb2.GenerationParams,
+        derivation: types_pb2.Derivation | None = None,
+    ) -> types_pb2.Job:
+        validate_request_id(request_id)
+        pinned = await self.prepare(params)
+        metadata = self._downstream.metadata
+        active = await call(
+            "metadata",
+            metadata.ListJobs(
+                metadata_pb2.ListJobsRequest(
+                    user=principal.user,
+                    states=ACTIVE_STATES,
+                    page_size=self._config.max_active_jobs_per_user + 1,
+                )
+            ),
+        )
+        for job in active.jobs:
+            if job.request_id == request_id:
+                return job
+        await self._check_rate(principal)
+        if len(active.jobs) >= self._config.max_active_jobs_per_user:
+            raise ResourceExhausted(
+                f"you have {len(active.jobs)} jobs queued or running, the limit is "
+                f"{self._config.max_active_jobs_per_user}; wait for one to finish or cancel one",
+                retry_after_seconds=_ACTIVE_RETRY_SECONDS,
+                reason="TOO_MANY_ACTIVE_JOBS",
+            )
+        job = types_pb2.Job(user=principal.user, request_id=request_id, params=pinned)
+        if derivation is not None:
+            job.derivation.CopyFrom(derivation)
+        created = await call("metadata", metadata.CreateJob(metadata_pb2.CreateJobRequest(job=job)))
+        if created.created:
+            await self._fanout.announce_job()
+        return created.job
+
+    async def _check_rate(self, principal: Principal) -> None:
+        window = duration(self._config.submit_rate_window_seconds)
+        verdict = await call(
+            "metadata",
+            self._downstream.metadata.CheckRateLimit(
+                metadata_pb2.CheckRateLimitRequest(
+                    key=f"submit:{principal.user}", limit=self._config.submit_rate_limit, window=window
+                )
+            ),
+        )
+        if not verdict.allowed:
+            retry = verdict.retry_after.ToTimedelta().total_seconds()
+            raise ResourceExhausted(
+                f"rate limit: at most {self._config.submit_rate_limit} submissions per "
+                f"{self._config.submit_rate_window_seconds:g}s; retry in {retry:.1f}s",
+                retry_after_seconds=retry,
+                reason="RATE_LIMITED",
+            )

@@ -1,0 +1,123 @@
+"""Request validation before anything is queued, against the model's own limits when known.
+
+Limits come from inference ListModels (cached); when the inference service cannot be reached the
+generic bounds of the contract still apply and the worker's Generate call checks the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+
+from grpc import aio
+
+from cadenza.common.v1 import types_pb2
+from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
+from cadenza_runtime.errors import InvalidArgument
+
+_log = logging.getLogger(__name__)
+
+MAX_PROMPT_CHARS = 1000
+MAX_TAGS = 32
+MAX_TAG_CHARS = 64
+MAX_STEPS = 1000
+MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 20.0
+# Used only while no model's max_duration_seconds is known.
+FALLBACK_MAX_DURATION = 600.0
+MAX_REQUEST_ID_CHARS = 128
+_REQUEST_ID = re.compile(r"^[\x21-\x7e]+$")
+_TAG = re.compile(r"^[a-z0-9][a-z0-9 _+#&./:-]*$")
+
+
+def _bad(field: str, message: str) -> InvalidArgument:
+    return InvalidArgument(f"{field}: {message}", metadata={"field": field})
+
+
+class ModelCatalog:
+    """The inference service's models, refreshed at most every `ttl` seconds."""
+
+    def __init__(self, inference: inference_pb2_grpc.InferenceServiceAsyncStub, ttl: float = 60.0):
+        self._inference = inference
+        self._ttl = ttl
+        self._models: dict[str, inference_pb2.ModelInfo] = {}
+        self._default: str | None = None
+        self._fetched = -math.inf
+
+    async def refresh(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self._fetched < self._ttl:
+            return
+        try:
+            response = await self._inference.ListModels(inference_pb2.ListModelsRequest(), timeout=5.0)
+        except aio.AioRpcError as error:
+            _log.warning("cannot list models (%s); using what is cached", error.code().name)
+            return
+        self._models = {model.version: model for model in response.models}
+        defaults = [model.version for model in response.models if model.is_default]
+        self._default = defaults[0] if defaults else (response.models[0].version if response.models else None)
+        self._fetched = time.monotonic()
+
+    async def resolve(self, version: str) -> inference_pb2.ModelInfo | None:
+        """The model `version` names (empty: the default), None when the catalog is unknown."""
+        await self.refresh()
+        if not self._models:
+            return None
+        name = version or self._default or ""
+        model = self._models.get(name)
+        if model is None and version:
+            await self.refresh(force=True)
+            model = self._models.get(name)
+        if model is None:
+            known = ", ".join(sorted(self._models)) or "none"
+            raise _bad("params.model_version", f"unknown model version {version!r}; available: {known}")
+        return model
+
+
+def validate_request_id(request_id: str) -> None:
+    if not request_id:
+        raise _bad("request_id", "is required (an idempotency key, 1..128 printable characters)")
+    if len(request_id) > MAX_REQUEST_ID_CHARS or not _REQUEST_ID.match(request_id):
+        raise _bad("request_id", "must be 1..128 printable ASCII characters without spaces")
+
+
+def validate_params(params: types_pb2.GenerationParams, model: inference_pb2.ModelInfo | None) -> None:
+    """INVALID_ARGUMENT naming the first bad field; the ranges of types.proto and of the model."""
+    prompt = params.prompt
+    if not prompt.strip():
+        raise _bad("params.prompt", "must not be empty")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise _bad("params.prompt", f"has {len(prompt)} characters, at most {MAX_PROMPT_CHARS} are allowed")
+    if len(params.tags) > MAX_TAGS:
+        raise _bad("params.tags", f"has {len(params.tags)} tags, at most {MAX_TAGS} are allowed")
+    for tag in params.tags:
+        if not (0 < len(tag) <= MAX_TAG_CHARS) or not _TAG.match(tag):
+            raise _bad(
+                "params.tags",
+                f"{tag!r} is not a tag: use 1..{MAX_TAG_CHARS} lower-case letters, digits and - _ . / : + # &",
+            )
+    max_duration = model.max_duration_seconds if model is not None else FALLBACK_MAX_DURATION
+    duration = params.duration_seconds
+    if not math.isfinite(duration) or duration <= 0 or duration > max_duration:
+        raise _bad("params.duration_seconds", f"must be in (0, {max_duration:g}] seconds, got {duration:g}")
+    if not 0 <= params.steps <= MAX_STEPS:
+        raise _bad("params.steps", f"must be 1..{MAX_STEPS} (0 for the default), got {params.steps}")
+    guidance = params.guidance_scale
+    if not math.isfinite(guidance) or (guidance != 0 and not MIN_GUIDANCE <= guidance <= MAX_GUIDANCE):
+        raise _bad(
+            "params.guidance_scale",
+            f"must be {MIN_GUIDANCE:g}..{MAX_GUIDANCE:g} (0 for the default), got {guidance:g}",
+        )
+    if params.scheduler not in types_pb2.Scheduler.values():
+        raise _bad("params.scheduler", f"unknown scheduler {params.scheduler}")
+    if (
+        model is not None
+        and params.scheduler
+        and model.schedulers
+        and params.scheduler not in model.schedulers
+    ):
+        names = ", ".join(types_pb2.Scheduler.Name(s) for s in model.schedulers)
+        raise _bad(
+            "params.scheduler",
+            f"{types_pb2.Scheduler.Name(params.scheduler)} is not supported by {model.version}; use one of {names}",
+        )

@@ -1,0 +1,121 @@
+"""The claim loop of one replica.
+
+Jobs are claimed one at a time from metadata (FOR UPDATE SKIP LOCKED there, so replicas never
+get the same job) while this replica has a free slot and the inference service has room. A
+submission anywhere wakes every replica's loop through Redis; otherwise it polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from grpc import aio
+
+from cadenza.common.v1 import types_pb2
+from cadenza.inference.v1 import inference_pb2
+from cadenza.metadata.v1 import metadata_pb2
+from cadenza_orchestrator.names import job_id_of
+from cadenza_orchestrator.protoutil import duration
+from cadenza_orchestrator.runner import JobRun, JobRunner, RunnerDeps
+
+_log = logging.getLogger(__name__)
+# While the inference service is full or unreachable, look again this often.
+_BUSY_POLL_SECONDS = 0.25
+
+
+class Worker:
+    def __init__(self, deps: RunnerDeps):
+        self._deps = deps
+        self._runs: dict[str, JobRun] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        deps.fanout.on_cancel(self._on_cancel)
+
+    @property
+    def running(self) -> int:
+        return len(self._runs)
+
+    def _on_cancel(self, job_id: str) -> None:
+        run = self._runs.get(job_id)
+        if run is not None:
+            _log.info("cancelling %s on request", run.job.name)
+            run.request_cancel()
+
+    async def run(self) -> None:
+        slots = asyncio.Semaphore(self._deps.config.worker_concurrency)
+        try:
+            while True:
+                await slots.acquire()
+                try:
+                    job = await self._next_job()
+                except Exception:
+                    slots.release()
+                    raise
+                if job is None:
+                    slots.release()
+                    continue
+                task = asyncio.create_task(self._execute(job), name=f"job-{job.name}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(lambda _: slots.release())
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _next_job(self) -> types_pb2.Job | None:
+        """A claimed job, or None after waiting a while (no work, or no room downstream)."""
+        free = await self._inference_room()
+        if free <= 0:
+            await asyncio.sleep(_BUSY_POLL_SECONDS)
+            return None
+        job = await self._claim()
+        if job is None:
+            await self._deps.fanout.wait_for_wake(self._deps.config.claim_poll_seconds)
+        return job
+
+    async def _inference_room(self) -> int:
+        try:
+            capacity = await self._deps.downstream.inference.GetCapacity(
+                inference_pb2.GetCapacityRequest(), timeout=5.0
+            )
+        except aio.AioRpcError as error:
+            _log.debug("inference capacity unknown (%s); not claiming", error.code().name)
+            return 0
+        if capacity.queue_capacity <= 0:
+            return 1
+        return capacity.queue_capacity - capacity.queue_depth - capacity.running
+
+    async def _claim(self) -> types_pb2.Job | None:
+        try:
+            response = await self._deps.downstream.metadata.ClaimJob(
+                metadata_pb2.ClaimJobRequest(
+                    worker=self._deps.worker_id, lease_duration=duration(self._deps.config.lease_seconds)
+                ),
+                timeout=10.0,
+            )
+        except aio.AioRpcError as error:
+            _log.warning("cannot claim a job: %s %s", error.code().name, error.details())
+            await asyncio.sleep(self._deps.config.claim_poll_seconds)
+            return None
+        return response.job if response.HasField("job") else None
+
+    async def _execute(self, job: types_pb2.Job) -> None:
+        run = JobRun(job)
+        job_id = job_id_of(job.name)
+        self._runs[job_id] = run
+        try:
+            await JobRunner(self._deps, run).execute()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _log.exception("job %s crashed its runner", job.name)
+        finally:
+            self._runs.pop(job_id, None)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
