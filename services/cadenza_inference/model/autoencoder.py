@@ -1,0 +1,160 @@
+"""Latent autoencoder: audio <-> a short sequence of latent frames, through the complex STFT.
+
+The decoder predicts the (power-law compressed) complex spectrum, so `torch.istft` gives an exact,
+phase-aware path back to audio without a vocoder. Everything is convolutional and non-normalising
+over time, so a frame's latent depends only on nearby audio and the model trains quickly on CPU.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import ModelConfig
+
+_EPS = 1e-7
+
+
+class _ResBlock(nn.Module):
+    """Pre-activation residual block of two dilated convolutions."""
+
+    def __init__(self, width: int, dilation: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(width, width, 3, padding=dilation, dilation=dilation)
+        self.conv2 = nn.Conv1d(width, width, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h: Tensor = self.conv1(F.gelu(x))
+        h = self.conv2(F.gelu(h))
+        return x + h
+
+
+class LatentAutoencoder(nn.Module):
+    """Audio (B, samples) <-> latent (B, latent_channels, frames) at `config.frames_per_second`."""
+
+    window: Tensor
+    latent_mean: Tensor
+    latent_std: Tensor
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        width, bins, levels = (
+            config.autoencoder_width,
+            config.n_freq_bins,
+            int(math.log2(config.latent_downsample)),
+        )
+        self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+        # Per-channel statistics that map encoder outputs to roughly unit variance for diffusion;
+        # set by training, identity for a fresh model.
+        self.register_buffer("latent_mean", torch.zeros(config.latent_channels))
+        self.register_buffer("latent_std", torch.ones(config.latent_channels))
+
+        down: list[nn.Module] = [nn.Conv1d(2 * bins, width, 3, padding=1)]
+        for level in range(levels):
+            down += [
+                _ResBlock(width, 1),
+                _ResBlock(width, 3 ** (level % 2)),
+                nn.Conv1d(width, width, 4, 2, 1),
+            ]
+        down += [_ResBlock(width, 1), nn.GELU(), nn.Conv1d(width, config.latent_channels, 3, padding=1)]
+        self.encoder = nn.Sequential(*down)
+
+        up: list[nn.Module] = [nn.Conv1d(config.latent_channels, width, 3, padding=1), _ResBlock(width, 1)]
+        for level in range(levels):
+            up += [
+                nn.ConvTranspose1d(width, width, 4, 2, 1),
+                _ResBlock(width, 1),
+                _ResBlock(width, 3 ** (level % 2)),
+            ]
+        up += [nn.GELU(), nn.Conv1d(width, 2 * bins, 3, padding=1)]
+        self.decoder = nn.Sequential(*up)
+
+        self.pool_proj = nn.Linear(2 * config.latent_channels, config.latent_embedding_dim)
+
+    # Length helpers (delegating to the config so callers can use either).
+
+    def frames_for_duration(self, seconds: float) -> int:
+        return self.config.frames_for_duration(seconds)
+
+    def samples_for_frames(self, frames: int) -> int:
+        return self.config.samples_for_frames(frames)
+
+    # Spectral front end (public so training can put losses on the spectrum).
+
+    def pad_to_frames(self, audio: Tensor) -> Tensor:
+        """Zero-pad audio (B, samples) up to whole latent frames."""
+        frames = self.config.frames_for_samples(audio.shape[-1])
+        return F.pad(audio, (0, self.config.samples_for_frames(frames) - audio.shape[-1]))
+
+    def spectral_features(self, audio: Tensor) -> Tensor:
+        """Audio (B, frames * samples_per_frame) -> compressed complex STFT as real features
+        (B, 2 * bins, frames * latent_downsample): what the encoder reads and the decoder predicts."""
+        cfg = self.config
+        if audio.dim() != 2 or audio.shape[-1] % cfg.samples_per_frame:
+            raise ValueError("audio must be (batch, samples) with whole latent frames; see pad_to_frames")
+        frames = audio.shape[-1] // cfg.samples_per_frame
+        spec = torch.stft(
+            audio.float(),
+            cfg.n_fft,
+            cfg.hop_length,
+            window=self.window,
+            center=True,
+            normalized=True,
+            return_complex=True,
+        )
+        # center=True yields one frame more than frames * downsample; the last one is dropped.
+        spec = spec[..., : frames * cfg.latent_downsample]
+        spec = spec * (spec.abs() + _EPS).pow(cfg.spectral_compression - 1.0)
+        return torch.cat([spec.real, spec.imag], dim=1)
+
+    def features_to_audio(self, features: Tensor) -> Tensor:
+        """Inverse of spectral_features (exact up to float error): features -> audio (B, samples)."""
+        cfg = self.config
+        frames = features.shape[-1] // cfg.latent_downsample
+        real, imag = features.float().chunk(2, dim=1)
+        spec = torch.complex(real, imag)
+        spec = spec * (spec.abs() + _EPS).pow(1.0 / cfg.spectral_compression - 1.0)
+        # Repeat the last STFT frame so istft covers exactly frames * samples_per_frame samples.
+        spec = torch.cat([spec, spec[..., -1:]], dim=-1)
+        return torch.istft(
+            spec,
+            cfg.n_fft,
+            cfg.hop_length,
+            window=self.window,
+            center=True,
+            normalized=True,
+            length=cfg.samples_for_frames(frames),
+        )
+
+    # Public API.
+
+    def encode(self, audio: Tensor) -> Tensor:
+        """Audio (B, samples) -> normalised latent (B, C, frames); audio is zero-padded to whole frames."""
+        if audio.dim() != 2:
+            raise ValueError(f"expected audio of shape (batch, samples), got {tuple(audio.shape)}")
+        latent: Tensor = self.encoder(self.spectral_features(self.pad_to_frames(audio)))
+        return (latent - self._stat(self.latent_mean)) / self._stat(self.latent_std)
+
+    def decode(self, latent: Tensor) -> Tensor:
+        """Normalised latent (B, C, frames) -> audio (B, frames * samples_per_frame), not clipped."""
+        if latent.dim() != 3 or latent.shape[1] != self.config.latent_channels:
+            raise ValueError(
+                f"expected latent (batch, {self.config.latent_channels}, frames), got {tuple(latent.shape)}"
+            )
+        raw = latent * self._stat(self.latent_std) + self._stat(self.latent_mean)
+        features: Tensor = self.decoder(raw)
+        return self.features_to_audio(features)
+
+    def pooled_embedding(self, latent: Tensor) -> Tensor:
+        """Latent (B, C, frames) -> L2-normalised (B, latent_embedding_dim) via mean+std pooling."""
+        latent = latent.float()
+        stats = torch.cat([latent.mean(dim=-1), latent.std(dim=-1, correction=0)], dim=-1)
+        projected: Tensor = self.pool_proj(stats)
+        return F.normalize(projected, dim=-1)
+
+    def _stat(self, buffer: Tensor) -> Tensor:
+        return buffer.view(1, -1, 1)
