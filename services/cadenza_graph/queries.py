@@ -195,10 +195,10 @@ OPTIONAL MATCH (b:Track {{id: $to_track}})
 OPTIONAL MATCH p = shortestPath((a)-[*..{max_depth:d}]-(b))
 RETURN a IS NOT NULL AS has_from, b IS NOT NULL AS has_to,
        [n IN nodes(p) | {{kind: head(labels(n)), id: coalesce(n.id, n.name)}}] AS nodes,
-       [i IN range(0, length(p) - 1) | {
-        type: type(relationships(p)[i]),
+       [i IN range(0, coalesce(length(p), 0) - 1) | {{
+          type: type(relationships(p)[i]),
           direction: CASE WHEN startNode(relationships(p)[i]) = nodes(p)[i] THEN 'OUT' ELSE 'IN' END
-       }] AS relationships
+       }}] AS relationships
 """
 
 

@@ -1,0 +1,131 @@
+"""Helpers for the graph tests: namespaced names, recording shortcuts, counts, status checks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import pytest
+from neo4j import AsyncDriver
+
+from cadenza.common.v1 import types_pb2
+from cadenza.graph.v1 import graph_pb2
+from cadenza_runtime.errors import error_info_from_rpc_error
+
+if TYPE_CHECKING:
+    from cadenza.graph.v1.graph_pb2_grpc import GraphServiceAsyncStub
+
+VARIATION = types_pb2.LINEAGE_OP_VARIATION
+EXTEND = types_pb2.LINEAGE_OP_EXTEND
+REMIX = types_pb2.LINEAGE_OP_REMIX
+
+
+@dataclass
+class Namespace:
+    """Names unique to one test; `purge` removes every node named under it."""
+
+    prefix: str
+    stub: GraphServiceAsyncStub
+
+    @classmethod
+    def new(cls, stub: GraphServiceAsyncStub) -> Namespace:
+        return cls(prefix=f"g{uuid.uuid4().hex[:12]}", stub=stub)
+
+    def track(self, name: str | int) -> str:
+        return f"tracks/{self.prefix}-{name}"
+
+    def user(self, name: str = "alice") -> str:
+        return f"users/{self.prefix}-{name}"
+
+    def tag(self, name: str) -> str:
+        return f"{self.prefix} {name}"
+
+    def model(self, name: str = "tiny-1") -> str:
+        return f"{self.prefix}-{name}"
+
+    async def record(
+        self,
+        name: str | int,
+        *,
+        tags: Sequence[str] = (),
+        user: str | None = None,
+        model_version: str | None = None,
+        create_time: int = 0,
+    ) -> graph_pb2.TrackNode:
+        node = graph_pb2.TrackNode(
+            track=self.track(name),
+            user=self.user() if user is None else user,
+            tags=list(tags),
+            model_version=self.model() if model_version is None else model_version,
+            create_time_seconds=create_time,
+        )
+        response = await self.stub.RecordTrack(graph_pb2.RecordTrackRequest(track=node))
+        return response.track
+
+    async def derive(
+        self,
+        child: str | int,
+        parent: str | int,
+        *,
+        op: types_pb2.LineageOp.ValueType = VARIATION,
+        strength: float = 0.5,
+    ) -> graph_pb2.LineageEdge:
+        edge = graph_pb2.LineageEdge(
+            child=self.track(child), parent=self.track(parent), op=op, strength=strength
+        )
+        response = await self.stub.RecordLineage(graph_pb2.RecordLineageRequest(edge=edge))
+        return response.edge
+
+    async def chain(self, length: int, strength: float = 0.9, *, tags: Sequence[str] = ()) -> list[str]:
+        """Tracks 0..length-1 where each derives from the one before; returns their names."""
+        for index in range(length):
+            await self.record(index, tags=tags)
+        for index in range(1, length):
+            await self.derive(index, index - 1, strength=strength)
+        return [self.track(index) for index in range(length)]
+
+    async def purge(self, driver: AsyncDriver) -> None:
+        await driver.execute_query(
+            "MATCH (n) WHERE n.id STARTS WITH $track OR n.id STARTS WITH $user OR n.name STARTS WITH $name "
+            "DETACH DELETE n",
+            track=f"tracks/{self.prefix}",
+            user=f"users/{self.prefix}",
+            name=self.prefix,
+        )
+
+
+async def counts(driver: AsyncDriver) -> dict[str, int]:
+    """Nodes per label and relationships per type in the whole database."""
+    nodes = await driver.execute_query("MATCH (n) RETURN head(labels(n)) AS kind, count(*) AS n")
+    rels = await driver.execute_query("MATCH ()-[r]->() RETURN type(r) AS kind, count(*) AS n")
+    return {row["kind"]: row["n"] for row in [*nodes.records, *rels.records]}
+
+
+async def node_counts(driver: AsyncDriver, ns: Namespace) -> dict[str, int]:
+    """Nodes and relationships touching the namespace's tracks."""
+    result = await driver.execute_query(
+        "MATCH (t:Track) WHERE t.id STARTS WITH $prefix "
+        "OPTIONAL MATCH (t)-[r]-() "
+        "RETURN count(DISTINCT t) AS tracks, count(DISTINCT r) AS relationships",
+        prefix=f"tracks/{ns.prefix}",
+    )
+    tags = await driver.execute_query(
+        "MATCH (g:Tag) WHERE g.name STARTS WITH $prefix RETURN count(g) AS tags", prefix=ns.prefix
+    )
+    row = result.records[0]
+    return {"tracks": row["tracks"], "relationships": row["relationships"], "tags": tags.records[0]["tags"]}
+
+
+async def expect_status(call: Awaitable[Any], code: grpc.StatusCode, *needles: str) -> grpc.RpcError:
+    """Awaits a call that must fail with `code`, a message containing `needles`, and an ErrorInfo."""
+    with pytest.raises(grpc.RpcError) as caught:
+        await call
+    error = caught.value
+    assert error.code() == code, f"{error.code()}: {error.details()}"
+    for needle in needles:
+        assert needle in (error.details() or ""), error.details()
+    assert error_info_from_rpc_error(error) is not None
+    return error
