@@ -473,18 +473,26 @@ class ClaimJobRequest(_message.Message):
 
     WORKER_FIELD_NUMBER: _builtins.int
     LEASE_DURATION_FIELD_NUMBER: _builtins.int
+    MODEL_VERSIONS_FIELD_NUMBER: _builtins.int
     worker: _builtins.str
     @_builtins.property
     def lease_duration(self) -> _duration_pb2.Duration: ...
+    @_builtins.property
+    def model_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Claim only jobs pinned to one of these model versions (bare ids such as "cadenza-tiny-1"),
+        so a worker that serves some models never takes another's job; empty claims any job.
+        """
+
     def __init__(
         self,
         *,
         worker: _builtins.str = ...,
         lease_duration: _duration_pb2.Duration | None = ...,
+        model_versions: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration", "worker", b"worker"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration", "model_versions", b"model_versions", "worker", b"worker"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

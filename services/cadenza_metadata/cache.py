@@ -1,0 +1,129 @@
+"""Cache-aside on Redis that a concurrent write can never leave stale.
+
+Plain cache-aside has a race: a reader misses, reads the old row, a writer commits and deletes the
+key, then the reader stores the old row. Here every key has a generation counter: a write bumps it
+and deletes the value (after its transaction committed), and a reader only stores what it read
+when the generation is still the one it saw before reading PostgreSQL (checked atomically in Lua).
+
+When Redis is unreachable the cache is skipped; invalidations that could not be sent are kept and
+sent before the cache is used again, so a value written during an outage is never served stale.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from cadenza_metadata.redis_link import REDIS_ERRORS, RedisLink
+
+_log = logging.getLogger(__name__)
+
+PREFIX = "cadenza:metadata:v1:"
+# Generations outlive the values they guard by a wide margin.
+_GENERATION_TTL_MS = 3_600_000
+# Beyond this many unsent invalidations, the whole namespace is dropped instead.
+_MAX_PENDING = 10_000
+
+_FILL = """
+local current = redis.call('GET', KEYS[2])
+if (current or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+
+def job_key(job_id: object) -> str:
+    return f"{PREFIX}job:{job_id}"
+
+
+def style_template_key(template_id: str) -> str:
+    return f"{PREFIX}style_template:{template_id}"
+
+
+def user_defaults_key(user_id: str) -> str:
+    return f"{PREFIX}user_defaults:{user_id}"
+
+
+def _as_bytes(value: bytes | str | None) -> bytes | None:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _generation_key(key: str) -> str:
+    return key + "#gen"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a cache read found: the value, or the generation to quote when filling the key."""
+
+    key: str
+    value: bytes | None
+    generation: bytes
+    usable: bool
+
+
+class Cache:
+    def __init__(self, link: RedisLink) -> None:
+        self._link = link
+        self._fill = link.client.register_script(_FILL)
+        self._pending: set[str] = set()
+        self._flush_all = False
+
+    async def get(self, key: str) -> Lookup:
+        if not self._link.open or not await self._drain():
+            return Lookup(key, None, b"", usable=False)
+        try:
+            value, generation = await self._link.call(self._link.client.mget([key, _generation_key(key)]))
+        except REDIS_ERRORS:
+            return Lookup(key, None, b"", usable=False)
+        return Lookup(key, _as_bytes(value), _as_bytes(generation) or b"", usable=True)
+
+    async def fill(self, lookup: Lookup, value: bytes, ttl_ms: int) -> None:
+        """Stores `value` unless the key was invalidated since `lookup` was taken."""
+        if not lookup.usable or not self._link.open:
+            return
+        try:
+            await self._link.call(
+                self._fill(
+                    keys=[lookup.key, _generation_key(lookup.key)], args=[lookup.generation, value, ttl_ms]
+                )
+            )
+        except REDIS_ERRORS:
+            pass
+
+    async def invalidate(self, *keys: str) -> None:
+        """Called after the write committed; remembered for later when Redis cannot be reached."""
+        self._pending.update(keys)
+        if self._link.open:
+            await self._drain()
+
+    async def _drain(self) -> bool:
+        """Sends the remembered invalidations; True when none are left."""
+        if not self._pending and not self._flush_all:
+            return True
+        if len(self._pending) > _MAX_PENDING:
+            self._pending.clear()
+            self._flush_all = True
+        try:
+            if self._flush_all:
+                await self._drop_namespace()
+                self._flush_all = False
+            keys = list(self._pending)
+            pipe = self._link.client.pipeline(transaction=True)
+            for key in keys:
+                pipe.incr(_generation_key(key))
+                pipe.pexpire(_generation_key(key), _GENERATION_TTL_MS)
+                pipe.delete(key)
+            await self._link.call(pipe.execute())
+        except REDIS_ERRORS:
+            return False
+        self._pending.difference_update(keys)
+        return not self._pending
+
+    async def _drop_namespace(self) -> None:
+        _log.warning("too many invalidations missed while Redis was down: dropping every cached value")
+        async for key in self._link.client.scan_iter(match=PREFIX + "*", count=1000):
+            if not key.endswith(b"#gen"):
+                await self._link.call(self._link.client.delete(key))
+            else:
+                await self._link.call(self._link.client.incr(key))

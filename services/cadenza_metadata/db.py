@@ -1,0 +1,184 @@
+"""PostgreSQL access: connection pools, transactions with retries, and error mapping.
+
+Writes go to the primary, in one transaction each (`Database.write`), retried on serialization
+failures and once after creating a missing monthly partition. List queries may go to a read
+replica when one is configured; reads that must see the caller's own writes use the primary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TypeVar
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from cadenza_runtime.config import PostgresConfig
+from cadenza_runtime.errors import FailedPrecondition, Internal, Unavailable
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Connection = PoolConnectionProxy[asyncpg.Record]
+Pool = asyncpg.Pool[asyncpg.Record]
+
+# Months of partitions kept ahead of the current one by the service itself.
+PARTITION_MONTHS_AHEAD = 3
+_RETRIES = 3
+# SQLSTATEs raised by the schema's own triggers (see migrations/0003_job_state_machine.sql).
+ILLEGAL_TRANSITION = "CZ001"
+TRACK_MISSING = "CZ002"
+
+_CONNECTION_ERRORS = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.ConnectionFailureError,
+)
+
+
+def _dumps(value: Any) -> str:
+    # PostgreSQL's jsonb has no NaN or Infinity; refusing them here gives a clear error early.
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    await conn.set_type_codec("jsonb", encoder=_dumps, decoder=json.loads, schema="pg_catalog")
+
+
+def _is_missing_partition(exc: BaseException) -> bool:
+    return isinstance(exc, asyncpg.CheckViolationError) and "no partition of relation" in str(exc)
+
+
+class Database:
+    """The primary pool and, when configured, a read-replica pool."""
+
+    def __init__(self, config: PostgresConfig, primary: Pool, replica: Pool | None) -> None:
+        self._config = config
+        self.primary = primary
+        self.replica = replica
+
+    @classmethod
+    async def connect(cls, config: PostgresConfig) -> Database:
+        where = f"{config.host}:{config.port}/{config.database} as {config.service_user}"
+        try:
+            primary = await cls._pool(config, config.dsn("service"))
+        except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            raise RuntimeError(f"cannot connect to PostgreSQL at {where}: {exc}") from exc
+        replica = None
+        if config.read_replica_dsn:
+            try:
+                replica = await cls._pool(config, config.read_replica_dsn)
+            except BaseException:
+                await primary.close()
+                raise
+        return cls(config, primary, replica)
+
+    @staticmethod
+    async def _pool(config: PostgresConfig, dsn: str) -> Pool:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=config.pool_min_size,
+            max_size=config.pool_max_size,
+            init=_init_connection,
+            command_timeout=30,
+            timeout=10,
+            server_settings={"application_name": "cadenza-metadata"},
+        )
+        return pool
+
+    async def close(self) -> None:
+        await self.primary.close()
+        if self.replica is not None:
+            await self.replica.close()
+
+    @asynccontextmanager
+    async def read(self, *, replica: bool = False) -> AsyncIterator[Connection]:
+        """A connection for reads: the replica when asked for and configured, else the primary."""
+        pool = self.replica if replica and self.replica is not None else self.primary
+        with self.mapped_errors():
+            async with pool.acquire() as conn:
+                yield conn
+
+    async def write(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """Runs `work` in one transaction on the primary and returns its result.
+
+        Retried on serialization failures and deadlocks; when a row finds no monthly partition
+        (the service ran past the months created ahead), the partitions are created and the
+        transaction runs once more.
+        """
+        created_partitions = False
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                with self.mapped_errors():
+                    async with self.primary.acquire() as conn, conn.transaction():
+                        return await work(conn)
+            except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError):
+                if attempt == _RETRIES:
+                    raise
+                _log.info("retrying a transaction after a serialization conflict (attempt %d)", attempt)
+            except asyncpg.CheckViolationError as exc:
+                if created_partitions or not _is_missing_partition(exc):
+                    raise
+                _log.warning("a row found no partition, creating partitions now: %s", exc)
+                await self.ensure_partitions()
+                created_partitions = True
+        raise AssertionError("unreachable")
+
+    async def ensure_partitions(self, months_ahead: int = PARTITION_MONTHS_AHEAD) -> list[str]:
+        """Creates this month's partitions and `months_ahead` more; returns the ones created."""
+        with self.mapped_errors():
+            async with self.primary.acquire() as conn:
+                try:
+                    rows = await conn.fetch("SELECT cadenza_ensure_partitions(now(), $1)", months_ahead)
+                except asyncpg.UndefinedFunctionError as exc:
+                    raise RuntimeError(
+                        "the metadata schema is missing or outdated: run `cadenza migrate` "
+                        "(or `python -m cadenza_metadata.migrations`) first"
+                    ) from exc
+        return [row[0] for row in rows]
+
+    @contextmanager
+    def mapped_errors(self) -> Iterator[None]:
+        """Turns what PostgreSQL reports into statuses a caller can act on."""
+        try:
+            yield
+        except asyncpg.PostgresError as exc:
+            sqlstate = getattr(exc, "sqlstate", "")
+            if sqlstate == ILLEGAL_TRANSITION:
+                raise FailedPrecondition(
+                    f"{exc}; allowed: PENDING->RUNNING|CANCELLED|FAILED, RUNNING->SUCCEEDED|FAILED|CANCELLED|PENDING",
+                    reason="ILLEGAL_STATE_TRANSITION",
+                ) from exc
+            if sqlstate == TRACK_MISSING:
+                raise FailedPrecondition(
+                    f"{exc}; create the track with CreateTrack first", reason="TRACK_MISSING"
+                ) from exc
+            if isinstance(exc, _CONNECTION_ERRORS):
+                raise self._unavailable(exc) from exc
+            if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+                raise Internal(
+                    f"the metadata service role lacks a privilege ({exc}); run `cadenza migrate` to re-grant it"
+                ) from exc
+            raise
+        except _CONNECTION_ERRORS as exc:
+            raise self._unavailable(exc) from exc
+        except asyncpg.InterfaceError as exc:
+            if "pool is closing" in str(exc) or "connection is closed" in str(exc):
+                raise self._unavailable(exc) from exc
+            raise
+
+    def _unavailable(self, exc: BaseException) -> Unavailable:
+        return Unavailable(
+            f"PostgreSQL at {self._config.host}:{self._config.port} is unreachable "
+            f"({type(exc).__name__}: {exc}); retry shortly",
+            reason="POSTGRES_UNAVAILABLE",
+        )
