@@ -15,8 +15,11 @@ from cadenza_runtime.errors import InvalidArgument
 
 # AIP-122 style ids: ASCII letters, digits and a few URL-safe marks, starting with a letter or digit.
 _ID = r"[A-Za-z0-9][A-Za-z0-9._~-]{0,127}"
+# User ids come from identity providers (token subjects), so they may hold "@", ":" and "+" too:
+# the same set the metadata service accepts, so every user it knows can be recorded here.
+_USER_ID = r"[A-Za-z0-9][A-Za-z0-9._@:+~-]{0,127}"
 _TRACK = re.compile(rf"tracks/{_ID}")
-_USER = re.compile(rf"users/{_ID}")
+_USER = re.compile(rf"users/{_USER_ID}")
 _MODEL_VERSION = re.compile(rf"(?:modelVersions/)?({_ID})")
 
 MAX_TAG_LENGTH = 64
@@ -48,7 +51,7 @@ def user_name(value: str, field: str = "track.user") -> str:
     if not _USER.fullmatch(value):
         raise InvalidArgument(
             f"{field} must be a user name like 'users/alice' (id of 1-128 letters, digits, "
-            f"'.', '_', '~' or '-'), got {_shown(value)}",
+            f"'.', '_', '@', ':', '+', '~' or '-'), got {_shown(value)}",
             metadata={"field": field},
         )
     return value

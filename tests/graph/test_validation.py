@@ -77,6 +77,13 @@ async def test_bad_users_are_invalid_and_change_nothing(ns: Namespace, driver: A
     assert await counts(driver) == before
 
 
+async def test_identity_provider_user_ids_are_accepted(ns: Namespace) -> None:
+    users = [f"users/{ns.prefix}-alice@example.com", f"users/{ns.prefix}-auth0:12+3~x_y.z-w"]
+    for index, user in enumerate(users):
+        node = await ns.record(index, user=user)
+        assert node.user == user
+
+
 async def test_bad_tags_are_invalid_and_change_nothing(ns: Namespace, driver: AsyncDriver) -> None:
     before = await counts(driver)
     for bad in BAD_TAGS:

@@ -59,7 +59,7 @@ class TrackNode(_message.Message):
     track: _builtins.str
     """"tracks/{track}": an id of 1-128 ASCII letters, digits, '.', '_', '~' or '-'."""
     user: _builtins.str
-    """"users/{user}", the same id rules; required when recording."""
+    """"users/{user}", the same id rules plus '@', ':' and '+'; required when recording."""
     model_version: _builtins.str
     """"cadenza-tiny-1" (or "modelVersions/cadenza-tiny-1", stored as the bare version); optional."""
     create_time_seconds: _builtins.int
