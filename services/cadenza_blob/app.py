@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
+from cadenza_blob.cleanup import Cleanups
+from cadenza_blob.servicer import BlobServicer
+from cadenza_blob.store import close_minio, ensure_buckets, open_minio
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.pagination import PageTokenCodec
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
 
 SERVICE_FULL_NAME = blob_pb2.DESCRIPTOR.services_by_name["BlobService"].full_name
 
 
 async def create_service(config: CadenzaConfig) -> ServiceBundle:
-    # RPCs not built yet answer UNIMPLEMENTED through the generated base servicer.
-    servicer = blob_pb2_grpc.BlobServiceServicer()  # type: ignore[abstract]
+    """Connects to MinIO, creates the configured buckets that are missing, and builds the servicer.
+
+    Fails with UNAVAILABLE (a CadenzaError) when MinIO cannot be reached, so a launcher reports why.
+    """
+    client = open_minio(config.minio)
+    try:
+        await ensure_buckets(client, config.minio)
+    except BaseException:
+        await close_minio(client)
+        raise
+    cleanups = Cleanups()
+    tokens = PageTokenCodec(config.auth.page_token_secret.get_secret_value().encode())
+    servicer = BlobServicer(client, config.minio, tokens, cleanups)
+
+    async def close() -> None:
+        # Aborts of cancelled uploads finish before the HTTP session goes away.
+        await cleanups.drain()
+        await close_minio(client)
+
     return ServiceBundle(
         registrations=[
             ServiceRegistration(SERVICE_FULL_NAME, servicer, blob_pb2_grpc.add_BlobServiceServicer_to_server)
-        ]
+        ],
+        on_close=[close],
     )

@@ -1,0 +1,117 @@
+"""Ranged, chunked reads from MinIO with memory bounded by the chunk size."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+from miniopy_async.api import Minio
+
+from cadenza_blob.store import store_call
+from cadenza_runtime.errors import CadenzaError, InvalidArgument, Unavailable
+
+DEFAULT_CHUNK_BYTES = 1024 * 1024
+MAX_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+class OutOfRange(CadenzaError):
+    """A read past the end of an object (gRPC's canonical code for exactly that)."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
+    default_reason = "OUT_OF_RANGE"
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    offset: int
+    length: int
+    # The whole object: read without a Range header.
+    whole: bool
+
+
+def resolve_range(size: int, offset: int, length: int) -> ByteRange:
+    """The bytes to send: `length` 0 means to the end; a range that leaves the object is refused."""
+    if offset < 0:
+        raise InvalidArgument(f"offset must be >= 0, got {offset}")
+    if length < 0:
+        raise InvalidArgument(f"length must be >= 0 (0 means to the end), got {length}")
+    if size == 0 and offset == 0:
+        # An empty object has no bytes to address; reading all of it is still fine.
+        if length:
+            raise OutOfRange(f"the object is empty; length {length} reads past its end")
+        return ByteRange(0, 0, whole=True)
+    if offset >= size:
+        raise OutOfRange(
+            f"offset {offset} is at or past the end of the object ({size} bytes; last offset {size - 1})",
+            metadata={"size": str(size)},
+        )
+    if length == 0:
+        length = size - offset
+    if length > size - offset:
+        raise OutOfRange(
+            f"range {offset}..{offset + length - 1} ends past the end of the object ({size} bytes); "
+            f"at most {size - offset} bytes remain from offset {offset}",
+            metadata={"size": str(size)},
+        )
+    return ByteRange(offset, length, whole=offset == 0 and length == size)
+
+
+def chunk_bytes(requested: int) -> int:
+    if requested == 0:
+        return DEFAULT_CHUNK_BYTES
+    if requested < 0 or requested > MAX_CHUNK_BYTES:
+        raise InvalidArgument(
+            f"chunk_size must be 1..{MAX_CHUNK_BYTES} bytes (0 means 1 MiB), got {requested}"
+        )
+    return requested
+
+
+async def read_range(
+    client: Minio,
+    endpoint: str,
+    bucket: str,
+    key: str,
+    etag: str,
+    byte_range: ByteRange,
+    chunk: int,
+) -> AsyncIterator[bytes]:
+    """The range's bytes in chunks of `chunk` (the last may be shorter).
+
+    The GET is conditional on the ETag the caller reported in ObjectInfo, so an object replaced
+    between the stat and the read is ABORTED instead of streaming content with the wrong info.
+    """
+    if byte_range.length == 0:
+        return
+    what = f"object {bucket}/{key}"
+    async with store_call(endpoint, what):
+        response = await client.get_object(
+            bucket,
+            key,
+            offset=byte_range.offset,
+            # Zero asks for everything from the offset; the whole object needs no Range header.
+            length=0 if byte_range.whole else byte_range.length,
+            request_headers={"If-Match": f'"{etag}"'},
+        )
+    finished = False
+    try:
+        remaining = byte_range.length
+        while remaining:
+            size = min(chunk, remaining)
+            try:
+                data = await response.content.readexactly(size)
+            except asyncio.IncompleteReadError as exc:
+                raise Unavailable(f"MinIO closed the stream of {what} early; retry the download") from exc
+            except Exception as exc:
+                async with store_call(endpoint, what):
+                    raise exc
+            remaining -= size
+            yield data
+        finished = True
+    finally:
+        # A fully read response goes back to the pool; one left mid-stream must drop its connection.
+        if finished:
+            response.release()
+        else:
+            response.close()

@@ -1,0 +1,141 @@
+"""The BlobService RPCs on MinIO."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+from grpc import aio
+from miniopy_async.api import Minio
+
+from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
+from cadenza_blob import validation
+from cadenza_blob.cleanup import Cleanups
+from cadenza_blob.download import chunk_bytes, read_range, resolve_range
+from cadenza_blob.objects import STAGING_PREFIX, object_info
+from cadenza_blob.store import store_call
+from cadenza_blob.upload import PartReader, Uploader, parse_header
+from cadenza_runtime.config import MinioConfig
+from cadenza_runtime.errors import InvalidArgument, NotFound
+from cadenza_runtime.pagination import PageTokenCodec, page_size
+
+DEFAULT_LIST_PAGE_SIZE = 100
+MAX_LIST_PAGE_SIZE = 1000
+
+_PRESIGN_METHODS = {blob_pb2.PRESIGN_METHOD_GET: "GET", blob_pb2.PRESIGN_METHOD_PUT: "PUT"}
+
+Context = aio.ServicerContext[Any, Any]
+
+
+class BlobServicer(blob_pb2_grpc.BlobServiceServicer):
+    def __init__(self, client: Minio, config: MinioConfig, tokens: PageTokenCodec, cleanups: Cleanups):
+        self._client = client
+        self._endpoint = config.endpoint
+        self._buckets = frozenset(config.buckets)
+        self._tokens = tokens
+        self._uploader = Uploader(client, config.endpoint, cleanups)
+
+    def _locate(self, bucket: str, key: str) -> tuple[str, str]:
+        return validation.check_bucket(bucket, self._buckets), validation.check_key(key)
+
+    async def _stat(self, bucket: str, key: str) -> blob_pb2.ObjectInfo:
+        async with store_call(self._endpoint, f"object {bucket}/{key}"):
+            return object_info(bucket, await self._client.stat_object(bucket, key))
+
+    async def UploadObject(
+        self, request_iterator: AsyncIterator[blob_pb2.UploadObjectRequest], context: Context
+    ) -> blob_pb2.UploadObjectResponse:
+        first = await anext(request_iterator, None)
+        if first is None:
+            raise InvalidArgument("UploadObject needs a header message, then the content in chunks")
+        target = parse_header(first, self._buckets)
+        await self._uploader.upload(target, PartReader(request_iterator, target.size))
+        return blob_pb2.UploadObjectResponse(object=await self._stat(target.bucket, target.key))
+
+    async def DownloadObject(
+        self, request: blob_pb2.DownloadObjectRequest, context: Context
+    ) -> AsyncIterator[blob_pb2.DownloadObjectResponse]:
+        bucket, key = self._locate(request.bucket, request.key)
+        chunk = chunk_bytes(request.chunk_size)
+        info = await self._stat(bucket, key)
+        byte_range = resolve_range(info.size, request.offset, request.length)
+        yield blob_pb2.DownloadObjectResponse(info=info)
+        async for data in read_range(self._client, self._endpoint, bucket, key, info.etag, byte_range, chunk):
+            yield blob_pb2.DownloadObjectResponse(chunk=data)
+
+    async def StatObject(
+        self, request: blob_pb2.StatObjectRequest, context: Context
+    ) -> blob_pb2.StatObjectResponse:
+        bucket, key = self._locate(request.bucket, request.key)
+        return blob_pb2.StatObjectResponse(object=await self._stat(bucket, key))
+
+    async def DeleteObject(
+        self, request: blob_pb2.DeleteObjectRequest, context: Context
+    ) -> blob_pb2.DeleteObjectResponse:
+        bucket, key = self._locate(request.bucket, request.key)
+        # S3's DELETE succeeds either way, so a HEAD first tells whether something was there.
+        try:
+            await self._stat(bucket, key)
+            existed = True
+        except NotFound:
+            existed = False
+        if existed:
+            async with store_call(self._endpoint, f"object {bucket}/{key}"):
+                await self._client.remove_object(bucket, key)
+        return blob_pb2.DeleteObjectResponse(existed=existed)
+
+    async def ListObjects(
+        self, request: blob_pb2.ListObjectsRequest, context: Context
+    ) -> blob_pb2.ListObjectsResponse:
+        bucket = validation.check_bucket(request.bucket, self._buckets)
+        prefix = validation.check_prefix(request.prefix)
+        size = page_size(request.page_size, DEFAULT_LIST_PAGE_SIZE, MAX_LIST_PAGE_SIZE)
+        scope = json.dumps({"method": "ListObjects", "bucket": bucket, "prefix": prefix})
+        cursor = self._tokens.decode(scope, request.page_token)
+        after = str(cursor["after"]) if cursor else None
+        listed = []
+        async with store_call(self._endpoint, f"bucket {bucket}"):
+            # One more than the page tells whether another page follows.
+            async for obj in self._client._list_objects(
+                bucket,
+                prefix=prefix,
+                start_after=after,
+                max_keys=size + 1,
+                include_user_meta=True,
+                encoding_type="url",
+            ):
+                listed.append(obj)
+                if len(listed) > size:
+                    break
+        page = listed[:size]
+        response = blob_pb2.ListObjectsResponse(
+            objects=[
+                object_info(bucket, obj)
+                for obj in page
+                if obj.object_name and not obj.object_name.startswith(STAGING_PREFIX)
+            ]
+        )
+        if len(listed) > size:
+            response.next_page_token = self._tokens.encode(scope, {"after": page[-1].object_name})
+        return response
+
+    async def CreatePresignedUrl(
+        self, request: blob_pb2.CreatePresignedUrlRequest, context: Context
+    ) -> blob_pb2.CreatePresignedUrlResponse:
+        bucket, key = self._locate(request.bucket, request.key)
+        method = _PRESIGN_METHODS.get(request.method)
+        if method is None:
+            raise InvalidArgument("method must be PRESIGN_METHOD_GET or PRESIGN_METHOD_PUT")
+        expiry = validation.presign_expiry(request.expiry, request.HasField("expiry"))
+        if method == "GET":
+            await self._stat(bucket, key)  # NOT_FOUND now rather than a 404 from the URL later
+        # Signatures count whole seconds, so the reported expiry does too.
+        now = datetime.now(UTC).replace(microsecond=0)
+        async with store_call(self._endpoint, f"object {bucket}/{key}"):
+            url = await self._client.get_presigned_url(method, bucket, key, expires=expiry, request_date=now)
+        expire_time = timestamp_pb2.Timestamp()
+        expire_time.FromDatetime(now + expiry)
+        return blob_pb2.CreatePresignedUrlResponse(url=url, expire_time=expire_time)

@@ -1,0 +1,124 @@
+"""The MinIO client the service owns, its buckets, and how MinIO's failures become gRPC statuses."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+from miniopy_async.api import Minio
+from miniopy_async.error import InvalidResponseError, S3Error, ServerError
+
+from cadenza_runtime.config import MinioConfig
+from cadenza_runtime.errors import (
+    Aborted,
+    CadenzaError,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
+
+_log = logging.getLogger(__name__)
+
+# Enough connections for several uploads with parts in flight plus concurrent downloads.
+_CONNECTION_LIMIT = 64
+# Fail fast when MinIO is gone instead of the library's default of five minutes.
+_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=120)
+# Larger socket reads than aiohttp's 64 KiB default keep downloads from being syscall-bound.
+_READ_BUFFER = 1 << 20
+
+_NOT_FOUND_CODES = {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "ResourceNotFound"}
+_UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "XMinioServerNotInitialized", "RequestTimeout"}
+_CREDENTIAL_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+
+
+def open_minio(config: MinioConfig) -> Minio:
+    """A client with the configured endpoint and region (no bucket-location round trips)."""
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=_CONNECTION_LIMIT),
+        timeout=_TIMEOUT,
+        read_bufsize=_READ_BUFFER,
+    )
+    return Minio(
+        config.endpoint,
+        access_key=config.access_key,
+        secret_key=config.secret_key.get_secret_value(),
+        secure=config.secure,
+        region=config.region,
+        session=session,
+    )
+
+
+async def close_minio(client: Minio) -> None:
+    await client.close_session()  # type: ignore[no-untyped-call]  # the library leaves it unannotated
+
+
+def translate(error: Exception, endpoint: str, what: str) -> CadenzaError:
+    """The domain error for a failed MinIO call; `what` names the object or bucket concerned."""
+    if isinstance(error, CadenzaError):
+        return error
+    if isinstance(error, S3Error):
+        code = error.code or ""
+        if code in _NOT_FOUND_CODES:
+            return NotFound(f"{what} does not exist", reason="OBJECT_NOT_FOUND")
+        if code == "PreconditionFailed":
+            return Aborted(f"{what} changed while it was being read; retry the call", reason="OBJECT_CHANGED")
+        if code in _UNAVAILABLE_CODES:
+            return Unavailable(f"MinIO at {endpoint} is busy or starting ({code}); retry shortly")
+        if code in _CREDENTIAL_CODES:
+            return FailedPrecondition(
+                f"MinIO at {endpoint} refused the blob service's credentials ({code}); "
+                "check minio.access_key and minio.secret_key in the configuration",
+                reason="STORE_CREDENTIALS",
+            )
+        if code in {
+            "InvalidRange",
+            "InvalidArgument",
+            "EntityTooLarge",
+            "EntityTooSmall",
+            "InvalidPart",
+            "XMinioInvalidObjectName",
+            "KeyTooLongError",
+        }:
+            return InvalidArgument(f"MinIO refused the request for {what}: {code}: {error.message}")
+        return Internal(f"MinIO failed on {what}: {code}: {error.message}", reason="STORE_ERROR")
+    if isinstance(error, ServerError):
+        return Unavailable(f"MinIO at {endpoint} answered HTTP {error.status_code}; retry shortly")
+    if isinstance(error, InvalidResponseError):
+        return Unavailable(f"MinIO at {endpoint} sent an unexpected response ({error}); retry shortly")
+    if isinstance(error, (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)):
+        return Unavailable(
+            f"MinIO at {endpoint} is unreachable ({type(error).__name__}); check that it is running "
+            "(`cadenza up --only minio`) and retry",
+            reason="STORE_UNAVAILABLE",
+        )
+    return Internal(f"unexpected error from MinIO on {what}: {type(error).__name__}: {error}")
+
+
+@asynccontextmanager
+async def store_call(endpoint: str, what: str) -> AsyncIterator[None]:
+    """Runs a block of MinIO calls, re-raising their failures as domain errors."""
+    try:
+        yield
+    except CadenzaError:
+        raise
+    except Exception as exc:
+        raise translate(exc, endpoint, what) from exc
+
+
+async def ensure_buckets(client: Minio, config: MinioConfig) -> None:
+    """Creates the configured buckets that are missing; tolerates a racing replica creating them."""
+    for bucket in config.buckets:
+        async with store_call(config.endpoint, f"bucket {bucket!r}"):
+            if await client.bucket_exists(bucket):
+                continue
+            try:
+                await client.make_bucket(bucket, location=config.region)
+                _log.info("created bucket %s", bucket)
+            except S3Error as exc:
+                if exc.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                    raise

@@ -1,0 +1,147 @@
+"""Request validation: buckets, keys, prefixes, user metadata, content types, checksums, expiries.
+
+Everything a caller sends is checked here before it reaches MinIO, so a bad request is a clear
+INVALID_ARGUMENT (or NOT_FOUND for a bucket the suite does not own) and never a half-written object.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from datetime import timedelta
+
+from google.protobuf import duration_pb2
+
+from cadenza_runtime.errors import InvalidArgument, NotFound
+
+MAX_KEY_LENGTH = 512
+# MinIO keeps every segment of a key as a directory or file name, and file systems cap those.
+MAX_SEGMENT_LENGTH = 255
+# Keys are restricted to characters that need no escaping in URLs, shells or file systems.
+_KEY_CHARS = re.compile(r"[A-Za-z0-9/._=-]*")
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+# S3 sends user metadata as HTTP headers: lowercase names, printable ASCII values, 2 KiB in all.
+_META_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_META_VALUE = re.compile(r"[\x20-\x7e]{0,1024}")
+MAX_METADATA_BYTES = 2048
+# The service owns these metadata names; callers may not set them.
+RESERVED_METADATA_KEYS = frozenset({"sha256"})
+_CONTENT_TYPE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(\s*;[\x20-\x7e]*)?"
+)
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+MIN_PRESIGN_EXPIRY = timedelta(seconds=1)
+MAX_PRESIGN_EXPIRY = timedelta(days=7)
+DEFAULT_PRESIGN_EXPIRY = timedelta(minutes=15)
+
+
+def check_bucket(bucket: str, allowed: Collection[str]) -> str:
+    if not bucket:
+        raise InvalidArgument(f"bucket is required; one of: {', '.join(sorted(allowed))}")
+    if bucket not in allowed:
+        raise NotFound(
+            f"bucket {bucket!r} is not one of this service's buckets ({', '.join(sorted(allowed))})",
+            reason="BUCKET_NOT_FOUND",
+            metadata={"bucket": bucket},
+        )
+    return bucket
+
+
+def _check_path(value: str, what: str) -> None:
+    if len(value) > MAX_KEY_LENGTH:
+        raise InvalidArgument(f"{what} is {len(value)} characters long; the limit is {MAX_KEY_LENGTH}")
+    if not _KEY_CHARS.fullmatch(value):
+        bad = sorted({char for char in value if not _KEY_CHARS.fullmatch(char)})
+        raise InvalidArgument(
+            f"{what} {value[:80]!r} contains {''.join(bad)!r}; allowed are letters, digits and / . _ = -"
+        )
+    if value.startswith("/"):
+        raise InvalidArgument(f"{what} {value[:80]!r} must not start with '/'")
+    if ".." in value:
+        raise InvalidArgument(f"{what} {value[:80]!r} must not contain '..'")
+    if "//" in value:
+        raise InvalidArgument(f"{what} {value[:80]!r} must not contain an empty segment '//'")
+    if "/./" in value or value.startswith("./"):
+        raise InvalidArgument(f"{what} {value[:80]!r} must not contain a '.' segment")
+    longest = max(len(segment) for segment in value.split("/"))
+    if longest > MAX_SEGMENT_LENGTH:
+        raise InvalidArgument(
+            f"{what} {value[:80]!r} has a segment of {longest} characters; "
+            f"each '/'-separated segment may have at most {MAX_SEGMENT_LENGTH}"
+        )
+
+
+def check_key(key: str) -> str:
+    """An object key: 1..512 characters of [A-Za-z0-9/._=-], a clean relative path of segments of
+    at most 255 characters."""
+    if not key:
+        raise InvalidArgument("key is required (1..512 characters of [A-Za-z0-9/._=-])")
+    _check_path(key, "key")
+    if key.endswith("/") or key == "." or key.endswith("/."):
+        # MinIO treats a trailing slash as a folder marker, not an object.
+        raise InvalidArgument(f"key {key[:80]!r} must name an object, not end with '/' or '.'")
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """A listing prefix: like a key, but may be empty and may end with '/'."""
+    if prefix:
+        _check_path(prefix, "prefix")
+    return prefix
+
+
+def check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    total = 0
+    for key, value in metadata.items():
+        if not _META_KEY.fullmatch(key):
+            raise InvalidArgument(
+                f"metadata key {key[:80]!r} must be 1..64 characters of lowercase letters, digits, '_' "
+                "and '-', starting with a letter or digit (S3 sends it as a case-insensitive header)"
+            )
+        if key in RESERVED_METADATA_KEYS:
+            raise InvalidArgument(f"metadata key {key!r} is set by the service; remove it from the request")
+        if not _META_VALUE.fullmatch(value):
+            raise InvalidArgument(
+                f"metadata value of {key!r} must be at most 1024 printable ASCII characters"
+            )
+        total += len(key) + len(value)
+    if total > MAX_METADATA_BYTES:
+        raise InvalidArgument(f"metadata is {total} bytes in all; S3 allows {MAX_METADATA_BYTES}")
+    return dict(metadata)
+
+
+def check_content_type(content_type: str) -> str:
+    if not content_type:
+        return DEFAULT_CONTENT_TYPE
+    if len(content_type) > 255 or not _CONTENT_TYPE.fullmatch(content_type):
+        raise InvalidArgument(
+            f"content_type {content_type[:80]!r} is not a media type such as 'audio/wav' or "
+            "'application/octet-stream'"
+        )
+    return content_type
+
+
+def check_sha256(value: str, what: str = "expected_sha256") -> str:
+    """Lowercase hex digest, or "" when none was given."""
+    if not value:
+        return ""
+    if not _SHA256_HEX.fullmatch(value):
+        raise InvalidArgument(
+            f"{what} must be 64 hexadecimal characters (a SHA-256 digest), got {value[:80]!r}"
+        )
+    return value.lower()
+
+
+def presign_expiry(expiry: duration_pb2.Duration, present: bool) -> timedelta:
+    """The URL's lifetime: unset means 15 minutes; otherwise whole seconds within 1 s..7 days."""
+    if not present:
+        return DEFAULT_PRESIGN_EXPIRY
+    if expiry.nanos:
+        raise InvalidArgument("expiry must be a whole number of seconds (presigned URLs count seconds)")
+    value = timedelta(seconds=expiry.seconds)
+    if not MIN_PRESIGN_EXPIRY <= value <= MAX_PRESIGN_EXPIRY:
+        raise InvalidArgument(
+            f"expiry must be between 1 second and 7 days (604800 s), got {expiry.seconds} s"
+        )
+    return value
