@@ -7,6 +7,8 @@ job it already has. A finished job is found by CreateJob's own idempotency, afte
 
 from __future__ import annotations
 
+import secrets
+
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
 from cadenza_orchestrator.auth import Principal
@@ -18,6 +20,8 @@ from cadenza_orchestrator.validation import ModelCatalog, validate_params, valid
 from cadenza_runtime.config import OrchestratorConfig
 from cadenza_runtime.errors import ResourceExhausted
 
+# Seeds the server picks stay well inside every framework's seed range.
+SEED_BITS = 48
 ACTIVE_STATES = (types_pb2.JOB_STATE_PENDING, types_pb2.JOB_STATE_RUNNING)
 # When the active-job limit is hit, a slot frees when one of them ends: suggest a short wait.
 _ACTIVE_RETRY_SECONDS = 5.0
@@ -40,6 +44,10 @@ class Admission:
         pinned.CopyFrom(params)
         if model is not None:
             pinned.model_version = model.version
+        if not pinned.HasField("seed"):
+            # Chosen here rather than by the model so that the job records it from the start and a
+            # rerun after a crash reproduces the same audio.
+            pinned.seed = secrets.randbits(SEED_BITS)
         return pinned
 
     async def submit(

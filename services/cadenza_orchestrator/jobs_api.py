@@ -121,7 +121,6 @@ class JobsApi:
                         name=name,
                         expected_state=types_pb2.JOB_STATE_PENDING,
                         new_state=types_pb2.JOB_STATE_CANCELLED,
-                        failure_reason=types_pb2.FAILURE_REASON_CANCELLED,
                         failure_message="cancelled by the user before it started",
                         emit_outbox=True,
                     )

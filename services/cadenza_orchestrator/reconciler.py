@@ -174,7 +174,9 @@ class Reconciler:
                     name=job.name,
                     expected_state=types_pb2.JOB_STATE_RUNNING,
                     new_state=state,
-                    failure_reason=reason,
+                    failure_reason=reason
+                    if state == types_pb2.JOB_STATE_FAILED
+                    else types_pb2.FAILURE_REASON_UNSPECIFIED,
                     failure_message=message,
                     emit_outbox=state != types_pb2.JOB_STATE_PENDING,
                 )

@@ -267,7 +267,6 @@ class JobRunner:
             new_state=types_pb2.JOB_STATE_SUCCEEDED,
             track=f"tracks/{self._job_id}",
             worker=self._deps.worker_id,
-            seed=stored.seed,
             emit_outbox=True,
         )
         try:
@@ -312,7 +311,10 @@ class JobRunner:
             name=self._job.name,
             expected_state=types_pb2.JOB_STATE_RUNNING,
             new_state=state,
-            failure_reason=reason,
+            # CANCELLED carries its reason implicitly; only FAILED takes one.
+            failure_reason=reason
+            if state == types_pb2.JOB_STATE_FAILED
+            else types_pb2.FAILURE_REASON_UNSPECIFIED,
             failure_message=message,
             worker=self._deps.worker_id,
             emit_outbox=True,

@@ -233,6 +233,12 @@ class Saga:
             "metadata CreateTrack",
             lambda: self._downstream.metadata.CreateTrack(metadata_pb2.CreateTrackRequest(track=track)),
         )
+        if response.track.HasField("delete_time"):
+            # Track rows are never removed, only soft-deleted: a compensated job cannot get its row back.
+            raise JobFailure(
+                types_pb2.FAILURE_REASON_INTERNAL,
+                f"{track.name} was deleted by an earlier compensation of this job; submit the request again",
+            )
         return response.track
 
     async def annotate(self, job_name: str, values: dict[str, object]) -> types_pb2.Job:
