@@ -202,3 +202,21 @@ class Suite:
         for name in names:
             with contextlib.suppress(Exception):
                 await self.stop(name)
+
+
+async def _cadenza(*args: str) -> None:
+    command = [sys.executable, "-m", "cadenza_suite.cli", *args]
+    result = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=600, cwd=REPO
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"`cadenza {' '.join(args)}` failed:\n{result.stdout}\n{result.stderr}")
+
+
+async def store_down(name: str) -> None:
+    """Stops one store with the launcher, as an outage would."""
+    await _cadenza("down", name)
+
+
+async def store_up(name: str) -> None:
+    await _cadenza("up", "--no-services", "--no-install", "--only", name)

@@ -1,0 +1,382 @@
+"""Orchestrator benchmark: what orchestration costs on top of the model, on real services and stores.
+
+    python tests/benchmarks/bench_orchestrator.py [--jobs 30] [--steps 4] [--duration 1.0]
+                                                  [--progress-steps 300] [--throughput-jobs 40]
+
+Brings the stores up with the project's launcher and runs the five backend services and one or two
+orchestrator replicas as their own processes on free ports (the test harness), then measures:
+
+1. Orchestration overhead per job, sequentially: end to end (Generate call to the final job event)
+   minus the inference service's compute time (its Summary's timings, kept in the job's annotations),
+   p50/p99, with the per-store breakdown the worker recorded (blob, vector, graph, metadata). The
+   baseline is the direct client: the same writes (CreateJob, claim, two uploads, upsert, record,
+   CreateTrack, SUCCEEDED) issued one after another by this script against the same services.
+2. Step-to-watcher latency: every ProgressEvent of a --progress-steps job watched on the *other*
+   replica, receive time minus emit_time, p50/p99; baseline: a raw Redis PUBLISH -> subscriber.
+3. Jobs per minute with the smallest settings, one replica vs two, against calling inference
+   Generate directly with the same number of requests in flight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+import redis.asyncio as aioredis  # noqa: E402
+from google.protobuf import timestamp_pb2  # noqa: E402
+
+from cadenza.blob.v1 import blob_pb2  # noqa: E402
+from cadenza.common.v1 import types_pb2  # noqa: E402
+from cadenza.graph.v1 import graph_pb2  # noqa: E402
+from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc  # noqa: E402
+from cadenza.metadata.v1 import metadata_pb2  # noqa: E402
+from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc  # noqa: E402
+from cadenza.vector.v1 import vector_pb2  # noqa: E402
+from cadenza_orchestrator.annotations import TIMINGS, JobNotes  # noqa: E402
+from cadenza_orchestrator.auth import mint_token  # noqa: E402
+from cadenza_orchestrator.names import audio_key, job_id_of, latent_key  # noqa: E402
+from cadenza_orchestrator.protoutil import duration  # noqa: E402
+from cadenza_runtime.client import create_channel  # noqa: E402
+from cadenza_runtime.config import load_config  # noqa: E402
+from tests.conftest import stores_up  # noqa: E402
+from tests.orchestrator.harness import BACKENDS, Suite  # noqa: E402
+from tests.orchestrator.invariant import Direct  # noqa: E402
+
+TERMINAL = {types_pb2.JOB_STATE_SUCCEEDED, types_pb2.JOB_STATE_FAILED, types_pb2.JOB_STATE_CANCELLED}
+Stub = Any  # orchestrator_pb2_grpc.OrchestratorServiceAsyncStub (only in the .pyi)
+# Production timings (the harness defaults are tuned for fast failure tests), without admission limits.
+BENCH_ENV = {
+    "CADENZA_ORCHESTRATOR__LEASE_SECONDS": "30",
+    "CADENZA_ORCHESTRATOR__RECONCILE_INTERVAL_SECONDS": "30",
+    "CADENZA_ORCHESTRATOR__ORPHAN_SWEEP_EVERY": "10",
+    "CADENZA_ORCHESTRATOR__PROGRESS_RECORD_SECONDS": "1",
+    "CADENZA_ORCHESTRATOR__CLAIM_POLL_SECONDS": "1",
+}
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def line(label: str, values: Sequence[float], unit: str = "ms") -> str:
+    return f"  {label:<34} p50 {pct(values, 50):8.2f} {unit}   p99 {pct(values, 99):8.2f} {unit}   (n={len(values)})"
+
+
+def seconds(stamp: timestamp_pb2.Timestamp) -> float:
+    return stamp.seconds + stamp.nanos / 1e9
+
+
+class Bench:
+    def __init__(self, suite: Suite, args: argparse.Namespace):
+        self.suite = suite
+        self.args = args
+        self.config = suite.service_config()
+        self.user = f"bench-{uuid.uuid4().hex[:8]}"
+        self.md = (("authorization", f"Bearer {mint_token(self.config.auth, self.user)}"),)
+
+    def stub(self, replica: str) -> Stub:
+        channel = create_channel(self.suite.processes[replica].address, self.config)
+        return orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+
+    def params(self, steps: int | None = None, duration_s: float | None = None) -> types_pb2.GenerationParams:
+        return types_pb2.GenerationParams(
+            prompt="benchmark loop",
+            tags=["bench"],
+            duration_seconds=duration_s or self.args.duration,
+            steps=steps or self.args.steps,
+        )
+
+    async def generate(self, stub: Stub) -> tuple[float, types_pb2.Job]:
+        request = orchestrator_pb2.GenerateRequest(request_id=uuid.uuid4().hex, params=self.params())
+        started = time.perf_counter()
+        final = types_pb2.Job()
+        async for event in stub.Generate(request, metadata=self.md):
+            if event.WhichOneof("event") == "job" and event.job.state in TERMINAL:
+                final = event.job
+        return time.perf_counter() - started, final
+
+    # 1. Overhead per job.
+
+    async def overhead(self, direct: Direct) -> None:
+        stub = self.stub("orchestrator-a")
+        await self.generate(stub)  # warm-up: model, channels, caches
+        overheads: list[float] = []
+        parts: dict[str, list[float]] = {"blob": [], "vector": [], "graph": [], "metadata": [], "relay": []}
+        for _ in range(self.args.jobs):
+            elapsed, final = await self.generate(stub)
+            assert final.state == types_pb2.JOB_STATE_SUCCEEDED, final.failure_message
+            job = await direct.job(final.name)  # the timings annotation lands just after the final event
+            for _ in range(50):
+                if TIMINGS in JobNotes.of(job).values:
+                    break
+                await asyncio.sleep(0.01)
+                job = await direct.job(final.name)
+            notes = JobNotes.of(job)
+            stored = notes.stored or {}
+            compute = float(stored.get("compute_seconds", 0.0))
+            overheads.append((elapsed - compute) * 1000)
+            timings = notes.values.get(TIMINGS, {})
+            for key in ("blob", "vector", "graph", "metadata"):
+                parts[key].append(float(timings.get(key, 0.0)))
+            parts["relay"].append(float(timings.get("inference", 0.0)) - compute * 1000)
+        direct_ms = await self.direct_saga(direct)
+        print("\n1. Orchestration overhead per job (end to end minus inference compute), sequential")
+        print(line("overhead", overheads))
+        for key, label in (
+            ("relay", "inference relay (stream - compute)"),
+            ("blob", "blob: audio + latent uploads"),
+            ("vector", "vector: upsert 2 embeddings"),
+            ("graph", "graph: record track"),
+            ("metadata", "metadata: annotate+track+SUCCEEDED"),
+        ):
+            print(line(label, parts[key]))
+        print(line("direct client, same writes", direct_ms))
+        print(f"  ratio overhead / direct writes (p50): {pct(overheads, 50) / pct(direct_ms, 50):.2f}x")
+
+    async def direct_saga(self, direct: Direct) -> list[float]:
+        """The saga's writes issued directly, one after another, with the same payload sizes."""
+        minio = self.config.minio
+        audio = b"RIFF" + bytes(32_000 * max(1, round(self.args.duration)))
+        latent = bytes(8 * 4 * 100)
+        vector = [0.01] * self.config.milvus.latent_embedding_dim
+        worker = f"bench-direct-{uuid.uuid4().hex[:6]}"
+        samples: list[float] = []
+        for _ in range(self.args.jobs):
+            started = time.perf_counter()
+            created = await direct.metadata.CreateJob(
+                metadata_pb2.CreateJobRequest(
+                    job=types_pb2.Job(
+                        user=f"users/{self.user}", request_id=uuid.uuid4().hex, params=self.params()
+                    )
+                )
+            )
+            name = created.job.name
+            job_id = job_id_of(name)
+            # Another pending job may be older: claim until ours is the one (rare on a quiet suite).
+            claimed = await direct.metadata.ClaimJob(
+                metadata_pb2.ClaimJobRequest(worker=worker, lease_duration=duration(30))
+            )
+            if claimed.job.name != name:
+                continue
+            await asyncio.gather(
+                self._upload(direct, minio.audio_bucket, audio_key(job_id), audio),
+                self._upload(direct, minio.latent_bucket, latent_key(job_id), latent),
+            )
+            await direct.metadata.AnnotateJob(
+                metadata_pb2.AnnotateJobRequest(name=name, annotations=created.job.annotations)
+            )
+            track = f"tracks/{job_id}"
+            await asyncio.gather(
+                direct.vector.UpsertEmbeddings(
+                    vector_pb2.UpsertEmbeddingsRequest(
+                        embeddings=[
+                            vector_pb2.Embedding(
+                                track=track, kind=kind, vector=vector, user=f"users/{self.user}"
+                            )
+                            for kind in (types_pb2.EMBEDDING_KIND_LATENT, types_pb2.EMBEDDING_KIND_PROMPT)
+                        ]
+                    )
+                ),
+                direct.graph.RecordTrack(
+                    graph_pb2.RecordTrackRequest(
+                        track=graph_pb2.TrackNode(track=track, user=f"users/{self.user}")
+                    )
+                ),
+            )
+            await direct.metadata.CreateTrack(
+                metadata_pb2.CreateTrackRequest(
+                    track=types_pb2.Track(
+                        name=track,
+                        user=f"users/{self.user}",
+                        job=name,
+                        audio_uri=f"s3://{minio.audio_bucket}/{audio_key(job_id)}",
+                        audio_sha256=hashlib.sha256(audio).hexdigest(),
+                    )
+                )
+            )
+            await direct.metadata.TransitionJob(
+                metadata_pb2.TransitionJobRequest(
+                    name=name,
+                    expected_state=types_pb2.JOB_STATE_RUNNING,
+                    new_state=types_pb2.JOB_STATE_SUCCEEDED,
+                    track=track,
+                    worker=worker,
+                )
+            )
+            samples.append((time.perf_counter() - started) * 1000)
+        return samples
+
+    @staticmethod
+    async def _upload(direct: Direct, bucket: str, key: str, data: bytes) -> None:
+        async def parts() -> AsyncIterator[blob_pb2.UploadObjectRequest]:
+            yield blob_pb2.UploadObjectRequest(
+                header=blob_pb2.UploadHeader(
+                    bucket=bucket, key=key, size=len(data), expected_sha256=hashlib.sha256(data).hexdigest()
+                )
+            )
+            yield blob_pb2.UploadObjectRequest(chunk=data)
+
+        await direct.blob.UploadObject(parts())
+
+    # 2. Step-to-watcher latency.
+
+    async def progress_latency(self, direct: Direct) -> None:
+        a, b = self.stub("orchestrator-a"), self.stub("orchestrator-b")
+        request = orchestrator_pb2.SubmitGenerationRequest(
+            request_id=uuid.uuid4().hex, params=self.params(steps=self.args.progress_steps, duration_s=2.0)
+        )
+        job = (await a.SubmitGeneration(request, metadata=self.md)).job
+        latencies: dict[str, list[float]] = {"a": [], "b": []}
+
+        async def follow(stub: Stub, key: str) -> None:
+            async for event in stub.WatchJob(
+                orchestrator_pb2.WatchJobRequest(name=job.name), metadata=self.md
+            ):
+                if event.WhichOneof("event") == "progress":
+                    latencies[key].append((time.time() - seconds(event.progress.emit_time)) * 1000)
+
+        await asyncio.gather(follow(a, "a"), follow(b, "b"))
+        final = await direct.job(job.name)
+        runner = "a" if str(self.suite.processes["orchestrator-a"].pid) in final.worker.split(":") else "b"
+        remote = "b" if runner == "a" else "a"
+        baseline = await self.redis_roundtrip()
+        print(f"\n2. Inference step -> watcher ({self.args.progress_steps}-step job)")
+        print(line("watcher on the running replica", latencies[runner]))
+        print(line("watcher on the other replica", latencies[remote]))
+        print(line("direct Redis PUBLISH -> subscriber", baseline))
+        print(
+            f"  ratio other-replica watcher / raw pub-sub (p50): {pct(latencies[remote], 50) / pct(baseline, 50):.2f}x"
+        )
+
+    async def redis_roundtrip(self, count: int = 300) -> list[float]:
+        redis = self.config.redis
+        publisher = aioredis.Redis(host=redis.host, port=redis.port, db=redis.db)
+        subscriber = aioredis.Redis(host=redis.host, port=redis.port, db=redis.db)
+        pubsub = subscriber.pubsub()
+        channel = f"bench:{uuid.uuid4().hex}"
+        await pubsub.subscribe(channel)
+        await pubsub.get_message(timeout=1.0)
+        samples = []
+        for _ in range(count):
+            started = time.perf_counter()
+            await publisher.publish(channel, b"x" * 64)
+            while await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0) is None:
+                pass
+            samples.append((time.perf_counter() - started) * 1000)
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await publisher.aclose()
+        await subscriber.aclose()
+        return samples
+
+    # 3. Throughput.
+
+    async def throughput(self, direct: Direct, replicas: list[str]) -> float:
+        stubs = [self.stub(name) for name in replicas]
+        count = self.args.throughput_jobs
+        started = time.perf_counter()
+        jobs = await asyncio.gather(
+            *(
+                stubs[i % len(stubs)].SubmitGeneration(
+                    orchestrator_pb2.SubmitGenerationRequest(
+                        request_id=uuid.uuid4().hex, params=self.params(steps=2, duration_s=0.5)
+                    ),
+                    metadata=self.md,
+                )
+                for i in range(count)
+            )
+        )
+        # One cheap query per poll, so that waiting does not load the box being measured.
+        while (
+            await direct.metadata.ListJobs(
+                metadata_pb2.ListJobsRequest(
+                    user=f"users/{self.user}",
+                    states=[types_pb2.JOB_STATE_PENDING, types_pb2.JOB_STATE_RUNNING],
+                    page_size=1,
+                )
+            )
+        ).jobs:
+            await asyncio.sleep(0.1)
+        elapsed = time.perf_counter() - started
+        finals = [await direct.job(job.job.name) for job in jobs]
+        ok = sum(1 for job in finals if job.state == types_pb2.JOB_STATE_SUCCEEDED)
+        assert ok == count, f"{count - ok} jobs did not succeed"
+        return float(count / elapsed * 60)
+
+    async def inference_direct(self, in_flight: int) -> float:
+        channel = create_channel(self.config.services.inference.address, self.config)
+        stub = inference_pb2_grpc.InferenceServiceStub(channel)
+        count = self.args.throughput_jobs
+        semaphore = asyncio.Semaphore(in_flight)
+
+        async def one(i: int) -> None:
+            async with semaphore:
+                request = inference_pb2.GenerateRequest(
+                    request_id=f"bench-{i}", params=self.params(steps=2, duration_s=0.5)
+                )
+                async for _ in stub.Generate(request):
+                    pass
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        elapsed = time.perf_counter() - started
+        await channel.close(None)
+        return float(count / elapsed * 60)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=30, help="sequential jobs for the overhead figures")
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=1.0)
+    parser.add_argument("--progress-steps", type=int, default=300)
+    parser.add_argument("--throughput-jobs", type=int, default=40)
+    args = parser.parse_args()
+
+    config = load_config()
+    await asyncio.to_thread(stores_up, "postgres", "redis", "minio", "milvus", "neo4j")
+    suite = Suite(config, Path(tempfile.mkdtemp(prefix="bench-orchestrator-")))
+    try:
+        await asyncio.gather(*(suite.start(name) for name in BACKENDS))
+        await suite.start("orchestrator-a", module="cadenza_orchestrator", extra_env=BENCH_ENV)
+        direct = Direct.connect(suite.service_config())
+        bench = Bench(suite, args)
+        capacity = await inference_pb2_grpc.InferenceServiceStub(
+            create_channel(suite.service_config().services.inference.address, suite.service_config())
+        ).GetCapacity(inference_pb2.GetCapacityRequest())
+        print(
+            f"inference on {capacity.device} ({capacity.precision}), queue capacity {capacity.queue_capacity}"
+        )
+        await bench.overhead(direct)
+        one = await bench.throughput(direct, ["orchestrator-a"])
+        await suite.start("orchestrator-b", module="cadenza_orchestrator", extra_env=BENCH_ENV)
+        await bench.progress_latency(direct)
+        two = await bench.throughput(direct, ["orchestrator-a", "orchestrator-b"])
+        in_flight = 2 * config.orchestrator.worker_concurrency
+        raw = await bench.inference_direct(in_flight)
+        print(f"\n3. Jobs per minute ({args.throughput_jobs} jobs, 2 steps, 0.5 s of audio)")
+        print(f"  one replica                        {one:8.1f} jobs/min")
+        print(f"  two replicas                       {two:8.1f} jobs/min   ({two / one:.2f}x one replica)")
+        print(f"  inference Generate directly        {raw:8.1f} jobs/min   ({in_flight} in flight)")
+        print(f"  ratio two replicas / direct inference: {two / raw:.2f}x")
+        await direct.close()
+    finally:
+        await suite.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
