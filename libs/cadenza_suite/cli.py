@@ -1,0 +1,167 @@
+"""The `cadenza` command: install, up, down, status, migrate, gen-protos.
+
+Exit codes: 0 success; 1 a component failed (the message names it and quotes its log);
+2 usage errors; `status` exits 3 when a listed component is not SERVING.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from cadenza_runtime.config import load_config
+from cadenza_suite import installers, suite
+from cadenza_suite.components import Health
+from cadenza_suite.lifecycle import Status
+from cadenza_suite.migrate import run_migrations
+
+log = logging.getLogger("cadenza.suite")
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NOT_SERVING = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cadenza", description="Run the Cadenza suite on this machine.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    names = ", ".join(suite.COMPONENT_NAMES)
+
+    up = commands.add_parser("up", help="install what is missing, start everything, wait until SERVING")
+    up.add_argument(
+        "--only",
+        nargs="+",
+        metavar="COMPONENT",
+        help=f"start these (and what they depend on) only; one of: {names}",
+    )
+    up.add_argument("--no-services", action="store_true", help="start the stores only")
+    up.add_argument("--no-install", action="store_true", help="skip the install step")
+
+    down = commands.add_parser("down", help="stop services, then stores (default: everything)")
+    down.add_argument("components", nargs="*", metavar="COMPONENT", help=names)
+
+    status = commands.add_parser("status", help="address, pid and health of every component")
+    status.add_argument("components", nargs="*", metavar="COMPONENT", help=names)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    commands.add_parser("install", help="install missing packages and binaries only")
+    commands.add_parser("migrate", help="apply the metadata schema migrations")
+
+    gen = commands.add_parser("gen-protos", help="regenerate Python code from protos/")
+    gen.add_argument("--check", action="store_true", help="fail when the committed code is stale")
+    return parser
+
+
+def _table(statuses: list[Status]) -> str:
+    headers = ("COMPONENT", "KIND", "ADDRESS", "PID", "HEALTH", "RSS", "DETAIL")
+    rows = [
+        (
+            s.name,
+            s.kind,
+            s.address,
+            str(s.pid or "-"),
+            s.health.value,
+            f"{s.rss_bytes / 2**20:.0f}M" if s.rss_bytes else "-",
+            s.detail,
+        )
+        for s in statuses
+    ]
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers) - 1)]
+    lines = []
+    for row in [headers, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    config = load_config()
+    started = time.monotonic()
+    try:
+        asyncio.run(suite.up(config, args.only, services=not args.no_services, install=not args.no_install))
+    except suite.SuiteError as exc:
+        print(f"cadenza up failed:\n\n{exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except installers.InstallError as exc:
+        print(f"cadenza up failed: install: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    log.info("up: ready in %.1fs (state in %s)", time.monotonic() - started, config.state_dir)
+    return 0
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    asyncio.run(suite.down(load_config(), args.components or None))
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    config = load_config()
+    statuses = asyncio.run(suite.status(config, args.components or None))
+    if args.json:
+        print(
+            json.dumps(
+                {"state_dir": str(config.state_dir), "components": [s.as_json() for s in statuses]}, indent=2
+            )
+        )
+    else:
+        print(_table(statuses))
+    return 0 if all(s.health is Health.SERVING for s in statuses) else EXIT_NOT_SERVING
+
+
+def _cmd_install(args: argparse.Namespace) -> int:
+    config = load_config()
+    try:
+        installers.install(suite.COMPONENT_NAMES, config.milvus.mode)
+    except installers.InstallError as exc:
+        print(f"cadenza install failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    log.info("install: everything is present")
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    asyncio.run(run_migrations(load_config()))
+    return 0
+
+
+def _cmd_gen_protos(args: argparse.Namespace) -> int:
+    from cadenza_suite import protogen
+
+    return protogen.main(["--check"] if args.check else [])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="cadenza: %(message)s",
+        stream=sys.stderr,
+    )
+    # Client libraries log connection refusals while stores start; those are expected.
+    for noisy in ("neo4j", "asyncio", "pymilvus", "grpc"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL if not args.verbose else logging.DEBUG)
+    handlers = {
+        "up": _cmd_up,
+        "down": _cmd_down,
+        "status": _cmd_status,
+        "install": _cmd_install,
+        "migrate": _cmd_migrate,
+        "gen-protos": _cmd_gen_protos,
+    }
+    try:
+        return handlers[args.command](args)
+    except suite.UnknownComponentError as exc:
+        print(f"cadenza {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Installs what the local suite needs and is missing: Debian packages, Go-built binaries,
+the Neo4j launcher, the embedded Milvus server package. Each step checks first, so a run on a
+complete machine only stats a few files and reads two binaries' build info.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from cadenza_suite.paths import repo_root
+
+log = logging.getLogger("cadenza.suite")
+
+# Pinned builds. MinIO publishes no module versions, hence the pseudo-version of one commit.
+MINIO_PACKAGE = "github.com/minio/minio"
+MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
+GRPCURL_PACKAGE = "github.com/fullstorydev/grpcurl/cmd/grpcurl"
+GRPCURL_VERSION = "v1.9.3"
+# The `milvus` PyPI package ("embedded Milvus") for milvus.mode=server. 2.3.9 and 2.3.8 exist
+# only as macOS arm64 wheels; 2.3.5 is the newest release with a manylinux x86_64 wheel.
+MILVUS_SERVER_PACKAGE = "milvus"
+MILVUS_SERVER_VERSION = "2.3.5"
+
+# Debian package -> the command (or glob) whose presence means it is installed.
+APT_PACKAGES: dict[str, str] = {
+    "postgresql": "/usr/lib/postgresql/*/bin/initdb",
+    "acl": "setfacl",  # grants the postgres user traversal into a state dir under /root
+    "redis-server": "redis-server",
+    "openjdk-17-jdk-headless": "javac",  # Neo4j runs on Java 17; the launcher is compiled
+    "maven": "mvn",
+}
+# Which packages each component needs.
+COMPONENT_APT: dict[str, tuple[str, ...]] = {
+    "postgres": ("postgresql", "acl"),
+    "redis": ("redis-server",),
+    "neo4j": ("openjdk-17-jdk-headless", "maven"),
+}
+
+
+class InstallError(RuntimeError):
+    pass
+
+
+def _run(argv: list[str], what: str, env: dict[str, str] | None = None, *, quiet: bool = False) -> None:
+    log.log(logging.DEBUG if quiet else logging.INFO, "install: %s", what)
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip().splitlines()[-30:]
+        raise InstallError(f"{what} failed ({' '.join(argv)}):\n" + "\n".join(output))
+
+
+# --- Debian packages -------------------------------------------------------------------------
+
+
+def _present(check: str) -> bool:
+    if check.startswith("/"):
+        return bool(glob.glob(check))
+    return shutil.which(check) is not None
+
+
+def postgres_bindir() -> Path:
+    """bin/ of the newest PostgreSQL major installed from Debian."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[4]))
+    if not found:
+        raise InstallError("PostgreSQL is not installed (run `cadenza install`)")
+    return Path(found[-1]).parent
+
+
+def ensure_apt(packages: Iterable[str]) -> None:
+    missing = sorted({p for p in packages if not _present(APT_PACKAGES[p])})
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise InstallError(f"missing Debian packages {', '.join(missing)}; install them as root")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    argv = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    try:
+        _run(argv, f"apt-get install {' '.join(missing)}", env)
+    except InstallError:
+        # A fresh machine has no package lists yet.
+        _run(["apt-get", "update"], "apt-get update", env)
+        _run(argv, f"apt-get install {' '.join(missing)}", env)
+
+
+# --- Go binaries -----------------------------------------------------------------------------
+
+
+def go_binary() -> str:
+    found = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if found is None:
+        raise InstallError(
+            "Go is needed to build MinIO and grpcurl but is not installed; install Go >= 1.24 "
+            "from https://go.dev/dl/ into /usr/local/go (Debian's golang-go is too old)"
+        )
+    return found
+
+
+@functools.cache
+def go_bin_dir() -> Path:
+    """$(go env GOBIN) or $(go env GOPATH)/bin, where `go install` puts binaries."""
+    try:
+        go = go_binary()
+    except InstallError:
+        return Path.home() / "go" / "bin"
+    out = subprocess.run([go, "env", "GOBIN", "GOPATH"], capture_output=True, text=True, check=True)
+    gobin, gopath = [*out.stdout.splitlines(), "", ""][:2]
+    if gobin:
+        return Path(gobin)
+    return Path(gopath.split(os.pathsep)[0] or Path.home() / "go") / "bin"
+
+
+def minio_path() -> Path:
+    return go_bin_dir() / "minio"
+
+
+def grpcurl_path() -> Path:
+    """The grpcurl binary (`cadenza install` builds it); tests call services through it."""
+    return go_bin_dir() / "grpcurl"
+
+
+def _built_version(binary: Path) -> str | None:
+    """The main module version recorded in a Go binary, None when absent or unreadable."""
+    if not binary.exists():
+        return None
+    out = subprocess.run(
+        [go_binary(), "version", "-m", str(binary)], capture_output=True, text=True, check=False
+    )
+    for line in out.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[0] == "mod":
+            return fields[2]
+    return None
+
+
+def ensure_go_tool(package: str, version: str, binary: Path, *, exact: bool) -> None:
+    """Builds binary with `go install package@version` when it is missing, or (exact) when it
+    was built from another version."""
+    if binary.exists() and (not exact or _built_version(binary) == version):
+        return
+    # The build cache and module cache live in the Go defaults (~/.cache/go-build, ~/go/pkg),
+    # outside the repository; CGO is off for static binaries.
+    env = dict(os.environ, CGO_ENABLED="0")
+    _run([go_binary(), "install", f"{package}@{version}"], f"go install {package}@{version}", env)
+    if not binary.exists():
+        raise InstallError(f"go install {package}@{version} finished but {binary} does not exist")
+
+
+# --- Neo4j launcher --------------------------------------------------------------------------
+
+
+def neo4j_dir() -> Path:
+    root = repo_root()
+    if root is None:
+        raise InstallError("deploy/neo4j not found: set CADENZA_REPO_ROOT to the Cadenza checkout")
+    return root / "deploy" / "neo4j"
+
+
+def ensure_neo4j_launcher() -> None:
+    build = neo4j_dir() / "build.sh"
+    if not build.is_file():
+        raise InstallError(f"{build} does not exist; the Neo4j launcher cannot be built")
+    # build.sh is itself idempotent (a stamp newer than pom.xml and src/ means nothing to do).
+    _run(["bash", str(build)], "build the Neo4j launcher if needed", quiet=True)
+
+
+# --- embedded Milvus server ------------------------------------------------------------------
+
+
+def milvus_server_installed() -> bool:
+    from importlib import metadata
+
+    try:
+        return metadata.version(MILVUS_SERVER_PACKAGE) == MILVUS_SERVER_VERSION
+    except metadata.PackageNotFoundError:
+        return False
+
+
+def ensure_milvus_server() -> None:
+    if milvus_server_installed():
+        return
+    # Into the running venv, only when mode=server asks for it: the wheel is ~60 MB.
+    _run(
+        [sys.executable, "-m", "pip", "install", f"{MILVUS_SERVER_PACKAGE}=={MILVUS_SERVER_VERSION}"],
+        f"pip install {MILVUS_SERVER_PACKAGE}=={MILVUS_SERVER_VERSION}",
+    )
+
+
+# --- everything ------------------------------------------------------------------------------
+
+
+def install(components: Iterable[str], milvus_mode: str) -> None:
+    """Installs what the named components need (all stores and tools when given all)."""
+    wanted = set(components)
+    ensure_apt(p for name in wanted for p in COMPONENT_APT.get(name, ()))
+    if "minio" in wanted:
+        # Exact: the server's behaviour (and its on-disk format) is what the suite is tested with.
+        ensure_go_tool(MINIO_PACKAGE, MINIO_VERSION, minio_path(), exact=True)
+    # grpcurl is not a component but every test and person calling services needs it.
+    # Any build will do (a newer one someone installed is kept); the pin is for fresh machines.
+    ensure_go_tool(GRPCURL_PACKAGE, GRPCURL_VERSION, grpcurl_path(), exact=False)
+    if "neo4j" in wanted:
+        ensure_neo4j_launcher()
+    if "milvus" in wanted and milvus_mode == "server":
+        ensure_milvus_server()

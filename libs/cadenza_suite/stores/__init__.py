@@ -1,0 +1,1 @@
+"""Launchers for the five stores of the local suite."""

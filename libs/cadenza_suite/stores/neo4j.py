@@ -1,0 +1,82 @@
+"""Neo4j 5.26 Community, embedded in the launcher of deploy/neo4j (run.sh HOME PORT PASSWORD)."""
+
+from __future__ import annotations
+
+import os
+
+from cadenza_suite.components import Component, NotReady
+from cadenza_suite.installers import InstallError, neo4j_dir
+from cadenza_suite.process import Launch
+
+PROBE_TIMEOUT = 5.0
+
+
+class Neo4j(Component):
+    name = "neo4j"
+    kind = "store"
+    # A cold JVM plus store creation on first start.
+    start_timeout = 180.0
+    stop_timeout = 60.0
+    client_modules = ("neo4j",)
+
+    @property
+    def address(self) -> str:
+        return self.config.neo4j.uri
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.config.neo4j.bolt_port,)
+
+    @property
+    def cmd_marker(self) -> str:
+        return "launcher.jar"
+
+    def missing(self) -> str | None:
+        try:
+            run = neo4j_dir() / "run.sh"
+        except InstallError as exc:
+            return str(exc)
+        if not run.is_file():
+            return f"{run} does not exist"
+        if not (neo4j_dir() / "target" / "launcher.jar").is_file():
+            return "the Neo4j launcher is not built (run `cadenza install`)"
+        return None
+
+    def prepare(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def launch(self) -> Launch:
+        cfg = self.config.neo4j
+        env = dict(os.environ)
+        # Heap grows to the configured size; a small initial heap keeps the idle suite lean.
+        env["NEO4J_HEAP_OPTS"] = f"-Xms128m -Xmx{cfg.heap}"
+        # `cadenza install` built it already; skipping the check saves a find over src/.
+        env["NEO4J_SKIP_BUILD"] = "1"
+        argv = [
+            "bash",
+            str(neo4j_dir() / "run.sh"),
+            str(self.data_dir),
+            str(cfg.bolt_port),
+            cfg.password.get_secret_value(),
+        ]
+        # run.sh takes the password as an argument only; at least keep it out of the log.
+        return Launch(argv=argv, env=env, cwd=self.data_dir, secrets=(cfg.password.get_secret_value(),))
+
+    async def check_ready(self) -> None:
+        # Imported here: the driver takes ~0.7 s to import, which `down` and `install` skip.
+        from neo4j import AsyncGraphDatabase
+        from neo4j.exceptions import DriverError, Neo4jError
+
+        cfg = self.config.neo4j
+        driver = AsyncGraphDatabase.driver(
+            cfg.uri,
+            auth=(cfg.user, cfg.password.get_secret_value()),
+            connection_timeout=PROBE_TIMEOUT,
+            connection_acquisition_timeout=PROBE_TIMEOUT,
+        )
+        try:
+            await driver.verify_connectivity()
+        except (Neo4jError, DriverError, OSError) as exc:
+            raise NotReady(f"{type(exc).__name__}: {exc}") from None
+        finally:
+            await driver.close()
