@@ -35,7 +35,7 @@ from cadenza_orchestrator.names import job_id_of
 from cadenza_orchestrator.relay import InferenceRelay
 from cadenza_orchestrator.result import StoredResult
 from cadenza_orchestrator.retry import JobCancelled, JobFailure, LeaseLost, RetryPolicy, with_retries
-from cadenza_orchestrator.saga import Saga
+from cadenza_orchestrator.saga import Saga, settle
 from cadenza_runtime.config import OrchestratorConfig
 
 _log = logging.getLogger(__name__)
@@ -87,7 +87,18 @@ class JobRun:
             raise JobCancelled()
 
     async def step(self, awaitable: Awaitable[T]) -> T:
-        """Runs one interruptible step; an interrupt surfaces as JobCancelled or LeaseLost."""
+        """Runs one store write to completion, then honours a cancel or a lost lease.
+
+        Store writes are not interrupted midway: a write cancelled on the client can still land on
+        the server after the compensation that was meant to undo it.
+        """
+        self.check()
+        result = await awaitable
+        self.check()
+        return result
+
+    async def interruptible(self, awaitable: Awaitable[T]) -> T:
+        """Runs a step that a cancel or a lost lease stops at once (the model's stream)."""
         self.check()
 
         async def wrapped() -> T:
@@ -102,9 +113,7 @@ class JobRun:
             if current is not None and current.cancelling():
                 raise  # the replica is shutting down
             self.check()
-            raise JobFailure(
-                types_pb2.FAILURE_REASON_INTERNAL, "a saga step was cancelled unexpectedly"
-            ) from None
+            raise JobFailure(types_pb2.FAILURE_REASON_INTERNAL, "a step was cancelled unexpectedly") from None
         finally:
             self._step = None
 
@@ -235,14 +244,14 @@ class JobRunner:
         if self._stored is None:
             await self._publish(events.phase(PHASE.PHASE_DIFFUSING, "diffusing"))
             with self._timed("inference"):
-                result = await run.step(self._deps.relay.generate(self._job, self._lease))
+                result = await run.interruptible(self._deps.relay.generate(self._job, self._lease))
             await self._publish(events.phase(PHASE.PHASE_STORING_AUDIO, "storing audio and latent"))
             with self._timed("blob"):
                 self._stored = await run.step(saga.store_blobs(self._job, result))
         stored = self._stored
         await self._publish(events.phase(PHASE.PHASE_INDEXING, "indexing embeddings"))
         await self._publish(events.phase(PHASE.PHASE_LINKING, "recording the track and its lineage"))
-        await run.step(asyncio.gather(self._index(stored, indexed), self._link(stored, linked)))
+        await run.step(settle(self._index(stored, indexed), self._link(stored, linked)))
         with self._timed("metadata"):
             await run.step(saga.annotate(self._job.name, {notes.INDEXED: True, notes.LINKED: True}))
             await run.step(saga.create_track(self._job, stored))

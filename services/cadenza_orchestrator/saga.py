@@ -46,6 +46,18 @@ _TITLE_CHARS = 80
 FAILURE = types_pb2.FailureReason
 
 
+async def settle(*steps: Awaitable[object]) -> None:
+    """Runs steps concurrently and lets every one finish before raising the first failure.
+
+    A compensation must not start while a sibling write is still in flight, or the write could
+    land after the delete meant to undo it.
+    """
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
 class Saga:
     def __init__(self, downstream: Downstream, policy: RetryPolicy, minio: MinioConfig):
         self._downstream = downstream
@@ -87,7 +99,7 @@ class Saga:
             "latent-shape": ",".join(str(v) for v in stored.latent_shape),
             "latent-dtype": stored.latent_dtype_name,
         }
-        await asyncio.gather(
+        await settle(
             self._upload(
                 self.audio_bucket, audio_key(job_id), result.audio, stored.audio_sha256, "audio/wav", common
             ),

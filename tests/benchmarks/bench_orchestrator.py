@@ -82,8 +82,9 @@ def seconds(stamp: timestamp_pb2.Timestamp) -> float:
 
 
 class Bench:
-    def __init__(self, suite: Suite, args: argparse.Namespace):
+    def __init__(self, suite: Suite, args: argparse.Namespace, direct: Direct):
         self.suite = suite
+        self.direct = direct
         self.args = args
         self.config = suite.service_config()
         self.user = f"bench-{uuid.uuid4().hex[:8]}"
@@ -301,21 +302,25 @@ class Bench:
             )
         )
         # One cheap query per poll, so that waiting does not load the box being measured.
-        while (
-            await direct.metadata.ListJobs(
-                metadata_pb2.ListJobsRequest(
-                    user=f"users/{self.user}",
-                    states=[types_pb2.JOB_STATE_PENDING, types_pb2.JOB_STATE_RUNNING],
-                    page_size=1,
-                )
-            )
-        ).jobs:
+        while True:
+            if not await self._active():
+                break
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - started
         finals = [await direct.job(job.job.name) for job in jobs]
         ok = sum(1 for job in finals if job.state == types_pb2.JOB_STATE_SUCCEEDED)
         assert ok == count, f"{count - ok} jobs did not succeed"
         return float(count / elapsed * 60)
+
+    async def _active(self) -> bool:
+        response = await self.direct.metadata.ListJobs(
+            metadata_pb2.ListJobsRequest(
+                user=f"users/{self.user}",
+                states=[types_pb2.JOB_STATE_PENDING, types_pb2.JOB_STATE_RUNNING],
+                page_size=1,
+            )
+        )
+        return bool(response.jobs)
 
     async def inference_direct(self, in_flight: int) -> float:
         channel = create_channel(self.config.services.inference.address, self.config)
@@ -354,7 +359,7 @@ async def main() -> None:
         await asyncio.gather(*(suite.start(name) for name in BACKENDS))
         await suite.start("orchestrator-a", module="cadenza_orchestrator", extra_env=BENCH_ENV)
         direct = Direct.connect(suite.service_config())
-        bench = Bench(suite, args)
+        bench = Bench(suite, args, direct)
         capacity = await inference_pb2_grpc.InferenceServiceStub(
             create_channel(suite.service_config().services.inference.address, suite.service_config())
         ).GetCapacity(inference_pb2.GetCapacityRequest())
