@@ -99,7 +99,8 @@ def check_vector(values: Sequence[float], dimension: int, field: str) -> FloatAr
         raise InvalidArgument(f"{field} contains NaN or infinity", metadata={"field": field})
     # Cosine similarity needs a direction: a zero vector, or one whose squared norm over- or underflows
     # float32, would give NaN or meaningless scores.
-    squared_norm = np.dot(vector, vector)
+    with np.errstate(over="ignore", under="ignore"):
+        squared_norm = np.dot(vector, vector)
     if not np.isfinite(squared_norm) or squared_norm <= 0:
         raise InvalidArgument(
             f"{field} has a zero or non-representable norm; cosine similarity needs a non-zero vector "

@@ -1,0 +1,237 @@
+"""Similarity search by vector and by stored track, structured filters, and caller text taken literally."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import grpc
+import numpy as np
+import pytest
+from google.protobuf import timestamp_pb2
+
+from cadenza.common.v1 import types_pb2
+from cadenza.vector.v1 import vector_pb2
+from tests.vector.conftest import LATENT_DIM, PROMPT_DIM
+from tests.vector.support import (
+    PROMPT,
+    embedding,
+    expect_status,
+    new_track,
+    new_user,
+    random_vectors,
+    search,
+    search_tracks,
+    upsert,
+)
+
+if TYPE_CHECKING:
+    from cadenza.vector.v1.vector_pb2_grpc import VectorServiceAsyncStub
+
+INJECTION = 'x" or 1==1 or "'
+
+
+@dataclass(frozen=True)
+class Row:
+    track: str
+    user: str
+    model_version: str
+    tags: tuple[str, ...]
+    create_time: int
+
+
+def make_rows(users: tuple[str, str]) -> list[Row]:
+    tag_sets = [(), ("rock",), ("jazz",), ("rock", "jazz"), ("lofi", "rock"), (INJECTION,), ("jazz", "lofi")]
+    return [
+        Row(new_track(), users[i % 2], f"v{i % 3}", tag_sets[i % len(tag_sets)], 1_000 + 10 * i)
+        for i in range(21)
+    ]
+
+
+@pytest.fixture
+async def population(stub: VectorServiceAsyncStub) -> list[Row]:
+    rows = make_rows((new_user(), new_user()))
+    vectors = random_vectors(len(rows), LATENT_DIM, seed=20)
+    await upsert(
+        stub,
+        *(
+            embedding(
+                row.track,
+                vector,
+                user=row.user,
+                model_version=row.model_version,
+                tags=row.tags,
+                create_time=row.create_time,
+            )
+            for row, vector in zip(rows, vectors, strict=True)
+        ),
+    )
+    return rows
+
+
+def ts(seconds: int, nanos: int = 0) -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+
+
+Case = tuple[vector_pb2.SearchFilter, Callable[[Row], bool]]
+
+
+def filter_cases(rows: list[Row]) -> list[Case]:
+    a, b = sorted({row.user for row in rows})
+    both = [a, b]
+    excluded = [rows[0].track, rows[3].track]
+    return [
+        (vector_pb2.SearchFilter(users=both), lambda r: True),
+        (vector_pb2.SearchFilter(users=[a]), lambda r: r.user == a),
+        (
+            vector_pb2.SearchFilter(users=both, model_versions=["v1", "v2"]),
+            lambda r: r.model_version in ("v1", "v2"),
+        ),
+        (
+            vector_pb2.SearchFilter(users=both, tags_any=["rock", "lofi"]),
+            lambda r: bool({"rock", "lofi"} & set(r.tags)),
+        ),
+        (
+            vector_pb2.SearchFilter(users=both, tags_all=["rock", "jazz"]),
+            lambda r: {"rock", "jazz"} <= set(r.tags),
+        ),
+        (
+            vector_pb2.SearchFilter(
+                users=both, create_time=types_pb2.TimeRange(start_time=ts(1_050), end_time=ts(1_120))
+            ),
+            lambda r: 1_050 <= r.create_time < 1_120,
+        ),
+        # Sub-second bounds: [1049.5, 1100.000000001) covers the whole seconds 1050..1100.
+        (
+            vector_pb2.SearchFilter(
+                users=both,
+                create_time=types_pb2.TimeRange(start_time=ts(1_049, 500_000_000), end_time=ts(1_100, 1)),
+            ),
+            lambda r: 1_050 <= r.create_time <= 1_100,
+        ),
+        (
+            vector_pb2.SearchFilter(users=both, create_time=types_pb2.TimeRange(end_time=ts(1_040))),
+            lambda r: r.create_time < 1_040,
+        ),
+        (vector_pb2.SearchFilter(users=both, exclude_tracks=excluded), lambda r: r.track not in excluded),
+        # Everything at once.
+        (
+            vector_pb2.SearchFilter(
+                users=[b],
+                model_versions=["v0", "v2"],
+                tags_any=["jazz", "lofi"],
+                tags_all=["jazz"],
+                create_time=types_pb2.TimeRange(start_time=ts(1_010)),
+                exclude_tracks=excluded,
+            ),
+            lambda r: (
+                r.user == b
+                and r.model_version in ("v0", "v2")
+                and "jazz" in r.tags
+                and r.create_time >= 1_010
+                and r.track not in excluded
+            ),
+        ),
+    ]
+
+
+async def test_filters_alone_and_combined(stub: VectorServiceAsyncStub, population: list[Row]) -> None:
+    query = random_vectors(1, LATENT_DIM, seed=21)[0]
+    for search_filter, predicate in filter_cases(population):
+        expected = {row.track for row in population if predicate(row)}
+        assert expected, "every case must select something, or it proves nothing"
+        found = await search_tracks(stub, query, search_filter=search_filter)
+        assert set(found) == expected, search_filter
+        assert len(found) == len(expected)
+
+
+async def test_search_by_vector_ranks_by_cosine(stub: VectorServiceAsyncStub) -> None:
+    user = new_user()
+    vectors = np.asarray(random_vectors(12, LATENT_DIM, seed=22), dtype=np.float64)
+    tracks = [new_track() for _ in vectors]
+    await upsert(stub, *(embedding(t, v.tolist(), user=user) for t, v in zip(tracks, vectors, strict=True)))
+    query = vectors[3] + 0.05 * vectors[5]
+    cosine = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query))
+    order = np.argsort(-cosine)
+    response = await search(
+        stub, query.tolist(), top_k=5, search_filter=vector_pb2.SearchFilter(users=[user])
+    )
+    assert [match.track for match in response.matches] == [tracks[i] for i in order[:5]]
+    for match, i in zip(response.matches, order[:5], strict=True):
+        assert match.score == pytest.approx(cosine[i], abs=1e-4)
+        assert match.user == user and match.model_version == "v1"
+    # Scaling the query changes nothing: scores are cosine similarities.
+    scaled = await search(
+        stub, (query * 1e3).tolist(), top_k=5, search_filter=vector_pb2.SearchFilter(users=[user])
+    )
+    assert [m.track for m in scaled.matches] == [m.track for m in response.matches]
+
+
+async def test_search_by_track_excludes_itself(stub: VectorServiceAsyncStub) -> None:
+    user = new_user()
+    base = np.asarray(random_vectors(1, PROMPT_DIM, seed=23)[0])
+    noise = np.asarray(random_vectors(4, PROMPT_DIM, seed=24))
+    tracks = [new_track() for _ in range(5)]
+    vectors = [base, *(base + scale * n for scale, n in zip((0.1, 0.2, 0.4, 0.8), noise, strict=True))]
+    await upsert(
+        stub,
+        *(embedding(t, v.tolist(), kind=PROMPT, user=user) for t, v in zip(tracks, vectors, strict=True)),
+    )
+    like_first = await search_tracks(
+        stub, tracks[0], kind=PROMPT, search_filter=vector_pb2.SearchFilter(users=[user])
+    )
+    assert like_first == tracks[1:]
+    # top_k counts results after the exclusion, and exclude_tracks still applies.
+    top2 = await search_tracks(
+        stub,
+        tracks[0],
+        kind=PROMPT,
+        top_k=2,
+        search_filter=vector_pb2.SearchFilter(users=[user], exclude_tracks=[tracks[1]]),
+    )
+    assert top2 == tracks[2:4]
+
+
+async def test_search_by_unknown_track_is_not_found(stub: VectorServiceAsyncStub) -> None:
+    track = new_track()
+    async with expect_status(grpc.StatusCode.NOT_FOUND, track):
+        await search(stub, track)
+
+
+async def test_injection_in_filters_is_taken_literally(
+    stub: VectorServiceAsyncStub, population: list[Row]
+) -> None:
+    users = sorted({row.user for row in population})
+    query = random_vectors(1, LATENT_DIM, seed=25)[0]
+    # The literal tag matches exactly the rows carrying it, not "everything".
+    tagged = {row.track for row in population if INJECTION in row.tags}
+    assert 0 < len(tagged) < len(population)
+    found = await search_tracks(
+        stub, query, search_filter=vector_pb2.SearchFilter(users=users, tags_any=[INJECTION])
+    )
+    assert set(found) == tagged
+    # As users, model versions or tags that nobody has, injections select nothing at all.
+    for attempt in (
+        vector_pb2.SearchFilter(users=[INJECTION]),
+        vector_pb2.SearchFilter(users=['users/" or user != "']),
+        vector_pb2.SearchFilter(users=["\\", '\\"', 'users/a\\" or 1==1 or \\"']),
+        vector_pb2.SearchFilter(users=users, model_versions=["v1') or true or ('", 'v1" || "1"=="1']),
+        vector_pb2.SearchFilter(users=users, tags_all=['rock", "jazz']),
+        vector_pb2.SearchFilter(users=users, tags_any=['rock"]) or array_contains_any(tags, ["jazz']),
+    ):
+        assert await search_tracks(stub, query, search_filter=attempt) == [], attempt
+
+
+async def test_quotes_and_backslashes_round_trip(stub: VectorServiceAsyncStub) -> None:
+    odd = ['users/o\'brien "the \\ great"', "ünïcödé ♪", "tab\\tnot-a-tab", "100%_like"]
+    vectors = random_vectors(len(odd), LATENT_DIM, seed=26)
+    tracks = [new_track() for _ in odd]
+    await upsert(
+        stub, *(embedding(t, v, user=u, tags=[u]) for t, v, u in zip(tracks, vectors, odd, strict=True))
+    )
+    for track, user in zip(tracks, odd, strict=True):
+        by_user = await search(stub, vectors[0], search_filter=vector_pb2.SearchFilter(users=[user]))
+        assert [(m.track, m.user, list(m.tags)) for m in by_user.matches] == [(track, user, [user])]
+        by_tag = await search_tracks(stub, vectors[0], search_filter=vector_pb2.SearchFilter(tags_all=[user]))
+        assert by_tag == [track]

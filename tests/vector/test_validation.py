@@ -1,0 +1,142 @@
+"""Bad input is INVALID_ARGUMENT with a message naming the field, and nothing reaches Milvus."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from cadenza.common.v1 import types_pb2
+from cadenza.vector.v1 import vector_pb2
+from tests.vector.conftest import LATENT_DIM, PROMPT_DIM
+from tests.vector.support import (
+    PROMPT,
+    embedding,
+    expect_status,
+    new_track,
+    random_vectors,
+    search,
+    upsert,
+)
+
+if TYPE_CHECKING:
+    from cadenza.vector.v1.vector_pb2_grpc import VectorServiceAsyncStub
+
+GOOD = random_vectors(1, LATENT_DIM, seed=30)[0]
+BAD_VECTORS: dict[str, tuple[list[float], str]] = {
+    "empty": ([], "is empty"),
+    "too short": (GOOD[:-1], f"{LATENT_DIM - 1} dimensions"),
+    "too long": ([*GOOD, 1.0], f"{LATENT_DIM + 1} dimensions"),
+    "prompt sized": (GOOD[:PROMPT_DIM], f"{PROMPT_DIM} dimensions"),
+    "nan": ([float("nan"), *GOOD[1:]], "NaN or infinity"),
+    "inf": ([float("inf"), *GOOD[1:]], "NaN or infinity"),
+    "-inf": ([*GOOD[:-1], float("-inf")], "NaN or infinity"),
+    "zero": ([0.0] * LATENT_DIM, "norm"),
+    "overflowing norm": ([3e38] * LATENT_DIM, "norm"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_VECTORS))
+async def test_bad_vectors_are_refused(stub: VectorServiceAsyncStub, case: str) -> None:
+    vector, fragment = BAD_VECTORS[case]
+    track = new_track()
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "embeddings[0].vector", fragment):
+        await upsert(stub, embedding(track, vector))
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "vector.values", fragment):
+        await search(stub, vector)
+    async with expect_status(grpc.StatusCode.NOT_FOUND):
+        await stub.GetEmbedding(
+            vector_pb2.GetEmbeddingRequest(track=track, kind=types_pb2.EMBEDDING_KIND_LATENT)
+        )
+
+
+@pytest.mark.parametrize("top_k", [0, -1, 1001, 2**31 - 1])
+async def test_top_k_out_of_range(stub: VectorServiceAsyncStub, top_k: int) -> None:
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "top_k must be between 1 and 1000"):
+        await search(stub, GOOD, top_k=top_k)
+
+
+async def test_top_k_limits_are_inclusive(stub: VectorServiceAsyncStub) -> None:
+    assert len((await search(stub, GOOD, top_k=1)).matches) == 1
+    await search(stub, GOOD, top_k=1000)
+
+
+BAD_UPSERTS: dict[str, tuple[vector_pb2.Embedding, str]] = {
+    "no kind": (embedding(new_track(), GOOD, kind=types_pb2.EMBEDDING_KIND_UNSPECIFIED), "kind"),
+    "unknown kind": (embedding(new_track(), GOOD, kind=7), "kind"),  # type: ignore[arg-type]
+    "bare id": (embedding("0a1b2c", GOOD), "tracks/{id}"),
+    "other resource": (embedding("users/1", GOOD), "tracks/{id}"),
+    "quote in track": (embedding('tracks/a" or 1==1 or "', GOOD), "tracks/{id}"),
+    "slash in id": (embedding("tracks/a/b", GOOD), "tracks/{id}"),
+    "no user": (embedding(new_track(), GOOD, user=""), "user is required"),
+    "newline in user": (embedding(new_track(), GOOD, user="users/1\nor"), "control characters"),
+    "nul in tag": (embedding(new_track(), GOOD, tags=["a\x00b"]), "control characters"),
+    "empty tag": (embedding(new_track(), GOOD, tags=["ok", ""]), "tags[1] is required"),
+    "long tag": (embedding(new_track(), GOOD, tags=["é" * 65]), "130 bytes"),
+    "too many tags": (embedding(new_track(), GOOD, tags=[f"t{i}" for i in range(65)]), "at most 64"),
+    "long model version": (embedding(new_track(), GOOD, model_version="v" * 257), "at most 256"),
+    "negative time": (embedding(new_track(), GOOD, create_time=-5), "create_time_seconds"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_UPSERTS))
+async def test_bad_upserts_are_refused(stub: VectorServiceAsyncStub, case: str) -> None:
+    bad, fragment = BAD_UPSERTS[case]
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, fragment):
+        await upsert(stub, bad)
+
+
+async def test_empty_upsert_is_refused(stub: VectorServiceAsyncStub) -> None:
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "embeddings is empty"):
+        await upsert(stub)
+
+
+BAD_FILTERS: dict[str, tuple[vector_pb2.SearchFilter, str]] = {
+    "control char user": (vector_pb2.SearchFilter(users=["a\rb"]), "filter.users[0]"),
+    "empty tag": (vector_pb2.SearchFilter(tags_any=[""]), "filter.tags_any[0]"),
+    "long tag": (vector_pb2.SearchFilter(tags_all=["x" * 129]), "filter.tags_all[0]"),
+    "bad excluded track": (
+        vector_pb2.SearchFilter(exclude_tracks=['tracks/x" or "1']),
+        "filter.exclude_tracks[0]",
+    ),
+    "too many users": (vector_pb2.SearchFilter(users=[f"u{i}" for i in range(1001)]), "at most 1000"),
+    "reversed range": (
+        vector_pb2.SearchFilter(
+            create_time=types_pb2.TimeRange(start_time=Timestamp(seconds=10), end_time=Timestamp(seconds=5))
+        ),
+        "before start_time",
+    ),
+    "time out of range": (
+        vector_pb2.SearchFilter(create_time=types_pb2.TimeRange(start_time=Timestamp(seconds=2**62))),
+        "years 1..9999",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILTERS))
+async def test_bad_filters_are_refused(stub: VectorServiceAsyncStub, case: str) -> None:
+    search_filter, fragment = BAD_FILTERS[case]
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, fragment):
+        await search(stub, GOOD, search_filter=search_filter)
+
+
+async def test_search_needs_a_kind_and_a_query(stub: VectorServiceAsyncStub) -> None:
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "kind"):
+        await search(stub, GOOD, kind=types_pb2.EMBEDDING_KIND_UNSPECIFIED)
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "either vector or track"):
+        await stub.SearchEmbeddings(vector_pb2.SearchEmbeddingsRequest(kind=PROMPT, top_k=3))
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{id}"):
+        await search(stub, "not-a-track")
+
+
+async def test_get_and_delete_validate_the_track(stub: VectorServiceAsyncStub) -> None:
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{id}"):
+        await stub.GetEmbedding(vector_pb2.GetEmbeddingRequest(track="", kind=PROMPT))
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "kind"):
+        await stub.GetEmbedding(vector_pb2.GetEmbeddingRequest(track=new_track()))
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{id}"):
+        await stub.DeleteTrackEmbeddings(
+            vector_pb2.DeleteTrackEmbeddingsRequest(track='tracks/" or 1==1 or "')
+        )
