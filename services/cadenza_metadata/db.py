@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -23,8 +23,12 @@ from cadenza_runtime.errors import FailedPrecondition, Internal, Unavailable
 _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Connection = PoolConnectionProxy[asyncpg.Record]
-Pool = asyncpg.Pool[asyncpg.Record]
+if TYPE_CHECKING:
+    Connection: TypeAlias = PoolConnectionProxy[asyncpg.Record]
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+else:  # the stubs are generic, the runtime classes are not
+    Connection = PoolConnectionProxy
+    Pool = asyncpg.Pool
 
 # Months of partitions kept ahead of the current one by the service itself.
 PARTITION_MONTHS_AHEAD = 3

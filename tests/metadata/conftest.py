@@ -1,0 +1,127 @@
+"""Metadata fixtures: the real PostgreSQL and Redis from `cadenza up`, the service in-process.
+
+Jobs the tests leave queued or running would be claimed by any worker sharing the database, so the
+session finishes every job of a `users/mdtest-*` user (and acknowledges their outbox rows) before
+and after the run.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from cadenza.metadata.v1 import metadata_pb2_grpc
+from cadenza_metadata.app import create_service
+from cadenza_metadata.migrations import migrate
+from cadenza_runtime.config import CadenzaConfig
+from tests.conftest import serve, stores_up
+from tests.metadata.support import TEST_USER_PREFIX
+
+if TYPE_CHECKING:
+    from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
+
+
+async def _json_codec(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def _finish_test_jobs(config: CadenzaConfig) -> None:
+    conn = await asyncpg.connect(config.postgres.dsn("service"))
+    try:
+        pattern = TEST_USER_PREFIX + "%"
+        await conn.execute(
+            "UPDATE jobs SET state = 'CANCELLED', failure_message = 'left over by the metadata tests' "
+            "WHERE user_id LIKE $1 AND state IN ('PENDING', 'RUNNING')",
+            pattern,
+        )
+        await conn.execute(
+            "UPDATE outbox SET acked_at = now() WHERE acked_at IS NULL AND payload->>'user' LIKE $1",
+            "users/" + pattern,
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def md_config(config: CadenzaConfig) -> AsyncIterator[CadenzaConfig]:
+    stores_up("postgres", "redis")
+    await migrate(config)
+    await _finish_test_jobs(config)
+    yield config
+    await _finish_test_jobs(config)
+
+
+@pytest.fixture(scope="session")
+async def stub(md_config: CadenzaConfig) -> AsyncIterator[MetadataServiceAsyncStub]:
+    async with serve("metadata", create_service, md_config) as (_, channel):
+        yield metadata_pb2_grpc.MetadataServiceStub(channel)
+
+
+@pytest.fixture(scope="session")
+async def pg(md_config: CadenzaConfig) -> AsyncIterator[asyncpg.Pool]:
+    """The service role, straight to PostgreSQL: to check what the service wrote."""
+    pool = await asyncpg.create_pool(
+        md_config.postgres.dsn("service"), min_size=1, max_size=4, init=_json_codec
+    )
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def owner_pg(md_config: CadenzaConfig) -> AsyncIterator[asyncpg.Pool]:
+    """The owner role: for what only the schema owner may do (moving rows in time, DDL checks)."""
+    pool = await asyncpg.create_pool(
+        md_config.postgres.dsn("owner"), min_size=1, max_size=2, init=_json_codec
+    )
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def redis(md_config: CadenzaConfig) -> AsyncIterator[aioredis.Redis]:
+    cfg = md_config.redis
+    client = aioredis.Redis(
+        host=cfg.host,
+        port=cfg.port,
+        db=cfg.db,
+        password=cfg.password.get_secret_value() if cfg.password else None,
+    )
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def scratch_database(md_config: CadenzaConfig) -> AsyncIterator[Callable[[], Awaitable[CadenzaConfig]]]:
+    """Makes empty databases owned by the owner role (as the launcher would) and drops them after."""
+    created: list[str] = []
+    superuser = md_config.postgres.dsn("superuser", database="postgres")
+
+    async def make() -> CadenzaConfig:
+        name = f"cadenza_mdtest_{uuid.uuid4().hex[:10]}"
+        conn = await asyncpg.connect(superuser)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}" OWNER "{md_config.postgres.owner_user}"')
+            created.append(name)
+        finally:
+            await conn.close()
+        conn = await asyncpg.connect(md_config.postgres.dsn("superuser", database=name))
+        try:
+            await conn.execute(f'ALTER SCHEMA public OWNER TO "{md_config.postgres.owner_user}"')
+        finally:
+            await conn.close()
+        postgres = md_config.postgres.model_copy(update={"database": name})
+        return md_config.model_copy(update={"postgres": postgres})
+
+    yield make
+    conn = await asyncpg.connect(superuser)
+    try:
+        for name in created:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

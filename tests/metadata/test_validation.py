@@ -1,0 +1,192 @@
+"""Bad input on every RPC is INVALID_ARGUMENT with a message, and writes nothing."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import grpc
+import pytest
+
+from cadenza.common.v1 import types_pb2
+from cadenza.metadata.v1 import metadata_pb2
+from tests.metadata.support import PENDING, RUNNING, SUCCEEDED, create_request, expect_error
+
+if TYPE_CHECKING:
+    from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
+
+UUID = str(uuid.uuid4())
+Case = Callable[["MetadataServiceAsyncStub"], Any]
+
+
+def _job(**changes: Any) -> metadata_pb2.CreateJobRequest:
+    request = create_request("users/mdtest-validation", f"v-{uuid.uuid4().hex}")
+    for path, value in changes.items():
+        target: Any = request.job
+        *parents, leaf = path.split("__")
+        for parent in parents:
+            target = getattr(target, parent)
+        if isinstance(value, list):
+            del getattr(target, leaf)[:]
+            getattr(target, leaf).extend(value)
+        elif hasattr(value, "CopyFrom"):
+            getattr(target, leaf).CopyFrom(value)
+        else:
+            setattr(target, leaf, value)
+    return request
+
+
+def _transition(**fields: Any) -> metadata_pb2.TransitionJobRequest:
+    defaults: dict[str, Any] = {
+        "name": f"jobs/{UUID}",
+        "expected_state": PENDING,
+        "new_state": RUNNING,
+        "worker": "w",
+    }
+    defaults.update(fields)
+    return metadata_pb2.TransitionJobRequest(**defaults)
+
+
+CASES: dict[str, Case] = {
+    # Resource names.
+    "get job without name": lambda s: s.GetJob(metadata_pb2.GetJobRequest()),
+    "get job not a uuid": lambda s: s.GetJob(metadata_pb2.GetJobRequest(name="jobs/123")),
+    "get job wrong collection": lambda s: s.GetJob(metadata_pb2.GetJobRequest(name=f"tracks/{UUID}")),
+    "get job trailing segment": lambda s: s.GetJob(metadata_pb2.GetJobRequest(name=f"jobs/{UUID}/x")),
+    "get job bare uuid": lambda s: s.GetJob(metadata_pb2.GetJobRequest(name=UUID)),
+    "get track bad id": lambda s: s.GetTrack(metadata_pb2.GetTrackRequest(name="tracks/../../etc")),
+    "get user empty id": lambda s: s.GetUser(metadata_pb2.GetUserRequest(name="users/")),
+    "get user with space": lambda s: s.GetUser(metadata_pb2.GetUserRequest(name="users/a b")),
+    "get user with slash": lambda s: s.GetUser(metadata_pb2.GetUserRequest(name="users/a/b")),
+    "get model upper case": lambda s: s.GetModelVersion(
+        metadata_pb2.GetModelVersionRequest(name="modelVersions/UP")
+    ),
+    "get template bad id": lambda s: s.GetStyleTemplate(
+        metadata_pb2.GetStyleTemplateRequest(name="styleTemplates/-x")
+    ),
+    "defaults without suffix": lambda s: s.GetUserDefaults(
+        metadata_pb2.GetUserDefaultsRequest(name="users/x")
+    ),
+    "events bad parent": lambda s: s.ListJobEvents(metadata_pb2.ListJobEventsRequest(parent="jobs/nope")),
+    "delete track bad name": lambda s: s.DeleteTrack(metadata_pb2.DeleteTrackRequest(name="tracks/")),
+    # CreateJob fields.
+    "job without user": lambda s: s.CreateJob(_job(user="")),
+    "job bad user": lambda s: s.CreateJob(_job(user="alice")),
+    "job without request id": lambda s: s.CreateJob(_job(request_id="")),
+    "job request id too long": lambda s: s.CreateJob(_job(request_id="r" * 129)),
+    "job request id control char": lambda s: s.CreateJob(_job(request_id="a\nb")),
+    "job without params": lambda s: s.CreateJob(
+        metadata_pb2.CreateJobRequest(job=types_pb2.Job(user="users/mdtest-v", request_id="x"))
+    ),
+    "job empty prompt": lambda s: s.CreateJob(_job(params__prompt="")),
+    "job blank prompt": lambda s: s.CreateJob(_job(params__prompt="   ")),
+    "job prompt too long": lambda s: s.CreateJob(_job(params__prompt="p" * 1001)),
+    "job too many tags": lambda s: s.CreateJob(_job(params__tags=[f"t{i}" for i in range(33)])),
+    "job upper-case tag": lambda s: s.CreateJob(_job(params__tags=["Ambient"])),
+    "job empty tag": lambda s: s.CreateJob(_job(params__tags=[""])),
+    "job negative duration": lambda s: s.CreateJob(_job(params__duration_seconds=-1.0)),
+    "job nan duration": lambda s: s.CreateJob(_job(params__duration_seconds=math.nan)),
+    "job huge duration": lambda s: s.CreateJob(_job(params__duration_seconds=1e9)),
+    "job too many steps": lambda s: s.CreateJob(_job(params__steps=1001)),
+    "job negative steps": lambda s: s.CreateJob(_job(params__steps=-3)),
+    "job guidance too low": lambda s: s.CreateJob(_job(params__guidance_scale=0.5)),
+    "job guidance too high": lambda s: s.CreateJob(_job(params__guidance_scale=25.0)),
+    "job unknown scheduler": lambda s: s.CreateJob(_job(params__scheduler=9)),
+    "job bad model version": lambda s: s.CreateJob(_job(params__model_version="Tiny Model")),
+    "job bad derivation parent": lambda s: s.CreateJob(
+        _job(derivation=types_pb2.Derivation(parent="jobs/x", op=types_pb2.LINEAGE_OP_EXTEND))
+    ),
+    "job derivation without op": lambda s: s.CreateJob(
+        _job(derivation=types_pb2.Derivation(parent=f"tracks/{UUID}"))
+    ),
+    "job variation zero strength": lambda s: s.CreateJob(
+        _job(derivation=types_pb2.Derivation(parent=f"tracks/{UUID}", op=types_pb2.LINEAGE_OP_VARIATION))
+    ),
+    "job repaint empty range": lambda s: s.CreateJob(
+        _job(
+            derivation=types_pb2.Derivation(
+                parent=f"tracks/{UUID}", op=types_pb2.LINEAGE_OP_REPAINT, start_seconds=5, end_seconds=5
+            )
+        )
+    ),
+    # TransitionJob fields.
+    "transition unspecified new state": lambda s: s.TransitionJob(_transition(new_state=0)),
+    "transition unspecified expected": lambda s: s.TransitionJob(_transition(expected_state=0)),
+    "transition unknown state": lambda s: s.TransitionJob(_transition(new_state=17)),
+    "transition running without worker": lambda s: s.TransitionJob(_transition(worker="")),
+    "transition failed without reason": lambda s: s.TransitionJob(
+        _transition(new_state=types_pb2.JOB_STATE_FAILED)
+    ),
+    "transition unknown reason": lambda s: s.TransitionJob(
+        _transition(new_state=types_pb2.JOB_STATE_FAILED, failure_reason=99)
+    ),
+    "transition reason on success": lambda s: s.TransitionJob(
+        _transition(expected_state=RUNNING, new_state=SUCCEEDED, track=f"tracks/{UUID}", failure_reason=1)
+    ),
+    "transition success without track": lambda s: s.TransitionJob(
+        _transition(expected_state=RUNNING, new_state=SUCCEEDED)
+    ),
+    "transition track when not succeeding": lambda s: s.TransitionJob(_transition(track=f"tracks/{UUID}")),
+    "transition seed when not running": lambda s: s.TransitionJob(
+        _transition(new_state=types_pb2.JOB_STATE_CANCELLED, seed=3, worker="")
+    ),
+    "transition message when running": lambda s: s.TransitionJob(_transition(failure_message="hm")),
+    "transition message too long": lambda s: s.TransitionJob(
+        _transition(new_state=types_pb2.JOB_STATE_CANCELLED, worker="", failure_message="m" * 5000)
+    ),
+    # Users.
+    "user bad id": lambda s: s.CreateUser(metadata_pb2.CreateUserRequest(user_id="has space")),
+    "user bad email": lambda s: s.CreateUser(
+        metadata_pb2.CreateUserRequest(user=metadata_pb2.User(email="not-an-address"))
+    ),
+    "user unknown role": lambda s: s.CreateUser(
+        metadata_pb2.CreateUserRequest(user=metadata_pb2.User(roles=[9]))
+    ),
+    "user unspecified role": lambda s: s.CreateUser(
+        metadata_pb2.CreateUserRequest(user=metadata_pb2.User(roles=[0]))
+    ),
+    "user long display name": lambda s: s.CreateUser(
+        metadata_pb2.CreateUserRequest(user=metadata_pb2.User(display_name="d" * 201))
+    ),
+    # Lists.
+    "list users negative size": lambda s: s.ListUsers(metadata_pb2.ListUsersRequest(page_size=-5)),
+    "list tracks bad token": lambda s: s.ListTracks(metadata_pb2.ListTracksRequest(page_token="abc.def")),
+    "list templates bad token": lambda s: s.ListStyleTemplates(
+        metadata_pb2.ListStyleTemplatesRequest(page_token="x")
+    ),
+    "list models bad token": lambda s: s.ListModelVersions(
+        metadata_pb2.ListModelVersionsRequest(page_token="x.y")
+    ),
+    "list outbox bad token": lambda s: s.ListOutboxEvents(
+        metadata_pb2.ListOutboxEventsRequest(page_token="zz")
+    ),
+    "list audit bad token": lambda s: s.ListAuditEvents(
+        metadata_pb2.ListAuditEventsRequest(page_token="zz.")
+    ),
+    # Model versions and templates.
+    "model bad sha": lambda s: s.RegisterModelVersion(
+        metadata_pb2.RegisterModelVersionRequest(
+            model_version=metadata_pb2.ModelVersion(name="modelVersions/mdtest-x", checkpoint_sha256="abc")
+        )
+    ),
+    "template bad tags": lambda s: s.PutStyleTemplate(
+        metadata_pb2.PutStyleTemplateRequest(
+            style_template=metadata_pb2.StyleTemplate(name="styleTemplates/mdtest-x", tags=["A B"])
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+async def test_invalid_argument(stub: MetadataServiceAsyncStub, case: str) -> None:
+    await expect_error(CASES[case](stub), grpc.StatusCode.INVALID_ARGUMENT)
+
+
+async def test_refused_creates_write_nothing(stub: MetadataServiceAsyncStub, pg: asyncpg.Pool) -> None:
+    before = await pg.fetchval("SELECT count(*) FROM jobs WHERE user_id = 'mdtest-validation'")
+    for case in [c for c in CASES if c.startswith("job ")]:
+        await expect_error(CASES[case](stub), grpc.StatusCode.INVALID_ARGUMENT)
+    assert await pg.fetchval("SELECT count(*) FROM jobs WHERE user_id = 'mdtest-validation'") == before
