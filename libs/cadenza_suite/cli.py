@@ -1,4 +1,4 @@
-"""The `cadenza` command: install, up, down, status, migrate, gen-protos.
+"""The `cadenza` command: install, up, down, status, migrate, demo, gen-protos.
 
 Exit codes: 0 success; 1 a component failed (the message names it and quotes its log);
 2 usage errors; `status` exits 3 when a listed component is not SERVING.
@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("install", help="install missing packages and binaries only")
     commands.add_parser("migrate", help="apply the metadata schema migrations")
+
+    demo = commands.add_parser("demo", help="run one generation end to end through the running suite")
+    demo.add_argument("--prompt", default="calm ambient piano with soft pads", help="what to generate")
+    demo.add_argument("--tags", nargs="*", default=["ambient", "piano"], help="style tags")
+    demo.add_argument("--seconds", type=float, default=5.0, help="duration of the audio")
+    demo.add_argument("--steps", type=int, default=20, help="denoising steps")
 
     gen = commands.add_parser("gen-protos", help="regenerate Python code from protos/")
     gen.add_argument("--check", action="store_true", help="fail when the committed code is stale")
@@ -130,6 +136,17 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from cadenza_suite.demo import DemoError, run_demo
+
+    try:
+        asyncio.run(run_demo(load_config(), args.prompt, args.tags, args.seconds, args.steps))
+    except DemoError as exc:
+        print(f"cadenza demo failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
 def _cmd_gen_protos(args: argparse.Namespace) -> int:
     from cadenza_suite import protogen
 
@@ -153,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "install": _cmd_install,
         "migrate": _cmd_migrate,
         "gen-protos": _cmd_gen_protos,
+        "demo": _cmd_demo,
     }
     try:
         return handlers[args.command](args)
