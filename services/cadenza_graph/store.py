@@ -11,7 +11,7 @@ from neo4j import AsyncDriver, AsyncManagedTransaction, unit_of_work
 from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionExpired, TransientError
 
 from cadenza_graph import queries
-from cadenza_graph.centrality import pagerank
+from cadenza_graph.centrality import cooccurrence_pagerank
 from cadenza_graph.models import (
     Edge,
     LineageItem,
@@ -255,27 +255,33 @@ class GraphStore:
     async def central_tags_by_pagerank(self, limit: int) -> list[TagRank]:
         async def work(tx: AsyncManagedTransaction) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             degrees = await (await tx.run(queries.ALL_TAG_DEGREES)).data()
-            pairs = await (await tx.run(queries.TAG_COOCCURRENCE)).data()
-            return degrees, pairs
+            incidence = await (await tx.run(queries.TAG_INCIDENCE)).data()
+            return degrees, incidence
 
-        degrees, pairs = await self._read(work)
+        degrees, incidence = await self._read(
+            work, hint="use CENTRALITY_METHOD_DEGREE, which reads tag degrees only"
+        )
         counts = {row["tag"]: int(row["tracks"]) for row in degrees}
-        ranks = pagerank(sorted(counts), ((row["a"], row["b"], row["weight"]) for row in pairs))
+        ranks = cooccurrence_pagerank(sorted(counts), {row["tag"]: row["tracks"] for row in incidence})
         ordered = sorted(ranks.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [TagRank(tag=tag, score=score, track_count=counts[tag]) for tag, score in ordered]
 
     # --- plumbing -------------------------------------------------------------------------------
 
-    async def _read(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
-        async with self._errors(), self._driver.session(database=self._database) as session:
+    async def _read(
+        self,
+        work: Callable[[AsyncManagedTransaction], Awaitable[T]],
+        hint: str = "ask for a smaller max_depth or limit",
+    ) -> T:
+        async with self._errors(hint), self._driver.session(database=self._database) as session:
             return await session.execute_read(unit_of_work(timeout=QUERY_TIMEOUT_SECONDS)(work))
 
     async def _write(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
-        async with self._errors(), self._driver.session(database=self._database) as session:
+        async with self._errors("retry later"), self._driver.session(database=self._database) as session:
             return await session.execute_write(unit_of_work(timeout=QUERY_TIMEOUT_SECONDS)(work))
 
     @asynccontextmanager
-    async def _errors(self) -> AsyncIterator[None]:
+    async def _errors(self, timeout_hint: str) -> AsyncIterator[None]:
         """Driver failures as statuses a caller can act on."""
         try:
             yield
@@ -295,8 +301,7 @@ class GraphStore:
         except Neo4jError as exc:
             if "TransactionTimedOut" in (exc.code or ""):
                 raise ResourceExhausted(
-                    f"the graph query ran past its {QUERY_TIMEOUT_SECONDS:.0f} s budget; "
-                    "ask for less (a smaller max_depth or limit)",
+                    f"the graph query ran past its {QUERY_TIMEOUT_SECONDS:.0f} s budget; {timeout_hint}",
                     reason="GRAPH_QUERY_TIMEOUT",
                 ) from exc
             if isinstance(exc, TransientError):

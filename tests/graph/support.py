@@ -88,13 +88,22 @@ class Namespace:
         return [self.track(index) for index in range(length)]
 
     async def purge(self, driver: AsyncDriver) -> None:
-        await driver.execute_query(
-            "MATCH (n) WHERE n.id STARTS WITH $track OR n.id STARTS WITH $user OR n.name STARTS WITH $name "
-            "DETACH DELETE n",
-            track=f"tracks/{self.prefix}",
-            user=f"users/{self.prefix}",
-            name=self.prefix,
-        )
+        await purge(driver, self.prefix)
+
+
+async def purge(driver: AsyncDriver, prefix: str) -> None:
+    """Deletes the tracks, users, tags and model versions named under `prefix`, in batches."""
+    statements = [
+        ("MATCH (n:Track) WHERE n.id STARTS WITH $value", f"tracks/{prefix}"),
+        ("MATCH (n:User) WHERE n.id STARTS WITH $value", f"users/{prefix}"),
+        ("MATCH (n:Tag) WHERE n.name STARTS WITH $value", prefix),
+        ("MATCH (n:ModelVersion) WHERE n.name STARTS WITH $value", prefix),
+    ]
+    async with driver.session() as session:
+        for match, value in statements:
+            # CALL ... IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
+            query = match + " CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS"
+            await (await session.run(query, value=value)).consume()
 
 
 async def counts(driver: AsyncDriver) -> dict[str, int]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
+from neo4j import AsyncDriver
 
 from cadenza.graph.v1 import graph_pb2
 from tests.graph.support import REMIX, Namespace, expect_status
@@ -241,7 +242,9 @@ async def _central(stub: GraphServiceAsyncStub, method: int, ns: Namespace) -> l
     return [t for t in response.tags if t.tag.startswith(ns.prefix)]
 
 
-async def test_central_tags_by_degree(ns: Namespace, stub: GraphServiceAsyncStub) -> None:
+async def test_central_tags_by_degree(
+    ns: Namespace, stub: GraphServiceAsyncStub, driver: AsyncDriver
+) -> None:
     # Degrees far above anything the other tests leave behind, so these make the top 100.
     big, mid, small = ns.tag("big"), ns.tag("mid"), ns.tag("small")
     for i in range(40):
@@ -256,6 +259,13 @@ async def test_central_tags_by_degree(ns: Namespace, stub: GraphServiceAsyncStub
         (mid, 25.0, 25),
         (small, 12.0, 12),
     ]
+    # The whole ranking agrees with degrees counted straight from the graph.
+    oracle = await driver.execute_query(
+        "MATCH (g:Tag) WITH g.name AS tag, COUNT { (g)<-[:HAS_TAG]-(:Track) } AS n WHERE n > 0 "
+        "RETURN tag, n ORDER BY n DESC, tag LIMIT 100"
+    )
+    listed = await stub.ListCentralTags(graph_pb2.ListCentralTagsRequest(limit=100, method=DEGREE))
+    assert [(t.tag, t.track_count) for t in listed.tags] == [(r["tag"], r["n"]) for r in oracle.records]
     default = await stub.ListCentralTags(graph_pb2.ListCentralTagsRequest(limit=100))
     assert [t for t in default.tags if t.tag.startswith(ns.prefix)] == ours
     top1 = await stub.ListCentralTags(graph_pb2.ListCentralTagsRequest(limit=1))

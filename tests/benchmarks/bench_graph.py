@@ -1,0 +1,334 @@
+"""Graph benchmark: lineage and related-track latency through the service vs the neo4j driver directly.
+
+    python tests/benchmarks/bench_graph.py [--tracks 100000] [--tags 1000] [--samples 300] [--keep]
+
+Brings Neo4j up with the project's launcher, loads --tracks tracks in lineage trees of --tree-size
+(each track derives from one of the 4 tracks recorded just before it in its tree, so trees run
+~40 generations deep) with 3 tags each from --tags tags (Zipf-like popularity), 1000 users and 3
+model versions, using UNWIND batches straight through the driver. Then it starts the graph service
+as its own process and times, request by request and alternating, ListAncestors (max_depth 10) and
+ListRelatedTracks (limit 10) against the very same Cypher run through the driver, sequentially
+(p50/p99) and with 8 requests in flight (QPS). Everything it writes is named "bench-..." and is
+deleted at the end unless --keep is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from neo4j import AsyncDriver, AsyncGraphDatabase, RoutingControl
+
+from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
+from cadenza_graph import queries
+from cadenza_graph.schema import ensure_schema
+from cadenza_graph.store import MAX_TAG_TRACKS
+from cadenza_graph.validation import LINEAGE_OPS
+from cadenza_runtime.client import create_channel
+from cadenza_runtime.config import CadenzaConfig, load_config
+
+PREFIX = "bench-"
+BATCH = 5_000
+USERS = 1_000
+MODELS = 3
+PAGE_SIZE = 50
+RELATED_LIMIT = 10
+ANCESTOR_DEPTH = 10
+CONCURRENCY = 8
+
+Timed = Callable[[str], Awaitable[Any]]
+
+
+def _launcher_up() -> None:
+    command = [sys.executable, "-m", "cadenza_suite.cli", "up", "--no-services", "--only", "neo4j"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        raise SystemExit(f"`cadenza up --only neo4j` failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _track(index: int) -> str:
+    return f"tracks/{PREFIX}{index:07d}"
+
+
+def _dataset(tracks: int, tags: int, tree_size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
+    rng = random.Random(seed)
+    tag_names = [f"{PREFIX}tag-{k:04d}" for k in range(tags)]
+    popularity = [1.0 / (rank + 1) ** 0.6 for rank in range(tags)]
+    ops = list(LINEAGE_OPS.values())
+    nodes, edges = [], []
+    for index in range(tracks):
+        chosen = sorted(set(rng.choices(tag_names, weights=popularity, k=3)))
+        nodes.append(
+            {
+                "id": _track(index),
+                "ts": 1_700_000_000 + index,
+                "user": f"users/{PREFIX}{rng.randrange(USERS):04d}",
+                "model": f"{PREFIX}model-{rng.randrange(MODELS)}",
+                "tags": chosen,
+            }
+        )
+        position = index % tree_size
+        if position:
+            parent = index - rng.randint(1, min(position, 4))
+            edges.append(
+                {
+                    "child": _track(index),
+                    "parent": _track(parent),
+                    "op": rng.choice(ops),
+                    "s": round(rng.uniform(0.3, 1.0), 3),
+                    "ts": 1_700_000_000 + index,
+                }
+            )
+    return {"nodes": nodes, "edges": edges, "tags": [{"name": name} for name in tag_names]}
+
+
+LOAD_STEPS: list[tuple[str, str, str]] = [
+    ("tags", "tags", "UNWIND $rows AS r MERGE (:Tag {name: r.name})"),
+    (
+        "users+models",
+        "owners",
+        "UNWIND $rows AS r MERGE (:User {id: r.user}) MERGE (:ModelVersion {name: r.model})",
+    ),
+    ("tracks", "nodes", "UNWIND $rows AS r CREATE (:Track {id: r.id, created_at: r.ts})"),
+    (
+        "CREATED+GENERATED_WITH+HAS_TAG",
+        "nodes",
+        """
+        UNWIND $rows AS r
+        MATCH (t:Track {id: r.id})
+        MATCH (u:User {id: r.user})
+        MATCH (m:ModelVersion {name: r.model})
+        CREATE (u)-[:CREATED]->(t), (t)-[:GENERATED_WITH]->(m)
+        WITH t, r
+        UNWIND r.tags AS name
+        MATCH (g:Tag {name: name})
+        CREATE (t)-[:HAS_TAG]->(g)
+        """,
+    ),
+    (
+        "DERIVED_FROM",
+        "edges",
+        """
+        UNWIND $rows AS r
+        MATCH (c:Track {id: r.child})
+        MATCH (p:Track {id: r.parent})
+        CREATE (c)-[:DERIVED_FROM {op: r.op, strength: r.s, created_at: r.ts}]->(p)
+        """,
+    ),
+]
+
+
+async def _load(driver: AsyncDriver, database: str, data: dict[str, list[dict[str, Any]]]) -> None:
+    owners = {(node["user"], node["model"]) for node in data["nodes"]}
+    sets = {**data, "owners": [{"user": user, "model": model} for user, model in sorted(owners)]}
+    total = time.perf_counter()
+    for label, key, statement in LOAD_STEPS:
+        rows = sets[key]
+        start = time.perf_counter()
+        for offset in range(0, len(rows), BATCH):
+            await driver.execute_query(statement, {"rows": rows[offset : offset + BATCH]}, database_=database)
+        print(f"  load {label:<32} {len(rows):>8} rows  {time.perf_counter() - start:7.1f} s")
+    print(f"  load total {time.perf_counter() - total:.1f} s")
+
+
+async def _cleanup(driver: AsyncDriver, database: str) -> None:
+    start = time.perf_counter()
+    statements = [
+        ("MATCH (n:Track) WHERE n.id STARTS WITH $prefix", f"tracks/{PREFIX}"),
+        ("MATCH (n:User) WHERE n.id STARTS WITH $prefix", f"users/{PREFIX}"),
+        ("MATCH (n:Tag) WHERE n.name STARTS WITH $prefix", PREFIX),
+        ("MATCH (n:ModelVersion) WHERE n.name STARTS WITH $prefix", PREFIX),
+    ]
+    async with driver.session(database=database) as session:
+        for match, prefix in statements:
+            # CALL ... IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
+            query = match + " CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS"
+            await (await session.run(query, prefix=prefix)).consume()
+    print(f"  cleanup {time.perf_counter() - start:.1f} s")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _start_service(config: CadenzaConfig, log: Path) -> tuple[asyncio.subprocess.Process, str]:
+    port = _free_port()
+    env = {**os.environ, "CADENZA_SERVICES__GRAPH__PORT": str(port)}
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cadenza_graph", env=env, stdout=out, stderr=out
+        )
+    address = f"127.0.0.1:{port}"
+    channel = create_channel(address, config)
+    try:
+        health = health_pb2_grpc.HealthStub(channel)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.returncode is not None:
+                raise SystemExit(f"graph service exited early; see {log}")
+            try:
+                reply = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return process, address
+            except Exception:
+                await asyncio.sleep(0.3)
+        raise SystemExit(f"graph service did not become SERVING; see {log}")
+    finally:
+        await channel.close(None)
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _sequential(samples: list[str], service: Timed, direct: Timed) -> tuple[list[float], list[float]]:
+    """Latency of each call in ms; the two paths alternate so drift hits both alike."""
+    via_service: list[float] = []
+    via_driver: list[float] = []
+    for index, track in enumerate(samples):
+        order = [(service, via_service), (direct, via_driver)]
+        for call, sink in order if index % 2 == 0 else reversed(order):
+            start = time.perf_counter()
+            await call(track)
+            sink.append((time.perf_counter() - start) * 1000)
+    return via_service, via_driver
+
+
+async def _throughput(samples: list[str], call: Timed) -> float:
+    queue = list(samples)
+
+    async def worker() -> None:
+        while queue:
+            await call(queue.pop())
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return len(samples) / (time.perf_counter() - start)
+
+
+def _report(name: str, service: list[float], direct: list[float], qps: tuple[float, float]) -> None:
+    s50, s99 = _percentile(service, 0.5), _percentile(service, 0.99)
+    d50, d99 = _percentile(direct, 0.5), _percentile(direct, 0.99)
+    print(f"\n{name}  ({len(service)} sequential calls each; QPS with {CONCURRENCY} in flight)")
+    print(f"  {'':<14}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}{'QPS':>10}")
+    print(f"  {'service':<14}{s50:>10.2f}{s99:>10.2f}{statistics.fmean(service):>10.2f}{qps[0]:>10.1f}")
+    print(f"  {'driver':<14}{d50:>10.2f}{d99:>10.2f}{statistics.fmean(direct):>10.2f}{qps[1]:>10.1f}")
+    print(
+        f"  service/driver latency p50 {s50 / d50:.2f}x, p99 {s99 / d99:.2f}x; "
+        f"throughput {qps[0] / qps[1]:.2f} of direct"
+    )
+
+
+async def _measure(
+    config: CadenzaConfig,
+    driver: AsyncDriver,
+    address: str,
+    tracks: int,
+    tree_size: int,
+    samples: int,
+    seed: int,
+) -> None:
+    database = config.neo4j.database
+    rng = random.Random(seed + 1)
+    deep = [i for i in range(tracks) if i % tree_size >= 40]
+    ancestor_samples = [_track(i) for i in rng.sample(deep, min(samples, len(deep)))]
+    related_samples = [_track(i) for i in rng.sample(range(tracks), min(samples, tracks))]
+    channel = create_channel(address, config)
+    stub = graph_pb2_grpc.GraphServiceStub(channel)
+    ancestors_query = queries.lineage("up", ANCESTOR_DEPTH)
+
+    async def service_ancestors(track: str) -> Any:
+        request = graph_pb2.ListAncestorsRequest(track=track, max_depth=ANCESTOR_DEPTH, page_size=PAGE_SIZE)
+        return await stub.ListAncestors(request)
+
+    async def driver_ancestors(track: str) -> Any:
+        params = {"track": track, "after_depth": 0, "after_id": "", "limit": PAGE_SIZE + 1}
+        return await driver.execute_query(
+            ancestors_query, params, routing_=RoutingControl.READ, database_=database
+        )
+
+    async def service_related(track: str) -> Any:
+        return await stub.ListRelatedTracks(
+            graph_pb2.ListRelatedTracksRequest(track=track, limit=RELATED_LIMIT)
+        )
+
+    async def driver_related(track: str) -> Any:
+        params = {"track": track, "limit": RELATED_LIMIT, "max_tag_tracks": MAX_TAG_TRACKS}
+        return await driver.execute_query(
+            queries.RELATED, params, routing_=RoutingControl.READ, database_=database
+        )
+
+    try:
+        # Same answers both ways before timing anything.
+        sample = ancestor_samples[0]
+        via_service = (await service_ancestors(sample)).entries
+        via_driver = (await driver_ancestors(sample)).records[0]["entries"]
+        assert len(via_service) == len(via_driver) == ANCESTOR_DEPTH, (len(via_service), len(via_driver))
+        depths = [len((await service_ancestors(t)).entries) for t in ancestor_samples[:50]]
+        print(f"\n  ancestors returned per sampled track (first 50): mean {statistics.fmean(depths):.1f}")
+        for name, calls, chosen in (
+            ("ListAncestors max_depth=10", (service_ancestors, driver_ancestors), ancestor_samples),
+            ("ListRelatedTracks limit=10", (service_related, driver_related), related_samples),
+        ):
+            await _sequential(chosen[:100], *calls)  # warm-up: plans compiled, JIT and page cache hot
+            service_ms, driver_ms = await _sequential(chosen, *calls)
+            qps = (await _throughput(chosen, calls[0]), await _throughput(chosen, calls[1]))
+            _report(name, service_ms, driver_ms, qps)
+    finally:
+        await channel.close(None)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tracks", type=int, default=100_000)
+    parser.add_argument("--tags", type=int, default=1_000)
+    parser.add_argument("--tree-size", type=int, default=100)
+    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="leave the benchmark data in Neo4j")
+    args = parser.parse_args()
+
+    config = load_config()
+    settings = config.neo4j
+    driver = AsyncGraphDatabase.driver(
+        settings.uri, auth=(settings.user, settings.password.get_secret_value())
+    )
+    service: asyncio.subprocess.Process | None = None
+    try:
+        await ensure_schema(driver, settings.database)
+        await _cleanup(driver, settings.database)  # leftovers of an interrupted run
+        print(f"dataset: {args.tracks} tracks in trees of {args.tree_size}, {args.tags} tags, {USERS} users")
+        data = _dataset(args.tracks, args.tags, args.tree_size, args.seed)
+        await _load(driver, settings.database, data)
+        log = config.log_file("graph-bench")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        service, address = await _start_service(config, log)
+        await _measure(config, driver, address, args.tracks, args.tree_size, args.samples, args.seed)
+    finally:
+        if service is not None:
+            service.terminate()
+            await asyncio.wait_for(service.wait(), timeout=30)
+        if not args.keep:
+            await _cleanup(driver, settings.database)
+        await driver.close()
+
+
+if __name__ == "__main__":
+    _launcher_up()
+    asyncio.run(main())
