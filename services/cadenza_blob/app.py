@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
 from cadenza_blob.cleanup import Cleanups
+from cadenza_blob.registration import SERVICE, add_blob_service
 from cadenza_blob.servicer import BlobServicer
 from cadenza_blob.store import close_minio, ensure_buckets, open_minio
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.pagination import PageTokenCodec
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
 
-SERVICE_FULL_NAME = blob_pb2.DESCRIPTOR.services_by_name["BlobService"].full_name
+SERVICE_FULL_NAME = SERVICE.full_name
 
 
 async def create_service(config: CadenzaConfig) -> ServiceBundle:
@@ -34,8 +34,6 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         await close_minio(client)
 
     return ServiceBundle(
-        registrations=[
-            ServiceRegistration(SERVICE_FULL_NAME, servicer, blob_pb2_grpc.add_BlobServiceServicer_to_server)
-        ],
+        registrations=[ServiceRegistration(SERVICE_FULL_NAME, servicer, add_blob_service)],
         on_close=[close],
     )

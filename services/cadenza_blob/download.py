@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
 from miniopy_async.api import Minio
 
+from cadenza.blob.v1 import blob_pb2
 from cadenza_blob.store import store_call
 from cadenza_runtime.errors import CadenzaError, InvalidArgument, Unavailable
 
 DEFAULT_CHUNK_BYTES = 1024 * 1024
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def _varint(value: int) -> bytes:
+    """Protobuf base-128 varint."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_CHUNK_FIELD = blob_pb2.DownloadObjectResponse.DESCRIPTOR.fields_by_name["chunk"]
+# Key of a length-delimited field (wire type 2) with the chunk's field number.
+_CHUNK_KEY = _varint((_CHUNK_FIELD.number << 3) | 2)
 
 
 class OutOfRange(CadenzaError):
@@ -58,6 +73,11 @@ def resolve_range(size: int, offset: int, length: int) -> ByteRange:
     return ByteRange(offset, length, whole=offset == 0 and length == size)
 
 
+def chunk_message(pieces: list[bytes], length: int) -> bytes:
+    """A serialized DownloadObjectResponse carrying `pieces` as its chunk, built with one copy."""
+    return b"".join([_CHUNK_KEY, _varint(length), *pieces])
+
+
 def chunk_bytes(requested: int) -> int:
     if requested == 0:
         return DEFAULT_CHUNK_BYTES
@@ -77,7 +97,8 @@ async def read_range(
     byte_range: ByteRange,
     chunk: int,
 ) -> AsyncIterator[bytes]:
-    """The range's bytes in chunks of `chunk` (the last may be shorter).
+    """The range as serialized DownloadObjectResponse chunk messages of `chunk` bytes (the last may
+    be shorter), memory bounded by one chunk plus aiohttp's read buffer.
 
     The GET is conditional on the ETag the caller reported in ObjectInfo, so an object replaced
     between the stat and the read is ABORTED instead of streaming content with the wrong info.
@@ -99,15 +120,17 @@ async def read_range(
         remaining = byte_range.length
         while remaining:
             size = min(chunk, remaining)
-            try:
-                data = await response.content.readexactly(size)
-            except asyncio.IncompleteReadError as exc:
-                raise Unavailable(f"MinIO closed the stream of {what} early; retry the download") from exc
-            except Exception as exc:
+            pieces: list[bytes] = []
+            have = 0
+            while have < size:
                 async with store_call(endpoint, what):
-                    raise exc
+                    piece = await response.content.read(size - have)
+                if not piece:
+                    raise Unavailable(f"MinIO closed the stream of {what} early; retry the download")
+                pieces.append(piece)
+                have += len(piece)
             remaining -= size
-            yield data
+            yield chunk_message(pieces, size)
         finished = True
     finally:
         # A fully read response goes back to the pool; one left mid-stream must drop its connection.

@@ -17,9 +17,9 @@ from cadenza_blob.cleanup import Cleanups
 from cadenza_blob.download import chunk_bytes, read_range, resolve_range
 from cadenza_blob.objects import STAGING_PREFIX, object_info
 from cadenza_blob.store import store_call
-from cadenza_blob.upload import PartReader, Uploader, parse_header
+from cadenza_blob.upload import PartReader, Uploader, drain, parse_header
 from cadenza_runtime.config import MinioConfig
-from cadenza_runtime.errors import InvalidArgument, NotFound
+from cadenza_runtime.errors import CadenzaError, InvalidArgument, NotFound
 from cadenza_runtime.pagination import PageTokenCodec, page_size
 
 DEFAULT_LIST_PAGE_SIZE = 100
@@ -51,20 +51,26 @@ class BlobServicer(blob_pb2_grpc.BlobServiceServicer):
         first = await anext(request_iterator, None)
         if first is None:
             raise InvalidArgument("UploadObject needs a header message, then the content in chunks")
-        target = parse_header(first, self._buckets)
-        await self._uploader.upload(target, PartReader(request_iterator, target.size))
+        try:
+            target = parse_header(first, self._buckets)
+            await self._uploader.upload(target, PartReader(request_iterator, target.size))
+        except CadenzaError:
+            await drain(request_iterator)
+            raise
         return blob_pb2.UploadObjectResponse(object=await self._stat(target.bucket, target.key))
 
-    async def DownloadObject(
+    async def DownloadObject(  # type: ignore[override]  # chunks go out pre-serialized (registration.py)
         self, request: blob_pb2.DownloadObjectRequest, context: Context
-    ) -> AsyncIterator[blob_pb2.DownloadObjectResponse]:
+    ) -> AsyncIterator[blob_pb2.DownloadObjectResponse | bytes]:
         bucket, key = self._locate(request.bucket, request.key)
         chunk = chunk_bytes(request.chunk_size)
         info = await self._stat(bucket, key)
         byte_range = resolve_range(info.size, request.offset, request.length)
         yield blob_pb2.DownloadObjectResponse(info=info)
-        async for data in read_range(self._client, self._endpoint, bucket, key, info.etag, byte_range, chunk):
-            yield blob_pb2.DownloadObjectResponse(chunk=data)
+        async for message in read_range(
+            self._client, self._endpoint, bucket, key, info.etag, byte_range, chunk
+        ):
+            yield message
 
     async def StatObject(
         self, request: blob_pb2.StatObjectRequest, context: Context

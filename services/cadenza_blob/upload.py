@@ -14,6 +14,7 @@ under the requested key before the content is complete and verified:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Collection
@@ -32,7 +33,7 @@ from cadenza_blob.store import store_call
 from cadenza_runtime.errors import InvalidArgument, NotFound
 
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
-PART_SIZE = 16 * 1024 * 1024
+PART_SIZE = 8 * 1024 * 1024
 PARTS_IN_FLIGHT = 2
 # S3 allows 10,000 parts; with fixed parts that bounds the object size (156.25 GiB).
 MAX_PARTS = 10_000
@@ -43,6 +44,11 @@ _INLINE_HASH_BYTES = 1 << 20
 # handler a moment later. An upload without declared size or checksum cannot tell the two apart
 # from its content, so it waits this long before making the object visible.
 CANCEL_SETTLE_SECONDS = 0.02
+# A refused upload first reads what the client is still sending, up to these limits: grpc.aio
+# clients whose write fails because the server already answered report INTERNAL instead of the
+# real status (say NOT_FOUND or UNAVAILABLE), so the answer waits for the stream to end.
+DRAIN_LIMIT_BYTES = 256 * 1024 * 1024
+DRAIN_LIMIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,17 @@ def parse_header(request: blob_pb2.UploadObjectRequest, buckets: Collection[str]
         expected_sha256=validation.check_sha256(header.expected_sha256),
         metadata=validation.check_metadata(header.metadata),
     )
+
+
+async def drain(requests: AsyncIterator[blob_pb2.UploadObjectRequest]) -> None:
+    """Reads and drops the rest of a refused upload's stream, within the drain limits."""
+    drained = 0
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_LIMIT_SECONDS):
+            async for request in requests:
+                drained += len(request.chunk)
+                if drained > DRAIN_LIMIT_BYTES:
+                    return
 
 
 class PartReader:

@@ -10,7 +10,7 @@ import pytest
 
 from cadenza.blob.v1 import blob_pb2
 from cadenza_runtime.errors import error_info_from_rpc_error
-from tests.blob.support import download, header, requests_for
+from tests.blob.support import MiB, Pattern, download, header, requests_for
 
 if TYPE_CHECKING:
     from cadenza.blob.v1.blob_pb2_grpc import BlobServiceAsyncStub as Stub
@@ -91,4 +91,17 @@ async def test_unknown_buckets_are_not_found_on_every_rpc(blob: Stub, bucket: st
 async def test_missing_bucket_is_invalid(blob: Stub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await blob.StatObject(blob_pb2.StatObjectRequest(key="k"))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_large_refused_upload_reports_the_real_status(blob: Stub, prefix: str) -> None:
+    # The service reads what the client still sends before answering: a grpc.aio client whose
+    # write fails on an answered call reports INTERNAL instead of the status the service chose.
+    chunks = Pattern(64 * MiB, chunk=4 * MiB).chunks()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await blob.UploadObject(requests_for(header("no-such-bucket", f"{prefix}k"), chunks))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    oversized = [b"x" * (4 * MiB + 1), *Pattern(60 * MiB, chunk=4 * MiB).chunks()]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await blob.UploadObject(requests_for(header("audio", f"{prefix}k"), oversized))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -1,0 +1,267 @@
+"""Blob benchmark: streaming throughput through the service vs miniopy-async straight to MinIO,
+and the service's peak memory as the object grows.
+
+    python tests/benchmarks/bench_blob.py [--size-mib 256] [--rounds 3] [--chunk-mib 4] [--big-mib 1024]
+
+Brings MinIO up with the project's launcher and starts the blob service as its own process
+(`python -m cadenza_blob` on a spare port). Each round uploads then downloads --size-mib through
+the service (gRPC client stream of --chunk-mib chunks, with the SHA-256 given in the header, so the
+service verifies it) and through miniopy-async directly (put_object with the service's part size,
+get_object read in 1 MiB pieces), alternating, and reports the median MB/s of each and their ratio.
+Then it samples the service's RSS from /proc every 10 ms around a 1 MiB, a --size-mib and a
+--big-mib round trip. Content is generated on the fly; every object is named "bench-..." and
+deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from miniopy_async.api import Minio
+
+from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
+from cadenza_blob.upload import PART_SIZE
+from cadenza_runtime.client import create_channel
+from cadenza_runtime.config import CadenzaConfig, load_config
+
+MiB = 1024 * 1024
+BUCKET = "checkpoints"
+PREFIX = "bench-"
+
+
+def _launcher_up() -> None:
+    command = [sys.executable, "-m", "cadenza_suite.cli", "up", "--no-services", "--only", "minio"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        raise SystemExit(f"`cadenza up --only minio` failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def chunks(size: int, chunk: int, seed: int = 3) -> Iterator[bytes]:
+    """Deterministic content: one random block, each chunk stamped with its index."""
+    block = random.Random(seed).randbytes(chunk)
+    sent, index = 0, 0
+    while sent < size:
+        length = min(chunk, size - sent)
+        yield (index.to_bytes(8, "big") + block[8:length])[:length]
+        sent += length
+        index += 1
+
+
+def digest(size: int, chunk: int) -> str:
+    hasher = hashlib.sha256()
+    for piece in chunks(size, chunk):
+        hasher.update(piece)
+    return hasher.hexdigest()
+
+
+class ChunkReader:
+    """A file-like `read(n)` over the generated chunks, for miniopy-async's put_object."""
+
+    def __init__(self, size: int, chunk: int):
+        self._chunks = chunks(size, chunk)
+        self._rest = b""
+
+    def read(self, size: int = -1) -> bytes:
+        pieces, have = [self._rest], len(self._rest)
+        while have < size:
+            piece = next(self._chunks, b"")
+            if not piece:
+                break
+            pieces.append(piece)
+            have += len(piece)
+        data = b"".join(pieces)
+        self._rest = data[size:]
+        return data[:size]
+
+
+class ServiceProcess:
+    def __init__(self, config: CadenzaConfig):
+        self.port = _free_port()
+        self.address = f"{config.services.blob.host}:{self.port}"
+        env = dict(os.environ, CADENZA_SERVICES__BLOB__PORT=str(self.port))
+        self.process = subprocess.Popen([sys.executable, "-m", "cadenza_blob"], env=env)
+
+    async def wait_serving(self, channel: grpc.aio.Channel) -> None:
+        health = health_pb2_grpc.HealthStub(channel)
+        for _ in range(300):
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            if self.process.poll() is not None:
+                raise SystemExit(f"the blob service exited with {self.process.returncode}")
+            await asyncio.sleep(0.1)
+        raise SystemExit("the blob service did not report SERVING within 30 s")
+
+    def rss(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+
+
+class PeakRss:
+    """Samples a process's RSS every 10 ms while the block runs."""
+
+    def __init__(self, service: ServiceProcess):
+        self.service = service
+        self.peak = 0
+        self.before = 0
+
+    async def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, self.service.rss())
+            await asyncio.sleep(0.01)
+
+    async def __aenter__(self) -> PeakRss:
+        self.before = self.service.rss()
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self.peak = max(self.peak, self.service.rss())
+
+
+async def service_upload(
+    stub: blob_pb2_grpc.BlobServiceAsyncStub, key: str, size: int, chunk: int, sha: str
+) -> None:
+    async def requests() -> AsyncIterator[blob_pb2.UploadObjectRequest]:
+        yield blob_pb2.UploadObjectRequest(
+            header=blob_pb2.UploadHeader(bucket=BUCKET, key=key, size=size, expected_sha256=sha)
+        )
+        for piece in chunks(size, chunk):
+            yield blob_pb2.UploadObjectRequest(chunk=piece)
+
+    response = await stub.UploadObject(requests(), timeout=900)
+    assert response.object.size == size and response.object.sha256 == sha, response
+
+
+async def service_download(stub: blob_pb2_grpc.BlobServiceAsyncStub, key: str, size: int) -> None:
+    received = 0
+    request = blob_pb2.DownloadObjectRequest(bucket=BUCKET, key=key, chunk_size=4 * MiB)
+    async for message in stub.DownloadObject(request, timeout=900):
+        received += len(message.chunk)
+    assert received == size
+
+
+async def direct_upload(client: Minio, key: str, size: int, chunk: int) -> None:
+    await client.put_object(BUCKET, key, ChunkReader(size, chunk), size, part_size=PART_SIZE)  # type: ignore[arg-type]
+
+
+async def direct_download(client: Minio, key: str, size: int) -> None:
+    response = await client.get_object(BUCKET, key)
+    received = 0
+    try:
+        async for piece in response.content.iter_chunked(MiB):
+            received += len(piece)
+    finally:
+        response.release()
+    assert received == size
+
+
+async def timed(action: Awaitable[None]) -> float:
+    started = time.perf_counter()
+    await action
+    return time.perf_counter() - started
+
+
+async def main(args: argparse.Namespace) -> None:
+    _launcher_up()
+    config = load_config()
+    size = args.size_mib * MiB
+    chunk = args.chunk_mib * MiB
+    sha = digest(size, chunk)
+    client = Minio(
+        config.minio.endpoint,
+        access_key=config.minio.access_key,
+        secret_key=config.minio.secret_key.get_secret_value(),
+        secure=config.minio.secure,
+        region=config.minio.region,
+    )
+    service = ServiceProcess(config)
+    channel = create_channel(service.address, config, default_timeout=None)
+    stub = blob_pb2_grpc.BlobServiceStub(channel)
+    keys: list[str] = []
+    try:
+        await service.wait_serving(channel)
+        results: dict[str, list[float]] = {
+            name: [] for name in ("svc up", "svc down", "direct up", "direct down")
+        }
+        print(
+            f"{args.rounds} rounds of {args.size_mib} MiB, {args.chunk_mib} MiB gRPC chunks, {PART_SIZE // MiB} MiB parts"
+        )
+        for round_index in range(args.rounds):
+            svc_key, direct_key = f"{PREFIX}svc-{round_index}", f"{PREFIX}direct-{round_index}"
+            keys += [svc_key, direct_key]
+            results["svc up"].append(await timed(service_upload(stub, svc_key, size, chunk, sha)))
+            results["direct up"].append(await timed(direct_upload(client, direct_key, size, chunk)))
+            results["svc down"].append(await timed(service_download(stub, svc_key, size)))
+            results["direct down"].append(await timed(direct_download(client, direct_key, size)))
+        rate = {name: args.size_mib / statistics.median(times) for name, times in results.items()}
+        for name, value in rate.items():
+            print(
+                f"  {name:12s} {value:7.1f} MB/s (median; runs: {', '.join(f'{args.size_mib / t:.0f}' for t in results[name])})"
+            )
+        print(f"  upload   service/direct = {rate['svc up'] / rate['direct up']:.2f}  (goal >= 0.70)")
+        print(f"  download service/direct = {rate['svc down'] / rate['direct down']:.2f}  (goal >= 0.70)")
+
+        print("service RSS (VmRSS sampled every 10 ms):")
+        for mib in (1, args.size_mib, args.big_mib):
+            key = f"{PREFIX}rss-{mib}"
+            keys.append(key)
+            object_sha = digest(mib * MiB, chunk)
+            async with PeakRss(service) as up:
+                await service_upload(stub, key, mib * MiB, chunk, object_sha)
+            async with PeakRss(service) as down:
+                await service_download(stub, key, mib * MiB)
+            print(
+                f"  {mib:5d} MiB object: before {up.before / MiB:6.1f} MiB, peak during upload {up.peak / MiB:6.1f} MiB, "
+                f"during download {down.peak / MiB:6.1f} MiB"
+            )
+    finally:
+        for key in keys:
+            with contextlib.suppress(Exception):
+                await client.remove_object(BUCKET, key)
+        await channel.close(None)
+        service.stop()
+        await client.close_session()  # type: ignore[no-untyped-call]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chunk-mib", type=int, default=4)
+    parser.add_argument("--big-mib", type=int, default=1024)
+    asyncio.run(main(parser.parse_args()))
