@@ -2,20 +2,74 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
-from cadenza_runtime.config import CadenzaConfig
+from cadenza_inference.batcher import Batcher
+from cadenza_inference.devices import Compute, resolve_compute
+from cadenza_inference.loading import MAX_CHECKPOINT_BYTES
+from cadenza_inference.model import CheckpointError, DiffusionPipeline, load_checkpoint, random_pipeline
+from cadenza_inference.registry import ModelRegistry
+from cadenza_inference.servicer import InferenceServicer
+from cadenza_runtime.config import CadenzaConfig, InferenceConfig
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
 
 SERVICE_FULL_NAME = inference_pb2.DESCRIPTOR.services_by_name["InferenceService"].full_name
+# Served when no checkpoint is configured; the name says what it is.
+UNTRAINED_VERSION = "cadenza-untrained-0"
+
+_log = logging.getLogger(__name__)
+
+
+async def default_model(config: InferenceConfig, compute: Compute) -> DiffusionPipeline:
+    """The configured checkpoint (its SHA-256 is then required), else a labelled untrained model."""
+    if config.checkpoint_path is None:
+        _log.warning(
+            "no inference.checkpoint_path: serving %s, randomly initialised weights", UNTRAINED_VERSION
+        )
+        return await asyncio.to_thread(
+            random_pipeline, version=UNTRAINED_VERSION, device=compute.device, precision=compute.precision
+        )
+    if not config.checkpoint_sha256:
+        raise ValueError("inference.checkpoint_sha256 is required with inference.checkpoint_path")
+    try:
+        return await asyncio.to_thread(
+            load_checkpoint,
+            config.checkpoint_path,
+            expected_sha256=config.checkpoint_sha256,
+            device=compute.device,
+            precision=compute.precision,
+            max_bytes=MAX_CHECKPOINT_BYTES,
+        )
+    except (CheckpointError, OSError) as exc:
+        raise ValueError(f"cannot load inference.checkpoint_path {config.checkpoint_path}: {exc}") from exc
 
 
 async def create_service(config: CadenzaConfig) -> ServiceBundle:
-    # RPCs not built yet answer UNIMPLEMENTED through the generated base servicer.
-    servicer = inference_pb2_grpc.InferenceServiceServicer()  # type: ignore[abstract]
+    settings = config.inference
+    compute = resolve_compute(settings)
+    registry = ModelRegistry(await default_model(settings, compute))
+    batcher = Batcher(
+        capacity=settings.queue_capacity,
+        max_batch_size=settings.max_batch_size,
+        window_seconds=settings.batch_window_ms / 1000.0,
+    )
+    batcher.start()
+    servicer = InferenceServicer(registry, batcher, compute)
+    _log.info(
+        "inference on %s (%s), default model %s%s",
+        compute.label,
+        compute.precision,
+        registry.default.version,
+        " (untrained)" if registry.default.untrained else "",
+    )
     return ServiceBundle(
         registrations=[
             ServiceRegistration(
                 SERVICE_FULL_NAME, servicer, inference_pb2_grpc.add_InferenceServiceServicer_to_server
             )
-        ]
+        ],
+        # After the server drained its streams: stop the batcher first, then the helper thread.
+        on_close=[servicer.close, batcher.close],
     )

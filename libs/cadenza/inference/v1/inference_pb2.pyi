@@ -79,7 +79,14 @@ class GenerateRequest(_message.Message):
     def params(self) -> _types_pb2.GenerationParams: ...
     @_builtins.property
     def derivation(self) -> _types_pb2.Derivation:
-        """For derivations: the operation and the parent's latent (at most a few MB)."""
+        """For derivations: the operation and the parent's latent (at most a few MB), shape
+        (latent_channels, frames) or (1, latent_channels, frames), float32/float16/bfloat16.
+        The result is as long as the parent (params.duration_seconds is ignored), except for EXTEND,
+        where params.duration_seconds is the total length and must exceed the parent's.
+        VARIATION and REMIX re-noise the parent to derivation.strength; REPAINT regenerates
+        [start_seconds, end_seconds) and keeps every other latent frame exactly; RETAKE generates anew
+        with params.seed.
+        """
 
     @_builtins.property
     def parent_latent(self) -> _types_pb2.Tensor: ...
@@ -184,6 +191,7 @@ class Progress(_message.Message):
     """Noise level (sigma for flow matching, 1 - alpha_bar for DDIM) after this step."""
     timestep: _builtins.float
     elapsed_seconds: _builtins.float
+    """Since the batch started denoising; eta from the mean step time so far."""
     eta_seconds: _builtins.float
     batch_size: _builtins.int
     """How many requests share this denoising batch."""

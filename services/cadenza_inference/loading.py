@@ -1,0 +1,121 @@
+"""LoadModel: a header then checkpoint chunks (or a server path), verified by SHA-256, then loaded.
+
+The bytes are hashed as they arrive and compared before anything is unpickled; the model package
+checks the hash again and loads with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from cadenza.inference.v1 import inference_pb2
+from cadenza_inference.devices import Compute
+from cadenza_inference.model import (
+    CheckpointError,
+    CheckpointFormatError,
+    ChecksumMismatchError,
+    DiffusionPipeline,
+    load_checkpoint,
+)
+from cadenza_inference.registry import VERSION_PATTERN
+from cadenza_inference.validation import invalid
+from cadenza_runtime.errors import CadenzaError, FailedPrecondition, InvalidArgument, NotFound
+
+# A streamed checkpoint is held in memory until verified; the tiny model is ~30 MB.
+MAX_CHECKPOINT_BYTES = 2 << 30
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataclass(frozen=True)
+class CheckpointUpload:
+    header: inference_pb2.LoadModelHeader
+    chunks: list[bytes]  # empty when header.path names the file
+
+    @property
+    def sha256(self) -> str:
+        return self.header.sha256.lower()
+
+
+def checksum_mismatch(expected: str, actual: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"header.sha256: the checkpoint's sha256 is {actual}, expected {expected}; "
+        "the bytes are corrupt or the checksum is wrong",
+        reason="CHECKSUM_MISMATCH",
+        metadata={"field": "header.sha256", "expected": expected.lower(), "actual": actual},
+    )
+
+
+def _check_header(header: inference_pb2.LoadModelHeader) -> None:
+    if not VERSION_PATTERN.match(header.version):
+        raise invalid(
+            "header.version",
+            "is required: 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    if not _SHA256.match(header.sha256):
+        raise invalid("header.sha256", "is required: the checkpoint's SHA-256 as 64 hex digits")
+    if header.path and not os.path.isabs(header.path):
+        raise invalid("header.path", f"must be an absolute path on the inference server, got {header.path!r}")
+
+
+async def read_upload(requests: AsyncIterator[inference_pb2.LoadModelRequest]) -> CheckpointUpload:
+    first = await anext(requests, None)
+    if first is None or not first.HasField("header"):
+        raise invalid("header", "the first message must carry the header (version, sha256, optional path)")
+    header = first.header
+    _check_header(header)
+    chunks: list[bytes] = []
+    size = 0
+    digest = hashlib.sha256()
+    async for message in requests:
+        if message.HasField("header"):
+            raise invalid("header", "only the first message may carry a header")
+        if header.path:
+            raise invalid("chunk", "send either header.path or checkpoint chunks, not both")
+        size += len(message.chunk)
+        if size > MAX_CHECKPOINT_BYTES:
+            raise invalid("chunk", f"the checkpoint exceeds {MAX_CHECKPOINT_BYTES} bytes")
+        digest.update(message.chunk)
+        chunks.append(message.chunk)
+    if not header.path:
+        if size == 0:
+            raise invalid("chunk", "no checkpoint bytes: stream chunks after the header or set header.path")
+        if digest.hexdigest() != header.sha256.lower():
+            raise checksum_mismatch(header.sha256, digest.hexdigest())
+    return CheckpointUpload(header, chunks)
+
+
+async def load(upload: CheckpointUpload, compute: Compute) -> DiffusionPipeline:
+    """Reads (path), verifies and builds the pipeline on the service's device, off the event loop."""
+    header = upload.header
+    source: str | list[bytes] = header.path if header.path else upload.chunks
+    try:
+        return await asyncio.to_thread(
+            load_checkpoint,
+            source,
+            expected_sha256=upload.sha256,
+            version=header.version,
+            device=compute.device,
+            precision=compute.precision,
+            max_bytes=MAX_CHECKPOINT_BYTES,
+        )
+    except ChecksumMismatchError as exc:
+        raise checksum_mismatch(exc.expected, exc.actual) from None
+    except CheckpointFormatError as exc:
+        raise invalid("checkpoint", f"{exc}; expected a file written by cadenza's save_checkpoint") from None
+    except CheckpointError as exc:
+        raise invalid("checkpoint", str(exc)) from None
+    except FileNotFoundError:
+        raise NotFound(
+            f"header.path: no file {header.path!r} on the inference server", metadata={"field": "header.path"}
+        ) from None
+    except OSError as exc:
+        error: CadenzaError = FailedPrecondition(
+            f"header.path: cannot read {header.path!r}: {exc.strerror or exc}",
+            metadata={"field": "header.path"},
+        )
+        raise error from None

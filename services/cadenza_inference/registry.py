@@ -1,0 +1,82 @@
+"""The model versions this process serves: the default one and those loaded at run time.
+
+Versions are immutable: a version name always means the same weights (same checkpoint SHA-256), so
+a result's version string identifies exactly what produced it. All mutation happens on the event
+loop thread, so checks and inserts need no lock.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cadenza_inference.model import DiffusionPipeline
+from cadenza_runtime.errors import AlreadyExists, InvalidArgument, ResourceExhausted
+
+# Each model stays resident (weights on the device); bound how many a caller can pile up.
+MAX_MODELS = 8
+VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class ModelRegistry:
+    def __init__(self, default: DiffusionPipeline, limit: int = MAX_MODELS) -> None:
+        self._models: dict[str, DiffusionPipeline] = {default.version: default}
+        self._default = default.version
+        self._limit = limit
+
+    @property
+    def default(self) -> DiffusionPipeline:
+        return self._models[self._default]
+
+    def models(self) -> list[DiffusionPipeline]:
+        return list(self._models.values())
+
+    def is_default(self, pipeline: DiffusionPipeline) -> bool:
+        return pipeline.version == self._default
+
+    def get(self, version: str, field: str = "model_version") -> DiffusionPipeline:
+        """The model `version` names; empty means the default. Unknown is INVALID_ARGUMENT."""
+        if not version:
+            return self.default
+        pipeline = self._models.get(version)
+        if pipeline is None:
+            raise InvalidArgument(
+                f"{field}: unknown model version {version!r}; available: {', '.join(sorted(self._models))} "
+                "(ListModels lists them, LoadModel adds one)",
+                metadata={"field": field},
+            )
+        return pipeline
+
+    def existing(self, version: str, sha256: str) -> DiffusionPipeline | None:
+        """The model already registered as `version` with these weights, None when the name is free.
+
+        The same name with other weights is ALREADY_EXISTS: versions never change meaning.
+        """
+        pipeline = self._models.get(version)
+        if pipeline is None:
+            return None
+        if pipeline.checkpoint_sha256 != sha256.lower():
+            raise AlreadyExists(
+                f"model version {version!r} is already loaded with checkpoint sha256 "
+                f"{pipeline.checkpoint_sha256}; register these weights under another version",
+                metadata={"version": version, "loaded_sha256": pipeline.checkpoint_sha256},
+            )
+        return pipeline
+
+    def check_room(self) -> None:
+        if len(self._models) >= self._limit:
+            raise ResourceExhausted(
+                f"{len(self._models)} models are loaded, the most this process keeps resident; "
+                "restart the service or run another replica for more versions",
+                reason="MODEL_LIMIT",
+            )
+
+    def add(self, pipeline: DiffusionPipeline, make_default: bool) -> DiffusionPipeline:
+        """Registers a loaded model (or returns the identical one loaded concurrently)."""
+        existing = self.existing(pipeline.version, pipeline.checkpoint_sha256)
+        if existing is None:
+            self.check_room()
+            self._models[pipeline.version] = pipeline
+            existing = pipeline
+        if make_default:
+            self._default = existing.version
+        return existing
