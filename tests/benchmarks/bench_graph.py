@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from neo4j import AsyncDriver, AsyncGraphDatabase, RoutingControl
@@ -37,6 +37,9 @@ from cadenza_graph.store import MAX_TAG_TRACKS
 from cadenza_graph.validation import LINEAGE_OPS
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
+
+if TYPE_CHECKING:
+    from cadenza.graph.v1.graph_pb2_grpc import GraphServiceAsyncStub
 
 PREFIX = "bench-"
 BATCH = 5_000
@@ -288,8 +291,53 @@ async def _measure(
             service_ms, driver_ms = await _sequential(chosen, *calls)
             qps = (await _throughput(chosen, calls[0]), await _throughput(chosen, calls[1]))
             _report(name, service_ms, driver_ms, qps)
+        await _other_rpcs(stub, tree_size)
     finally:
         await channel.close(None)
+
+
+async def _other_rpcs(stub: GraphServiceAsyncStub, tree_size: int) -> None:
+    """One-off figures for the remaining queries, through the service: median of 5 calls."""
+    root, deep, far = _track(3 * tree_size), _track(3 * tree_size + 60), _track(500 * tree_size + 60)
+    calls: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+        (
+            "ListCentralTags DEGREE limit=10",
+            lambda: stub.ListCentralTags(
+                graph_pb2.ListCentralTagsRequest(limit=10, method=graph_pb2.CENTRALITY_METHOD_DEGREE)
+            ),
+        ),
+        (
+            "ListCentralTags PAGERANK limit=10",
+            lambda: stub.ListCentralTags(
+                graph_pb2.ListCentralTagsRequest(limit=10, method=graph_pb2.CENTRALITY_METHOD_PAGERANK)
+            ),
+        ),
+        (
+            "ListDescendants of a root, depth 10",
+            lambda: stub.ListDescendants(graph_pb2.ListDescendantsRequest(track=root, max_depth=10)),
+        ),
+        (
+            "ListDescendants of a root, depth 50",
+            lambda: stub.ListDescendants(
+                graph_pb2.ListDescendantsRequest(track=root, max_depth=50, page_size=1000)
+            ),
+        ),
+        (
+            "FindShortestPath across trees",
+            lambda: stub.FindShortestPath(graph_pb2.FindShortestPathRequest(from_track=deep, to_track=far)),
+        ),
+        ("ListNeighbors", lambda: stub.ListNeighbors(graph_pb2.ListNeighborsRequest(track=deep))),
+        ("GetTrackNode", lambda: stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track=deep))),
+    ]
+    print("\nother RPCs through the service (median of 5 after one warm-up)")
+    for name, call in calls:
+        await call()
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            await call()
+            times.append((time.perf_counter() - start) * 1000)
+        print(f"  {name:<38}{statistics.median(times):>10.1f} ms")
 
 
 async def main() -> None:

@@ -10,6 +10,7 @@ import pytest
 from neo4j import AsyncDriver
 
 from cadenza.graph.v1 import graph_pb2
+from cadenza_graph.store import MAX_TAG_TRACKS
 from tests.graph.support import REMIX, Namespace, expect_status
 
 if TYPE_CHECKING:
@@ -306,3 +307,28 @@ async def test_central_tags_unknown_method(stub: GraphServiceAsyncStub) -> None:
         grpc.StatusCode.INVALID_ARGUMENT,
         "method",
     )
+
+
+async def test_related_tracks_skip_tags_too_common_to_count(
+    ns: Namespace, stub: GraphServiceAsyncStub, driver: AsyncDriver
+) -> None:
+    # "edge" sits on exactly MAX_TAG_TRACKS tracks and counts; "common" sits on one more and does not.
+    edge, common = ns.tag("edge"), ns.tag("common")
+    await ns.record("me", tags=[edge, common])
+    await driver.execute_query(
+        "UNWIND range(1, $n) AS i "
+        "CREATE (t:Track {id: $prefix + toString(i), created_at: 0}) "
+        "WITH t, i MATCH (c:Tag {name: $common}) CREATE (t)-[:HAS_TAG]->(c) "
+        "WITH t, i WHERE i < $n MATCH (e:Tag {name: $edge}) CREATE (t)-[:HAS_TAG]->(e)",
+        n=MAX_TAG_TRACKS,
+        prefix=ns.track("bulk-"),
+        common=common,
+        edge=edge,
+    )
+    response = await stub.ListRelatedTracks(
+        graph_pb2.ListRelatedTracksRequest(track=ns.track("me"), limit=100)
+    )
+    assert len(response.tracks) == 100
+    for related in response.tracks:
+        assert list(related.shared_tags) == [edge]
+        assert math.isclose(related.score, _tag_weight(MAX_TAG_TRACKS))

@@ -128,7 +128,7 @@ class GraphServiceServicer:
         """Tracks related through shared tags and lineage, with a relevance score: the sum over shared tags
         of 1 / ln(1 + number of tracks with the tag), plus the largest product of strengths over lineage
         paths of 1..3 hops between the two tracks (in either direction). Highest score first. Tags on
-        more than 10000 tracks are too common to count.
+        more than 2000 tracks are too common to count (and too costly to expand).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -53,7 +53,7 @@ class GraphServiceStub:
     """Tracks related through shared tags and lineage, with a relevance score: the sum over shared tags
     of 1 / ln(1 + number of tracks with the tag), plus the largest product of strengths over lineage
     paths of 1..3 hops between the two tracks (in either direction). Highest score first. Tags on
-    more than 10000 tracks are too common to count.
+    more than 2000 tracks are too common to count (and too costly to expand).
     """
     FindShortestPath: _grpc.UnaryUnaryMultiCallable[_graph_pb2.FindShortestPathRequest, _graph_pb2.FindShortestPathResponse]
     """Shortest path over any relationship, in either direction."""
@@ -93,7 +93,7 @@ class GraphServiceAsyncStub(GraphServiceStub):
     """Tracks related through shared tags and lineage, with a relevance score: the sum over shared tags
     of 1 / ln(1 + number of tracks with the tag), plus the largest product of strengths over lineage
     paths of 1..3 hops between the two tracks (in either direction). Highest score first. Tags on
-    more than 10000 tracks are too common to count.
+    more than 2000 tracks are too common to count (and too costly to expand).
     """
     FindShortestPath: _aio.UnaryUnaryMultiCallable[_graph_pb2.FindShortestPathRequest, _graph_pb2.FindShortestPathResponse]  # type: ignore[assignment]
     """Shortest path over any relationship, in either direction."""
@@ -160,7 +160,7 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
         """Tracks related through shared tags and lineage, with a relevance score: the sum over shared tags
         of 1 / ln(1 + number of tracks with the tag), plus the largest product of strengths over lineage
         paths of 1..3 hops between the two tracks (in either direction). Highest score first. Tags on
-        more than 10000 tracks are too common to count.
+        more than 2000 tracks are too common to count (and too costly to expand).
         """
 
     @_abc_1.abstractmethod
