@@ -24,6 +24,7 @@ from pymilvus.exceptions import (
 from cadenza.common.v1 import types_pb2
 from cadenza_runtime.config import MilvusConfig
 from cadenza_runtime.errors import CadenzaError, FailedPrecondition, Internal, ResourceExhausted, Unavailable
+from cadenza_vector.batching import Batcher
 from cadenza_vector.bootstrap import connect_kwargs
 from cadenza_vector.filters import string_list
 from cadenza_vector.schema import (
@@ -41,6 +42,8 @@ from cadenza_vector.validation import FloatArray
 Kind: TypeAlias = types_pb2.EmbeddingKind.ValueType
 # Reads see this replica's own writes without waiting for the server's time tick (see bootstrap).
 _CONSISTENCY = "Session"
+# Searches that can share one Milvus call: same collection, top_k and filter expression.
+SearchShape: TypeAlias = tuple[Kind, int, str]
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class EmbeddingStore:
         # Milvus Lite does not support concurrent writers on one collection; one writer per collection
         # per replica is also what keeps an upsert's row count exact.
         self._write_locks = {kind: asyncio.Lock() for kind in self.specs}
+        self._searches: Batcher[SearchShape, FloatArray, list[Match]] = Batcher(self._search_many)
 
     @classmethod
     async def connect(
@@ -108,6 +112,7 @@ class EmbeddingStore:
         return "lite" if self.server_version.startswith("milvus_lite") else "server"
 
     async def close(self) -> None:
+        await self._searches.close()
         await self._client.close()
 
     async def upsert(self, kind: Kind, rows: list[dict[str, Any]], timeout_s: float) -> None:
@@ -133,13 +138,18 @@ class EmbeddingStore:
     async def search(
         self, kind: Kind, vector: FloatArray, top_k: int, expression: str, timeout_s: float
     ) -> list[Match]:
-        spec = self.specs[kind]
+        return await self._searches.submit((kind, top_k, expression), vector, timeout_s)
+
+    async def _search_many(
+        self, key: SearchShape, vectors: list[FloatArray], timeout_s: float
+    ) -> list[list[Match]]:
+        kind, top_k, expression = key
         # HNSW needs ef >= k; a larger ef trades latency for recall.
         params = {"metric_type": "COSINE", "params": {"ef": max(self._config.search_ef, top_k)}}
         async with _milvus_errors(self._config.uri):
             results = await self._client.search(
-                spec.name,
-                data=[vector.tolist()],
+                self.specs[kind].name,
+                data=[vector.tolist() for vector in vectors],
                 limit=top_k,
                 filter=expression,
                 output_fields=OUTPUT_FIELDS,
@@ -148,7 +158,11 @@ class EmbeddingStore:
                 timeout=timeout_s,
                 consistency_level=_CONSISTENCY,
             )
-        return [Match(str(hit.id), float(hit["distance"]), _attributes(hit["entity"])) for hit in results[0]]
+        # The primary key is `hit.id`: Lite also keys it by field name, a 2.3 server only as "id".
+        return [
+            [Match(str(hit.id), float(hit["distance"]), _attributes(hit["entity"])) for hit in hits]
+            for hits in results
+        ]
 
     async def delete(self, track: str, timeout_s: float) -> int:
         """Removes the track from every collection; returns how many embeddings existed."""

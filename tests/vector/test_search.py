@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -235,3 +236,17 @@ async def test_quotes_and_backslashes_round_trip(stub: VectorServiceAsyncStub) -
         assert [(m.track, m.user, list(m.tags)) for m in by_user.matches] == [(track, user, [user])]
         by_tag = await search_tracks(stub, vectors[0], search_filter=vector_pb2.SearchFilter(tags_all=[user]))
         assert by_tag == [track]
+
+
+async def test_concurrent_searches_each_get_their_own_answer(stub: VectorServiceAsyncStub) -> None:
+    # Concurrent searches of one shape share Milvus calls; every caller must still get its own hits.
+    user = new_user()
+    vectors = random_vectors(40, LATENT_DIM, seed=27)
+    tracks = [new_track() for _ in vectors]
+    await upsert(stub, *(embedding(t, v, user=user) for t, v in zip(tracks, vectors, strict=True)))
+    only_user = vector_pb2.SearchFilter(users=[user])
+    answers = await asyncio.gather(
+        *(search_tracks(stub, vector, top_k=3, search_filter=only_user) for vector in vectors)
+    )
+    assert [answer[0] for answer in answers] == tracks
+    assert all(len(answer) == 3 for answer in answers)

@@ -1,0 +1,306 @@
+"""Vector benchmark: search through the service vs pymilvus directly, and HNSW recall@10 vs exact search.
+
+    python tests/benchmarks/bench_vector.py [--rows 100000] [--queries 300] [--backend lite|server] [--keep]
+
+Brings Milvus up with the project's launcher (`--backend server` runs the Milvus 2.3 server on its
+own port and state directory, as the tests do), creates the collections "bench_latent" and
+"bench_prompt" of the configured dimension (milvus.latent_embedding_dim) through the vector service's
+own start-up, and upserts --rows embeddings through the service in batches of 1000. The vectors are
+clustered (1000 Gaussian clusters, like embeddings of similar music) with users, model versions and
+tags drawn at random. The service runs as its own process, as in production.
+
+Then, with the same query vectors (drawn from the same clusters, not stored), it times top-10
+searches through SearchEmbeddings and through AsyncMilvusClient.search with identical parameters
+(ef, output fields, consistency): one request at a time, alternating (p50/p99), and with
+--concurrency requests in flight (QPS). Recall@10 compares both against exact cosine top-10 by
+numpy brute force over the same vectors, unfiltered and with a user filter. The collections are
+dropped at the end unless --keep is given (a kept collection of the same size is reused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from pymilvus import AsyncMilvusClient, MilvusClient
+
+from cadenza.common.v1 import types_pb2
+from cadenza.vector.v1 import vector_pb2, vector_pb2_grpc
+from cadenza_runtime.client import create_channel
+from cadenza_runtime.config import CadenzaConfig, load_config
+from cadenza_vector.schema import OUTPUT_FIELDS
+
+LATENT = "bench_latent"
+PROMPT = "bench_prompt"
+BATCH = 1_000
+CLUSTERS = 1_000
+USERS = 100
+TOP_K = 10
+SERVER_PORT = 59541  # the server-mode Milvus of the tests (tests/vector/conftest.py)
+ROOT = Path(__file__).resolve().parents[2]
+
+Matrix = npt.NDArray[np.float32]
+
+
+def _track(index: int) -> str:
+    return f"tracks/bench-{index:07d}"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _env(backend: str, config: CadenzaConfig, service_port: int) -> dict[str, str]:
+    env = {
+        "CADENZA_MILVUS__LATENT_COLLECTION": LATENT,
+        "CADENZA_MILVUS__PROMPT_COLLECTION": PROMPT,
+        "CADENZA_SERVICES__VECTOR__PORT": str(service_port),
+    }
+    if backend == "server":
+        env.update(
+            CADENZA_STATE_DIR=str(config.state_dir / "milvus-server-tests"),
+            CADENZA_MILVUS__MODE="server",
+            CADENZA_MILVUS__PORT=str(SERVER_PORT),
+        )
+    return env
+
+
+def _launcher(command: list[str], env: dict[str, str]) -> None:
+    argv = [sys.executable, "-m", "cadenza_suite.cli", *command]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=900, env={**os.environ, **env})
+    if result.returncode != 0:
+        raise SystemExit(f"`cadenza {' '.join(command)}` failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _dataset(rows: int, queries: int, dim: int, seed: int) -> tuple[Matrix, Matrix]:
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((CLUSTERS, dim)).astype(np.float32)
+
+    def draw(count: int) -> Matrix:
+        members = rng.integers(0, CLUSTERS, count)
+        return (centers[members] + 0.6 * rng.standard_normal((count, dim))).astype(np.float32)
+
+    return draw(rows), draw(queries)
+
+
+def _exact_top(data: Matrix, queries: Matrix, allowed: npt.NDArray[np.bool_] | None = None) -> list[set[int]]:
+    normed = data / np.linalg.norm(data, axis=1, keepdims=True)
+    q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    scores = q @ normed.T
+    if allowed is not None:
+        scores[:, ~allowed] = -np.inf
+    top = np.argpartition(-scores, TOP_K, axis=1)[:, :TOP_K]
+    return [set(int(i) for i in row) for row in top]
+
+
+def _index(track: str) -> int:
+    return int(track.rsplit("-", 1)[1])
+
+
+async def _wait_serving(channel: Any, deadline: float) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    while True:
+        try:
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+            if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.3)
+
+
+def _summary(name: str, latencies: list[float]) -> str:
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered) * 1e3
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1e3
+    return f"{name:<8} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms"
+
+
+async def _qps(call: Callable[[int], Awaitable[Any]], count: int, concurrency: int) -> float:
+    next_query = iter(range(count))
+
+    async def worker() -> None:
+        for i in next_query:
+            await call(i)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return count / (time.perf_counter() - start)
+
+
+async def run(args: argparse.Namespace) -> None:
+    base = load_config()
+    service_port = _free_port()
+    env = _env(args.backend, base, service_port)
+    os.environ.update(env)
+    config = CadenzaConfig()  # the same overrides the service process reads
+    dim = config.milvus.latent_embedding_dim
+    print(f"backend {args.backend} at {config.milvus.uri}, {args.rows} rows of dimension {dim}")
+    _launcher(["up", "--no-services", "--only", "milvus"], {})
+
+    data, queries = _dataset(args.rows, args.queries, dim, seed=args.seed)
+    rng = np.random.default_rng(args.seed + 1)
+    users = rng.integers(0, USERS, args.rows)
+
+    admin = MilvusClient(uri=config.milvus.uri, timeout=120)
+    if admin.has_collection(LATENT):
+        count = admin.query(LATENT, filter="", output_fields=["count(*)"])[0]["count(*)"]
+        if count != args.rows or args.fresh:
+            admin.drop_collection(LATENT)
+
+    service = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
+        [sys.executable, "-m", "cadenza_vector"],
+        cwd=ROOT,
+        env={**os.environ, "CADENZA_TELEMETRY__LOG_LEVEL": "WARNING"},
+    )
+    channel = create_channel(f"127.0.0.1:{service_port}", config)
+    direct = AsyncMilvusClient(uri=config.milvus.uri, dedicated=True)
+    try:
+        await _wait_serving(channel, time.monotonic() + 180)
+        stub = vector_pb2_grpc.VectorServiceStub(channel)
+        stats = await stub.GetStats(vector_pb2.GetStatsRequest())
+        stored = {c.collection: c.row_count for c in stats.collections}[LATENT]
+        if stored != args.rows:
+            start = time.perf_counter()
+            for offset in range(0, args.rows, BATCH):
+                batch = [
+                    vector_pb2.Embedding(
+                        track=_track(i),
+                        kind=types_pb2.EMBEDDING_KIND_LATENT,
+                        vector=data[i].tolist(),
+                        user=f"users/bench-{users[i]:03d}",
+                        model_version=f"bench-v{i % 3}",
+                        tags=[f"tag-{(i * 7 + k) % 50}" for k in range(3)],
+                        create_time_seconds=1_700_000_000 + i,
+                    )
+                    for i in range(offset, min(offset + BATCH, args.rows))
+                ]
+                await stub.UpsertEmbeddings(vector_pb2.UpsertEmbeddingsRequest(embeddings=batch), timeout=300)
+            elapsed = time.perf_counter() - start
+            print(
+                f"upserted {args.rows} through the service in {elapsed:.1f} s ({args.rows / elapsed:.0f} rows/s)"
+            )
+            # The server indexes sealed segments: flush so the whole collection is searched via HNSW.
+            admin.flush(LATENT)
+        stats = await stub.GetStats(vector_pb2.GetStatsRequest())
+        latent = next(c for c in stats.collections if c.collection == LATENT)
+        print(
+            f"collection {LATENT}: rows {latent.row_count}, {latent.index_type}/{latent.metric_type} "
+            f"{latent.index_state}, indexed {latent.indexed_rows}, server {stats.server_version}"
+        )
+
+        ef = max(config.milvus.search_ef, TOP_K)
+        params = {"metric_type": "COSINE", "params": {"ef": ef}}
+        query_lists = [q.tolist() for q in queries]
+
+        async def via_service(i: int, user_filter: bool = False) -> list[str]:
+            request = vector_pb2.SearchEmbeddingsRequest(
+                kind=types_pb2.EMBEDDING_KIND_LATENT,
+                vector=vector_pb2.QueryVector(values=query_lists[i]),
+                top_k=TOP_K,
+            )
+            if user_filter:
+                request.filter.users.append(f"users/bench-{i % USERS:03d}")
+            reply = await stub.SearchEmbeddings(request)
+            return [m.track for m in reply.matches]
+
+        async def via_pymilvus(i: int, user_filter: bool = False) -> list[str]:
+            hits = await direct.search(
+                LATENT,
+                data=[query_lists[i]],
+                limit=TOP_K,
+                filter=f'(user in ["users/bench-{i % USERS:03d}"])' if user_filter else "",
+                output_fields=OUTPUT_FIELDS,
+                search_params=params,
+                anns_field="vector",
+                consistency_level="Session",
+                timeout=30,
+            )
+            return [str(hit.id) for hit in hits[0]]
+
+        for i in range(min(30, args.queries)):  # warm-up: connections, caches, loaded segments
+            await via_service(i)
+            await via_pymilvus(i)
+
+        service_lat: list[float] = []
+        direct_lat: list[float] = []
+        for i in range(args.queries):
+            for call, sink in ((via_service, service_lat), (via_pymilvus, direct_lat)):
+                start = time.perf_counter()
+                await call(i)
+                sink.append(time.perf_counter() - start)
+        print(f"\nsequential top-{TOP_K} search, {args.queries} queries each, alternating (ef={ef}):")
+        print(_summary("service", service_lat))
+        print(_summary("pymilvus", direct_lat))
+        p50_ratio = statistics.median(direct_lat) / statistics.median(service_lat)
+
+        qps: dict[str, list[float]] = {"service": [], "pymilvus": []}
+        for _ in range(3):
+            qps["pymilvus"].append(await _qps(via_pymilvus, args.queries, args.concurrency))
+            qps["service"].append(await _qps(via_service, args.queries, args.concurrency))
+        best = {name: max(values) for name, values in qps.items()}
+        print(f"\nthroughput with {args.concurrency} in flight (best of 3 alternating rounds):")
+        for name, value in best.items():
+            print(f"{name:<8} {value:7.1f} QPS   rounds {', '.join(f'{v:.1f}' for v in qps[name])}")
+        print(
+            f"\nservice / pymilvus: QPS {best['service'] / best['pymilvus']:.2f}, p50 speed {p50_ratio:.2f}"
+        )
+
+        exact = _exact_top(data, queries)
+        filtered_exact = [
+            _exact_top(data, queries[i : i + 1], users == i % USERS)[0] for i in range(args.queries)
+        ]
+        for label, user_filter, truth in (
+            ("unfiltered", False, exact),
+            ("user filter", True, filtered_exact),
+        ):
+            for name, call in (("service", via_service), ("pymilvus", via_pymilvus)):
+                found = [await call(i, user_filter) for i in range(args.queries)]
+                recall = np.mean(
+                    [len({_index(t) for t in hits} & truth[i]) / TOP_K for i, hits in enumerate(found)]
+                )
+                print(f"recall@{TOP_K} {label:<11} {name:<8} {recall:.4f}")
+    finally:
+        await direct.close()
+        await channel.close(None)
+        service.terminate()
+        service.wait(timeout=30)
+        if not args.keep:
+            for name in (LATENT, PROMPT):
+                admin.drop_collection(name)
+        admin.close()
+        if args.backend == "server" and not args.keep:
+            _launcher(["down", "milvus"], {})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--backend", choices=["lite", "server"], default="lite")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--fresh", action="store_true", help="rebuild a kept collection")
+    parser.add_argument("--keep", action="store_true", help="keep the collections for the next run")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
