@@ -45,8 +45,9 @@ def _edge_map(var: str) -> str:
 
 # --- writes -------------------------------------------------------------------------------------
 
-# Setting updated_at write-locks the node, so concurrent records of one track run one after another
-# and the owner check below sees the winner's CREATED edge.
+# Concurrent records of one track run one after another: the creating MERGE holds the Track.id
+# constraint's lock until commit, and setting updated_at write-locks an existing node. So the owner
+# check that follows always sees the CREATED edge of whichever record came first.
 MERGE_TRACK = """
 MERGE (t:Track {id: $track})
   ON CREATE SET t.created_at = $created_at

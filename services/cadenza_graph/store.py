@@ -349,4 +349,5 @@ async def _single(tx: AsyncManagedTransaction, query: str, **params: Any) -> dic
 
 async def _optional(tx: AsyncManagedTransaction, query: str, **params: Any) -> dict[str, Any] | None:
     record = await (await tx.run(query, params)).single(strict=False)
-    return None if record is None else record.data()
+    # items() hands over the decoded values as they are; data() would copy every nested map again.
+    return None if record is None else dict(zip(record.keys(), record.values(), strict=True))

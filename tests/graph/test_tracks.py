@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import grpc
+import pytest
 from neo4j import AsyncDriver
+from neo4j.exceptions import ConstraintError
 
 from cadenza.graph.v1 import graph_pb2
+from cadenza_graph.app import create_service
+from cadenza_runtime.config import CadenzaConfig
 from tests.graph.support import Namespace, counts, expect_status, node_counts
 
 if TYPE_CHECKING:
@@ -156,3 +161,41 @@ async def test_a_deleted_track_can_be_recorded_again(ns: Namespace, stub: GraphS
     await stub.DeleteTrack(graph_pb2.DeleteTrackRequest(track=ns.track("a")))
     node = await ns.record("a", user=ns.user("second"))
     assert node.user == ns.user("second")
+
+
+async def test_concurrent_records_of_one_track_keep_one_owner(ns: Namespace, driver: AsyncDriver) -> None:
+    # The creating MERGE holds the Track.id constraint's lock and later ones lock the node, so the
+    # second record always sees the first one's owner and is refused.
+    for attempt in range(3):
+        name = f"race{attempt}"
+        results = await asyncio.gather(
+            ns.record(name, user=ns.user("ann")), ns.record(name, user=ns.user("bob")), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, grpc.RpcError)]
+        assert len(failures) == 1, results
+        assert failures[0].code() == grpc.StatusCode.FAILED_PRECONDITION
+        owners = await driver.execute_query(
+            "MATCH (u:User)-[:CREATED]->(:Track {id: $id}) RETURN count(u) AS n", id=ns.track(name)
+        )
+        assert owners.records[0]["n"] == 1
+
+
+async def test_schema_is_created_once_and_a_second_replica_starts(
+    ns: Namespace, neo4j_config: CadenzaConfig, driver: AsyncDriver
+) -> None:
+    bundle = await create_service(neo4j_config)
+    try:
+        result = await driver.execute_query(
+            "SHOW CONSTRAINTS YIELD labelsOrTypes, properties, type RETURN labelsOrTypes[0] AS label, properties[0] AS key, type"
+        )
+        found = {(r["label"], r["key"], r["type"]) for r in result.records}
+        for label, key in [("Track", "id"), ("User", "id"), ("Tag", "name"), ("ModelVersion", "name")]:
+            assert (label, key, "UNIQUENESS") in found
+    finally:
+        for close in bundle.on_close:
+            await close()
+    # The constraint holds against writes that bypass the service, too.
+    with pytest.raises(ConstraintError):
+        await driver.execute_query(
+            "UNWIND [1, 2] AS i CREATE (:Tag {name: $name})", name="constraint-probe-dup"
+        )
