@@ -1,0 +1,47 @@
+"""The cluster manifests stay in step with the configuration schema and the services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from cadenza_runtime.config import CadenzaConfig
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+
+
+def _unknown_keys(model: type[BaseModel], data: dict[str, Any], prefix: str = "") -> list[str]:
+    unknown: list[str] = []
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            unknown.append(prefix + key)
+            continue
+        annotation = field.annotation
+        if isinstance(value, dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            unknown += _unknown_keys(annotation, value, f"{prefix}{key}.")
+    return unknown
+
+
+def test_configmap_is_a_valid_cadenza_config() -> None:
+    configmap = yaml.safe_load((DEPLOY / "configmap.yaml").read_text())
+    settings = yaml.safe_load(configmap["data"]["cadenza.yaml"])
+    assert _unknown_keys(CadenzaConfig, settings) == []
+    # Validated as stage: prod would (rightly) refuse the development secrets this test process has.
+    config = CadenzaConfig.model_validate({**settings, "profile": "stage"})
+    assert config.tls.enabled and config.milvus.mode == "external"
+
+
+def test_every_service_has_a_deployment_with_grpc_health_probes() -> None:
+    documents = list(yaml.safe_load_all((DEPLOY / "services.yaml").read_text()))
+    deployments = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    ports = CadenzaConfig.model_validate({}).services
+    for service in ("orchestrator", "metadata", "inference", "vector", "graph", "blob"):
+        container = deployments[f"cadenza-{service}"]["spec"]["template"]["spec"]["containers"][0]
+        assert container["args"] == [f"cadenza_{service}"]
+        port = ports.endpoint(service).port
+        assert container["readinessProbe"]["grpc"]["port"] == port
+        assert container["ports"][0]["containerPort"] == port
