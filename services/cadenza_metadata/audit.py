@@ -74,8 +74,7 @@ async def list_audit_events(
             pager.cursor_value("id", int),
         )
     sql = f"SELECT * FROM audit_logs {where.sql} ORDER BY created_at DESC, id DESC LIMIT {pager.size + 1}"
-    async with db.read(replica=True) as conn:
-        rows = await conn.fetch(sql, *where.args)
+    rows = await db.fetch(sql, *where.args, replica=True)
     page, token = pager.page(rows, lambda r: {"t": convert.micros(r["created_at"]), "id": r["id"]})
     return metadata_pb2.ListAuditEventsResponse(
         audit_events=[convert.audit_event(r) for r in page], next_page_token=token

@@ -46,6 +46,8 @@ _CONNECTION_ERRORS = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.ConnectionFailureError,
+    # A pooled connection the server closed while idle can be left mid-protocol.
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -105,26 +107,66 @@ class Database:
             await self.replica.close()
 
     @asynccontextmanager
-    async def read(self, *, replica: bool = False) -> AsyncIterator[Connection]:
-        """A connection for reads: the replica when asked for and configured, else the primary."""
+    async def _connection(self, pool: Pool) -> AsyncIterator[Connection]:
+        """A pooled connection; a failure to return it (the pool then drops it) is not the caller's."""
+        conn = await pool.acquire()
+        try:
+            yield conn
+        except _CONNECTION_ERRORS:
+            # One dead connection (PostgreSQL restarted, failed over) means the others are too:
+            # replace them all instead of finding each one by failing a request on it.
+            await pool.expire_connections()
+            raise
+        finally:
+            try:
+                await pool.release(conn)
+            except (*_CONNECTION_ERRORS, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                _log.info("dropped a broken PostgreSQL connection: %s", exc)
+
+    async def read(self, work: Callable[[Connection], Awaitable[T]], *, replica: bool = False) -> T:
+        """Runs `work` on a connection of the replica (when asked for and configured) or the primary.
+
+        Reads change nothing, so a dead pooled connection is simply replaced and the read run again.
+        """
         pool = self.replica if replica and self.replica is not None else self.primary
-        with self.mapped_errors():
-            async with pool.acquire() as conn:
-                yield conn
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                with self.mapped_errors():
+                    async with self._connection(pool) as conn:
+                        return await work(conn)
+            except Unavailable as error:
+                if attempt == _RETRIES or isinstance(error.__cause__, TimeoutError):
+                    raise
+                _log.info("retrying a read on a fresh connection (attempt %d)", attempt)
+        raise AssertionError("unreachable")
+
+    async def fetch(self, sql: str, *args: Any, replica: bool = False) -> list[asyncpg.Record]:
+        return await self.read(lambda conn: conn.fetch(sql, *args), replica=replica)
+
+    async def fetchrow(self, sql: str, *args: Any, replica: bool = False) -> asyncpg.Record | None:
+        return await self.read(lambda conn: conn.fetchrow(sql, *args), replica=replica)
 
     async def write(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         """Runs `work` in one transaction on the primary and returns its result.
 
-        Retried on serialization failures and deadlocks; when a row finds no monthly partition
-        (the service ran past the months created ahead), the partitions are created and the
-        transaction runs once more.
+        Retried on serialization failures and deadlocks, and on a fresh connection when a pooled
+        one turns out dead before the transaction began (PostgreSQL restarted or dropped it).
+        When a row finds no monthly partition (the service ran past the months created ahead),
+        the partitions are created and the transaction runs once more.
         """
         created_partitions = False
         for attempt in range(1, _RETRIES + 1):
+            began = False
             try:
                 with self.mapped_errors():
-                    async with self.primary.acquire() as conn, conn.transaction():
+                    async with self._connection(self.primary) as conn, conn.transaction():
+                        began = True
                         return await work(conn)
+            except Unavailable as error:
+                # Once the transaction began, whether it committed is unknown: the caller decides.
+                if began or attempt == _RETRIES or isinstance(error.__cause__, TimeoutError):
+                    raise
+                _log.info("retrying on a fresh connection after a dead one (attempt %d)", attempt)
             except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError):
                 if attempt == _RETRIES:
                     raise
@@ -140,7 +182,7 @@ class Database:
     async def ensure_partitions(self, months_ahead: int = PARTITION_MONTHS_AHEAD) -> list[str]:
         """Creates this month's partitions and `months_ahead` more; returns the ones created."""
         with self.mapped_errors():
-            async with self.primary.acquire() as conn:
+            async with self._connection(self.primary) as conn:
                 try:
                     rows = await conn.fetch("SELECT cadenza_ensure_partitions(now(), $1)", months_ahead)
                 except asyncpg.UndefinedFunctionError as exc:

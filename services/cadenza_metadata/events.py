@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import asyncpg
+
 from cadenza.metadata.v1 import metadata_pb2
 from cadenza_metadata import cache, convert, job_rows, names, validation
 from cadenza_metadata.db import Connection
@@ -61,17 +63,20 @@ async def list_job_events(
     job_id = names.parse_job(request.parent, "parent")
     pager = Pager(deps.codec, "ListJobEvents", {"parent": str(job_id)}, request.page_size, request.page_token)
     after = pager.cursor_value("seq", int) if pager.cursor is not None else 0
-    async with deps.db.read(replica=True) as conn:
+
+    async def work(conn: Connection) -> list[asyncpg.Record]:
         found = await job_rows.find(conn, job_id)
         if found is None:
             raise job_rows.not_found(job_id)
         table = "job_events_archive" if found.archived else "job_events"
-        rows = await conn.fetch(
+        return await conn.fetch(
             f"SELECT job_id, sequence, type, payload, created_at FROM {table} "
             f"WHERE job_id = $1 AND sequence > $2 ORDER BY sequence LIMIT {pager.size + 1}",
             job_id,
             after,
         )
+
+    rows = await deps.db.read(work, replica=True)
     page, token = pager.page(rows, lambda r: {"seq": r["sequence"]})
     return metadata_pb2.ListJobEventsResponse(
         events=[convert.job_event(r) for r in page], next_page_token=token

@@ -117,8 +117,7 @@ async def get_job(deps: Deps, request: metadata_pb2.GetJobRequest) -> metadata_p
     if lookup.value is not None:
         return metadata_pb2.GetJobResponse(job=types_pb2.Job.FromString(lookup.value))
     # The primary, not a replica: a lagging replica would put a stale job back into the cache.
-    async with deps.db.read() as conn:
-        found = await job_rows.find(conn, job_id)
+    found = await deps.db.read(lambda conn: job_rows.find(conn, job_id))
     if found is None:
         raise job_rows.not_found(job_id)
     job = convert.job(found.row)
@@ -164,8 +163,7 @@ async def list_jobs(deps: Deps, request: metadata_pb2.ListJobsRequest) -> metada
     sql = (
         f"SELECT {JOB_COLUMNS} FROM jobs {where.sql} ORDER BY created_at DESC, id DESC LIMIT {pager.size + 1}"
     )
-    async with deps.db.read(replica=True) as conn:
-        rows = await conn.fetch(sql, *where.args)
+    rows = await deps.db.fetch(sql, *where.args, replica=True)
     page, token = pager.page(rows, lambda r: {"t": convert.micros(r["created_at"]), "id": str(r["id"])})
     return metadata_pb2.ListJobsResponse(jobs=[convert.job(r) for r in page], next_page_token=token)
 

@@ -75,8 +75,7 @@ async def get_model_version(
     deps: Deps, request: metadata_pb2.GetModelVersionRequest
 ) -> metadata_pb2.GetModelVersionResponse:
     version = names.parse_model_version_name(request.name)
-    async with deps.db.read() as conn:
-        row = await conn.fetchrow("SELECT * FROM model_versions WHERE id = $1", version)
+    row = await deps.db.fetchrow("SELECT * FROM model_versions WHERE id = $1", version)
     if row is None:
         raise NotFound(
             f"{names.model_version_name(version)} is not registered", reason="MODEL_VERSION_NOT_FOUND"
@@ -96,8 +95,7 @@ async def list_model_versions(
             pager.cursor_value("id", str),
         )
     sql = f"SELECT * FROM model_versions {where.sql} ORDER BY created_at DESC, id DESC LIMIT {pager.size + 1}"
-    async with deps.db.read(replica=True) as conn:
-        rows = await conn.fetch(sql, *where.args)
+    rows = await deps.db.fetch(sql, *where.args, replica=True)
     page, token = pager.page(rows, lambda r: {"t": convert.micros(r["created_at"]), "id": r["id"]})
     return metadata_pb2.ListModelVersionsResponse(
         model_versions=[convert.model_version(r) for r in page], next_page_token=token

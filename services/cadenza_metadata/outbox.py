@@ -22,11 +22,10 @@ async def list_outbox_events(
 ) -> metadata_pb2.ListOutboxEventsResponse:
     pager = Pager(deps.codec, "ListOutboxEvents", {}, request.page_size, request.page_token)
     after = pager.cursor_value("id", int) if pager.cursor is not None else 0
-    async with deps.db.read() as conn:
-        rows = await conn.fetch(
-            f"SELECT * FROM outbox WHERE acked_at IS NULL AND id > $1 ORDER BY id LIMIT {pager.size + 1}",
-            after,
-        )
+    rows = await deps.db.fetch(
+        f"SELECT * FROM outbox WHERE acked_at IS NULL AND id > $1 ORDER BY id LIMIT {pager.size + 1}",
+        after,
+    )
     page, token = pager.page(rows, lambda r: {"id": r["id"]})
     return metadata_pb2.ListOutboxEventsResponse(
         events=[convert.outbox_event(r) for r in page], next_page_token=token

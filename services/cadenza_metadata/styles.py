@@ -23,8 +23,7 @@ async def get_style_template(
         return metadata_pb2.GetStyleTemplateResponse(
             style_template=metadata_pb2.StyleTemplate.FromString(lookup.value)
         )
-    async with deps.db.read() as conn:
-        row = await conn.fetchrow("SELECT * FROM style_templates WHERE id = $1", template_id)
+    row = await deps.db.fetchrow("SELECT * FROM style_templates WHERE id = $1", template_id)
     if row is None:
         raise NotFound(
             f"{names.style_template_name(template_id)} does not exist", reason="STYLE_TEMPLATE_NOT_FOUND"
@@ -77,8 +76,7 @@ async def list_style_templates(
     if pager.cursor is not None:
         where.add("id > {}", pager.cursor_value("id", str))
     sql = f"SELECT * FROM style_templates {where.sql} ORDER BY id LIMIT {pager.size + 1}"
-    async with deps.db.read(replica=True) as conn:
-        rows = await conn.fetch(sql, *where.args)
+    rows = await deps.db.fetch(sql, *where.args, replica=True)
     page, token = pager.page(rows, lambda r: {"id": r["id"]})
     return metadata_pb2.ListStyleTemplatesResponse(
         style_templates=[convert.style_template(r) for r in page], next_page_token=token
@@ -95,8 +93,7 @@ async def get_user_defaults(
         return metadata_pb2.GetUserDefaultsResponse(
             user_defaults=metadata_pb2.UserDefaults.FromString(lookup.value)
         )
-    async with deps.db.read() as conn:
-        row = await conn.fetchrow("SELECT * FROM user_defaults WHERE user_id = $1", user_id)
+    row = await deps.db.fetchrow("SELECT * FROM user_defaults WHERE user_id = $1", user_id)
     defaults = convert.user_defaults(user_id, row)
     await deps.cache.fill(lookup, defaults.SerializeToString(), SETTINGS_TTL_MS)
     return metadata_pb2.GetUserDefaultsResponse(user_defaults=defaults)

@@ -130,8 +130,7 @@ async def create_track(
 
 async def get_track(deps: Deps, request: metadata_pb2.GetTrackRequest) -> metadata_pb2.GetTrackResponse:
     track_id = names.parse_track(request.name)
-    async with deps.db.read() as conn:
-        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM tracks WHERE id = $1", track_id)
+    row = await deps.db.fetchrow(f"SELECT {_COLUMNS} FROM tracks WHERE id = $1", track_id)
     if row is None:
         raise NotFound(f"{names.track_name(track_id)} does not exist", reason="TRACK_NOT_FOUND")
     if row["deleted_at"] is not None and not request.show_deleted:
@@ -174,8 +173,7 @@ async def list_tracks(deps: Deps, request: metadata_pb2.ListTracksRequest) -> me
     sql = (
         f"SELECT {_COLUMNS} FROM tracks {where.sql} ORDER BY created_at DESC, id DESC LIMIT {pager.size + 1}"
     )
-    async with deps.db.read(replica=True) as conn:
-        rows = await conn.fetch(sql, *where.args)
+    rows = await deps.db.fetch(sql, *where.args, replica=True)
     page, token = pager.page(rows, lambda r: {"t": convert.micros(r["created_at"]), "id": str(r["id"])})
     return metadata_pb2.ListTracksResponse(tracks=[convert.track(r) for r in page], next_page_token=token)
 

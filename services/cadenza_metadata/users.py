@@ -71,8 +71,7 @@ async def create_user(
 
 async def get_user(deps: Deps, request: metadata_pb2.GetUserRequest) -> metadata_pb2.GetUserResponse:
     user_id = names.parse_user(request.name)
-    async with deps.db.read() as conn:
-        user = await _fetch(conn, user_id)
+    user = await deps.db.read(lambda conn: _fetch(conn, user_id))
     if user is None:
         raise NotFound(f"{names.user_name(user_id)} does not exist", reason="USER_NOT_FOUND")
     return metadata_pb2.GetUserResponse(user=user)
@@ -88,8 +87,7 @@ async def list_users(deps: Deps, request: metadata_pb2.ListUsersRequest) -> meta
         FROM users u LEFT JOIN user_roles r ON r.user_id = u.id
         {where.sql} GROUP BY u.id ORDER BY u.id LIMIT {pager.size + 1}
     """
-    async with deps.db.read(replica=True) as conn:
-        rows = await conn.fetch(sql, *where.args)
+    rows = await deps.db.fetch(sql, *where.args, replica=True)
     page, token = pager.page(rows, lambda r: {"id": r["id"]})
     return metadata_pb2.ListUsersResponse(
         users=[convert.user(r, list(r["roles"])) for r in page], next_page_token=token

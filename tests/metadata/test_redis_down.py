@@ -18,9 +18,11 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from cadenza.common.v1 import types_pb2
-from cadenza.metadata.v1 import metadata_pb2
+from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
 from cadenza_metadata import cache
+from cadenza_metadata.app import create_service
 from cadenza_runtime.config import CadenzaConfig
+from tests.conftest import serve
 from tests.metadata.support import (
     CANCELLED,
     PENDING,
@@ -105,6 +107,11 @@ async def test_service_keeps_answering_from_postgres_while_redis_is_down(
         stub.GetUserDefaults(metadata_pb2.GetUserDefaultsRequest(name=f"{user}/defaults"))
     )
     assert defaults.user_defaults.name == f"{user}/defaults"
+
+    # A service started while Redis is down starts and serves too.
+    async with serve("metadata", create_service, md_config) as (_, channel):
+        fresh = metadata_pb2_grpc.MetadataServiceStub(channel)
+        assert (await _timed(fresh.GetJob(metadata_pb2.GetJobRequest(name=job.name)))).job.state == CANCELLED
 
     # What cannot be decided without Redis says so.
     for call in (

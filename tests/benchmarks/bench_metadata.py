@@ -1,0 +1,323 @@
+"""Metadata benchmark: GetJob and CreateJob through the service vs the same work done directly.
+
+    python tests/benchmarks/bench_metadata.py [--seconds 3] [--rounds 3] [--jobs 1000]
+
+Brings PostgreSQL and Redis up with the project's launcher, migrates, then starts the metadata
+service as its own process (`python -m cadenza_metadata` on a spare port). At concurrency 1 and 32,
+for --rounds rounds that alternate the paths (the machine may be shared, so no path gets all the
+quiet moments), it measures for --seconds each:
+
+  asyncpg GetJob (same SELECT)        the service's own query, by id through job_requests
+  redis-py GET of the cached job      what a cache hit costs at the store
+  service GetJob, cache hit           gRPC -> Redis
+  service GetJob, cache miss          gRPC -> Redis miss -> PostgreSQL -> Redis fill (--jobs calls)
+  asyncpg CreateJob (same statement)  idempotency row + job + event + outbox + audit, one statement
+  service CreateJob                   gRPC -> validation -> that statement
+
+and prints the median throughput, p50/p99 latency, the service process's CPU time per call (from
+/proc, independent of other load on the machine) and each path's ratio to its direct baseline.
+The direct asyncpg pool has the service's pool size. Jobs are written for `users/mdtest-bench-*`
+and finished (CANCELLED, outbox acknowledged) at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from cadenza.common.v1 import types_pb2
+from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
+from cadenza_metadata import cache, convert, job_rows, jobs
+from cadenza_runtime.client import create_channel
+from cadenza_runtime.config import CadenzaConfig, load_config
+
+USER_PREFIX = "mdtest-bench-"
+
+
+def _launcher_up() -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "cadenza_suite.cli",
+        "up",
+        "--no-services",
+        "--only",
+        "postgres",
+        "redis",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"`cadenza up --only postgres redis` failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _service_process(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    env = dict(os.environ, CADENZA_SERVICES__METADATA__PORT=str(port), CADENZA_TELEMETRY__LOG_LEVEL="WARNING")
+    process = subprocess.Popen([sys.executable, "-m", "cadenza_metadata"], env=env)
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def _wait_serving(channel: Any, deadline: float) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    while True:
+        try:
+            reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+            if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.2)
+
+
+@dataclass
+class Series:
+    """One path at one concurrency, over all rounds."""
+
+    label: str
+    concurrency: int
+    baseline: str | None = None  # label of the direct path it is compared with
+    rates: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    service_cpu: list[float] = field(default_factory=list)  # service process CPU seconds per call
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(self.rates)
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _run(
+    series: Series,
+    call: Callable[[int], Awaitable[Any]],
+    *,
+    seconds: float | None = None,
+    total: int | None = None,
+    service_pid: int | None = None,
+) -> None:
+    """`concurrency` loops calling `call(i)` (i counts calls) for `seconds` after a short warm-up,
+    or exactly `total` calls, all measured."""
+    counter = 0
+    latencies: list[float] = []
+    warmup = 0.3 if seconds is not None else 0.0
+    begin = time.monotonic()
+    measured_from = begin + warmup
+    stop_at = measured_from + seconds if seconds is not None else float("inf")
+    cpu_before = 0.0
+
+    async def loop() -> None:
+        nonlocal counter
+        while (now := time.monotonic()) < stop_at and (total is None or counter < total):
+            i = counter
+            counter += 1
+            started = time.perf_counter()
+            await call(i)
+            if now >= measured_from:
+                latencies.append(time.perf_counter() - started)
+
+    async def sample_cpu() -> None:
+        nonlocal cpu_before
+        await asyncio.sleep(warmup)
+        if service_pid is not None:
+            cpu_before = _cpu_seconds(service_pid)
+
+    await asyncio.gather(sample_cpu(), *(loop() for _ in range(series.concurrency)))
+    elapsed = seconds if seconds is not None else time.monotonic() - begin
+    series.rates.append(len(latencies) / elapsed)
+    series.latencies.extend(latencies)
+    if service_pid is not None and latencies:
+        series.service_cpu.append((_cpu_seconds(service_pid) - cpu_before) / len(latencies))
+
+
+def _create_request(user: str) -> metadata_pb2.CreateJobRequest:
+    params = types_pb2.GenerationParams(
+        prompt="benchmark: calm piano, rain",
+        tags=["ambient"],
+        duration_seconds=8,
+        steps=20,
+        model_version="bench-1",
+    )
+    return metadata_pb2.CreateJobRequest(
+        job=types_pb2.Job(user=user, request_id=uuid.uuid4().hex, params=params)
+    )
+
+
+async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series]:
+    port = _free_port()
+    pool = await asyncpg.create_pool(
+        config.postgres.dsn("service"),
+        min_size=config.postgres.pool_max_size,
+        max_size=config.postgres.pool_max_size,
+        init=lambda conn: conn.set_type_codec(
+            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        ),
+    )
+    redis = aioredis.Redis(
+        host=config.redis.host,
+        port=config.redis.port,
+        db=config.redis.db,
+        password=config.redis.password.get_secret_value() if config.redis.password else None,
+    )
+    user = f"users/{USER_PREFIX}{uuid.uuid4().hex[:8]}"
+    everything: list[Series] = []
+    with _service_process(port) as process:
+        channel = create_channel(f"127.0.0.1:{port}", config)
+        await _wait_serving(channel, time.monotonic() + 60)
+        stub = metadata_pb2_grpc.MetadataServiceStub(channel)
+        print(f"creating {args.jobs} jobs to read ...", flush=True)
+        semaphore = asyncio.Semaphore(32)
+
+        async def make() -> str:
+            async with semaphore:
+                return (await stub.CreateJob(_create_request(user))).job.name
+
+        names = list(await asyncio.gather(*(make() for _ in range(args.jobs))))
+        ids = [uuid.UUID(n.removeprefix("jobs/")) for n in names]
+        keys = [cache.job_key(i) for i in ids]
+        template = _create_request(user).job.params
+
+        async def direct_create(_: int) -> None:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.fetchrow(
+                    jobs._CREATE,
+                    user.removeprefix("users/"),
+                    uuid.uuid4().hex,
+                    uuid.uuid4(),
+                    convert.to_json(template),
+                    None,
+                    template.model_version,
+                    None,
+                    "services/bench",
+                )
+
+        def get(i: int) -> Any:
+            return stub.GetJob(metadata_pb2.GetJobRequest(name=names[i % len(names)]))
+
+        for concurrency in (1, 32):
+            direct_get = Series("asyncpg GetJob (same SELECT)", concurrency)
+            redis_get = Series("redis-py GET of the cached job", concurrency, direct_get.label)
+            hit = Series("service GetJob, cache hit", concurrency, direct_get.label)
+            miss = Series("service GetJob, cache miss", concurrency, direct_get.label)
+            direct_new = Series("asyncpg CreateJob (same statement)", concurrency)
+            service_new = Series("service CreateJob", concurrency, direct_new.label)
+            everything += [direct_get, redis_get, hit, miss, direct_new, service_new]
+            pid = process.pid
+            for round_ in range(args.rounds):
+                print(f"concurrency {concurrency}, round {round_ + 1}/{args.rounds}", flush=True)
+                for name in names:  # the hit rows read cached jobs only
+                    await stub.GetJob(metadata_pb2.GetJobRequest(name=name))
+                await _run(
+                    direct_get,
+                    lambda i: pool.fetchrow(job_rows.SELECT_LIVE, ids[i % len(ids)]),
+                    seconds=args.seconds,
+                )
+                await _run(redis_get, lambda i: redis.get(keys[i % len(keys)]), seconds=args.seconds)
+                await _run(hit, get, seconds=args.seconds, service_pid=pid)
+                # Every job once with its cached copy dropped: PostgreSQL answers, Redis is filled.
+                await redis.delete(*keys)
+                await _run(miss, get, total=len(names), service_pid=pid)
+                await _run(direct_new, direct_create, seconds=args.seconds)
+                await _run(
+                    service_new,
+                    lambda i: stub.CreateJob(_create_request(user)),
+                    seconds=args.seconds,
+                    service_pid=pid,
+                )
+        await channel.close(None)
+    await pool.execute(
+        "UPDATE jobs SET state = 'CANCELLED' WHERE user_id LIKE $1 AND state = 'PENDING'", USER_PREFIX + "%"
+    )
+    await pool.execute(
+        "UPDATE outbox SET acked_at = now() WHERE acked_at IS NULL AND payload->>'user' LIKE $1",
+        f"users/{USER_PREFIX}%",
+    )
+    await pool.close()
+    await redis.aclose()
+    return everything
+
+
+def _report(everything: list[Series]) -> None:
+    by_label = {(s.label, s.concurrency): s for s in everything}
+    print()
+    print(
+        f"{'path':<36} {'conc':>4} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'svc CPU/call':>12}  ratio to direct"
+    )
+    for series in everything:
+        ratio = ""
+        if series.baseline is not None:
+            base = by_label[(series.baseline, series.concurrency)]
+            ratio = f"{series.rate / base.rate:.2f}x throughput, {base.percentile(0.5) / series.percentile(0.5):.2f}x p50"
+        cpu = f"{statistics.median(series.service_cpu) * 1e6:.0f} us" if series.service_cpu else ""
+        print(
+            f"{series.label:<36} {series.concurrency:>4} {series.rate:>8.0f} {series.percentile(0.5):>7.2f} "
+            f"{series.percentile(0.99):>7.2f} {cpu:>12}  {ratio}"
+        )
+    print()
+    print(
+        "calls/s: median over rounds; p50/p99: over every measured call; ratio > 1 means faster than direct."
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per row and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, alternating the paths")
+    parser.add_argument(
+        "--jobs", type=int, default=1000, help="jobs created to read back (and cache-miss calls)"
+    )
+    args = parser.parse_args()
+    _launcher_up()
+    config = load_config()
+    from cadenza_metadata.migrations import migrate
+
+    asyncio.run(migrate(config))
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    everything = asyncio.run(_bench(config, args))
+    _report(everything)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
