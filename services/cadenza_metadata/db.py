@@ -112,10 +112,12 @@ class Database:
         conn = await pool.acquire()
         try:
             yield conn
-        except _CONNECTION_ERRORS:
+        except _CONNECTION_ERRORS as exc:
             # One dead connection (PostgreSQL restarted, failed over) means the others are too:
-            # replace them all instead of finding each one by failing a request on it.
-            await pool.expire_connections()
+            # replace them all instead of finding each one by failing a request on it. A query
+            # that merely ran out of time says nothing about the connections.
+            if not isinstance(exc, TimeoutError):
+                await pool.expire_connections()
             raise
         finally:
             try:

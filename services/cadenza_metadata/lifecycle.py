@@ -90,9 +90,7 @@ def _check_transition(request: metadata_pb2.TransitionJobRequest) -> None:
         raise InvalidArgument("failure_message is only accepted with new_state FAILED, CANCELLED or PENDING")
     if request.track and new != types_pb2.JOB_STATE_SUCCEEDED:
         raise InvalidArgument("track is only accepted with new_state SUCCEEDED")
-    if new == types_pb2.JOB_STATE_RUNNING:
-        validation.token(request.worker, "worker", max_length=MAX_WORKER)
-    elif request.worker:
+    if new == types_pb2.JOB_STATE_RUNNING or request.worker:  # RUNNING needs the new lease holder
         validation.token(request.worker, "worker", max_length=MAX_WORKER)
     if request.seed and new != types_pb2.JOB_STATE_RUNNING:
         raise InvalidArgument("seed is only accepted with new_state RUNNING")
