@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from grpc import aio
 
@@ -15,10 +15,10 @@ from cadenza_inference.batcher import Batcher
 from cadenza_inference.devices import Compute
 from cadenza_inference.events import Accepted, Failed, Finished, Progress
 from cadenza_inference.registry import ModelRegistry
+from cadenza_inference.streams import read_or_refuse
 from cadenza_inference.validation import check_prompt, check_tags, plan_generation
 
 Context = aio.ServicerContext[Any, Any]
-T = TypeVar("T")
 
 
 class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
@@ -60,7 +60,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
     async def Encode(
         self, request_iterator: AsyncIterator[inference_pb2.EncodeRequest], context: Context
     ) -> inference_pb2.EncodeResponse:
-        upload = await encoding.read_upload(request_iterator)
+        upload = await read_or_refuse(encoding.read_upload, request_iterator)
         pipeline = self.registry.get(upload.header.model_version, "header.model_version")
         audio, rate = encoding.samples(upload, pipeline.config)
 
@@ -96,7 +96,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
     async def LoadModel(
         self, request_iterator: AsyncIterator[inference_pb2.LoadModelRequest], context: Context
     ) -> inference_pb2.LoadModelResponse:
-        upload = await loading.read_upload(request_iterator)
+        upload = await read_or_refuse(loading.read_upload, request_iterator)
         header = upload.header
         pipeline = self.registry.existing(header.version, upload.sha256)
         if pipeline is None:
