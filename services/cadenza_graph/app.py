@@ -19,7 +19,12 @@ SERVICE_FULL_NAME = graph_pb2.DESCRIPTOR.services_by_name["GraphService"].full_n
 async def create_service(config: CadenzaConfig) -> ServiceBundle:
     settings = config.neo4j
     driver = AsyncGraphDatabase.driver(
-        settings.uri, auth=(settings.user, settings.password.get_secret_value()), connection_timeout=10.0
+        settings.uri,
+        auth=(settings.user, settings.password.get_secret_value()),
+        connection_timeout=5.0,
+        # Transient failures are retried here for a few seconds only: past that the caller gets
+        # UNAVAILABLE well inside its deadline, and its channel retries idempotent calls itself.
+        max_transaction_retry_time=5.0,
     )
     try:
         await driver.verify_connectivity()

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
 
+import grpc
 import pytest
+from grpc import aio
 from neo4j import AsyncGraphDatabase
 from pydantic import SecretStr
 
+from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
 from cadenza_graph.app import create_service
 from cadenza_graph.store import GraphStore
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import Unavailable
+from tests.conftest import serve
+from tests.graph.support import expect_status
 
 
 def _closed_port() -> int:
@@ -47,3 +56,49 @@ async def test_service_refuses_to_start_with_a_wrong_password(neo4j_config: Cade
     settings = neo4j_config.neo4j.model_copy(update={"password": SecretStr("not-the-password")})
     with pytest.raises(RuntimeError, match="neo4j section"):
         await create_service(neo4j_config.model_copy(update={"neo4j": settings}))
+
+
+def _launcher(env: dict[str, str], *command: str) -> None:
+    argv = [sys.executable, "-m", "cadenza_suite.cli", *command]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=900, env={**os.environ, **env})
+    if result.returncode != 0:
+        raise RuntimeError(f"`cadenza {' '.join(command)}` failed:\n{result.stdout}\n{result.stderr}")
+
+
+@pytest.mark.slow
+async def test_outage_is_unavailable_and_the_service_recovers(neo4j_config: CadenzaConfig) -> None:
+    # A Neo4j of its own (same launcher, own port and state directory), so stopping it disturbs no
+    # other test.
+    port = _closed_port()
+    env = {
+        "CADENZA_STATE_DIR": str(neo4j_config.state_dir / "graph-outage-tests"),
+        "CADENZA_NEO4J__BOLT_PORT": str(port),
+    }
+    config = neo4j_config.model_copy(
+        update={"neo4j": neo4j_config.neo4j.model_copy(update={"bolt_port": port})}
+    )
+    _launcher(env, "up", "--no-services", "--only", "neo4j")
+    try:
+        async with serve("graph", create_service, config) as (server, _):
+            # A plain channel: the suite's channels retry UNAVAILABLE, which would hide the status.
+            async with aio.insecure_channel(server.address) as channel:
+                stub = graph_pb2_grpc.GraphServiceStub(channel)
+                node = graph_pb2.TrackNode(track="tracks/outage-1", user="users/outage", tags=["outage"])
+                await stub.RecordTrack(graph_pb2.RecordTrackRequest(track=node))
+
+                _launcher(env, "down", "neo4j")
+                started = time.monotonic()
+                error = await expect_status(
+                    stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track="tracks/outage-1")),
+                    grpc.StatusCode.UNAVAILABLE,
+                    "cannot be reached",
+                )
+                assert time.monotonic() - started < 15, "UNAVAILABLE must come well inside a 30 s deadline"
+                assert "NEO4J_UNAVAILABLE" in str(error.trailing_metadata())
+
+                _launcher(env, "up", "--no-services", "--only", "neo4j")
+                # The same service instance reconnects on its own; the data survived the restart.
+                got = await stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track="tracks/outage-1"))
+                assert (got.track.user, list(got.track.tags)) == ("users/outage", ["outage"])
+    finally:
+        _launcher(env, "down", "neo4j")
