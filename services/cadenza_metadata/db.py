@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
@@ -151,22 +151,32 @@ class Database:
     async def write(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         """Runs `work` in one transaction on the primary and returns its result.
 
-        Retried on serialization failures and deadlocks, and on a fresh connection when a pooled
-        one turns out dead before the transaction began (PostgreSQL restarted or dropped it).
-        When a row finds no monthly partition (the service ran past the months created ahead),
-        the partitions are created and the transaction runs once more.
+        Retried on serialization failures and deadlocks, and on a fresh connection when the
+        connection dies before COMMIT was sent (PostgreSQL restarted, failed over, dropped it):
+        nothing can have been committed then. Only a failed COMMIT leaves the outcome unknown,
+        and that is left to the caller (UNAVAILABLE). When a row finds no monthly partition (the
+        service ran past the months created ahead), the partitions are created and the
+        transaction runs once more.
         """
         created_partitions = False
         for attempt in range(1, _RETRIES + 1):
-            began = False
+            committing = False
             try:
                 with self.mapped_errors():
-                    async with self._connection(self.primary) as conn, conn.transaction():
-                        began = True
-                        return await work(conn)
+                    async with self._connection(self.primary) as conn:
+                        transaction = conn.transaction()
+                        await transaction.start()
+                        try:
+                            result = await work(conn)
+                        except BaseException:
+                            with suppress(*_CONNECTION_ERRORS, asyncpg.InterfaceError):
+                                await transaction.rollback()
+                            raise
+                        committing = True
+                        await transaction.commit()
+                        return result
             except Unavailable as error:
-                # Once the transaction began, whether it committed is unknown: the caller decides.
-                if began or attempt == _RETRIES or isinstance(error.__cause__, TimeoutError):
+                if committing or attempt == _RETRIES or isinstance(error.__cause__, TimeoutError):
                     raise
                 _log.info("retrying on a fresh connection after a dead one (attempt %d)", attempt)
             except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError):
