@@ -419,6 +419,7 @@ class TransitionJobRequest(_message.Message):
     failure_reason: _types_pb2.FailureReason.ValueType
     """Required for FAILED."""
     failure_message: _builtins.str
+    """For FAILED and CANCELLED; with PENDING (a requeue) it is only recorded in the job event."""
     track: _builtins.str
     """For SUCCEEDED: the produced track."""
     worker: _builtins.str

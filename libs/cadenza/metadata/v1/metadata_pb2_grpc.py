@@ -236,13 +236,15 @@ class MetadataServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Served from the Redis cache when possible; also finds archived (read-only) jobs.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListJobs(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Live (not archived) jobs, newest first; may read a replica when one is configured.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -262,7 +264,8 @@ class MetadataServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RenewJobLease(self, request, context):
-        """Extends a worker's lease and records progress without writing a row per step.
+        """Extends a worker's lease and records progress without writing a row per step (a heartbeat:
+        no job event and no audit row).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -371,7 +374,8 @@ class MetadataServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ArchiveRecords(self, request, context):
-        """Moves jobs, job events and audit rows older than a cut-off into archive tables.
+        """Moves jobs, job events and audit rows older than a cut-off into archive tables, in one
+        transaction. Only finished jobs (SUCCEEDED, FAILED, CANCELLED) move, with all their events.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -391,7 +395,7 @@ class MetadataServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CheckRateLimit(self, request, context):
-        """Coordination primitives on Redis for the orchestrator.
+        """Coordination primitives on Redis for the orchestrator; UNAVAILABLE while Redis is down.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

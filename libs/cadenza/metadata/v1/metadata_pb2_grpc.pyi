@@ -43,13 +43,17 @@ class MetadataServiceStub:
     CreateJob: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.CreateJobRequest, _metadata_pb2.CreateJobResponse]
     """Jobs. CreateJob is idempotent on (user, request_id)."""
     GetJob: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetJobRequest, _metadata_pb2.GetJobResponse]
+    """Served from the Redis cache when possible; also finds archived (read-only) jobs."""
     ListJobs: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListJobsRequest, _metadata_pb2.ListJobsResponse]
+    """Live (not archived) jobs, newest first; may read a replica when one is configured."""
     TransitionJob: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.TransitionJobRequest, _metadata_pb2.TransitionJobResponse]
     """Moves a job from an expected state to another; a stale or illegal transition is FAILED_PRECONDITION."""
     ClaimJob: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ClaimJobRequest, _metadata_pb2.ClaimJobResponse]
     """Claims the oldest PENDING job (FOR UPDATE SKIP LOCKED) and leases it to a worker."""
     RenewJobLease: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.RenewJobLeaseRequest, _metadata_pb2.RenewJobLeaseResponse]
-    """Extends a worker's lease and records progress without writing a row per step."""
+    """Extends a worker's lease and records progress without writing a row per step (a heartbeat:
+    no job event and no audit row).
+    """
     AnnotateJob: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.AnnotateJobRequest, _metadata_pb2.AnnotateJobResponse]
     """Merges keys into a job's annotations (e.g. saga progress)."""
     AppendJobEvent: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.AppendJobEventRequest, _metadata_pb2.AppendJobEventResponse]
@@ -73,12 +77,14 @@ class MetadataServiceStub:
     ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListAuditEventsRequest, _metadata_pb2.ListAuditEventsResponse]
     """Audit log and archival."""
     ArchiveRecords: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ArchiveRecordsRequest, _metadata_pb2.ArchiveRecordsResponse]
-    """Moves jobs, job events and audit rows older than a cut-off into archive tables."""
+    """Moves jobs, job events and audit rows older than a cut-off into archive tables, in one
+    transaction. Only finished jobs (SUCCEEDED, FAILED, CANCELLED) move, with all their events.
+    """
     ListOutboxEvents: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListOutboxEventsRequest, _metadata_pb2.ListOutboxEventsResponse]
     """Outbox of state changes for the orchestrator."""
     AckOutboxEvents: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.AckOutboxEventsRequest, _metadata_pb2.AckOutboxEventsResponse]
     CheckRateLimit: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.CheckRateLimitRequest, _metadata_pb2.CheckRateLimitResponse]
-    """Coordination primitives on Redis for the orchestrator."""
+    """Coordination primitives on Redis for the orchestrator; UNAVAILABLE while Redis is down."""
     AcquireLock: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.AcquireLockRequest, _metadata_pb2.AcquireLockResponse]
     ReleaseLock: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ReleaseLockRequest, _metadata_pb2.ReleaseLockResponse]
 
@@ -97,13 +103,17 @@ class MetadataServiceAsyncStub(MetadataServiceStub):
     CreateJob: _aio.UnaryUnaryMultiCallable[_metadata_pb2.CreateJobRequest, _metadata_pb2.CreateJobResponse]  # type: ignore[assignment]
     """Jobs. CreateJob is idempotent on (user, request_id)."""
     GetJob: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetJobRequest, _metadata_pb2.GetJobResponse]  # type: ignore[assignment]
+    """Served from the Redis cache when possible; also finds archived (read-only) jobs."""
     ListJobs: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListJobsRequest, _metadata_pb2.ListJobsResponse]  # type: ignore[assignment]
+    """Live (not archived) jobs, newest first; may read a replica when one is configured."""
     TransitionJob: _aio.UnaryUnaryMultiCallable[_metadata_pb2.TransitionJobRequest, _metadata_pb2.TransitionJobResponse]  # type: ignore[assignment]
     """Moves a job from an expected state to another; a stale or illegal transition is FAILED_PRECONDITION."""
     ClaimJob: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ClaimJobRequest, _metadata_pb2.ClaimJobResponse]  # type: ignore[assignment]
     """Claims the oldest PENDING job (FOR UPDATE SKIP LOCKED) and leases it to a worker."""
     RenewJobLease: _aio.UnaryUnaryMultiCallable[_metadata_pb2.RenewJobLeaseRequest, _metadata_pb2.RenewJobLeaseResponse]  # type: ignore[assignment]
-    """Extends a worker's lease and records progress without writing a row per step."""
+    """Extends a worker's lease and records progress without writing a row per step (a heartbeat:
+    no job event and no audit row).
+    """
     AnnotateJob: _aio.UnaryUnaryMultiCallable[_metadata_pb2.AnnotateJobRequest, _metadata_pb2.AnnotateJobResponse]  # type: ignore[assignment]
     """Merges keys into a job's annotations (e.g. saga progress)."""
     AppendJobEvent: _aio.UnaryUnaryMultiCallable[_metadata_pb2.AppendJobEventRequest, _metadata_pb2.AppendJobEventResponse]  # type: ignore[assignment]
@@ -127,12 +137,14 @@ class MetadataServiceAsyncStub(MetadataServiceStub):
     ListAuditEvents: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListAuditEventsRequest, _metadata_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
     """Audit log and archival."""
     ArchiveRecords: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ArchiveRecordsRequest, _metadata_pb2.ArchiveRecordsResponse]  # type: ignore[assignment]
-    """Moves jobs, job events and audit rows older than a cut-off into archive tables."""
+    """Moves jobs, job events and audit rows older than a cut-off into archive tables, in one
+    transaction. Only finished jobs (SUCCEEDED, FAILED, CANCELLED) move, with all their events.
+    """
     ListOutboxEvents: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListOutboxEventsRequest, _metadata_pb2.ListOutboxEventsResponse]  # type: ignore[assignment]
     """Outbox of state changes for the orchestrator."""
     AckOutboxEvents: _aio.UnaryUnaryMultiCallable[_metadata_pb2.AckOutboxEventsRequest, _metadata_pb2.AckOutboxEventsResponse]  # type: ignore[assignment]
     CheckRateLimit: _aio.UnaryUnaryMultiCallable[_metadata_pb2.CheckRateLimitRequest, _metadata_pb2.CheckRateLimitResponse]  # type: ignore[assignment]
-    """Coordination primitives on Redis for the orchestrator."""
+    """Coordination primitives on Redis for the orchestrator; UNAVAILABLE while Redis is down."""
     AcquireLock: _aio.UnaryUnaryMultiCallable[_metadata_pb2.AcquireLockRequest, _metadata_pb2.AcquireLockResponse]  # type: ignore[assignment]
     ReleaseLock: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ReleaseLockRequest, _metadata_pb2.ReleaseLockResponse]  # type: ignore[assignment]
 
@@ -183,14 +195,16 @@ class MetadataServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _metadata_pb2.GetJobRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_metadata_pb2.GetJobResponse, _abc.Awaitable[_metadata_pb2.GetJobResponse]]: ...
+    ) -> _typing.Union[_metadata_pb2.GetJobResponse, _abc.Awaitable[_metadata_pb2.GetJobResponse]]:
+        """Served from the Redis cache when possible; also finds archived (read-only) jobs."""
 
     @_abc_1.abstractmethod
     def ListJobs(
         self,
         request: _metadata_pb2.ListJobsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_metadata_pb2.ListJobsResponse, _abc.Awaitable[_metadata_pb2.ListJobsResponse]]: ...
+    ) -> _typing.Union[_metadata_pb2.ListJobsResponse, _abc.Awaitable[_metadata_pb2.ListJobsResponse]]:
+        """Live (not archived) jobs, newest first; may read a replica when one is configured."""
 
     @_abc_1.abstractmethod
     def TransitionJob(
@@ -214,7 +228,9 @@ class MetadataServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.RenewJobLeaseRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.RenewJobLeaseResponse, _abc.Awaitable[_metadata_pb2.RenewJobLeaseResponse]]:
-        """Extends a worker's lease and records progress without writing a row per step."""
+        """Extends a worker's lease and records progress without writing a row per step (a heartbeat:
+        no job event and no audit row).
+        """
 
     @_abc_1.abstractmethod
     def AnnotateJob(
@@ -340,7 +356,9 @@ class MetadataServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.ArchiveRecordsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.ArchiveRecordsResponse, _abc.Awaitable[_metadata_pb2.ArchiveRecordsResponse]]:
-        """Moves jobs, job events and audit rows older than a cut-off into archive tables."""
+        """Moves jobs, job events and audit rows older than a cut-off into archive tables, in one
+        transaction. Only finished jobs (SUCCEEDED, FAILED, CANCELLED) move, with all their events.
+        """
 
     @_abc_1.abstractmethod
     def ListOutboxEvents(
@@ -363,7 +381,7 @@ class MetadataServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.CheckRateLimitRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.CheckRateLimitResponse, _abc.Awaitable[_metadata_pb2.CheckRateLimitResponse]]:
-        """Coordination primitives on Redis for the orchestrator."""
+        """Coordination primitives on Redis for the orchestrator; UNAVAILABLE while Redis is down."""
 
     @_abc_1.abstractmethod
     def AcquireLock(
