@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 
 from miniopy_async.api import Minio
@@ -35,6 +35,9 @@ from cadenza_runtime.errors import InvalidArgument, NotFound
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024
 PARTS_IN_FLIGHT = 2
+# Part buffers all uploads of the process may hold together (256 MiB): past it, uploads wait for
+# a buffer and gRPC flow control slows their clients, so memory does not grow with concurrency.
+MAX_BUFFERED_PARTS = 32
 # S3 allows 10,000 parts; with fixed parts that bounds the object size (156.25 GiB).
 MAX_PARTS = 10_000
 MAX_OBJECT_BYTES = PART_SIZE * MAX_PARTS
@@ -185,8 +188,27 @@ class StreamHasher:
             self._pending.cancel()
 
 
+class PartBudget:
+    """Counts the part buffers held by all uploads (see MAX_BUFFERED_PARTS)."""
+
+    def __init__(self, parts: int = MAX_BUFFERED_PARTS):
+        self._slots = asyncio.Semaphore(parts)
+
+    async def read_part(self, reader: PartReader) -> tuple[bytes, bool]:
+        """The next part, holding one buffer slot that the caller must `release` exactly once."""
+        await self._slots.acquire()
+        try:
+            return await reader.next_part(PART_SIZE)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self) -> None:
+        self._slots.release()
+
+
 class MultipartUpload:
-    """One S3 multipart upload with a bounded number of parts in flight."""
+    """One S3 multipart upload with a bounded number of parts in flight; begun with its first part."""
 
     def __init__(self, client: Minio, endpoint: str, bucket: str, key: str, headers: DictType):
         self._client = client
@@ -198,24 +220,29 @@ class MultipartUpload:
         self._parts: list[asyncio.Task[str]] = []
         self._what = f"upload of {bucket}/{key}"
 
-    async def begin(self) -> None:
-        async with store_call(self._endpoint, self._what):
-            self._upload_id = await self._client._create_multipart_upload(
-                self._bucket, self._key, dict(self._headers)
-            )
-
-    async def add(self, data: bytes) -> None:
-        if len(self._parts) >= MAX_PARTS:
-            raise InvalidArgument(
-                f"objects are limited to {MAX_PARTS} parts of {PART_SIZE} bytes ({MAX_OBJECT_BYTES} bytes)"
-            )
-        await self._wait_for_slot()
-        number = len(self._parts) + 1
-        self._parts.append(
-            asyncio.create_task(
+    async def add(self, data: bytes, release: Callable[[], None]) -> None:
+        """Sends `data` as the next part; `release` runs once the part's buffer is no longer needed,
+        also when this raises."""
+        try:
+            if len(self._parts) >= MAX_PARTS:
+                raise InvalidArgument(
+                    f"objects are limited to {MAX_PARTS} parts of {PART_SIZE} bytes ({MAX_OBJECT_BYTES} bytes)"
+                )
+            if not self._upload_id:
+                async with store_call(self._endpoint, self._what):
+                    self._upload_id = await self._client._create_multipart_upload(
+                        self._bucket, self._key, dict(self._headers)
+                    )
+            await self._wait_for_slot()
+            number = len(self._parts) + 1
+            task = asyncio.create_task(
                 self._client._upload_part(self._bucket, self._key, data, None, self._upload_id, number)
             )
-        )
+        except BaseException:
+            release()
+            raise
+        task.add_done_callback(lambda _: release())
+        self._parts.append(task)
 
     async def _wait_for_slot(self) -> None:
         while True:
@@ -247,19 +274,23 @@ class MultipartUpload:
 
 
 class Uploader:
-    def __init__(self, client: Minio, endpoint: str, cleanups: Cleanups):
+    def __init__(self, client: Minio, endpoint: str, cleanups: Cleanups, budget: PartBudget | None = None):
         self._client = client
         self._endpoint = endpoint
         self._cleanups = cleanups
+        self._budget = budget or PartBudget()
 
     async def upload(self, target: UploadTarget, reader: PartReader) -> None:
         """Writes the object or leaves nothing at target's key (raising why)."""
         hasher = StreamHasher()
         try:
-            first, last = await reader.next_part(PART_SIZE)
-            await hasher.feed(first)
+            first, last = await self._budget.read_part(reader)
             if last:
-                await self._put_single(target, first, await hasher.hexdigest())
+                try:
+                    await hasher.feed(first)
+                    await self._put_single(target, first, await hasher.hexdigest())
+                finally:
+                    self._budget.release()
             elif target.expected_sha256:
                 await self._put_verified_multipart(target, reader, hasher, first)
             else:
@@ -291,14 +322,18 @@ class Uploader:
     async def _stream_parts(
         self, upload: MultipartUpload, reader: PartReader, hasher: StreamHasher, first: bytes
     ) -> str:
-        """Sends every part through `upload` and returns the digest of the whole content."""
-        await upload.add(first)
+        """Sends `first` and every further part through `upload`, taking over their buffer slots,
+        and returns the digest of the whole content."""
+        await upload.add(first, self._budget.release)
+        await hasher.feed(first)
         last = False
         while not last:
-            part, last = await reader.next_part(PART_SIZE)
-            await hasher.feed(part)
+            part, last = await self._budget.read_part(reader)
             if part:
-                await upload.add(part)
+                await upload.add(part, self._budget.release)
+            else:
+                self._budget.release()
+            await hasher.feed(part)
         return await hasher.hexdigest()
 
     async def _put_verified_multipart(
@@ -307,7 +342,6 @@ class Uploader:
         headers = object_headers(target.content_type, target.metadata, target.expected_sha256)
         upload = MultipartUpload(self._client, self._endpoint, target.bucket, target.key, headers)
         try:
-            await upload.begin()
             digest = await self._stream_parts(upload, reader, hasher, first)
             self._verify(target, digest)
             await upload.complete()
@@ -322,7 +356,6 @@ class Uploader:
         headers = object_headers(target.content_type, target.metadata, "")
         upload = MultipartUpload(self._client, self._endpoint, target.bucket, staging_key, headers)
         try:
-            await upload.begin()
             digest = await self._stream_parts(upload, reader, hasher, first)
             await self._settle(target)
             await upload.complete()

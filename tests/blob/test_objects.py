@@ -123,3 +123,19 @@ async def test_list_hides_staging_objects(blob: Stub, minio: Minio, prefix: str)
         assert not [key for key in keys if key.startswith("~")]
     finally:
         await minio.remove_object("checkpoints", staging)
+
+
+async def test_list_round_trips_every_allowed_character(blob: Stub, prefix: str) -> None:
+    keys = [f"{prefix}job=42/take_1.wav", f"{prefix}job=42/Take-2.WAV", f"{prefix}job=43/x"]
+    for key in keys:
+        await upload_bytes(blob, "audio", key, b"x")
+    page = await blob.ListObjects(
+        blob_pb2.ListObjectsRequest(bucket="audio", prefix=f"{prefix}job=42/", page_size=1)
+    )
+    second = await blob.ListObjects(
+        blob_pb2.ListObjectsRequest(
+            bucket="audio", prefix=f"{prefix}job=42/", page_size=1, page_token=page.next_page_token
+        )
+    )
+    assert [info.key for info in [*page.objects, *second.objects]] == sorted(keys[:2])
+    assert not second.next_page_token

@@ -13,7 +13,11 @@ import pytest
 from miniopy_async.api import Minio
 
 from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
-from cadenza_blob.upload import PART_SIZE
+from cadenza_blob.cleanup import Cleanups
+from cadenza_blob.objects import object_info
+from cadenza_blob.store import close_minio, open_minio
+from cadenza_blob.upload import PART_SIZE, PartBudget, PartReader, Uploader, UploadTarget
+from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error
 from cadenza_runtime.server import CadenzaServer
 from tests.blob.support import MiB, Pattern, download, header, requests_for, sha256_hex, split, upload_bytes
@@ -263,3 +267,51 @@ async def test_bad_header_fields(blob: Stub, prefix: str, field: str, value: obj
         await blob.UploadObject(requests_for(first, [b"data"]))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     await _absent(blob, "audio", key)
+
+
+class _CountingBudget(PartBudget):
+    """The real budget, recording how many part buffers were held at once."""
+
+    def __init__(self, parts: int):
+        super().__init__(parts)
+        self.held = 0
+        self.peak = 0
+
+    async def read_part(self, reader: PartReader) -> tuple[bytes, bool]:
+        result = await super().read_part(reader)
+        self.held += 1
+        self.peak = max(self.peak, self.held)
+        return result
+
+    def release(self) -> None:
+        self.held -= 1
+        super().release()
+
+
+async def test_concurrent_uploads_share_the_part_budget(
+    config: CadenzaConfig, minio: Minio, prefix: str
+) -> None:
+    budget = _CountingBudget(2)
+    client = open_minio(config.minio)
+    uploader = Uploader(client, config.minio.endpoint, Cleanups(), budget)
+    patterns = [Pattern(PART_SIZE * 3 + 100 * index, chunk=MiB, seed=index) for index in range(3)]
+
+    async def one(index: int, pattern: Pattern) -> None:
+        async def requests() -> AsyncIterator[blob_pb2.UploadObjectRequest]:
+            for chunk in pattern.chunks():
+                yield blob_pb2.UploadObjectRequest(chunk=chunk)
+
+        target = UploadTarget(
+            "latents", f"{prefix}shared-{index}", "application/octet-stream", 0, pattern.sha256()
+        )
+        await uploader.upload(target, PartReader(requests(), 0))
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(one(i, p) for i, p in enumerate(patterns))), timeout=120)
+    finally:
+        await close_minio(client)
+    assert budget.peak == 2 and budget.held == 0
+    for index, pattern in enumerate(patterns):
+        stat = await minio.stat_object("latents", f"{prefix}shared-{index}")
+        assert stat.size == pattern.size
+        assert object_info("latents", stat).sha256 == pattern.sha256()
