@@ -166,7 +166,9 @@ class InferenceRelay:
             track = (
                 await with_retries(
                     "metadata GetTrack",
-                    lambda: self._downstream.metadata.GetTrack(metadata_pb2.GetTrackRequest(name=parent)),
+                    lambda timeout: self._downstream.metadata.GetTrack(
+                        metadata_pb2.GetTrackRequest(name=parent), timeout=timeout
+                    ),
                     self._policy,
                 )
             ).track
@@ -180,7 +182,9 @@ class InferenceRelay:
             ) from error
         try:
             info, data = await with_retries(
-                "blob DownloadObject", lambda: self._download(latent_key(parent_id)), self._policy
+                "blob DownloadObject",
+                lambda timeout: self._download(latent_key(parent_id), timeout),
+                self._policy,
             )
         except aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
@@ -201,7 +205,9 @@ class InferenceRelay:
             # Older objects: the parent job's saga notes carry the same facts.
             parent_job = await with_retries(
                 "metadata GetJob",
-                lambda: self._downstream.metadata.GetJob(metadata_pb2.GetJobRequest(name=track.job)),
+                lambda timeout: self._downstream.metadata.GetJob(
+                    metadata_pb2.GetJobRequest(name=track.job), timeout=timeout
+                ),
                 self._policy,
             )
             stored_values = JobNotes.of(parent_job.job).stored
@@ -216,11 +222,12 @@ class InferenceRelay:
             dtype = types_pb2.DType.Value(dtype_name)
         return types_pb2.Tensor(shape=shape, dtype=dtype, data=data)
 
-    async def _download(self, key: str) -> tuple[blob_pb2.ObjectInfo, bytes]:
+    async def _download(self, key: str, deadline: float) -> tuple[blob_pb2.ObjectInfo, bytes]:
         info = blob_pb2.ObjectInfo()
         data = bytearray()
         async for part in self._downstream.blob.DownloadObject(
-            blob_pb2.DownloadObjectRequest(bucket=self._latent_bucket, key=key, chunk_size=4 * 1024 * 1024)
+            blob_pb2.DownloadObjectRequest(bucket=self._latent_bucket, key=key, chunk_size=4 * 1024 * 1024),
+            timeout=deadline,
         ):
             if part.WhichOneof("part") == "info":
                 info = part.info

@@ -55,11 +55,20 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, aio.AioRpcError) and error.code() in TRANSIENT_CODES
 
 
+# Bounds of one attempt's deadline: long enough for a busy store, short enough to retry a hung one.
+MIN_ATTEMPT_SECONDS = 2.0
+MAX_ATTEMPT_SECONDS = 30.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     budget_seconds: float
     initial_backoff: float
     max_backoff: float
+
+    @property
+    def attempt_timeout(self) -> float:
+        return max(MIN_ATTEMPT_SECONDS, min(MAX_ATTEMPT_SECONDS, self.budget_seconds))
 
     @classmethod
     def from_config(cls, config: OrchestratorConfig) -> RetryPolicy:
@@ -72,32 +81,39 @@ class RetryPolicy:
 
 async def with_retries(
     what: str,
-    operation: Callable[[], Awaitable[T]],
+    operation: Callable[[float], Awaitable[T]],
     policy: RetryPolicy,
     *,
     exhausted_reason: types_pb2.FailureReason.ValueType = types_pb2.FAILURE_REASON_STORE_UNAVAILABLE,
 ) -> T:
-    """Runs `operation`, retrying transient gRPC errors until the budget is spent.
+    """Runs `operation(timeout)`, retrying transient gRPC errors until the budget is spent.
 
-    A non-transient error propagates unchanged; an exhausted budget raises JobFailure.
+    The budget counts from the start of the first failed attempt, and each attempt gets a deadline
+    of at most the budget, so a dependency that hangs instead of refusing fails within about one
+    budget too. A non-transient error propagates unchanged; an exhausted budget raises JobFailure.
     """
     backoff = policy.initial_backoff
-    deadline: float | None = None
+    first_failure: float | None = None
     while True:
+        started = time.monotonic()
+        timeout = policy.attempt_timeout
+        if first_failure is not None:
+            timeout = max(MIN_ATTEMPT_SECONDS, min(timeout, first_failure + policy.budget_seconds - started))
         try:
-            return await operation()
+            return await operation(timeout)
         except aio.AioRpcError as error:
             if error.code() not in TRANSIENT_CODES:
                 raise
+            first_failure = started if first_failure is None else first_failure
             now = time.monotonic()
-            deadline = deadline if deadline is not None else now + policy.budget_seconds
-            if now >= deadline:
+            left = first_failure + policy.budget_seconds - now
+            if left <= 0:
                 raise JobFailure(
                     exhausted_reason,
-                    f"{what}: {error.code().name} for longer than the {policy.budget_seconds:.0f}s retry "
+                    f"{what}: {error.code().name} for longer than the {policy.budget_seconds:g}s retry "
                     f"budget ({error.details()}); retry the job when the service is back",
                 ) from error
-            delay = min(backoff * random.uniform(0.8, 1.2), max(0.0, deadline - now))
+            delay = min(backoff * random.uniform(0.8, 1.2), left)
             _log.warning("%s: %s (%s), retrying in %.2fs", what, error.code().name, error.details(), delay)
             await asyncio.sleep(delay)
             backoff = min(backoff * 2, policy.max_backoff)

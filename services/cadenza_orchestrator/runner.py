@@ -280,7 +280,9 @@ class JobRunner:
         )
         try:
             response = await with_retries(
-                "metadata TransitionJob", lambda: metadata.TransitionJob(request), self._deps.policy
+                "metadata TransitionJob",
+                lambda timeout: metadata.TransitionJob(request, timeout=timeout),
+                self._deps.policy,
             )
             return response.job
         except aio.AioRpcError as error:
@@ -299,8 +301,8 @@ class JobRunner:
         try:
             response = await with_retries(
                 "metadata GetJob",
-                lambda: self._deps.downstream.metadata.GetJob(
-                    metadata_pb2.GetJobRequest(name=self._job.name)
+                lambda timeout: self._deps.downstream.metadata.GetJob(
+                    metadata_pb2.GetJobRequest(name=self._job.name), timeout=timeout
                 ),
                 self._deps.policy,
             )
@@ -331,7 +333,7 @@ class JobRunner:
         try:
             response = await with_retries(
                 "metadata TransitionJob",
-                lambda: self._deps.downstream.metadata.TransitionJob(request),
+                lambda timeout: self._deps.downstream.metadata.TransitionJob(request, timeout=timeout),
                 self._deps.policy,
             )
         except (aio.AioRpcError, JobFailure) as error:

@@ -68,7 +68,7 @@ class Saga:
     async def _step(
         self,
         what: str,
-        operation: Callable[[], Awaitable[T]],
+        operation: Callable[[float], Awaitable[T]],
         fatal: FAILURE.ValueType = types_pb2.FAILURE_REASON_INTERNAL,
     ) -> T:
         """A step with retries; a non-transient error fails the job with `fatal`."""
@@ -134,7 +134,7 @@ class Saga:
 
         await self._step(
             f"blob UploadObject {bucket}/{key}",
-            lambda: self._downstream.blob.UploadObject(requests(), timeout=60.0),
+            lambda timeout: self._downstream.blob.UploadObject(requests(), timeout=timeout),
         )
 
     async def verify_blobs(self, job_id: str, stored: StoredResult) -> bool:
@@ -146,8 +146,8 @@ class Saga:
             try:
                 response = await self._step(
                     f"blob StatObject {bucket}/{key}",
-                    lambda bucket=bucket, key=key: self._downstream.blob.StatObject(  # type: ignore[misc]
-                        blob_pb2.StatObjectRequest(bucket=bucket, key=key)
+                    lambda timeout, bucket=bucket, key=key: self._downstream.blob.StatObject(  # type: ignore[misc]
+                        blob_pb2.StatObjectRequest(bucket=bucket, key=key), timeout=timeout
                     ),
                 )
             except JobFailure as failure:
@@ -181,7 +181,10 @@ class Saga:
                 embedding(types_pb2.EMBEDDING_KIND_PROMPT, stored.prompt_embedding),
             ]
         )
-        await self._step("vector UpsertEmbeddings", lambda: self._downstream.vector.UpsertEmbeddings(request))
+        await self._step(
+            "vector UpsertEmbeddings",
+            lambda timeout: self._downstream.vector.UpsertEmbeddings(request, timeout=timeout),
+        )
 
     async def link(self, job: types_pb2.Job, stored: StoredResult) -> None:
         track = track_name(job_id_of(job.name))
@@ -194,7 +197,9 @@ class Saga:
         )
         await self._step(
             "graph RecordTrack",
-            lambda: self._downstream.graph.RecordTrack(graph_pb2.RecordTrackRequest(track=node)),
+            lambda timeout: self._downstream.graph.RecordTrack(
+                graph_pb2.RecordTrackRequest(track=node), timeout=timeout
+            ),
         )
         if job.HasField("derivation") and job.derivation.parent:
             edge = graph_pb2.LineageEdge(
@@ -207,7 +212,9 @@ class Saga:
             try:
                 await with_retries(
                     "graph RecordLineage",
-                    lambda: self._downstream.graph.RecordLineage(graph_pb2.RecordLineageRequest(edge=edge)),
+                    lambda timeout: self._downstream.graph.RecordLineage(
+                        graph_pb2.RecordLineageRequest(edge=edge), timeout=timeout
+                    ),
                     self._policy,
                 )
             except aio.AioRpcError as error:
@@ -243,7 +250,9 @@ class Saga:
             track.derivation.CopyFrom(job.derivation)
         response = await self._step(
             "metadata CreateTrack",
-            lambda: self._downstream.metadata.CreateTrack(metadata_pb2.CreateTrackRequest(track=track)),
+            lambda timeout: self._downstream.metadata.CreateTrack(
+                metadata_pb2.CreateTrackRequest(track=track), timeout=timeout
+            ),
         )
         if response.track.HasField("delete_time"):
             # Track rows are never removed, only soft-deleted: a compensated job cannot get its row back.
@@ -256,8 +265,9 @@ class Saga:
     async def annotate(self, job_name: str, values: dict[str, object]) -> types_pb2.Job:
         response = await self._step(
             "metadata AnnotateJob",
-            lambda: self._downstream.metadata.AnnotateJob(
-                metadata_pb2.AnnotateJobRequest(name=job_name, annotations=notes.to_struct(values))
+            lambda timeout: self._downstream.metadata.AnnotateJob(
+                metadata_pb2.AnnotateJobRequest(name=job_name, annotations=notes.to_struct(values)),
+                timeout=timeout,
             ),
         )
         return response.job
@@ -275,20 +285,22 @@ class Saga:
             results.append(
                 await self._undo(
                     "metadata DeleteTrack",
-                    lambda: self._downstream.metadata.DeleteTrack(
-                        metadata_pb2.DeleteTrackRequest(name=track)
+                    lambda timeout: self._downstream.metadata.DeleteTrack(
+                        metadata_pb2.DeleteTrackRequest(name=track), timeout=timeout
                     ),
                 )
             )
         results += await asyncio.gather(
             self._undo(
                 "graph DeleteTrack",
-                lambda: self._downstream.graph.DeleteTrack(graph_pb2.DeleteTrackRequest(track=track)),
+                lambda timeout: self._downstream.graph.DeleteTrack(
+                    graph_pb2.DeleteTrackRequest(track=track), timeout=timeout
+                ),
             ),
             self._undo(
                 "vector DeleteTrackEmbeddings",
-                lambda: self._downstream.vector.DeleteTrackEmbeddings(
-                    vector_pb2.DeleteTrackEmbeddingsRequest(track=track)
+                lambda timeout: self._downstream.vector.DeleteTrackEmbeddings(
+                    vector_pb2.DeleteTrackEmbeddingsRequest(track=track), timeout=timeout
                 ),
             ),
         )
@@ -298,8 +310,8 @@ class Saga:
             *(
                 self._undo(
                     f"blob DeleteObject {bucket}/{key}",
-                    lambda bucket=bucket, key=key: self._downstream.blob.DeleteObject(  # type: ignore[misc]
-                        blob_pb2.DeleteObjectRequest(bucket=bucket, key=key)
+                    lambda timeout, bucket=bucket, key=key: self._downstream.blob.DeleteObject(  # type: ignore[misc]
+                        blob_pb2.DeleteObjectRequest(bucket=bucket, key=key), timeout=timeout
                     ),
                 )
                 for bucket, key in (
@@ -310,7 +322,7 @@ class Saga:
         )
         return all(blobs)
 
-    async def _undo(self, what: str, operation: Callable[[], Awaitable[object]]) -> bool:
+    async def _undo(self, what: str, operation: Callable[[float], Awaitable[object]]) -> bool:
         try:
             await with_retries(what, operation, self._policy)
         except aio.AioRpcError as error:

@@ -27,6 +27,10 @@ from cadenza_runtime.config import CadenzaConfig
 TERMINAL = {types_pb2.JOB_STATE_SUCCEEDED, types_pb2.JOB_STATE_FAILED, types_pb2.JOB_STATE_CANCELLED}
 
 
+async def _false() -> bool:
+    return False
+
+
 @dataclass
 class Direct:
     metadata: metadata_pb2_grpc.MetadataServiceAsyncStub
@@ -80,8 +84,8 @@ class Direct:
             if event.type == "state_changed"
         ]
 
-    async def artifacts(self, job_id: str) -> dict[str, bool]:
-        """Which of the job's traces exist in each store."""
+    async def artifacts(self, job_id: str, graph: bool = True) -> dict[str, bool]:
+        """Which of the job's traces exist in each store (graph=False while Neo4j is down)."""
         track = track_name(job_id)
 
         async def present(call: Any) -> bool:
@@ -116,7 +120,9 @@ class Direct:
                     vector_pb2.GetEmbeddingRequest(track=track, kind=types_pb2.EMBEDDING_KIND_PROMPT)
                 )
             ),
-            present(self.graph.GetTrackNode(graph_pb2.GetTrackNodeRequest(track=track))),
+            present(self.graph.GetTrackNode(graph_pb2.GetTrackNodeRequest(track=track)))
+            if graph
+            else _false(),
         )
         keys = ("track_row", "audio", "latent", "latent_embedding", "prompt_embedding", "graph_node")
         return dict(zip(keys, found, strict=True))
