@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import grpc
 import torch
@@ -66,32 +67,50 @@ def model_request(seconds: float, steps: int, seed: int = 1, request_id: str = "
     )
 
 
-def bare_run(pipeline: DiffusionPipeline, seconds: float, steps: int) -> tuple[float, float]:
-    """(seconds per step, seconds in total) for conditioning + all steps + decode of one request."""
-    begin = time.perf_counter()
+@dataclass(frozen=True)
+class BareRun:
+    step_seconds: float  # wall time per denoising step
+    step_cpu_seconds: float  # CPU time (all threads) per step
+    total_seconds: float  # conditioning + every step + decode
+    total_cpu_seconds: float
+
+
+def bare_run(pipeline: DiffusionPipeline, seconds: float, steps: int) -> BareRun:
+    """One request through the bare loop: conditioning, every step, decode."""
+    begin, begin_cpu = time.perf_counter(), time.process_time()
     state = pipeline.prepare([model_request(seconds, steps)])
-    stepping = time.perf_counter()
+    stepping, stepping_cpu = time.perf_counter(), time.process_time()
     while not state.done:
         pipeline.step(state)
-    stepped = time.perf_counter()
+    stepped, stepped_cpu = time.perf_counter(), time.process_time()
     pipeline.decode(state.latent("r"))
-    end = time.perf_counter()
-    return (stepped - stepping) / steps, end - begin
+    end, end_cpu = time.perf_counter(), time.process_time()
+    return BareRun(
+        (stepped - stepping) / steps, (stepped_cpu - stepping_cpu) / steps, end - begin, end_cpu - begin_cpu
+    )
 
 
 def bench_model(pipeline: DiffusionPipeline, rounds: int, clips: list[float]) -> None:
     print(f"\n1. Model loop, 30 steps, batch of 1 ({load()})")
-    print(f"   {'clip':>6} {'s/step':>8} {'total s':>8} {'RTF':>7}")
+    print("   RTF = seconds of audio per second of wall time; CPU RTF per CPU-second (both threads)")
+    print(f"   {'clip':>6} {'s/step':>8} {'CPU s/step':>10} {'total s':>8} {'RTF':>6} {'CPU RTF':>8}")
     for seconds in clips:
         runs = [bare_run(pipeline, seconds, 30) for _ in range(rounds)]
-        per_step, total = median([r[0] for r in runs]), median([r[1] for r in runs])
-        print(f"   {seconds:>5.0f}s {per_step:>8.3f} {total:>8.2f} {seconds / total:>6.1f}x")
+        per_step = median([r.step_seconds for r in runs])
+        cpu_step = median([r.step_cpu_seconds for r in runs])
+        total = median([r.total_seconds for r in runs])
+        cpu_total = median([r.total_cpu_seconds for r in runs])
+        print(
+            f"   {seconds:>5.0f}s {per_step:>8.3f} {cpu_step:>10.3f} {total:>8.2f} "
+            f"{seconds / total:>5.1f}x {seconds / cpu_total:>7.1f}x"
+        )
 
 
 def bench_scaling(pipeline: DiffusionPipeline, rounds: int) -> None:
     base = pipeline.config.max_frames // 8
     print(f"\n2. Denoiser cost vs sequence length, one guided step, batch of 1 ({load()})")
-    print(f"   {'length':>6} {'frames':>6} {'ms/step':>8} {'x 1x':>6} {'us/frame':>9}")
+    print("   minimum over repeats; the ratio uses CPU time, which the shared machine disturbs least")
+    print(f"   {'length':>6} {'frames':>6} {'wall ms':>8} {'CPU ms':>7} {'x 1x':>6} {'CPU us/frame':>12}")
     first = 0.0
     for factor in (1, 2, 4, 8):
         frames = base * factor
@@ -99,20 +118,18 @@ def bench_scaling(pipeline: DiffusionPipeline, rounds: int) -> None:
         state = pipeline.prepare([model_request(seconds, 1000)])
         pipeline.step(state)  # warm-up at this size
         pipeline.step(state)
-        times = []
+        walls, cpus = [], []
         for _ in range(max(8, rounds * 3)):
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), time.process_time()
             pipeline.step(state)
-            times.append(time.perf_counter() - begin)
-        best = min(times)
-        first = first or best
+            walls.append(time.perf_counter() - begin)
+            cpus.append(time.process_time() - begin_cpu)
+        wall, cpu = min(walls), min(cpus)
+        first = first or cpu
         print(
-            f"   {factor:>5}x {frames:>6} {best * 1e3:>8.1f} {best / first:>6.2f} {best / frames * 1e6:>9.1f}"
+            f"   {factor:>5}x {frames:>6} {wall * 1e3:>8.1f} {cpu * 1e3:>7.1f} {cpu / first:>6.2f}"
+            f" {cpu / frames * 1e6:>12.1f}"
         )
-
-
-def bare_step_seconds(pipeline: DiffusionPipeline, seconds: float, steps: int) -> float:
-    return bare_run(pipeline, seconds, steps)[0]
 
 
 # 3 and 4: the service as its own process.
@@ -151,18 +168,30 @@ class ServiceProcess:
             await asyncio.sleep(0.1)
         raise SystemExit("the inference service did not report SERVING within 60 s")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the service process used so far (all its threads)."""
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
 
 
+@dataclass(frozen=True)
+class Service:
+    stub: inference_pb2_grpc.InferenceServiceAsyncStub
+    process: ServiceProcess
+
+
 @contextlib.asynccontextmanager
-async def service(max_batch_size: int) -> AsyncIterator[inference_pb2_grpc.InferenceServiceAsyncStub]:
+async def service(max_batch_size: int) -> AsyncIterator[Service]:
     process = ServiceProcess(max_batch_size)
     channel = create_channel(process.address, load_config(), default_timeout=None)
     try:
         await process.wait_serving(channel)
-        yield inference_pb2_grpc.InferenceServiceStub(channel)
+        yield Service(inference_pb2_grpc.InferenceServiceStub(channel), process)
     finally:
         await channel.close(None)
         process.stop()
@@ -196,38 +225,57 @@ async def run_stream(
     return summary
 
 
-async def concurrent_wall(
-    stub: inference_pb2_grpc.InferenceServiceAsyncStub, count: int, seconds: float, steps: int
-) -> tuple[float, int]:
-    """Wall time of `count` concurrent requests and the largest batch they ran in."""
+@dataclass(frozen=True)
+class Burst:
+    wall_seconds: float
+    cpu_seconds: float  # used by the service process
+    largest_batch: int
+
+
+async def burst(target: Service, count: int, seconds: float, steps: int) -> Burst:
+    """`count` concurrent requests: wall time, the service's CPU time, the largest batch seen."""
     sizes: list[int] = []
-    begin = time.perf_counter()
+    begin, begin_cpu = time.perf_counter(), target.process.cpu_seconds()
     await asyncio.gather(
         *(
-            run_stream(stub, generate_request(seconds, steps, seed), lambda p: sizes.append(p.batch_size))
+            run_stream(
+                target.stub, generate_request(seconds, steps, seed), lambda p: sizes.append(p.batch_size)
+            )
             for seed in range(count)
         )
     )
-    return time.perf_counter() - begin, max(sizes)
+    return Burst(time.perf_counter() - begin, target.process.cpu_seconds() - begin_cpu, max(sizes))
 
 
 async def bench_throughput(rounds: int, cases: list[tuple[float, int]]) -> None:
-    print(f"\n3. Throughput of concurrent Generate calls: batching vs one at a time ({load()})")
-    print(f"   {'clip':>5} {'steps':>5} {'N':>2} {'serial s':>9} {'batched s':>9} {'batch':>5} {'gain':>6}")
+    print(f"\n3. Throughput of N concurrent Generate calls: batching vs one at a time ({load()})")
+    print("   wall: seconds until all N finished; CPU: the service process's CPU seconds for them")
+    print(
+        f"   {'clip':>5} {'steps':>5} {'N':>2} {'batch':>5} {'serial s':>9} {'batched s':>9} {'gain':>6}"
+        f" {'serial CPU':>10} {'batched CPU':>11} {'gain':>6}"
+    )
     async with service(max_batch_size=8) as batched, service(max_batch_size=1) as serial:
-        await run_stream(batched, generate_request(1, 2, 0))  # warm both processes
-        await run_stream(serial, generate_request(1, 2, 0))
+        await run_stream(batched.stub, generate_request(1, 2, 0))  # warm both processes
+        await run_stream(serial.stub, generate_request(1, 2, 0))
         for seconds, steps in cases:
             for count in (4, 8):
-                serial_times, batched_times, largest = [], [], 0
+                one: list[Burst] = []
+                many: list[Burst] = []
                 for _ in range(rounds):  # alternate so both see the same load
-                    serial_times.append((await concurrent_wall(serial, count, seconds, steps))[0])
-                    wall, size = await concurrent_wall(batched, count, seconds, steps)
-                    batched_times.append(wall)
-                    largest = max(largest, size)
-                one, many = median(serial_times), median(batched_times)
+                    one.append(await burst(serial, count, seconds, steps))
+                    many.append(await burst(batched, count, seconds, steps))
+                wall_one, wall_many = (
+                    median([b.wall_seconds for b in one]),
+                    median([b.wall_seconds for b in many]),
+                )
+                cpu_one, cpu_many = (
+                    median([b.cpu_seconds for b in one]),
+                    median([b.cpu_seconds for b in many]),
+                )
+                largest = max(b.largest_batch for b in many)
                 print(
-                    f"   {seconds:>4.0f}s {steps:>5} {count:>2} {one:>9.2f} {many:>9.2f} {largest:>5} {one / many:>5.2f}x"
+                    f"   {seconds:>4.0f}s {steps:>5} {count:>2} {largest:>5} {wall_one:>9.2f} {wall_many:>9.2f}"
+                    f" {wall_one / wall_many:>5.2f}x {cpu_one:>10.2f} {cpu_many:>11.2f} {cpu_one / cpu_many:>5.2f}x"
                 )
         print(f"   ({load()} at the end)")
 
@@ -252,29 +300,40 @@ class ProgressClock:
 
 async def bench_streaming(pipeline: DiffusionPipeline, rounds: int, seconds: float, steps: int) -> None:
     print(f"\n4. Streaming overhead, {seconds:.0f} s clip, {steps} steps, one request ({load()})")
-    async with service(max_batch_size=8) as stub:
-        await run_stream(stub, generate_request(1, 2, 0))
-        bare: list[float] = []
+    async with service(max_batch_size=8) as target:
+        await run_stream(target.stub, generate_request(1, 2, 0))
+        bare: list[BareRun] = []
         streamed: list[float] = []
         previewed: list[float] = []
         server_side: list[float] = []
+        service_cpu: list[float] = []
         for round_ in range(rounds):
-            bare.append(bare_step_seconds(pipeline, seconds, steps))
+            bare.append(bare_run(pipeline, seconds, steps))
             for preview, sink in ((-1, streamed), (5, previewed)):
                 clock = ProgressClock()
-                await run_stream(stub, generate_request(seconds, steps, round_, preview), clock)
+                before = target.process.cpu_seconds()
+                await run_stream(target.stub, generate_request(seconds, steps, round_, preview), clock)
                 sink.append(clock.client_step_seconds())
                 if preview < 0:
                     server_side.append(clock.server_step_seconds())
-        base = median(bare)
-        print(f"   bare model loop (this process)        {base * 1e3:8.1f} ms/step   1.00x")
+                    # Whole request (conditioning, steps, decode, streaming) vs the bare run's total.
+                    service_cpu.append(target.process.cpu_seconds() - before)
+        base = median([r.step_seconds for r in bare])
+        print(f"   {'wall time per step':<42}{'ms/step':>8} {'x bare':>7}")
+        print(f"   {'bare model loop (this process)':<42}{base * 1e3:8.1f} {1.0:6.2f}x")
         for label, values in (
             ("service, as the server measures it", server_side),
-            ("service, Progress arrivals at client", streamed),
+            ("service, Progress arrivals at the client", streamed),
             ("same, loudness preview every 5 steps", previewed),
         ):
             value = median(values)
-            print(f"   {label:<38}{value * 1e3:8.1f} ms/step {value / base:6.2f}x")
+            print(f"   {label:<42}{value * 1e3:8.1f} {value / base:6.2f}x")
+        bare_cpu, served_cpu = median([r.total_cpu_seconds for r in bare]), median(service_cpu)
+        print(f"   {'CPU seconds for the whole request':<42}{'CPU s':>8} {'x bare':>7}")
+        print(f"   {'bare model loop (this process)':<42}{bare_cpu:8.2f} {1.0:6.2f}x")
+        print(
+            f"   {'service process, streaming to a client':<42}{served_cpu:8.2f} {served_cpu / bare_cpu:6.2f}x"
+        )
         print(f"   ({load()} at the end)")
 
 
