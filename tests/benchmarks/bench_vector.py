@@ -1,17 +1,19 @@
 """Vector benchmark: search through the service vs pymilvus directly, and HNSW recall@10 vs exact search.
 
-    python tests/benchmarks/bench_vector.py [--rows 100000] [--queries 300] [--backend lite|server] [--keep]
+    python tests/benchmarks/bench_vector.py [--rows 100000] [--queries 200] [--backend lite|server]
+        [--data clustered|gaussian] [--keep]
 
 Brings Milvus up with the project's launcher (`--backend server` runs the Milvus 2.3 server on its
-own port and state directory, as the tests do), creates the collections "bench_latent" and
-"bench_prompt" of the configured dimension (milvus.latent_embedding_dim) through the vector service's
-own start-up, and upserts --rows embeddings through the service in batches of 1000. The vectors are
-clustered (1000 Gaussian clusters, like embeddings of similar music) with users, model versions and
-tags drawn at random. The service runs as its own process, as in production.
+own port and state directory, as the tests do), creates the collections "bench_latent_<data>" and
+"bench_prompt_<data>" of the configured dimension (milvus.latent_embedding_dim) through the vector
+service's own start-up, and upserts --rows embeddings through the service in batches of 1000. The
+vectors are clustered (1000 Gaussian clusters, like embeddings of similar music) or, with --data
+gaussian, unstructured (the hardest case for HNSW), with 100 users, model versions and tags drawn
+at random. The service runs as its own process, as in production.
 
 Then, with the same query vectors (drawn from the same clusters, not stored), it times top-10
 searches through SearchEmbeddings and through AsyncMilvusClient.search with identical parameters
-(ef, output fields, consistency): one request at a time, alternating (p50/p99), and with
+(ef, including the larger ef of filtered searches on Lite, output fields, consistency): one request at a time, alternating (p50/p99), and with
 --concurrency requests in flight (QPS). Recall@10 compares both against exact cosine top-10 by
 numpy brute force over the same vectors, unfiltered and with a user filter. The collections are
 dropped at the end unless --keep is given (a kept collection of the same size is reused).
@@ -41,9 +43,8 @@ from cadenza.vector.v1 import vector_pb2, vector_pb2_grpc
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
 from cadenza_vector.schema import OUTPUT_FIELDS
+from cadenza_vector.store import LITE_FILTERED_EF_FACTOR, LITE_FILTERED_EF_MAX
 
-LATENT = "bench_latent"
-PROMPT = "bench_prompt"
 BATCH = 1_000
 CLUSTERS = 1_000
 USERS = 100
@@ -64,13 +65,13 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _env(backend: str, config: CadenzaConfig, service_port: int) -> dict[str, str]:
+def _env(args: argparse.Namespace, config: CadenzaConfig, service_port: int) -> dict[str, str]:
     env = {
-        "CADENZA_MILVUS__LATENT_COLLECTION": LATENT,
-        "CADENZA_MILVUS__PROMPT_COLLECTION": PROMPT,
+        "CADENZA_MILVUS__LATENT_COLLECTION": f"bench_latent_{args.data}",
+        "CADENZA_MILVUS__PROMPT_COLLECTION": f"bench_prompt_{args.data}",
         "CADENZA_SERVICES__VECTOR__PORT": str(service_port),
     }
-    if backend == "server":
+    if args.backend == "server":
         env.update(
             CADENZA_STATE_DIR=str(config.state_dir / "milvus-server-tests"),
             CADENZA_MILVUS__MODE="server",
@@ -86,13 +87,16 @@ def _launcher(command: list[str], env: dict[str, str]) -> None:
         raise SystemExit(f"`cadenza {' '.join(command)}` failed:\n{result.stdout}\n{result.stderr}")
 
 
-def _dataset(rows: int, queries: int, dim: int, seed: int) -> tuple[Matrix, Matrix]:
+def _dataset(kind: str, rows: int, queries: int, dim: int, seed: int) -> tuple[Matrix, Matrix]:
+    """ "clustered": like embeddings of similar music; "gaussian": no structure, HNSW's worst case."""
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((CLUSTERS, dim)).astype(np.float32)
 
     def draw(count: int) -> Matrix:
-        members = rng.integers(0, CLUSTERS, count)
-        return (centers[members] + 0.6 * rng.standard_normal((count, dim))).astype(np.float32)
+        noise = rng.standard_normal((count, dim)).astype(np.float32)
+        if kind == "gaussian":
+            return noise
+        return (centers[rng.integers(0, CLUSTERS, count)] + 0.6 * noise).astype(np.float32)
 
     return draw(rows), draw(queries)
 
@@ -146,22 +150,23 @@ async def _qps(call: Callable[[int], Awaitable[Any]], count: int, concurrency: i
 async def run(args: argparse.Namespace) -> None:
     base = load_config()
     service_port = _free_port()
-    env = _env(args.backend, base, service_port)
+    env = _env(args, base, service_port)
     os.environ.update(env)
     config = CadenzaConfig()  # the same overrides the service process reads
     dim = config.milvus.latent_embedding_dim
+    latent, prompt = config.milvus.latent_collection, config.milvus.prompt_collection
     print(f"backend {args.backend} at {config.milvus.uri}, {args.rows} rows of dimension {dim}")
     _launcher(["up", "--no-services", "--only", "milvus"], {})
 
-    data, queries = _dataset(args.rows, args.queries, dim, seed=args.seed)
+    data, queries = _dataset(args.data, args.rows, args.queries, dim, seed=args.seed)
     rng = np.random.default_rng(args.seed + 1)
     users = rng.integers(0, USERS, args.rows)
 
     admin = MilvusClient(uri=config.milvus.uri, timeout=120)
-    if admin.has_collection(LATENT):
-        count = admin.query(LATENT, filter="", output_fields=["count(*)"])[0]["count(*)"]
+    if admin.has_collection(latent):
+        count = admin.query(latent, filter="", output_fields=["count(*)"])[0]["count(*)"]
         if count != args.rows or args.fresh:
-            admin.drop_collection(LATENT)
+            admin.drop_collection(latent)
 
     service = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
         [sys.executable, "-m", "cadenza_vector"],
@@ -174,7 +179,7 @@ async def run(args: argparse.Namespace) -> None:
         await _wait_serving(channel, time.monotonic() + 180)
         stub = vector_pb2_grpc.VectorServiceStub(channel)
         stats = await stub.GetStats(vector_pb2.GetStatsRequest())
-        stored = {c.collection: c.row_count for c in stats.collections}[LATENT]
+        stored = {c.collection: c.row_count for c in stats.collections}[latent]
         if stored != args.rows:
             start = time.perf_counter()
             for offset in range(0, args.rows, BATCH):
@@ -195,17 +200,24 @@ async def run(args: argparse.Namespace) -> None:
             print(
                 f"upserted {args.rows} through the service in {elapsed:.1f} s ({args.rows / elapsed:.0f} rows/s)"
             )
-            # The server indexes sealed segments: flush so the whole collection is searched via HNSW.
-            admin.flush(LATENT)
-        stats = await stub.GetStats(vector_pb2.GetStatsRequest())
-        latent = next(c for c in stats.collections if c.collection == LATENT)
+            # The server indexes sealed segments: flush, then wait until HNSW covers every row.
+            admin.flush(latent)
+        deadline = time.monotonic() + 900
+        while True:
+            stats = await stub.GetStats(vector_pb2.GetStatsRequest())
+            info = next(c for c in stats.collections if c.collection == latent)
+            if info.indexed_rows >= args.rows or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(2)
         print(
-            f"collection {LATENT}: rows {latent.row_count}, {latent.index_type}/{latent.metric_type} "
-            f"{latent.index_state}, indexed {latent.indexed_rows}, server {stats.server_version}"
+            f"collection {latent}: rows {info.row_count}, {info.index_type}/{info.metric_type} "
+            f"{info.index_state}, indexed {info.indexed_rows}, server {stats.server_version}"
         )
 
         ef = max(config.milvus.search_ef, TOP_K)
-        params = {"metric_type": "COSINE", "params": {"ef": ef}}
+        filtered_ef = (
+            min(LITE_FILTERED_EF_MAX, ef * LITE_FILTERED_EF_FACTOR) if args.backend == "lite" else ef
+        )
         query_lists = [q.tolist() for q in queries]
 
         async def via_service(i: int, user_filter: bool = False) -> list[str]:
@@ -221,12 +233,12 @@ async def run(args: argparse.Namespace) -> None:
 
         async def via_pymilvus(i: int, user_filter: bool = False) -> list[str]:
             hits = await direct.search(
-                LATENT,
+                latent,
                 data=[query_lists[i]],
                 limit=TOP_K,
                 filter=f'(user in ["users/bench-{i % USERS:03d}"])' if user_filter else "",
                 output_fields=OUTPUT_FIELDS,
-                search_params=params,
+                search_params={"metric_type": "COSINE", "params": {"ef": filtered_ef if user_filter else ef}},
                 anns_field="vector",
                 consistency_level="Session",
                 timeout=30,
@@ -244,7 +256,9 @@ async def run(args: argparse.Namespace) -> None:
                 start = time.perf_counter()
                 await call(i)
                 sink.append(time.perf_counter() - start)
-        print(f"\nsequential top-{TOP_K} search, {args.queries} queries each, alternating (ef={ef}):")
+        print(
+            f"\nsequential top-{TOP_K} search, {args.queries} queries each, alternating (ef={ef}, filtered {filtered_ef}):"
+        )
         print(_summary("service", service_lat))
         print(_summary("pymilvus", direct_lat))
         p50_ratio = statistics.median(direct_lat) / statistics.median(service_lat)
@@ -281,7 +295,7 @@ async def run(args: argparse.Namespace) -> None:
         service.terminate()
         service.wait(timeout=30)
         if not args.keep:
-            for name in (LATENT, PROMPT):
+            for name in (latent, prompt):
                 admin.drop_collection(name)
         admin.close()
         if args.backend == "server" and not args.keep:
@@ -293,7 +307,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--data", choices=["clustered", "gaussian"], default="clustered")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--backend", choices=["lite", "server"], default="lite")
     parser.add_argument("--seed", type=int, default=7)
