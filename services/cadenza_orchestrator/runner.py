@@ -118,6 +118,12 @@ class JobRun:
             self._step = None
 
 
+async def _settled(task: asyncio.Task[types_pb2.Job]) -> None:
+    """Waits for a side task to finish, whatever its outcome (it has been reported elsewhere)."""
+    with contextlib.suppress(Exception):
+        await task
+
+
 def _parent_context(job_notes: JobNotes) -> otel_context.Context:
     """A resumed job continues the trace its first run started; a new one starts a new trace."""
     ids = job_notes.trace_ids
@@ -142,6 +148,7 @@ class JobRunner:
         self._job = run.job
         self._job_id = job_id_of(run.job.name)
         self._stored: StoredResult | None = None
+        self._attempt = 0
         self._timings: dict[str, float] = {}
         self._lease = LeaseKeeper(
             deps.downstream.metadata, run.job.name, deps.worker_id, deps.config, run.request_cancel
@@ -149,7 +156,7 @@ class JobRunner:
 
     async def execute(self) -> None:
         job_notes = JobNotes.of(self._job)
-        attempt = job_notes.attempt + 1
+        attempt = self._attempt = job_notes.attempt + 1
         with _tracer.start_as_current_span(
             "orchestrator.job",
             context=_parent_context(job_notes),
@@ -173,20 +180,21 @@ class JobRunner:
 
     async def _execute(self, span: trace.Span, job_notes: JobNotes, attempt: int) -> None:
         started = time.monotonic()
-        try:
-            context = span.get_span_context()
-            first = job_notes.trace_ids or (format(context.trace_id, "032x"), format(context.span_id, "016x"))
-            self._job = await self._run.step(
-                self._deps.saga.annotate(
-                    self._job.name,
-                    {
-                        notes.TRACE_ID: first[0],
-                        notes.SPAN_ID: first[1],
-                        notes.ATTEMPT: attempt,
-                        notes.WORKER: self._deps.worker_id,
-                    },
-                )
+        context = span.get_span_context()
+        first = job_notes.trace_ids or (format(context.trace_id, "032x"), format(context.span_id, "016x"))
+        # Recorded while the model starts: it has to land before any store write, not before diffusion.
+        claim_note = asyncio.create_task(
+            self._deps.saga.annotate(
+                self._job.name,
+                {
+                    notes.TRACE_ID: first[0],
+                    notes.SPAN_ID: first[1],
+                    notes.ATTEMPT: attempt,
+                    notes.WORKER: self._deps.worker_id,
+                },
             )
+        )
+        try:
             if job_notes.flag(notes.CANCEL_REQUESTED):
                 raise JobCancelled()
             if attempt > self._deps.config.max_attempts:
@@ -194,27 +202,32 @@ class JobRunner:
                     types_pb2.FAILURE_REASON_INTERNAL,
                     f"the job was started {attempt - 1} times without finishing (workers died); giving up",
                 )
-            final = await self._forward(job_notes)
+            final = await self._forward(job_notes, claim_note)
             self._timings["total"] = time.monotonic() - started
             await self._publish(events.phase(PHASE.PHASE_DONE, "the track is stored in every store"))
             await self._publish(events.job(final))
             await self._record_timings()
         except JobCancelled:
+            await _settled(claim_note)
             span.set_attribute("cadenza.outcome", "cancelled")
             await self._abort(
                 types_pb2.JOB_STATE_CANCELLED, types_pb2.FAILURE_REASON_CANCELLED, "cancelled by the user"
             )
         except JobFailure as failure:
+            await _settled(claim_note)
             span.set_status(Status(StatusCode.ERROR, failure.message))
             await self._abort(types_pb2.JOB_STATE_FAILED, failure.reason, failure.message)
         except (LeaseLost, _Undecided) as stop:
+            await _settled(claim_note)
             _log.warning("%s: stopping without touching it (%s)", self._job.name, type(stop).__name__)
         except asyncio.CancelledError:
+            claim_note.cancel()
             # Shutdown: hand the job back instead of waiting for its lease to expire.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._release()), timeout=5.0)
             raise
         except Exception as error:
+            await _settled(claim_note)
             _log.exception("%s: unexpected error", self._job.name)
             span.record_exception(error)
             await self._abort(
@@ -223,10 +236,11 @@ class JobRunner:
                 f"internal error in the orchestrator ({type(error).__name__}); please report it",
             )
 
-    async def _forward(self, job_notes: JobNotes) -> types_pb2.Job:
+    async def _forward(self, job_notes: JobNotes, claim_note: asyncio.Task[types_pb2.Job]) -> types_pb2.Job:
         saga, run = self._deps.saga, self._run
         indexed, linked = job_notes.flag(notes.INDEXED), job_notes.flag(notes.LINKED)
         if job_notes.stored is not None:
+            self._job = await run.step(claim_note)
             stored = StoredResult.from_json(job_notes.stored)
             if await run.step(saga.verify_blobs(self._job_id, stored)):
                 self._stored = stored
@@ -241,22 +255,41 @@ class JobRunner:
                     )
                 await run.step(saga.annotate(self._job.name, {key: None for key in notes.SAGA_KEYS}))
                 indexed = linked = False
+        record_stored = False
         if self._stored is None:
             await self._publish(events.phase(PHASE.PHASE_DIFFUSING, "diffusing"))
             with self._timed("inference"):
                 result = await run.interruptible(self._deps.relay.generate(self._job, self._lease))
+            self._job = await run.step(claim_note)
             await self._publish(events.phase(PHASE.PHASE_STORING_AUDIO, "storing audio and latent"))
             with self._timed("blob"):
                 self._stored = await run.step(saga.store_blobs(self._job, result))
+            record_stored = True
         stored = self._stored
         await self._publish(events.phase(PHASE.PHASE_INDEXING, "indexing embeddings"))
         await self._publish(events.phase(PHASE.PHASE_LINKING, "recording the track and its lineage"))
-        await run.step(settle(self._index(stored, indexed), self._link(stored, linked)))
+        # The blobs are in: what is left can go in parallel. A crash before the result is noted
+        # only costs a rerun of the model; the vector and graph writes are idempotent.
+        await run.step(
+            settle(
+                self._note_stored(stored, record_stored),
+                self._index(stored, indexed),
+                self._link(stored, linked),
+            )
+        )
         with self._timed("metadata"):
-            await run.step(saga.annotate(self._job.name, {notes.INDEXED: True, notes.LINKED: True}))
-            await run.step(saga.create_track(self._job, stored))
-            run.check()
+            await run.step(
+                settle(
+                    saga.annotate(self._job.name, {notes.INDEXED: True, notes.LINKED: True}),
+                    saga.create_track(self._job, stored),
+                )
+            )
             return await self._commit(stored)
+
+    async def _note_stored(self, stored: StoredResult, needed: bool) -> None:
+        if needed:
+            with self._timed("note"):
+                await self._deps.saga.annotate(self._job.name, {notes.STORED: stored.to_json()})
 
     async def _index(self, stored: StoredResult, done: bool) -> None:
         if not done:
@@ -353,7 +386,7 @@ class JobRunner:
             return
         saga = self._deps.saga
         # The attempt this shutdown interrupted does not count against the job.
-        values: dict[str, object] = {notes.ATTEMPT: max(0, JobNotes.of(self._job).attempt - 1)}
+        values: dict[str, object] = {notes.ATTEMPT: max(0, self._attempt - 1)}
         if self._stored is None:
             if not await saga.compensate(self._job_id):
                 return

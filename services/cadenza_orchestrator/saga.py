@@ -80,7 +80,10 @@ class Saga:
     # Forward steps.
 
     async def store_blobs(self, job: types_pb2.Job, result: InferenceResult) -> StoredResult:
-        """Audio and latent to blob, checked against the inference summary's checksums."""
+        """Audio and latent to blob, checked against the inference summary's checksums.
+
+        The caller notes the result in the job's annotations (notes.STORED) once this returns.
+        """
         summary = result.summary
         for artifact, data, expected in (
             ("audio", result.audio, summary.audio_sha256),
@@ -112,7 +115,6 @@ class Saga:
                 latent_meta,
             ),
         )
-        await self.annotate(job.name, {notes.STORED: stored.to_json()})
         return stored
 
     async def _upload(

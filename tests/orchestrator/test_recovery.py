@@ -89,8 +89,15 @@ async def test_orchestrator_killed_mid_saga_is_resumed_by_another_replica(
             asyncio.create_task(watch(alice.on(replicas[1]), job.name, limit=180, into=on_b)),
         ]
         await _until(on_a, _phase(PHASE.PHASE_LINKING))
+        # The result is noted alongside indexing and linking; linking cannot finish without graph.
         running = await direct.job(job.name)
-        assert JobNotes.of(running).stored is not None, "the blobs are stored before linking"
+        for _ in range(100):
+            if JobNotes.of(running).stored is not None:
+                break
+            await asyncio.sleep(0.1)
+            running = await direct.job(job.name)
+        assert JobNotes.of(running).stored is not None, "the stored result is noted while linking waits"
+        assert running.state == types_pb2.JOB_STATE_RUNNING
         killed = _replica_running(suite, running)
         suite.kill(killed)
     finally:
