@@ -96,7 +96,7 @@ class EmbeddingStore:
         self._config = config
         self.server_version = server_version
         # Milvus Lite does not support concurrent writers on one collection; one writer per collection
-        # per replica is also what keeps an upsert's row count exact.
+        # per replica also keeps delete's count-then-delete from racing an upsert of the same track.
         self._write_locks = {kind: asyncio.Lock() for kind in self.specs}
         self._searches: Batcher[SearchShape, FloatArray, list[Match]] = Batcher(self._search_many)
 
