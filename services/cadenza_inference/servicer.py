@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from grpc import aio
 
@@ -19,6 +19,7 @@ from cadenza_inference.streams import read_or_refuse
 from cadenza_inference.validation import check_prompt, check_tags, plan_generation
 
 Context = aio.ServicerContext[Any, Any]
+T = TypeVar("T")
 
 
 class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
@@ -32,7 +33,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
     async def close(self) -> None:
         await asyncio.to_thread(self._aux.shutdown, wait=True)
 
-    async def _in_aux(self, func: Any, *args: Any) -> Any:
+    async def _in_aux(self, func: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._aux, func, *args)
 
     async def Generate(
@@ -72,8 +73,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
                 model_version=pipeline.version,
             )
 
-        response: inference_pb2.EncodeResponse = await self._in_aux(encode)
-        return response
+        return await self._in_aux(encode)
 
     async def EmbedText(
         self, request: inference_pb2.EmbedTextRequest, context: Context

@@ -1,6 +1,6 @@
 """Inference benchmark: the bare torch model loop vs the gRPC service around it, on this machine.
 
-    python tests/benchmarks/bench_inference.py [--rounds 3] [--quick]
+    python tests/benchmarks/bench_inference.py [--rounds 3] [--quick] [--only model|scaling|throughput|streaming]
 
 1. Model: seconds per denoising step and the real-time factor (seconds of audio per second of
    compute: conditioning + 30 steps + decode) for 10 s and 30 s clips at 30 steps.
@@ -46,6 +46,7 @@ from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import load_config
 
 PROMPT = "warm analog synth pads over a slow beat"
+SECTIONS = ("model", "scaling", "throughput", "streaming")
 TAGS = ("ambient", "90bpm")
 
 
@@ -343,7 +344,9 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smaller clips, for a smoke run")
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run these sections (repeatable)")
     args = parser.parse_args()
+    sections = args.only or list(SECTIONS)
     torch.manual_seed(0)
     pipeline = random_pipeline()
     print(
@@ -351,16 +354,16 @@ def main() -> None:
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, model {pipeline.version} "
         f"({pipeline.parameter_count() / 1e6:.1f} M parameters), CPU, {load()}"
     )
-    if args.quick:
-        bench_model(pipeline, 1, [2.0])
-        bench_scaling(pipeline, 1)
-        asyncio.run(bench_throughput(1, [(1.0, 10)]))
-        asyncio.run(bench_streaming(pipeline, 1, 2.0, 10))
-        return
-    bench_model(pipeline, args.rounds, [10.0, 30.0])
-    bench_scaling(pipeline, args.rounds)
-    asyncio.run(bench_throughput(args.rounds, [(2.0, 30), (10.0, 30)]))
-    asyncio.run(bench_streaming(pipeline, args.rounds, 10.0, 30))
+    rounds = 1 if args.quick else args.rounds
+    if "model" in sections:
+        bench_model(pipeline, rounds, [2.0] if args.quick else [10.0, 30.0])
+    if "scaling" in sections:
+        bench_scaling(pipeline, rounds)
+    if "throughput" in sections:
+        asyncio.run(bench_throughput(rounds, [(1.0, 10)] if args.quick else [(2.0, 30), (10.0, 30)]))
+    if "streaming" in sections:
+        clip, steps = (2.0, 10) if args.quick else (10.0, 30)
+        asyncio.run(bench_streaming(pipeline, rounds, clip, steps))
 
 
 if __name__ == "__main__":
