@@ -80,7 +80,8 @@ class LeaseKeeper:
             elif self.lost.is_set():
                 return
             else:
-                await asyncio.sleep(min(1.0, renew_every))
+                # Try again soon: the lease may be close to running out.
+                await asyncio.sleep(min(0.2, renew_every))
 
     async def _renew(self) -> bool:
         step, total = self._step, self._total

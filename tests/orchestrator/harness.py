@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Fast failure detection and recovery for tests; production defaults are in config.py.
 ORCHESTRATOR_TEST_SETTINGS: dict[str, str] = {
-    "LEASE_SECONDS": "3",
+    "LEASE_SECONDS": "6",
     "RECONCILE_INTERVAL_SECONDS": "1",
     "ORPHAN_SWEEP_EVERY": "1",
     "CLAIM_POLL_SECONDS": "0.5",

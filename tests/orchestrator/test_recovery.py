@@ -228,3 +228,30 @@ async def test_the_reconciler_sweeps_leftovers_of_jobs_that_never_succeeded(
     while any((await direct.artifacts(ghost)).values()):
         assert asyncio.get_running_loop().time() < deadline, await direct.artifacts(ghost)
         await asyncio.sleep(0.5)
+
+
+async def test_a_replica_stopped_gracefully_hands_its_job_back(
+    alice: Caller, suite: Suite, replicas: list[Stub], direct: Direct
+) -> None:
+    job = await submit(alice, steps=150, duration=2.0)
+    watched = Watched()
+    deadline = asyncio.get_running_loop().time() + 60
+    while (running := await direct.job(job.name)).progress_step < 3:
+        assert asyncio.get_running_loop().time() < deadline, running
+        await asyncio.sleep(0.05)
+    holder = _replica_running(suite, running)
+    other = replicas[1] if holder == "orchestrator-a" else replicas[0]
+    watcher = asyncio.create_task(watch(alice.on(other), job.name, limit=120, into=watched))
+    await suite.stop(holder)  # SIGTERM: drain, hand running jobs back
+    try:
+        await watcher
+        final = watched.final
+        assert final.state == types_pb2.JOB_STATE_SUCCEEDED, final.failure_message
+        changes = [c.get("to") for c in await direct.state_changes(job.name)]
+        assert changes == ["RUNNING", "PENDING", "RUNNING", "SUCCEEDED"]
+        # Handed back by the replica itself, not recovered after its lease expired: the
+        # interrupted run does not count against the job's attempts.
+        assert JobNotes.of(final).attempt == 1
+        await direct.check_invariant([job.name], max_runs=2)
+    finally:
+        await suite.start(holder, module="cadenza_orchestrator")
