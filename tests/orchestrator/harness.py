@@ -138,6 +138,8 @@ class Suite:
         )
         env["PYTHONUNBUFFERED"] = "1"
         env["CADENZA_TELEMETRY__JSON_LOGS"] = "false"
+        # Spans go to each process's log, so a test can follow one job's trace across services.
+        env["CADENZA_TELEMETRY__EXPORTER"] = "console"
         env["CADENZA_GRACE_PERIOD_SECONDS"] = "2"
         env["CADENZA_INFERENCE__DEVICE"] = "cpu"
         for name, port in self.ports.items():

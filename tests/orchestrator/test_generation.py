@@ -23,6 +23,7 @@ from cadenza_orchestrator.names import job_id_of
 from cadenza_runtime.config import CadenzaConfig
 from tests.orchestrator.conftest import Caller, new_caller
 from tests.orchestrator.flows import Watched, params, submit, watch
+from tests.orchestrator.harness import Suite
 from tests.orchestrator.invariant import Direct
 
 if TYPE_CHECKING:
@@ -60,8 +61,28 @@ async def _generate(caller: Caller, request_id: str, generation: types_pb2.Gener
     return watched
 
 
+async def _trace_crosses_every_service(suite: Suite, trace_id: str) -> None:
+    """Every service exported spans of the job's trace (console exporter, batched every few seconds)."""
+    marker = f'"trace_id": "0x{trace_id}"'
+    services = ["metadata", "inference", "blob", "vector", "graph"]
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        missing = [
+            name for name in services if marker not in suite.processes[name].log.read_text(errors="replace")
+        ]
+        orchestrators = [
+            p for p in suite.processes.values() if p.module == "cadenza_orchestrator" and p.log.exists()
+        ]
+        if not any(marker in p.log.read_text(errors="replace") for p in orchestrators):
+            missing.append("orchestrator")
+        if not missing:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"trace {trace_id} never reached {missing}"
+        await asyncio.sleep(1.0)
+
+
 async def test_a_generation_becomes_a_track_in_every_store(
-    alice: Caller, bob: Caller, direct: Direct
+    alice: Caller, bob: Caller, direct: Direct, suite: Suite
 ) -> None:
     steps = 8
     watched = await asyncio.wait_for(
@@ -86,6 +107,7 @@ async def test_a_generation_becomes_a_track_in_every_store(
     assert [c.get("to") for c in changes] == ["RUNNING", "SUCCEEDED"]
     notes = JobNotes.of(final)
     assert notes.trace_ids is not None and len(notes.trace_ids[0]) == 32
+    await _trace_crosses_every_service(suite, notes.trace_ids[0])
 
     track = await alice.stub.GetTrack(orchestrator_pb2.GetTrackRequest(name=final.track), metadata=alice.md)
     assert track.track.user == alice.user and list(track.track.tags) == ["ambient", "synth"]
