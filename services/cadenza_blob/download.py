@@ -14,6 +14,8 @@ from cadenza_runtime.errors import CadenzaError, InvalidArgument, Unavailable
 
 DEFAULT_CHUNK_BYTES = 1024 * 1024
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
+# Tiny chunks would turn one download into millions of messages.
+MIN_CHUNK_BYTES = 64 * 1024
 
 
 def _varint(value: int) -> bytes:
@@ -81,9 +83,10 @@ def chunk_message(pieces: list[bytes], length: int) -> bytes:
 def chunk_bytes(requested: int) -> int:
     if requested == 0:
         return DEFAULT_CHUNK_BYTES
-    if requested < 0 or requested > MAX_CHUNK_BYTES:
+    if not MIN_CHUNK_BYTES <= requested <= MAX_CHUNK_BYTES:
         raise InvalidArgument(
-            f"chunk_size must be 1..{MAX_CHUNK_BYTES} bytes (0 means 1 MiB), got {requested}"
+            f"chunk_size must be {MIN_CHUNK_BYTES}..{MAX_CHUNK_BYTES} bytes (64 KiB .. 4 MiB; 0 means 1 MiB), "
+            f"got {requested}"
         )
     return requested
 

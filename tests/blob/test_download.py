@@ -46,13 +46,14 @@ async def test_ranges(blob: Stub, stored: tuple[str, bytes], offset: int, length
 
 async def test_chunks_have_the_requested_size(blob: Stub, stored: tuple[str, bytes]) -> None:
     key, data = stored
+    chunk = 64 * 1024
     request = blob_pb2.DownloadObjectRequest(
-        bucket="latents", key=key, offset=5, length=10_000, chunk_size=3000
+        bucket="latents", key=key, offset=5, length=3 * chunk + 1000, chunk_size=chunk
     )
     messages = [message async for message in blob.DownloadObject(request)]
     assert messages[0].WhichOneof("part") == "info"
-    assert [len(message.chunk) for message in messages[1:]] == [3000, 3000, 3000, 1000]
-    assert b"".join(message.chunk for message in messages[1:]) == data[5:10_005]
+    assert [len(message.chunk) for message in messages[1:]] == [chunk, chunk, chunk, 1000]
+    assert b"".join(message.chunk for message in messages[1:]) == data[5 : 5 + 3 * chunk + 1000]
 
 
 async def test_default_chunk_is_one_mib(blob: Stub, stored: tuple[str, bytes]) -> None:
@@ -82,7 +83,7 @@ async def test_bad_ranges(
     assert str(SIZE) in (caught.value.details() or "") or code == grpc.StatusCode.INVALID_ARGUMENT
 
 
-@pytest.mark.parametrize("chunk_size", [-1, 4 * MiB + 1])
+@pytest.mark.parametrize("chunk_size", [-1, 1, 64 * 1024 - 1, 4 * MiB + 1])
 async def test_bad_chunk_size(blob: Stub, stored: tuple[str, bytes], chunk_size: int) -> None:
     key, _ = stored
     with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -224,7 +224,7 @@ class DownloadObjectRequest(_message.Message):
     length: _builtins.int
     """Bytes to send from offset; 0 means to the end."""
     chunk_size: _builtins.int
-    """Chunk size, up to 4 MiB; 0 means 1 MiB."""
+    """Chunk size, 64 KiB .. 4 MiB; 0 means 1 MiB."""
     def __init__(
         self,
         *,
