@@ -130,7 +130,9 @@ class ProgressEvent(_message.Message):
     def loudness_envelope(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
     @_builtins.property
     def emit_time(self) -> _timestamp_pb2.Timestamp:
-        """When the inference service produced the step, for latency measurement."""
+        """When the step reached the orchestrator from the inference service (whose stream carries no
+        wall-clock time; the hop between them is one local gRPC message), for latency measurement.
+        """
 
     def __init__(
         self,
@@ -153,6 +155,8 @@ Global___ProgressEvent: _TypeAlias = ProgressEvent  # noqa: Y015
 
 @_typing.final
 class PhaseEvent(_message.Message):
+    """A saga phase a job entered; `message` says what happens (e.g. a retry, or why it compensates)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PHASE_FIELD_NUMBER: _builtins.int
