@@ -42,7 +42,7 @@ class Caller:
         return Caller(self.user_id, self.token, stub)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def suite(config: CadenzaConfig, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Suite]:
     await asyncio.to_thread(stores_up, *STORES)
     running = Suite(config, Path(tmp_path_factory.mktemp("orchestrator-suite")))
@@ -57,14 +57,14 @@ async def suite(config: CadenzaConfig, tmp_path_factory: pytest.TempPathFactory)
         await running.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def direct(suite: Suite) -> AsyncIterator[Direct]:
     checker = Direct.connect(suite.service_config())
     yield checker
     await checker.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def replicas(suite: Suite) -> AsyncIterator[list[orchestrator_pb2_grpc.OrchestratorServiceAsyncStub]]:
     """Stubs to orchestrator-a and orchestrator-b (by address, so a restarted replica is reachable again)."""
     config = suite.service_config()
