@@ -59,7 +59,7 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
     admission = Admission(downstream, ModelCatalog(downstream.inference), fanout, settings)
     servicer = OrchestratorServicer(
         Authenticator(config.auth),
-        JobsApi(downstream, fanout, admission, settings),
+        JobsApi(downstream, fanout, admission, saga, settings),
         TracksApi(downstream, admission, saga, settings),
     )
     worker = Worker(deps)

@@ -14,11 +14,13 @@ from cadenza.orchestrator.v1 import orchestrator_pb2
 from cadenza_orchestrator import annotations as notes
 from cadenza_orchestrator import events
 from cadenza_orchestrator.admission import Admission
+from cadenza_orchestrator.annotations import JobNotes
 from cadenza_orchestrator.auth import Principal
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.downstream_errors import call, call_or_none, not_found
 from cadenza_orchestrator.fanout import FanOut
 from cadenza_orchestrator.names import job_id_of, parse_job_name
+from cadenza_orchestrator.saga import Saga
 from cadenza_runtime.config import OrchestratorConfig
 from cadenza_runtime.errors import FailedPrecondition
 from cadenza_runtime.pagination import page_size
@@ -29,9 +31,15 @@ RESYNC_SECONDS = 5.0
 
 class JobsApi:
     def __init__(
-        self, downstream: Downstream, fanout: FanOut, admission: Admission, config: OrchestratorConfig
+        self,
+        downstream: Downstream,
+        fanout: FanOut,
+        admission: Admission,
+        saga: Saga,
+        config: OrchestratorConfig,
     ):
         self._downstream = downstream
+        self._saga = saga
         self._fanout = fanout
         self._admission = admission
         self._config = config
@@ -125,6 +133,9 @@ class JobsApi:
                         emit_outbox=True,
                     )
                 )
+                if any(JobNotes.of(job).values.get(key) is not None for key in notes.SAGA_KEYS):
+                    # A run before a requeue got partway: its writes go with the job.
+                    await self._saga.compensate(job_id_of(name))
                 await self._fanout.publish(job_id_of(name), events.job(response.job))
                 return response.job
             except aio.AioRpcError as error:
