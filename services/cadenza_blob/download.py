@@ -1,11 +1,13 @@
-"""Ranged, chunked reads from MinIO with memory bounded by the chunk size."""
+"""Ranged, chunked reads from MinIO with memory bounded by two chunks."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
+from aiohttp import ClientResponse
 from miniopy_async.api import Minio
 
 from cadenza.blob.v1 import blob_pb2
@@ -91,6 +93,20 @@ def chunk_bytes(requested: int) -> int:
     return requested
 
 
+async def _read_message(response: ClientResponse, size: int, endpoint: str, what: str) -> bytes:
+    """The next `size` bytes of the response as a serialized chunk message."""
+    pieces: list[bytes] = []
+    have = 0
+    while have < size:
+        async with store_call(endpoint, what):
+            piece = await response.content.read(size - have)
+        if not piece:
+            raise Unavailable(f"MinIO closed the stream of {what} early; retry the download")
+        pieces.append(piece)
+        have += len(piece)
+    return chunk_message(pieces, size)
+
+
 async def read_range(
     client: Minio,
     endpoint: str,
@@ -101,7 +117,8 @@ async def read_range(
     chunk: int,
 ) -> AsyncIterator[bytes]:
     """The range as serialized DownloadObjectResponse chunk messages of `chunk` bytes (the last may
-    be shorter), memory bounded by one chunk plus aiohttp's read buffer.
+    be shorter). The next chunk is read from MinIO while the current one is sent, so memory is
+    bounded by two chunks plus aiohttp's read buffer.
 
     The GET is conditional on the ETag the caller reported in ObjectInfo, so an object replaced
     between the stat and the read is ABORTED instead of streaming content with the wrong info.
@@ -118,26 +135,25 @@ async def read_range(
             length=0 if byte_range.whole else byte_range.length,
             request_headers={"If-Match": f'"{etag}"'},
         )
-    finished = False
+    remaining = byte_range.length
+    ahead: asyncio.Task[bytes] | None = None
     try:
-        remaining = byte_range.length
         while remaining:
             size = min(chunk, remaining)
-            pieces: list[bytes] = []
-            have = 0
-            while have < size:
-                async with store_call(endpoint, what):
-                    piece = await response.content.read(size - have)
-                if not piece:
-                    raise Unavailable(f"MinIO closed the stream of {what} early; retry the download")
-                pieces.append(piece)
-                have += len(piece)
             remaining -= size
-            yield chunk_message(pieces, size)
-        finished = True
+            if ahead is None:
+                ahead = asyncio.create_task(_read_message(response, size, endpoint, what))
+            message = await ahead
+            ahead = None
+            if remaining:
+                ahead = asyncio.create_task(_read_message(response, min(chunk, remaining), endpoint, what))
+            yield message
     finally:
+        if ahead is not None:
+            ahead.cancel()
+            await asyncio.gather(ahead, return_exceptions=True)
         # A fully read response goes back to the pool; one left mid-stream must drop its connection.
-        if finished:
+        if remaining == 0 and ahead is None:
             response.release()
         else:
             response.close()

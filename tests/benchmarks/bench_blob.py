@@ -8,7 +8,9 @@ Brings MinIO up with the project's launcher and starts the blob service as its o
 the service (gRPC client stream of --chunk-mib chunks, with the SHA-256 given in the header, so the
 service verifies it) and through miniopy-async directly (put_object with the service's part size,
 get_object read in 1 MiB pieces), alternating, and reports the median MB/s of each and their ratio.
-Then it samples the service's RSS from /proc every 10 ms around a 1 MiB, a --size-mib and a
+Beside wall-clock MB/s it prints the CPU seconds each path cost (this process, the service, MinIO,
+from /proc): on a shared machine the wall-clock ratio follows the CPU left over, the CPU cost does
+not. Then it samples the service's RSS from /proc every 10 ms around a 1 MiB, a --size-mib and a
 --big-mib round trip. Content is generated on the fly; every object is named "bench-..." and
 deleted at the end.
 """
@@ -49,6 +51,19 @@ def _launcher_up() -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
         raise SystemExit(f"`cadenza up --only minio` failed:\n{result.stdout}\n{result.stderr}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def minio_pid(config: CadenzaConfig) -> int | None:
+    """MinIO's pid from the launcher's pid file, when it runs locally."""
+    with contextlib.suppress(OSError, ValueError):
+        return int((config.state_dir / "run" / "minio.pid").read_text().split()[0])
+    return None
 
 
 def _free_port() -> int:
@@ -188,10 +203,24 @@ async def direct_download(client: Minio, key: str, size: int) -> None:
     assert received == size
 
 
-async def timed(action: Awaitable[None]) -> float:
-    started = time.perf_counter()
-    await action
-    return time.perf_counter() - started
+class Meter:
+    """Wall time and the CPU seconds of this process, the service and MinIO over each measured call."""
+
+    def __init__(self, pids: dict[str, int | None]):
+        self.pids = {name: pid for name, pid in pids.items() if pid}
+        self.wall: dict[str, list[float]] = {}
+        self.cpu: dict[str, dict[str, float]] = {}
+
+    def _cpu(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    async def measure(self, label: str, action: Awaitable[None]) -> None:
+        before, started = self._cpu(), time.perf_counter()
+        await action
+        self.wall.setdefault(label, []).append(time.perf_counter() - started)
+        spent = self.cpu.setdefault(label, dict.fromkeys(self.pids, 0.0))
+        for name, value in self._cpu().items():
+            spent[name] += value - before[name]
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -211,26 +240,25 @@ async def main(args: argparse.Namespace) -> None:
     channel = create_channel(service.address, config, default_timeout=None)
     stub = blob_pb2_grpc.BlobServiceStub(channel)
     keys: list[str] = []
+    meter = Meter({"client": os.getpid(), "service": service.process.pid, "minio": minio_pid(config)})
     try:
         await service.wait_serving(channel)
-        results: dict[str, list[float]] = {
-            name: [] for name in ("svc up", "svc down", "direct up", "direct down")
-        }
         print(
             f"{args.rounds} rounds of {args.size_mib} MiB, {args.chunk_mib} MiB gRPC chunks, {PART_SIZE // MiB} MiB parts"
         )
         for round_index in range(args.rounds):
             svc_key, direct_key = f"{PREFIX}svc-{round_index}", f"{PREFIX}direct-{round_index}"
             keys += [svc_key, direct_key]
-            results["svc up"].append(await timed(service_upload(stub, svc_key, size, chunk, sha)))
-            results["direct up"].append(await timed(direct_upload(client, direct_key, size, chunk)))
-            results["svc down"].append(await timed(service_download(stub, svc_key, size)))
-            results["direct down"].append(await timed(direct_download(client, direct_key, size)))
-        rate = {name: args.size_mib / statistics.median(times) for name, times in results.items()}
+            await meter.measure("svc up", service_upload(stub, svc_key, size, chunk, sha))
+            await meter.measure("direct up", direct_upload(client, direct_key, size, chunk))
+            await meter.measure("svc down", service_download(stub, svc_key, size))
+            await meter.measure("direct down", direct_download(client, direct_key, size))
+        rate = {name: args.size_mib / statistics.median(times) for name, times in meter.wall.items()}
+        gib = args.rounds * args.size_mib / 1024
         for name, value in rate.items():
-            print(
-                f"  {name:12s} {value:7.1f} MB/s (median; runs: {', '.join(f'{args.size_mib / t:.0f}' for t in results[name])})"
-            )
+            runs = ", ".join(f"{args.size_mib / t:.0f}" for t in meter.wall[name])
+            cpu = ", ".join(f"{who} {spent / gib:.2f}" for who, spent in meter.cpu[name].items())
+            print(f"  {name:12s} {value:7.1f} MB/s (median; runs: {runs}); CPU s per GiB: {cpu}")
         print(f"  upload   service/direct = {rate['svc up'] / rate['direct up']:.2f}  (goal >= 0.70)")
         print(f"  download service/direct = {rate['svc down'] / rate['direct down']:.2f}  (goal >= 0.70)")
 
