@@ -5,6 +5,7 @@ from __future__ import annotations
 from cadenza_blob.cleanup import Cleanups
 from cadenza_blob.registration import SERVICE, add_blob_service
 from cadenza_blob.servicer import BlobServicer
+from cadenza_blob.staging import sweep_forever
 from cadenza_blob.store import close_minio, ensure_buckets, open_minio
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.pagination import PageTokenCodec
@@ -33,7 +34,11 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         await cleanups.drain()
         await close_minio(client)
 
+    async def sweep() -> None:
+        await sweep_forever(client, config.minio.endpoint, config.minio.buckets)
+
     return ServiceBundle(
         registrations=[ServiceRegistration(SERVICE_FULL_NAME, servicer, add_blob_service)],
         on_close=[close],
+        background=[sweep],
     )

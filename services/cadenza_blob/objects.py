@@ -13,9 +13,6 @@ from cadenza.blob.v1 import blob_pb2
 
 _META_PREFIX = "x-amz-meta-"
 SHA256_META = "sha256"
-# Keys under this prefix are the service's own staging objects; the key rules make it unreachable
-# for callers ('~' is not an allowed key character) and it sorts after every valid key.
-STAGING_PREFIX = "~staging/"
 
 
 def object_headers(content_type: str, metadata: Mapping[str, str], sha256: str) -> DictType:

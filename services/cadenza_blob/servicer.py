@@ -15,7 +15,8 @@ from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
 from cadenza_blob import validation
 from cadenza_blob.cleanup import Cleanups
 from cadenza_blob.download import chunk_bytes, read_range, resolve_range
-from cadenza_blob.objects import STAGING_PREFIX, object_info
+from cadenza_blob.objects import object_info
+from cadenza_blob.staging import is_staging
 from cadenza_blob.store import store_call
 from cadenza_blob.upload import PartReader, Uploader, drain, parse_header
 from cadenza_runtime.config import MinioConfig
@@ -121,7 +122,7 @@ class BlobServicer(blob_pb2_grpc.BlobServiceServicer):
             objects=[
                 object_info(bucket, obj)
                 for obj in page
-                if obj.object_name and not obj.object_name.startswith(STAGING_PREFIX)
+                if obj.object_name and not is_staging(obj.object_name)
             ]
         )
         if len(listed) > size:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import uuid
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 
@@ -28,7 +27,8 @@ from miniopy_async.helpers import DictType
 from cadenza.blob.v1 import blob_pb2
 from cadenza_blob import validation
 from cadenza_blob.cleanup import Cleanups
-from cadenza_blob.objects import STAGING_PREFIX, object_headers
+from cadenza_blob.objects import object_headers
+from cadenza_blob.staging import staging_key as new_staging_key
 from cadenza_blob.store import store_call
 from cadenza_runtime.errors import InvalidArgument, NotFound
 
@@ -352,7 +352,7 @@ class Uploader:
     async def _put_staged_multipart(
         self, target: UploadTarget, reader: PartReader, hasher: StreamHasher, first: bytes
     ) -> None:
-        staging_key = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+        staging_key = new_staging_key()
         headers = object_headers(target.content_type, target.metadata, "")
         upload = MultipartUpload(self._client, self._endpoint, target.bucket, staging_key, headers)
         try:

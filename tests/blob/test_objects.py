@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import grpc
@@ -10,6 +11,8 @@ import pytest
 from miniopy_async.api import Minio
 
 from cadenza.blob.v1 import blob_pb2
+from cadenza_blob.staging import staging_key, sweep
+from cadenza_runtime.config import CadenzaConfig
 from tests.blob.support import upload_bytes
 
 if TYPE_CHECKING:
@@ -139,3 +142,17 @@ async def test_list_round_trips_every_allowed_character(blob: Stub, prefix: str)
     )
     assert [info.key for info in [*page.objects, *second.objects]] == sorted(keys[:2])
     assert not second.next_page_token
+
+
+async def test_sweep_removes_only_abandoned_staging_objects(minio: Minio, config: CadenzaConfig) -> None:
+    key = staging_key()
+    await minio._put_object("latents", key, b"left by a crash", {"Content-Type": "application/octet-stream"})
+    try:
+        endpoint = config.minio.endpoint
+        assert await sweep(minio, endpoint, ["latents"], older_than=timedelta(hours=1)) == 0
+        await minio.stat_object("latents", key)  # young: still there
+        await asyncio.sleep(1.1)
+        assert await sweep(minio, endpoint, ["latents"], older_than=timedelta(seconds=1)) >= 1
+        assert not [obj async for obj in minio.list_objects("latents", prefix=key)]
+    finally:
+        await minio.remove_object("latents", key)
