@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 from grpc import aio
@@ -28,7 +28,7 @@ from cadenza_orchestrator.annotations import JobNotes
 from cadenza_orchestrator.names import blob_prefix, job_id_from_key, job_id_of, job_name
 from cadenza_orchestrator.protoutil import duration, seconds_until
 from cadenza_orchestrator.result import StoredResult
-from cadenza_orchestrator.retry import JobFailure
+from cadenza_orchestrator.retry import JobFailure, RetryPolicy
 from cadenza_orchestrator.runner import RunnerDeps
 
 _log = logging.getLogger(__name__)
@@ -40,33 +40,47 @@ _PAGE = 500
 class Reconciler:
     def __init__(self, deps: RunnerDeps):
         self._deps = deps
-        self._runs = 0
+        # Background work: a slow store gets a long deadline, and what fails is retried next round.
+        self._saga = deps.saga.with_policy(RetryPolicy.background())
 
     async def run(self) -> None:
-        """Background loop: reconcile now, then every interval."""
+        """Background loops: expired leases every interval, the orphan sweep every N intervals.
+
+        Separate, so that a sweep slowed by an unreachable store never delays recovering jobs.
+        """
+        interval = self._deps.config.reconcile_interval_seconds
+        await asyncio.gather(
+            self._every(interval, self.recover_expired),
+            self._every(interval * self._deps.config.orphan_sweep_every, self.sweep),
+        )
+
+    async def _every(self, seconds: float, work: Callable[[], Awaitable[dict[str, int]]]) -> None:
         while True:
             try:
-                await self.reconcile(sweep=self._runs % self._deps.config.orphan_sweep_every == 0)
+                counts = await work()
+                if any(counts.values()):
+                    _log.info("reconciled: %s", counts)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 _log.exception("reconciliation failed; trying again next round")
-            self._runs += 1
-            await asyncio.sleep(self._deps.config.reconcile_interval_seconds)
+            await asyncio.sleep(seconds)
 
-    async def reconcile(self, sweep: bool = True) -> dict[str, int]:
-        """One pass; returns what it did, for logs and tests."""
-        counts = {"requeued": 0, "resumed": 0, "failed": 0, "cancelled": 0, "orphans": 0}
+    async def reconcile(self) -> dict[str, int]:
+        """One full pass (both parts); returns what it did."""
+        return {**await self.recover_expired(), **await self.sweep()}
+
+    async def recover_expired(self) -> dict[str, int]:
+        counts = {"requeued": 0, "resumed": 0, "failed": 0, "cancelled": 0}
         async for job in self._jobs([types_pb2.JOB_STATE_RUNNING]):
             if seconds_until(job.lease_expire_time) < -_SKEW_SECONDS:
                 outcome = await self._expired(job)
                 if outcome:
                     counts[outcome] += 1
-        if sweep:
-            counts["orphans"] = await self._sweep()
-        if any(counts.values()):
-            _log.info("reconciled: %s", counts)
         return counts
+
+    async def sweep(self) -> dict[str, int]:
+        return {"orphans": await self._sweep()}
 
     async def _jobs(self, states: list[types_pb2.JobState.ValueType]) -> AsyncIterator[types_pb2.Job]:
         token = ""
@@ -109,7 +123,7 @@ class Reconciler:
                 return None  # renewed or finished since the listing
             job_id = job_id_of(job.name)
             job_notes = JobNotes.of(job)
-            saga = self._deps.saga
+            saga = self._saga
             _log.warning("%s: lease of %s expired; recovering", job.name, job.worker or "?")
             if job_notes.flag(notes.CANCEL_REQUESTED):
                 return await self._finish(
@@ -151,13 +165,13 @@ class Reconciler:
         outcome: str,
         compensated: bool = False,
     ) -> str | None:
-        if not compensated and not await self._deps.saga.compensate(job_id_of(job.name)):
+        if not compensated and not await self._saga.compensate(job_id_of(job.name)):
             return None
         final = await self._transition(job, state, reason, message)
         if final is None:
             return None
         with contextlib.suppress(aio.AioRpcError, JobFailure):
-            await self._deps.saga.annotate(job.name, {notes.COMPENSATED: True})
+            await self._saga.annotate(job.name, {notes.COMPENSATED: True})
         await self._deps.fanout.publish(job_id_of(job.name), events.job(final))
         return outcome
 
@@ -199,7 +213,7 @@ class Reconciler:
                     candidates.add(job_id)
         removed = 0
         for job_id in sorted(candidates):
-            if await self._is_orphan(job_id) and await self._deps.saga.compensate(job_id):
+            if await self._is_orphan(job_id) and await self._saga.compensate(job_id):
                 removed += 1
                 _log.info("removed the leftovers of %s", job_name(job_id))
         return removed

@@ -65,10 +65,21 @@ class RetryPolicy:
     budget_seconds: float
     initial_backoff: float
     max_backoff: float
+    # Deadline of one attempt; by default derived from the budget.
+    attempt_seconds: float | None = None
 
     @property
     def attempt_timeout(self) -> float:
+        if self.attempt_seconds is not None:
+            return self.attempt_seconds
         return max(MIN_ATTEMPT_SECONDS, min(MAX_ATTEMPT_SECONDS, self.budget_seconds))
+
+    @classmethod
+    def background(cls) -> RetryPolicy:
+        """For the reconciler: one patient attempt per call; what fails is retried next round."""
+        return cls(
+            budget_seconds=0.0, initial_backoff=0.1, max_backoff=0.1, attempt_seconds=MAX_ATTEMPT_SECONDS
+        )
 
     @classmethod
     def from_config(cls, config: OrchestratorConfig) -> RetryPolicy:

@@ -62,8 +62,13 @@ class Saga:
     def __init__(self, downstream: Downstream, policy: RetryPolicy, minio: MinioConfig):
         self._downstream = downstream
         self._policy = policy
+        self._minio = minio
         self.audio_bucket = minio.audio_bucket
         self.latent_bucket = minio.latent_bucket
+
+    def with_policy(self, policy: RetryPolicy) -> Saga:
+        """The same saga with another retry policy (the reconciler's patient one)."""
+        return Saga(self._downstream, policy, self._minio)
 
     async def _step(
         self,

@@ -177,8 +177,8 @@ async def test_neo4j_down_beyond_the_budget_fails_the_job_and_compensates(
         assert found["audio"] and found["latent"]
     finally:
         await store_up("neo4j")
-    # The reconciler's sweep finishes the compensation once Neo4j is back.
-    deadline = asyncio.get_running_loop().time() + 60
+    # The reconciler's sweep finishes the compensation once Neo4j is back (and warm).
+    deadline = asyncio.get_running_loop().time() + 120
     while True:
         try:
             if not any((await direct.artifacts(job_id_of(job.name))).values()):
