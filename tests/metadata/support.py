@@ -82,7 +82,11 @@ async def create_job(stub: MetadataServiceAsyncStub, user: str | None = None, **
 
 
 async def transition(
-    stub: MetadataServiceAsyncStub, job: types_pb2.Job, expected: int, new: int, **kwargs: Any
+    stub: MetadataServiceAsyncStub,
+    job: types_pb2.Job,
+    expected: types_pb2.JobState.ValueType,
+    new: types_pb2.JobState.ValueType,
+    **kwargs: Any,
 ) -> types_pb2.Job:
     request = metadata_pb2.TransitionJobRequest(
         name=job.name, expected_state=expected, new_state=new, **kwargs
@@ -121,7 +125,11 @@ async def create_track(
 
 
 async def job_in_state(
-    stub: MetadataServiceAsyncStub, state: int, *, user: str | None = None, worker: str = "worker-1"
+    stub: MetadataServiceAsyncStub,
+    state: types_pb2.JobState.ValueType,
+    *,
+    user: str | None = None,
+    worker: str = "worker-1",
 ) -> types_pb2.Job:
     """A new job driven to `state` by legal transitions."""
     job = await create_job(stub, user)

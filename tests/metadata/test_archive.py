@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import asyncpg
 import grpc
@@ -174,7 +174,7 @@ async def test_archives_old_finished_jobs_with_their_events_and_audit_rows(
     entry = (
         await stub.ListAuditEvents(metadata_pb2.ListAuditEventsRequest(resource="archive", page_size=1))
     ).audit_events[0]
-    assert entry.action == "ArchiveRecords" and int(entry.details["jobs"]) == 4
+    assert entry.action == "ArchiveRecords" and int(cast(float, entry.details["jobs"])) == 4
 
 
 async def test_archive_request_validation(stub: MetadataServiceAsyncStub) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, cast
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -28,7 +29,7 @@ async def test_get_job_is_cached_and_every_write_invalidates_it(
     key = cache.job_key(job_id(job))
     assert not await redis.exists(key)
     first = (await stub.GetJob(metadata_pb2.GetJobRequest(name=job.name))).job
-    assert types_pb2.Job.FromString(await redis.get(key)) == first
+    assert types_pb2.Job.FromString(cast(bytes, await redis.get(key))) == first
     assert 0 < await redis.pttl(key) <= 60_000
 
     # Served from Redis: a change PostgreSQL got behind the service's back is not seen...
@@ -40,7 +41,7 @@ async def test_get_job_is_cached_and_every_write_invalidates_it(
     # ...until a write through the service drops the key.
     annotations = struct_pb2.Struct()
     annotations.update({"k": 1})
-    writes = [
+    writes: list[Callable[[], Awaitable[object]]] = [
         lambda: stub.AnnotateJob(metadata_pb2.AnnotateJobRequest(name=job.name, annotations=annotations)),
         lambda: transition(stub, job, PENDING, RUNNING, worker="w1"),
         lambda: stub.RenewJobLease(
@@ -90,7 +91,7 @@ async def test_style_templates_and_user_defaults_are_invalidated_on_write(
         await stub.GetStyleTemplate(metadata_pb2.GetStyleTemplateRequest(name=name))
     ).style_template.prompt == "v1"
     key = cache.style_template_key(template_id)
-    assert metadata_pb2.StyleTemplate.FromString(await redis.get(key)).prompt == "v1"
+    assert metadata_pb2.StyleTemplate.FromString(cast(bytes, await redis.get(key))).prompt == "v1"
     await stub.PutStyleTemplate(
         metadata_pb2.PutStyleTemplateRequest(
             style_template=metadata_pb2.StyleTemplate(name=name, prompt="v2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import grpc
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
 
 
-def _config(**values: object) -> struct_pb2.Struct:
+def _config(**values: float | str | Sequence[float]) -> struct_pb2.Struct:
     result = struct_pb2.Struct()
     result.update(values)
     return result

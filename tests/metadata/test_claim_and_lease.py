@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -48,6 +49,7 @@ async def test_claims_oldest_first_and_leases_it(stub: MetadataServiceAsyncStub,
         "SELECT type, payload FROM job_events WHERE job_id = $1 ORDER BY sequence DESC LIMIT 1",
         uuid.UUID(job_id(first)),
     )
+    assert event is not None
     assert event["type"] == "state_changed" and event["payload"]["worker"] == "w1"
     assert (
         await pg.fetchval(
@@ -162,7 +164,7 @@ async def test_renew_of_a_finished_or_unknown_job(stub: MetadataServiceAsyncStub
 
 
 async def test_bad_claim_and_renew_requests(stub: MetadataServiceAsyncStub) -> None:
-    bad = [
+    bad: list[Awaitable[object]] = [
         stub.ClaimJob(metadata_pb2.ClaimJobRequest(worker="")),
         stub.ClaimJob(metadata_pb2.ClaimJobRequest(worker="w 1")),
         stub.ClaimJob(metadata_pb2.ClaimJobRequest(worker="w1", lease_duration=seconds(0.1))),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import grpc
@@ -81,7 +82,7 @@ async def test_concurrent_acquirers_get_one_winner(stub: MetadataServiceAsyncStu
 
 
 async def test_bad_coordination_requests(stub: MetadataServiceAsyncStub) -> None:
-    bad = [
+    bad: list[Awaitable[object]] = [
         stub.CheckRateLimit(metadata_pb2.CheckRateLimitRequest(key="", limit=1, window=seconds(1))),
         stub.CheckRateLimit(metadata_pb2.CheckRateLimitRequest(key="k", limit=0, window=seconds(1))),
         stub.CheckRateLimit(metadata_pb2.CheckRateLimitRequest(key="k", limit=1)),

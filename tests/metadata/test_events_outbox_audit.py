@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import asyncpg
 import grpc
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
 
 
-def _payload(**values: object) -> struct_pb2.Struct:
+def _payload(**values: float | str | Sequence[float]) -> struct_pb2.Struct:
     result = struct_pb2.Struct()
     result.update(values)
     return result
@@ -59,7 +60,7 @@ async def test_events_are_numbered_per_job_and_listed_in_order(stub: MetadataSer
             break
     assert [e.sequence for e in listed] == list(range(1, 32))
     assert listed[0].type == "created"
-    assert {int(e.payload["i"]) for e in listed[1:]} == set(range(30))
+    assert {int(cast(float, e.payload["i"])) for e in listed[1:]} == set(range(30))
 
 
 async def test_event_errors(stub: MetadataServiceAsyncStub) -> None:

@@ -89,10 +89,13 @@ async def test_create_writes_event_outbox_and_audit_in_one_go(
     event = await pg.fetchrow(
         "SELECT sequence, type FROM job_events WHERE job_id = $1", uuid.UUID(job_id(job))
     )
+    assert event is not None
     assert (event["sequence"], event["type"]) == (1, "created")
     outbox = await pg.fetchrow("SELECT topic, payload FROM outbox WHERE resource = $1", resource)
+    assert outbox is not None
     assert outbox["topic"] == "job.created"
     audit = await pg.fetchrow("SELECT actor, action FROM audit_logs WHERE resource = $1", resource)
+    assert audit is not None
     assert (audit["actor"], audit["action"]) == (ACTOR, "CreateJob")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -41,25 +42,18 @@ async def _bounded(calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
 async def population(stub: MetadataServiceAsyncStub) -> dict[str, Any]:
     """JOBS jobs of one user over two model versions; every fifth one cancelled."""
     user, models = new_user(), (new_model(), new_model())
-    responses = await _bounded(
-        [
-            (lambda i=i: stub.CreateJob(create_request(user, f"page-{i}", model=models[i % 2])))
-            for i in range(JOBS)
-        ]
-    )
+
+    def create(i: int) -> Awaitable[metadata_pb2.CreateJobResponse]:
+        return stub.CreateJob(create_request(user, f"page-{i}", model=models[i % 2]))
+
+    def cancel(job: types_pb2.Job) -> Awaitable[metadata_pb2.TransitionJobResponse]:
+        return stub.TransitionJob(
+            metadata_pb2.TransitionJobRequest(name=job.name, expected_state=PENDING, new_state=CANCELLED)
+        )
+
+    responses = await _bounded([partial(create, i) for i in range(JOBS)])
     jobs = [r.job for r in responses]
-    cancelled = await _bounded(
-        [
-            (
-                lambda job=job: stub.TransitionJob(
-                    metadata_pb2.TransitionJobRequest(
-                        name=job.name, expected_state=PENDING, new_state=CANCELLED
-                    )
-                )
-            )
-            for job in jobs[::5]
-        ]
-    )
+    cancelled = await _bounded([partial(cancel, job) for job in jobs[::5]])
     by_name = {job.name: job for job in jobs}
     for response in cancelled:
         by_name[response.job.name] = response.job
@@ -183,7 +177,7 @@ async def test_bad_list_filters(stub: MetadataServiceAsyncStub) -> None:
         metadata_pb2.ListJobsRequest(user="nobody"),
         metadata_pb2.ListJobsRequest(user="users/a/b"),
         metadata_pb2.ListJobsRequest(states=[types_pb2.JOB_STATE_UNSPECIFIED]),
-        metadata_pb2.ListJobsRequest(states=[42]),
+        metadata_pb2.ListJobsRequest(states=[types_pb2.JobState.ValueType(42)]),
         metadata_pb2.ListJobsRequest(model_version="Not A Model"),
     ]
     window = types_pb2.TimeRange()

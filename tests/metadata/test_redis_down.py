@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 import pytest
@@ -127,13 +127,13 @@ async def test_service_keeps_answering_from_postgres_while_redis_is_down(
     await redis_switch["start"]()
     # Redis persisted the job as cached before the outage: the stale copy is really there...
     stale = await redis.get(key)
-    assert stale is not None and types_pb2.Job.FromString(stale).state == PENDING
+    assert stale is not None and types_pb2.Job.FromString(cast(bytes, stale)).state == PENDING
     # ...and is never served: the invalidation missed during the outage is sent first.
     deadline = time.monotonic() + 10
     while True:
         assert (await stub.GetJob(metadata_pb2.GetJobRequest(name=job.name))).job.state == CANCELLED
         cached = await redis.get(key)
-        if cached is not None and types_pb2.Job.FromString(cached).state == CANCELLED:
+        if cached is not None and types_pb2.Job.FromString(cast(bytes, cached)).state == CANCELLED:
             break
         assert time.monotonic() < deadline, "the cache did not come back after Redis did"
         await asyncio.sleep(0.2)

@@ -34,11 +34,13 @@ if TYPE_CHECKING:
 State = types_pb2.JobState
 
 
-def _name(state: int) -> str:
-    return State.Name(state).removeprefix("JOB_STATE_")  # type: ignore[arg-type]
+def _name(state: State.ValueType) -> str:
+    return State.Name(state).removeprefix("JOB_STATE_")
 
 
-def _request_for(job: types_pb2.Job, expected: int, new: int) -> metadata_pb2.TransitionJobRequest:
+def _request_for(
+    job: types_pb2.Job, expected: State.ValueType, new: State.ValueType
+) -> metadata_pb2.TransitionJobRequest:
     """What a well-formed request for this transition carries."""
     request = metadata_pb2.TransitionJobRequest(
         name=job.name, expected_state=expected, new_state=new, emit_outbox=True
@@ -60,7 +62,7 @@ def _request_for(job: types_pb2.Job, expected: int, new: int) -> metadata_pb2.Tr
 @pytest.mark.parametrize("start", ALL_STATES, ids=_name)
 @pytest.mark.parametrize("target", ALL_STATES, ids=_name)
 async def test_every_transition(
-    stub: MetadataServiceAsyncStub, pg: asyncpg.Pool, start: int, target: int
+    stub: MetadataServiceAsyncStub, pg: asyncpg.Pool, start: State.ValueType, target: State.ValueType
 ) -> None:
     job = await job_in_state(stub, start)
     if target == SUCCEEDED and start == RUNNING:
@@ -103,6 +105,7 @@ async def test_every_transition(
         "SELECT type, payload FROM job_events WHERE job_id = $1 ORDER BY sequence DESC LIMIT 1",
         uuid.UUID(job_id(job)),
     )
+    assert event is not None
     assert event["type"] == "state_changed"
     assert (event["payload"]["from"], event["payload"]["to"]) == (_name(start), _name(target))
     topic = await pg.fetchval(

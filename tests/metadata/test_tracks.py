@@ -85,12 +85,18 @@ async def test_list_tracks_by_user_and_model_with_deleted_hidden(stub: MetadataS
         tracks.append(await create_track(stub, job))
     await stub.DeleteTrack(metadata_pb2.DeleteTrackRequest(name=tracks[0].name))
 
-    async def listed(**filters: object) -> list[str]:
+    async def listed(*, user: str = "", model_version: str = "", show_deleted: bool = False) -> list[str]:
         names: list[str] = []
         token = ""
         while True:
             page = await stub.ListTracks(
-                metadata_pb2.ListTracksRequest(page_size=2, page_token=token, **filters)
+                metadata_pb2.ListTracksRequest(
+                    page_size=2,
+                    page_token=token,
+                    user=user,
+                    model_version=model_version,
+                    show_deleted=show_deleted,
+                )
             )
             names.extend(t.name for t in page.tracks)
             token = page.next_page_token

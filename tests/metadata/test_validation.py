@@ -143,10 +143,10 @@ CASES: dict[str, Case] = {
         metadata_pb2.CreateUserRequest(user=metadata_pb2.User(email="not-an-address"))
     ),
     "user unknown role": lambda s: s.CreateUser(
-        metadata_pb2.CreateUserRequest(user=metadata_pb2.User(roles=[9]))
+        metadata_pb2.CreateUserRequest(user=metadata_pb2.User(roles=[metadata_pb2.Role.ValueType(9)]))
     ),
     "user unspecified role": lambda s: s.CreateUser(
-        metadata_pb2.CreateUserRequest(user=metadata_pb2.User(roles=[0]))
+        metadata_pb2.CreateUserRequest(user=metadata_pb2.User(roles=[metadata_pb2.Role.ValueType(0)]))
     ),
     "user long display name": lambda s: s.CreateUser(
         metadata_pb2.CreateUserRequest(user=metadata_pb2.User(display_name="d" * 201))
