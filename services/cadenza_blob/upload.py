@@ -38,7 +38,7 @@ PARTS_IN_FLIGHT = 2
 # Part buffers all uploads of the process may hold together (256 MiB): past it, uploads wait for
 # a buffer and gRPC flow control slows their clients, so memory does not grow with concurrency.
 MAX_BUFFERED_PARTS = 32
-# S3 allows 10,000 parts; with fixed parts that bounds the object size (156.25 GiB).
+# S3 allows 10,000 parts; with fixed parts that bounds the object size (78.125 GiB).
 MAX_PARTS = 10_000
 MAX_OBJECT_BYTES = PART_SIZE * MAX_PARTS
 # Parts smaller than this hash inline; larger ones in a thread so the event loop stays responsive.
@@ -218,6 +218,8 @@ class MultipartUpload:
         self._headers = headers
         self._upload_id = ""
         self._parts: list[asyncio.Task[str]] = []
+        self._running: set[asyncio.Task[str]] = set()
+        self._failed: asyncio.Task[str] | None = None
         self._what = f"upload of {bucket}/{key}"
 
     async def add(self, data: bytes, release: Callable[[], None]) -> None:
@@ -242,18 +244,22 @@ class MultipartUpload:
             release()
             raise
         task.add_done_callback(lambda _: release())
+        task.add_done_callback(self._part_done)
         self._parts.append(task)
+        self._running.add(task)
+
+    def _part_done(self, task: asyncio.Task[str]) -> None:
+        self._running.discard(task)
+        if self._failed is None and not task.cancelled() and task.exception() is not None:
+            self._failed = task
 
     async def _wait_for_slot(self) -> None:
-        while True:
-            running = [task for task in self._parts if not task.done()]
-            for task in self._parts:
-                if task.done() and task.exception() is not None:
-                    async with store_call(self._endpoint, self._what):
-                        task.result()
-            if len(running) < PARTS_IN_FLIGHT:
-                return
-            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        """Waits until fewer than PARTS_IN_FLIGHT parts are on their way; raises a part's failure."""
+        while len(self._running) >= PARTS_IN_FLIGHT and self._failed is None:
+            await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+        if self._failed is not None:
+            async with store_call(self._endpoint, self._what):
+                self._failed.result()
 
     async def complete(self) -> None:
         async with store_call(self._endpoint, self._what):
