@@ -149,6 +149,8 @@ class JobRunner:
         self._job_id = job_id_of(run.job.name)
         self._stored: StoredResult | None = None
         self._attempt = 0
+        # Whether any store may hold something of this job (an earlier run's notes, or this run's writes).
+        self._touched = any(JobNotes.of(run.job).values.get(key) is not None for key in notes.SAGA_KEYS)
         self._timings: dict[str, float] = {}
         self._lease = LeaseKeeper(
             deps.downstream.metadata, run.job.name, deps.worker_id, deps.config, run.request_cancel
@@ -262,6 +264,7 @@ class JobRunner:
                 result = await run.interruptible(self._deps.relay.generate(self._job, self._lease))
             self._job = await run.step(claim_note)
             await self._publish(events.phase(PHASE.PHASE_STORING_AUDIO, "storing audio and latent"))
+            self._touched = True
             with self._timed("blob"):
                 self._stored = await run.step(saga.store_blobs(self._job, result))
             record_stored = True
@@ -350,7 +353,8 @@ class JobRunner:
         if self._run.lease_lost:
             return
         await self._publish(events.phase(PHASE.PHASE_COMPENSATING, message))
-        clean = await self._deps.saga.compensate(self._job_id)
+        # Nothing written yet (a cancel or bad input during diffusion): nothing to undo.
+        clean = await self._deps.saga.compensate(self._job_id) if self._touched else True
         request = metadata_pb2.TransitionJobRequest(
             name=self._job.name,
             expected_state=types_pb2.JOB_STATE_RUNNING,
@@ -388,7 +392,7 @@ class JobRunner:
         # The attempt this shutdown interrupted does not count against the job.
         values: dict[str, object] = {notes.ATTEMPT: max(0, self._attempt - 1)}
         if self._stored is None:
-            if not await saga.compensate(self._job_id):
+            if self._touched and not await saga.compensate(self._job_id):
                 return
             values.update({key: None for key in notes.SAGA_KEYS})
         await saga.annotate(self._job.name, values)
