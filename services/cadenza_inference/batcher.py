@@ -6,6 +6,8 @@ Policy
 - Grouping: the oldest waiting request heads the next batch. It waits at most `window` after its own
   arrival for compatible requests (same model version and BatchKey: frames, steps, scheduler, start
   index) and takes up to `max_batch_size` of them, oldest first; other requests keep their places.
+  `max_batch_frames` (rows x latent frames) can cap long clips further: on a CPU a step is
+  compute-bound at a few hundred frames, so batching long clips only adds latency.
 - Requests join a batch only when it starts. A running batch's rows are at one point of the noise
   schedule, so an arrival, compatible or not, waits for the next batch.
 - Execution: one dedicated thread runs every model call of the denoising loop, so there is one step
@@ -86,9 +88,17 @@ class Job:
 
 
 class Batcher:
-    def __init__(self, *, capacity: int, max_batch_size: int, window_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        capacity: int,
+        max_batch_size: int,
+        window_seconds: float,
+        max_batch_frames: int | None = None,
+    ) -> None:
         if capacity < 1 or max_batch_size < 1 or window_seconds < 0:
             raise ValueError("capacity and max_batch_size must be >= 1 and the batch window >= 0")
+        self.max_batch_frames = max_batch_frames
         self.capacity = capacity
         self.max_batch_size = max_batch_size
         self.window_seconds = window_seconds
@@ -181,7 +191,13 @@ class Batcher:
 
     def _compatible(self, head: Job, candidates: list[Job]) -> list[Job]:
         group = head.plan.group
-        return [job for job in candidates if job.plan.group == group][: self.max_batch_size]
+        return [job for job in candidates if job.plan.group == group][: self._limit(head)]
+
+    def _limit(self, head: Job) -> int:
+        """Rows a batch headed by `head` may have."""
+        if self.max_batch_frames is None:
+            return self.max_batch_size
+        return max(1, min(self.max_batch_size, self.max_batch_frames // head.plan.key.frames))
 
     # Scheduling (event loop thread).
 
@@ -209,7 +225,7 @@ class Batcher:
             deadline = head.enqueued_at + self.window_seconds
             while head in self._pending:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or len(self._compatible(head, self._pending)) >= self.max_batch_size:
+                if remaining <= 0 or len(self._compatible(head, self._pending)) >= self._limit(head):
                     break
                 self._wake.clear()
                 try:

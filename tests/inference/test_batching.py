@@ -16,7 +16,16 @@ from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error
 from cadenza_runtime.server import CadenzaServer
 from tests.conftest import serve
-from tests.inference.support import collect, generate, idle, record, request, rpc_error, with_inference
+from tests.inference.support import (
+    DEVICE,
+    collect,
+    generate,
+    idle,
+    record,
+    request,
+    rpc_error,
+    with_inference,
+)
 
 if TYPE_CHECKING:
     from cadenza.inference.v1.inference_pb2_grpc import InferenceServiceAsyncStub as Stub
@@ -71,6 +80,19 @@ async def test_batches_are_capped_at_max_batch_size(batching: tuple[CadenzaServe
     assert sizes == [1, 2, 2]
     # The third waited for the first batch: it was told so.
     assert sorted(outcome.accepted.queue_position for outcome in outcomes) == [0, 0, 2]
+
+
+async def test_long_clips_are_not_batched_past_the_cpu_frame_budget(
+    batching: tuple[CadenzaServer, Stub],
+) -> None:
+    _, stub = batching
+    # 2 x 20 s is 1000 latent frames, within the CPU budget of 1024; 2 x 30 s (1500) is not.
+    within = await asyncio.gather(*(generate(stub, request(seed=s, steps=1, seconds=20.0)) for s in (1, 2)))
+    assert [o.progress[0].batch_size for o in within] == [2, 2]
+    beyond = await asyncio.gather(*(generate(stub, request(seed=s, steps=1, seconds=30.0)) for s in (1, 2)))
+    expected = [2, 2] if DEVICE.startswith("cuda") else [1, 1]
+    assert [o.progress[0].batch_size for o in beyond] == expected
+    assert sorted(o.accepted.queue_position for o in beyond) == ([0, 0] if expected == [2, 2] else [0, 1])
 
 
 async def test_incompatible_requests_run_in_separate_batches(batching: tuple[CadenzaServer, Stub]) -> None:
