@@ -1,4 +1,5 @@
-"""The `cadenza` command: install, up, down, status, migrate, demo, gen-protos.
+"""The `cadenza` command: install, up, down, status, migrate, demo, gen-protos, train, evaluate,
+register-model.
 
 Exit codes: 0 success; 1 a component failed (the message names it and quotes its log);
 2 usage errors; `status` exits 3 when a listed component is not SERVING.
@@ -25,6 +26,11 @@ log = logging.getLogger("cadenza.suite")
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NOT_SERVING = 3
+MODEL_COMMANDS = {
+    "train": "train a model: the autoencoder, then the conditioned denoiser (resumable)",
+    "evaluate": "measure a checkpoint: attribute accuracy of generated vs real clips, reconstruction",
+    "register-model": "upload a checkpoint to blob storage and register it as a model version",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--tags", nargs="*", default=["ambient", "piano"], help="style tags")
     demo.add_argument("--seconds", type=float, default=5.0, help="duration of the audio")
     demo.add_argument("--steps", type=int, default=20, help="denoising steps")
+
+    # Model commands parse their own options (cadenza train --help) so torch loads only when used.
+    for name, text in MODEL_COMMANDS.items():
+        commands.add_parser(name, help=text, add_help=False)
 
     gen = commands.add_parser("gen-protos", help="regenerate Python code from protos/")
     gen.add_argument("--check", action="store_true", help="fail when the committed code is stale")
@@ -153,8 +163,31 @@ def _cmd_gen_protos(args: argparse.Namespace) -> int:
     return protogen.main(["--check"] if args.check else [])
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from cadenza_inference.training.command import run
+
+    return run(args.options)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from cadenza_inference.evaluation.command import run
+
+    return run(args.options)
+
+
+def _cmd_register_model(args: argparse.Namespace) -> int:
+    from cadenza_inference.training.register_command import run
+
+    return run(args.options)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, options = parser.parse_known_args(argv)
+    if args.command in MODEL_COMMANDS:
+        args.options = options
+    elif options:
+        parser.error(f"unrecognized arguments: {' '.join(options)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="cadenza: %(message)s",
@@ -171,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "migrate": _cmd_migrate,
         "gen-protos": _cmd_gen_protos,
         "demo": _cmd_demo,
+        "train": _cmd_train,
+        "evaluate": _cmd_evaluate,
+        "register-model": _cmd_register_model,
     }
     try:
         return handlers[args.command](args)

@@ -48,12 +48,13 @@ class LatentAutoencoder(nn.Module):
             int(math.log2(config.latent_downsample)),
         )
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+        channels = bins if config.autoencoder_input == "magnitude" else 2 * bins
         # Per-channel statistics that map encoder outputs to roughly unit variance for diffusion;
         # set by training, identity for a fresh model.
         self.register_buffer("latent_mean", torch.zeros(config.latent_channels))
         self.register_buffer("latent_std", torch.ones(config.latent_channels))
 
-        down: list[nn.Module] = [nn.Conv1d(2 * bins, width, 3, padding=1)]
+        down: list[nn.Module] = [nn.Conv1d(channels, width, 3, padding=1)]
         for level in range(levels):
             down += [
                 _ResBlock(width, 1),
@@ -70,7 +71,7 @@ class LatentAutoencoder(nn.Module):
                 _ResBlock(width, 1),
                 _ResBlock(width, 3 ** (level % 2)),
             ]
-        up += [nn.GELU(), nn.Conv1d(width, 2 * bins, 3, padding=1)]
+        up += [nn.GELU(), nn.Conv1d(width, channels, 3, padding=1)]
         self.decoder = nn.Sequential(*up)
 
         self.pool_proj = nn.Linear(2 * config.latent_channels, config.latent_embedding_dim)
@@ -90,14 +91,13 @@ class LatentAutoencoder(nn.Module):
         frames = self.config.frames_for_samples(audio.shape[-1])
         return F.pad(audio, (0, self.config.samples_for_frames(frames) - audio.shape[-1]))
 
-    def spectral_features(self, audio: Tensor) -> Tensor:
-        """Audio (B, frames * samples_per_frame) -> compressed complex STFT as real features
-        (B, 2 * bins, frames * latent_downsample): what the encoder reads and the decoder predicts."""
+    @property
+    def magnitude_only(self) -> bool:
+        return self.config.autoencoder_input == "magnitude"
+
+    def _stft(self, audio: Tensor) -> Tensor:
         cfg = self.config
-        if audio.dim() != 2 or audio.shape[-1] % cfg.samples_per_frame:
-            raise ValueError("audio must be (batch, samples) with whole latent frames; see pad_to_frames")
-        frames = audio.shape[-1] // cfg.samples_per_frame
-        spec = torch.stft(
+        return torch.stft(
             audio.float(),
             cfg.n_fft,
             cfg.hop_length,
@@ -106,20 +106,9 @@ class LatentAutoencoder(nn.Module):
             normalized=True,
             return_complex=True,
         )
-        # center=True yields one frame more than frames * downsample; the last one is dropped.
-        spec = spec[..., : frames * cfg.latent_downsample]
-        spec = spec * (spec.abs() + _EPS).pow(cfg.spectral_compression - 1.0)
-        return torch.cat([spec.real, spec.imag], dim=1)
 
-    def features_to_audio(self, features: Tensor) -> Tensor:
-        """Inverse of spectral_features (exact up to float error): features -> audio (B, samples)."""
+    def _istft(self, spec: Tensor, length: int) -> Tensor:
         cfg = self.config
-        frames = features.shape[-1] // cfg.latent_downsample
-        real, imag = features.float().chunk(2, dim=1)
-        spec = torch.complex(real, imag)
-        spec = spec * (spec.abs() + _EPS).pow(1.0 / cfg.spectral_compression - 1.0)
-        # Repeat the last STFT frame so istft covers exactly frames * samples_per_frame samples.
-        spec = torch.cat([spec, spec[..., -1:]], dim=-1)
         return torch.istft(
             spec,
             cfg.n_fft,
@@ -127,8 +116,51 @@ class LatentAutoencoder(nn.Module):
             window=self.window,
             center=True,
             normalized=True,
-            length=cfg.samples_for_frames(frames),
+            length=length,
         )
+
+    def spectral_features(self, audio: Tensor) -> Tensor:
+        """Audio (B, frames * samples_per_frame) -> compressed complex STFT as real features
+        (B, 2 * bins, frames * latent_downsample), or the compressed magnitude (B, bins, ...) with
+        autoencoder_input="magnitude": what the encoder reads and the decoder predicts."""
+        cfg = self.config
+        if audio.dim() != 2 or audio.shape[-1] % cfg.samples_per_frame:
+            raise ValueError("audio must be (batch, samples) with whole latent frames; see pad_to_frames")
+        frames = audio.shape[-1] // cfg.samples_per_frame
+        # center=True yields one frame more than frames * downsample; the last one is dropped.
+        spec = self._stft(audio)[..., : frames * cfg.latent_downsample]
+        if self.magnitude_only:
+            return spec.abs().pow(cfg.spectral_compression)
+        spec = spec * (spec.abs() + _EPS).pow(cfg.spectral_compression - 1.0)
+        return torch.cat([spec.real, spec.imag], dim=1)
+
+    def features_to_audio(self, features: Tensor) -> Tensor:
+        """Inverse of spectral_features (exact up to float error for complex features; magnitudes get
+        their phase from Griffin-Lim): features -> audio (B, samples)."""
+        cfg = self.config
+        frames = features.shape[-1] // cfg.latent_downsample
+        if self.magnitude_only:
+            magnitude = F.relu(features.float()).pow(1.0 / cfg.spectral_compression)
+            return self._griffin_lim(magnitude, cfg.samples_for_frames(frames))
+        real, imag = features.float().chunk(2, dim=1)
+        spec = torch.complex(real, imag)
+        spec = spec * (spec.abs() + _EPS).pow(1.0 / cfg.spectral_compression - 1.0)
+        # Repeat the last STFT frame so istft covers exactly frames * samples_per_frame samples.
+        spec = torch.cat([spec, spec[..., -1:]], dim=-1)
+        return self._istft(spec, cfg.samples_for_frames(frames))
+
+    def _griffin_lim(self, magnitude: Tensor, length: int, momentum: float = 0.99) -> Tensor:
+        """Fast Griffin-Lim (Perraudin et al. 2013) from zero phase: deterministic, row by row
+        independent, so a clip decodes the same alone or in a batch."""
+        magnitude = torch.cat([magnitude, magnitude[..., -1:]], dim=-1)
+        angles = torch.ones_like(magnitude, dtype=torch.complex64)
+        previous = torch.zeros_like(angles)
+        for _ in range(self.config.griffin_lim_iterations):
+            rebuilt = self._stft(self._istft(magnitude * angles, length))[..., : magnitude.shape[-1]]
+            accelerated = rebuilt - previous * (momentum / (1.0 + momentum))
+            angles = accelerated / (accelerated.abs() + _EPS)
+            previous = rebuilt
+        return self._istft(magnitude * angles, length)
 
     # Public API.
 

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+_MAY_BE_ZERO = ("text_ngrams_per_token", "position_period_frames", "position_harmonics")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -26,6 +28,13 @@ class ModelConfig:
     spectral_compression: float = 0.5
     latent_channels: int = 8
     autoencoder_width: int = 128
+    # What the autoencoder reads and predicts: "complex" (the compressed complex STFT, decoded
+    # exactly by the inverse STFT) or "magnitude" (the compressed magnitude only, decoded with
+    # `griffin_lim_iterations` of fast Griffin-Lim). A small encoder cannot read pitch from raw
+    # real/imaginary parts (it needs two units per bin to see energy whatever the phase) nor write
+    # coherent phase; on magnitudes it learns pitch in minutes, which a short CPU training needs.
+    autoencoder_input: str = "complex"
+    griffin_lim_iterations: int = 32
     # Latent embedding indexed by the vector store (pooled from a latent sequence).
     latent_embedding_dim: int = 128
 
@@ -45,6 +54,13 @@ class ModelConfig:
     denoiser_heads: int = 4
     denoiser_ff_mult: int = 2
     timestep_embedding_dim: int = 128
+    # Periodic position features of latent frames: cos/sin of 2 pi k n / period for k = 1..harmonics,
+    # added to the denoiser's input. Without them the denoiser is translation-equivariant with a
+    # receptive field of about +-depth frames, too short to keep a beat grid (8-25 frames at 25 fps).
+    # A period equal to the training clip length repeats seamlessly in longer clips. 0 disables
+    # (the tiny preset, and every checkpoint written before the option existed).
+    position_period_frames: int = 0
+    position_harmonics: int = 0
 
     # Sampling defaults and limits.
     max_duration_seconds: float = 30.0
@@ -57,10 +73,13 @@ class ModelConfig:
     def __post_init__(self) -> None:
         positive = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.type in ("int", int)}
         for name, value in positive.items():
-            if name != "text_ngrams_per_token" and value <= 0:
+            if name not in _MAY_BE_ZERO and value <= 0:
                 raise ValueError(f"ModelConfig.{name} must be positive, got {value}")
-        if self.text_ngrams_per_token < 0:
-            raise ValueError("ModelConfig.text_ngrams_per_token must be >= 0")
+        for name in _MAY_BE_ZERO:
+            if getattr(self, name) < 0:
+                raise ValueError(f"ModelConfig.{name} must be >= 0")
+        if (self.position_period_frames > 0) != (self.position_harmonics > 0):
+            raise ValueError("position_period_frames and position_harmonics must both be 0 or both positive")
         if self.hop_length > self.n_fft:
             raise ValueError("hop_length must not exceed n_fft")
         if self.latent_downsample & (self.latent_downsample - 1):
@@ -69,6 +88,8 @@ class ModelConfig:
             raise ValueError("widths must be divisible by their head counts")
         if self.timestep_embedding_dim % 2:
             raise ValueError("timestep_embedding_dim must be even")
+        if self.autoencoder_input not in ("complex", "magnitude"):
+            raise ValueError("autoencoder_input must be 'complex' or 'magnitude'")
         if not 0.0 < self.spectral_compression <= 1.0:
             raise ValueError("spectral_compression must be in (0, 1]")
         if not (self.max_duration_seconds > 0 and self.default_guidance >= 0 and self.flow_shift > 0):

@@ -25,6 +25,14 @@ def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tens
     return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
 
 
+def position_features(frames: int, period: int, harmonics: int, device: torch.device) -> Tensor:
+    """(frames, 2 * harmonics): cos and sin of 2 pi k n / period for frame n and k = 1..harmonics."""
+    n = torch.arange(frames, device=device, dtype=torch.float32)
+    k = torch.arange(1, harmonics + 1, device=device, dtype=torch.float32)
+    angles = 2.0 * math.pi * (n[:, None] % period) * k[None, :] / period
+    return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
+
+
 def _per_row(layer: nn.Module, x: Tensor) -> Tensor:
     """Apply `layer` to each row of a (B, D) batch separately.
 
@@ -89,6 +97,9 @@ class Denoiser(nn.Module):
         self.config = config
         width = config.denoiser_width
         self.in_proj = nn.Linear(config.latent_channels, width)
+        self.position_proj = (
+            nn.Linear(2 * config.position_harmonics, width, bias=False) if config.position_harmonics else None
+        )
         self.time_mlp = nn.Sequential(
             nn.Linear(config.timestep_embedding_dim, width), nn.SiLU(), nn.Linear(width, width)
         )
@@ -109,6 +120,12 @@ class Denoiser(nn.Module):
         cond = _per_row(self.time_mlp, timestep_embedding(t, self.config.timestep_embedding_dim).to(x.dtype))
         cond = cond + _per_row(self.pooled_proj, text.pooled.to(cond.dtype))
         h = self.in_proj(x.transpose(1, 2))
+        if self.position_proj is not None:
+            cfg = self.config
+            features = position_features(
+                x.shape[-1], cfg.position_period_frames, cfg.position_harmonics, x.device
+            )
+            h = h + self.position_proj(features.to(h.dtype))
         for block in self.blocks:
             h = block(h, cond, text.tokens, text.mask)
         shift, scale = _per_row(self.final_modulation, F.silu(cond)).chunk(2, dim=-1)

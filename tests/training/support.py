@@ -1,0 +1,26 @@
+"""Helpers of the training tests."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from cadenza_inference.data import ProceduralDataset, render_procedural
+from cadenza_inference.data.clips import ClipSet
+from cadenza_inference.training import PRESETS, TrainConfig, Trainer
+
+SMOKE = PRESETS["smoke"]
+
+
+def smoke_clips(config: TrainConfig = SMOKE) -> ClipSet:
+    return render_procedural(ProceduralDataset(config.data_seed, config.clips, config.clip_seconds))
+
+
+def trainer(out: Path, clips: ClipSet, config: TrainConfig = SMOKE) -> Trainer:
+    return Trainer(config, clips, out, device="cpu")
+
+
+def mean_loss(records: list[dict[str, float | str]], stage: str, first: bool, count: int = 2) -> float:
+    losses = [float(r["loss"]) for r in records if r["stage"] == stage]
+    window = losses[:count] if first else losses[-count:]
+    return statistics.fmean(window)
