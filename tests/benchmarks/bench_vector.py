@@ -329,8 +329,6 @@ async def run(args: argparse.Namespace) -> None:
             for name in (latent, prompt):
                 admin.drop_collection(name)
         admin.close()
-        if args.backend == "server" and not args.keep:
-            _launcher(["down", "milvus"], {})
 
 
 def main() -> None:
@@ -346,7 +344,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--fresh", action="store_true", help="rebuild a kept collection")
     parser.add_argument("--keep", action="store_true", help="keep the collections for the next run")
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    try:
+        asyncio.run(run(args))
+    finally:
+        # run() put the server's settings in os.environ; also after a failed start, whose
+        # half-started server would otherwise hold its ports.
+        if args.backend == "server" and not args.keep:
+            _launcher(["down", "milvus"], {})
 
 
 if __name__ == "__main__":
