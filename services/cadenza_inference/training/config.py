@@ -29,7 +29,7 @@ TINY_1_MODEL = ModelConfig(
     denoiser_depth=4,
     denoiser_heads=4,
     default_steps=30,
-    default_guidance=3.0,
+    default_guidance=5.0,
     position_period_frames=50,
     position_harmonics=24,
 )
@@ -72,20 +72,20 @@ class TrainConfig:
     seed: int = 0
     model: ModelConfig = field(default_factory=lambda: TINY_1_MODEL)
     # Procedural data (ignored when a manifest folder is given).
-    clips: int = 3000
+    clips: int = 5000
     data_seed: int = 1
     clip_seconds: float = 4.0
-    autoencoder: StageConfig = field(default_factory=lambda: StageConfig(1800, 16, 2e-3))
+    autoencoder: StageConfig = field(default_factory=lambda: StageConfig(3500, 16, 2e-3))
     # Autoencoder crops (latent frames): the autoencoder is convolutional, short crops train it as well.
     crop_frames: int = 16
     # Noise added to latents before decoding (relative to their std): the decoder must tolerate the
     # small errors a sampler leaves.
     latent_noise: float = 0.1
-    denoiser: StageConfig = field(default_factory=lambda: StageConfig(1800, 32, 1e-3, warmup_steps=200))
+    denoiser: StageConfig = field(default_factory=lambda: StageConfig(4500, 32, 1e-3, warmup_steps=200))
     # Classifier-free guidance: share of steps trained without the prompt.
     cfg_dropout: float = 0.1
-    ema_decay: float = 0.998
-    save_every: int = 250
+    ema_decay: float = 0.999
+    save_every: int = 500
     # CPU threads while training (0: torch's default). One thread is bit-reproducible and, on a CPU
     # shared with other work, faster than two (spinning OpenMP workers lose their core).
     threads: int = 1
