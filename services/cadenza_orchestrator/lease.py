@@ -71,10 +71,15 @@ class LeaseKeeper:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(0.0, due - time.monotonic()))
             self._wake.clear()
-            # Progress alone is throttled; a due lease is not.
+            # Progress alone is throttled; a due lease is not, and neither is the last step, which
+            # must land before the saga ends the job (a throttled one would be cancelled unsent).
+            final = self._total > 0 and self._step == self._total
             not_before = min(last + self._config.progress_record_seconds, due)
-            if (wait := not_before - time.monotonic()) > 0:
-                await asyncio.sleep(wait)
+            while not final and (wait := not_before - time.monotonic()) > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                self._wake.clear()
+                final = self._total > 0 and self._step == self._total
             if await self._renew():
                 last = time.monotonic()
             elif self.lost.is_set():
