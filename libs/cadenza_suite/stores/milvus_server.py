@@ -86,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server.start()  # returns once /healthz answers OK
+    if server.listen_port != args.port:
+        # The package silently moves to the next free port when ours is taken; a server on
+        # another port than the configured one would never be found, so refuse it.
+        print(f"port {args.port} is taken; the server came up on {server.listen_port}: stopping", flush=True)
+        server.stop()
+        return 1
     print(f"MILVUS READY {server.server_address}:{server.listen_port}", flush=True)
     while not stop.is_set() and server.server_proc.poll() is None:
         stop.wait(1.0)
