@@ -19,9 +19,7 @@ def main() -> None:
             driver.execute_query(
                 "CREATE CONSTRAINT smoke_n_id IF NOT EXISTS FOR (n:SmokeN) REQUIRE n.id IS UNIQUE"
             )
-            driver.execute_query(
-                "UNWIND range(1, 6) AS i MERGE (:SmokeN {id: i})"
-            )
+            driver.execute_query("UNWIND range(1, 6) AS i MERGE (:SmokeN {id: i})")
             driver.execute_query(
                 "UNWIND [[1,2],[2,3],[3,4],[4,5],[1,6],[6,5]] AS e "
                 "MATCH (a:SmokeN {id: e[0]}), (b:SmokeN {id: e[1]}) MERGE (a)-[:R]->(b)"
