@@ -14,6 +14,7 @@ from cadenza_inference.model import GenerationRequest, load_checkpoint
 from cadenza_inference.training import TrainingError, TrainingInterrupted, learning_rate
 from cadenza_inference.training.state import STATE_NAME
 from cadenza_inference.training.trainer import CONFIG_NAME, LOSSES_NAME
+from cadenza_suite import cli
 
 from .support import SMOKE, mean_loss, smoke_clips, trainer
 
@@ -103,3 +104,45 @@ def test_learning_rate_warms_up_then_decays() -> None:
     assert all(
         a >= b for a, b in zip(rates[stage.warmup_steps :], rates[stage.warmup_steps + 1 :], strict=False)
     )
+
+
+def test_the_cli_finishes_and_publishes_a_run(finished: Path, tmp_path: Path) -> None:
+    # A finished run resumes straight to its checkpoint; --publish copies it with a model card.
+    models = tmp_path / "models"
+    argv = ["train", "--preset", "smoke", "--out", str(finished), "--resume", "--publish", str(models)]
+    assert cli.main(argv) == 0
+    card = json.loads((models / f"{SMOKE.version}.json").read_text())
+    data = (models / card["file"]).read_bytes()
+    assert (
+        card["sha256"]
+        == hashlib.sha256(data).hexdigest()
+        == hashlib.sha256((finished / f"{SMOKE.version}.ckpt").read_bytes()).hexdigest()
+    )
+    assert card["reproduce"] == "cadenza train --preset smoke --out runs/smoke --publish deploy/models"
+    assert card["training_config"] == SMOKE.to_dict() and card["data"]["clips"] == SMOKE.clips
+    assert set(card["final_losses"]) == {"autoencoder", "denoiser"}
+    assert cli.main(["train", "--preset", "smoke", "--out", str(finished), "--denoiser-steps", "0"]) == 2
+
+
+def test_the_cli_evaluates_a_checkpoint(finished: Path, tmp_path: Path) -> None:
+    checkpoint = finished / f"{SMOKE.version}.ckpt"
+    argv = [
+        "evaluate",
+        "--checkpoint",
+        str(checkpoint),
+        "--clips",
+        "6",
+        "--steps",
+        "3",
+        "--out",
+        str(tmp_path),
+    ]
+    assert cli.main(argv) == 0
+    report = json.loads((tmp_path / f"{SMOKE.version}-evaluation.json").read_text())
+    assert set(report["accuracy"]) == {"real", "reconstructed", "generated"}
+    assert report["accuracy"]["real"]["tempo"] > 0.5  # the real clips are read correctly
+    assert set(report["goals"]) == {"tempo", "drums", "key", "instrument"}
+    assert report["model"]["checkpoint_sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    markdown = (tmp_path / f"{SMOKE.version}-evaluation.md").read_text()
+    assert "| tempo (within 8%) |" in markdown and "nearest neighbours" in markdown.lower()
+    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "missing.ckpt")]) == 2

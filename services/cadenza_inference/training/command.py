@@ -14,7 +14,8 @@ from pathlib import Path
 from cadenza_inference.data import ClipSet, ProceduralDataset, load_manifest, render_procedural
 
 from .config import PRESETS, StageConfig, TrainConfig
-from .trainer import Trainer, TrainingError
+from .publish import publish
+from .trainer import Trainer, TrainingError, TrainResult
 
 _log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--denoiser-steps", type=int)
     parser.add_argument("--version", help="model version stored in the checkpoint")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    parser.add_argument(
+        "--publish", type=Path, metavar="DIR", help="copy the checkpoint to DIR with a JSON model card"
+    )
     parser.add_argument(
         "--threads", type=int, help="torch CPU threads while training (default 1; 0: torch's choice)"
     )
@@ -68,7 +72,8 @@ def clip_set(config: TrainConfig, data: Path | None) -> ClipSet:
 
 def train(
     config: TrainConfig, out: Path, *, data: Path | None = None, resume: bool = False, device: str = "auto"
-) -> Path:
+) -> tuple[TrainResult, int]:
+    """Train (or finish a resumed run) and write summary.json; returns the result and the clip count."""
     started = time.monotonic()
     clips = clip_set(config, data)
     _log.info(
@@ -88,7 +93,18 @@ def train(
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(summary, indent=2))
-    return result.checkpoint
+    return result, len(clips)
+
+
+def reproduce_command(args: argparse.Namespace) -> str:
+    """The `cadenza train` line that reproduces this run (paths relative to the repository)."""
+    parts = ["cadenza train", f"--preset {args.preset}", f"--out runs/{args.preset}"]
+    for option in ("data", "clips", "seed", "autoencoder_steps", "denoiser_steps", "version", "threads"):
+        value = getattr(args, option)
+        if value is not None:
+            parts.append(f"--{option.replace('_', '-')} {value}")
+    parts.append("--publish deploy/models")
+    return " ".join(parts)
 
 
 def run(argv: Sequence[str]) -> int:
@@ -104,7 +120,18 @@ def main(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         if args.data is not None:
             config = config.with_overrides(data_seed=-1, clips=0)
-        train(config, args.out, data=args.data, resume=args.resume, device=args.device)
+        result, clips = train(config, args.out, data=args.data, resume=args.resume, device=args.device)
+        if args.publish is not None:
+            card = publish(
+                result,
+                config,
+                args.out,
+                args.publish,
+                reproduce=reproduce_command(args),
+                clips=clips,
+                data="manifest" if args.data is not None else "procedural",
+            )
+            print(f"published {args.publish / result.checkpoint.name} with {card}", file=sys.stderr)
     except (TrainingError, ValueError) as exc:
         print(f"cadenza train: {exc}", file=sys.stderr)
         return 2
