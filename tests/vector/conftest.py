@@ -9,8 +9,10 @@ instance is brought up with the launcher command directly, and taken down after 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Literal
 
@@ -41,6 +43,27 @@ def _launcher(command: list[str], env: dict[str, str]) -> None:
     result = subprocess.run(argv, capture_output=True, text=True, timeout=900, env={**os.environ, **env})
     if result.returncode != 0:
         raise RuntimeError(f"`cadenza {' '.join(command)}` failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _wait_until_bindable(port: int, timeout_s: float = 90.0) -> None:
+    """Waits out TIME_WAIT connections of a server stopped moments ago on `port`.
+
+    The `milvus` package probes its port with a plain bind (no SO_REUSEADDR) and, when that fails,
+    silently listens on the next port, where the launcher's readiness probe never looks.
+    """
+    with socket.socket() as client:
+        if client.connect_ex(("127.0.0.1", port)) == 0:
+            return  # a server already listens there (a kept one): `cadenza up` decides
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    return  # let the launcher report what holds it
+        time.sleep(2)
 
 
 def _server_env(config: CadenzaConfig) -> dict[str, str]:
@@ -83,6 +106,7 @@ def backend(request: pytest.FixtureRequest, config: CadenzaConfig) -> Iterator[B
         return
     env = _server_env(config)
     try:
+        _wait_until_bindable(SERVER_PORT)
         _launcher(["up", "--no-services", "--only", "milvus"], env)
         yield name
     finally:
