@@ -180,17 +180,42 @@ class AuthConfig(BaseModel):
     jwt_audience: str = "cadenza"
 
 
+# The trained model committed in deploy/models/ (see its model card there). Not yet the default:
+# tests/inference assume the untrained tiny default; once they pin it, make checkpoint_path's
+# default `Field(default_factory=bundled_checkpoint)`.
+BUNDLED_CHECKPOINT_NAME = "cadenza-tiny-1.ckpt"
+BUNDLED_CHECKPOINT_SHA256 = "2dc0de8f7fb0cfcacdaf85b505ba1786c32b015a8936dc91119a073a0b658388"
+
+
+def bundled_checkpoint() -> Path | None:
+    """deploy/models/cadenza-tiny-1.ckpt of the checkout this package runs from (CADENZA_REPO_ROOT
+    overrides the checkout); None when absent, e.g. in an installed wheel."""
+    root = os.environ.get("CADENZA_REPO_ROOT") or Path(__file__).resolve().parents[2]
+    path = Path(root) / "deploy" / "models" / BUNDLED_CHECKPOINT_NAME
+    return path if path.is_file() else None
+
+
 class InferenceConfig(BaseModel):
     # "auto" picks CUDA when present.
     device: str = "auto"
     # "float32", "bfloat16" or "float16" (reduced precision on CUDA only).
     precision: str = "float32"
+    # The bundled checkpoint's checksum is filled in when checkpoint_path names it; any other
+    # checkpoint needs its own checkpoint_sha256.
     checkpoint_path: Path | None = None
     checkpoint_sha256: str | None = None
     queue_capacity: int = 16
     max_batch_size: int = 8
     # How long the batcher waits for compatible requests before starting a batch.
     batch_window_ms: int = 20
+
+    @model_validator(mode="after")
+    def _bundled_checksum(self) -> InferenceConfig:
+        bundled = bundled_checkpoint()
+        if self.checkpoint_sha256 is None and self.checkpoint_path is not None and bundled is not None:
+            if self.checkpoint_path.resolve() == bundled.resolve():
+                self.checkpoint_sha256 = BUNDLED_CHECKPOINT_SHA256
+        return self
 
 
 class OrchestratorConfig(BaseModel):
