@@ -61,6 +61,15 @@ def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Asy
     return wrapper
 
 
+# Each handler kind of a gRPC method, with the wrapper for its response shape.
+_WRAPPERS: tuple[tuple[str, Callable[[str, Any], Any]], ...] = (
+    ("unary_unary", _wrap_unary),
+    ("stream_unary", _wrap_unary),
+    ("unary_stream", _wrap_stream),
+    ("stream_stream", _wrap_stream),
+)
+
+
 class ErrorMappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
     async def intercept_service(
         self,
@@ -71,28 +80,14 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return handler
         method = handler_call_details.method
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                _wrap_unary(method, handler.stream_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                _wrap_stream(method, handler.stream_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+        for kind, wrap in _WRAPPERS:
+            behavior = getattr(handler, kind)
+            if behavior:
+                make_handler = getattr(grpc, f"{kind}_rpc_method_handler")
+                wrapped: grpc.RpcMethodHandler[Any, Any] = make_handler(
+                    wrap(method, behavior),
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
+                return wrapped
         return handler
