@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -180,9 +180,7 @@ class AuthConfig(BaseModel):
     jwt_audience: str = "cadenza"
 
 
-# The trained model committed in deploy/models/ (see its model card there). Not yet the default:
-# tests/inference assume the untrained tiny default; once they pin it, make checkpoint_path's
-# default `Field(default_factory=bundled_checkpoint)`.
+# The trained model committed in deploy/models/ (see its model card there): the inference default.
 BUNDLED_CHECKPOINT_NAME = "cadenza-tiny-1.ckpt"
 BUNDLED_CHECKPOINT_SHA256 = "2dc0de8f7fb0cfcacdaf85b505ba1786c32b015a8936dc91119a073a0b658388"
 
@@ -200,14 +198,21 @@ class InferenceConfig(BaseModel):
     device: str = "auto"
     # "float32", "bfloat16" or "float16" (reduced precision on CUDA only).
     precision: str = "float32"
-    # The bundled checkpoint's checksum is filled in when checkpoint_path names it; any other
-    # checkpoint needs its own checkpoint_sha256.
-    checkpoint_path: Path | None = None
+    # Defaults to the bundled cadenza-tiny-1 checkpoint; null (or an empty env value) serves a
+    # labelled untrained model. The bundled checkpoint's checksum is filled in when checkpoint_path
+    # names it; any other checkpoint needs its own checkpoint_sha256.
+    checkpoint_path: Path | None = Field(default_factory=bundled_checkpoint)
     checkpoint_sha256: str | None = None
     queue_capacity: int = 16
     max_batch_size: int = 8
     # How long the batcher waits for compatible requests before starting a batch.
     batch_window_ms: int = 20
+
+    @field_validator("checkpoint_path", "checkpoint_sha256", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # `CADENZA_INFERENCE__CHECKPOINT_PATH=` would otherwise become Path("."), a directory.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _bundled_checksum(self) -> InferenceConfig:
@@ -271,7 +276,8 @@ class CadenzaConfig(BaseSettings):
     tls: TlsConfig = TlsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     auth: AuthConfig = AuthConfig()
-    inference: InferenceConfig = InferenceConfig()
+    # A factory: the bundled-checkpoint default is looked up when the config is read, not at import.
+    inference: InferenceConfig = Field(default_factory=InferenceConfig)
     orchestrator: OrchestratorConfig = OrchestratorConfig()
 
     @model_validator(mode="after")
