@@ -12,10 +12,10 @@ from typing import Any
 
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.server import MAX_MESSAGE_BYTES
+from cadenza_runtime.telemetry import client_tracing_interceptors
 from cadenza_runtime.tls import channel_credentials
 
 DEFAULT_UNARY_TIMEOUT_SECONDS = 30.0
@@ -90,7 +90,7 @@ def create_channel(
     default_timeout: float | None = DEFAULT_UNARY_TIMEOUT_SECONDS,
 ) -> aio.Channel:
     """An aio channel to `address` with tracing, keepalive, retries and (if configured) TLS."""
-    interceptors: list[Any] = list(aio_client_interceptors())  # type: ignore[no-untyped-call]
+    interceptors = client_tracing_interceptors()
     if default_timeout is not None:
         interceptors.append(_DefaultDeadline(default_timeout))
     options = channel_options(services)

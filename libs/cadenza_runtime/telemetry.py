@@ -1,17 +1,25 @@
 """OpenTelemetry tracing and trace-correlated logging.
 
-Spans cross every service hop: the gRPC interceptors from opentelemetry-instrumentation-grpc carry
-the W3C trace context in call metadata, so one job is one trace across the suite.
+Spans cross every service hop: the client interceptors below carry the W3C trace context in call
+metadata and opentelemetry-instrumentation-grpc's server interceptor picks it up, so one job is one
+trace across the suite.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
+import grpc
+from grpc import aio
 from opentelemetry import trace
+from opentelemetry.propagate import inject
+from opentelemetry.propagators.textmap import Setter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -20,6 +28,7 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from cadenza_runtime.config import TelemetryConfig
 
@@ -89,3 +98,123 @@ def setup_logging(service_name: str, config: TelemetryConfig) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.log_level.upper())
+
+
+# Client spans. opentelemetry-instrumentation-grpc's aio client interceptors await the whole call
+# inside grpc's interceptor task, so `call.cancel()` only cancels that wait and the RPC runs on at
+# the server until the channel closes. These return the real call at once (so cancel() reaches the
+# server) and end the span from the call's done callback instead.
+
+
+class _MetadataSetter(Setter[aio.Metadata]):
+    def set(self, carrier: aio.Metadata, key: str, value: str) -> None:
+        carrier[key] = value
+
+
+_METADATA_SETTER = _MetadataSetter()
+# Tasks that record a finished call's status on its span; held so they are not collected early.
+_finishing: set[asyncio.Task[None]] = set()
+
+
+def _start_client_span(details: aio.ClientCallDetails) -> tuple[Span, aio.ClientCallDetails]:
+    """A client span under the caller's current span, and the call details carrying its context."""
+    raw: str | bytes = details.method
+    method = raw.decode() if isinstance(raw, bytes) else raw  # grpc passes bytes (grpc#31092)
+    service, _, name = method.lstrip("/").partition("/")
+    span = trace.get_tracer(__name__).start_span(
+        method,
+        kind=SpanKind.CLIENT,
+        attributes={
+            "rpc.system": "grpc",
+            "rpc.service": service,
+            "rpc.method": name,
+            "rpc.grpc.status_code": grpc.StatusCode.OK.value[0],
+        },
+    )
+    metadata = aio.Metadata(*tuple(details.metadata or ()))
+    inject(metadata, context=trace.set_span_in_context(span), setter=_METADATA_SETTER)
+    traced = aio.ClientCallDetails(
+        details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
+    )
+    return span, traced
+
+
+async def _record_status(span: Span, call: Any, end_time: int) -> None:
+    try:
+        code: grpc.StatusCode = await call.code()
+        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        if code != grpc.StatusCode.OK:
+            span.set_status(Status(StatusCode.ERROR, f"{code.name}: {await call.details()}"))
+    finally:
+        span.end(end_time)
+
+
+def _end_when_done(span: Span, call: Any) -> None:
+    loop = asyncio.get_running_loop()
+    ended = False
+
+    def on_done(_: object) -> None:
+        nonlocal ended
+        if ended:
+            return
+        ended = True
+        # code() and details() are coroutines (ready by now); a done callback cannot await them.
+        task = loop.create_task(_record_status(span, call, time.time_ns()))
+        _finishing.add(task)
+        task.add_done_callback(_finishing.discard)
+
+    call.add_done_callback(on_done)
+    if call.done():  # a response-only call object (another interceptor's) never calls back
+        on_done(call)
+
+
+async def _traced_call(continuation: Callable[..., Any], details: aio.ClientCallDetails, request: Any) -> Any:
+    span, traced = _start_client_span(details)
+    try:
+        call = await continuation(traced, request)  # starts the RPC; does not wait for it
+    except BaseException as exc:
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        span.end()
+        raise
+    _end_when_done(span, call)
+    return call
+
+
+class _UnaryUnaryTracing(aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await _traced_call(continuation, client_call_details, request)
+
+
+class _UnaryStreamTracing(aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
+    async def intercept_unary_stream(
+        self, continuation: Callable[..., Any], client_call_details: aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await _traced_call(continuation, client_call_details, request)
+
+
+class _StreamUnaryTracing(aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
+    async def intercept_stream_unary(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await _traced_call(continuation, client_call_details, request_iterator)
+
+
+class _StreamStreamTracing(aio.StreamStreamClientInterceptor):  # type: ignore[type-arg]
+    async def intercept_stream_stream(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await _traced_call(continuation, client_call_details, request_iterator)
+
+
+def client_tracing_interceptors() -> list[Any]:
+    """One interceptor per call shape (grpc files each interceptor under one shape only)."""
+    return [_UnaryUnaryTracing(), _UnaryStreamTracing(), _StreamUnaryTracing(), _StreamStreamTracing()]
