@@ -12,14 +12,13 @@ import grpc
 import pytest
 from miniopy_async.api import Minio
 
-from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
+from cadenza.blob.v1 import blob_pb2
 from cadenza_blob.cleanup import Cleanups
 from cadenza_blob.objects import object_info
 from cadenza_blob.store import close_minio, open_minio
 from cadenza_blob.upload import PART_SIZE, PartBudget, PartReader, Uploader, UploadTarget
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error
-from cadenza_runtime.server import CadenzaServer
 from tests.blob.support import MiB, Pattern, download, header, requests_for, sha256_hex, split, upload_bytes
 
 if TYPE_CHECKING:
@@ -138,13 +137,9 @@ async def test_overwrite_replaces_content(blob: Stub, prefix: str) -> None:
 
 
 async def _cancel_mid_upload(
-    address: str, first: blob_pb2.UploadObjectRequest, chunks: Iterator[bytes], sent: asyncio.Event
+    blob: Stub, first: blob_pb2.UploadObjectRequest, chunks: Iterator[bytes], sent: asyncio.Event
 ) -> None:
-    """Streams `chunks`, then stalls and cancels the call as a client that gives up would.
-
-    A plain channel: the suite's client interceptors (OpenTelemetry) await the whole call inside
-    their own task, so cancelling through them never reaches the server.
-    """
+    """Streams `chunks`, then stalls and cancels the call as a client that gives up would."""
     hold = asyncio.Event()
 
     async def requests() -> AsyncIterator[blob_pb2.UploadObjectRequest]:
@@ -154,13 +149,12 @@ async def _cancel_mid_upload(
         sent.set()
         await hold.wait()  # the rest never comes
 
-    async with grpc.aio.insecure_channel(address) as channel:
-        call = blob_pb2_grpc.BlobServiceStub(channel).UploadObject(requests())
-        await asyncio.wait_for(sent.wait(), timeout=30)
-        await asyncio.sleep(0.5)  # let the service send what it has to MinIO
-        call.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await call
+    call = blob.UploadObject(requests())
+    await asyncio.wait_for(sent.wait(), timeout=30)
+    await asyncio.sleep(0.5)  # let the service send what it has to MinIO
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
 
 
 async def _eventually(check: Callable[[], Awaitable[bool]]) -> None:
@@ -172,14 +166,12 @@ async def _eventually(check: Callable[[], Awaitable[bool]]) -> None:
     pytest.fail("the clean-up did not happen within 15 s")
 
 
-async def test_cancelled_upload_aborts_the_multipart_upload(
-    blob: Stub, blob_service: tuple[CadenzaServer, grpc.aio.Channel], minio: Minio, prefix: str
-) -> None:
+async def test_cancelled_upload_aborts_the_multipart_upload(blob: Stub, minio: Minio, prefix: str) -> None:
     key = f"{prefix}cancelled"
     sent = asyncio.Event()
     first = header("checkpoints", key, size=PART_SIZE * 4, sha256="a" * 64)
     chunks = Pattern(PART_SIZE * 2, chunk=4 * MiB).chunks()
-    task = asyncio.create_task(_cancel_mid_upload(blob_service[0].address, first, chunks, sent))
+    task = asyncio.create_task(_cancel_mid_upload(blob, first, chunks, sent))
     await asyncio.wait_for(sent.wait(), timeout=30)
 
     async def started() -> bool:
@@ -197,12 +189,12 @@ async def test_cancelled_upload_aborts_the_multipart_upload(
 
 @pytest.mark.parametrize("size", [1000, PART_SIZE * 2], ids=["single-put", "multipart"])
 async def test_cancelled_upload_without_size_or_checksum_leaves_nothing(
-    blob: Stub, blob_service: tuple[CadenzaServer, grpc.aio.Channel], minio: Minio, prefix: str, size: int
+    blob: Stub, minio: Minio, prefix: str, size: int
 ) -> None:
     # Nothing in the content tells a cut-off stream from a whole one: only the cancellation does.
     key = f"{prefix}cancelled-unsized"
     chunks = Pattern(size, chunk=4 * MiB).chunks()
-    await _cancel_mid_upload(blob_service[0].address, header("checkpoints", key), chunks, asyncio.Event())
+    await _cancel_mid_upload(blob, header("checkpoints", key), chunks, asyncio.Event())
     await asyncio.sleep(1.0)
     await _absent(blob, "checkpoints", key)
     assert await _staging_objects(minio, "checkpoints") == []
