@@ -223,6 +223,18 @@ class InferenceConfig(BaseModel):
         return self
 
 
+class MetadataConfig(BaseModel):
+    """The metadata service's own housekeeping."""
+
+    # Acknowledged outbox rows are deleted once acknowledged longer ago than this; unacknowledged
+    # rows are kept however old they are.
+    outbox_retention_seconds: float = Field(default=7 * 24 * 3600, gt=0)
+    # How often the purge runs, and how many rows one purge transaction deletes at most (each
+    # batch commits on its own, so no lock is held for long).
+    outbox_purge_interval_seconds: float = Field(default=3600, gt=0)
+    outbox_purge_batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+
 class OrchestratorConfig(BaseModel):
     """Admission limits, the worker loop, the saga's retry budget and the reconciler."""
 
@@ -278,6 +290,7 @@ class CadenzaConfig(BaseSettings):
     auth: AuthConfig = AuthConfig()
     # A factory: the bundled-checkpoint default is looked up when the config is read, not at import.
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
+    metadata: MetadataConfig = MetadataConfig()
     orchestrator: OrchestratorConfig = OrchestratorConfig()
 
     @model_validator(mode="after")

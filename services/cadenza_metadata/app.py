@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
+
+import asyncpg
 
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
+from cadenza_metadata import outbox
 from cadenza_metadata.cache import Cache
 from cadenza_metadata.coordination import Coordination
 from cadenza_metadata.db import Database
 from cadenza_metadata.deps import Deps
 from cadenza_metadata.redis_link import RedisLink
 from cadenza_metadata.servicer import MetadataServicer
-from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.config import CadenzaConfig, MetadataConfig
 from cadenza_runtime.errors import CadenzaError
 from cadenza_runtime.pagination import PageTokenCodec
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
@@ -34,6 +38,20 @@ async def _maintain_partitions(db: Database) -> None:
             continue
         if created:
             _log.info("created partitions %s", ", ".join(created))
+
+
+async def _purge_outbox(db: Database, settings: MetadataConfig) -> None:
+    """Purges acknowledged outbox rows past their retention now and then every interval."""
+    retention = timedelta(seconds=settings.outbox_retention_seconds)
+    while True:
+        try:
+            deleted = await outbox.purge_acknowledged(db, retention, settings.outbox_purge_batch_size)
+        except (CadenzaError, asyncpg.PostgresError, asyncpg.InterfaceError, RuntimeError):
+            _log.exception("outbox purge failed; retrying in %g s", settings.outbox_purge_interval_seconds)
+        else:
+            if deleted:
+                _log.info("purged %d acknowledged outbox rows older than %s", deleted, retention)
+        await asyncio.sleep(settings.outbox_purge_interval_seconds)
 
 
 async def create_service(config: CadenzaConfig) -> ServiceBundle:
@@ -59,5 +77,5 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
             )
         ],
         on_close=[link.close, db.close],
-        background=[lambda: _maintain_partitions(db)],
+        background=[lambda: _maintain_partitions(db), lambda: _purge_outbox(db, config.metadata)],
     )
