@@ -15,20 +15,21 @@ from grpc import aio
 
 from cadenza.common.v1 import types_pb2
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
+from cadenza_runtime import tags
 from cadenza_runtime.errors import InvalidArgument
 
 _log = logging.getLogger(__name__)
 
 MAX_PROMPT_CHARS = 1000
-MAX_TAGS = 32
-MAX_TAG_CHARS = 64
+# The shared tag rule (cadenza_runtime.tags): every downstream service accepts what it accepts.
+MAX_TAGS = tags.MAX_TAGS
+MAX_TAG_CHARS = tags.MAX_TAG_CHARS
 MAX_STEPS = 1000
 MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 20.0
 # Used only while no model's max_duration_seconds is known.
 FALLBACK_MAX_DURATION = 600.0
 MAX_REQUEST_ID_CHARS = 128
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]+$")
-_TAG = re.compile(r"^[a-z0-9][a-z0-9 _+#&./:-]*$")
 
 
 def _bad(field: str, message: str) -> InvalidArgument:
@@ -90,12 +91,10 @@ def validate_params(params: types_pb2.GenerationParams, model: inference_pb2.Mod
         raise _bad("params.prompt", f"has {len(prompt)} characters, at most {MAX_PROMPT_CHARS} are allowed")
     if len(params.tags) > MAX_TAGS:
         raise _bad("params.tags", f"has {len(params.tags)} tags, at most {MAX_TAGS} are allowed")
-    for tag in params.tags:
-        if not (0 < len(tag) <= MAX_TAG_CHARS) or not _TAG.match(tag):
-            raise _bad(
-                "params.tags",
-                f"{tag!r} is not a tag: use 1..{MAX_TAG_CHARS} lower-case letters, digits and - _ . / : + # &",
-            )
+    for i, tag in enumerate(params.tags):
+        problem = tags.tag_problem(tag)
+        if problem is not None:
+            raise _bad("params.tags", f"tag {tag[:80]!r} at index {i} {problem}")
     max_duration = model.max_duration_seconds if model is not None else FALLBACK_MAX_DURATION
     duration = params.duration_seconds
     if not math.isfinite(duration) or duration <= 0 or duration > max_duration:

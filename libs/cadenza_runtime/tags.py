@@ -1,0 +1,35 @@
+"""What a track tag may be: one definition for every service that takes tags from callers.
+
+A tag travels from the orchestrator to inference (conditioning), metadata (job and track rows),
+graph (a Tag node) and vector (a filterable field); each of those checks it again. This rule is
+the narrowest of theirs, so a tag the front door accepts never fails later in the saga: 1..64
+characters, lower-case ASCII letters, digits and - _ . / : + # &, words separated by single spaces,
+starting with a letter or digit and never starting or ending with a space.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_TAGS = 32
+MAX_TAG_CHARS = 64
+# Words of the allowed characters joined by single spaces; fullmatch, so no trailing newline slips
+# through the way it does past `$`.
+_TAG = re.compile(r"[a-z0-9][a-z0-9_+#&./:-]*(?: [a-z0-9_+#&./:-]+)*")
+RULE = (
+    f"1..{MAX_TAG_CHARS} lower-case letters, digits and - _ . / : + # &, starting with a letter or "
+    "digit, words separated by single spaces"
+)
+
+
+def tag_problem(tag: str) -> str | None:
+    """Why `tag` is not a tag, or None when it is one."""
+    if not 0 < len(tag) <= MAX_TAG_CHARS:
+        return f"has {len(tag)} characters; a tag has 1..{MAX_TAG_CHARS}"
+    if tag != tag.strip(" "):
+        return "starts or ends with a space"
+    if "  " in tag:
+        return "has consecutive spaces; separate words with one"
+    if not _TAG.fullmatch(tag):
+        return f"is not a tag: use {RULE}"
+    return None
