@@ -2,19 +2,33 @@
 # Build the embedded Neo4j launcher into deploy/neo4j/target/:
 #   target/launcher.jar  (Main-Class + Class-Path: lib/*.jar in its manifest)
 #   target/lib/*.jar     (org.neo4j:neo4j and its runtime dependencies)
-# Idempotent: does nothing when the build is newer than pom.xml, src/ and this script.
+# Idempotent: does nothing when target/.build-stamp holds the checksum of the current pom.xml,
+# src/ and this script. A checksum, not mtimes: an edit made while Maven runs, a checkout that
+# keeps old timestamps or a stamp touched after a failed compile must never leave a stale jar.
 # Safe to call concurrently (flock). Uses the default Maven local repository (~/.m2) as cache.
-# Env: MVN (maven command line, default "mvn"); pass --force to rebuild unconditionally.
+# Env: MVN (maven command line, default "mvn").
+# Flags: --force rebuilds unconditionally; --check builds nothing and exits 0 when up to date,
+#        1 when a build is needed.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 stamp="target/.build-stamp"
 
-up_to_date() {
-  [[ -f "$stamp" && -f target/launcher.jar && -d target/lib ]] &&
-    [[ -z "$(find pom.xml src build.sh -newer "$stamp" -print -quit)" ]]
+# Line 1: checksum of pom.xml (the dependency set); line 2: of every build input, names included.
+inputs_sum() {
+  sha256sum pom.xml | cut -d' ' -f1
+  find pom.xml build.sh src -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
 }
 
+up_to_date() {
+  [[ -f "$stamp" && -f target/launcher.jar && -d target/lib ]] && [[ "$(cat "$stamp")" == "$(inputs_sum)" ]]
+}
+
+case "${1:-}" in
+  --check) up_to_date; exit ;;
+  --force | "") ;;
+  *) echo "usage: $0 [--force | --check]" >&2; exit 2 ;;
+esac
 [[ "${1:-}" != "--force" ]] && up_to_date && exit 0
 
 mkdir -p target
@@ -25,9 +39,13 @@ flock 9
 mvn_cmd=(${MVN:-mvn})
 command -v "${mvn_cmd[0]}" >/dev/null || { echo "build.sh: maven (mvn) not found" >&2; exit 1; }
 echo "build.sh: building Neo4j launcher (first run downloads ~170 MB into ~/.m2)..." >&2
+# Taken before Maven runs: an input edited during the build leaves the stamp stale, not the jar.
+sum="$(inputs_sum)"
 # No "mvn clean": running servers keep using target/lib. Drop lib/ only when the dependency set may change.
-if [[ ! -f "$stamp" || pom.xml -nt "$stamp" || "${1:-}" == "--force" ]]; then rm -rf target/lib; fi
+if [[ ! -f "$stamp" || "$(head -n1 "$stamp")" != "${sum%%$'\n'*}" || "${1:-}" == "--force" ]]; then
+  rm -rf target/lib
+fi
 rm -f "$stamp"
 "${mvn_cmd[@]}" -q -B -Dstyle.color=never package 2>&1 | sed "s/\x1b\[[0-9;]*m//g" >&2
-touch "$stamp"
+printf '%s\n' "$sum" >"$stamp"
 echo "build.sh: built $here/target/launcher.jar" >&2

@@ -1,17 +1,20 @@
-"""Smoke check for a running launcher: python deploy/neo4j/smoke.py PORT PASSWORD [write|read]
+"""Smoke check for a running launcher: python deploy/neo4j/smoke.py PORT [write|read]
+
+The password comes from CADENZA_NEO4J_PASSWORD, as for run.sh: a command line is world-readable.
 
 `write` (default) creates a constraint + small graph and checks Cypher (shortestPath,
 variable-length paths); `read` only verifies the graph written earlier is still there.
 """
 
+import os
 import sys
 
 from neo4j import GraphDatabase
 
 
 def main() -> None:
-    port, password = int(sys.argv[1]), sys.argv[2]
-    mode = sys.argv[3] if len(sys.argv) > 3 else "write"
+    port, password = int(sys.argv[1]), os.environ["CADENZA_NEO4J_PASSWORD"]
+    mode = sys.argv[2] if len(sys.argv) > 2 else "write"
     uri = f"bolt://127.0.0.1:{port}"
     with GraphDatabase.driver(uri, auth=("neo4j", password)) as driver:
         driver.verify_connectivity()

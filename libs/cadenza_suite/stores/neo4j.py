@@ -1,14 +1,20 @@
-"""Neo4j 5.26 Community, embedded in the launcher of deploy/neo4j (run.sh HOME PORT PASSWORD)."""
+"""Neo4j 5.26 Community, embedded in the launcher of deploy/neo4j (run.sh HOME PORT, with the
+password in CADENZA_NEO4J_PASSWORD)."""
 
 from __future__ import annotations
 
 import os
 
 from cadenza_suite.components import Component, NotReady
-from cadenza_suite.installers import InstallError, neo4j_dir
+from cadenza_suite.installers import InstallError, ensure_neo4j_launcher, neo4j_dir
 from cadenza_suite.process import Launch
 
 PROBE_TIMEOUT = 5.0
+# Read by run.sh and the launcher: an environment is readable by its owner only, while a command
+# line shows in every local user's `ps` and /proc/PID/cmdline.
+PASSWORD_ENV = "CADENZA_NEO4J_PASSWORD"
+# A configured password of "-" runs Neo4j without authentication (run.sh's third argument).
+NO_AUTH = "-"
 
 
 class Neo4j(Component):
@@ -44,23 +50,26 @@ class Neo4j(Component):
 
     def prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Rebuilds a jar that is stale against deploy/neo4j/src or pom.xml (build.sh compares
+        # checksums; a no-op costs a few milliseconds). Here, not in run.sh: a Maven build must
+        # not eat into start_timeout.
+        ensure_neo4j_launcher()
 
     def launch(self) -> Launch:
         cfg = self.config.neo4j
         env = dict(os.environ)
         # Heap grows to the configured size; a small initial heap keeps the idle suite lean.
         env["NEO4J_HEAP_OPTS"] = f"-Xms128m -Xmx{cfg.heap}"
-        # `cadenza install` built it already; skipping the check saves a find over src/.
+        # prepare() has just checked the build.
         env["NEO4J_SKIP_BUILD"] = "1"
-        argv = [
-            "bash",
-            str(neo4j_dir() / "run.sh"),
-            str(self.data_dir),
-            str(cfg.bolt_port),
-            cfg.password.get_secret_value(),
-        ]
-        # run.sh takes the password as an argument only; at least keep it out of the log.
-        return Launch(argv=argv, env=env, cwd=self.data_dir, secrets=(cfg.password.get_secret_value(),))
+        argv = ["bash", str(neo4j_dir() / "run.sh"), str(self.data_dir), str(cfg.bolt_port)]
+        password = cfg.password.get_secret_value()
+        if password == NO_AUTH:
+            argv.append(NO_AUTH)
+            env.pop(PASSWORD_ENV, None)
+        else:
+            env[PASSWORD_ENV] = password
+        return Launch(argv=argv, env=env, cwd=self.data_dir)
 
     async def check_ready(self) -> None:
         # Imported here: the driver takes ~0.7 s to import, which `down` and `install` skip.

@@ -35,22 +35,25 @@ import org.neo4j.server.security.auth.FileUserRepository;
  * Runs an embedded Neo4j 5.26 Community DBMS with a Bolt connector on 127.0.0.1.
  *
  * <pre>
- * java -jar target/launcher.jar --home DIR --bolt-port N (--password PW | --no-auth)
+ * CADENZA_NEO4J_PASSWORD=PW java -jar target/launcher.jar --home DIR --bolt-port N [--no-auth]
  *      [--page-cache 128m] [--tx-total-max 256m] [--tx-max 128m] [--config neo4j.conf]
  * </pre>
+ *
+ * The password of user neo4j comes from the environment only: a command line is readable by
+ * every local user (ps, /proc/PID/cmdline), a process's environment only by its owner.
  *
  * Prints {@code NEO4J READY bolt://127.0.0.1:PORT} on stdout once Bolt accepts connections;
  * everything else (Neo4j user log, errors) goes to stderr. SIGTERM/SIGINT shut it down cleanly.
  */
 public final class Launcher {
     private static final String USER = "neo4j";
+    static final String PASSWORD_ENV = "CADENZA_NEO4J_PASSWORD";
 
     private Launcher() {}
 
     public static void main(String[] args) throws Exception {
         Path home = null;
         int port = 7687;
-        String password = null;
         boolean noAuth = false;
         String pageCache = "128m";
         String txTotalMax = "256m";
@@ -61,7 +64,7 @@ public final class Launcher {
             switch (a) {
                 case "--home" -> home = Path.of(need(args, ++i, a)).toAbsolutePath().normalize();
                 case "--bolt-port" -> port = Integer.parseInt(need(args, ++i, a));
-                case "--password" -> password = need(args, ++i, a);
+                case "--password" -> die("--password is not accepted (it would show in ps): set " + PASSWORD_ENV);
                 case "--no-auth" -> noAuth = true;
                 case "--page-cache" -> pageCache = need(args, ++i, a);
                 case "--tx-total-max" -> txTotalMax = need(args, ++i, a);
@@ -71,12 +74,16 @@ public final class Launcher {
                     usage();
                     return;
                 }
-                default -> die("unknown argument: " + a);
+                // Only echo option-like arguments: a stray positional one may be a password.
+                default -> die(a.startsWith("-") ? "unknown argument: " + a : "unexpected positional argument");
             }
         }
         if (home == null) die("--home is required");
-        if (!noAuth && (password == null || password.isEmpty())) die("--password PW (or --no-auth) is required");
-        if (noAuth && password != null) die("--password and --no-auth are mutually exclusive");
+        // With --no-auth an exported password is ignored rather than refused.
+        String password = noAuth ? null : System.getenv(PASSWORD_ENV);
+        if (!noAuth && (password == null || password.isEmpty())) {
+            die(PASSWORD_ENV + " is unset or empty: set it to the password of user " + USER + " (or pass --no-auth)");
+        }
 
         Files.createDirectories(home);
         Path data = home.resolve("data");
@@ -143,12 +150,12 @@ public final class Launcher {
 
         if (!noAuth && !firstStart) {
             // Initial password only applies on first start; on later starts make the stored
-            // password match --password (no-op if it already does).
+            // password match the given one (no-op if it already does).
             GraphDatabaseService system = dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME);
             try {
                 system.executeTransactionally(
                         "ALTER USER " + USER + " SET PASSWORD $pw CHANGE NOT REQUIRED", Map.of("pw", password));
-                System.err.println("neo4j launcher: password of user '" + USER + "' updated to match --password");
+                System.err.println("neo4j launcher: password of user '" + USER + "' updated to match " + PASSWORD_ENV);
             } catch (RuntimeException e) {
                 if (!String.valueOf(e.getMessage()).contains("cannot be the same")) throw e;
             }
@@ -215,7 +222,7 @@ public final class Launcher {
     }
 
     private static void usage() {
-        System.err.println("usage: Launcher --home DIR --bolt-port N (--password PW | --no-auth)"
+        System.err.println("usage: " + PASSWORD_ENV + "=PW Launcher --home DIR --bolt-port N [--no-auth]"
                 + " [--page-cache 128m] [--tx-total-max 256m] [--tx-max 128m] [--config neo4j.conf]");
     }
 
