@@ -136,7 +136,14 @@ class LatentAutoencoder(nn.Module):
 
     def features_to_audio(self, features: Tensor) -> Tensor:
         """Inverse of spectral_features (exact up to float error for complex features; magnitudes get
-        their phase from Griffin-Lim): features -> audio (B, samples)."""
+        their phase from Griffin-Lim): features -> audio (B, samples).
+
+        Row by row: the CPU FFT groups the transforms of a batch into SIMD lanes, so istft of a
+        batch can differ from istft of one row in the last bit (seen with torch 2.15 on AVX-512),
+        and a clip must decode to the same bytes alone or batched with others."""
+        return torch.cat([self._row_to_audio(row.unsqueeze(0)) for row in features])
+
+    def _row_to_audio(self, features: Tensor) -> Tensor:
         cfg = self.config
         frames = features.shape[-1] // cfg.latent_downsample
         if self.magnitude_only:
@@ -150,8 +157,7 @@ class LatentAutoencoder(nn.Module):
         return self._istft(spec, cfg.samples_for_frames(frames))
 
     def _griffin_lim(self, magnitude: Tensor, length: int, momentum: float = 0.99) -> Tensor:
-        """Fast Griffin-Lim (Perraudin et al. 2013) from zero phase: deterministic, row by row
-        independent, so a clip decodes the same alone or in a batch."""
+        """Fast Griffin-Lim (Perraudin et al. 2013) from zero phase: deterministic."""
         magnitude = torch.cat([magnitude, magnitude[..., -1:]], dim=-1)
         angles = torch.ones_like(magnitude, dtype=torch.complex64)
         previous = torch.zeros_like(angles)
