@@ -9,10 +9,12 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeAlias
 
 import grpc
 from pymilvus import AsyncMilvusClient
+from pymilvus.client.types import Status
 from pymilvus.exceptions import (
     ConnectError,
     ConnectionNotExistException,
@@ -27,6 +29,7 @@ from cadenza_runtime.errors import CadenzaError, FailedPrecondition, Internal, R
 from cadenza_vector.batching import Batcher
 from cadenza_vector.bootstrap import connect_kwargs
 from cadenza_vector.filters import string_list
+from cadenza_vector.recovery import CollectionRecovery, is_not_loaded, retry_hint
 from cadenza_vector.schema import (
     CREATE_TIME,
     MODEL_VERSION,
@@ -99,6 +102,7 @@ class EmbeddingStore:
         # per replica also keeps delete's count-then-delete from racing an upsert of the same track.
         self._write_locks = {kind: asyncio.Lock() for kind in self.specs}
         self._searches: Batcher[SearchShape, FloatArray, list[Match]] = Batcher(self._search_many)
+        self._recovery = CollectionRecovery(config)
 
     @classmethod
     async def connect(
@@ -121,17 +125,24 @@ class EmbeddingStore:
     async def upsert(self, kind: Kind, rows: list[dict[str, Any]], timeout_s: float) -> None:
         spec = self.specs[kind]
         async with self._write_locks[kind], _milvus_errors(self._config.uri):
-            await self._client.upsert(spec.name, rows, timeout=timeout_s)
+            await self._recovery.call(
+                spec, partial(self._client.upsert, spec.name, rows, timeout=timeout_s), timeout_s
+            )
 
     async def get(self, kind: Kind, track: str, timeout_s: float) -> StoredEmbedding | None:
         spec = self.specs[kind]
         async with _milvus_errors(self._config.uri):
-            rows = await self._client.get(
-                spec.name,
-                ids=[track],
-                output_fields=[VECTOR, *OUTPUT_FIELDS],
-                timeout=timeout_s,
-                consistency_level=_CONSISTENCY,
+            rows = await self._recovery.call(
+                spec,
+                partial(
+                    self._client.get,
+                    spec.name,
+                    ids=[track],
+                    output_fields=[VECTOR, *OUTPUT_FIELDS],
+                    timeout=timeout_s,
+                    consistency_level=_CONSISTENCY,
+                ),
+                timeout_s,
             )
         if not rows:
             return None
@@ -147,18 +158,24 @@ class EmbeddingStore:
         self, key: SearchShape, vectors: list[FloatArray], timeout_s: float
     ) -> list[list[Match]]:
         kind, top_k, expression = key
+        spec = self.specs[kind]
         params = {"metric_type": "COSINE", "params": {"ef": self._ef(top_k, expression)}}
         async with _milvus_errors(self._config.uri):
-            results = await self._client.search(
-                self.specs[kind].name,
-                data=[vector.tolist() for vector in vectors],
-                limit=top_k,
-                filter=expression,
-                output_fields=OUTPUT_FIELDS,
-                search_params=params,
-                anns_field=VECTOR,
-                timeout=timeout_s,
-                consistency_level=_CONSISTENCY,
+            results = await self._recovery.call(
+                spec,
+                partial(
+                    self._client.search,
+                    spec.name,
+                    data=[vector.tolist() for vector in vectors],
+                    limit=top_k,
+                    filter=expression,
+                    output_fields=OUTPUT_FIELDS,
+                    search_params=params,
+                    anns_field=VECTOR,
+                    timeout=timeout_s,
+                    consistency_level=_CONSISTENCY,
+                ),
+                timeout_s,
             )
         # The primary key is `hit.id`: Lite also keys it by field name, a 2.3 server only as "id".
         return [
@@ -181,25 +198,37 @@ class EmbeddingStore:
         """Removes the track from every collection; returns how many embeddings existed."""
         deleted = 0
         for kind, spec in self.specs.items():
+            run = partial(self._recovery.call, spec)
+            by_track = f"{TRACK} in {string_list([track])}"
             async with self._write_locks[kind], _milvus_errors(self._config.uri):
                 # Milvus reports the ids it was asked to delete, not those it found: count first.
-                existing = await self._client.query(
-                    spec.name,
-                    filter=f"{TRACK} in {string_list([track])}",
-                    output_fields=[TRACK],
-                    timeout=timeout_s,
-                    consistency_level=_CONSISTENCY,
-                )
-                if existing:
-                    await self._client.delete(spec.name, ids=[track], timeout=timeout_s)
-                    # A 2.3 server's Delete reply carries no timestamp, so later Session reads would
-                    # not wait for the deletion; one Strong read does, and the reads after it see it.
-                    await self._client.query(
+                existing = await run(
+                    partial(
+                        self._client.query,
                         spec.name,
-                        filter=f"{TRACK} in {string_list([track])}",
+                        filter=by_track,
                         output_fields=[TRACK],
                         timeout=timeout_s,
-                        consistency_level="Strong",
+                        consistency_level=_CONSISTENCY,
+                    ),
+                    timeout_s,
+                )
+                if existing:
+                    await run(
+                        partial(self._client.delete, spec.name, ids=[track], timeout=timeout_s), timeout_s
+                    )
+                    # A 2.3 server's Delete reply carries no timestamp, so later Session reads would
+                    # not wait for the deletion; one Strong read does, and the reads after it see it.
+                    await run(
+                        partial(
+                            self._client.query,
+                            spec.name,
+                            filter=by_track,
+                            output_fields=[TRACK],
+                            timeout=timeout_s,
+                            consistency_level="Strong",
+                        ),
+                        timeout_s,
                     )
                     deleted += len(existing)
         return deleted
@@ -209,12 +238,17 @@ class EmbeddingStore:
         for spec in self.specs.values():
             async with _milvus_errors(self._config.uri):
                 # count(*) applies deletes; get_collection_stats on a server counts deleted rows too.
-                counted = await self._client.query(
-                    spec.name,
-                    filter="",
-                    output_fields=["count(*)"],
-                    timeout=timeout_s,
-                    consistency_level=_CONSISTENCY,
+                counted = await self._recovery.call(
+                    spec,
+                    partial(
+                        self._client.query,
+                        spec.name,
+                        filter="",
+                        output_fields=["count(*)"],
+                        timeout=timeout_s,
+                        consistency_level=_CONSISTENCY,
+                    ),
+                    timeout_s,
                 )
                 index = await self._client.describe_index(spec.name, index_name=VECTOR, timeout=timeout_s)
             infos.append(
@@ -253,33 +287,52 @@ async def _milvus_errors(uri: str) -> AsyncIterator[None]:
 def translate_error(exc: BaseException, uri: str) -> CadenzaError:
     """The status a caller can act on for a failed Milvus call."""
     message = getattr(exc, "message", None) or str(exc)
-    unreachable = (
+    retry = retry_hint()
+    unreachable = Unavailable(
         f"Milvus at {uri} is unreachable or too slow ({message}); retry later, and check it with "
-        f"`cadenza status`"
+        f"`cadenza status`",
+        reason="MILVUS_UNAVAILABLE",
+        metadata=retry,
     )
     if isinstance(exc, TimeoutError):
-        return Unavailable(unreachable, reason="MILVUS_UNAVAILABLE")
+        return unreachable
     if isinstance(exc, grpc.RpcError):
         code = exc.code() if hasattr(exc, "code") else None
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            return Unavailable(unreachable, reason="MILVUS_UNAVAILABLE")
+            return unreachable
         return Internal(f"Milvus call failed: {message}", reason="MILVUS_ERROR")
     code = getattr(exc, "code", None)
-    # After its retries run out pymilvus raises MilvusException carrying the gRPC status code.
+    # After its retries run out pymilvus raises MilvusException carrying the gRPC status code; a
+    # channel that cannot (re)connect raises CONNECT_FAILED (2, also Milvus' "service unavailable").
     if (
         isinstance(exc, ConnectError | MilvusUnavailableException | ConnectionNotExistException)
         or isinstance(code, grpc.StatusCode)
+        or code == Status.CONNECT_FAILED
         or "Retry timeout" in message
         or "Fail connecting" in message
     ):
-        return Unavailable(unreachable, reason="MILVUS_UNAVAILABLE")
+        return unreachable
     if code == ErrorCode.RATE_LIMIT:
         return ResourceExhausted(
             f"Milvus is rate limiting requests ({message}); retry later", retry_after_seconds=1.0
+        )
+    if is_not_loaded(exc):
+        # Still not loaded after the store loaded it again (see recovery): a server still loading.
+        return Unavailable(
+            f"a vector collection is not loaded in Milvus at {uri} yet ({message}); retry later",
+            reason="COLLECTION_NOT_LOADED",
+            metadata=retry,
         )
     if code == ErrorCode.COLLECTION_NOT_FOUND:
         return FailedPrecondition(
             f"a vector collection is missing ({message}); restart the vector service to recreate it",
             reason="COLLECTION_MISSING",
+        )
+    if isinstance(exc, MilvusException) and exc.retriable:
+        # Milvus marks transient states retriable: not ready yet, collection recovering, etc.
+        return Unavailable(
+            f"Milvus at {uri} is not ready ({message}); retry later",
+            reason="MILVUS_UNAVAILABLE",
+            metadata=retry,
         )
     return Internal(f"Milvus call failed: {message}", reason="MILVUS_ERROR")

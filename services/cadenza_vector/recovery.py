@@ -1,0 +1,81 @@
+"""Re-readies a collection that Milvus no longer has loaded, then retries the failed call once.
+
+The service loads its collections at start only, but a restarted Milvus Lite comes back with every
+collection released, and a restarted server may still be loading them. Without this, searches fail
+until the vector service itself restarts. Concurrent calls that fail on the same collection share
+one re-bootstrap: the first runs it under the collection's lock, the others find it done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from pymilvus.exceptions import MilvusException
+
+from cadenza_runtime.config import MilvusConfig
+from cadenza_runtime.errors import FailedPrecondition, Unavailable
+from cadenza_vector.bootstrap import MilvusUnreachable, ensure_collection
+from cadenza_vector.schema import CollectionSpec, SchemaMismatch
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Milvus error codes (pkg/util/merr) that a load_collection cures: collection not loaded (Lite's
+# "in state 'released'" too), collection not fully loaded, partition not loaded / not fully loaded.
+NOT_LOADED_CODES = frozenset({101, 103, 201, 202})
+# Retry hint (ErrorInfo metadata "retry_after_seconds") when Milvus is down or still loading.
+RETRY_AFTER_SECONDS = 1.0
+
+
+def retry_hint() -> dict[str, str]:
+    return {"retry_after_seconds": f"{RETRY_AFTER_SECONDS:.3f}"}
+
+
+def is_not_loaded(exc: BaseException) -> bool:
+    return isinstance(exc, MilvusException) and exc.code in NOT_LOADED_CODES
+
+
+class CollectionRecovery:
+    def __init__(self, config: MilvusConfig) -> None:
+        self._config = config
+        self._locks: dict[str, asyncio.Lock] = {}
+        # Completed re-bootstraps per collection: a call that failed before the latest one retries
+        # straight away instead of running another.
+        self._epochs: dict[str, int] = {}
+
+    async def call(self, spec: CollectionSpec, operation: Callable[[], Awaitable[T]], timeout_s: float) -> T:
+        """Runs `operation`; if the collection is not loaded, re-readies it and runs it once more."""
+        epoch = self._epochs.get(spec.name, 0)
+        try:
+            return await operation()
+        except MilvusException as exc:
+            if not is_not_loaded(exc):
+                raise
+            _log.warning("Milvus collection %s is not loaded (%s); loading it again", spec.name, exc.message)
+        await self._reready(spec, epoch, timeout_s)
+        # A second failure is not retried: the caller gets it (translated) and may retry later.
+        return await operation()
+
+    async def _reready(self, spec: CollectionSpec, seen_epoch: int, timeout_s: float) -> None:
+        lock = self._locks.setdefault(spec.name, asyncio.Lock())
+        async with lock:
+            if self._epochs.get(spec.name, 0) != seen_epoch:
+                return
+            try:
+                # The same steps as at start-up (exists, schema, index, load): what comes back after
+                # a restart is checked exactly as a fresh start of this service would check it.
+                await asyncio.to_thread(ensure_collection, self._config, spec, timeout_s)
+            except MilvusUnreachable as exc:
+                raise Unavailable(
+                    f"{exc}; retry later",
+                    reason="MILVUS_UNAVAILABLE",
+                    metadata=retry_hint(),
+                ) from exc
+            except SchemaMismatch as exc:
+                raise FailedPrecondition(str(exc), reason="SCHEMA_MISMATCH") from exc
+            self._epochs[spec.name] = seen_epoch + 1
+            _log.info("Milvus collection %s is loaded again", spec.name)
