@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 
 .PHONY: up test install deps check protos down status bench
 
-# Fresh machine -> whole suite up on real stores -> one generation end to end.
+# Fresh machine -> whole suite up on real stores -> the served model registered (checkpoint in blob,
+# version in metadata; a no-op when already there) -> one generation end to end.
 up: install
 	$(BIN)/cadenza up
+	$(BIN)/cadenza register-model
 	$(BIN)/cadenza demo
 
 # The test suite; fixtures start the real stores they need through `cadenza up`.

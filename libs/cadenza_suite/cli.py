@@ -60,10 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply the metadata schema migrations")
 
     demo = commands.add_parser("demo", help="run one generation end to end through the running suite")
-    demo.add_argument("--prompt", default="calm ambient piano with soft pads", help="what to generate")
-    demo.add_argument("--tags", nargs="*", default=["ambient", "piano"], help="style tags")
-    demo.add_argument("--seconds", type=float, default=5.0, help="duration of the audio")
-    demo.add_argument("--steps", type=int, default=20, help="denoising steps")
+    # A prompt in the vocabulary the bundled cadenza-tiny-1 was trained on (see deploy/models/).
+    demo.add_argument(
+        "--prompt", default="steady plucked string in a minor at 120 bpm, with drums", help="what to generate"
+    )
+    demo.add_argument(
+        "--tags", nargs="*", default=["plucked string", "a minor", "120 bpm", "drums"], help="style tags"
+    )
+    demo.add_argument("--seconds", type=float, default=8.0, help="duration of the audio")
+    demo.add_argument("--steps", type=int, default=30, help="denoising steps")
 
     # Model commands parse their own options (cadenza train --help) so torch loads only when used.
     for name, text in MODEL_COMMANDS.items():

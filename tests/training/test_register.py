@@ -20,7 +20,7 @@ from cadenza_inference.training.register import object_key, register_model
 from cadenza_inference.training.register_command import run as register_command
 from cadenza_metadata.app import create_service as create_metadata
 from cadenza_metadata.migrations import migrate
-from cadenza_runtime.config import CadenzaConfig, ServiceEndpoint
+from cadenza_runtime.config import CadenzaConfig, ServiceEndpoint, load_config
 from tests.conftest import serve, stores_up
 
 from .support import SMOKE
@@ -113,3 +113,15 @@ async def test_a_file_that_is_not_a_checkpoint_never_reaches_the_stores(
 def test_the_command_explains_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert register_command([str(tmp_path / "missing.ckpt")]) == 2
     assert "no checkpoint at" in capsys.readouterr().err
+
+
+def test_the_command_needs_a_checkpoint_when_none_is_configured(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CADENZA_INFERENCE__CHECKPOINT_PATH", "")
+    load_config.cache_clear()  # the command reads the process-wide configuration
+    try:
+        assert register_command([]) == 2
+    finally:
+        load_config.cache_clear()
+    assert "inference.checkpoint_path is not set" in capsys.readouterr().err

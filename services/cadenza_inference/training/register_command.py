@@ -16,8 +16,6 @@ from cadenza_runtime.config import load_config
 
 from .register import register_model
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[3] / "deploy" / "models" / "cadenza-tiny-1.ckpt"
-
 
 def run(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
@@ -25,20 +23,31 @@ def run(argv: Sequence[str]) -> int:
         description="Upload a checkpoint to blob storage and register it as a model version in metadata.",
     )
     parser.add_argument(
-        "checkpoint", type=Path, nargs="?", default=DEFAULT_CHECKPOINT, help="checkpoint file"
+        "checkpoint",
+        type=Path,
+        nargs="?",
+        help="checkpoint file (default: the one the inference service serves, inference.checkpoint_path)",
     )
     parser.add_argument("--version", help="register under this version (default: the one in the checkpoint)")
     parser.add_argument("--description", help="default: the checkpoint's description")
     args = parser.parse_args(list(argv))
+    config = load_config()
+    checkpoint: Path | None = args.checkpoint or config.inference.checkpoint_path
+    if checkpoint is None:
+        print(
+            "cadenza register-model: no checkpoint given and inference.checkpoint_path is not set",
+            file=sys.stderr,
+        )
+        return 2
     try:
         registered = asyncio.run(
-            register_model(load_config(), args.checkpoint, version=args.version, description=args.description)
+            register_model(config, checkpoint, version=args.version, description=args.description)
         )
     except FileNotFoundError:
-        print(f"cadenza register-model: no checkpoint at {args.checkpoint}", file=sys.stderr)
+        print(f"cadenza register-model: no checkpoint at {checkpoint}", file=sys.stderr)
         return 2
     except CheckpointError as exc:
-        print(f"cadenza register-model: {args.checkpoint}: {exc}", file=sys.stderr)
+        print(f"cadenza register-model: {checkpoint}: {exc}", file=sys.stderr)
         return 2
     except grpc.aio.AioRpcError as exc:
         print(
