@@ -167,7 +167,7 @@ def ensure_neo4j_launcher() -> None:
     build = neo4j_dir() / "build.sh"
     if not build.is_file():
         raise InstallError(f"{build} does not exist; the Neo4j launcher cannot be built")
-    # build.sh is itself idempotent (a stamp newer than pom.xml and src/ means nothing to do).
+    # build.sh is itself idempotent (a stamp of the SHA-256 of pom.xml, src/ and build.sh means nothing to do).
     _run(["bash", str(build)], "build the Neo4j launcher if needed", quiet=True)
 
 
