@@ -11,7 +11,9 @@
 4. Streaming overhead: time per step seen by a gRPC client (between the first and last Progress)
    vs the bare model loop, same request, alternating, in the same run.
 
-The services run as their own processes (`python -m cadenza_inference` on a spare port), like in
+Every section uses the model the service serves by default (the bundled cadenza-tiny-1; run with
+`CADENZA_INFERENCE__CHECKPOINT_PATH=` for the untrained preset), so bare loop and service compare like
+with like. The services run as their own processes (`python -m cadenza_inference` on a spare port), like in
 production; the bare loop runs in this process. Every figure is the median of --rounds rounds
 (minimum for the microbenchmarks), and the load average is printed with them: the machine is shared.
 """
@@ -41,7 +43,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cadenza.common.v1 import types_pb2
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
-from cadenza_inference.model import DiffusionPipeline, GenerationRequest, random_pipeline
+from cadenza_inference.app import default_model
+from cadenza_inference.devices import resolve_compute
+from cadenza_inference.model import DiffusionPipeline, GenerationRequest
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import load_config
 
@@ -348,7 +352,8 @@ def main() -> None:
     args = parser.parse_args()
     sections = args.only or list(SECTIONS)
     torch.manual_seed(0)
-    pipeline = random_pipeline()
+    settings = load_config().inference
+    pipeline = asyncio.run(default_model(settings, resolve_compute(settings)))
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, model {pipeline.version} "
