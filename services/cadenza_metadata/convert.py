@@ -39,6 +39,12 @@ def set_time(target: timestamp_pb2.Timestamp, value: datetime | None) -> None:
         target.FromDatetime(value)
 
 
+def set_struct(target: struct_pb2.Struct, data: Mapping[str, Any] | None) -> None:
+    """Fills a Struct field from a jsonb column; NULL and {} both leave it unset."""
+    if data:
+        target.update(data)
+
+
 def to_json(value: message.Message) -> dict[str, Any]:
     """A message as the JSON stored in jsonb columns (proto field names, enums by name)."""
     return json_format.MessageToDict(value, preserving_proto_field_name=True)
@@ -83,8 +89,7 @@ def job(row: Row) -> types_pb2.Job:
     from_json(row["params"], result.params)
     if row["derivation"] is not None:
         from_json(row["derivation"], result.derivation)
-    if row["annotations"]:
-        result.annotations.update(row["annotations"])
+    set_struct(result.annotations, row["annotations"])
     set_time(result.create_time, row["created_at"])
     set_time(result.update_time, row["updated_at"])
     set_time(result.start_time, row["started_at"])
@@ -97,8 +102,7 @@ def job_event(row: Row) -> metadata_pb2.JobEvent:
     result = metadata_pb2.JobEvent(
         name=names.event_name(row["job_id"], row["sequence"]), sequence=row["sequence"], type=row["type"]
     )
-    if row["payload"]:
-        result.payload.update(row["payload"])
+    set_struct(result.payload, row["payload"])
     set_time(result.create_time, row["created_at"])
     return result
 
@@ -147,8 +151,7 @@ def model_version(row: Row) -> metadata_pb2.ModelVersion:
         checkpoint_sha256=row["checkpoint_sha256"],
         untrained=row["untrained"],
     )
-    if row["config"]:
-        result.config.update(row["config"])
+    set_struct(result.config, row["config"])
     set_time(result.create_time, row["created_at"])
     return result
 
@@ -182,16 +185,14 @@ def audit_event(row: Row) -> metadata_pb2.AuditEvent:
         action=row["action"],
         resource=row["resource"],
     )
-    if row["details"]:
-        result.details.update(row["details"])
+    set_struct(result.details, row["details"])
     set_time(result.create_time, row["created_at"])
     return result
 
 
 def outbox_event(row: Row) -> metadata_pb2.OutboxEvent:
     result = metadata_pb2.OutboxEvent(id=row["id"], topic=row["topic"], resource=row["resource"])
-    if row["payload"]:
-        result.payload.update(row["payload"])
+    set_struct(result.payload, row["payload"])
     set_time(result.create_time, row["created_at"])
     return result
 
