@@ -203,6 +203,10 @@ class InferenceConfig(BaseModel):
     # names it; any other checkpoint needs its own checkpoint_sha256.
     checkpoint_path: Path | None = Field(default_factory=bundled_checkpoint)
     checkpoint_sha256: str | None = None
+    # Directories LoadModel may read a checkpoint from by path (header.path), symlinks and ".."
+    # resolved first; checkpoint_path above is not subject to it. null: the bundled checkpoint's
+    # directory and <state_dir>/models; [] reads no paths (streamed checkpoints only).
+    model_dirs: list[Path] | None = None
     queue_capacity: int = 16
     max_batch_size: int = 8
     # How long the batcher waits for compatible requests before starting a batch.
@@ -221,6 +225,13 @@ class InferenceConfig(BaseModel):
             if self.checkpoint_path.resolve() == bundled.resolve():
                 self.checkpoint_sha256 = BUNDLED_CHECKPOINT_SHA256
         return self
+
+    def model_directories(self, state_dir: Path) -> list[Path]:
+        """model_dirs, or its default under this state directory."""
+        if self.model_dirs is not None:
+            return list(self.model_dirs)
+        bundled = bundled_checkpoint()
+        return [*([bundled.parent] if bundled is not None else []), state_dir / "models"]
 
 
 class MetadataConfig(BaseModel):

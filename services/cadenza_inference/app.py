@@ -61,7 +61,7 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         max_batch_frames=CPU_MAX_BATCH_FRAMES if compute.device.type == "cpu" else None,
     )
     batcher.start()
-    servicer = InferenceServicer(registry, batcher, compute)
+    servicer = InferenceServicer(registry, batcher, compute, settings.model_directories(config.state_dir))
     _log.info(
         "inference on %s (%s), default model %s%s",
         compute.label,

@@ -1,6 +1,8 @@
 """LoadModel: a header then checkpoint chunks (or a server path), verified by SHA-256, then loaded.
 
-The bytes are hashed as they arrive and compared before anything is unpickled; the model package
+A server path must lie inside a configured model directory (inference.model_dirs) once symlinks and
+".." are resolved, so a caller can neither read nor probe any other file of the server. The bytes
+are hashed as they arrive and compared before anything is unpickled; the model package
 checks the hash again and loads with `torch.load(weights_only=True)`.
 """
 
@@ -10,8 +12,9 @@ import asyncio
 import hashlib
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cadenza.inference.v1 import inference_pb2
 from cadenza_inference.devices import Compute
@@ -24,7 +27,13 @@ from cadenza_inference.model import (
 )
 from cadenza_inference.registry import VERSION_PATTERN
 from cadenza_inference.validation import invalid
-from cadenza_runtime.errors import CadenzaError, FailedPrecondition, InvalidArgument, NotFound
+from cadenza_runtime.errors import (
+    CadenzaError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 
 # A streamed checkpoint is held in memory until verified; the tiny model is ~30 MB.
 MAX_CHECKPOINT_BYTES = 2 << 30
@@ -35,6 +44,7 @@ _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 class CheckpointUpload:
     header: inference_pb2.LoadModelHeader
     chunks: list[bytes]  # empty when header.path names the file
+    path: Path | None  # header.path resolved, inside a model directory; what is read
 
     @property
     def sha256(self) -> str:
@@ -60,14 +70,43 @@ def _check_header(header: inference_pb2.LoadModelHeader) -> None:
         raise invalid("header.sha256", "is required: the checkpoint's SHA-256 as 64 hex digits")
     if header.path and not os.path.isabs(header.path):
         raise invalid("header.path", f"must be an absolute path on the inference server, got {header.path!r}")
+    if "\0" in header.path:
+        raise invalid("header.path", "contains a NUL character")
 
 
-async def read_upload(requests: AsyncIterator[inference_pb2.LoadModelRequest]) -> CheckpointUpload:
+def allowed_path(path: str, model_dirs: Sequence[Path]) -> Path:
+    """`path` resolved (symlinks, ".."), when it lies inside one of `model_dirs`; else PERMISSION_DENIED.
+
+    Refused before anything is opened, so the answer says nothing about files outside the directories.
+    """
+    # Path.resolve, minus its RuntimeError on a symlink loop: realpath leaves a loop unresolved, and
+    # reading it then fails like any unreadable file.
+    resolved = Path(os.path.realpath(path))
+    if any(resolved.is_relative_to(os.path.realpath(directory)) for directory in model_dirs):
+        return resolved
+    where = (
+        f"inside {', '.join(str(d) for d in model_dirs)}"
+        if model_dirs
+        else "nowhere: inference.model_dirs is empty"
+    )
+    raise PermissionDenied(
+        f"header.path: {path!r} is outside the model directories; this server reads checkpoints {where}. "
+        "Put the checkpoint there, stream it in chunks instead, or add its directory to "
+        "inference.model_dirs (CADENZA_INFERENCE__MODEL_DIRS) of the inference service",
+        reason="MODEL_PATH_NOT_ALLOWED",
+        metadata={"field": "header.path", "model_dirs": os.pathsep.join(str(d) for d in model_dirs)},
+    )
+
+
+async def read_upload(
+    requests: AsyncIterator[inference_pb2.LoadModelRequest], model_dirs: Sequence[Path]
+) -> CheckpointUpload:
     first = await anext(requests, None)
     if first is None or not first.HasField("header"):
         raise invalid("header", "the first message must carry the header (version, sha256, optional path)")
     header = first.header
     _check_header(header)
+    path = allowed_path(header.path, model_dirs) if header.path else None
     chunks: list[bytes] = []
     size = 0
     digest = hashlib.sha256()
@@ -86,13 +125,13 @@ async def read_upload(requests: AsyncIterator[inference_pb2.LoadModelRequest]) -
             raise invalid("chunk", "no checkpoint bytes: stream chunks after the header or set header.path")
         if digest.hexdigest() != header.sha256.lower():
             raise checksum_mismatch(header.sha256, digest.hexdigest())
-    return CheckpointUpload(header, chunks)
+    return CheckpointUpload(header, chunks, path)
 
 
 async def load(upload: CheckpointUpload, compute: Compute) -> DiffusionPipeline:
     """Reads (path), verifies and builds the pipeline on the service's device, off the event loop."""
     header = upload.header
-    source: str | list[bytes] = header.path if header.path else upload.chunks
+    source: str | list[bytes] = str(upload.path) if upload.path is not None else upload.chunks
     try:
         return await asyncio.to_thread(
             load_checkpoint,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import functools
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from grpc import aio
@@ -23,10 +25,13 @@ T = TypeVar("T")
 
 
 class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
-    def __init__(self, registry: ModelRegistry, batcher: Batcher, compute: Compute) -> None:
+    def __init__(
+        self, registry: ModelRegistry, batcher: Batcher, compute: Compute, model_dirs: Sequence[Path]
+    ) -> None:
         self.registry = registry
         self.batcher = batcher
         self.compute = compute
+        self.model_dirs = tuple(model_dirs)  # where LoadModel may read a checkpoint by path
         # Encode and EmbedText are short; their own thread keeps them from waiting for a whole batch.
         self._aux = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadenza-aux")
 
@@ -96,7 +101,8 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
     async def LoadModel(
         self, request_iterator: AsyncIterator[inference_pb2.LoadModelRequest], context: Context
     ) -> inference_pb2.LoadModelResponse:
-        upload = await read_or_refuse(loading.read_upload, request_iterator)
+        reader = functools.partial(loading.read_upload, model_dirs=self.model_dirs)
+        upload = await read_or_refuse(reader, request_iterator)
         header = upload.header
         pipeline = self.registry.existing(header.version, upload.sha256)
         if pipeline is None:

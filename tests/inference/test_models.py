@@ -1,5 +1,5 @@
-"""Model versions: the labelled untrained default, LoadModel (streamed or from a path) verified by
-SHA-256, a checkpoint as the configured default, and GetCapacity."""
+"""Model versions: the labelled untrained default, LoadModel (streamed or from a path in a model
+directory) verified by SHA-256, a checkpoint as the configured default, and GetCapacity."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from cadenza.common.v1 import types_pb2
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
 from cadenza_inference.app import create_service
 from cadenza_inference.model import checkpoint_bytes, random_pipeline
-from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.config import CadenzaConfig, bundled_checkpoint
 from cadenza_runtime.errors import error_info_from_rpc_error
 from cadenza_runtime.server import CadenzaServer
 from tests.conftest import serve
@@ -52,10 +52,35 @@ def upload(
 
 
 @pytest.fixture
-async def loader(config: CadenzaConfig) -> AsyncIterator[Stub]:
+def model_dir(tmp_path: Path) -> Path:
+    """The one directory the `loader` service reads checkpoints from by path."""
+    directory = tmp_path / "models"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+async def loader(config: CadenzaConfig, model_dir: Path) -> AsyncIterator[Stub]:
     """A service of its own: loading models changes what it serves."""
-    async with serve("inference", create_service, config) as (_, channel):
+    settings = with_inference(config, model_dirs=[model_dir])
+    async with serve("inference", create_service, settings) as (_, channel):
         yield inference_pb2_grpc.InferenceServiceStub(channel)
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_path_refused(error: grpc.aio.AioRpcError, *model_dirs: Path) -> None:
+    """PERMISSION_DENIED on header.path, naming the allowed directories and the setting to change."""
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED, error.details()
+    info = error_info_from_rpc_error(error)
+    assert info is not None and info.reason == "MODEL_PATH_NOT_ALLOWED"
+    assert info.metadata["field"] == "header.path"
+    details = error.details() or ""
+    assert "inference.model_dirs" in details and "CADENZA_INFERENCE__MODEL_DIRS" in details
+    for directory in model_dirs:
+        assert str(directory) in details and str(directory) in info.metadata["model_dirs"]
 
 
 async def listed(stub: Stub) -> dict[str, inference_pb2.ModelInfo]:
@@ -108,9 +133,9 @@ async def test_a_checksum_mismatch_is_refused_and_nothing_is_listed(loader: Stub
 
 
 async def test_load_from_a_server_path_and_make_it_the_default(
-    loader: Stub, checkpoint: bytes, tmp_path: Path
+    loader: Stub, checkpoint: bytes, model_dir: Path
 ) -> None:
-    path = tmp_path / "model.ckpt"
+    path = model_dir / "model.ckpt"
     path.write_bytes(checkpoint)
     digest = hashlib.sha256(checkpoint).hexdigest()
     bad = await rpc_error(loader.LoadModel(upload("cadenza-path-1", "0" * 64, path=str(path))))
@@ -122,6 +147,66 @@ async def test_load_from_a_server_path_and_make_it_the_default(
     assert models["cadenza-path-1"].is_default and not models["cadenza-untrained-0"].is_default
     outcome = await generate(loader, request(seed=1, steps=2))  # no version: the new default
     assert outcome.summary.model_version == "cadenza-path-1"
+
+
+async def test_paths_outside_the_model_directory_are_refused_unread(
+    loader: Stub, checkpoint: bytes, model_dir: Path, tmp_path: Path
+) -> None:
+    digest = hashlib.sha256(checkpoint).hexdigest()
+    outside = tmp_path / "outside.ckpt"
+    outside.write_bytes(checkpoint)  # a valid checkpoint with the right checksum: only its place is wrong
+    (model_dir / "link.ckpt").symlink_to(outside)
+    (model_dir / "etc").symlink_to("/etc")
+    passwd = file_sha256(Path("/etc/passwd"))  # its true checksum: only the place is refused
+    refused = [
+        ("/etc/passwd", passwd),
+        ("/etc", digest),  # a directory outside: not FAILED_PRECONDITION, nothing about it is said
+        (str(tmp_path / "missing.ckpt"), digest),  # missing outside: not NOT_FOUND, no probing
+        (f"{model_dir}/../outside.ckpt", digest),
+        (f"{model_dir}/../../../../../../../../etc/passwd", passwd),
+        (str(model_dir / "link.ckpt"), digest),
+        (str(model_dir / "etc" / "passwd"), passwd),
+        (f"{model_dir}x/outside.ckpt", digest),  # a sibling sharing the directory's name as a prefix
+    ]
+    for path, sha256 in refused:
+        error = await rpc_error(loader.LoadModel(upload("cadenza-out-1", sha256, path=path)))
+        assert_path_refused(error, model_dir)
+        assert repr(path) in (error.details() or "")
+    assert set(await listed(loader)) == {"cadenza-untrained-0"}
+    # Symlinks and ".." that stay inside the directory are fine: the resolved path is what counts.
+    (model_dir / "model.ckpt").write_bytes(checkpoint)
+    (model_dir / "sub").mkdir()
+    (model_dir / "alias.ckpt").symlink_to(model_dir / "model.ckpt")
+    response = await loader.LoadModel(upload("cadenza-in-1", digest, path=f"{model_dir}/sub/../alias.ckpt"))
+    assert response.model.checkpoint_sha256 == digest
+
+
+async def test_default_model_directories_are_the_bundled_one_and_the_state_dirs(
+    config: CadenzaConfig, checkpoint: bytes, tmp_path: Path
+) -> None:
+    digest = hashlib.sha256(checkpoint).hexdigest()
+    state_dir = tmp_path / "state"
+    (state_dir / "models").mkdir(parents=True)
+    (state_dir / "models" / "model.ckpt").write_bytes(checkpoint)
+    (tmp_path / "model.ckpt").write_bytes(checkpoint)
+    bundled = bundled_checkpoint()
+    assert bundled is not None  # the checkout's deploy/models
+    settings = with_inference(config, model_dirs=None).model_copy(update={"state_dir": state_dir})
+    async with serve("inference", create_service, settings) as (_, channel):
+        stub = inference_pb2_grpc.InferenceServiceStub(channel)
+        path = str(state_dir / "models" / "model.ckpt")
+        response = await stub.LoadModel(upload("cadenza-state-1", digest, path=path))
+        assert response.model.version == "cadenza-state-1"
+        error = await rpc_error(
+            stub.LoadModel(upload("cadenza-x", digest, path=str(tmp_path / "model.ckpt")))
+        )
+        assert_path_refused(error, bundled.parent, state_dir / "models")
+    # No model directories: only streamed checkpoints load.
+    async with serve("inference", create_service, with_inference(config, model_dirs=[])) as (_, channel):
+        stub = inference_pb2_grpc.InferenceServiceStub(channel)
+        error = await rpc_error(stub.LoadModel(upload("cadenza-x", digest, path=str(bundled))))
+        assert_path_refused(error)
+        assert "inference.model_dirs is empty" in (error.details() or "")
 
 
 async def test_a_version_never_changes_its_weights(loader: Stub, checkpoint: bytes) -> None:
@@ -145,9 +230,11 @@ async def test_an_untrained_checkpoint_stays_labelled(loader: Stub) -> None:
     assert outcome.summary.untrained
 
 
-async def test_bad_load_requests(loader: Stub, checkpoint: bytes, tmp_path: Path) -> None:
+async def test_bad_load_requests(loader: Stub, checkpoint: bytes, model_dir: Path) -> None:
     digest = hashlib.sha256(checkpoint).hexdigest()
     garbage = b"not a checkpoint" * 100
+    loop = model_dir / "loop.ckpt"
+    loop.symlink_to(loop)
     cases: list[tuple[object, grpc.StatusCode, str]] = [
         (
             iter([inference_pb2.LoadModelRequest(chunk=checkpoint[:10])]),
@@ -160,7 +247,7 @@ async def test_bad_load_requests(loader: Stub, checkpoint: bytes, tmp_path: Path
         (upload("cadenza-x", "abc", checkpoint), grpc.StatusCode.INVALID_ARGUMENT, "header.sha256"),
         (upload("cadenza-x", digest), grpc.StatusCode.INVALID_ARGUMENT, "chunk"),
         (
-            upload("cadenza-x", digest, checkpoint, path=str(tmp_path / "a")),
+            upload("cadenza-x", digest, checkpoint, path=str(model_dir / "a")),
             grpc.StatusCode.INVALID_ARGUMENT,
             "chunk",
         ),
@@ -170,11 +257,22 @@ async def test_bad_load_requests(loader: Stub, checkpoint: bytes, tmp_path: Path
             "header.path",
         ),
         (
-            upload("cadenza-x", digest, path=str(tmp_path / "missing")),
+            upload("cadenza-x", digest, path=f"{model_dir}/model\0.ckpt"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "header.path",
+        ),
+        # Inside the model directory: what is wrong with the file is said.
+        (
+            upload("cadenza-x", digest, path=str(model_dir / "missing")),
             grpc.StatusCode.NOT_FOUND,
             "header.path",
         ),
-        (upload("cadenza-x", digest, path=str(tmp_path)), grpc.StatusCode.FAILED_PRECONDITION, "header.path"),
+        (
+            upload("cadenza-x", digest, path=str(model_dir)),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "header.path",
+        ),
+        (upload("cadenza-x", digest, path=str(loop)), grpc.StatusCode.FAILED_PRECONDITION, "header.path"),
         (
             upload("cadenza-x", hashlib.sha256(garbage).hexdigest(), garbage),
             grpc.StatusCode.INVALID_ARGUMENT,
@@ -197,7 +295,8 @@ async def test_a_configured_checkpoint_is_the_default(config: CadenzaConfig, tmp
     path = tmp_path / "default.ckpt"
     path.write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
-    settings = with_inference(config, checkpoint_path=path, checkpoint_sha256=digest)
+    # The service reads its configured checkpoint itself: model_dirs bounds LoadModel's paths only.
+    settings = with_inference(config, checkpoint_path=path, checkpoint_sha256=digest, model_dirs=[])
     async with serve("inference", create_service, settings) as (_, channel):
         stub = inference_pb2_grpc.InferenceServiceStub(channel)
         models = await listed(stub)
