@@ -614,7 +614,10 @@ class LoadModelHeader(_message.Message):
     sha256: _builtins.str
     """Expected SHA-256 of the checkpoint bytes; required."""
     path: _builtins.str
-    """Read from this path on the server instead of streamed chunks."""
+    """Read from this absolute path on the server instead of streamed chunks. It must lie inside one of
+    the service's model directories (inference.model_dirs) once symlinks and ".." are resolved,
+    else PERMISSION_DENIED.
+    """
     make_default: _builtins.bool
     def __init__(
         self,

@@ -104,7 +104,8 @@ class InferenceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def LoadModel(self, request_iterator, context):
-        """Loads a model version from a local path or a streamed checkpoint, verified by checksum.
+        """Loads a model version from a path in the server's model directories or a streamed checkpoint,
+        verified by checksum.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -47,7 +47,9 @@ class InferenceServiceStub:
     """Encodes a prompt and tags to the prompt embedding indexed by the vector service."""
     ListModels: _grpc.UnaryUnaryMultiCallable[_inference_pb2.ListModelsRequest, _inference_pb2.ListModelsResponse]
     LoadModel: _grpc.StreamUnaryMultiCallable[_inference_pb2.LoadModelRequest, _inference_pb2.LoadModelResponse]
-    """Loads a model version from a local path or a streamed checkpoint, verified by checksum."""
+    """Loads a model version from a path in the server's model directories or a streamed checkpoint,
+    verified by checksum.
+    """
     GetCapacity: _grpc.UnaryUnaryMultiCallable[_inference_pb2.GetCapacityRequest, _inference_pb2.GetCapacityResponse]
     """Device, queue depth and batching limits, so callers can bound their concurrency."""
 
@@ -70,7 +72,9 @@ class InferenceServiceAsyncStub(InferenceServiceStub):
     """Encodes a prompt and tags to the prompt embedding indexed by the vector service."""
     ListModels: _aio.UnaryUnaryMultiCallable[_inference_pb2.ListModelsRequest, _inference_pb2.ListModelsResponse]  # type: ignore[assignment]
     LoadModel: _aio.StreamUnaryMultiCallable[_inference_pb2.LoadModelRequest, _inference_pb2.LoadModelResponse]  # type: ignore[assignment]
-    """Loads a model version from a local path or a streamed checkpoint, verified by checksum."""
+    """Loads a model version from a path in the server's model directories or a streamed checkpoint,
+    verified by checksum.
+    """
     GetCapacity: _aio.UnaryUnaryMultiCallable[_inference_pb2.GetCapacityRequest, _inference_pb2.GetCapacityResponse]  # type: ignore[assignment]
     """Device, queue depth and batching limits, so callers can bound their concurrency."""
 
@@ -120,7 +124,9 @@ class InferenceServiceServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_inference_pb2.LoadModelRequest],
         context: _ServicerContext,
     ) -> _typing.Union[_inference_pb2.LoadModelResponse, _abc.Awaitable[_inference_pb2.LoadModelResponse]]:
-        """Loads a model version from a local path or a streamed checkpoint, verified by checksum."""
+        """Loads a model version from a path in the server's model directories or a streamed checkpoint,
+        verified by checksum.
+        """
 
     @_abc_1.abstractmethod
     def GetCapacity(
