@@ -67,15 +67,7 @@ async def list_audit_events(
         where.add("created_at >= {}", start)
     if end is not None:
         where.add("created_at < {}", end)
-    if pager.cursor is not None:
-        where.add(
-            "(created_at, id) < ({}, {})",
-            convert.from_micros(pager.cursor_value("t", int)),
-            pager.cursor_value("id", int),
-        )
-    sql = f"SELECT * FROM audit_logs {where.sql} ORDER BY created_at DESC, id DESC LIMIT {pager.size + 1}"
-    rows = await db.fetch(sql, *where.args, replica=True)
-    page, token = pager.page(rows, lambda r: {"t": convert.micros(r["created_at"]), "id": r["id"]})
+    page, token = await convert.newest_first(db, "audit_logs", "*", where, pager, int)
     return metadata_pb2.ListAuditEventsResponse(
         audit_events=[convert.audit_event(r) for r in page], next_page_token=token
     )

@@ -1,8 +1,9 @@
-"""Conversions between PostgreSQL rows and protobuf messages."""
+"""Conversions between PostgreSQL rows and protobuf messages, and the newest-first page they list in."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,9 @@ from google.protobuf import json_format, message, struct_pb2, timestamp_pb2
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
 from cadenza_metadata import names
+from cadenza_metadata.db import Database
+from cadenza_metadata.keyset import Pager, Where
+from cadenza_runtime.errors import InvalidArgument
 
 Row = asyncpg.Record
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -32,6 +36,40 @@ def micros(value: datetime) -> int:
 
 def from_micros(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
+
+
+async def newest_first(
+    db: Database, table: str, columns: str, where: Where, pager: Pager, id_type: type[uuid.UUID | str | int]
+) -> tuple[Sequence[Row], str]:
+    """One page of `table` (on a replica) newest first, and the next page token.
+
+    The cursor is (created_at, id), so rows created in the same microsecond still page exactly once.
+    """
+    if pager.cursor is not None:
+        where.add(
+            "(created_at, id) < ({}, {})",
+            from_micros(pager.cursor_value("t", int)),
+            _cursor_id(pager, id_type),
+        )
+    sql = (
+        f"SELECT {columns} FROM {table} {where.sql} ORDER BY created_at DESC, id DESC LIMIT {pager.size + 1}"
+    )
+    rows = await db.fetch(sql, *where.args, replica=True)
+    # A uuid id travels in the token as text; text and integer ids as they are.
+    return pager.page(
+        rows,
+        lambda r: {"t": micros(r["created_at"]), "id": str(r["id"]) if id_type is uuid.UUID else r["id"]},
+    )
+
+
+def _cursor_id(pager: Pager, id_type: type[uuid.UUID | str | int]) -> uuid.UUID | str | int:
+    if id_type is not uuid.UUID:
+        ident: str | int = pager.cursor_value("id", id_type)
+        return ident
+    try:
+        return uuid.UUID(pager.cursor_value("id", str))
+    except ValueError as exc:
+        raise InvalidArgument("page_token is malformed; list again from the first page") from exc
 
 
 def set_time(target: timestamp_pb2.Timestamp, value: datetime | None) -> None:

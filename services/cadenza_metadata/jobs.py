@@ -154,17 +154,7 @@ async def list_jobs(deps: Deps, request: metadata_pb2.ListJobsRequest) -> metada
         where.add("created_at >= {}", start)
     if end is not None:
         where.add("created_at < {}", end)
-    if pager.cursor is not None:
-        try:
-            cursor_id = uuid.UUID(pager.cursor_value("id", str))
-        except ValueError as exc:
-            raise InvalidArgument("page_token is malformed; list again from the first page") from exc
-        where.add("(created_at, id) < ({}, {})", convert.from_micros(pager.cursor_value("t", int)), cursor_id)
-    sql = (
-        f"SELECT {JOB_COLUMNS} FROM jobs {where.sql} ORDER BY created_at DESC, id DESC LIMIT {pager.size + 1}"
-    )
-    rows = await deps.db.fetch(sql, *where.args, replica=True)
-    page, token = pager.page(rows, lambda r: {"t": convert.micros(r["created_at"]), "id": str(r["id"])})
+    page, token = await convert.newest_first(deps.db, "jobs", JOB_COLUMNS, where, pager, uuid.UUID)
     return metadata_pb2.ListJobsResponse(jobs=[convert.job(r) for r in page], next_page_token=token)
 
 

@@ -87,16 +87,7 @@ async def list_model_versions(
     deps: Deps, request: metadata_pb2.ListModelVersionsRequest
 ) -> metadata_pb2.ListModelVersionsResponse:
     pager = Pager(deps.codec, "ListModelVersions", {}, request.page_size, request.page_token)
-    where = Where()
-    if pager.cursor is not None:
-        where.add(
-            "(created_at, id) < ({}, {})",
-            convert.from_micros(pager.cursor_value("t", int)),
-            pager.cursor_value("id", str),
-        )
-    sql = f"SELECT * FROM model_versions {where.sql} ORDER BY created_at DESC, id DESC LIMIT {pager.size + 1}"
-    rows = await deps.db.fetch(sql, *where.args, replica=True)
-    page, token = pager.page(rows, lambda r: {"t": convert.micros(r["created_at"]), "id": r["id"]})
+    page, token = await convert.newest_first(deps.db, "model_versions", "*", Where(), pager, str)
     return metadata_pb2.ListModelVersionsResponse(
         model_versions=[convert.model_version(r) for r in page], next_page_token=token
     )
