@@ -12,11 +12,17 @@ sent before the cache is used again, so a value written during an outage is neve
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+from google.protobuf import message
 
 from cadenza_metadata.redis_link import REDIS_ERRORS, RedisLink
 
 _log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=message.Message)
 
 PREFIX = "cadenza:metadata:v1:"
 # Generations outlive the values they guard by a wide margin.
@@ -90,6 +96,17 @@ class Cache:
             )
         except REDIS_ERRORS:
             pass
+
+    async def read_through(
+        self, key: str, message_type: type[M], load: Callable[[], Awaitable[M]], ttl_ms: int
+    ) -> M:
+        """The message cached under `key`, else what `load` reads, cached unless a write came between."""
+        lookup = await self.get(key)
+        if lookup.value is not None:
+            return message_type.FromString(lookup.value)
+        value = await load()
+        await self.fill(lookup, value.SerializeToString(), ttl_ms)
+        return value
 
     async def invalidate(self, *keys: str) -> None:
         """Called after the write committed; remembered for later when Redis cannot be reached."""

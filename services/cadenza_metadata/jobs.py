@@ -113,15 +113,15 @@ async def create_job(
 
 async def get_job(deps: Deps, request: metadata_pb2.GetJobRequest) -> metadata_pb2.GetJobResponse:
     job_id = names.parse_job(request.name)
-    lookup = await deps.cache.get(cache.job_key(job_id))
-    if lookup.value is not None:
-        return metadata_pb2.GetJobResponse(job=types_pb2.Job.FromString(lookup.value))
-    # The primary, not a replica: a lagging replica would put a stale job back into the cache.
-    found = await deps.db.read(lambda conn: job_rows.find(conn, job_id))
-    if found is None:
-        raise job_rows.not_found(job_id)
-    job = convert.job(found.row)
-    await deps.cache.fill(lookup, job.SerializeToString(), JOB_TTL_MS)
+
+    async def load() -> types_pb2.Job:
+        # The primary, not a replica: a lagging replica would put a stale job back into the cache.
+        found = await deps.db.read(lambda conn: job_rows.find(conn, job_id))
+        if found is None:
+            raise job_rows.not_found(job_id)
+        return convert.job(found.row)
+
+    job = await deps.cache.read_through(cache.job_key(job_id), types_pb2.Job, load, JOB_TTL_MS)
     return metadata_pb2.GetJobResponse(job=job)
 
 

@@ -18,18 +18,18 @@ async def get_style_template(
     deps: Deps, request: metadata_pb2.GetStyleTemplateRequest
 ) -> metadata_pb2.GetStyleTemplateResponse:
     template_id = names.parse_style_template(request.name)
-    lookup = await deps.cache.get(cache.style_template_key(template_id))
-    if lookup.value is not None:
-        return metadata_pb2.GetStyleTemplateResponse(
-            style_template=metadata_pb2.StyleTemplate.FromString(lookup.value)
-        )
-    row = await deps.db.fetchrow("SELECT * FROM style_templates WHERE id = $1", template_id)
-    if row is None:
-        raise NotFound(
-            f"{names.style_template_name(template_id)} does not exist", reason="STYLE_TEMPLATE_NOT_FOUND"
-        )
-    template = convert.style_template(row)
-    await deps.cache.fill(lookup, template.SerializeToString(), SETTINGS_TTL_MS)
+
+    async def load() -> metadata_pb2.StyleTemplate:
+        row = await deps.db.fetchrow("SELECT * FROM style_templates WHERE id = $1", template_id)
+        if row is None:
+            raise NotFound(
+                f"{names.style_template_name(template_id)} does not exist", reason="STYLE_TEMPLATE_NOT_FOUND"
+            )
+        return convert.style_template(row)
+
+    template = await deps.cache.read_through(
+        cache.style_template_key(template_id), metadata_pb2.StyleTemplate, load, SETTINGS_TTL_MS
+    )
     return metadata_pb2.GetStyleTemplateResponse(style_template=template)
 
 
@@ -88,14 +88,14 @@ async def get_user_defaults(
 ) -> metadata_pb2.GetUserDefaultsResponse:
     """A user who never set defaults has empty ones (a singleton resource always exists)."""
     user_id = names.parse_user_defaults(request.name)
-    lookup = await deps.cache.get(cache.user_defaults_key(user_id))
-    if lookup.value is not None:
-        return metadata_pb2.GetUserDefaultsResponse(
-            user_defaults=metadata_pb2.UserDefaults.FromString(lookup.value)
-        )
-    row = await deps.db.fetchrow("SELECT * FROM user_defaults WHERE user_id = $1", user_id)
-    defaults = convert.user_defaults(user_id, row)
-    await deps.cache.fill(lookup, defaults.SerializeToString(), SETTINGS_TTL_MS)
+
+    async def load() -> metadata_pb2.UserDefaults:
+        row = await deps.db.fetchrow("SELECT * FROM user_defaults WHERE user_id = $1", user_id)
+        return convert.user_defaults(user_id, row)
+
+    defaults = await deps.cache.read_through(
+        cache.user_defaults_key(user_id), metadata_pb2.UserDefaults, load, SETTINGS_TTL_MS
+    )
     return metadata_pb2.GetUserDefaultsResponse(user_defaults=defaults)
 
 
