@@ -62,6 +62,13 @@ class _Artifact:
         self.data += chunk.data
 
 
+def _parent_failure(error: aio.AioRpcError, gone: str, unreadable: str) -> JobFailure:
+    """A parent that is gone is the request's fault (INVALID_INPUT); any other read error is ours."""
+    if error.code() == grpc.StatusCode.NOT_FOUND:
+        return JobFailure(types_pb2.FAILURE_REASON_INVALID_INPUT, gone)
+    return JobFailure(types_pb2.FAILURE_REASON_INTERNAL, f"{unreadable}: {error.details()}")
+
+
 class InferenceRelay:
     def __init__(self, downstream: Downstream, fanout: FanOut, policy: RetryPolicy, latent_bucket: str):
         self._downstream = downstream
@@ -173,12 +180,8 @@ class InferenceRelay:
                 )
             ).track
         except aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                raise JobFailure(
-                    types_pb2.FAILURE_REASON_INVALID_INPUT, f"the parent track {parent} was deleted"
-                ) from error
-            raise JobFailure(
-                types_pb2.FAILURE_REASON_INTERNAL, f"cannot read the parent track: {error.details()}"
+            raise _parent_failure(
+                error, f"the parent track {parent} was deleted", "cannot read the parent track"
             ) from error
         try:
             info, data = await with_retries(
@@ -187,12 +190,8 @@ class InferenceRelay:
                 self._policy,
             )
         except aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                raise JobFailure(
-                    types_pb2.FAILURE_REASON_INVALID_INPUT, f"the latent of the parent track {parent} is gone"
-                ) from error
-            raise JobFailure(
-                types_pb2.FAILURE_REASON_INTERNAL, f"cannot read the parent's latent: {error.details()}"
+            raise _parent_failure(
+                error, f"the latent of the parent track {parent} is gone", "cannot read the parent's latent"
             ) from error
         if track.latent_sha256 and info.sha256 and info.sha256 != track.latent_sha256:
             raise JobFailure(
