@@ -46,16 +46,10 @@ class TracksApi:
     async def track(self, principal: Principal, name: str, field: str = "name") -> types_pb2.Track:
         """A live track the caller may see; NOT_FOUND otherwise."""
         parse_track_name(name, field)
-        response = await call_or_none(
-            "metadata", self._downstream.metadata.GetTrack(metadata_pb2.GetTrackRequest(name=name))
-        )
-        if (
-            response is None
-            or response.track.HasField("delete_time")
-            or not principal.can_see(response.track.user)
-        ):
+        track = await self._visible_or_none(principal, name)
+        if track is None:
             raise not_found(name)
-        return response.track
+        return track
 
     async def get(self, principal: Principal, name: str) -> orchestrator_pb2.GetTrackResponse:
         track = await self.track(principal, name)
@@ -187,6 +181,7 @@ class TracksApi:
         )
 
     async def _visible_or_none(self, principal: Principal, name: str) -> types_pb2.Track | None:
+        """The live track if the caller may see it; None if it is missing, deleted or someone else's."""
         response = await call_or_none(
             "metadata", self._downstream.metadata.GetTrack(metadata_pb2.GetTrackRequest(name=name))
         )
