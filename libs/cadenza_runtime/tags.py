@@ -1,10 +1,11 @@
 """What a track tag may be: one definition for every service that takes tags from callers.
 
 A tag travels from the orchestrator to inference (conditioning), metadata (job and track rows),
-graph (a Tag node) and vector (a filterable field); each of those checks it again. This rule is
-the narrowest of theirs, so a tag the front door accepts never fails later in the saga: 1..64
-characters, lower-case ASCII letters, digits and - _ . / : + # &, words separated by single spaces,
-starting with a letter or digit and never starting or ending with a space.
+graph (a Tag node) and vector (a filterable field); each of those checks it again with this same
+rule, since they are called directly too, so a tag the front door accepts never fails later in the
+saga and no service stores a tag another would refuse: 1..64 characters, lower-case ASCII letters,
+digits and - _ . / : + # &, words separated by single spaces, starting with a letter or digit and
+never starting or ending with a space.
 """
 
 from __future__ import annotations

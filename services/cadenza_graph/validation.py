@@ -1,16 +1,16 @@
 """Validation of every caller-supplied field, before anything reaches Neo4j.
 
 Cypher always receives values as parameters, so validation is not what keeps queries safe; it keeps
-the graph clean: resource names have one spelling, tags one case, and every bound is explicit.
+the graph clean: resource names have one spelling, tags the suite's one rule, and every bound is explicit.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
 
 from cadenza.common.v1 import types_pb2
+from cadenza_runtime import tags as tag_rule
 from cadenza_runtime.errors import InvalidArgument
 
 # AIP-122 style ids: ASCII letters, digits and a few URL-safe marks, starting with a letter or digit.
@@ -22,8 +22,7 @@ _TRACK = re.compile(rf"tracks/{_ID}")
 _USER = re.compile(rf"users/{_USER_ID}")
 _MODEL_VERSION = re.compile(rf"(?:modelVersions/)?({_ID})")
 
-MAX_TAG_LENGTH = 64
-MAX_TAGS = 32
+MAX_TAGS = tag_rule.MAX_TAGS
 MAX_DEPTH = 50
 
 # The graph stores operations by these names; callers choose among them through the enum only.
@@ -72,16 +71,8 @@ def model_version(value: str, field: str = "track.model_version") -> str | None:
 
 
 def tag(value: str, field: str = "tags") -> str:
-    """Any printable text, lower-case, without surrounding spaces; stored exactly as given."""
-    problem = None
-    if not value or len(value) > MAX_TAG_LENGTH:
-        problem = f"must be 1-{MAX_TAG_LENGTH} characters"
-    elif value != value.strip():
-        problem = "must not start or end with whitespace"
-    elif value != value.lower():
-        problem = "must be lower-case"
-    elif any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in value):
-        problem = "must not contain control or unassigned characters"
+    """The suite's one tag rule (cadenza_runtime.tags); stored exactly as given."""
+    problem = tag_rule.tag_problem(value)
     if problem:
         raise InvalidArgument(f"tag {_shown(value)} in {field} {problem}", metadata={"field": field})
     return value
@@ -91,7 +82,9 @@ def tags(values: list[str], field: str = "track.tags") -> list[str]:
     """Validated, de-duplicated and sorted, so a repeated record is the same record."""
     unique = sorted({tag(value, field) for value in values})
     if len(unique) > MAX_TAGS:
-        raise InvalidArgument(f"{field} holds {len(unique)} tags; at most {MAX_TAGS} are allowed")
+        raise InvalidArgument(
+            f"{field} holds {len(unique)} tags; at most {MAX_TAGS} are allowed", metadata={"field": field}
+        )
     return unique
 
 

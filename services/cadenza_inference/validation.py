@@ -31,18 +31,17 @@ from cadenza_inference.model import (
 )
 from cadenza_inference.model.schedulers import MAX_STEPS
 from cadenza_inference.registry import ModelRegistry
+from cadenza_runtime import tags as tag_rule
 from cadenza_runtime.errors import InvalidArgument
 
 # The contract's bounds (cadenza.common.v1.GenerationParams); the orchestrator checks the same.
 MAX_PROMPT_CHARS = 1000
-MAX_TAGS = 32
-MAX_TAG_CHARS = 64
+MAX_TAGS = tag_rule.MAX_TAGS
 MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 20.0
 MAX_REQUEST_ID_CHARS = 128
 DEFAULT_PREVIEW_INTERVAL = 5
 # Seeds the server picks fit a signed 64-bit column in any store.
 PICKED_SEED_BITS = 63
-_TAG = re.compile(r"^[a-z0-9][a-z0-9 _+#&./:-]*$")
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]*$")
 _SCHEDULERS: dict[types_pb2.Scheduler.ValueType, SchedulerKind] = {
     types_pb2.SCHEDULER_FLOW_MATCH_EULER: SchedulerKind.FLOW_MATCH_EULER,
@@ -87,15 +86,13 @@ def check_prompt(prompt: str, field: str) -> None:
 
 
 def check_tags(tags: Sequence[str], field: str) -> None:
+    """The suite's one tag rule (cadenza_runtime.tags), worded as the orchestrator words it."""
     if len(tags) > MAX_TAGS:
         raise invalid(field, f"has {len(tags)} tags, at most {MAX_TAGS} are allowed")
-    for tag in tags:
-        if not 0 < len(tag) <= MAX_TAG_CHARS or not _TAG.match(tag):
-            raise invalid(
-                field,
-                f"{tag[:80]!r} is not a tag: use 1..{MAX_TAG_CHARS} lower-case letters, digits, "
-                "spaces and - _ . / : + # &, starting with a letter or digit",
-            )
+    for i, tag in enumerate(tags):
+        problem = tag_rule.tag_problem(tag)
+        if problem is not None:
+            raise invalid(field, f"tag {tag[:80]!r} at index {i} {problem}")
 
 
 def plan_generation(message: inference_pb2.GenerateRequest, registry: ModelRegistry) -> GenerationPlan:

@@ -12,11 +12,11 @@ from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from cadenza.common.v1 import types_pb2
 from cadenza_metadata import names
+from cadenza_runtime import tags as tag_rule
 from cadenza_runtime.errors import InvalidArgument
 
 MAX_PROMPT = 1000
-MAX_TAGS = 32
-MAX_TAG_LENGTH = 64
+MAX_TAGS = tag_rule.MAX_TAGS
 MAX_DURATION_SECONDS = 3600.0
 MAX_STEPS = 1000
 MAX_STRUCT_BYTES = 16 * 1024
@@ -63,13 +63,16 @@ def finite(value: float, field: str, *, low: float, high: float) -> float:
 
 
 def tags(values: list[str], field: str) -> list[str]:
+    """The suite's one tag rule (cadenza_runtime.tags): stored as given, so only real tags get in."""
     if len(values) > MAX_TAGS:
-        raise InvalidArgument(f"{field} has {len(values)} tags; the limit is {MAX_TAGS}")
+        raise InvalidArgument(
+            f"{field} has {len(values)} tags; the limit is {MAX_TAGS}", metadata={"field": field}
+        )
     for i, tag in enumerate(values):
-        where = f"{field}[{i}]"
-        text(tag, where, max_length=MAX_TAG_LENGTH, required=True)
-        if tag != tag.lower() or tag != tag.strip():
-            raise InvalidArgument(f"{where} must be lower-case without surrounding spaces, got {tag!r}")
+        problem = tag_rule.tag_problem(tag)
+        if problem is not None:
+            where = f"{field}[{i}]"
+            raise InvalidArgument(f"{where}: tag {tag[:80]!r} {problem}", metadata={"field": where})
     return list(values)
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import numpy.typing as npt
 
 from cadenza.common.v1 import types_pb2
+from cadenza_runtime import tags as tag_rule
 from cadenza_runtime.errors import InvalidArgument
-from cadenza_vector.schema import MAX_TAGS, TAG_MAX_BYTES, TEXT_MAX_BYTES
+from cadenza_vector.schema import TEXT_MAX_BYTES
 
 MAX_TOP_K = 1000
 # Upserts and filter lists are bounded so one request cannot build a huge expression or batch.
@@ -61,15 +62,18 @@ def check_text(value: str, field: str, *, required: bool, max_bytes: int = TEXT_
 
 
 def check_tags(tags: Sequence[str], field: str = "tags") -> list[str]:
-    if len(tags) > MAX_TAGS:
+    """The suite's one tag rule (cadenza_runtime.tags); its tags fit the schema's VARCHAR bound."""
+    if len(tags) > tag_rule.MAX_TAGS:
         raise InvalidArgument(
-            f"{field} has {len(tags)} entries, at most {MAX_TAGS}", metadata={"field": field}
+            f"{field} has {len(tags)} entries, at most {tag_rule.MAX_TAGS}", metadata={"field": field}
         )
-    checked = [
-        check_text(tag, f"{field}[{i}]", required=True, max_bytes=TAG_MAX_BYTES) for i, tag in enumerate(tags)
-    ]
+    for i, tag in enumerate(tags):
+        problem = tag_rule.tag_problem(tag)
+        if problem is not None:
+            where = f"{field}[{i}]"
+            raise InvalidArgument(f"{where}: tag {tag[:80]!r} {problem}", metadata={"field": where})
     # A set would lose the caller's order; duplicates carry no meaning for filters.
-    return list(dict.fromkeys(checked))
+    return list(dict.fromkeys(tags))
 
 
 def check_filter_values(values: Iterable[str], field: str, *, max_bytes: int = TEXT_MAX_BYTES) -> list[str]:
