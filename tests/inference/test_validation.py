@@ -13,6 +13,7 @@ from grpc import aio
 
 from cadenza.common.v1 import types_pb2
 from cadenza.inference.v1 import inference_pb2
+from cadenza_runtime import tags
 from cadenza_runtime.server import CadenzaServer
 from tests.inference.support import batcher_of, field_of, generate, request, rpc_error
 
@@ -86,6 +87,10 @@ BAD: dict[str, tuple[Mutation, str]] = {
     "too long tag": (set_params(tags=["a" * 65]), "params.tags"),
     "empty tag": (set_params(tags=[""]), "params.tags"),
     "upper-case tag": (set_params(tags=["Ambient"]), "params.tags"),
+    "tag with a trailing space": (set_params(tags=["ambient", "rock "]), "params.tags"),
+    "tag with a trailing newline": (set_params(tags=["rock\n"]), "params.tags"),
+    "tag with a double space": (set_params(tags=["hip  hop"]), "params.tags"),
+    "non-ascii tag": (set_params(tags=["música"]), "params.tags"),
     "zero duration": (set_params(duration_seconds=0.0), "params.duration_seconds"),
     "negative duration": (set_params(duration_seconds=-1.0), "params.duration_seconds"),
     "duration over the model's maximum": (set_params(duration_seconds=30.5), "params.duration_seconds"),
@@ -222,4 +227,25 @@ async def test_a_batched_parent_of_one_is_accepted(stub: Stub) -> None:
     message = request(seconds=1.0, steps=2, seed=1)
     derive(VARIATION, latent((1, CHANNELS, FRAMES)), strength=1.0)(message)
     outcome = await generate(stub, message)
+    assert list(outcome.summary.latent_shape) == [CHANNELS, FRAMES]
+
+
+@pytest.mark.parametrize("tag", ["rock ", "rock\n", "hip  hop", "Rock", "música"])
+async def test_embed_text_refuses_what_the_tag_rule_refuses(stub: Stub, tag: str) -> None:
+    error = await rpc_error(
+        stub.EmbedText(inference_pb2.EmbedTextRequest(prompt="calm piano", tags=["jazz", tag]))
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert field_of(error) == "tags"
+    problem = tags.tag_problem(tag)
+    assert problem is not None
+    assert error.details() == f"tags: tag {tag!r} at index 1 {problem}"
+
+
+async def test_the_suite_s_own_tags_are_accepted(stub: Stub) -> None:
+    """Procedural training tags and the demo's (cadenza_inference.data.attributes)."""
+    suite_tags = ["plucked string", "c# minor", "c#", "120 bpm", "mid-tempo", "no drums", "drums"]
+    embedded = await stub.EmbedText(inference_pb2.EmbedTextRequest(prompt="calm piano", tags=suite_tags))
+    assert embedded.prompt_embedding
+    outcome = await generate(stub, request(seconds=1.0, steps=2, seed=1, tags=suite_tags))
     assert list(outcome.summary.latent_shape) == [CHANNELS, FRAMES]

@@ -13,7 +13,18 @@ import pytest
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
-from tests.metadata.support import PENDING, RUNNING, SUCCEEDED, create_request, expect_error
+from cadenza_runtime import tags
+from cadenza_runtime.errors import error_info_from_rpc_error
+from tests.metadata.support import (
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    TEST_USER_PREFIX,
+    create_job,
+    create_request,
+    create_track,
+    expect_error,
+)
 
 if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
@@ -87,6 +98,10 @@ CASES: dict[str, Case] = {
     "job too many tags": lambda s: s.CreateJob(_job(params__tags=[f"t{i}" for i in range(33)])),
     "job upper-case tag": lambda s: s.CreateJob(_job(params__tags=["Ambient"])),
     "job empty tag": lambda s: s.CreateJob(_job(params__tags=[""])),
+    "job tag with a trailing space": lambda s: s.CreateJob(_job(params__tags=["rock "])),
+    "job tag with a trailing newline": lambda s: s.CreateJob(_job(params__tags=["rock\n"])),
+    "job tag with a double space": lambda s: s.CreateJob(_job(params__tags=["hip  hop"])),
+    "job non-ascii tag": lambda s: s.CreateJob(_job(params__tags=["música"])),
     "job negative duration": lambda s: s.CreateJob(_job(params__duration_seconds=-1.0)),
     "job nan duration": lambda s: s.CreateJob(_job(params__duration_seconds=math.nan)),
     "job huge duration": lambda s: s.CreateJob(_job(params__duration_seconds=1e9)),
@@ -183,6 +198,85 @@ CASES: dict[str, Case] = {
 @pytest.mark.parametrize("case", sorted(CASES))
 async def test_invalid_argument(stub: MetadataServiceAsyncStub, case: str) -> None:
     await expect_error(CASES[case](stub), grpc.StatusCode.INVALID_ARGUMENT)
+
+
+# Tags another service would refuse (cadenza_runtime.tags), each as the write that would store it.
+TAG_WRITES: dict[str, Callable[[MetadataServiceAsyncStub, types_pb2.Job, str], Any]] = {
+    "job.params.tags[1]": lambda s, job, tag: s.CreateJob(_job(params__tags=["jazz", tag])),
+    "track.tags[1]": lambda s, job, tag: create_track(s, job, tags=["jazz", tag]),
+    "style_template.tags[1]": lambda s, job, tag: s.PutStyleTemplate(
+        metadata_pb2.PutStyleTemplateRequest(
+            style_template=metadata_pb2.StyleTemplate(
+                name=f"styleTemplates/mdtest-{job.request_id}", tags=["jazz", tag]
+            )
+        )
+    ),
+    "style_template.params.tags[1]": lambda s, job, tag: s.PutStyleTemplate(
+        metadata_pb2.PutStyleTemplateRequest(
+            style_template=metadata_pb2.StyleTemplate(
+                name=f"styleTemplates/mdtest-{job.request_id}",
+                params=types_pb2.GenerationParams(tags=["jazz", tag]),
+            )
+        )
+    ),
+    "user_defaults.params.tags[1]": lambda s, job, tag: s.UpdateUserDefaults(
+        metadata_pb2.UpdateUserDefaultsRequest(
+            user_defaults=metadata_pb2.UserDefaults(
+                name=f"{job.user}/defaults", params=types_pb2.GenerationParams(tags=["jazz", tag])
+            )
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("tag", ["rock ", "rock\n", "hip  hop", "música", "-rock"])
+async def test_a_tag_another_service_would_refuse_is_refused_on_every_write(
+    stub: MetadataServiceAsyncStub, pg: asyncpg.Pool, tag: str
+) -> None:
+    job = await create_job(stub)
+    problem = tags.tag_problem(tag)
+    assert problem is not None
+    for field, write in TAG_WRITES.items():
+        error = await expect_error(write(stub, job, tag), grpc.StatusCode.INVALID_ARGUMENT)
+        info = error_info_from_rpc_error(error)
+        assert info is not None and info.metadata["field"] == field, error.details()
+        details = error.details() or ""
+        assert details.startswith(f"{field}: tag {tag!r}") and problem in details, details
+    # Nothing of it was stored: no track for the job, no template, no defaults for the user.
+    assert (
+        await pg.fetchval("SELECT count(*) FROM tracks WHERE job_id = $1", job.name.removeprefix("jobs/"))
+        == 0
+    )
+    assert (
+        await pg.fetchval("SELECT count(*) FROM style_templates WHERE id = $1", f"mdtest-{job.request_id}")
+        == 0
+    )
+    assert (
+        await pg.fetchval(
+            "SELECT count(*) FROM user_defaults WHERE user_id = $1", job.user.removeprefix("users/")
+        )
+        == 0
+    )
+
+
+async def test_the_suite_s_own_tags_are_stored(stub: MetadataServiceAsyncStub) -> None:
+    """Procedural training tags and the demo's: what the suite sends stays valid."""
+    suite_tags = [
+        "plucked string",
+        "c# minor",
+        "c#",
+        "120 bpm",
+        "mid-tempo",
+        "no drums",
+        "drum & bass",
+        "r+b",
+    ]
+    request = create_request(f"users/{TEST_USER_PREFIX}{uuid.uuid4().hex[:16]}")
+    request.job.params.tags[:] = suite_tags
+    job = (await stub.CreateJob(request)).job
+    assert list(job.params.tags) == suite_tags
+    track = await create_track(stub, job, tags=suite_tags)
+    assert list(track.tags) == suite_tags
 
 
 async def test_refused_creates_write_nothing(stub: MetadataServiceAsyncStub, pg: asyncpg.Pool) -> None:

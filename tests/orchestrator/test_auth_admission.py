@@ -168,6 +168,8 @@ async def test_another_users_job_is_not_found_and_admins_see_everything(
         ("guidance_scale", 0.5),
         ("tags", ["Loud"]),
         ("tags", ["x"] * 33),
+        # Inference, metadata, graph and vector refuse it too (cadenza_runtime.tags): refused up front.
+        ("tags", ["piano", "rock "]),
         ("model_version", "no-such-model"),
     ],
 )
@@ -184,7 +186,23 @@ async def test_invalid_parameters_are_rejected_before_queueing(
     error = await _status(alice.stub.SubmitGeneration(request, metadata=alice.md))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
     info = error_info_from_rpc_error(error)
-    assert info is not None and info.metadata["field"].startswith("params.")
+    assert info is not None and info.metadata["field"] == f"params.{field}", error.details()
+    listed = await alice.stub.ListJobs(orchestrator_pb2.ListJobsRequest(), metadata=alice.md)
+    assert not listed.jobs
+
+
+@pytest.mark.parametrize("tag", ["rock ", "rock\n", "hip  hop"])
+async def test_a_streaming_generate_with_a_bad_tag_is_refused_before_queueing(
+    tag: str, alice: Caller
+) -> None:
+    request = orchestrator_pb2.GenerateRequest(
+        request_id=uuid.uuid4().hex, params=params(tags=("piano", tag))
+    )
+    error = await _status(_drain(alice.stub.Generate(request, metadata=alice.md)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    info = error_info_from_rpc_error(error)
+    assert info is not None and info.metadata["field"] == "params.tags", error.details()
+    assert repr(tag) in (error.details() or "") and "at index 1" in (error.details() or "")
     listed = await alice.stub.ListJobs(orchestrator_pb2.ListJobsRequest(), metadata=alice.md)
     assert not listed.jobs
 

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from cadenza.vector.v1.vector_pb2_grpc import VectorServiceAsyncStub
 
 INJECTION = 'x" or 1==1 or "'
+# A tag with every mark the tag rule allows (cadenza_runtime.tags): none may change the expression.
+MARKS = "c# & r+b/lo-fi:v1.2_x"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Row:
 
 
 def make_rows(users: tuple[str, str]) -> list[Row]:
-    tag_sets = [(), ("rock",), ("jazz",), ("rock", "jazz"), ("lofi", "rock"), (INJECTION,), ("jazz", "lofi")]
+    tag_sets = [(), ("rock",), ("jazz",), ("rock", "jazz"), ("lofi", "rock"), (MARKS,), ("jazz", "lofi")]
     return [
         Row(new_track(), users[i % 2], f"v{i % 3}", tag_sets[i % len(tag_sets)], 1_000 + 10 * i)
         for i in range(21)
@@ -206,18 +208,20 @@ async def test_injection_in_filters_is_taken_literally(
     users = sorted({row.user for row in population})
     query = random_vectors(1, LATENT_DIM, seed=25)[0]
     # The literal tag matches exactly the rows carrying it, not "everything".
-    tagged = {row.track for row in population if INJECTION in row.tags}
+    tagged = {row.track for row in population if MARKS in row.tags}
     assert 0 < len(tagged) < len(population)
-    found = await search_tracks(
-        stub, query, search_filter=vector_pb2.SearchFilter(users=users, tags_any=[INJECTION])
-    )
-    assert set(found) == tagged
+    for by_tag in (
+        vector_pb2.SearchFilter(users=users, tags_any=[MARKS]),
+        vector_pb2.SearchFilter(users=users, tags_all=[MARKS]),
+    ):
+        assert set(await search_tracks(stub, query, search_filter=by_tag)) == tagged, by_tag
     # As users, model versions or tags that nobody has, injections select nothing at all.
     for attempt in (
         vector_pb2.SearchFilter(users=[INJECTION]),
         vector_pb2.SearchFilter(users=['users/" or user != "']),
         vector_pb2.SearchFilter(users=["\\", '\\"', 'users/a\\" or 1==1 or \\"']),
         vector_pb2.SearchFilter(users=users, model_versions=["v1') or true or ('", 'v1" || "1"=="1']),
+        vector_pb2.SearchFilter(users=users, tags_any=[INJECTION]),
         vector_pb2.SearchFilter(users=users, tags_all=['rock", "jazz']),
         vector_pb2.SearchFilter(users=users, tags_any=['rock"]) or array_contains_any(tags, ["jazz']),
     ):
@@ -226,15 +230,19 @@ async def test_injection_in_filters_is_taken_literally(
 
 async def test_quotes_and_backslashes_round_trip(stub: VectorServiceAsyncStub) -> None:
     odd = ['users/o\'brien "the \\ great"', "ünïcödé ♪", "tab\\tnot-a-tab", "100%_like"]
+    # Tags follow the tag rule, so their odd characters are its marks; unique to this test's rows.
+    run = new_user().removeprefix("users/")
+    marked = [f"{run} c#", f"{run} drum & bass", f"{run} 100+_like", f"{run} a/b:c.d-e"]
     vectors = random_vectors(len(odd), LATENT_DIM, seed=26)
     tracks = [new_track() for _ in odd]
     await upsert(
-        stub, *(embedding(t, v, user=u, tags=[u]) for t, v, u in zip(tracks, vectors, odd, strict=True))
+        stub,
+        *(embedding(t, v, user=u, tags=[g]) for t, v, u, g in zip(tracks, vectors, odd, marked, strict=True)),
     )
-    for track, user in zip(tracks, odd, strict=True):
+    for track, user, tag in zip(tracks, odd, marked, strict=True):
         by_user = await search(stub, vectors[0], search_filter=vector_pb2.SearchFilter(users=[user]))
-        assert [(m.track, m.user, list(m.tags)) for m in by_user.matches] == [(track, user, [user])]
-        by_tag = await search_tracks(stub, vectors[0], search_filter=vector_pb2.SearchFilter(tags_all=[user]))
+        assert [(m.track, m.user, list(m.tags)) for m in by_user.matches] == [(track, user, [tag])]
+        by_tag = await search_tracks(stub, vectors[0], search_filter=vector_pb2.SearchFilter(tags_all=[tag]))
         assert by_tag == [track]
 
 
