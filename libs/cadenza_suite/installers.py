@@ -1,6 +1,6 @@
 """Installs what the local suite needs and is missing: Debian packages, Go-built binaries,
 the Neo4j launcher, the embedded Milvus server package. Each step checks first, so a run on a
-complete machine only stats a few files and reads two binaries' build info.
+complete machine only stats a few files and reads the build info of the exactly pinned binaries.
 """
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ MINIO_PACKAGE = "github.com/minio/minio"
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 GRPCURL_PACKAGE = "github.com/fullstorydev/grpcurl/cmd/grpcurl"
 GRPCURL_VERSION = "v1.9.3"
+# protoc plugins for Go code from protos/ (tests/polyglot, README "Polyglot clients"). The code
+# they generate must match the runtime that tests/polyglot/go/go.mod pins (protobuf v1.36.12,
+# grpc >= 1.64 for protoc-gen-go-grpc 1.6's SupportPackageIsVersion9).
+PROTOC_GEN_GO_PACKAGE = "google.golang.org/protobuf/cmd/protoc-gen-go"
+PROTOC_GEN_GO_VERSION = "v1.36.12"
+PROTOC_GEN_GO_GRPC_PACKAGE = "google.golang.org/grpc/cmd/protoc-gen-go-grpc"
+PROTOC_GEN_GO_GRPC_VERSION = "v1.6.2"
 # The `milvus` PyPI package ("embedded Milvus") for milvus.mode=server. 2.3.9 and 2.3.8 exist
 # only as macOS arm64 wheels; 2.3.5 is the newest release with a manylinux x86_64 wheel.
 MILVUS_SERVER_PACKAGE = "milvus"
@@ -97,8 +104,8 @@ def go_binary() -> str:
     found = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
     if found is None:
         raise InstallError(
-            "Go is needed to build MinIO and grpcurl but is not installed; install Go >= 1.24 "
-            "from https://go.dev/dl/ into /usr/local/go (Debian's golang-go is too old)"
+            "Go is needed to build MinIO, grpcurl and the Go protoc plugins but is not installed; "
+            "install Go >= 1.25 from https://go.dev/dl/ into /usr/local/go (Debian's golang-go is too old)"
         )
     return found
 
@@ -126,6 +133,14 @@ def grpcurl_path() -> Path:
     return go_bin_dir() / "grpcurl"
 
 
+def protoc_gen_go_path() -> Path:
+    return go_bin_dir() / "protoc-gen-go"
+
+
+def protoc_gen_go_grpc_path() -> Path:
+    return go_bin_dir() / "protoc-gen-go-grpc"
+
+
 def _built_version(binary: Path) -> str | None:
     """The main module version recorded in a Go binary, None when absent or unreadable."""
     if not binary.exists():
@@ -151,6 +166,15 @@ def ensure_go_tool(package: str, version: str, binary: Path, *, exact: bool) -> 
     _run([go_binary(), "install", f"{package}@{version}"], f"go install {package}@{version}", env)
     if not binary.exists():
         raise InstallError(f"go install {package}@{version} finished but {binary} does not exist")
+
+
+def ensure_go_protoc_plugins() -> None:
+    """protoc-gen-go and protoc-gen-go-grpc at their pins, in go_bin_dir() (for `buf generate`)."""
+    # Exact: another version's output may need a newer runtime than the Go client's go.mod pins.
+    ensure_go_tool(PROTOC_GEN_GO_PACKAGE, PROTOC_GEN_GO_VERSION, protoc_gen_go_path(), exact=True)
+    ensure_go_tool(
+        PROTOC_GEN_GO_GRPC_PACKAGE, PROTOC_GEN_GO_GRPC_VERSION, protoc_gen_go_grpc_path(), exact=True
+    )
 
 
 # --- Neo4j launcher --------------------------------------------------------------------------
@@ -206,6 +230,7 @@ def install(components: Iterable[str], milvus_mode: str) -> None:
     # grpcurl is not a component but every test and person calling services needs it.
     # Any build will do (a newer one someone installed is kept); the pin is for fresh machines.
     ensure_go_tool(GRPCURL_PACKAGE, GRPCURL_VERSION, grpcurl_path(), exact=False)
+    ensure_go_protoc_plugins()
     if "neo4j" in wanted:
         ensure_neo4j_launcher()
     if "milvus" in wanted and milvus_mode == "server":
