@@ -1,18 +1,27 @@
-"""Server interceptor that turns domain errors into canonical statuses with ErrorInfo."""
+"""The server interceptor: each call gets a SERVER span, and domain errors become canonical statuses
+with ErrorInfo.
+
+One interceptor does both in one wrapper, so a call (and each message of a stream) passes through
+one extra frame, not one per concern; the wrapped handler is built once per method, not per call.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from grpc import aio
 
 from cadenza_runtime.errors import CadenzaError, Internal, Unimplemented
+from cadenza_runtime.telemetry import end_server_span, rpc_attributes, start_server_span
 
 _log = logging.getLogger(__name__)
+
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
 
 
 async def _abort(context: aio.ServicerContext[Any, Any], error: CadenzaError) -> None:
@@ -27,23 +36,38 @@ def _unexpected(method: str, exc: BaseException) -> CadenzaError:
     return Internal(f"internal error in {method}: {type(exc).__name__}; see the service log")
 
 
-def _wrap_unary(method: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+def _wrap_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    attributes = rpc_attributes(method)
+
     async def wrapper(request_or_iterator: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        span, token = start_server_span(method, attributes, context)
+        unset = grpc.StatusCode.OK  # the code when the handler and abort() set none
         try:
             result = behavior(request_or_iterator, context)
             return await result if inspect.isawaitable(result) else result
         except CadenzaError as error:
             await _abort(context, error)
         except (aio.AbortError, aio.BaseError):
+            unset = grpc.StatusCode.UNKNOWN
+            raise
+        except asyncio.CancelledError:
+            unset = grpc.StatusCode.CANCELLED
             raise
         except Exception as exc:
+            span.record_exception(exc)
             await _abort(context, _unexpected(method, exc))
+        finally:
+            end_server_span(span, token, context, unset)
 
     return wrapper
 
 
 def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
+    attributes = rpc_attributes(method)
+
     async def wrapper(request_or_iterator: Any, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        span, token = start_server_span(method, attributes, context)
+        unset = grpc.StatusCode.OK
         try:
             result = behavior(request_or_iterator, context)
             if inspect.isawaitable(result):  # a handler that writes with context.write()
@@ -54,40 +78,62 @@ def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Asy
         except CadenzaError as error:
             await _abort(context, error)
         except (aio.AbortError, aio.BaseError):
+            unset = grpc.StatusCode.UNKNOWN
+            raise
+        except asyncio.CancelledError:
+            unset = grpc.StatusCode.CANCELLED
             raise
         except Exception as exc:
+            span.record_exception(exc)
             await _abort(context, _unexpected(method, exc))
+        finally:
+            end_server_span(span, token, context, unset)
 
     return wrapper
 
 
-# Each handler kind of a gRPC method, with the wrapper for its response shape.
-_WRAPPERS: tuple[tuple[str, Callable[[str, Any], Any]], ...] = (
-    ("unary_unary", _wrap_unary),
-    ("stream_unary", _wrap_unary),
-    ("unary_stream", _wrap_stream),
-    ("stream_stream", _wrap_stream),
-)
+def _wrap(method: str, handler: Handler) -> Handler:
+    # grpc picks how to run a handler from its kind and from the wrapper being a coroutine
+    # function (unary responses) or an async generator function (streamed responses).
+    kind: Callable[..., Handler]
+    wrapped: Callable[..., Any]
+    if handler.unary_unary:
+        kind, wrapped = grpc.unary_unary_rpc_method_handler, _wrap_unary(method, handler.unary_unary)
+    elif handler.stream_unary:
+        kind, wrapped = grpc.stream_unary_rpc_method_handler, _wrap_unary(method, handler.stream_unary)
+    elif handler.unary_stream:
+        kind, wrapped = grpc.unary_stream_rpc_method_handler, _wrap_stream(method, handler.unary_stream)
+    elif handler.stream_stream:
+        kind, wrapped = grpc.stream_stream_rpc_method_handler, _wrap_stream(method, handler.stream_stream)
+    else:
+        return handler
+    result: Handler = kind(
+        wrapped,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+    return result
 
 
-class ErrorMappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
+class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Traces every call and maps its errors (see the module docstring)."""
+
+    def __init__(self) -> None:
+        # method -> (the handler grpc found, its wrapped form); one entry per method served.
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
+    ) -> Handler:
         handler = await continuation(handler_call_details)
-        if handler is None:
+        if handler is None:  # an unknown method: grpc answers UNIMPLEMENTED
             return handler
         method = handler_call_details.method
-        for kind, wrap in _WRAPPERS:
-            behavior = getattr(handler, kind)
-            if behavior:
-                make_handler = getattr(grpc, f"{kind}_rpc_method_handler")
-                wrapped: grpc.RpcMethodHandler[Any, Any] = make_handler(
-                    wrap(method, behavior),
-                    request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer,
-                )
-                return wrapped
-        return handler
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = _wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped

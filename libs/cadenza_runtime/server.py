@@ -1,9 +1,9 @@
 """One way to run a Cadenza service.
 
 A grpc.aio server with: grpc.health.v1 for "" and every service, server reflection (so grpcurl can
-list, describe and call every method), OpenTelemetry and error-mapping interceptors, TLS when
-configured, and a graceful shutdown on SIGTERM/SIGINT that reports NOT_SERVING first and then
-drains in-flight calls and streams within the configured grace period.
+list, describe and call every method), one interceptor that traces each call and maps its errors,
+TLS when configured, and a graceful shutdown on SIGTERM/SIGINT that reports NOT_SERVING first and
+then drains in-flight calls and streams within the configured grace period.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from typing import Any
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from cadenza_runtime.config import CadenzaConfig, load_config
-from cadenza_runtime.interceptors import ErrorMappingInterceptor
+from cadenza_runtime.interceptors import ServiceInterceptor
 from cadenza_runtime.reflection_pool import MethodAwarePool
 from cadenza_runtime.telemetry import setup_logging, setup_tracing
 from cadenza_runtime.tls import server_credentials
@@ -67,10 +66,7 @@ class CadenzaServer:
         self.bundle = bundle
         self.config = config
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
-        self.server = aio.server(
-            interceptors=[aio_server_interceptor(), ErrorMappingInterceptor()],  # type: ignore[no-untyped-call]
-            options=SERVER_OPTIONS,
-        )
+        self.server = aio.server(interceptors=[ServiceInterceptor()], options=SERVER_OPTIONS)
         endpoint = config.services.endpoint(name)
         self._address = f"{endpoint.host}:{endpoint.port if port is None else port}"
         self.port = 0

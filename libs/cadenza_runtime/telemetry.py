@@ -1,13 +1,15 @@
 """OpenTelemetry tracing and trace-correlated logging.
 
 Spans cross every service hop: the client interceptors below carry the W3C trace context in call
-metadata and opentelemetry-instrumentation-grpc's server interceptor picks it up, so one job is one
-trace across the suite.
+metadata and the server span (started by cadenza_runtime.interceptors) picks it up, so one job is
+one trace across the suite. Span and attribute names are those of opentelemetry-instrumentation-grpc,
+whose interceptors these replace.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import sys
@@ -18,7 +20,8 @@ from typing import Any
 import grpc
 from grpc import aio
 from opentelemetry import trace
-from opentelemetry.propagate import inject
+from opentelemetry.context import Context, attach, detach
+from opentelemetry.propagate import extract, inject
 from opentelemetry.propagators.textmap import Setter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -29,10 +32,14 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from cadenza_runtime.config import TelemetryConfig
 
 _memory_exporter: InMemorySpanExporter | None = None
+# One tracer for the process: a proxy until setup_tracing installs the provider, then the real one
+# (trace.get_tracer per call would build a new Tracer and scope on every call).
+_tracer = trace.get_tracer("cadenza_runtime.telemetry")
 
 
 def setup_tracing(service_name: str, config: TelemetryConfig) -> TracerProvider:
@@ -120,17 +127,7 @@ def _start_client_span(details: aio.ClientCallDetails) -> tuple[Span, aio.Client
     """A client span under the caller's current span, and the call details carrying its context."""
     raw: str | bytes = details.method
     method = raw.decode() if isinstance(raw, bytes) else raw  # grpc passes bytes (grpc#31092)
-    service, _, name = method.lstrip("/").partition("/")
-    span = trace.get_tracer(__name__).start_span(
-        method,
-        kind=SpanKind.CLIENT,
-        attributes={
-            "rpc.system": "grpc",
-            "rpc.service": service,
-            "rpc.method": name,
-            "rpc.grpc.status_code": grpc.StatusCode.OK.value[0],
-        },
-    )
+    span = _tracer.start_span(method, kind=SpanKind.CLIENT, attributes=rpc_attributes(method))
     metadata = aio.Metadata(*tuple(details.metadata or ()))
     inject(metadata, context=trace.set_span_in_context(span), setter=_METADATA_SETTER)
     traced = aio.ClientCallDetails(
@@ -218,3 +215,62 @@ class _StreamStreamTracing(aio.StreamStreamClientInterceptor):  # type: ignore[t
 def client_tracing_interceptors() -> list[Any]:
     """One interceptor per call shape (grpc files each interceptor under one shape only)."""
     return [_UnaryUnaryTracing(), _UnaryStreamTracing(), _StreamUnaryTracing(), _StreamStreamTracing()]
+
+
+# Server spans: one SERVER span per call, as the instrumentation library's aio server interceptor
+# made, without its per-call costs (a wrapt proxy around the servicer context, a context manager
+# pair, the peer address parsed, an exception event for every abort): about 110 us a call.
+
+
+def rpc_attributes(method: str) -> dict[str, AttributeValue]:
+    """The rpc.* attributes of a call to "/package.Service/Method", status OK until it ends."""
+    service, _, name = method.lstrip("/").partition("/")
+    return {
+        "rpc.system": "grpc",
+        "rpc.service": service,
+        "rpc.method": name,
+        "rpc.grpc.status_code": grpc.StatusCode.OK.value[0],
+    }
+
+
+# Codes that are the server's fault; the rest (a bad argument, a missing row) leave the span's
+# status unset, as the library and the semantic conventions for server spans do.
+_SERVER_FAULTS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+
+def start_server_span(
+    method: str, attributes: dict[str, AttributeValue], context: aio.ServicerContext[Any, Any]
+) -> tuple[Span, contextvars.Token[Context]]:
+    """A SERVER span under the trace in the call's traceparent, made current for the handler."""
+    metadata = dict(context.invocation_metadata() or ())
+    parent = extract(metadata)
+    agent = metadata.get("user-agent")
+    if isinstance(agent, str):
+        attributes = {**attributes, "rpc.user_agent": agent}
+    span = _tracer.start_span(method, parent, SpanKind.SERVER, attributes)
+    return span, attach(trace.set_span_in_context(span, parent))
+
+
+def end_server_span(
+    span: Span,
+    token: contextvars.Token[Context],
+    context: aio.ServicerContext[Any, Any],
+    unset: grpc.StatusCode = grpc.StatusCode.OK,
+) -> None:
+    """Records the call's final status code (`unset` when the handler set none) and ends the span."""
+    detach(token)
+    code: grpc.StatusCode = context.code() or unset
+    if code is not grpc.StatusCode.OK:
+        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        if code in _SERVER_FAULTS:
+            span.set_status(Status(StatusCode.ERROR, f"{code}:{context.details()}"))
+    span.end()

@@ -218,6 +218,7 @@ async def test_cancel_reaches_the_server_and_the_span_records_it(
     await _eventually(lambda: bool(_spans_of(spans, seen.trace_id, SpanKind.SERVER)), "the server span ended")
     (server_span,) = _spans_of(spans, seen.trace_id, SpanKind.SERVER)
     assert server_span.parent is not None and server_span.parent.span_id == client.context.span_id
+    assert server_span.attributes is not None and server_span.attributes["rpc.grpc.status_code"] == 1
 
 
 async def test_a_completed_call_has_an_ok_span_under_the_callers_trace(
