@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -11,7 +11,7 @@ from aiohttp import ClientResponse
 from miniopy_async.api import Minio
 
 from cadenza.blob.v1 import blob_pb2
-from cadenza_blob.store import store_call
+from cadenza_blob.store import store_call, translate
 from cadenza_runtime.errors import CadenzaError, InvalidArgument, Unavailable
 
 DEFAULT_CHUNK_BYTES = 1024 * 1024
@@ -77,7 +77,7 @@ def resolve_range(size: int, offset: int, length: int) -> ByteRange:
     return ByteRange(offset, length, whole=offset == 0 and length == size)
 
 
-def chunk_message(pieces: list[bytes], length: int) -> bytes:
+def chunk_message(pieces: Sequence[bytes | memoryview], length: int) -> bytes:
     """A serialized DownloadObjectResponse carrying `pieces` as its chunk, built with one copy."""
     return b"".join([_CHUNK_KEY, _varint(length), *pieces])
 
@@ -93,18 +93,43 @@ def chunk_bytes(requested: int) -> int:
     return requested
 
 
-async def _read_message(response: ClientResponse, size: int, endpoint: str, what: str) -> bytes:
-    """The next `size` bytes of the response as a serialized chunk message."""
-    pieces: list[bytes] = []
-    have = 0
-    while have < size:
-        async with store_call(endpoint, what):
-            piece = await response.content.read(size - have)
-        if not piece:
-            raise Unavailable(f"MinIO closed the stream of {what} early; retry the download")
-        pieces.append(piece)
-        have += len(piece)
-    return chunk_message(pieces, size)
+class _Body:
+    """MinIO's response body, cut into chunk messages.
+
+    readchunk() hands over each piece aiohttp buffered as it is, where read(n) first joins pieces
+    into a new bytes (and raises aiohttp's buffer limit to 2n); pieces are cut at message
+    boundaries with memoryviews, so the join into the message is the only copy made here.
+    """
+
+    def __init__(self, response: ClientResponse, endpoint: str, what: str):
+        self._content = response.content
+        self._endpoint = endpoint
+        self._what = what
+        self._rest = memoryview(b"")
+
+    async def _next_piece(self) -> memoryview:
+        while True:
+            try:
+                data, end_of_http_chunk = await self._content.readchunk()
+            except Exception as exc:
+                raise translate(exc, self._endpoint, self._what) from exc
+            if data:
+                return memoryview(data)
+            # (b"", True) only marks the end of an HTTP chunk; (b"", False) is the end of the body.
+            if not end_of_http_chunk:
+                raise Unavailable(f"MinIO closed the stream of {self._what} early; retry the download")
+
+    async def message(self, size: int) -> bytes:
+        """The next `size` bytes as a serialized chunk message."""
+        pieces: list[memoryview] = []
+        need = size
+        while need:
+            if not self._rest:
+                self._rest = await self._next_piece()
+            pieces.append(self._rest[:need])
+            need -= len(pieces[-1])
+            self._rest = self._rest[len(pieces[-1]) :]
+        return chunk_message(pieces, size)
 
 
 async def read_range(
@@ -118,7 +143,8 @@ async def read_range(
 ) -> AsyncIterator[bytes]:
     """The range as serialized DownloadObjectResponse chunk messages of `chunk` bytes (the last may
     be shorter). The next chunk is read from MinIO while the current one is sent, so memory is
-    bounded by two chunks plus aiohttp's read buffer.
+    bounded by two chunks plus aiohttp's read buffer (twice store._READ_BUFFER; readchunk() leaves
+    that limit as it is, where read(n) would raise it to 2n).
 
     The GET is conditional on the ETag the caller reported in ObjectInfo, so an object replaced
     between the stat and the read is ABORTED instead of streaming content with the wrong info.
@@ -135,6 +161,7 @@ async def read_range(
             length=0 if byte_range.whole else byte_range.length,
             request_headers={"If-Match": f'"{etag}"'},
         )
+    body = _Body(response, endpoint, what)
     remaining = byte_range.length
     ahead: asyncio.Task[bytes] | None = None
     try:
@@ -142,11 +169,11 @@ async def read_range(
             size = min(chunk, remaining)
             remaining -= size
             if ahead is None:
-                ahead = asyncio.create_task(_read_message(response, size, endpoint, what))
+                ahead = asyncio.create_task(body.message(size))
             message = await ahead
             ahead = None
             if remaining:
-                ahead = asyncio.create_task(_read_message(response, min(chunk, remaining), endpoint, what))
+                ahead = asyncio.create_task(body.message(min(chunk, remaining)))
             yield message
     finally:
         if ahead is not None:
