@@ -8,6 +8,10 @@ Brings MinIO up with the project's launcher and starts the blob service as its o
 the service (gRPC client stream of --chunk-mib chunks, with the SHA-256 given in the header, so the
 service verifies it) and through miniopy-async directly (put_object with the service's part size,
 get_object read in 1 MiB pieces), alternating, and reports the median MB/s of each and their ratio.
+A third download path is the ceiling of any gRPC download here: a reference server (this file with
+--serve-reference, a plain grpc.aio server with the service's options) streams the same number of
+4 MiB chunk messages straight from memory to the same client code, so "gRPC alone/direct" shows
+what the transport itself leaves of MinIO's speed on this machine.
 Beside wall-clock MB/s it prints the CPU seconds each path cost (this process, the service, MinIO,
 from /proc): on a shared machine the wall-clock ratio follows the CPU left over, the CPU cost does
 not. Then it samples the service's RSS from /proc every 10 ms around a 1 MiB, a --size-mib and a
@@ -31,15 +35,19 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from miniopy_async.api import Minio
 
 from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
+from cadenza_blob.download import MAX_CHUNK_BYTES, chunk_message
+from cadenza_blob.registration import SERVICE
 from cadenza_blob.upload import PART_SIZE
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
+from cadenza_runtime.server import SERVER_OPTIONS
 
 MiB = 1024 * 1024
 BUCKET = "checkpoints"
@@ -188,6 +196,47 @@ async def service_download(stub: blob_pb2_grpc.BlobServiceAsyncStub, key: str, s
     assert received == size
 
 
+async def serve_reference(port: int) -> None:
+    """DownloadObject that sends `length` bytes as pre-serialized chunk messages from memory."""
+    block = random.Random(5).randbytes(MAX_CHUNK_BYTES)
+
+    async def download(
+        request: blob_pb2.DownloadObjectRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[bytes]:
+        chunk = request.chunk_size or MAX_CHUNK_BYTES
+        message = chunk_message([block[:chunk]], chunk)
+        for _ in range(request.length // chunk):
+            yield message
+        if request.length % chunk:
+            yield chunk_message([block[: request.length % chunk]], request.length % chunk)
+
+    handler = grpc.unary_stream_rpc_method_handler(
+        download,
+        request_deserializer=blob_pb2.DownloadObjectRequest.FromString,
+        response_serializer=bytes,
+    )
+    server = grpc.aio.server(options=SERVER_OPTIONS)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE.full_name, {"DownloadObject": handler}),)
+    )
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+def start_reference(port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, __file__, "--serve-reference", str(port)])
+
+
+async def reference_download(stub: blob_pb2_grpc.BlobServiceAsyncStub, size: int) -> None:
+    """The client side of service_download, against the reference server."""
+    received = 0
+    request = blob_pb2.DownloadObjectRequest(length=size, chunk_size=4 * MiB)
+    async for message in stub.DownloadObject(request, timeout=900):
+        received += len(message.chunk)
+    assert received == size
+
+
 async def direct_upload(client: Minio, key: str, size: int, chunk: int) -> None:
     await client.put_object(BUCKET, key, ChunkReader(size, chunk), size, part_size=PART_SIZE)  # type: ignore[arg-type]
 
@@ -239,10 +288,16 @@ async def main(args: argparse.Namespace) -> None:
     service = ServiceProcess(config)
     channel = create_channel(service.address, config, default_timeout=None)
     stub = blob_pb2_grpc.BlobServiceStub(channel)
+    reference_port = _free_port()
+    reference = start_reference(reference_port)
+    reference_channel = create_channel(f"127.0.0.1:{reference_port}", config, default_timeout=None)
+    reference_stub = blob_pb2_grpc.BlobServiceStub(reference_channel)
     keys: list[str] = []
-    meter = Meter({"client": os.getpid(), "service": service.process.pid, "minio": minio_pid(config)})
+    pids = {"client": os.getpid(), "service": service.process.pid, "minio": minio_pid(config)}
+    meter = Meter(pids | {"reference": reference.pid})
     try:
         await service.wait_serving(channel)
+        await asyncio.wait_for(reference_channel.channel_ready(), timeout=30)
         print(
             f"{args.rounds} rounds of {args.size_mib} MiB, {args.chunk_mib} MiB gRPC chunks, {PART_SIZE // MiB} MiB parts"
         )
@@ -253,6 +308,7 @@ async def main(args: argparse.Namespace) -> None:
             await meter.measure("direct up", direct_upload(client, direct_key, size, chunk))
             await meter.measure("svc down", service_download(stub, svc_key, size))
             await meter.measure("direct down", direct_download(client, direct_key, size))
+            await meter.measure("gRPC alone", reference_download(reference_stub, size))
         rate = {name: args.size_mib / statistics.median(times) for name, times in meter.wall.items()}
         gib = args.rounds * args.size_mib / 1024
         for name, value in rate.items():
@@ -261,6 +317,11 @@ async def main(args: argparse.Namespace) -> None:
             print(f"  {name:12s} {value:7.1f} MB/s (median; runs: {runs}); CPU s per GiB: {cpu}")
         print(f"  upload   service/direct = {rate['svc up'] / rate['direct up']:.2f}  (goal >= 0.70)")
         print(f"  download service/direct = {rate['svc down'] / rate['direct down']:.2f}  (goal >= 0.70)")
+        print(
+            f"  download gRPC alone/direct = {rate['gRPC alone'] / rate['direct down']:.2f}  "
+            "(the most any gRPC download reaches here)"
+        )
+        print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
         print("service RSS (VmRSS sampled every 10 ms):")
         for mib in (1, args.size_mib, args.big_mib):
@@ -280,6 +341,9 @@ async def main(args: argparse.Namespace) -> None:
             with contextlib.suppress(Exception):
                 await client.remove_object(BUCKET, key)
         await channel.close(None)
+        await reference_channel.close(None)
+        reference.kill()
+        reference.wait(timeout=60)
         service.stop()
         await client.close_session()  # type: ignore[no-untyped-call]
 
@@ -292,4 +356,11 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chunk-mib", type=int, default=4)
     parser.add_argument("--big-mib", type=int, default=1024)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--serve-reference", type=int, metavar="PORT", help="(internal) run the reference server"
+    )
+    arguments = parser.parse_args()
+    if arguments.serve_reference:
+        asyncio.run(serve_reference(arguments.serve_reference))
+    else:
+        asyncio.run(main(arguments))
