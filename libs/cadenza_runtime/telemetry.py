@@ -219,7 +219,8 @@ def client_tracing_interceptors() -> list[Any]:
 
 # Server spans: one SERVER span per call, as the instrumentation library's aio server interceptor
 # made, without its per-call costs (a wrapt proxy around the servicer context, a context manager
-# pair, the peer address parsed, an exception event for every abort): about 110 us a call.
+# pair, the peer address parsed, an exception event for every abort). Measured on the interceptor
+# chain alone: about 140 us a call with it (and the old error mapping), about 80 us with this.
 
 
 def rpc_attributes(method: str) -> dict[str, AttributeValue]:
