@@ -1,14 +1,15 @@
 """Metadata fixtures: the real PostgreSQL and Redis from `cadenza up`, the service in-process.
 
-Jobs the tests leave queued or running would be claimed by any worker sharing the database, so the
-session finishes every job of a `users/mdtest-*` user (and acknowledges their outbox rows) before
-and after the run.
+Jobs the tests leave queued or running would be claimed by any worker sharing the database (the
+orchestrator tests' replicas run next and would requeue them), so the package finishes every job of
+a `users/mdtest-*` user (and acknowledges their outbox rows) before its first test and right after
+its last one: the fixtures are package-scoped so that this cleanup runs when the metadata tests end,
+not when the whole session does.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig
 from tests.conftest import serve, stores_up
 from tests.metadata.support import TEST_USER_PREFIX
+from tests.scratch_stores import create_database, drop_databases
 
 if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
@@ -48,7 +50,7 @@ async def _finish_test_jobs(config: CadenzaConfig) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def md_config(config: CadenzaConfig) -> AsyncIterator[CadenzaConfig]:
     stores_up("postgres", "redis")
     await migrate(config)
@@ -57,13 +59,13 @@ async def md_config(config: CadenzaConfig) -> AsyncIterator[CadenzaConfig]:
     await _finish_test_jobs(config)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def stub(md_config: CadenzaConfig) -> AsyncIterator[MetadataServiceAsyncStub]:
     async with serve("metadata", create_service, md_config) as (_, channel):
         yield metadata_pb2_grpc.MetadataServiceStub(channel)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def pg(md_config: CadenzaConfig) -> AsyncIterator[asyncpg.Pool]:
     """The service role, straight to PostgreSQL: to check what the service wrote."""
     pool = await asyncpg.create_pool(
@@ -73,7 +75,7 @@ async def pg(md_config: CadenzaConfig) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def owner_pg(md_config: CadenzaConfig) -> AsyncIterator[asyncpg.Pool]:
     """The owner role: for what only the schema owner may do (moving rows in time, DDL checks)."""
     pool = await asyncpg.create_pool(
@@ -83,7 +85,7 @@ async def owner_pg(md_config: CadenzaConfig) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def redis(md_config: CadenzaConfig) -> AsyncIterator[aioredis.Redis]:
     cfg = md_config.redis
     client = aioredis.Redis(
@@ -100,28 +102,11 @@ async def redis(md_config: CadenzaConfig) -> AsyncIterator[aioredis.Redis]:
 async def scratch_database(md_config: CadenzaConfig) -> AsyncIterator[Callable[[], Awaitable[CadenzaConfig]]]:
     """Makes empty databases owned by the owner role (as the launcher would) and drops them after."""
     created: list[str] = []
-    superuser = md_config.postgres.dsn("superuser", database="postgres")
 
     async def make() -> CadenzaConfig:
-        name = f"cadenza_mdtest_{uuid.uuid4().hex[:10]}"
-        conn = await asyncpg.connect(superuser)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}" OWNER "{md_config.postgres.owner_user}"')
-            created.append(name)
-        finally:
-            await conn.close()
-        conn = await asyncpg.connect(md_config.postgres.dsn("superuser", database=name))
-        try:
-            await conn.execute(f'ALTER SCHEMA public OWNER TO "{md_config.postgres.owner_user}"')
-        finally:
-            await conn.close()
-        postgres = md_config.postgres.model_copy(update={"database": name})
-        return md_config.model_copy(update={"postgres": postgres})
+        config = await create_database(md_config, "cadenza_mdtest")
+        created.append(config.postgres.database)
+        return config
 
     yield make
-    conn = await asyncpg.connect(superuser)
-    try:
-        for name in created:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await drop_databases(md_config, *created)

@@ -24,6 +24,13 @@ def _config(**values: float | str | Sequence[float]) -> struct_pb2.Struct:
 
 
 async def test_model_versions_register_get_list(stub: MetadataServiceAsyncStub) -> None:
+    # One version older than the three below, so a second page exists even on an empty database.
+    older = f"modelVersions/{new_model()}"
+    await stub.RegisterModelVersion(
+        metadata_pb2.RegisterModelVersionRequest(
+            model_version=metadata_pb2.ModelVersion(name=older, checkpoint_uri="s3://checkpoints/older.pt")
+        )
+    )
     names = [f"modelVersions/{new_model()}" for _ in range(3)]
     registered = []
     for i, name in enumerate(names):
@@ -59,10 +66,12 @@ async def test_model_versions_register_get_list(stub: MetadataServiceAsyncStub) 
     # Newest first: the three just registered lead the list.
     page = await stub.ListModelVersions(metadata_pb2.ListModelVersionsRequest(page_size=3))
     assert [m.name for m in page.model_versions] == list(reversed(names))
+    assert page.next_page_token
     following = await stub.ListModelVersions(
         metadata_pb2.ListModelVersionsRequest(page_size=3, page_token=page.next_page_token)
     )
     assert not set(m.name for m in following.model_versions) & set(names)
+    assert following.model_versions[0].name == older
     for bad in ("modelVersions/", "modelVersions/Has Caps", "cadenza-tiny-1", "modelVersions/a/b"):
         await expect_error(
             stub.RegisterModelVersion(
