@@ -12,12 +12,19 @@ from pathlib import Path
 import pytest
 
 from cadenza.orchestrator.v1 import orchestrator_pb2_grpc
+from cadenza_metadata.migrations import migrate
 from cadenza_orchestrator.auth import ADMIN_ROLE, USER_ROLE, mint_token
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
 from tests.conftest import stores_up
 from tests.orchestrator.harness import BACKENDS, Suite
 from tests.orchestrator.invariant import Direct
+from tests.scratch_stores import (
+    create_database,
+    drop_databases,
+    remove_buckets,
+    with_private_result_buckets,
+)
 
 STORES = ("postgres", "redis", "minio", "milvus", "neo4j")
 
@@ -44,8 +51,14 @@ class Caller:
 
 @pytest.fixture(scope="package")
 async def suite(config: CadenzaConfig, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Suite]:
+    """The suite on a metadata database and result buckets of its own: its replicas claim and recover
+    only the jobs its tests submit (never jobs another test or an earlier run left queued in the
+    shared database), and their orphan sweep, which takes a blob whose job metadata does not know
+    for a leftover, sees only this suite's blobs."""
     await asyncio.to_thread(stores_up, *STORES)
-    running = Suite(config, Path(tmp_path_factory.mktemp("orchestrator-suite")))
+    own = with_private_result_buckets(await create_database(config, "cadenza_orchtest"), "orchtest")
+    await migrate(own)
+    running = Suite(own, Path(tmp_path_factory.mktemp("orchestrator-suite")))
     try:
         await asyncio.gather(*(running.start(name) for name in BACKENDS))
         await asyncio.gather(
@@ -55,6 +68,8 @@ async def suite(config: CadenzaConfig, tmp_path_factory: pytest.TempPathFactory)
         yield running
     finally:
         await running.close()
+        await drop_databases(config, own.postgres.database)
+        await remove_buckets(config, own.minio.audio_bucket, own.minio.latent_bucket)
 
 
 @pytest.fixture(scope="package")

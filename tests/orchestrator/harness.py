@@ -142,6 +142,10 @@ class Suite:
         env["CADENZA_TELEMETRY__EXPORTER"] = "console"
         env["CADENZA_GRACE_PERIOD_SECONDS"] = "2"
         env["CADENZA_INFERENCE__DEVICE"] = "cpu"
+        # The suite's own database and result buckets (see tests/orchestrator/conftest.py).
+        env["CADENZA_POSTGRES__DATABASE"] = self.config.postgres.database
+        env["CADENZA_MINIO__AUDIO_BUCKET"] = self.config.minio.audio_bucket
+        env["CADENZA_MINIO__LATENT_BUCKET"] = self.config.minio.latent_bucket
         for name, port in self.ports.items():
             env[f"CADENZA_SERVICES__{name.upper()}__PORT"] = str(port)
         return env

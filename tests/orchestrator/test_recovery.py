@@ -222,8 +222,8 @@ async def test_the_reconciler_sweeps_leftovers_of_jobs_that_never_succeeded(
     )
     # Blobs last: they are what the sweep finds leftovers by (the saga also writes them before
     # anything that references them, and compensations delete them last).
-    await upload(config.minio.audio_bucket, audio_key(ghost))
-    await upload(config.minio.latent_bucket, latent_key(ghost))
+    await upload(direct.config.minio.audio_bucket, audio_key(ghost))
+    await upload(direct.config.minio.latent_bucket, latent_key(ghost))
     deadline = asyncio.get_running_loop().time() + 30
     while any((await direct.artifacts(ghost)).values()):
         assert asyncio.get_running_loop().time() < deadline, await direct.artifacts(ghost)
