@@ -37,7 +37,7 @@ from cadenza_runtime.errors import (
 
 # A streamed checkpoint is held in memory until verified; the tiny model is ~30 MB.
 MAX_CHECKPOINT_BYTES = 2 << 30
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,12 @@ def checksum_mismatch(expected: str, actual: str) -> InvalidArgument:
 
 
 def _check_header(header: inference_pb2.LoadModelHeader) -> None:
-    if not VERSION_PATTERN.match(header.version):
+    if not VERSION_PATTERN.fullmatch(header.version):
         raise invalid(
             "header.version",
             "is required: 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit",
         )
-    if not _SHA256.match(header.sha256):
+    if not _SHA256.fullmatch(header.sha256):
         raise invalid("header.sha256", "is required: the checkpoint's SHA-256 as 64 hex digits")
     if header.path and not os.path.isabs(header.path):
         raise invalid("header.path", f"must be an absolute path on the inference server, got {header.path!r}")

@@ -14,7 +14,7 @@ from cadenza_runtime.errors import AlreadyExists, InvalidArgument, ResourceExhau
 
 # Each model stays resident (weights on the device); bound how many a caller can pile up.
 MAX_MODELS = 8
-VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class ModelRegistry:

@@ -42,7 +42,7 @@ MAX_REQUEST_ID_CHARS = 128
 DEFAULT_PREVIEW_INTERVAL = 5
 # Seeds the server picks fit a signed 64-bit column in any store.
 PICKED_SEED_BITS = 63
-_REQUEST_ID = re.compile(r"^[\x21-\x7e]*$")
+_REQUEST_ID = re.compile(r"[\x21-\x7e]*")
 _SCHEDULERS: dict[types_pb2.Scheduler.ValueType, SchedulerKind] = {
     types_pb2.SCHEDULER_FLOW_MATCH_EULER: SchedulerKind.FLOW_MATCH_EULER,
     types_pb2.SCHEDULER_DDIM: SchedulerKind.DDIM,
@@ -96,7 +96,7 @@ def check_tags(tags: Sequence[str], field: str) -> None:
 
 
 def plan_generation(message: inference_pb2.GenerateRequest, registry: ModelRegistry) -> GenerationPlan:
-    if len(message.request_id) > MAX_REQUEST_ID_CHARS or not _REQUEST_ID.match(message.request_id):
+    if len(message.request_id) > MAX_REQUEST_ID_CHARS or not _REQUEST_ID.fullmatch(message.request_id):
         raise invalid("request_id", f"must be at most {MAX_REQUEST_ID_CHARS} printable ASCII characters")
     params = message.params
     check_prompt(params.prompt, "params.prompt")

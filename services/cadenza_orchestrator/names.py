@@ -12,14 +12,14 @@ import uuid
 from cadenza_runtime.errors import InvalidArgument
 
 # User ids come from the token's `sub`; the same charset the metadata service accepts in names.
-_USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+_USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
 _BLOB_PREFIX = "tracks/"
 AUDIO_FILE = "audio.wav"
 LATENT_FILE = "latent.bin"
 
 
 def valid_user_id(user_id: str) -> bool:
-    return bool(_USER_ID.match(user_id))
+    return bool(_USER_ID.fullmatch(user_id))
 
 
 def user_name(user_id: str) -> str:

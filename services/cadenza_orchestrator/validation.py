@@ -29,7 +29,7 @@ MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 20.0
 # Used only while no model's max_duration_seconds is known.
 FALLBACK_MAX_DURATION = 600.0
 MAX_REQUEST_ID_CHARS = 128
-_REQUEST_ID = re.compile(r"^[\x21-\x7e]+$")
+_REQUEST_ID = re.compile(r"[\x21-\x7e]+")
 
 
 def _bad(field: str, message: str) -> InvalidArgument:
@@ -78,7 +78,7 @@ class ModelCatalog:
 def validate_request_id(request_id: str) -> None:
     if not request_id:
         raise _bad("request_id", "is required (an idempotency key, 1..128 printable characters)")
-    if len(request_id) > MAX_REQUEST_ID_CHARS or not _REQUEST_ID.match(request_id):
+    if len(request_id) > MAX_REQUEST_ID_CHARS or not _REQUEST_ID.fullmatch(request_id):
         raise _bad("request_id", "must be 1..128 printable ASCII characters without spaces")
 
 

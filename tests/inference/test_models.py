@@ -243,6 +243,8 @@ async def test_bad_load_requests(loader: Stub, checkpoint: bytes, model_dir: Pat
         ),
         (upload("", digest, checkpoint), grpc.StatusCode.INVALID_ARGUMENT, "header.version"),
         (upload("bad version!", digest, checkpoint), grpc.StatusCode.INVALID_ARGUMENT, "header.version"),
+        (upload("cadenza-x\n", digest, checkpoint), grpc.StatusCode.INVALID_ARGUMENT, "header.version"),
+        (upload("cadenza-x", digest + "\n", checkpoint), grpc.StatusCode.INVALID_ARGUMENT, "header.sha256"),
         (upload("cadenza-x", "", checkpoint), grpc.StatusCode.INVALID_ARGUMENT, "header.sha256"),
         (upload("cadenza-x", "abc", checkpoint), grpc.StatusCode.INVALID_ARGUMENT, "header.sha256"),
         (upload("cadenza-x", digest), grpc.StatusCode.INVALID_ARGUMENT, "chunk"),

@@ -106,6 +106,7 @@ BAD: dict[str, tuple[Mutation, str]] = {
     "NaN guidance": (set_params(guidance_scale=math.nan), "params.guidance_scale"),
     "oversized request id": (set_request(request_id="r" * 129), "request_id"),
     "request id with spaces": (set_request(request_id="job 1"), "request_id"),
+    "request id with a trailing newline": (set_request(request_id="job-1\n"), "request_id"),
     "unknown audio encoding": (set_request(audio_encoding=9), "audio_encoding"),
     "derivation without parent latent": (derive(VARIATION, strength=0.5), "parent_latent"),
     "parent latent without derivation": (

@@ -61,6 +61,7 @@ def _forged(config: CadenzaConfig, **overrides: object) -> str:
         ("wrong-key", "TOKEN_INVALID"),
         ("wrong-audience", "TOKEN_INVALID"),
         ("no-expiry", "TOKEN_INVALID"),
+        ("newline-in-subject", "TOKEN_INVALID"),
         ("expired", "TOKEN_EXPIRED"),
     ],
 )
@@ -74,6 +75,7 @@ async def test_bad_or_missing_tokens_are_unauthenticated(
         "wrong-key": f"Bearer {_forged(config, _secret='someone-elses-key-0123456789abcdef')}",
         "wrong-audience": f"Bearer {_forged(config, aud='another-service')}",
         "no-expiry": f"Bearer {_forged(config, exp=None)}",
+        "newline-in-subject": "Bearer " + _forged(config, sub="mallory\n"),
         "expired": f"Bearer {_forged(config, exp=int(time.time()) - 60)}",
     }
     header = headers[case]
@@ -119,6 +121,13 @@ def test_token_command_prints_a_token_the_orchestrator_accepts(config: CadenzaCo
         cwd=REPO,
     )
     assert bad.returncode == 2 and "invalid user id" in bad.stderr
+    newline = subprocess.run(
+        [sys.executable, "-m", "cadenza_orchestrator.token", "--user", "ops\n"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert newline.returncode == 2 and "invalid user id" in newline.stderr
 
 
 async def test_another_users_job_is_not_found_and_admins_see_everything(
@@ -207,7 +216,7 @@ async def test_a_streaming_generate_with_a_bad_tag_is_refused_before_queueing(
     assert not listed.jobs
 
 
-@pytest.mark.parametrize("request_id", ["", "has space", "x" * 129])
+@pytest.mark.parametrize("request_id", ["", "has space", "x" * 129, "trailing-newline\n"])
 async def test_request_id_is_required_and_bounded(request_id: str, alice: Caller) -> None:
     request = orchestrator_pb2.SubmitGenerationRequest(request_id=request_id, params=params())
     error = await _status(alice.stub.SubmitGeneration(request, metadata=alice.md))
