@@ -24,7 +24,7 @@ from cadenza_orchestrator.downstream_errors import call, call_or_none, not_found
 from cadenza_orchestrator.names import parse_s3_uri, parse_track_name
 from cadenza_orchestrator.protoutil import duration
 from cadenza_orchestrator.saga import Saga
-from cadenza_orchestrator.validation import MAX_PROMPT_CHARS, validate_request_id
+from cadenza_orchestrator.validation import MAX_PROMPT_CHARS, validate_request_id, validate_tags
 from cadenza_runtime.config import OrchestratorConfig
 from cadenza_runtime.errors import InvalidArgument
 from cadenza_runtime.pagination import page_size
@@ -137,6 +137,9 @@ class TracksApi:
             raise InvalidArgument(
                 f"top_k must be 1..{MAX_TOP_K} (0 for {DEFAULT_TOP_K})", metadata={"field": "top_k"}
             )
+        # Checked here, so a track query (vector alone) and a text query (inference first) refuse a
+        # tag no track can carry alike, naming this request's field.
+        validate_tags(request.tags_any, "tags_any")
         search_filter = vector_pb2.SearchFilter(tags_any=request.tags_any)
         if request.model_version:
             search_filter.model_versions.append(request.model_version)

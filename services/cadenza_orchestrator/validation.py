@@ -10,6 +10,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Sequence
 
 from grpc import aio
 
@@ -82,6 +83,16 @@ def validate_request_id(request_id: str) -> None:
         raise _bad("request_id", "must be 1..128 printable ASCII characters without spaces")
 
 
+def validate_tags(values: Sequence[str], field: str) -> None:
+    """INVALID_ARGUMENT on `field` unless every value is a tag by the suite's one rule."""
+    if len(values) > MAX_TAGS:
+        raise _bad(field, f"has {len(values)} tags, at most {MAX_TAGS} are allowed")
+    for i, tag in enumerate(values):
+        problem = tags.tag_problem(tag)
+        if problem is not None:
+            raise _bad(field, f"tag {tag[:80]!r} at index {i} {problem}")
+
+
 def validate_params(params: types_pb2.GenerationParams, model: inference_pb2.ModelInfo | None) -> None:
     """INVALID_ARGUMENT naming the first bad field; the ranges of types.proto and of the model."""
     prompt = params.prompt
@@ -89,12 +100,7 @@ def validate_params(params: types_pb2.GenerationParams, model: inference_pb2.Mod
         raise _bad("params.prompt", "must not be empty")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise _bad("params.prompt", f"has {len(prompt)} characters, at most {MAX_PROMPT_CHARS} are allowed")
-    if len(params.tags) > MAX_TAGS:
-        raise _bad("params.tags", f"has {len(params.tags)} tags, at most {MAX_TAGS} are allowed")
-    for i, tag in enumerate(params.tags):
-        problem = tags.tag_problem(tag)
-        if problem is not None:
-            raise _bad("params.tags", f"tag {tag[:80]!r} at index {i} {problem}")
+    validate_tags(params.tags, "params.tags")
     max_duration = model.max_duration_seconds if model is not None else FALLBACK_MAX_DURATION
     duration = params.duration_seconds
     if not math.isfinite(duration) or duration <= 0 or duration > max_duration:

@@ -21,6 +21,7 @@ from cadenza.orchestrator.v1 import orchestrator_pb2
 from cadenza_orchestrator.annotations import JobNotes
 from cadenza_orchestrator.names import job_id_of
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.errors import error_info_from_rpc_error
 from tests.orchestrator.conftest import Caller, new_caller
 from tests.orchestrator.flows import Watched, params, submit, watch
 from tests.orchestrator.harness import Suite
@@ -240,6 +241,16 @@ async def test_similar_tracks_by_track_and_by_text_see_only_your_own(
         with pytest.raises(aio.AioRpcError) as caught:
             await alice.stub.SearchSimilarTracks(bad, metadata=alice.md)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # A tag no track can carry is refused on this request's own field, whichever the query.
+    for bad in (
+        orchestrator_pb2.SearchSimilarTracksRequest(track=finals[0].track, tags_any=["guitar", "Rock "]),
+        orchestrator_pb2.SearchSimilarTracksRequest(text="bright acoustic guitar", tags_any=["guitar\n"]),
+    ):
+        with pytest.raises(aio.AioRpcError) as caught:
+            await alice.stub.SearchSimilarTracks(bad, metadata=alice.md)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        info = error_info_from_rpc_error(caught.value)
+        assert info is not None and info.metadata["field"] == "tags_any", caught.value.details()
     with pytest.raises(aio.AioRpcError) as caught:
         await bob.stub.SearchSimilarTracks(
             orchestrator_pb2.SearchSimilarTracksRequest(track=finals[0].track), metadata=bob.md

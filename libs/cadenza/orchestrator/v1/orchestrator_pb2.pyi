@@ -580,7 +580,11 @@ class SearchSimilarTracksRequest(_message.Message):
     """1..100; 0 means 10."""
     model_version: _builtins.str
     @_builtins.property
-    def tags_any(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def tags_any(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only tracks carrying at least one of these tags. Each must be a tag by the suite's one rule
+        (lower-case, single spaces, 1..64 characters; at most 32), else INVALID_ARGUMENT on tags_any.
+        """
+
     def __init__(
         self,
         *,
