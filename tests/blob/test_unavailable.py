@@ -114,3 +114,29 @@ async def test_service_refuses_to_start_without_minio(private_minio: PrivateMini
     with pytest.raises(Unavailable) as caught:
         await create_service(private_minio.config)
     assert private_minio.config.minio.endpoint in caught.value.message
+
+
+async def test_minio_killed_mid_download_ends_the_stream_unavailable_not_short(
+    private_minio: PrivateMinio,
+) -> None:
+    """A download cut off by MinIO dying ends in UNAVAILABLE; the stream never ends cleanly with
+    fewer bytes than ObjectInfo promised, so a caller cannot take a truncated object for a whole one."""
+    config = private_minio.config
+    size = 64 * 1024 * 1024  # far more than the socket buffers and the service's read-ahead hold
+    async with serve("blob", create_service, config) as (_server, channel):
+        blob = blob_pb2_grpc.BlobServiceStub(channel)
+        await upload_bytes(blob, "audio", "large", os.urandom(size))
+        stream = blob.DownloadObject(
+            blob_pb2.DownloadObjectRequest(bucket="audio", key="large", chunk_size=1024 * 1024)
+        )
+        received = 0
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            async for message in stream:
+                if message.WhichOneof("part") == "info":
+                    assert message.info.size == size
+                    continue
+                received += len(message.chunk)
+                if received == 1024 * 1024:
+                    await private_minio.kill()
+        _assert_unavailable(caught.value, config.minio.endpoint)
+        assert 0 < received < size
