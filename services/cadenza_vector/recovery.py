@@ -1,9 +1,11 @@
-"""Re-readies a collection that Milvus no longer has loaded, then retries the failed call once.
+"""Re-readies a collection that Milvus no longer has loaded (or no longer has at all), then retries
+the failed call once.
 
-The service loads its collections at start only, but a restarted Milvus Lite comes back with every
-collection released, and a restarted server may still be loading them. Without this, searches fail
-until the vector service itself restarts. Concurrent calls that fail on the same collection share
-one re-bootstrap: the first runs it under the collection's lock, the others find it done.
+The service readies its collections at start only, but a restarted Milvus Lite comes back with every
+collection released, a restarted server may still be loading them, and a collection dropped by hand
+(or lost with Milvus's data) is simply gone. Without this, calls fail until the vector service
+itself restarts. Concurrent calls that fail on the same collection share one re-bootstrap: the first
+runs it under the collection's lock, the others find it done.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from pymilvus.exceptions import MilvusException
+from pymilvus.exceptions import ErrorCode, MilvusException
 
 from cadenza_runtime.config import MilvusConfig
 from cadenza_runtime.errors import FailedPrecondition, Unavailable
@@ -27,6 +29,8 @@ T = TypeVar("T")
 # Milvus error codes (pkg/util/merr) that a load_collection cures: collection not loaded (Lite's
 # "in state 'released'" too), collection not fully loaded, partition not loaded / not fully loaded.
 NOT_LOADED_CODES = frozenset({101, 103, 201, 202})
+# Collection not found: the bootstrap creates it again, empty (its rows went with it).
+MISSING_CODE = ErrorCode.COLLECTION_NOT_FOUND
 # Retry hint (ErrorInfo metadata "retry_after_seconds") when Milvus is down or still loading.
 RETRY_AFTER_SECONDS = 1.0
 
@@ -39,6 +43,10 @@ def is_not_loaded(exc: BaseException) -> bool:
     return isinstance(exc, MilvusException) and exc.code in NOT_LOADED_CODES
 
 
+def is_missing(exc: BaseException) -> bool:
+    return isinstance(exc, MilvusException) and exc.code == MISSING_CODE
+
+
 class CollectionRecovery:
     def __init__(self, config: MilvusConfig) -> None:
         self._config = config
@@ -48,14 +56,23 @@ class CollectionRecovery:
         self._epochs: dict[str, int] = {}
 
     async def call(self, spec: CollectionSpec, operation: Callable[[], Awaitable[T]], timeout_s: float) -> T:
-        """Runs `operation`; if the collection is not loaded, re-readies it and runs it once more."""
+        """Runs `operation`; if the collection is not loaded or missing, re-readies it and runs it once more."""
         epoch = self._epochs.get(spec.name, 0)
         try:
             return await operation()
         except MilvusException as exc:
-            if not is_not_loaded(exc):
+            if is_missing(exc):
+                _log.warning(
+                    "Milvus collection %s does not exist (%s); creating it again, empty",
+                    spec.name,
+                    exc.message,
+                )
+            elif is_not_loaded(exc):
+                _log.warning(
+                    "Milvus collection %s is not loaded (%s); loading it again", spec.name, exc.message
+                )
+            else:
                 raise
-            _log.warning("Milvus collection %s is not loaded (%s); loading it again", spec.name, exc.message)
         await self._reready(spec, epoch, timeout_s)
         # A second failure is not retried: the caller gets it (translated) and may retry later.
         return await operation()

@@ -325,7 +325,8 @@ def translate_error(exc: BaseException, uri: str) -> CadenzaError:
         )
     if code == ErrorCode.COLLECTION_NOT_FOUND:
         return FailedPrecondition(
-            f"a vector collection is missing ({message}); restart the vector service to recreate it",
+            f"a vector collection is missing in Milvus at {uri} ({message}) even after this service "
+            "created it again; check what drops it, then retry",
             reason="COLLECTION_MISSING",
         )
     if isinstance(exc, MilvusException) and exc.retriable:

@@ -126,3 +126,33 @@ def search_request(vector: list[float], *, top_k: int) -> vector_pb2.SearchEmbed
     request = vector_pb2.SearchEmbeddingsRequest(kind=LATENT, top_k=top_k)
     request.vector.values.extend(vector)
     return request
+
+
+async def test_a_dropped_collection_is_created_again_without_a_service_restart(
+    milvus: PrivateMilvus, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cadenza_vector.recovery")
+    cfg = milvus.component.config
+    before, after = new_track(), new_track()
+    vectors = random_vectors(2, LATENT_DIM, seed=83)
+    async with serve("vector", create_service, cfg) as (_, channel):
+        stub: VectorServiceAsyncStub = vector_pb2_grpc.VectorServiceStub(channel)
+        await upsert(stub, embedding(before, vectors[0]))
+        client = MilvusClient(uri=cfg.milvus.uri, timeout=30)
+        try:
+            client.drop_collection(LATENT_COLLECTION)
+        finally:
+            client.close()
+
+        # The first call after the drop recreates it (empty: its rows went with it) and is served.
+        assert await search_tracks(stub, vectors[0], top_k=10) == []
+        assert reloads(caplog, LATENT_COLLECTION) == 1
+        assert any("creating it again" in r.getMessage() for r in caplog.records)
+        await upsert(stub, embedding(after, vectors[1]))
+        assert await search_tracks(stub, vectors[1], top_k=10) == [after]
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.GetEmbedding(vector_pb2.GetEmbeddingRequest(track=before, kind=LATENT))
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        assert load_state(cfg, LATENT_COLLECTION).endswith("Loaded")
+        # The other collection was never touched.
+        assert reloads(caplog, PROMPT_COLLECTION) == 0
