@@ -102,9 +102,17 @@ def loudness_envelope(samples: Tensor, segments: int = 32) -> list[float]:
     """RMS level in dB (floored at -100) of `segments` near-equal consecutive slices of mono samples."""
     if samples.dim() != 1 or samples.numel() == 0:
         raise ValueError("expected non-empty mono samples of shape (n,)")
-    count = max(1, min(segments, samples.numel()))
+    return mean_square_envelope(samples.detach().to("cpu", torch.float64).square(), segments)
+
+
+def mean_square_envelope(mean_squares: Tensor, segments: int = 32) -> list[float]:
+    """Level in dBFS, floored at -100 and capped at 0 (audio is clipped to [-1, 1]), of `segments`
+    near-equal consecutive slices of a sequence of mean squares (one per sample, or per STFT frame)."""
+    if mean_squares.dim() != 1 or mean_squares.numel() == 0:
+        raise ValueError("expected a non-empty sequence of mean squares of shape (n,)")
+    count = max(1, min(segments, mean_squares.numel()))
     levels: list[float] = []
-    for chunk in torch.tensor_split(samples.detach().to("cpu", torch.float64), count):
-        rms = math.sqrt(float(chunk.square().mean()))
-        levels.append(max(_SILENCE_DB, 20.0 * math.log10(rms)) if rms > 0 else _SILENCE_DB)
+    for chunk in torch.tensor_split(mean_squares.detach().to("cpu", torch.float64), count):
+        power = float(chunk.mean())
+        levels.append(min(0.0, max(_SILENCE_DB, 10.0 * math.log10(power))) if power > 0 else _SILENCE_DB)
     return levels

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .audio import loudness_envelope, resample
+from .audio import loudness_envelope, mean_square_envelope, resample
 from .autoencoder import LatentAutoencoder
 from .config import ModelConfig
 from .denoiser import Denoiser
@@ -338,12 +338,18 @@ class DiffusionPipeline:
                 on_step(info)
         return [state.latent(request_id) for request_id in state.request_ids]
 
+    @torch.inference_mode()
     def preview(self, state: BatchState, request_id: str, segments: int = 32) -> list[float]:
-        """Loudness envelope (dB) of the current clean estimate of one request.
+        """Loudness envelope (dBFS) of the current clean estimate of one request.
 
-        Decodes only that row (a few ms for 10 s on CPU), so call it every few steps, not every step.
+        A magnitude autoencoder's comes from the row's decoded spectrum, not its audio
+        (LatentAutoencoder.frame_power): ~11 ms for 10 s of cadenza-tiny-1 on CPU where decoding it
+        (Griffin-Lim) takes ~300 ms. Complex features decode with one istft, cheap enough as it is.
         """
         if state.x0 is None:
             raise RuntimeError("no estimate before the first step")
-        audio = self.decode(state.x0[state.row(request_id)])
-        return loudness_envelope(audio, segments)
+        latent = state.x0[state.row(request_id)]
+        if not self.autoencoder.magnitude_only:
+            return loudness_envelope(self.decode(latent), segments)
+        power = self.autoencoder.frame_power(latent.unsqueeze(0).to(self.device, torch.float32))[0]
+        return mean_square_envelope(power.cpu(), segments)

@@ -197,7 +197,9 @@ class Progress(_message.Message):
     """How many requests share this denoising batch."""
     @_builtins.property
     def loudness_envelope(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
-        """Loudness envelope (dB, a few dozen points) of the current estimate; sent every few steps."""
+        """Loudness envelope (dBFS, -100..0, a few dozen points) of the current estimate, sent every few
+        steps; a preview, within a dB or two of the level that estimate decodes to.
+        """
 
     def __init__(
         self,
