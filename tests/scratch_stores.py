@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
-from miniopy_async.api import Minio
 from miniopy_async.error import S3Error
 
+from cadenza_blob.store import close_minio, open_minio
 from cadenza_runtime.config import CadenzaConfig
 
 
@@ -54,14 +54,7 @@ def with_private_result_buckets(config: CadenzaConfig, prefix: str) -> CadenzaCo
 
 async def remove_buckets(config: CadenzaConfig, *buckets: str) -> None:
     """Empties and removes the named buckets (a missing one is fine)."""
-    settings = config.minio
-    client = Minio(
-        settings.endpoint,
-        access_key=settings.access_key,
-        secret_key=settings.secret_key.get_secret_value(),
-        secure=settings.secure,
-        region=settings.region,
-    )
+    client = open_minio(config.minio)
     try:
         for bucket in buckets:
             if not await client.bucket_exists(bucket):
@@ -75,4 +68,4 @@ async def remove_buckets(config: CadenzaConfig, *buckets: str) -> None:
                 if error.code != "NoSuchBucket":
                     raise
     finally:
-        await client.close_session()  # type: ignore[no-untyped-call]
+        await close_minio(client)

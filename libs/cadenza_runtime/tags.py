@@ -11,6 +11,7 @@ never starting or ending with a space.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 MAX_TAGS = 32
 MAX_TAG_CHARS = 64
@@ -33,4 +34,15 @@ def tag_problem(tag: str) -> str | None:
         return "has consecutive spaces; separate words with one"
     if not _TAG.fullmatch(tag):
         return f"is not a tag: use {RULE}"
+    return None
+
+
+def tags_problem(tags: Sequence[str]) -> str | None:
+    """Why `tags` is not a list of tags (too many, or the first bad one by index), or None."""
+    if len(tags) > MAX_TAGS:
+        return f"has {len(tags)} tags, at most {MAX_TAGS} are allowed"
+    for i, tag in enumerate(tags):
+        problem = tag_problem(tag)
+        if problem is not None:
+            return f"tag {tag[:80]!r} at index {i} {problem}"
     return None

@@ -36,7 +36,6 @@ from cadenza_runtime.errors import InvalidArgument
 
 # The contract's bounds (cadenza.common.v1.GenerationParams); the orchestrator checks the same.
 MAX_PROMPT_CHARS = 1000
-MAX_TAGS = tag_rule.MAX_TAGS
 MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 20.0
 MAX_REQUEST_ID_CHARS = 128
 DEFAULT_PREVIEW_INTERVAL = 5
@@ -87,12 +86,9 @@ def check_prompt(prompt: str, field: str) -> None:
 
 def check_tags(tags: Sequence[str], field: str) -> None:
     """The suite's one tag rule (cadenza_runtime.tags), worded as the orchestrator words it."""
-    if len(tags) > MAX_TAGS:
-        raise invalid(field, f"has {len(tags)} tags, at most {MAX_TAGS} are allowed")
-    for i, tag in enumerate(tags):
-        problem = tag_rule.tag_problem(tag)
-        if problem is not None:
-            raise invalid(field, f"tag {tag[:80]!r} at index {i} {problem}")
+    problem = tag_rule.tags_problem(tags)
+    if problem is not None:
+        raise invalid(field, problem)
 
 
 def plan_generation(message: inference_pb2.GenerateRequest, registry: ModelRegistry) -> GenerationPlan:

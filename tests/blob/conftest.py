@@ -15,6 +15,7 @@ from miniopy_async.api import Minio
 
 from cadenza.blob.v1 import blob_pb2_grpc
 from cadenza_blob.app import create_service
+from cadenza_blob.store import close_minio, open_minio
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.server import CadenzaServer
 from tests.conftest import serve, stores_up
@@ -35,15 +36,9 @@ def blob(blob_service: tuple[CadenzaServer, aio.Channel]) -> blob_pb2_grpc.BlobS
 @pytest.fixture(scope="session")
 async def minio(config: CadenzaConfig) -> AsyncIterator[Minio]:
     stores_up("minio")
-    client = Minio(
-        config.minio.endpoint,
-        access_key=config.minio.access_key,
-        secret_key=config.minio.secret_key.get_secret_value(),
-        secure=config.minio.secure,
-        region=config.minio.region,
-    )
+    client = open_minio(config.minio)
     yield client
-    await client.close_session()  # type: ignore[no-untyped-call]
+    await close_minio(client)
 
 
 @pytest.fixture
