@@ -14,8 +14,8 @@ from google.protobuf import timestamp_pb2
 
 from cadenza.vector.v1 import vector_pb2
 from cadenza_runtime.errors import InvalidArgument
-from cadenza_vector.schema import CREATE_TIME, MODEL_VERSION, TAG_MAX_BYTES, TAGS, TRACK, USER
-from cadenza_vector.validation import MAX_FILTER_VALUES, check_filter_values, check_track
+from cadenza_vector.schema import CREATE_TIME, MODEL_VERSION, TAGS, TRACK, USER
+from cadenza_vector.validation import MAX_FILTER_VALUES, check_filter_tags, check_filter_values, check_track
 
 
 def quote(value: str) -> str:
@@ -36,10 +36,10 @@ def build_expression(search_filter: vector_pb2.SearchFilter, exclude_track: str 
     versions = check_filter_values(search_filter.model_versions, "filter.model_versions")
     if versions:
         clauses.append(f"{MODEL_VERSION} in {string_list(versions)}")
-    tags_any = check_filter_values(search_filter.tags_any, "filter.tags_any", max_bytes=TAG_MAX_BYTES)
+    tags_any = check_filter_tags(search_filter.tags_any, "filter.tags_any")
     if tags_any:
         clauses.append(f"array_contains_any({TAGS}, {string_list(tags_any)})")
-    tags_all = check_filter_values(search_filter.tags_all, "filter.tags_all", max_bytes=TAG_MAX_BYTES)
+    tags_all = check_filter_tags(search_filter.tags_all, "filter.tags_all")
     if tags_all:
         clauses.append(f"array_contains_all({TAGS}, {string_list(tags_all)})")
     if search_filter.HasField("create_time"):

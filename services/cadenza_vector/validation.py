@@ -76,6 +76,25 @@ def check_tags(tags: Sequence[str], field: str = "tags") -> list[str]:
     return list(dict.fromkeys(tags))
 
 
+def check_filter_tags(values: Iterable[str], field: str) -> list[str]:
+    """Filter tags by the suite's one tag rule: one no stored tag could equal is refused, not searched."""
+    checked: list[str] = []
+    for i, tag in enumerate(values):
+        problem = tag_rule.tag_problem(tag)
+        if problem is not None:
+            where = f"{field}[{i}]"
+            raise InvalidArgument(
+                f"{where}: tag {tag[:80]!r} {problem}, so no stored tag can match it",
+                metadata={"field": where},
+            )
+        checked.append(tag)
+    if len(checked) > MAX_FILTER_VALUES:
+        raise InvalidArgument(
+            f"{field} has {len(checked)} entries, at most {MAX_FILTER_VALUES}", metadata={"field": field}
+        )
+    return list(dict.fromkeys(checked))
+
+
 def check_filter_values(values: Iterable[str], field: str, *, max_bytes: int = TEXT_MAX_BYTES) -> list[str]:
     checked = [
         check_text(value, f"{field}[{i}]", required=True, max_bytes=max_bytes)

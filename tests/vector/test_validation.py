@@ -154,6 +154,10 @@ BAD_FILTERS: dict[str, tuple[vector_pb2.SearchFilter, str]] = {
     "control char user": (vector_pb2.SearchFilter(users=["a\rb"]), "filter.users[0]"),
     "empty tag": (vector_pb2.SearchFilter(tags_any=[""]), "filter.tags_any[0]"),
     "long tag": (vector_pb2.SearchFilter(tags_all=["x" * 129]), "filter.tags_all[0]"),
+    # No stored tag can be one of these (cadenza_runtime.tags), so they are refused, not searched.
+    "upper-case tag": (vector_pb2.SearchFilter(tags_any=["rock", "Rock"]), "filter.tags_any[1]"),
+    "tag with a trailing space": (vector_pb2.SearchFilter(tags_all=["rock "]), "filter.tags_all[0]"),
+    "tag with a quote": (vector_pb2.SearchFilter(tags_any=['rock", "jazz']), "filter.tags_any[0]"),
     "bad excluded track": (
         vector_pb2.SearchFilter(exclude_tracks=['tracks/x" or "1']),
         "filter.exclude_tracks[0]",

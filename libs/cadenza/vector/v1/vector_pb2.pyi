@@ -162,11 +162,13 @@ class SearchFilter(_message.Message):
     def model_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def tags_any(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Embeddings carrying at least one of these tags."""
+        """Embeddings carrying at least one of these tags. Tags here follow the rule stored tags follow
+        (lower-case, single spaces, 1..64 characters); one that breaks it is INVALID_ARGUMENT.
+        """
 
     @_builtins.property
     def tags_all(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Embeddings carrying all of these tags."""
+        """Embeddings carrying all of these tags (same rule)."""
 
     @_builtins.property
     def create_time(self) -> _types_pb2.TimeRange: ...
