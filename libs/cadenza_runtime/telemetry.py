@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
@@ -31,8 +31,9 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
-from opentelemetry.util.types import AttributeValue
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, TraceState
+from opentelemetry.util.types import Attributes, AttributeValue
 
 from cadenza_runtime.config import TelemetryConfig
 
@@ -42,13 +43,49 @@ _memory_exporter: InMemorySpanExporter | None = None
 _tracer = trace.get_tracer("cadenza_runtime.telemetry")
 
 
+class _RecordWhenExported(Sampler):
+    """Records spans only once something may export them (an exporter other than "none").
+
+    With the "none" exporter every span is a non-recording one: it still carries the trace id (into
+    log lines and, as traceparent, to the next service) but costs ~8 us instead of ~27 us to make,
+    holds no attributes, and the client interceptor skips its status bookkeeping. The parent's sampled
+    flag is not consulted, so a service that exports records the calls of one that does not.
+    """
+
+    recording = False
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        sampler = ALWAYS_ON if self.recording else ALWAYS_OFF
+        return sampler.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return f"RecordWhenExported{{{self.recording}}}"
+
+
+_SAMPLER = _RecordWhenExported()
+
+
 def setup_tracing(service_name: str, config: TelemetryConfig) -> TracerProvider:
-    """Installs the process-wide tracer provider for this service (idempotent)."""
+    """Installs the process-wide tracer provider for this service (idempotent; a later call with an
+    exporter turns recording on, for tests that add their own span processor)."""
     global _memory_exporter
+    if config.exporter != "none":
+        _SAMPLER.recording = True
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return current
-    provider = TracerProvider(resource=Resource.create({"service.name": f"cadenza-{service_name}"}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"cadenza-{service_name}"}), sampler=_SAMPLER
+    )
     if config.exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
     elif config.exporter == "memory":
@@ -174,7 +211,8 @@ async def _traced_call(continuation: Callable[..., Any], details: aio.ClientCall
         span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         span.end()
         raise
-    _end_when_done(span, call)
+    if span.is_recording():
+        _end_when_done(span, call)
     return call
 
 
