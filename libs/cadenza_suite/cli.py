@@ -60,12 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply the metadata schema migrations")
 
     demo = commands.add_parser("demo", help="run one generation end to end through the running suite")
-    # A prompt in the vocabulary the bundled cadenza-tiny-1 was trained on (see deploy/models/).
+    # A prompt in the vocabulary the bundled cadenza-tiny-1 was trained on, and one it follows in all
+    # four attributes for every seed measured (deploy/models/README.md, "Limitations").
     demo.add_argument(
-        "--prompt", default="steady plucked string in a minor at 120 bpm, with drums", help="what to generate"
+        "--prompt", default="steady mallet in a minor at 120 bpm, with drums", help="what to generate"
     )
     demo.add_argument(
-        "--tags", nargs="*", default=["plucked string", "a minor", "120 bpm", "drums"], help="style tags"
+        "--tags", nargs="*", default=["mallet", "a minor", "120 bpm", "drums"], help="style tags"
     )
     demo.add_argument("--seconds", type=float, default=8.0, help="duration of the audio")
     demo.add_argument("--steps", type=int, default=30, help="denoising steps")

@@ -199,7 +199,7 @@ def test_the_suite_s_own_tags_pass_everywhere() -> None:
     # The key spellings on their own too ("c#"): a caller may well tag a track with just the key.
     procedural |= set(attributes.KEY_TAGS)
     demo = cli._parser().parse_args(["demo"]).tags
-    assert demo == ["plucked string", "a minor", "120 bpm", "drums"]
+    assert demo == ["mallet", "a minor", "120 bpm", "drums"]
     for tag in sorted(procedural | _evaluation_tags() | set(demo)):
         assert tags.tag_problem(tag) is None, tag
         assert _orchestrator_accepts(tag), tag
