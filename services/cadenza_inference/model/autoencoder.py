@@ -183,9 +183,7 @@ class LatentAutoencoder(nn.Module):
             raise ValueError(
                 f"expected latent (batch, {self.config.latent_channels}, frames), got {tuple(latent.shape)}"
             )
-        raw = latent * self._stat(self.latent_std) + self._stat(self.latent_mean)
-        features: Tensor = self.decoder(raw)
-        return self.features_to_audio(features)
+        return self.features_to_audio(self._decoded_features(latent))
 
     def frame_power(self, latent: Tensor) -> Tensor:
         """Normalised latent (B, C, frames) -> mean square of the decoded audio around each STFT frame
@@ -200,9 +198,7 @@ class LatentAutoencoder(nn.Module):
         if not self.magnitude_only:
             raise ValueError("frame_power needs a magnitude autoencoder; decode() complex features")
         cfg = self.config
-        raw = latent * self._stat(self.latent_std) + self._stat(self.latent_mean)
-        features: Tensor = self.decoder(raw).float()
-        magnitude = F.relu(features).pow(1.0 / cfg.spectral_compression)
+        magnitude = F.relu(self._decoded_features(latent).float()).pow(1.0 / cfg.spectral_compression)
         power = magnitude.square()
         # One-sided spectrum: every bin but DC (and Nyquist, for an even n_fft) stands for two.
         energy = 2.0 * power.sum(dim=1) - power[:, 0]
@@ -216,6 +212,12 @@ class LatentAutoencoder(nn.Module):
         stats = torch.cat([latent.mean(dim=-1), latent.std(dim=-1, correction=0)], dim=-1)
         projected: Tensor = self.pool_proj(stats)
         return F.normalize(projected, dim=-1)
+
+    def _decoded_features(self, latent: Tensor) -> Tensor:
+        """Normalised latent -> the decoder's spectral features (what features_to_audio turns into audio)."""
+        raw = latent * self._stat(self.latent_std) + self._stat(self.latent_mean)
+        features: Tensor = self.decoder(raw)
+        return features
 
     def _stat(self, buffer: Tensor) -> Tensor:
         return buffer.view(1, -1, 1)
