@@ -21,6 +21,7 @@ from cadenza_runtime.errors import (
     NotFound,
     Unavailable,
 )
+from cadenza_runtime.store_tls import minio_ssl
 
 _log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ _CREDENTIAL_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatc
 def open_minio(config: MinioConfig) -> Minio:
     """A client with the configured endpoint and region (no bucket-location round trips)."""
     session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=_CONNECTION_LIMIT),
+        connector=aiohttp.TCPConnector(limit=_CONNECTION_LIMIT, ssl=minio_ssl(config) or True),
         timeout=_TIMEOUT,
         read_bufsize=_READ_BUFFER,
     )

@@ -12,6 +12,7 @@ from cadenza_graph.store import GraphStore
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.pagination import PageTokenCodec
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
+from cadenza_runtime.store_tls import neo4j_tls_kwargs
 
 SERVICE_FULL_NAME = graph_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name
 
@@ -25,6 +26,7 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         # Transient failures are retried here for a few seconds only: past that the caller gets
         # UNAVAILABLE well inside its deadline, and its channel retries idempotent calls itself.
         max_transaction_retry_time=5.0,
+        **neo4j_tls_kwargs(settings),
     )
     try:
         await driver.verify_connectivity()

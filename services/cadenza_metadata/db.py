@@ -19,6 +19,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from cadenza_runtime.config import PostgresConfig
 from cadenza_runtime.errors import FailedPrecondition, Internal, Unavailable
+from cadenza_runtime.store_tls import postgres_ssl
 
 _log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ class Database:
             command_timeout=30,
             timeout=10,
             server_settings={"application_name": "cadenza-metadata"},
+            # A DSN's own sslmode (a replica's) wins over this; see PostgresConfig.ssl_mode.
+            ssl=None if "sslmode=" in dsn else postgres_ssl(config),
         )
         return pool
 

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from cadenza_runtime.config import RedisConfig
 from cadenza_runtime.errors import Unavailable
+from cadenza_runtime.store_tls import redis_tls_kwargs
 
 _log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class RedisLink:
             # No retries inside the client: one fast failure, then the breaker takes over.
             retry=Retry(NoBackoff(), 0),
             health_check_interval=0,
+            **redis_tls_kwargs(config),
         )
         self._down_until = 0.0
         self._down = False

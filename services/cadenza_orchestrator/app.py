@@ -25,6 +25,7 @@ from cadenza_orchestrator.validation import ModelCatalog
 from cadenza_orchestrator.worker import Worker
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
+from cadenza_runtime.store_tls import redis_tls_kwargs
 
 SERVICE_FULL_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
 
@@ -42,6 +43,7 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         port=config.redis.port,
         db=config.redis.db,
         password=config.redis.password.get_secret_value() if config.redis.password else None,
+        **redis_tls_kwargs(config.redis),
     )
     fanout = FanOut(redis)
     await fanout.start()
