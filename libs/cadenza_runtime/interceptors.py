@@ -1,5 +1,5 @@
-"""The server interceptor: each call gets a SERVER span, and domain errors become canonical statuses
-with ErrorInfo.
+"""The server interceptor: each call gets a SERVER span and its rate/error/latency metrics, and
+domain errors become canonical statuses with ErrorInfo.
 
 One interceptor does both in one wrapper, so a call (and each message of a stream) passes through
 one extra frame, not one per concern; the wrapped handler is built once per method, not per call.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
@@ -17,7 +18,8 @@ import grpc
 from grpc import aio
 
 from cadenza_runtime.errors import CadenzaError, Internal, Unimplemented
-from cadenza_runtime.telemetry import end_server_span, rpc_attributes, start_server_span
+from cadenza_runtime.metrics import RpcMetrics
+from cadenza_runtime.telemetry import end_server_span, rpc_attributes, start_server_span, status_code
 
 _log = logging.getLogger(__name__)
 
@@ -38,8 +40,10 @@ def _unexpected(method: str, exc: BaseException) -> CadenzaError:
 
 def _wrap_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     attributes = rpc_attributes(method)
+    metrics = RpcMetrics(method)
 
     async def wrapper(request_or_iterator: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        started = time.perf_counter()
         span, token = start_server_span(method, attributes, context)
         unset = grpc.StatusCode.OK  # the code when the handler and abort() set none
         try:
@@ -57,15 +61,19 @@ def _wrap_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Awai
             span.record_exception(exc)
             await _abort(context, _unexpected(method, exc))
         finally:
-            end_server_span(span, token, context, unset)
+            code = status_code(context, unset)
+            end_server_span(span, token, code, context)
+            metrics.done(code, started)
 
     return wrapper
 
 
 def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
     attributes = rpc_attributes(method)
+    metrics = RpcMetrics(method)
 
     async def wrapper(request_or_iterator: Any, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        started = time.perf_counter()
         span, token = start_server_span(method, attributes, context)
         unset = grpc.StatusCode.OK
         try:
@@ -87,7 +95,9 @@ def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Asy
             span.record_exception(exc)
             await _abort(context, _unexpected(method, exc))
         finally:
-            end_server_span(span, token, context, unset)
+            code = status_code(context, unset)
+            end_server_span(span, token, code, context)
+            metrics.done(code, started)
 
     return wrapper
 

@@ -12,6 +12,8 @@ import asyncio
 import contextvars
 import json
 import logging
+import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +31,7 @@ from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
+    SpanExporter,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
@@ -84,15 +87,42 @@ def setup_tracing(service_name: str, config: TelemetryConfig) -> TracerProvider:
     if isinstance(current, TracerProvider):
         return current
     provider = TracerProvider(
-        resource=Resource.create({"service.name": f"cadenza-{service_name}"}), sampler=_SAMPLER
+        resource=Resource.create(
+            {
+                "service.name": f"cadenza-{service_name}",
+                "service.instance.id": f"{socket.gethostname()}:{os.getpid()}",
+            }
+        ),
+        sampler=_SAMPLER,
     )
     if config.exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+    elif config.exporter == "otlp":
+        provider.add_span_processor(BatchSpanProcessor(otlp_exporter(config)))
     elif config.exporter == "memory":
         _memory_exporter = InMemorySpanExporter()
         provider.add_span_processor(SimpleSpanProcessor(_memory_exporter))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def otlp_exporter(config: TelemetryConfig) -> SpanExporter:
+    """OTLP/gRPC to config.otlp_endpoint: plaintext for http://, TLS for https://."""
+    # Imported here: only a service that exports over OTLP pays for the exporter's import.
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    secure = config.otlp_endpoint.startswith("https://")
+    credentials = None
+    if secure and config.otlp_ca_file is not None:
+        credentials = grpc.ssl_channel_credentials(config.otlp_ca_file.read_bytes())
+    return OTLPSpanExporter(endpoint=config.otlp_endpoint, insecure=not secure, credentials=credentials)
+
+
+def shutdown_tracing() -> None:
+    """Exports the spans still batched (at a service's exit)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.shutdown()
 
 
 def memory_exporter() -> InMemorySpanExporter | None:
@@ -299,15 +329,22 @@ def start_server_span(
     return span, attach(trace.set_span_in_context(span, parent))
 
 
+def status_code(
+    context: aio.ServicerContext[Any, Any], unset: grpc.StatusCode = grpc.StatusCode.OK
+) -> grpc.StatusCode:
+    """The call's final status code, `unset` when the handler set none."""
+    code: grpc.StatusCode = context.code() or unset
+    return code
+
+
 def end_server_span(
     span: Span,
     token: contextvars.Token[Context],
+    code: grpc.StatusCode,
     context: aio.ServicerContext[Any, Any],
-    unset: grpc.StatusCode = grpc.StatusCode.OK,
 ) -> None:
-    """Records the call's final status code (`unset` when the handler set none) and ends the span."""
+    """Records the call's final status code on the span and ends it."""
     detach(token)
-    code: grpc.StatusCode = context.code() or unset
     if code is not grpc.StatusCode.OK:
         span.set_attribute("rpc.grpc.status_code", code.value[0])
         if code in _SERVER_FAULTS:
