@@ -14,6 +14,7 @@ from cadenza_metadata.cache import Cache
 from cadenza_metadata.coordination import Coordination
 from cadenza_metadata.db import Database
 from cadenza_metadata.deps import Deps
+from cadenza_metadata.metrics import maintain_job_gauges
 from cadenza_metadata.redis_link import RedisLink
 from cadenza_metadata.servicer import MetadataServicer
 from cadenza_runtime.config import CadenzaConfig, MetadataConfig
@@ -77,5 +78,9 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
             )
         ],
         on_close=[link.close, db.close],
-        background=[lambda: _maintain_partitions(db), lambda: _purge_outbox(db, config.metadata)],
+        background=[
+            lambda: _maintain_partitions(db),
+            lambda: _purge_outbox(db, config.metadata),
+            lambda: maintain_job_gauges(db),
+        ],
     )

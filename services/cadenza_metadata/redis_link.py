@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from cadenza_runtime.config import RedisConfig
 from cadenza_runtime.errors import Unavailable
+from cadenza_runtime.metrics import store_call
 from cadenza_runtime.store_tls import redis_tls_kwargs
 
 _log = logging.getLogger(__name__)
@@ -59,8 +60,9 @@ class RedisLink:
     async def call(self, operation: Awaitable[T]) -> T:
         """Runs one Redis operation under the timeout, recording success or failure."""
         try:
-            async with asyncio.timeout(self.timeout * 2):
-                result = await operation
+            with store_call("redis", "call"):
+                async with asyncio.timeout(self.timeout * 2):
+                    result = await operation
         except REDIS_ERRORS as exc:
             self.failed(exc)
             raise

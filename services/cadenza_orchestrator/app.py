@@ -14,6 +14,7 @@ from cadenza_orchestrator.auth import Authenticator
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.fanout import FanOut
 from cadenza_orchestrator.jobs_api import JobsApi
+from cadenza_orchestrator.metrics import JOBS_RUNNING
 from cadenza_orchestrator.reconciler import Reconciler
 from cadenza_orchestrator.relay import InferenceRelay
 from cadenza_orchestrator.retry import RetryPolicy
@@ -65,6 +66,7 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         TracksApi(downstream, admission, saga, settings),
     )
     worker = Worker(deps)
+    JOBS_RUNNING.set_function(lambda: worker.running)
     reconciler = Reconciler(deps)
 
     async def close() -> None:
