@@ -59,7 +59,8 @@ class Collector:
         if not self.output.exists():
             return []
         found = []
-        for line in self.output.read_text().splitlines():
+        # The last line may be half written: only complete ones count.
+        for line in self.output.read_text().split("\n")[:-1]:
             if not line.strip():
                 continue
             document: dict[str, Any] = json.loads(line)

@@ -64,7 +64,7 @@ async def test_one_generation_is_one_trace_across_all_six_services_in_the_collec
     # One trace: every span of it hangs off another span of it, up to the job's root.
     by_id = {s.span_id: s for s in spans}
     roots = [s for s in spans if s.parent_span_id not in by_id]
-    assert len(roots) <= 1 or all(r.service == "cadenza-orchestrator" for r in roots), roots
+    assert len(roots) == 1 and roots[0].service == "cadenza-orchestrator", roots
     served: dict[str, set[str]] = {}
     for span in spans:
         if span.kind == 2:  # SERVER
