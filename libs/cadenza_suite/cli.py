@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from cadenza_runtime.config import load_config
 from cadenza_suite import installers, suite
 from cadenza_suite.components import Health
+from cadenza_suite.key_metrics import describe, key_metrics
 from cadenza_suite.lifecycle import Status
 from cadenza_suite.migrate import run_migrations
 
@@ -52,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     down = commands.add_parser("down", help="stop services, then stores (default: everything)")
     down.add_argument("components", nargs="*", metavar="COMPONENT", help=names)
 
-    status = commands.add_parser("status", help="address, pid and health of every component")
+    status = commands.add_parser(
+        "status", help="address, pid and health of every component, and the services' key metrics"
+    )
     status.add_argument("components", nargs="*", metavar="COMPONENT", help=names)
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -125,14 +128,21 @@ def _cmd_down(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     config = load_config()
     statuses = asyncio.run(suite.status(config, args.components or None))
+    serving = [s.name for s in statuses if s.kind == "service" and s.health is Health.SERVING]
+    figures = asyncio.run(key_metrics(config, serving))
     if args.json:
-        print(
-            json.dumps(
-                {"state_dir": str(config.state_dir), "components": [s.as_json() for s in statuses]}, indent=2
-            )
-        )
+        components = [
+            {**s.as_json(), **({"metrics": figures[s.name]} if s.name in figures else {})} for s in statuses
+        ]
+        print(json.dumps({"state_dir": str(config.state_dir), "components": components}, indent=2))
     else:
         print(_table(statuses))
+        if figures:
+            # Totals since each service started, from its /metrics (README "Observability").
+            print("\nKEY METRICS (since start; /metrics on port + 1000)")
+            width = max(len(name) for name in figures)
+            for name, values in figures.items():
+                print(f"{name.ljust(width)}  {describe(values)}")
     return 0 if all(s.health is Health.SERVING for s in statuses) else EXIT_NOT_SERVING
 
 
