@@ -26,7 +26,7 @@ def _exported() -> set[str]:
     for module in METRIC_MODULES:
         importlib.import_module(module)
     # The registry's own index of series names (labelled metrics have no samples until first used).
-    names: dict[str, object] = REGISTRY._names_to_collectors
+    names = REGISTRY._names_to_collectors
     return set(names)
 
 
