@@ -9,8 +9,10 @@ import asyncio
 import os
 import pwd
 import shutil
+import socket
 import ssl
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,16 +25,13 @@ from cadenza_metadata.db import Database
 from cadenza_metadata.redis_link import RedisLink
 from cadenza_runtime.config import CadenzaConfig, MinioConfig, PostgresConfig, RedisConfig
 from cadenza_runtime.store_tls import postgres_ssl
-from cadenza_suite.installers import minio_path
+from cadenza_suite.installers import minio_path, postgres_bindir
 from cadenza_suite.stores.postgres import OS_USER, Postgres
 from tests.orchestrator.harness import free_port
 from tests.runtime.test_tls import pki  # noqa: F401  # the module-scoped test CA
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    import socket
-    import time
-
     deadline = time.monotonic() + 60
     while True:
         with socket.socket() as sock:
@@ -84,6 +83,12 @@ def tls_postgres(
         )
     try:
         _wait_listening(settings.port, process, "PostgreSQL", log)
+        # Listening comes before accepting ("the database system is starting up").
+        ready = [str(postgres_bindir() / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(settings.port)]
+        for _ in range(300):
+            if subprocess.run(ready, check=False).returncode == 0:
+                break
+            time.sleep(0.1)
         yield settings
     finally:
         _stop(process)
