@@ -222,3 +222,27 @@ async def test_blob_client_uses_https_and_the_configured_ca(tls_minio: MinioConf
             await untrusted.bucket_exists("tls-probe")
     finally:
         await close_minio(untrusted)
+
+
+# --- Neo4j and Milvus: the options reach the drivers (no TLS server of either is started here) ---
+
+
+def test_neo4j_and_milvus_tls_settings_become_driver_options(pki: Path) -> None:  # noqa: F811
+    import neo4j
+
+    from cadenza_runtime.config import MilvusConfig, Neo4jConfig
+    from cadenza_runtime.store_tls import milvus_tls_kwargs, neo4j_tls_kwargs
+    from cadenza_vector.bootstrap import connect_kwargs
+
+    assert neo4j_tls_kwargs(Neo4jConfig()) == {}
+    graph = neo4j_tls_kwargs(Neo4jConfig(encrypted=True, ca_file=pki / "ca.crt"))
+    assert graph["encrypted"] is True and isinstance(graph["trusted_certificates"], neo4j.TrustCustomCAs)
+    # The driver accepts them with a bolt:// URI (it refuses encrypted= with bolt+s://).
+    driver = neo4j.GraphDatabase.driver("bolt://127.0.0.1:1", auth=("neo4j", "x"), **graph)
+    driver.close()
+    assert milvus_tls_kwargs(MilvusConfig()) == {} and MilvusConfig().uri.startswith("http://")
+    secure = MilvusConfig(secure=True, ca_file=pki / "ca.crt", host="milvus.cadenza-stores.svc")
+    kwargs = connect_kwargs(secure)
+    assert kwargs["uri"] == "https://milvus.cadenza-stores.svc:59530"
+    assert kwargs["secure"] is True and kwargs["server_pem_path"] == str(pki / "ca.crt")
+    assert kwargs["server_name"] == "milvus.cadenza-stores.svc"
