@@ -49,11 +49,17 @@ async def require_live(conn: Connection, job_id: uuid.UUID) -> Row:
 
 
 def not_found(job_id: uuid.UUID) -> NotFound:
-    return NotFound(f"{job_name(job_id)} does not exist", reason="JOB_NOT_FOUND")
+    return NotFound(
+        f"{job_name(job_id)} does not exist", reason="JOB_NOT_FOUND", metadata={"resource": job_name(job_id)}
+    )
 
 
 def archived(job_id: uuid.UUID) -> FailedPrecondition:
-    return FailedPrecondition(f"{job_name(job_id)} is archived and read-only", reason="JOB_ARCHIVED")
+    return FailedPrecondition(
+        f"{job_name(job_id)} is archived and read-only",
+        reason="JOB_ARCHIVED",
+        metadata={"resource": job_name(job_id)},
+    )
 
 
 async def explain_miss(

@@ -78,7 +78,9 @@ async def get_model_version(
     row = await deps.db.fetchrow("SELECT * FROM model_versions WHERE id = $1", version)
     if row is None:
         raise NotFound(
-            f"{names.model_version_name(version)} is not registered", reason="MODEL_VERSION_NOT_FOUND"
+            f"{names.model_version_name(version)} is not registered",
+            reason="MODEL_VERSION_NOT_FOUND",
+            metadata={"resource": names.model_version_name(version)},
         )
     return metadata_pb2.GetModelVersionResponse(model_version=convert.model_version(row))
 
