@@ -153,7 +153,11 @@ class ProgressEvent(_message.Message):
     elapsed_seconds: _builtins.float
     eta_seconds: _builtins.float
     @_builtins.property
-    def loudness_envelope(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    def loudness_envelope(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+        every few steps and empty on the others.
+        """
+
     @_builtins.property
     def emit_time(self) -> _timestamp_pb2.Timestamp:
         """When the step reached the orchestrator from the inference service (whose stream carries no
