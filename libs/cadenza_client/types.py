@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf import json_format, timestamp_pb2
 
@@ -20,10 +20,10 @@ from cadenza.orchestrator.v1 import orchestrator_pb2
 E = TypeVar("E", bound=enum.Enum)
 
 
-def _enum(cls: type[E], name: str, prefix: str) -> E:
-    short = name.removeprefix(prefix)
+def _enum(cls: type[E], wrapper: Any, number: int, prefix: str) -> E:
+    """The client enum for a wire value; one this client does not know yet is UNSPECIFIED."""
     try:
-        return cls(short)
+        return cls(wrapper.Name(number).removeprefix(prefix))
     except ValueError:
         return cls("UNSPECIFIED")
 
@@ -112,7 +112,7 @@ class GenerationParams:
             steps=message.steps,
             guidance_scale=message.guidance_scale,
             seed=message.seed if message.HasField("seed") else None,
-            scheduler=_enum(Scheduler, types_pb2.Scheduler.Name(message.scheduler), "SCHEDULER_"),
+            scheduler=_enum(Scheduler, types_pb2.Scheduler, message.scheduler, "SCHEDULER_"),
             model_version=message.model_version,
         )
 
@@ -145,7 +145,7 @@ class Derivation:
     def from_proto(cls, message: types_pb2.Derivation) -> Derivation:
         return cls(
             parent=message.parent,
-            op=_enum(LineageOp, types_pb2.LineageOp.Name(message.op), "LINEAGE_OP_"),
+            op=_enum(LineageOp, types_pb2.LineageOp, message.op, "LINEAGE_OP_"),
             strength=message.strength,
             start_seconds=message.start_seconds,
             end_seconds=message.end_seconds,
@@ -194,7 +194,7 @@ class Job:
             name=message.name,
             user=message.user,
             request_id=message.request_id,
-            state=_enum(JobState, types_pb2.JobState.Name(message.state), "JOB_STATE_"),
+            state=_enum(JobState, types_pb2.JobState, message.state, "JOB_STATE_"),
             params=GenerationParams.from_proto(message.params),
             model_version=message.model_version,
             seed=message.seed,
@@ -202,7 +202,7 @@ class Job:
             progress_total=message.progress_total,
             track=message.track,
             failure_reason=_enum(
-                FailureReason, types_pb2.FailureReason.Name(message.failure_reason), "FAILURE_REASON_"
+                FailureReason, types_pb2.FailureReason, message.failure_reason, "FAILURE_REASON_"
             ),
             failure_message=message.failure_message,
             derivation=Derivation.from_proto(message.derivation) if message.HasField("derivation") else None,
@@ -300,7 +300,7 @@ class PhaseChange:
     @classmethod
     def from_proto(cls, message: orchestrator_pb2.PhaseEvent) -> PhaseChange:
         return cls(
-            phase=_enum(Phase, orchestrator_pb2.Phase.Name(message.phase), "PHASE_"),
+            phase=_enum(Phase, orchestrator_pb2.Phase, message.phase, "PHASE_"),
             message=message.message,
             emit_time=_ts(message, "emit_time"),
         )
@@ -322,8 +322,8 @@ class Notice:
     @classmethod
     def from_proto(cls, message: orchestrator_pb2.NoticeEvent) -> Notice:
         return cls(
-            kind=_enum(NoticeKind, orchestrator_pb2.NoticeKind.Name(message.kind), "NOTICE_KIND_"),
-            phase=_enum(Phase, orchestrator_pb2.Phase.Name(message.phase), "PHASE_"),
+            kind=_enum(NoticeKind, orchestrator_pb2.NoticeKind, message.kind, "NOTICE_KIND_"),
+            phase=_enum(Phase, orchestrator_pb2.Phase, message.phase, "PHASE_"),
             message=message.message,
             emit_time=_ts(message, "emit_time"),
             model_version=message.model_version,
@@ -367,7 +367,7 @@ class LineageNode:
         return cls(
             track=message.track,
             depth=message.depth,
-            op=_enum(LineageOp, types_pb2.LineageOp.Name(message.op), "LINEAGE_OP_"),
+            op=_enum(LineageOp, types_pb2.LineageOp, message.op, "LINEAGE_OP_"),
             strength=message.strength,
         )
 
