@@ -64,6 +64,28 @@ async def test_generate_json_lines_and_wav(address: str, token: str, tmp_path: P
     assert fetched.returncode == 0, fetched.stderr
     assert again.read_bytes() == data
 
+    retake = await _cadenza(
+        address,
+        token,
+        "variation",
+        track["name"],
+        "--op",
+        "retake",
+        "--steps",
+        "2",
+        "--no-download",
+        "--json",
+    )
+    assert retake.returncode == 0, retake.stderr
+    child = _lines(retake.stdout)[-1]
+    assert (
+        child["event"] == "track" and child["derivation"]["parent"] == track["name"] and child["path"] is None
+    )
+    lineage = await _cadenza(address, token, "lineage", child["name"], "--json")
+    assert [(n["track"], n["op"]) for n in _lines(lineage.stdout)] == [(track["name"], "RETAKE")]
+    similar = await _cadenza(address, token, "similar", track["name"], "--json")
+    assert [m["name"] for m in _lines(similar.stdout)] == [child["name"]]
+
 
 async def test_generate_for_people_shows_progress_and_saves(address: str, token: str, tmp_path: Path) -> None:
     out = tmp_path / "people.wav"
