@@ -9,19 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cadenza_client.aio import AsyncClient
+from cadenza_client.aio import DEFAULT_SECONDS, AsyncClient
 from cadenza_client.settings import RetryPolicy, TokenSource
-from cadenza_client.types import Event, Job, LineageNode, SimilarTrack, Track
+from cadenza_client.types import (
+    Event,
+    Job,
+    JobState,
+    LineageDirection,
+    LineageNode,
+    LineageOp,
+    Scheduler,
+    SimilarTrack,
+    Track,
+)
 
 T = TypeVar("T")
 
 
 class Client:
-    """Same methods as AsyncClient, blocking; iterators are plain iterators."""
+    """Same methods as AsyncClient (see there), blocking; its async iterators are plain iterators."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, thread: threading.Thread, inner: AsyncClient):
         self._loop = loop
@@ -95,11 +105,63 @@ class Client:
     def health(self, timeout: float | None = None) -> str:
         return self._run(self.aio.health(timeout))
 
-    def submit(self, prompt: str, **options: Any) -> Job:
-        return self._run(self.aio.submit(prompt, **options))
+    def submit(
+        self,
+        prompt: str,
+        *,
+        seconds: float = DEFAULT_SECONDS,
+        steps: int = 0,
+        seed: int | None = None,
+        tags: Sequence[str] = (),
+        guidance: float = 0.0,
+        scheduler: Scheduler = Scheduler.UNSPECIFIED,
+        model_version: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Job:
+        return self._run(
+            self.aio.submit(
+                prompt,
+                seconds=seconds,
+                steps=steps,
+                seed=seed,
+                tags=tags,
+                guidance=guidance,
+                scheduler=scheduler,
+                model_version=model_version,
+                request_id=request_id,
+                timeout=timeout,
+            )
+        )
 
-    def generate(self, prompt: str, **options: Any) -> Iterator[Event]:
-        return self._iterate(self.aio.generate(prompt, **options))
+    def generate(
+        self,
+        prompt: str,
+        *,
+        seconds: float = DEFAULT_SECONDS,
+        steps: int = 0,
+        seed: int | None = None,
+        tags: Sequence[str] = (),
+        guidance: float = 0.0,
+        scheduler: Scheduler = Scheduler.UNSPECIFIED,
+        model_version: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[Event]:
+        return self._iterate(
+            self.aio.generate(
+                prompt,
+                seconds=seconds,
+                steps=steps,
+                seed=seed,
+                tags=tags,
+                guidance=guidance,
+                scheduler=scheduler,
+                model_version=model_version,
+                request_id=request_id,
+                timeout=timeout,
+            )
+        )
 
     def watch(self, job: Job | str, *, timeout: float | None = None) -> Iterator[Event]:
         return self._iterate(self.aio.watch(job, timeout=timeout))
@@ -110,26 +172,99 @@ class Client:
     def get_job(self, job: Job | str, *, timeout: float | None = None) -> Job:
         return self._run(self.aio.get_job(job, timeout=timeout))
 
-    def list_jobs(self, **options: Any) -> Iterator[Job]:
-        return self._iterate(self.aio.list_jobs(**options))
+    def list_jobs(
+        self,
+        *,
+        states: Iterable[JobState] = (),
+        user: str = "",
+        page_size: int = 50,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[Job]:
+        return self._iterate(
+            self.aio.list_jobs(states=states, user=user, page_size=page_size, limit=limit, timeout=timeout)
+        )
 
     def get_track(self, track: Track | str, *, timeout: float | None = None) -> Track:
         return self._run(self.aio.get_track(track, timeout=timeout))
 
-    def list_tracks(self, **options: Any) -> Iterator[Track]:
-        return self._iterate(self.aio.list_tracks(**options))
+    def list_tracks(
+        self, *, user: str = "", page_size: int = 50, limit: int | None = None, timeout: float | None = None
+    ) -> Iterator[Track]:
+        return self._iterate(
+            self.aio.list_tracks(user=user, page_size=page_size, limit=limit, timeout=timeout)
+        )
 
     def delete_track(self, track: Track | str, *, timeout: float | None = None) -> str:
         return self._run(self.aio.delete_track(track, timeout=timeout))
 
-    def variation(self, parent: Track | str, **options: Any) -> Job:
-        return self._run(self.aio.variation(parent, **options))
+    def variation(
+        self,
+        parent: Track | str,
+        *,
+        op: LineageOp = LineageOp.VARIATION,
+        strength: float = 0.0,
+        start_seconds: float = 0.0,
+        end_seconds: float = 0.0,
+        prompt: str = "",
+        seed: int | None = None,
+        steps: int = 0,
+        seconds: float = 0.0,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Job:
+        return self._run(
+            self.aio.variation(
+                parent,
+                op=op,
+                strength=strength,
+                start_seconds=start_seconds,
+                end_seconds=end_seconds,
+                prompt=prompt,
+                seed=seed,
+                steps=steps,
+                seconds=seconds,
+                request_id=request_id,
+                timeout=timeout,
+            )
+        )
 
-    def similar(self, track: Track | str | None = None, **options: Any) -> list[SimilarTrack]:
-        return self._run(self.aio.similar(track, **options))
+    def similar(
+        self,
+        track: Track | str | None = None,
+        *,
+        text: str | None = None,
+        top_k: int = 10,
+        tags_any: Sequence[str] = (),
+        model_version: str = "",
+        timeout: float | None = None,
+    ) -> list[SimilarTrack]:
+        return self._run(
+            self.aio.similar(
+                track, text=text, top_k=top_k, tags_any=tags_any, model_version=model_version, timeout=timeout
+            )
+        )
 
-    def lineage(self, track: Track | str, **options: Any) -> Iterator[LineageNode]:
-        return self._iterate(self.aio.lineage(track, **options))
+    def lineage(
+        self,
+        track: Track | str,
+        *,
+        direction: LineageDirection = LineageDirection.ANCESTORS,
+        max_depth: int = 0,
+        page_size: int = 50,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[LineageNode]:
+        return self._iterate(
+            self.aio.lineage(
+                track,
+                direction=direction,
+                max_depth=max_depth,
+                page_size=page_size,
+                limit=limit,
+                timeout=timeout,
+            )
+        )
 
     def download(self, track: Track | str, path: str | Path, *, timeout: float | None = None) -> Path:
         return self._run(self.aio.download(track, path, timeout=timeout))

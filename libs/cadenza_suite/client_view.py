@@ -129,7 +129,7 @@ class JobView:
         elif isinstance(event, Notice):
             if event.total_steps:
                 self._progress.update(task, total=event.total_steps)
-            self.console.log(f"{job}: {event.message}")
+            self._progress.console.print(f"[dim]{job.removeprefix('jobs/')[:8]} {event.message}[/dim]")
         elif isinstance(event, JobUpdate):
             if event.job.state.terminal:
                 self._progress.update(task, phase=event.job.state.value)
