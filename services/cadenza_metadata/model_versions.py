@@ -65,6 +65,7 @@ async def register_model_version(
                 f"{names.model_version_name(version)} is already registered with different content; "
                 "register a new version name instead",
                 reason="MODEL_VERSION_EXISTS",
+                metadata={"resource": names.model_version_name(version)},
             )
         return metadata_pb2.RegisterModelVersionResponse(model_version=existing)
 

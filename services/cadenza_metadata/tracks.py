@@ -123,6 +123,7 @@ async def create_track(
                 f"{names.track_name(track_id)} already exists with different content; "
                 "a track is written once per job",
                 reason="TRACK_EXISTS",
+                metadata={"resource": names.track_name(track_id)},
             )
         return metadata_pb2.CreateTrackResponse(track=existing)
 

@@ -56,7 +56,11 @@ async def create_user(
             user.email,
         )
         if row is None:
-            raise AlreadyExists(f"{names.user_name(user_id)} already exists", reason="USER_EXISTS")
+            raise AlreadyExists(
+                f"{names.user_name(user_id)} already exists",
+                reason="USER_EXISTS",
+                metadata={"resource": names.user_name(user_id)},
+            )
         await conn.executemany(
             "INSERT INTO user_roles (user_id, role) VALUES ($1, $2)", [(user_id, r) for r in roles]
         )

@@ -22,6 +22,7 @@ from cadenza_client import (
     AsyncClient,
     ChecksumMismatch,
     Client,
+    FailedPrecondition,
     InvalidArgument,
     Job,
     JobState,
@@ -31,6 +32,7 @@ from cadenza_client import (
     NotFound,
     Notice,
     NoticeKind,
+    PermissionDenied,
     Phase,
     PhaseChange,
     Progress,
@@ -120,6 +122,13 @@ async def test_generate_streams_every_step_then_the_track(client: AsyncClient, t
     final = [e.job for e in events if isinstance(e, JobUpdate)][-1]
     assert final.state == JobState.SUCCEEDED and final.track == track.name and final.seed == 12345
     assert track.seed == 12345 and track.audio_url and track.audio_sha256
+    # Errors other than NOT_FOUND name their resource too.
+    with pytest.raises(FailedPrecondition) as finished:
+        await client.cancel(final)
+    assert finished.value.resource == final.name and finished.value.metadata["state"] == "JOB_STATE_SUCCEEDED"
+    with pytest.raises(PermissionDenied) as other:
+        [job async for job in client.list_jobs(user="users/someone-else")]
+    assert other.value.resource == "users/someone-else"
 
     saved = await client.download(track, tmp_path / "out" / "song.wav")
     data = saved.read_bytes()
