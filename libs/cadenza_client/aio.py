@@ -240,6 +240,7 @@ class AsyncClient:
                         final = event.job
                     yield event
             except grpc.aio.AioRpcError as error:
+                # Resuming is safe: Generate with the same request_id follows the same job.
                 failures += 1
                 if error.code() not in policy.codes or failures >= policy.max_attempts:
                     raise from_rpc_error(error) from None
@@ -247,9 +248,10 @@ class AsyncClient:
                 if deadline is not None and time.monotonic() + delay >= deadline:
                     raise from_rpc_error(error) from None
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                continue
             finally:
                 stream.cancel()
-            if final is None and failures == 0:
+            if final is None:
                 raise CadenzaError("the job stream ended before the job finished", reason="STREAM_ENDED")
         if final.state != JobState.SUCCEEDED:
             raise JobFailed(final)

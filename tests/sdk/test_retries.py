@@ -1,5 +1,5 @@
 """Retries: idempotent calls ride out an orchestrator restart (UNAVAILABLE meanwhile); DeleteTrack,
-which is not safe to repeat, fails at once with Unavailable."""
+which is not safe to repeat, fails at once with Unavailable; a job's stream resumes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from cadenza_client import AsyncClient, NotFound, Unavailable
+from cadenza_client import AsyncClient, JobUpdate, NotFound, Progress, Track, Unavailable
 from tests.orchestrator.harness import Suite
-from tests.sdk.conftest import ORCHESTRATOR
+from tests.sdk.conftest import ORCHESTRATOR, PROMPT
 
 
 async def test_idempotent_calls_are_retried_on_unavailable_and_others_are_not(
@@ -35,3 +35,26 @@ async def test_idempotent_calls_are_retried_on_unavailable_and_others_are_not(
         await read
     assert caught.value.resource == missing_job
     assert await listing is None
+
+
+async def test_a_watch_resumes_across_an_orchestrator_crash(client: AsyncClient, suite: Suite) -> None:
+    job = await client.submit(PROMPT, seconds=1.0, steps=40)
+    events: list[object] = []
+    stepping = asyncio.Event()
+
+    async def follow() -> None:
+        async for event in client.watch(job, timeout=180):
+            events.append(event)
+            if isinstance(event, Progress):
+                stepping.set()
+
+    watcher = asyncio.create_task(follow())
+    await asyncio.wait_for(stepping.wait(), 60)
+    # kill -9 mid-job: the stream breaks (UNAVAILABLE); the restarted replica recovers the job once
+    # its lease expires, and the client's resumed stream follows it to the end.
+    suite.kill(ORCHESTRATOR)
+    await suite.start(ORCHESTRATOR, module="cadenza_orchestrator")
+    await asyncio.wait_for(watcher, 180)
+    assert isinstance(events[-1], Track) and events[-1].job == job.name
+    updates = [e for e in events if isinstance(e, JobUpdate)]
+    assert len(updates) >= 3, "the state on each (re)connection, then the final one"
