@@ -49,7 +49,11 @@ def otel_per_call(calls: int) -> float:
     meter = provider.get_meter("bench")
     histogram = meter.create_histogram("rpc.server.duration", unit="s")
     counter = meter.create_counter("rpc.server.handled")
-    attributes = {"rpc.service": "cadenza.bench.v1.Bench", "rpc.method": "Call", "rpc.grpc.status_code": 0}
+    attributes: dict[str, str | int] = {
+        "rpc.service": "cadenza.bench.v1.Bench",
+        "rpc.method": "Call",
+        "rpc.grpc.status_code": 0,
+    }
     started = time.perf_counter()
     for _ in range(calls):
         begun = time.perf_counter()

@@ -21,7 +21,7 @@ from google.protobuf import struct_pb2
 from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
 from cadenza_inference.model import load_checkpoint
-from cadenza_runtime.client import create_channel
+from cadenza_runtime.client import service_channel
 from cadenza_runtime.config import CadenzaConfig
 
 CHUNK_BYTES = 1 << 20
@@ -81,8 +81,8 @@ async def register_model(
         metadata={"model_version": pipeline.version},
     )
     async with (
-        create_channel(config.services.blob.address, config) as blob_channel,
-        create_channel(config.services.metadata.address, config) as metadata_channel,
+        service_channel("blob", config) as blob_channel,
+        service_channel("metadata", config) as metadata_channel,
     ):
         blob = blob_pb2_grpc.BlobServiceStub(blob_channel)
         uploaded = await blob.UploadObject(_chunks(header, data), metadata=ACTOR, timeout=600)
