@@ -12,6 +12,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,7 +63,9 @@ def tls_postgres(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[PostgresConfig]:
     """A scratch PostgreSQL cluster (initdb by the project's launcher) serving with ssl=on."""
-    root = tmp_path_factory.mktemp("pg-tls")
+    # Not under pytest's basetemp: the postgres user must traverse it, and several pytest sessions
+    # of one user rotate (delete) each other's numbered basetemp directories.
+    root = Path(tempfile.mkdtemp(prefix="cadenza-pg-tls-"))
     settings = config.postgres.model_copy(update={"port": free_port(), "host": "127.0.0.1"})
     scratch = config.model_copy(update={"postgres": settings, "state_dir": root})
     component = Postgres(scratch)
@@ -92,6 +95,7 @@ def tls_postgres(
         yield settings
     finally:
         _stop(process)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 async def _ssl_in_use(settings: PostgresConfig) -> bool:
