@@ -104,7 +104,8 @@ def describe(figures: dict[str, float]) -> str:
     """One line: "rpcs=12 rpc_server_errors=0 rpc_p99_le_seconds=0.05 ..."."""
     parts = []
     for name, value in figures.items():
-        text = f"{value:.0f}" if value == int(value) and "ratio" not in name else f"{value:.3g}"
+        whole = value == int(value) or abs(value) >= 100
+        text = f"{value:.0f}" if whole and "ratio" not in name else f"{value:.3g}"
         parts.append(f"{name}={text}")
     return " ".join(parts)
 
