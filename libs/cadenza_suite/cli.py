@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("components", nargs="*", metavar="COMPONENT", help=names)
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
-    commands.add_parser("install", help="install missing packages and binaries only")
+    commands.add_parser(
+        "install", help="install missing packages and binaries (stores, tools, client SDK toolchains) only"
+    )
     commands.add_parser("migrate", help="apply the metadata schema migrations")
 
     demo = commands.add_parser("demo", help="run one generation end to end through the running suite")
@@ -139,7 +141,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_install(args: argparse.Namespace) -> int:
     config = load_config()
     try:
-        installers.install(suite.COMPONENT_NAMES, config.milvus.mode)
+        installers.install(suite.COMPONENT_NAMES, config.milvus.mode, sdks=True)
     except installers.InstallError as exc:
         print(f"cadenza install failed: {exc}", file=sys.stderr)
         return EXIT_FAILED

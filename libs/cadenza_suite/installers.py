@@ -177,6 +177,113 @@ def ensure_go_protoc_plugins() -> None:
     )
 
 
+# --- client SDK toolchains (libs/sdk) -------------------------------------------------------
+
+# Java code generators from Maven Central (classifier = platform): protoc matches the protobuf-java
+# runtime that grpc-protobuf 1.85.1 pins (3.25.9); protoc-gen-grpc-java 1.83.1 as the SDK's pom.xml says.
+PROTOC_ARTIFACT = ("com.google.protobuf", "protoc", "3.25.9")
+PROTOC_GEN_GRPC_JAVA_ARTIFACT = ("io.grpc", "protoc-gen-grpc-java", "1.83.1")
+MAVEN_PLATFORM = "linux-x86_64"
+
+
+def sdk_root() -> Path:
+    root = repo_root()
+    if root is None:
+        raise InstallError("libs/sdk not found: set CADENZA_REPO_ROOT to the Cadenza checkout")
+    return root / "libs" / "sdk"
+
+
+def sdk_bin_dir() -> Path:
+    """Links to the Java code generators under the names buf looks for on PATH."""
+    return Path.home() / ".cache" / "cadenza" / "sdk-bin"
+
+
+def maven_local_repo() -> Path:
+    return Path(os.environ.get("CADENZA_M2_REPO") or Path.home() / ".m2" / "repository")
+
+
+def _maven_exe(group: str, artifact: str, version: str) -> Path:
+    return (
+        maven_local_repo()
+        / group.replace(".", "/")
+        / artifact
+        / version
+        / f"{artifact}-{version}-{MAVEN_PLATFORM}.exe"
+    )
+
+
+def _need(command: str, hint: str) -> str:
+    found = shutil.which(command)
+    if found is None:
+        raise InstallError(f"{command} is needed for the client SDKs but is not installed; {hint}")
+    return found
+
+
+def ensure_java_protoc_plugins() -> None:
+    """protoc and protoc-gen-grpc-java from Maven Central into ~/.m2, linked from sdk_bin_dir()."""
+    ensure_apt(["openjdk-17-jdk-headless", "maven"])
+    links = {"protoc": PROTOC_ARTIFACT, "protoc-gen-grpc-java": PROTOC_GEN_GRPC_JAVA_ARTIFACT}
+    bin_dir = sdk_bin_dir()
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name, (group, artifact, version) in links.items():
+        exe = _maven_exe(group, artifact, version)
+        if not exe.exists():
+            coordinate = f"{group}:{artifact}:{version}:exe:{MAVEN_PLATFORM}"
+            _run(
+                ["mvn", "-B", "-q", "dependency:get", f"-Dartifact={coordinate}", "-Dtransitive=false"],
+                f"mvn dependency:get {coordinate}",
+            )
+        exe.chmod(0o755)
+        link = bin_dir / name
+        if not (link.is_symlink() and link.resolve() == exe.resolve()):
+            link.unlink(missing_ok=True)
+            link.symlink_to(exe)
+
+
+def _stamp_matches(stamp: Path, inputs: Iterable[Path]) -> tuple[bool, str]:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in inputs:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    value = digest.hexdigest()
+    return (stamp.exists() and stamp.read_text().strip() == value), value
+
+
+def ensure_typescript_sdk() -> Path:
+    """`npm ci` in libs/sdk/typescript when package-lock.json changed since the last one, then
+    `npm run build` (dist/); npm's cache is ~/.npm. Returns the package directory."""
+    _need("npm", "install Node.js >= 20 (with npm) from https://nodejs.org or Debian's nodejs")
+    package = sdk_root() / "typescript"
+    stamp = package / "node_modules" / ".cadenza-stamp"
+    fresh, value = _stamp_matches(stamp, [package / "package.json", package / "package-lock.json"])
+    if not fresh:
+        _run(
+            ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(package)],
+            "npm ci in libs/sdk/typescript",
+        )
+        stamp.write_text(value + "\n")
+    _run(["npm", "run", "--prefix", str(package), "build"], "build the TypeScript SDK", quiet=True)
+    return package
+
+
+def ensure_java_sdk() -> Path:
+    """The Java SDK's jar and its dependency classpath (target/classpath.txt) via `mvn package`;
+    dependencies are cached in ~/.m2. Returns the project directory."""
+    ensure_apt(["openjdk-17-jdk-headless", "maven"])
+    project = sdk_root() / "java"
+    _run(["mvn", "-B", "-q", "-f", str(project / "pom.xml"), "package"], "build the Java SDK", quiet=True)
+    return project
+
+
+def install_sdk_toolchains() -> None:
+    """Everything libs/sdk needs to regenerate its code (`cadenza_suite.sdkgen`) and build."""
+    ensure_go_protoc_plugins()
+    ensure_java_protoc_plugins()
+    ensure_typescript_sdk()
+    ensure_java_sdk()
+
+
 # --- Neo4j launcher --------------------------------------------------------------------------
 
 
@@ -220,8 +327,9 @@ def ensure_milvus_server() -> None:
 # --- everything ------------------------------------------------------------------------------
 
 
-def install(components: Iterable[str], milvus_mode: str) -> None:
-    """Installs what the named components need (all stores and tools when given all)."""
+def install(components: Iterable[str], milvus_mode: str, *, sdks: bool = False) -> None:
+    """Installs what the named components need (all stores and tools when given all), and with
+    sdks the client SDKs' toolchains and dependencies (`cadenza install` does)."""
     wanted = set(components)
     ensure_apt(p for name in wanted for p in COMPONENT_APT.get(name, ()))
     if "minio" in wanted:
@@ -235,3 +343,5 @@ def install(components: Iterable[str], milvus_mode: str) -> None:
         ensure_neo4j_launcher()
     if "milvus" in wanted and milvus_mode == "server":
         ensure_milvus_server()
+    if sdks:
+        install_sdk_toolchains()
