@@ -31,6 +31,7 @@ $(VENV)/.installed: pyproject.toml
 # Static checks that CI runs before the tests.
 check: deps
 	$(BIN)/python -m cadenza_suite.protogen --check
+	$(BIN)/python -m cadenza_suite.sdkgen --check
 	$(BIN)/buf lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
