@@ -1,17 +1,18 @@
 """Client SDK benchmark: time to the first progress event and end to end of a short generation,
 through the Go, TypeScript and Java SDKs (libs/sdk) and Python, against one running suite.
 
-    python tests/benchmarks/bench_polyglot.py [--address 127.0.0.1:50050] [--rounds 3]
-                                              [--repeat 5] [--steps 4] [--seconds 2]
+    python tests/benchmarks/bench_polyglot.py [--address 127.0.0.1:50050] [--rounds 4]
+                                              [--repeat 5] [--steps 4] [--seconds 2] [--test-stack]
 
 Each round runs every language's test client (tests/polyglot/clients.py, `--mode=bench`) as a fresh
-process making --repeat generations one after another, languages interleaved so that load on the
-suite hits them alike. Both times are taken inside the client, from just before the Generate call
+process making --repeat generations one after another, languages interleaved (and the order rotated
+each round) so that load on the suite hits them alike. Both times are taken inside the client, from just before the Generate call
 to its first ProgressEvent and to the end of the stream; a process's first call ("cold") also pays
 for connecting (and, for Java, class loading and JIT), the later ones ("warm") do not. The Python
 figure is the peer: a direct grpc.aio call on the generated stub (a new channel per round), the same
 thing the Python SDK wraps. Default target: the suite `make up` leaves running (config and token
-from the environment, like `cadenza demo`).
+from the environment, like `cadenza demo`); --test-stack: the tests' own stack (tests/stack.py),
+which keeps the benchmark's jobs and tracks out of the suite's database.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from cadenza.common.v1 import types_pb2  # noqa: E402
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc  # noqa: E402
 from cadenza_orchestrator.auth import mint_token  # noqa: E402
 from cadenza_runtime.config import load_config  # noqa: E402
+from tests import stack  # noqa: E402
 from tests.polyglot import clients  # noqa: E402
 
 PROMPT = "steady mallet in a minor at 120 bpm, with drums"
@@ -88,26 +90,34 @@ def _p50(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--address", default="", help="orchestrator host:port (default: from the config)")
-    parser.add_argument("--rounds", type=int, default=3, help="fresh client processes per language")
+    parser.add_argument("--rounds", type=int, default=4, help="fresh client processes per language")
     parser.add_argument("--repeat", type=int, default=5, help="generations per process")
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--test-stack", action="store_true", help="the tests' stack (ports +100), not the suite"
+    )
     args = parser.parse_args()
+    if args.test_stack:
+        stack.activate()
     config = load_config()
     address = args.address or f"127.0.0.1:{config.services.orchestrator.port}"
-    token = mint_token(config.auth, "bench-polyglot")
+    # A user per language: the orchestrator limits submissions per user and minute.
+    tokens = {name: mint_token(config.auth, f"bench-{name}") for name in ("python", *clients.LANGUAGES)}
 
     with tempfile.TemporaryDirectory(prefix="bench-polyglot-") as tmp:
         built = {language: clients.build(language, Path(tmp)) for language in clients.LANGUAGES}
         cold: dict[str, list[Timing]] = {name: [] for name in ("python", *clients.LANGUAGES)}
         warm: dict[str, list[Timing]] = {name: [] for name in cold}
+        names = list(cold)
         for round_ in range(args.rounds):
-            for name in cold:
+            # Each round starts with the next language, so none always runs first after a pause.
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
                 prefix = f"bench-{name}-{uuid.uuid4()}"
                 if name == "python":
-                    timings = asyncio.run(python_round(address, token, args, prefix))
+                    timings = asyncio.run(python_round(address, tokens[name], args, prefix))
                 else:
-                    timings = sdk_round(built[name], address, token, args, prefix)
+                    timings = sdk_round(built[name], address, tokens[name], args, prefix)
                 cold[name].append(timings[0])
                 warm[name].extend(timings[1:])
             print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)

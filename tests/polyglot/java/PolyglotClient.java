@@ -23,6 +23,7 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 public final class PolyglotClient {
   public static void main(String[] args) {
@@ -62,7 +63,7 @@ public final class PolyglotClient {
     try (CadenzaClient client = CadenzaClient.connect(o.get("orchestrator"), token)) {
       if (o.get("mode").equals("bench")) {
         for (int i = 0; i < Integer.parseInt(o.get("repeat")); i++) {
-          timed(client, params, o.get("request-id") + "-" + i, new GenerateListener() {});
+          timed(client, params, o.get("request-id") + "-" + i, new GenerateListener() {}, false);
         }
         return;
       }
@@ -89,7 +90,7 @@ public final class PolyglotClient {
         public void onPhase(PhaseEvent p) {
           emit(map("event", "phase", "phase", p.getPhaseValue()));
         }
-      });
+      }, true);
       emit(map("event", "final", "name", job.getName(), "state", job.getStateValue(), "track", job.getTrack(),
           "seed", Seeds.toString(job.getSeed())));
       Path out = Path.of(o.get("out"));
@@ -103,10 +104,12 @@ public final class PolyglotClient {
     }
   }
 
-  private static Job timed(CadenzaClient client, GenerationParams params, String requestId, GenerateListener inner) {
+  // smoke: generateAsync (events on gRPC's executor); bench: the blocking generate.
+  private static Job timed(CadenzaClient client, GenerationParams params, String requestId, GenerateListener inner,
+      boolean async) throws Exception {
     long began = System.nanoTime();
     long[] firstStep = {-1};
-    Job job = client.generate(params, requestId, new GenerateListener() {
+    GenerateListener listener = new GenerateListener() {
       @Override
       public void onJob(Job j) {
         inner.onJob(j);
@@ -124,7 +127,10 @@ public final class PolyglotClient {
       public void onPhase(PhaseEvent p) {
         inner.onPhase(p);
       }
-    });
+    };
+    Job job = async
+        ? client.generateAsync(params, requestId, listener).get(5, TimeUnit.MINUTES)
+        : client.generate(params, requestId, listener);
     emit(map("event", "timing", "first_step_ms", firstStep[0] / 1e6, "total_ms", (System.nanoTime() - began) / 1e6));
     return job;
   }

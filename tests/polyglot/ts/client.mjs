@@ -9,6 +9,7 @@ import {
   ConnectError,
   errorInfo,
   HealthCheckResponse_ServingStatus,
+  JobState,
   OrchestratorService,
   parseSeed,
   toJsonString,
@@ -31,17 +32,24 @@ const { values: o } = parseArgs({
 
 const emit = (fields) => console.log(toJsonString(fields));
 
+// bench: generate() with a callback; smoke: the events() iterator, so both forms are exercised.
 async function timed(client, params, requestId, onEvent) {
   const began = performance.now();
   let firstStep;
-  const job = await client.generate(params, {
-    requestId,
-    timeoutMs: 300_000,
-    onEvent: (event) => {
-      if (event.case === "progress" && firstStep === undefined) firstStep = performance.now() - began;
-      onEvent?.(event);
-    },
-  });
+  const seen = (event) => {
+    if (event.case === "progress" && firstStep === undefined) firstStep = performance.now() - began;
+  };
+  let job;
+  if (onEvent === undefined) {
+    job = await client.generate(params, { requestId, timeoutMs: 300_000, onEvent: seen });
+  } else {
+    for await (const event of client.events(params, { requestId, timeoutMs: 300_000 })) {
+      seen(event);
+      onEvent(event);
+      if (event.case === "job") job = event.value;
+    }
+    if (job?.state !== JobState.SUCCEEDED) throw new Error(`job ended ${job && JobState[job.state]}`);
+  }
   emit({ event: "timing", first_step_ms: firstStep, total_ms: performance.now() - began });
   return job;
 }
