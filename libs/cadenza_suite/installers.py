@@ -240,39 +240,60 @@ def ensure_java_protoc_plugins() -> None:
             link.symlink_to(exe)
 
 
-def _stamp_matches(stamp: Path, inputs: Iterable[Path]) -> tuple[bool, str]:
+def _inputs_digest(root: Path, names: Iterable[str]) -> str:
+    """SHA-256 over the named files and every file under the named directories (paths included):
+    a checksum, not mtimes, so a checkout that keeps old timestamps never leaves a stale build."""
     import hashlib
 
     digest = hashlib.sha256()
-    for path in inputs:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    value = digest.hexdigest()
-    return (stamp.exists() and stamp.read_text().strip() == value), value
+    for name in names:
+        top = root / name
+        for path in sorted(top.rglob("*")) if top.is_dir() else [top]:
+            if path.is_file():
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _stamped(stamp: Path, value: str) -> bool:
+    return stamp.exists() and stamp.read_text().strip() == value
 
 
 def ensure_typescript_sdk() -> Path:
-    """`npm ci` in libs/sdk/typescript when package-lock.json changed since the last one, then
-    `npm run build` (dist/); npm's cache is ~/.npm. Returns the package directory."""
-    _need("npm", "install Node.js >= 20 (with npm) from https://nodejs.org or Debian's nodejs")
+    """`npm ci` in libs/sdk/typescript when package-lock.json changed since the last one (npm's
+    cache is ~/.npm), then `tsc` into dist/ when a source changed. Returns the package directory."""
+    _need(
+        "npm", "install Node.js >= 20 (with npm) from https://nodejs.org (Debian 12's nodejs 18 is too old)"
+    )
     package = sdk_root() / "typescript"
-    stamp = package / "node_modules" / ".cadenza-stamp"
-    fresh, value = _stamp_matches(stamp, [package / "package.json", package / "package-lock.json"])
-    if not fresh:
+    installed = package / "node_modules" / ".cadenza-stamp"
+    lock = _inputs_digest(package, ["package.json", "package-lock.json"])
+    if not _stamped(installed, lock):
         _run(
             ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(package)],
             "npm ci in libs/sdk/typescript",
         )
-        stamp.write_text(value + "\n")
-    _run(["npm", "run", "--prefix", str(package), "build"], "build the TypeScript SDK", quiet=True)
+        installed.write_text(lock + "\n")
+    built = package / "dist" / ".cadenza-stamp"
+    sources = _inputs_digest(package, ["package-lock.json", "tsconfig.json", "src"])
+    if not _stamped(built, sources):
+        shutil.rmtree(package / "dist", ignore_errors=True)  # no stale module of a removed source
+        _run(["npm", "run", "--prefix", str(package), "build"], "build the TypeScript SDK", quiet=True)
+        built.write_text(sources + "\n")
     return package
 
 
 def ensure_java_sdk() -> Path:
-    """The Java SDK's jar and its dependency classpath (target/classpath.txt) via `mvn package`;
-    dependencies are cached in ~/.m2. Returns the project directory."""
+    """The Java SDK's jar and its runtime classpath (target/classpath.txt) via `mvn package` when
+    pom.xml or a source changed; dependencies are cached in ~/.m2. Returns the project directory."""
     ensure_apt(["openjdk-17-jdk-headless", "maven"])
     project = sdk_root() / "java"
-    _run(["mvn", "-B", "-q", "-f", str(project / "pom.xml"), "package"], "build the Java SDK", quiet=True)
+    built = project / "target" / ".cadenza-stamp"
+    sources = _inputs_digest(project, ["pom.xml", "src"])
+    if not (_stamped(built, sources) and (project / "target" / "classpath.txt").exists()):
+        # clean: no stale class of a removed source in the jar.
+        argv = ["mvn", "-B", "-q", "-f", str(project / "pom.xml"), "clean", "package"]
+        _run(argv, "build the Java SDK", quiet=True)
+        built.write_text(sources + "\n")
     return project
 
 
