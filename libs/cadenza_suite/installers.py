@@ -9,6 +9,7 @@ import functools
 import glob
 import logging
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -183,7 +184,9 @@ def ensure_go_protoc_plugins() -> None:
 # runtime that grpc-protobuf 1.85.1 pins (3.25.9); protoc-gen-grpc-java 1.83.1 as the SDK's pom.xml says.
 PROTOC_ARTIFACT = ("com.google.protobuf", "protoc", "3.25.9")
 PROTOC_GEN_GRPC_JAVA_ARTIFACT = ("io.grpc", "protoc-gen-grpc-java", "1.83.1")
-MAVEN_PLATFORM = "linux-x86_64"
+# The classifier of this machine's executables on Maven Central (os-arch as protobuf publishes them).
+_MAVEN_ARCH = {"aarch64": "aarch_64", "arm64": "aarch_64"}
+MAVEN_PLATFORM = "linux-" + _MAVEN_ARCH.get(platform.machine(), "x86_64")
 
 
 def sdk_root() -> Path:
