@@ -1,7 +1,7 @@
 """The Go, TypeScript and Java SDKs (libs/sdk) against the running suite, each through its test
 client (tests/polyglot/clients.py): health, the ErrorInfo of a NOT_FOUND, UNAUTHENTICATED without
-a token, a streamed Generate with every step in order, and the track downloaded from its presigned
-URL with its SHA-256 checked. The seed is above 2**63, so a signed 64-bit or float64 seed fails."""
+a token, a streamed Generate with every step and every phase once in order, and the track downloaded
+from its presigned URL with its SHA-256 checked. The seed is above 2**63, so a signed 64-bit or float64 seed fails."""
 
 from __future__ import annotations
 
@@ -23,6 +23,14 @@ from tests.suite.harness import RunningSuite
 STEPS = 4
 SECONDS = 2.0
 SEED = 2**64 - 59  # not representable as a Java long or a JS number
+PHASES = [
+    orchestrator_pb2.PHASE_QUEUED,
+    orchestrator_pb2.PHASE_DIFFUSING,
+    orchestrator_pb2.PHASE_STORING_AUDIO,
+    orchestrator_pb2.PHASE_INDEXING,
+    orchestrator_pb2.PHASE_LINKING,
+    orchestrator_pb2.PHASE_DONE,
+]
 
 
 def _only(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -62,14 +70,15 @@ def test_sdk_client_against_the_suite(running_suite: RunningSuite, tmp_path: Pat
     assert anonymous["code"] == grpc.StatusCode.UNAUTHENTICATED.value[0]
     assert anonymous["domain"] == ERROR_DOMAIN and anonymous["reason"], anonymous
 
-    # Every step once, in order, all before the phases that follow diffusion.
+    # Every step once, in order, while diffusing; each phase announced once, in order.
     progress = _only(events, "progress")
     assert [(p["step"], p["total_steps"]) for p in progress] == [(s, STEPS) for s in range(1, STEPS + 1)]
     stream = [e for e in events if e["event"] in ("job", "progress", "phase")]
-    last_step = max(i for i, e in enumerate(stream) if e["event"] == "progress")
-    phases_after = [e["phase"] for e in stream[last_step:] if e["event"] == "phase"]
-    assert phases_after[-1] == orchestrator_pb2.PHASE_DONE, stream
-    assert orchestrator_pb2.PHASE_DIFFUSING not in phases_after
+    assert [e["phase"] for e in _only(stream, "phase")] == PHASES, stream
+    steps_at = [i for i, e in enumerate(stream) if e["event"] == "progress"]
+    diffusing = stream.index({"event": "phase", "phase": orchestrator_pb2.PHASE_DIFFUSING})
+    storing = stream.index({"event": "phase", "phase": orchestrator_pb2.PHASE_STORING_AUDIO})
+    assert diffusing < steps_at[0] and steps_at[-1] < storing, stream
     assert stream[-1] == {"event": "job", "name": stream[0]["name"], "state": types_pb2.JOB_STATE_SUCCEEDED}
 
     [final] = _only(events, "final")

@@ -90,7 +90,8 @@ func NewRequestID() string {
 }
 
 // Generate runs one generation over the Generate stream. onEvent (may be nil) sees every event in
-// order: job snapshots, one progress event per denoising step, phase changes. It returns the last
+// order: job snapshots, one progress event per denoising step, each phase once as the job enters
+// it, notices within a phase (the model accepted the job, a retry). It returns the last
 // job snapshot; a job that did not succeed is returned with a *JobError. An empty requestID gets
 // a random one; reuse one to resume the same job after a dropped stream.
 func (c *Client) Generate(

@@ -20,7 +20,7 @@ import {
 import { Health, HealthCheckResponse_ServingStatus } from "./gen/grpc/health/v1/health_pb.js";
 
 export type GenerationParamsInit = MessageInitShape<typeof GenerationParamsSchema>;
-/** One Generate stream event: `{case: "job" | "progress" | "phase", value}`. */
+/** One Generate stream event: `{case: "job" | "progress" | "phase" | "notice", value}`. */
 export type GenerateEvent = Exclude<GenerateResponse["event"], { case: undefined }>;
 
 export interface ConnectOptions {
@@ -64,7 +64,8 @@ export class CadenzaClient {
     return (await this.health.check({ service })).status;
   }
 
-  /** The events of one generation, in order: job snapshots, a progress event per step, phases. */
+  /** The events of one generation, in order: job snapshots, a progress event per step, each phase
+   * once as it is entered, notices within a phase. */
   async *events(params: GenerationParamsInit, options: GenerateOptions = {}): AsyncGenerator<GenerateEvent> {
     const stream = this.orchestrator.generate(
       { requestId: options.requestId ?? `ts-${randomUUID()}`, params },

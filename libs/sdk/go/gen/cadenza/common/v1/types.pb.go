@@ -500,7 +500,11 @@ type GenerationParams struct {
 	Steps int32 `protobuf:"varint,4,opt,name=steps,proto3" json:"steps,omitempty"`
 	// Classifier-free guidance scale, 1..20; 0 means the default.
 	GuidanceScale float64 `protobuf:"fixed64,5,opt,name=guidance_scale,json=guidanceScale,proto3" json:"guidance_scale,omitempty"`
-	// Exact seed; unset lets the server pick one (always reported back).
+	// Exact seed; unset lets the server pick one (always reported back). Seeds the server picks are
+	// below 2^48, so they are exact as a JavaScript number and positive as a Java long. A uint64 is
+	// a decimal string in proto3 JSON ("seed": "42"); protobuf-es gives a bigint (serialize with
+	// toJson(), not JSON.stringify); Java's long holds it unsigned (Long.toUnsignedString,
+	// Long.parseUnsignedLong for seeds of 2^63 and above).
 	Seed      *uint64   `protobuf:"varint,6,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
 	Scheduler Scheduler `protobuf:"varint,7,opt,name=scheduler,proto3,enum=cadenza.common.v1.Scheduler" json:"scheduler,omitempty"`
 	// Model version such as "cadenza-tiny-1"; empty means the default model.
@@ -697,7 +701,7 @@ type Job struct {
 	ProgressTotal int32 `protobuf:"varint,11,opt,name=progress_total,json=progressTotal,proto3" json:"progress_total,omitempty"`
 	// The produced track once SUCCEEDED, "tracks/{track}".
 	Track string `protobuf:"bytes,12,opt,name=track,proto3" json:"track,omitempty"`
-	// Seed actually used.
+	// Seed actually used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
 	Seed       uint64                 `protobuf:"varint,13,opt,name=seed,proto3" json:"seed,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
@@ -895,7 +899,8 @@ type Track struct {
 	ModelVersion    string   `protobuf:"bytes,7,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
 	DurationSeconds float64  `protobuf:"fixed64,8,opt,name=duration_seconds,json=durationSeconds,proto3" json:"duration_seconds,omitempty"`
 	SampleRate      int32    `protobuf:"varint,9,opt,name=sample_rate,json=sampleRate,proto3" json:"sample_rate,omitempty"`
-	Seed            uint64   `protobuf:"varint,10,opt,name=seed,proto3" json:"seed,omitempty"`
+	// Seed used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
+	Seed uint64 `protobuf:"varint,10,opt,name=seed,proto3" json:"seed,omitempty"`
 	// Blob locations and checksums.
 	AudioUri     string `protobuf:"bytes,11,opt,name=audio_uri,json=audioUri,proto3" json:"audio_uri,omitempty"`
 	AudioSha256  string `protobuf:"bytes,12,opt,name=audio_sha256,json=audioSha256,proto3" json:"audio_sha256,omitempty"`

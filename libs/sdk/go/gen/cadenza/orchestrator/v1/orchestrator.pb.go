@@ -23,7 +23,10 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Saga phases after diffusion.
+// The phases a job goes through, in order. Each run of a job announces each phase it enters exactly
+// once, as a PhaseEvent; news within a phase (the model accepted the job, a call is retried) comes
+// as a NoticeEvent instead. A job requeued after its worker died runs again and announces its
+// phases again (Job.annotations "attempt" counts the runs).
 type Phase int32
 
 const (
@@ -88,6 +91,58 @@ func (Phase) EnumDescriptor() ([]byte, []int) {
 	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{0}
 }
 
+// What a NoticeEvent reports.
+type NoticeKind int32
+
+const (
+	NoticeKind_NOTICE_KIND_UNSPECIFIED NoticeKind = 0
+	// The model accepted the job: model_version, queue_position and total_steps are set.
+	NoticeKind_NOTICE_KIND_ACCEPTED NoticeKind = 1
+	// A dependency failed transiently and the phase's work starts over after retry_delay_seconds.
+	NoticeKind_NOTICE_KIND_RETRYING NoticeKind = 2
+)
+
+// Enum value maps for NoticeKind.
+var (
+	NoticeKind_name = map[int32]string{
+		0: "NOTICE_KIND_UNSPECIFIED",
+		1: "NOTICE_KIND_ACCEPTED",
+		2: "NOTICE_KIND_RETRYING",
+	}
+	NoticeKind_value = map[string]int32{
+		"NOTICE_KIND_UNSPECIFIED": 0,
+		"NOTICE_KIND_ACCEPTED":    1,
+		"NOTICE_KIND_RETRYING":    2,
+	}
+)
+
+func (x NoticeKind) Enum() *NoticeKind {
+	p := new(NoticeKind)
+	*p = x
+	return p
+}
+
+func (x NoticeKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NoticeKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[1].Descriptor()
+}
+
+func (NoticeKind) Type() protoreflect.EnumType {
+	return &file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[1]
+}
+
+func (x NoticeKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NoticeKind.Descriptor instead.
+func (NoticeKind) EnumDescriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{1}
+}
+
 type LineageDirection int32
 
 const (
@@ -121,11 +176,11 @@ func (x LineageDirection) String() string {
 }
 
 func (LineageDirection) Descriptor() protoreflect.EnumDescriptor {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[1].Descriptor()
+	return file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[2].Descriptor()
 }
 
 func (LineageDirection) Type() protoreflect.EnumType {
-	return &file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[1]
+	return &file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[2]
 }
 
 func (x LineageDirection) Number() protoreflect.EnumNumber {
@@ -134,7 +189,7 @@ func (x LineageDirection) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LineageDirection.Descriptor instead.
 func (LineageDirection) EnumDescriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{1}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{2}
 }
 
 type SubmitGenerationRequest struct {
@@ -235,13 +290,15 @@ func (x *SubmitGenerationResponse) GetJob() *v1.Job {
 }
 
 type ProgressEvent struct {
-	state            protoimpl.MessageState `protogen:"open.v1"`
-	Step             int32                  `protobuf:"varint,1,opt,name=step,proto3" json:"step,omitempty"`
-	TotalSteps       int32                  `protobuf:"varint,2,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
-	Sigma            float64                `protobuf:"fixed64,3,opt,name=sigma,proto3" json:"sigma,omitempty"`
-	ElapsedSeconds   float64                `protobuf:"fixed64,4,opt,name=elapsed_seconds,json=elapsedSeconds,proto3" json:"elapsed_seconds,omitempty"`
-	EtaSeconds       float64                `protobuf:"fixed64,5,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
-	LoudnessEnvelope []float32              `protobuf:"fixed32,6,rep,packed,name=loudness_envelope,json=loudnessEnvelope,proto3" json:"loudness_envelope,omitempty"`
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Step           int32                  `protobuf:"varint,1,opt,name=step,proto3" json:"step,omitempty"`
+	TotalSteps     int32                  `protobuf:"varint,2,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
+	Sigma          float64                `protobuf:"fixed64,3,opt,name=sigma,proto3" json:"sigma,omitempty"`
+	ElapsedSeconds float64                `protobuf:"fixed64,4,opt,name=elapsed_seconds,json=elapsedSeconds,proto3" json:"elapsed_seconds,omitempty"`
+	EtaSeconds     float64                `protobuf:"fixed64,5,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	// Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+	// every few steps and empty on the others.
+	LoudnessEnvelope []float32 `protobuf:"fixed32,6,rep,packed,name=loudness_envelope,json=loudnessEnvelope,proto3" json:"loudness_envelope,omitempty"`
 	// When the step reached the orchestrator from the inference service (whose stream carries no
 	// wall-clock time; the hop between them is one local gRPC message), for latency measurement.
 	EmitTime      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=emit_time,json=emitTime,proto3" json:"emit_time,omitempty"`
@@ -328,7 +385,8 @@ func (x *ProgressEvent) GetEmitTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// A saga phase a job entered; `message` says what happens (e.g. a retry, or why it compensates).
+// A phase the job entered, once per phase and run; `message` says what happens (e.g. why it
+// compensates).
 type PhaseEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Phase         Phase                  `protobuf:"varint,1,opt,name=phase,proto3,enum=cadenza.orchestrator.v1.Phase" json:"phase,omitempty"`
@@ -389,6 +447,113 @@ func (x *PhaseEvent) GetEmitTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// News within the phase the job is in, never a phase of its own (older servers sent these as a
+// second PhaseEvent of the same phase).
+type NoticeEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  NoticeKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=cadenza.orchestrator.v1.NoticeKind" json:"kind,omitempty"`
+	// The phase the job is in.
+	Phase Phase `protobuf:"varint,2,opt,name=phase,proto3,enum=cadenza.orchestrator.v1.Phase" json:"phase,omitempty"`
+	// What happened, for people.
+	Message  string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	EmitTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=emit_time,json=emitTime,proto3" json:"emit_time,omitempty"`
+	// ACCEPTED: the model version that runs the job, its place in the model's queue (0 = running)
+	// and the number of denoising steps.
+	ModelVersion  string `protobuf:"bytes,5,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	QueuePosition int32  `protobuf:"varint,6,opt,name=queue_position,json=queuePosition,proto3" json:"queue_position,omitempty"`
+	TotalSteps    int32  `protobuf:"varint,7,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
+	// RETRYING: seconds until the work starts over.
+	RetryDelaySeconds float64 `protobuf:"fixed64,8,opt,name=retry_delay_seconds,json=retryDelaySeconds,proto3" json:"retry_delay_seconds,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *NoticeEvent) Reset() {
+	*x = NoticeEvent{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoticeEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoticeEvent) ProtoMessage() {}
+
+func (x *NoticeEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoticeEvent.ProtoReflect.Descriptor instead.
+func (*NoticeEvent) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *NoticeEvent) GetKind() NoticeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return NoticeKind_NOTICE_KIND_UNSPECIFIED
+}
+
+func (x *NoticeEvent) GetPhase() Phase {
+	if x != nil {
+		return x.Phase
+	}
+	return Phase_PHASE_UNSPECIFIED
+}
+
+func (x *NoticeEvent) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *NoticeEvent) GetEmitTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EmitTime
+	}
+	return nil
+}
+
+func (x *NoticeEvent) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return ""
+}
+
+func (x *NoticeEvent) GetQueuePosition() int32 {
+	if x != nil {
+		return x.QueuePosition
+	}
+	return 0
+}
+
+func (x *NoticeEvent) GetTotalSteps() int32 {
+	if x != nil {
+		return x.TotalSteps
+	}
+	return 0
+}
+
+func (x *NoticeEvent) GetRetryDelaySeconds() float64 {
+	if x != nil {
+		return x.RetryDelaySeconds
+	}
+	return 0
+}
+
 type WatchJobRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "jobs/{job}".
@@ -399,7 +564,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[4]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +576,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[4]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +589,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{4}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WatchJobRequest) GetName() string {
@@ -441,6 +606,7 @@ type WatchJobResponse struct {
 	//	*WatchJobResponse_Job
 	//	*WatchJobResponse_Progress
 	//	*WatchJobResponse_Phase
+	//	*WatchJobResponse_Notice
 	Event         isWatchJobResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -448,7 +614,7 @@ type WatchJobResponse struct {
 
 func (x *WatchJobResponse) Reset() {
 	*x = WatchJobResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[5]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +626,7 @@ func (x *WatchJobResponse) String() string {
 func (*WatchJobResponse) ProtoMessage() {}
 
 func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[5]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +639,7 @@ func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobResponse.ProtoReflect.Descriptor instead.
 func (*WatchJobResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{5}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WatchJobResponse) GetEvent() isWatchJobResponse_Event {
@@ -510,6 +676,15 @@ func (x *WatchJobResponse) GetPhase() *PhaseEvent {
 	return nil
 }
 
+func (x *WatchJobResponse) GetNotice() *NoticeEvent {
+	if x != nil {
+		if x, ok := x.Event.(*WatchJobResponse_Notice); ok {
+			return x.Notice
+		}
+	}
+	return nil
+}
+
 type isWatchJobResponse_Event interface {
 	isWatchJobResponse_Event()
 }
@@ -527,11 +702,17 @@ type WatchJobResponse_Phase struct {
 	Phase *PhaseEvent `protobuf:"bytes,3,opt,name=phase,proto3,oneof"`
 }
 
+type WatchJobResponse_Notice struct {
+	Notice *NoticeEvent `protobuf:"bytes,4,opt,name=notice,proto3,oneof"`
+}
+
 func (*WatchJobResponse_Job) isWatchJobResponse_Event() {}
 
 func (*WatchJobResponse_Progress) isWatchJobResponse_Event() {}
 
 func (*WatchJobResponse_Phase) isWatchJobResponse_Event() {}
+
+func (*WatchJobResponse_Notice) isWatchJobResponse_Event() {}
 
 type GenerateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -543,7 +724,7 @@ type GenerateRequest struct {
 
 func (x *GenerateRequest) Reset() {
 	*x = GenerateRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[6]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -555,7 +736,7 @@ func (x *GenerateRequest) String() string {
 func (*GenerateRequest) ProtoMessage() {}
 
 func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[6]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -568,7 +749,7 @@ func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateRequest.ProtoReflect.Descriptor instead.
 func (*GenerateRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{6}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GenerateRequest) GetRequestId() string {
@@ -592,6 +773,7 @@ type GenerateResponse struct {
 	//	*GenerateResponse_Job
 	//	*GenerateResponse_Progress
 	//	*GenerateResponse_Phase
+	//	*GenerateResponse_Notice
 	Event         isGenerateResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -599,7 +781,7 @@ type GenerateResponse struct {
 
 func (x *GenerateResponse) Reset() {
 	*x = GenerateResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[7]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +793,7 @@ func (x *GenerateResponse) String() string {
 func (*GenerateResponse) ProtoMessage() {}
 
 func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[7]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +806,7 @@ func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateResponse.ProtoReflect.Descriptor instead.
 func (*GenerateResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{7}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GenerateResponse) GetEvent() isGenerateResponse_Event {
@@ -661,6 +843,15 @@ func (x *GenerateResponse) GetPhase() *PhaseEvent {
 	return nil
 }
 
+func (x *GenerateResponse) GetNotice() *NoticeEvent {
+	if x != nil {
+		if x, ok := x.Event.(*GenerateResponse_Notice); ok {
+			return x.Notice
+		}
+	}
+	return nil
+}
+
 type isGenerateResponse_Event interface {
 	isGenerateResponse_Event()
 }
@@ -677,11 +868,17 @@ type GenerateResponse_Phase struct {
 	Phase *PhaseEvent `protobuf:"bytes,3,opt,name=phase,proto3,oneof"`
 }
 
+type GenerateResponse_Notice struct {
+	Notice *NoticeEvent `protobuf:"bytes,4,opt,name=notice,proto3,oneof"`
+}
+
 func (*GenerateResponse_Job) isGenerateResponse_Event() {}
 
 func (*GenerateResponse_Progress) isGenerateResponse_Event() {}
 
 func (*GenerateResponse_Phase) isGenerateResponse_Event() {}
+
+func (*GenerateResponse_Notice) isGenerateResponse_Event() {}
 
 type CancelJobRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -692,7 +889,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[8]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +901,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[8]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +914,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{8}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CancelJobRequest) GetName() string {
@@ -736,7 +933,7 @@ type CancelJobResponse struct {
 
 func (x *CancelJobResponse) Reset() {
 	*x = CancelJobResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[9]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +945,7 @@ func (x *CancelJobResponse) String() string {
 func (*CancelJobResponse) ProtoMessage() {}
 
 func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[9]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +958,7 @@ func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobResponse.ProtoReflect.Descriptor instead.
 func (*CancelJobResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{9}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CancelJobResponse) GetJob() *v1.Job {
@@ -780,7 +977,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[10]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +989,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[10]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +1002,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{10}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetJobRequest) GetName() string {
@@ -824,7 +1021,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[11]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +1033,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[11]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +1046,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{11}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetJobResponse) GetJob() *v1.Job {
@@ -872,7 +1069,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[12]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +1081,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[12]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +1094,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{12}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListJobsRequest) GetPageSize() int32 {
@@ -938,7 +1135,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[13]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1147,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[13]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1160,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{13}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListJobsResponse) GetJobs() []*v1.Job {
@@ -989,7 +1186,7 @@ type GetTrackRequest struct {
 
 func (x *GetTrackRequest) Reset() {
 	*x = GetTrackRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[14]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1198,7 @@ func (x *GetTrackRequest) String() string {
 func (*GetTrackRequest) ProtoMessage() {}
 
 func (x *GetTrackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[14]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1211,7 @@ func (x *GetTrackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrackRequest.ProtoReflect.Descriptor instead.
 func (*GetTrackRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{14}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetTrackRequest) GetName() string {
@@ -1036,7 +1233,7 @@ type GetTrackResponse struct {
 
 func (x *GetTrackResponse) Reset() {
 	*x = GetTrackResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[15]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1245,7 @@ func (x *GetTrackResponse) String() string {
 func (*GetTrackResponse) ProtoMessage() {}
 
 func (x *GetTrackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[15]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1258,7 @@ func (x *GetTrackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrackResponse.ProtoReflect.Descriptor instead.
 func (*GetTrackResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{15}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetTrackResponse) GetTrack() *v1.Track {
@@ -1096,7 +1293,7 @@ type ListTracksRequest struct {
 
 func (x *ListTracksRequest) Reset() {
 	*x = ListTracksRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1305,7 @@ func (x *ListTracksRequest) String() string {
 func (*ListTracksRequest) ProtoMessage() {}
 
 func (x *ListTracksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1318,7 @@ func (x *ListTracksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracksRequest.ProtoReflect.Descriptor instead.
 func (*ListTracksRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{16}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListTracksRequest) GetPageSize() int32 {
@@ -1155,7 +1352,7 @@ type ListTracksResponse struct {
 
 func (x *ListTracksResponse) Reset() {
 	*x = ListTracksResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1364,7 @@ func (x *ListTracksResponse) String() string {
 func (*ListTracksResponse) ProtoMessage() {}
 
 func (x *ListTracksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1377,7 @@ func (x *ListTracksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracksResponse.ProtoReflect.Descriptor instead.
 func (*ListTracksResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{17}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListTracksResponse) GetTracks() []*v1.Track {
@@ -1210,7 +1407,7 @@ type CreateVariationRequest struct {
 
 func (x *CreateVariationRequest) Reset() {
 	*x = CreateVariationRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1419,7 @@ func (x *CreateVariationRequest) String() string {
 func (*CreateVariationRequest) ProtoMessage() {}
 
 func (x *CreateVariationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1432,7 @@ func (x *CreateVariationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVariationRequest.ProtoReflect.Descriptor instead.
 func (*CreateVariationRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{18}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateVariationRequest) GetRequestId() string {
@@ -1268,7 +1465,7 @@ type CreateVariationResponse struct {
 
 func (x *CreateVariationResponse) Reset() {
 	*x = CreateVariationResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1477,7 @@ func (x *CreateVariationResponse) String() string {
 func (*CreateVariationResponse) ProtoMessage() {}
 
 func (x *CreateVariationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1490,7 @@ func (x *CreateVariationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVariationResponse.ProtoReflect.Descriptor instead.
 func (*CreateVariationResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{19}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateVariationResponse) GetJob() *v1.Job {
@@ -1322,7 +1519,7 @@ type SearchSimilarTracksRequest struct {
 
 func (x *SearchSimilarTracksRequest) Reset() {
 	*x = SearchSimilarTracksRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1531,7 @@ func (x *SearchSimilarTracksRequest) String() string {
 func (*SearchSimilarTracksRequest) ProtoMessage() {}
 
 func (x *SearchSimilarTracksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1544,7 @@ func (x *SearchSimilarTracksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchSimilarTracksRequest.ProtoReflect.Descriptor instead.
 func (*SearchSimilarTracksRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{20}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SearchSimilarTracksRequest) GetQuery() isSearchSimilarTracksRequest_Query {
@@ -1424,7 +1621,7 @@ type SimilarTrack struct {
 
 func (x *SimilarTrack) Reset() {
 	*x = SimilarTrack{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1633,7 @@ func (x *SimilarTrack) String() string {
 func (*SimilarTrack) ProtoMessage() {}
 
 func (x *SimilarTrack) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1646,7 @@ func (x *SimilarTrack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimilarTrack.ProtoReflect.Descriptor instead.
 func (*SimilarTrack) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{21}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SimilarTrack) GetTrack() *v1.Track {
@@ -1475,7 +1672,7 @@ type SearchSimilarTracksResponse struct {
 
 func (x *SearchSimilarTracksResponse) Reset() {
 	*x = SearchSimilarTracksResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1684,7 @@ func (x *SearchSimilarTracksResponse) String() string {
 func (*SearchSimilarTracksResponse) ProtoMessage() {}
 
 func (x *SearchSimilarTracksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1697,7 @@ func (x *SearchSimilarTracksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchSimilarTracksResponse.ProtoReflect.Descriptor instead.
 func (*SearchSimilarTracksResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SearchSimilarTracksResponse) GetTracks() []*SimilarTrack {
@@ -1523,7 +1720,7 @@ type GetLineageRequest struct {
 
 func (x *GetLineageRequest) Reset() {
 	*x = GetLineageRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +1732,7 @@ func (x *GetLineageRequest) String() string {
 func (*GetLineageRequest) ProtoMessage() {}
 
 func (x *GetLineageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1745,7 @@ func (x *GetLineageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLineageRequest.ProtoReflect.Descriptor instead.
 func (*GetLineageRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetLineageRequest) GetTrack() string {
@@ -1598,7 +1795,7 @@ type LineageNode struct {
 
 func (x *LineageNode) Reset() {
 	*x = LineageNode{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1610,7 +1807,7 @@ func (x *LineageNode) String() string {
 func (*LineageNode) ProtoMessage() {}
 
 func (x *LineageNode) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1623,7 +1820,7 @@ func (x *LineageNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineageNode.ProtoReflect.Descriptor instead.
 func (*LineageNode) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LineageNode) GetTrack() string {
@@ -1664,7 +1861,7 @@ type GetLineageResponse struct {
 
 func (x *GetLineageResponse) Reset() {
 	*x = GetLineageResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +1873,7 @@ func (x *GetLineageResponse) String() string {
 func (*GetLineageResponse) ProtoMessage() {}
 
 func (x *GetLineageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1689,7 +1886,7 @@ func (x *GetLineageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLineageResponse.ProtoReflect.Descriptor instead.
 func (*GetLineageResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetLineageResponse) GetNodes() []*LineageNode {
@@ -1715,7 +1912,7 @@ type DeleteTrackRequest struct {
 
 func (x *DeleteTrackRequest) Reset() {
 	*x = DeleteTrackRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1727,7 +1924,7 @@ func (x *DeleteTrackRequest) String() string {
 func (*DeleteTrackRequest) ProtoMessage() {}
 
 func (x *DeleteTrackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1740,7 +1937,7 @@ func (x *DeleteTrackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrackRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTrackRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteTrackRequest) GetName() string {
@@ -1759,7 +1956,7 @@ type DeleteTrackResponse struct {
 
 func (x *DeleteTrackResponse) Reset() {
 	*x = DeleteTrackResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1771,7 +1968,7 @@ func (x *DeleteTrackResponse) String() string {
 func (*DeleteTrackResponse) ProtoMessage() {}
 
 func (x *DeleteTrackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1784,7 +1981,7 @@ func (x *DeleteTrackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrackResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTrackResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteTrackResponse) GetName() string {
@@ -1819,22 +2016,34 @@ const file_cadenza_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"PhaseEvent\x124\n" +
 	"\x05phase\x18\x01 \x01(\x0e2\x1e.cadenza.orchestrator.v1.PhaseR\x05phase\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x127\n" +
-	"\temit_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bemitTime\"%\n" +
+	"\temit_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bemitTime\"\xec\x02\n" +
+	"\vNoticeEvent\x127\n" +
+	"\x04kind\x18\x01 \x01(\x0e2#.cadenza.orchestrator.v1.NoticeKindR\x04kind\x124\n" +
+	"\x05phase\x18\x02 \x01(\x0e2\x1e.cadenza.orchestrator.v1.PhaseR\x05phase\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x127\n" +
+	"\temit_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bemitTime\x12#\n" +
+	"\rmodel_version\x18\x05 \x01(\tR\fmodelVersion\x12%\n" +
+	"\x0equeue_position\x18\x06 \x01(\x05R\rqueuePosition\x12\x1f\n" +
+	"\vtotal_steps\x18\a \x01(\x05R\n" +
+	"totalSteps\x12.\n" +
+	"\x13retry_delay_seconds\x18\b \x01(\x01R\x11retryDelaySeconds\"%\n" +
 	"\x0fWatchJobRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xca\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x8a\x02\n" +
 	"\x10WatchJobResponse\x12*\n" +
 	"\x03job\x18\x01 \x01(\v2\x16.cadenza.common.v1.JobH\x00R\x03job\x12D\n" +
 	"\bprogress\x18\x02 \x01(\v2&.cadenza.orchestrator.v1.ProgressEventH\x00R\bprogress\x12;\n" +
-	"\x05phase\x18\x03 \x01(\v2#.cadenza.orchestrator.v1.PhaseEventH\x00R\x05phaseB\a\n" +
+	"\x05phase\x18\x03 \x01(\v2#.cadenza.orchestrator.v1.PhaseEventH\x00R\x05phase\x12>\n" +
+	"\x06notice\x18\x04 \x01(\v2$.cadenza.orchestrator.v1.NoticeEventH\x00R\x06noticeB\a\n" +
 	"\x05event\"m\n" +
 	"\x0fGenerateRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12;\n" +
-	"\x06params\x18\x02 \x01(\v2#.cadenza.common.v1.GenerationParamsR\x06params\"\xca\x01\n" +
+	"\x06params\x18\x02 \x01(\v2#.cadenza.common.v1.GenerationParamsR\x06params\"\x8a\x02\n" +
 	"\x10GenerateResponse\x12*\n" +
 	"\x03job\x18\x01 \x01(\v2\x16.cadenza.common.v1.JobH\x00R\x03job\x12D\n" +
 	"\bprogress\x18\x02 \x01(\v2&.cadenza.orchestrator.v1.ProgressEventH\x00R\bprogress\x12;\n" +
-	"\x05phase\x18\x03 \x01(\v2#.cadenza.orchestrator.v1.PhaseEventH\x00R\x05phaseB\a\n" +
+	"\x05phase\x18\x03 \x01(\v2#.cadenza.orchestrator.v1.PhaseEventH\x00R\x05phase\x12>\n" +
+	"\x06notice\x18\x04 \x01(\v2$.cadenza.orchestrator.v1.NoticeEventH\x00R\x06noticeB\a\n" +
 	"\x05event\"&\n" +
 	"\x10CancelJobRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"=\n" +
@@ -1916,7 +2125,12 @@ const file_cadenza_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\rPHASE_LINKING\x10\x05\x12\x0e\n" +
 	"\n" +
 	"PHASE_DONE\x10\x06\x12\x16\n" +
-	"\x12PHASE_COMPENSATING\x10\a*y\n" +
+	"\x12PHASE_COMPENSATING\x10\a*]\n" +
+	"\n" +
+	"NoticeKind\x12\x1b\n" +
+	"\x17NOTICE_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14NOTICE_KIND_ACCEPTED\x10\x01\x12\x18\n" +
+	"\x14NOTICE_KIND_RETRYING\x10\x02*y\n" +
 	"\x10LineageDirection\x12!\n" +
 	"\x1dLINEAGE_DIRECTION_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bLINEAGE_DIRECTION_ANCESTORS\x10\x01\x12!\n" +
@@ -1951,104 +2165,111 @@ func file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescData
 }
 
-var file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_cadenza_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(Phase)(0),                          // 0: cadenza.orchestrator.v1.Phase
-	(LineageDirection)(0),               // 1: cadenza.orchestrator.v1.LineageDirection
-	(*SubmitGenerationRequest)(nil),     // 2: cadenza.orchestrator.v1.SubmitGenerationRequest
-	(*SubmitGenerationResponse)(nil),    // 3: cadenza.orchestrator.v1.SubmitGenerationResponse
-	(*ProgressEvent)(nil),               // 4: cadenza.orchestrator.v1.ProgressEvent
-	(*PhaseEvent)(nil),                  // 5: cadenza.orchestrator.v1.PhaseEvent
-	(*WatchJobRequest)(nil),             // 6: cadenza.orchestrator.v1.WatchJobRequest
-	(*WatchJobResponse)(nil),            // 7: cadenza.orchestrator.v1.WatchJobResponse
-	(*GenerateRequest)(nil),             // 8: cadenza.orchestrator.v1.GenerateRequest
-	(*GenerateResponse)(nil),            // 9: cadenza.orchestrator.v1.GenerateResponse
-	(*CancelJobRequest)(nil),            // 10: cadenza.orchestrator.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),           // 11: cadenza.orchestrator.v1.CancelJobResponse
-	(*GetJobRequest)(nil),               // 12: cadenza.orchestrator.v1.GetJobRequest
-	(*GetJobResponse)(nil),              // 13: cadenza.orchestrator.v1.GetJobResponse
-	(*ListJobsRequest)(nil),             // 14: cadenza.orchestrator.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),            // 15: cadenza.orchestrator.v1.ListJobsResponse
-	(*GetTrackRequest)(nil),             // 16: cadenza.orchestrator.v1.GetTrackRequest
-	(*GetTrackResponse)(nil),            // 17: cadenza.orchestrator.v1.GetTrackResponse
-	(*ListTracksRequest)(nil),           // 18: cadenza.orchestrator.v1.ListTracksRequest
-	(*ListTracksResponse)(nil),          // 19: cadenza.orchestrator.v1.ListTracksResponse
-	(*CreateVariationRequest)(nil),      // 20: cadenza.orchestrator.v1.CreateVariationRequest
-	(*CreateVariationResponse)(nil),     // 21: cadenza.orchestrator.v1.CreateVariationResponse
-	(*SearchSimilarTracksRequest)(nil),  // 22: cadenza.orchestrator.v1.SearchSimilarTracksRequest
-	(*SimilarTrack)(nil),                // 23: cadenza.orchestrator.v1.SimilarTrack
-	(*SearchSimilarTracksResponse)(nil), // 24: cadenza.orchestrator.v1.SearchSimilarTracksResponse
-	(*GetLineageRequest)(nil),           // 25: cadenza.orchestrator.v1.GetLineageRequest
-	(*LineageNode)(nil),                 // 26: cadenza.orchestrator.v1.LineageNode
-	(*GetLineageResponse)(nil),          // 27: cadenza.orchestrator.v1.GetLineageResponse
-	(*DeleteTrackRequest)(nil),          // 28: cadenza.orchestrator.v1.DeleteTrackRequest
-	(*DeleteTrackResponse)(nil),         // 29: cadenza.orchestrator.v1.DeleteTrackResponse
-	(*v1.GenerationParams)(nil),         // 30: cadenza.common.v1.GenerationParams
-	(*v1.Job)(nil),                      // 31: cadenza.common.v1.Job
-	(*timestamppb.Timestamp)(nil),       // 32: google.protobuf.Timestamp
-	(v1.JobState)(0),                    // 33: cadenza.common.v1.JobState
-	(*v1.Track)(nil),                    // 34: cadenza.common.v1.Track
-	(*v1.Derivation)(nil),               // 35: cadenza.common.v1.Derivation
-	(v1.LineageOp)(0),                   // 36: cadenza.common.v1.LineageOp
+	(NoticeKind)(0),                     // 1: cadenza.orchestrator.v1.NoticeKind
+	(LineageDirection)(0),               // 2: cadenza.orchestrator.v1.LineageDirection
+	(*SubmitGenerationRequest)(nil),     // 3: cadenza.orchestrator.v1.SubmitGenerationRequest
+	(*SubmitGenerationResponse)(nil),    // 4: cadenza.orchestrator.v1.SubmitGenerationResponse
+	(*ProgressEvent)(nil),               // 5: cadenza.orchestrator.v1.ProgressEvent
+	(*PhaseEvent)(nil),                  // 6: cadenza.orchestrator.v1.PhaseEvent
+	(*NoticeEvent)(nil),                 // 7: cadenza.orchestrator.v1.NoticeEvent
+	(*WatchJobRequest)(nil),             // 8: cadenza.orchestrator.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),            // 9: cadenza.orchestrator.v1.WatchJobResponse
+	(*GenerateRequest)(nil),             // 10: cadenza.orchestrator.v1.GenerateRequest
+	(*GenerateResponse)(nil),            // 11: cadenza.orchestrator.v1.GenerateResponse
+	(*CancelJobRequest)(nil),            // 12: cadenza.orchestrator.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),           // 13: cadenza.orchestrator.v1.CancelJobResponse
+	(*GetJobRequest)(nil),               // 14: cadenza.orchestrator.v1.GetJobRequest
+	(*GetJobResponse)(nil),              // 15: cadenza.orchestrator.v1.GetJobResponse
+	(*ListJobsRequest)(nil),             // 16: cadenza.orchestrator.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),            // 17: cadenza.orchestrator.v1.ListJobsResponse
+	(*GetTrackRequest)(nil),             // 18: cadenza.orchestrator.v1.GetTrackRequest
+	(*GetTrackResponse)(nil),            // 19: cadenza.orchestrator.v1.GetTrackResponse
+	(*ListTracksRequest)(nil),           // 20: cadenza.orchestrator.v1.ListTracksRequest
+	(*ListTracksResponse)(nil),          // 21: cadenza.orchestrator.v1.ListTracksResponse
+	(*CreateVariationRequest)(nil),      // 22: cadenza.orchestrator.v1.CreateVariationRequest
+	(*CreateVariationResponse)(nil),     // 23: cadenza.orchestrator.v1.CreateVariationResponse
+	(*SearchSimilarTracksRequest)(nil),  // 24: cadenza.orchestrator.v1.SearchSimilarTracksRequest
+	(*SimilarTrack)(nil),                // 25: cadenza.orchestrator.v1.SimilarTrack
+	(*SearchSimilarTracksResponse)(nil), // 26: cadenza.orchestrator.v1.SearchSimilarTracksResponse
+	(*GetLineageRequest)(nil),           // 27: cadenza.orchestrator.v1.GetLineageRequest
+	(*LineageNode)(nil),                 // 28: cadenza.orchestrator.v1.LineageNode
+	(*GetLineageResponse)(nil),          // 29: cadenza.orchestrator.v1.GetLineageResponse
+	(*DeleteTrackRequest)(nil),          // 30: cadenza.orchestrator.v1.DeleteTrackRequest
+	(*DeleteTrackResponse)(nil),         // 31: cadenza.orchestrator.v1.DeleteTrackResponse
+	(*v1.GenerationParams)(nil),         // 32: cadenza.common.v1.GenerationParams
+	(*v1.Job)(nil),                      // 33: cadenza.common.v1.Job
+	(*timestamppb.Timestamp)(nil),       // 34: google.protobuf.Timestamp
+	(v1.JobState)(0),                    // 35: cadenza.common.v1.JobState
+	(*v1.Track)(nil),                    // 36: cadenza.common.v1.Track
+	(*v1.Derivation)(nil),               // 37: cadenza.common.v1.Derivation
+	(v1.LineageOp)(0),                   // 38: cadenza.common.v1.LineageOp
 }
 var file_cadenza_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
-	30, // 0: cadenza.orchestrator.v1.SubmitGenerationRequest.params:type_name -> cadenza.common.v1.GenerationParams
-	31, // 1: cadenza.orchestrator.v1.SubmitGenerationResponse.job:type_name -> cadenza.common.v1.Job
-	32, // 2: cadenza.orchestrator.v1.ProgressEvent.emit_time:type_name -> google.protobuf.Timestamp
+	32, // 0: cadenza.orchestrator.v1.SubmitGenerationRequest.params:type_name -> cadenza.common.v1.GenerationParams
+	33, // 1: cadenza.orchestrator.v1.SubmitGenerationResponse.job:type_name -> cadenza.common.v1.Job
+	34, // 2: cadenza.orchestrator.v1.ProgressEvent.emit_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: cadenza.orchestrator.v1.PhaseEvent.phase:type_name -> cadenza.orchestrator.v1.Phase
-	32, // 4: cadenza.orchestrator.v1.PhaseEvent.emit_time:type_name -> google.protobuf.Timestamp
-	31, // 5: cadenza.orchestrator.v1.WatchJobResponse.job:type_name -> cadenza.common.v1.Job
-	4,  // 6: cadenza.orchestrator.v1.WatchJobResponse.progress:type_name -> cadenza.orchestrator.v1.ProgressEvent
-	5,  // 7: cadenza.orchestrator.v1.WatchJobResponse.phase:type_name -> cadenza.orchestrator.v1.PhaseEvent
-	30, // 8: cadenza.orchestrator.v1.GenerateRequest.params:type_name -> cadenza.common.v1.GenerationParams
-	31, // 9: cadenza.orchestrator.v1.GenerateResponse.job:type_name -> cadenza.common.v1.Job
-	4,  // 10: cadenza.orchestrator.v1.GenerateResponse.progress:type_name -> cadenza.orchestrator.v1.ProgressEvent
-	5,  // 11: cadenza.orchestrator.v1.GenerateResponse.phase:type_name -> cadenza.orchestrator.v1.PhaseEvent
-	31, // 12: cadenza.orchestrator.v1.CancelJobResponse.job:type_name -> cadenza.common.v1.Job
-	31, // 13: cadenza.orchestrator.v1.GetJobResponse.job:type_name -> cadenza.common.v1.Job
-	33, // 14: cadenza.orchestrator.v1.ListJobsRequest.states:type_name -> cadenza.common.v1.JobState
-	31, // 15: cadenza.orchestrator.v1.ListJobsResponse.jobs:type_name -> cadenza.common.v1.Job
-	34, // 16: cadenza.orchestrator.v1.GetTrackResponse.track:type_name -> cadenza.common.v1.Track
-	32, // 17: cadenza.orchestrator.v1.GetTrackResponse.audio_url_expire_time:type_name -> google.protobuf.Timestamp
-	34, // 18: cadenza.orchestrator.v1.ListTracksResponse.tracks:type_name -> cadenza.common.v1.Track
-	35, // 19: cadenza.orchestrator.v1.CreateVariationRequest.derivation:type_name -> cadenza.common.v1.Derivation
-	30, // 20: cadenza.orchestrator.v1.CreateVariationRequest.params:type_name -> cadenza.common.v1.GenerationParams
-	31, // 21: cadenza.orchestrator.v1.CreateVariationResponse.job:type_name -> cadenza.common.v1.Job
-	34, // 22: cadenza.orchestrator.v1.SimilarTrack.track:type_name -> cadenza.common.v1.Track
-	23, // 23: cadenza.orchestrator.v1.SearchSimilarTracksResponse.tracks:type_name -> cadenza.orchestrator.v1.SimilarTrack
-	1,  // 24: cadenza.orchestrator.v1.GetLineageRequest.direction:type_name -> cadenza.orchestrator.v1.LineageDirection
-	36, // 25: cadenza.orchestrator.v1.LineageNode.op:type_name -> cadenza.common.v1.LineageOp
-	26, // 26: cadenza.orchestrator.v1.GetLineageResponse.nodes:type_name -> cadenza.orchestrator.v1.LineageNode
-	2,  // 27: cadenza.orchestrator.v1.OrchestratorService.SubmitGeneration:input_type -> cadenza.orchestrator.v1.SubmitGenerationRequest
-	6,  // 28: cadenza.orchestrator.v1.OrchestratorService.WatchJob:input_type -> cadenza.orchestrator.v1.WatchJobRequest
-	8,  // 29: cadenza.orchestrator.v1.OrchestratorService.Generate:input_type -> cadenza.orchestrator.v1.GenerateRequest
-	10, // 30: cadenza.orchestrator.v1.OrchestratorService.CancelJob:input_type -> cadenza.orchestrator.v1.CancelJobRequest
-	12, // 31: cadenza.orchestrator.v1.OrchestratorService.GetJob:input_type -> cadenza.orchestrator.v1.GetJobRequest
-	14, // 32: cadenza.orchestrator.v1.OrchestratorService.ListJobs:input_type -> cadenza.orchestrator.v1.ListJobsRequest
-	16, // 33: cadenza.orchestrator.v1.OrchestratorService.GetTrack:input_type -> cadenza.orchestrator.v1.GetTrackRequest
-	18, // 34: cadenza.orchestrator.v1.OrchestratorService.ListTracks:input_type -> cadenza.orchestrator.v1.ListTracksRequest
-	20, // 35: cadenza.orchestrator.v1.OrchestratorService.CreateVariation:input_type -> cadenza.orchestrator.v1.CreateVariationRequest
-	22, // 36: cadenza.orchestrator.v1.OrchestratorService.SearchSimilarTracks:input_type -> cadenza.orchestrator.v1.SearchSimilarTracksRequest
-	25, // 37: cadenza.orchestrator.v1.OrchestratorService.GetLineage:input_type -> cadenza.orchestrator.v1.GetLineageRequest
-	28, // 38: cadenza.orchestrator.v1.OrchestratorService.DeleteTrack:input_type -> cadenza.orchestrator.v1.DeleteTrackRequest
-	3,  // 39: cadenza.orchestrator.v1.OrchestratorService.SubmitGeneration:output_type -> cadenza.orchestrator.v1.SubmitGenerationResponse
-	7,  // 40: cadenza.orchestrator.v1.OrchestratorService.WatchJob:output_type -> cadenza.orchestrator.v1.WatchJobResponse
-	9,  // 41: cadenza.orchestrator.v1.OrchestratorService.Generate:output_type -> cadenza.orchestrator.v1.GenerateResponse
-	11, // 42: cadenza.orchestrator.v1.OrchestratorService.CancelJob:output_type -> cadenza.orchestrator.v1.CancelJobResponse
-	13, // 43: cadenza.orchestrator.v1.OrchestratorService.GetJob:output_type -> cadenza.orchestrator.v1.GetJobResponse
-	15, // 44: cadenza.orchestrator.v1.OrchestratorService.ListJobs:output_type -> cadenza.orchestrator.v1.ListJobsResponse
-	17, // 45: cadenza.orchestrator.v1.OrchestratorService.GetTrack:output_type -> cadenza.orchestrator.v1.GetTrackResponse
-	19, // 46: cadenza.orchestrator.v1.OrchestratorService.ListTracks:output_type -> cadenza.orchestrator.v1.ListTracksResponse
-	21, // 47: cadenza.orchestrator.v1.OrchestratorService.CreateVariation:output_type -> cadenza.orchestrator.v1.CreateVariationResponse
-	24, // 48: cadenza.orchestrator.v1.OrchestratorService.SearchSimilarTracks:output_type -> cadenza.orchestrator.v1.SearchSimilarTracksResponse
-	27, // 49: cadenza.orchestrator.v1.OrchestratorService.GetLineage:output_type -> cadenza.orchestrator.v1.GetLineageResponse
-	29, // 50: cadenza.orchestrator.v1.OrchestratorService.DeleteTrack:output_type -> cadenza.orchestrator.v1.DeleteTrackResponse
-	39, // [39:51] is the sub-list for method output_type
-	27, // [27:39] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	34, // 4: cadenza.orchestrator.v1.PhaseEvent.emit_time:type_name -> google.protobuf.Timestamp
+	1,  // 5: cadenza.orchestrator.v1.NoticeEvent.kind:type_name -> cadenza.orchestrator.v1.NoticeKind
+	0,  // 6: cadenza.orchestrator.v1.NoticeEvent.phase:type_name -> cadenza.orchestrator.v1.Phase
+	34, // 7: cadenza.orchestrator.v1.NoticeEvent.emit_time:type_name -> google.protobuf.Timestamp
+	33, // 8: cadenza.orchestrator.v1.WatchJobResponse.job:type_name -> cadenza.common.v1.Job
+	5,  // 9: cadenza.orchestrator.v1.WatchJobResponse.progress:type_name -> cadenza.orchestrator.v1.ProgressEvent
+	6,  // 10: cadenza.orchestrator.v1.WatchJobResponse.phase:type_name -> cadenza.orchestrator.v1.PhaseEvent
+	7,  // 11: cadenza.orchestrator.v1.WatchJobResponse.notice:type_name -> cadenza.orchestrator.v1.NoticeEvent
+	32, // 12: cadenza.orchestrator.v1.GenerateRequest.params:type_name -> cadenza.common.v1.GenerationParams
+	33, // 13: cadenza.orchestrator.v1.GenerateResponse.job:type_name -> cadenza.common.v1.Job
+	5,  // 14: cadenza.orchestrator.v1.GenerateResponse.progress:type_name -> cadenza.orchestrator.v1.ProgressEvent
+	6,  // 15: cadenza.orchestrator.v1.GenerateResponse.phase:type_name -> cadenza.orchestrator.v1.PhaseEvent
+	7,  // 16: cadenza.orchestrator.v1.GenerateResponse.notice:type_name -> cadenza.orchestrator.v1.NoticeEvent
+	33, // 17: cadenza.orchestrator.v1.CancelJobResponse.job:type_name -> cadenza.common.v1.Job
+	33, // 18: cadenza.orchestrator.v1.GetJobResponse.job:type_name -> cadenza.common.v1.Job
+	35, // 19: cadenza.orchestrator.v1.ListJobsRequest.states:type_name -> cadenza.common.v1.JobState
+	33, // 20: cadenza.orchestrator.v1.ListJobsResponse.jobs:type_name -> cadenza.common.v1.Job
+	36, // 21: cadenza.orchestrator.v1.GetTrackResponse.track:type_name -> cadenza.common.v1.Track
+	34, // 22: cadenza.orchestrator.v1.GetTrackResponse.audio_url_expire_time:type_name -> google.protobuf.Timestamp
+	36, // 23: cadenza.orchestrator.v1.ListTracksResponse.tracks:type_name -> cadenza.common.v1.Track
+	37, // 24: cadenza.orchestrator.v1.CreateVariationRequest.derivation:type_name -> cadenza.common.v1.Derivation
+	32, // 25: cadenza.orchestrator.v1.CreateVariationRequest.params:type_name -> cadenza.common.v1.GenerationParams
+	33, // 26: cadenza.orchestrator.v1.CreateVariationResponse.job:type_name -> cadenza.common.v1.Job
+	36, // 27: cadenza.orchestrator.v1.SimilarTrack.track:type_name -> cadenza.common.v1.Track
+	25, // 28: cadenza.orchestrator.v1.SearchSimilarTracksResponse.tracks:type_name -> cadenza.orchestrator.v1.SimilarTrack
+	2,  // 29: cadenza.orchestrator.v1.GetLineageRequest.direction:type_name -> cadenza.orchestrator.v1.LineageDirection
+	38, // 30: cadenza.orchestrator.v1.LineageNode.op:type_name -> cadenza.common.v1.LineageOp
+	28, // 31: cadenza.orchestrator.v1.GetLineageResponse.nodes:type_name -> cadenza.orchestrator.v1.LineageNode
+	3,  // 32: cadenza.orchestrator.v1.OrchestratorService.SubmitGeneration:input_type -> cadenza.orchestrator.v1.SubmitGenerationRequest
+	8,  // 33: cadenza.orchestrator.v1.OrchestratorService.WatchJob:input_type -> cadenza.orchestrator.v1.WatchJobRequest
+	10, // 34: cadenza.orchestrator.v1.OrchestratorService.Generate:input_type -> cadenza.orchestrator.v1.GenerateRequest
+	12, // 35: cadenza.orchestrator.v1.OrchestratorService.CancelJob:input_type -> cadenza.orchestrator.v1.CancelJobRequest
+	14, // 36: cadenza.orchestrator.v1.OrchestratorService.GetJob:input_type -> cadenza.orchestrator.v1.GetJobRequest
+	16, // 37: cadenza.orchestrator.v1.OrchestratorService.ListJobs:input_type -> cadenza.orchestrator.v1.ListJobsRequest
+	18, // 38: cadenza.orchestrator.v1.OrchestratorService.GetTrack:input_type -> cadenza.orchestrator.v1.GetTrackRequest
+	20, // 39: cadenza.orchestrator.v1.OrchestratorService.ListTracks:input_type -> cadenza.orchestrator.v1.ListTracksRequest
+	22, // 40: cadenza.orchestrator.v1.OrchestratorService.CreateVariation:input_type -> cadenza.orchestrator.v1.CreateVariationRequest
+	24, // 41: cadenza.orchestrator.v1.OrchestratorService.SearchSimilarTracks:input_type -> cadenza.orchestrator.v1.SearchSimilarTracksRequest
+	27, // 42: cadenza.orchestrator.v1.OrchestratorService.GetLineage:input_type -> cadenza.orchestrator.v1.GetLineageRequest
+	30, // 43: cadenza.orchestrator.v1.OrchestratorService.DeleteTrack:input_type -> cadenza.orchestrator.v1.DeleteTrackRequest
+	4,  // 44: cadenza.orchestrator.v1.OrchestratorService.SubmitGeneration:output_type -> cadenza.orchestrator.v1.SubmitGenerationResponse
+	9,  // 45: cadenza.orchestrator.v1.OrchestratorService.WatchJob:output_type -> cadenza.orchestrator.v1.WatchJobResponse
+	11, // 46: cadenza.orchestrator.v1.OrchestratorService.Generate:output_type -> cadenza.orchestrator.v1.GenerateResponse
+	13, // 47: cadenza.orchestrator.v1.OrchestratorService.CancelJob:output_type -> cadenza.orchestrator.v1.CancelJobResponse
+	15, // 48: cadenza.orchestrator.v1.OrchestratorService.GetJob:output_type -> cadenza.orchestrator.v1.GetJobResponse
+	17, // 49: cadenza.orchestrator.v1.OrchestratorService.ListJobs:output_type -> cadenza.orchestrator.v1.ListJobsResponse
+	19, // 50: cadenza.orchestrator.v1.OrchestratorService.GetTrack:output_type -> cadenza.orchestrator.v1.GetTrackResponse
+	21, // 51: cadenza.orchestrator.v1.OrchestratorService.ListTracks:output_type -> cadenza.orchestrator.v1.ListTracksResponse
+	23, // 52: cadenza.orchestrator.v1.OrchestratorService.CreateVariation:output_type -> cadenza.orchestrator.v1.CreateVariationResponse
+	26, // 53: cadenza.orchestrator.v1.OrchestratorService.SearchSimilarTracks:output_type -> cadenza.orchestrator.v1.SearchSimilarTracksResponse
+	29, // 54: cadenza.orchestrator.v1.OrchestratorService.GetLineage:output_type -> cadenza.orchestrator.v1.GetLineageResponse
+	31, // 55: cadenza.orchestrator.v1.OrchestratorService.DeleteTrack:output_type -> cadenza.orchestrator.v1.DeleteTrackResponse
+	44, // [44:56] is the sub-list for method output_type
+	32, // [32:44] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_cadenza_orchestrator_v1_orchestrator_proto_init() }
@@ -2056,17 +2277,19 @@ func file_cadenza_orchestrator_v1_orchestrator_proto_init() {
 	if File_cadenza_orchestrator_v1_orchestrator_proto != nil {
 		return
 	}
-	file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[5].OneofWrappers = []any{
+	file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[6].OneofWrappers = []any{
 		(*WatchJobResponse_Job)(nil),
 		(*WatchJobResponse_Progress)(nil),
 		(*WatchJobResponse_Phase)(nil),
+		(*WatchJobResponse_Notice)(nil),
 	}
-	file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[7].OneofWrappers = []any{
+	file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[8].OneofWrappers = []any{
 		(*GenerateResponse_Job)(nil),
 		(*GenerateResponse_Progress)(nil),
 		(*GenerateResponse_Phase)(nil),
+		(*GenerateResponse_Notice)(nil),
 	}
-	file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[20].OneofWrappers = []any{
+	file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[21].OneofWrappers = []any{
 		(*SearchSimilarTracksRequest_Track)(nil),
 		(*SearchSimilarTracksRequest_Text)(nil),
 	}
@@ -2075,8 +2298,8 @@ func file_cadenza_orchestrator_v1_orchestrator_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cadenza_orchestrator_v1_orchestrator_proto_rawDesc), len(file_cadenza_orchestrator_v1_orchestrator_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   28,
+			NumEnums:      3,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

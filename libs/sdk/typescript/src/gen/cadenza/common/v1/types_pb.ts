@@ -109,7 +109,11 @@ export type GenerationParams = Message<"cadenza.common.v1.GenerationParams"> & {
   guidanceScale: number;
 
   /**
-   * Exact seed; unset lets the server pick one (always reported back).
+   * Exact seed; unset lets the server pick one (always reported back). Seeds the server picks are
+   * below 2^48, so they are exact as a JavaScript number and positive as a Java long. A uint64 is
+   * a decimal string in proto3 JSON ("seed": "42"); protobuf-es gives a bigint (serialize with
+   * toJson(), not JSON.stringify); Java's long holds it unsigned (Long.toUnsignedString,
+   * Long.parseUnsignedLong for seeds of 2^63 and above).
    *
    * @generated from field: optional uint64 seed = 6;
    */
@@ -261,7 +265,7 @@ export type Job = Message<"cadenza.common.v1.Job"> & {
   track: string;
 
   /**
-   * Seed actually used.
+   * Seed actually used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
    *
    * @generated from field: uint64 seed = 13;
    */
@@ -368,6 +372,8 @@ export type Track = Message<"cadenza.common.v1.Track"> & {
   sampleRate: number;
 
   /**
+   * Seed used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
+   *
    * @generated from field: uint64 seed = 10;
    */
   seed: bigint;

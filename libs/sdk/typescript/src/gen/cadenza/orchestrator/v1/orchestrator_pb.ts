@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cadenza/orchestrator/v1/orchestrator.proto.
  */
 export const file_cadenza_orchestrator_v1_orchestrator: GenFile = /*@__PURE__*/
-  fileDesc("CipjYWRlbnphL29yY2hlc3RyYXRvci92MS9vcmNoZXN0cmF0b3IucHJvdG8SF2NhZGVuemEub3JjaGVzdHJhdG9yLnYxImIKF1N1Ym1pdEdlbmVyYXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSMwoGcGFyYW1zGAIgASgLMiMuY2FkZW56YS5jb21tb24udjEuR2VuZXJhdGlvblBhcmFtcyI/ChhTdWJtaXRHZW5lcmF0aW9uUmVzcG9uc2USIwoDam9iGAEgASgLMhYuY2FkZW56YS5jb21tb24udjEuSm9iIrkBCg1Qcm9ncmVzc0V2ZW50EgwKBHN0ZXAYASABKAUSEwoLdG90YWxfc3RlcHMYAiABKAUSDQoFc2lnbWEYAyABKAESFwoPZWxhcHNlZF9zZWNvbmRzGAQgASgBEhMKC2V0YV9zZWNvbmRzGAUgASgBEhkKEWxvdWRuZXNzX2VudmVsb3BlGAYgAygCEi0KCWVtaXRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiewoKUGhhc2VFdmVudBItCgVwaGFzZRgBIAEoDjIeLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlBoYXNlEg8KB21lc3NhZ2UYAiABKAkSLQoJZW1pdF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIfCg9XYXRjaEpvYlJlcXVlc3QSDAoEbmFtZRgBIAEoCSK0AQoQV2F0Y2hKb2JSZXNwb25zZRIlCgNqb2IYASABKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2JIABI6Cghwcm9ncmVzcxgCIAEoCzImLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlByb2dyZXNzRXZlbnRIABI0CgVwaGFzZRgDIAEoCzIjLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlBoYXNlRXZlbnRIAEIHCgVldmVudCJaCg9HZW5lcmF0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIzCgZwYXJhbXMYAiABKAsyIy5jYWRlbnphLmNvbW1vbi52MS5HZW5lcmF0aW9uUGFyYW1zIrQBChBHZW5lcmF0ZVJlc3BvbnNlEiUKA2pvYhgBIAEoCzIWLmNhZGVuemEuY29tbW9uLnYxLkpvYkgAEjoKCHByb2dyZXNzGAIgASgLMiYuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuUHJvZ3Jlc3NFdmVudEgAEjQKBXBoYXNlGAMgASgLMiMuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuUGhhc2VFdmVudEgAQgcKBWV2ZW50IiAKEENhbmNlbEpvYlJlcXVlc3QSDAoEbmFtZRgBIAEoCSI4ChFDYW5jZWxKb2JSZXNwb25zZRIjCgNqb2IYASABKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2IiHQoNR2V0Sm9iUmVxdWVzdBIMCgRuYW1lGAEgASgJIjUKDkdldEpvYlJlc3BvbnNlEiMKA2pvYhgBIAEoCzIWLmNhZGVuemEuY29tbW9uLnYxLkpvYiJzCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKwoGc3RhdGVzGAMgAygOMhsuY2FkZW56YS5jb21tb24udjEuSm9iU3RhdGUSDAoEdXNlchgEIAEoCSJRChBMaXN0Sm9ic1Jlc3BvbnNlEiQKBGpvYnMYASADKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh8KD0dldFRyYWNrUmVxdWVzdBIMCgRuYW1lGAEgASgJIokBChBHZXRUcmFja1Jlc3BvbnNlEicKBXRyYWNrGAEgASgLMhguY2FkZW56YS5jb21tb24udjEuVHJhY2sSEQoJYXVkaW9fdXJsGAIgASgJEjkKFWF1ZGlvX3VybF9leHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoRTGlzdFRyYWNrc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDAoEdXNlchgDIAEoCSJXChJMaXN0VHJhY2tzUmVzcG9uc2USKAoGdHJhY2tzGAEgAygLMhguY2FkZW56YS5jb21tb24udjEuVHJhY2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpQBChZDcmVhdGVWYXJpYXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSMQoKZGVyaXZhdGlvbhgCIAEoCzIdLmNhZGVuemEuY29tbW9uLnYxLkRlcml2YXRpb24SMwoGcGFyYW1zGAMgASgLMiMuY2FkZW56YS5jb21tb24udjEuR2VuZXJhdGlvblBhcmFtcyI+ChdDcmVhdGVWYXJpYXRpb25SZXNwb25zZRIjCgNqb2IYASABKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2IifgoaU2VhcmNoU2ltaWxhclRyYWNrc1JlcXVlc3QSDwoFdHJhY2sYASABKAlIABIOCgR0ZXh0GAIgASgJSAASDQoFdG9wX2sYAyABKAUSEAoIdGFnc19hbnkYBCADKAkSFQoNbW9kZWxfdmVyc2lvbhgFIAEoCUIHCgVxdWVyeSJGCgxTaW1pbGFyVHJhY2sSJwoFdHJhY2sYASABKAsyGC5jYWRlbnphLmNvbW1vbi52MS5UcmFjaxINCgVzY29yZRgCIAEoAiJUChtTZWFyY2hTaW1pbGFyVHJhY2tzUmVzcG9uc2USNQoGdHJhY2tzGAEgAygLMiUuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuU2ltaWxhclRyYWNrIpoBChFHZXRMaW5lYWdlUmVxdWVzdBINCgV0cmFjaxgBIAEoCRI8CglkaXJlY3Rpb24YAiABKA4yKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaW5lYWdlRGlyZWN0aW9uEhEKCW1heF9kZXB0aBgDIAEoBRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJnCgtMaW5lYWdlTm9kZRINCgV0cmFjaxgBIAEoCRINCgVkZXB0aBgCIAEoBRIoCgJvcBgDIAEoDjIcLmNhZGVuemEuY29tbW9uLnYxLkxpbmVhZ2VPcBIQCghzdHJlbmd0aBgEIAEoASJiChJHZXRMaW5lYWdlUmVzcG9uc2USMwoFbm9kZXMYASADKAsyJC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaW5lYWdlTm9kZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIgoSRGVsZXRlVHJhY2tSZXF1ZXN0EgwKBG5hbWUYASABKAkiIwoTRGVsZXRlVHJhY2tSZXNwb25zZRIMCgRuYW1lGAEgASgJKq0BCgVQaGFzZRIVChFQSEFTRV9VTlNQRUNJRklFRBAAEhAKDFBIQVNFX1FVRVVFRBABEhMKD1BIQVNFX0RJRkZVU0lORxACEhcKE1BIQVNFX1NUT1JJTkdfQVVESU8QAxISCg5QSEFTRV9JTkRFWElORxAEEhEKDVBIQVNFX0xJTktJTkcQBRIOCgpQSEFTRV9ET05FEAYSFgoSUEhBU0VfQ09NUEVOU0FUSU5HEAcqeQoQTGluZWFnZURpcmVjdGlvbhIhCh1MSU5FQUdFX0RJUkVDVElPTl9VTlNQRUNJRklFRBAAEh8KG0xJTkVBR0VfRElSRUNUSU9OX0FOQ0VTVE9SUxABEiEKHUxJTkVBR0VfRElSRUNUSU9OX0RFU0NFTkRBTlRTEAIyhgoKE09yY2hlc3RyYXRvclNlcnZpY2USdwoQU3VibWl0R2VuZXJhdGlvbhIwLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlN1Ym1pdEdlbmVyYXRpb25SZXF1ZXN0GjEuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuU3VibWl0R2VuZXJhdGlvblJlc3BvbnNlEmEKCFdhdGNoSm9iEiguY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuV2F0Y2hKb2JSZXF1ZXN0GikuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuV2F0Y2hKb2JSZXNwb25zZTABEmEKCEdlbmVyYXRlEiguY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2VuZXJhdGVSZXF1ZXN0GikuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2VuZXJhdGVSZXNwb25zZTABEmIKCUNhbmNlbEpvYhIpLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkNhbmNlbEpvYlJlcXVlc3QaKi5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5DYW5jZWxKb2JSZXNwb25zZRJZCgZHZXRKb2ISJi5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZXRKb2JSZXF1ZXN0GicuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2V0Sm9iUmVzcG9uc2USXwoITGlzdEpvYnMSKC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaXN0Sm9ic1JlcXVlc3QaKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaXN0Sm9ic1Jlc3BvbnNlEl8KCEdldFRyYWNrEiguY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2V0VHJhY2tSZXF1ZXN0GikuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2V0VHJhY2tSZXNwb25zZRJlCgpMaXN0VHJhY2tzEiouY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuTGlzdFRyYWNrc1JlcXVlc3QaKy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaXN0VHJhY2tzUmVzcG9uc2USdAoPQ3JlYXRlVmFyaWF0aW9uEi8uY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuQ3JlYXRlVmFyaWF0aW9uUmVxdWVzdBowLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkNyZWF0ZVZhcmlhdGlvblJlc3BvbnNlEoABChNTZWFyY2hTaW1pbGFyVHJhY2tzEjMuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuU2VhcmNoU2ltaWxhclRyYWNrc1JlcXVlc3QaNC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5TZWFyY2hTaW1pbGFyVHJhY2tzUmVzcG9uc2USZQoKR2V0TGluZWFnZRIqLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkdldExpbmVhZ2VSZXF1ZXN0GisuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2V0TGluZWFnZVJlc3BvbnNlEmgKC0RlbGV0ZVRyYWNrEisuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuRGVsZXRlVHJhY2tSZXF1ZXN0GiwuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuRGVsZXRlVHJhY2tSZXNwb25zZUKuAQobY29tLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxQhFPcmNoZXN0cmF0b3JQcm90b1ABogIDQ09YqgIXQ2FkZW56YS5PcmNoZXN0cmF0b3IuVjHKAhdDYWRlbnphXE9yY2hlc3RyYXRvclxWMeICI0NhZGVuemFcT3JjaGVzdHJhdG9yXFYxXEdQQk1ldGFkYXRh6gIZQ2FkZW56YTo6T3JjaGVzdHJhdG9yOjpWMWIGcHJvdG8z", [file_cadenza_common_v1_types, file_google_protobuf_timestamp]);
+  fileDesc("CipjYWRlbnphL29yY2hlc3RyYXRvci92MS9vcmNoZXN0cmF0b3IucHJvdG8SF2NhZGVuemEub3JjaGVzdHJhdG9yLnYxImIKF1N1Ym1pdEdlbmVyYXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSMwoGcGFyYW1zGAIgASgLMiMuY2FkZW56YS5jb21tb24udjEuR2VuZXJhdGlvblBhcmFtcyI/ChhTdWJtaXRHZW5lcmF0aW9uUmVzcG9uc2USIwoDam9iGAEgASgLMhYuY2FkZW56YS5jb21tb24udjEuSm9iIrkBCg1Qcm9ncmVzc0V2ZW50EgwKBHN0ZXAYASABKAUSEwoLdG90YWxfc3RlcHMYAiABKAUSDQoFc2lnbWEYAyABKAESFwoPZWxhcHNlZF9zZWNvbmRzGAQgASgBEhMKC2V0YV9zZWNvbmRzGAUgASgBEhkKEWxvdWRuZXNzX2VudmVsb3BlGAYgAygCEi0KCWVtaXRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiewoKUGhhc2VFdmVudBItCgVwaGFzZRgBIAEoDjIeLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlBoYXNlEg8KB21lc3NhZ2UYAiABKAkSLQoJZW1pdF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKQAgoLTm90aWNlRXZlbnQSMQoEa2luZBgBIAEoDjIjLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLk5vdGljZUtpbmQSLQoFcGhhc2UYAiABKA4yHi5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5QaGFzZRIPCgdtZXNzYWdlGAMgASgJEi0KCWVtaXRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbW9kZWxfdmVyc2lvbhgFIAEoCRIWCg5xdWV1ZV9wb3NpdGlvbhgGIAEoBRITCgt0b3RhbF9zdGVwcxgHIAEoBRIbChNyZXRyeV9kZWxheV9zZWNvbmRzGAggASgBIh8KD1dhdGNoSm9iUmVxdWVzdBIMCgRuYW1lGAEgASgJIuwBChBXYXRjaEpvYlJlc3BvbnNlEiUKA2pvYhgBIAEoCzIWLmNhZGVuemEuY29tbW9uLnYxLkpvYkgAEjoKCHByb2dyZXNzGAIgASgLMiYuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuUHJvZ3Jlc3NFdmVudEgAEjQKBXBoYXNlGAMgASgLMiMuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuUGhhc2VFdmVudEgAEjYKBm5vdGljZRgEIAEoCzIkLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLk5vdGljZUV2ZW50SABCBwoFZXZlbnQiWgoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSMwoGcGFyYW1zGAIgASgLMiMuY2FkZW56YS5jb21tb24udjEuR2VuZXJhdGlvblBhcmFtcyLsAQoQR2VuZXJhdGVSZXNwb25zZRIlCgNqb2IYASABKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2JIABI6Cghwcm9ncmVzcxgCIAEoCzImLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlByb2dyZXNzRXZlbnRIABI0CgVwaGFzZRgDIAEoCzIjLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlBoYXNlRXZlbnRIABI2CgZub3RpY2UYBCABKAsyJC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5Ob3RpY2VFdmVudEgAQgcKBWV2ZW50IiAKEENhbmNlbEpvYlJlcXVlc3QSDAoEbmFtZRgBIAEoCSI4ChFDYW5jZWxKb2JSZXNwb25zZRIjCgNqb2IYASABKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2IiHQoNR2V0Sm9iUmVxdWVzdBIMCgRuYW1lGAEgASgJIjUKDkdldEpvYlJlc3BvbnNlEiMKA2pvYhgBIAEoCzIWLmNhZGVuemEuY29tbW9uLnYxLkpvYiJzCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKwoGc3RhdGVzGAMgAygOMhsuY2FkZW56YS5jb21tb24udjEuSm9iU3RhdGUSDAoEdXNlchgEIAEoCSJRChBMaXN0Sm9ic1Jlc3BvbnNlEiQKBGpvYnMYASADKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh8KD0dldFRyYWNrUmVxdWVzdBIMCgRuYW1lGAEgASgJIokBChBHZXRUcmFja1Jlc3BvbnNlEicKBXRyYWNrGAEgASgLMhguY2FkZW56YS5jb21tb24udjEuVHJhY2sSEQoJYXVkaW9fdXJsGAIgASgJEjkKFWF1ZGlvX3VybF9leHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoRTGlzdFRyYWNrc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDAoEdXNlchgDIAEoCSJXChJMaXN0VHJhY2tzUmVzcG9uc2USKAoGdHJhY2tzGAEgAygLMhguY2FkZW56YS5jb21tb24udjEuVHJhY2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpQBChZDcmVhdGVWYXJpYXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSMQoKZGVyaXZhdGlvbhgCIAEoCzIdLmNhZGVuemEuY29tbW9uLnYxLkRlcml2YXRpb24SMwoGcGFyYW1zGAMgASgLMiMuY2FkZW56YS5jb21tb24udjEuR2VuZXJhdGlvblBhcmFtcyI+ChdDcmVhdGVWYXJpYXRpb25SZXNwb25zZRIjCgNqb2IYASABKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2IifgoaU2VhcmNoU2ltaWxhclRyYWNrc1JlcXVlc3QSDwoFdHJhY2sYASABKAlIABIOCgR0ZXh0GAIgASgJSAASDQoFdG9wX2sYAyABKAUSEAoIdGFnc19hbnkYBCADKAkSFQoNbW9kZWxfdmVyc2lvbhgFIAEoCUIHCgVxdWVyeSJGCgxTaW1pbGFyVHJhY2sSJwoFdHJhY2sYASABKAsyGC5jYWRlbnphLmNvbW1vbi52MS5UcmFjaxINCgVzY29yZRgCIAEoAiJUChtTZWFyY2hTaW1pbGFyVHJhY2tzUmVzcG9uc2USNQoGdHJhY2tzGAEgAygLMiUuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuU2ltaWxhclRyYWNrIpoBChFHZXRMaW5lYWdlUmVxdWVzdBINCgV0cmFjaxgBIAEoCRI8CglkaXJlY3Rpb24YAiABKA4yKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaW5lYWdlRGlyZWN0aW9uEhEKCW1heF9kZXB0aBgDIAEoBRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJnCgtMaW5lYWdlTm9kZRINCgV0cmFjaxgBIAEoCRINCgVkZXB0aBgCIAEoBRIoCgJvcBgDIAEoDjIcLmNhZGVuemEuY29tbW9uLnYxLkxpbmVhZ2VPcBIQCghzdHJlbmd0aBgEIAEoASJiChJHZXRMaW5lYWdlUmVzcG9uc2USMwoFbm9kZXMYASADKAsyJC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaW5lYWdlTm9kZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIgoSRGVsZXRlVHJhY2tSZXF1ZXN0EgwKBG5hbWUYASABKAkiIwoTRGVsZXRlVHJhY2tSZXNwb25zZRIMCgRuYW1lGAEgASgJKq0BCgVQaGFzZRIVChFQSEFTRV9VTlNQRUNJRklFRBAAEhAKDFBIQVNFX1FVRVVFRBABEhMKD1BIQVNFX0RJRkZVU0lORxACEhcKE1BIQVNFX1NUT1JJTkdfQVVESU8QAxISCg5QSEFTRV9JTkRFWElORxAEEhEKDVBIQVNFX0xJTktJTkcQBRIOCgpQSEFTRV9ET05FEAYSFgoSUEhBU0VfQ09NUEVOU0FUSU5HEAcqXQoKTm90aWNlS2luZBIbChdOT1RJQ0VfS0lORF9VTlNQRUNJRklFRBAAEhgKFE5PVElDRV9LSU5EX0FDQ0VQVEVEEAESGAoUTk9USUNFX0tJTkRfUkVUUllJTkcQAip5ChBMaW5lYWdlRGlyZWN0aW9uEiEKHUxJTkVBR0VfRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASHwobTElORUFHRV9ESVJFQ1RJT05fQU5DRVNUT1JTEAESIQodTElORUFHRV9ESVJFQ1RJT05fREVTQ0VOREFOVFMQAjKGCgoTT3JjaGVzdHJhdG9yU2VydmljZRJ3ChBTdWJtaXRHZW5lcmF0aW9uEjAuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuU3VibWl0R2VuZXJhdGlvblJlcXVlc3QaMS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5TdWJtaXRHZW5lcmF0aW9uUmVzcG9uc2USYQoIV2F0Y2hKb2ISKC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5XYXRjaEpvYlJlcXVlc3QaKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5XYXRjaEpvYlJlc3BvbnNlMAESYQoIR2VuZXJhdGUSKC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZW5lcmF0ZVJlcXVlc3QaKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZW5lcmF0ZVJlc3BvbnNlMAESYgoJQ2FuY2VsSm9iEikuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuQ2FuY2VsSm9iUmVxdWVzdBoqLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkNhbmNlbEpvYlJlc3BvbnNlElkKBkdldEpvYhImLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkdldEpvYlJlcXVlc3QaJy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZXRKb2JSZXNwb25zZRJfCghMaXN0Sm9icxIoLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkxpc3RKb2JzUmVxdWVzdBopLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkxpc3RKb2JzUmVzcG9uc2USXwoIR2V0VHJhY2sSKC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZXRUcmFja1JlcXVlc3QaKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZXRUcmFja1Jlc3BvbnNlEmUKCkxpc3RUcmFja3MSKi5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaXN0VHJhY2tzUmVxdWVzdBorLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkxpc3RUcmFja3NSZXNwb25zZRJ0Cg9DcmVhdGVWYXJpYXRpb24SLy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5DcmVhdGVWYXJpYXRpb25SZXF1ZXN0GjAuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuQ3JlYXRlVmFyaWF0aW9uUmVzcG9uc2USgAEKE1NlYXJjaFNpbWlsYXJUcmFja3MSMy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5TZWFyY2hTaW1pbGFyVHJhY2tzUmVxdWVzdBo0LmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlNlYXJjaFNpbWlsYXJUcmFja3NSZXNwb25zZRJlCgpHZXRMaW5lYWdlEiouY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2V0TGluZWFnZVJlcXVlc3QaKy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZXRMaW5lYWdlUmVzcG9uc2USaAoLRGVsZXRlVHJhY2sSKy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5EZWxldGVUcmFja1JlcXVlc3QaLC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5EZWxldGVUcmFja1Jlc3BvbnNlQq4BChtjb20uY2FkZW56YS5vcmNoZXN0cmF0b3IudjFCEU9yY2hlc3RyYXRvclByb3RvUAGiAgNDT1iqAhdDYWRlbnphLk9yY2hlc3RyYXRvci5WMcoCF0NhZGVuemFcT3JjaGVzdHJhdG9yXFYx4gIjQ2FkZW56YVxPcmNoZXN0cmF0b3JcVjFcR1BCTWV0YWRhdGHqAhlDYWRlbnphOjpPcmNoZXN0cmF0b3I6OlYxYgZwcm90bzM", [file_cadenza_common_v1_types, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message cadenza.orchestrator.v1.SubmitGenerationRequest
@@ -87,6 +87,9 @@ export type ProgressEvent = Message<"cadenza.orchestrator.v1.ProgressEvent"> & {
   etaSeconds: number;
 
   /**
+   * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+   * every few steps and empty on the others.
+   *
    * @generated from field: repeated float loudness_envelope = 6;
    */
   loudnessEnvelope: number[];
@@ -108,7 +111,8 @@ export const ProgressEventSchema: GenMessage<ProgressEvent> = /*@__PURE__*/
   messageDesc(file_cadenza_orchestrator_v1_orchestrator, 2);
 
 /**
- * A saga phase a job entered; `message` says what happens (e.g. a retry, or why it compensates).
+ * A phase the job entered, once per phase and run; `message` says what happens (e.g. why it
+ * compensates).
  *
  * @generated from message cadenza.orchestrator.v1.PhaseEvent
  */
@@ -137,6 +141,70 @@ export const PhaseEventSchema: GenMessage<PhaseEvent> = /*@__PURE__*/
   messageDesc(file_cadenza_orchestrator_v1_orchestrator, 3);
 
 /**
+ * News within the phase the job is in, never a phase of its own (older servers sent these as a
+ * second PhaseEvent of the same phase).
+ *
+ * @generated from message cadenza.orchestrator.v1.NoticeEvent
+ */
+export type NoticeEvent = Message<"cadenza.orchestrator.v1.NoticeEvent"> & {
+  /**
+   * @generated from field: cadenza.orchestrator.v1.NoticeKind kind = 1;
+   */
+  kind: NoticeKind;
+
+  /**
+   * The phase the job is in.
+   *
+   * @generated from field: cadenza.orchestrator.v1.Phase phase = 2;
+   */
+  phase: Phase;
+
+  /**
+   * What happened, for people.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp emit_time = 4;
+   */
+  emitTime?: Timestamp | undefined;
+
+  /**
+   * ACCEPTED: the model version that runs the job, its place in the model's queue (0 = running)
+   * and the number of denoising steps.
+   *
+   * @generated from field: string model_version = 5;
+   */
+  modelVersion: string;
+
+  /**
+   * @generated from field: int32 queue_position = 6;
+   */
+  queuePosition: number;
+
+  /**
+   * @generated from field: int32 total_steps = 7;
+   */
+  totalSteps: number;
+
+  /**
+   * RETRYING: seconds until the work starts over.
+   *
+   * @generated from field: double retry_delay_seconds = 8;
+   */
+  retryDelaySeconds: number;
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.NoticeEvent.
+ * Use `create(NoticeEventSchema)` to create a new message.
+ */
+export const NoticeEventSchema: GenMessage<NoticeEvent> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 4);
+
+/**
  * @generated from message cadenza.orchestrator.v1.WatchJobRequest
  */
 export type WatchJobRequest = Message<"cadenza.orchestrator.v1.WatchJobRequest"> & {
@@ -153,7 +221,7 @@ export type WatchJobRequest = Message<"cadenza.orchestrator.v1.WatchJobRequest">
  * Use `create(WatchJobRequestSchema)` to create a new message.
  */
 export const WatchJobRequestSchema: GenMessage<WatchJobRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 4);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 5);
 
 /**
  * @generated from message cadenza.orchestrator.v1.WatchJobResponse
@@ -182,6 +250,12 @@ export type WatchJobResponse = Message<"cadenza.orchestrator.v1.WatchJobResponse
      */
     value: PhaseEvent;
     case: "phase";
+  } | {
+    /**
+     * @generated from field: cadenza.orchestrator.v1.NoticeEvent notice = 4;
+     */
+    value: NoticeEvent;
+    case: "notice";
   } | { case: undefined; value?: undefined };
 };
 
@@ -190,7 +264,7 @@ export type WatchJobResponse = Message<"cadenza.orchestrator.v1.WatchJobResponse
  * Use `create(WatchJobResponseSchema)` to create a new message.
  */
 export const WatchJobResponseSchema: GenMessage<WatchJobResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 5);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 6);
 
 /**
  * @generated from message cadenza.orchestrator.v1.GenerateRequest
@@ -212,7 +286,7 @@ export type GenerateRequest = Message<"cadenza.orchestrator.v1.GenerateRequest">
  * Use `create(GenerateRequestSchema)` to create a new message.
  */
 export const GenerateRequestSchema: GenMessage<GenerateRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 6);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 7);
 
 /**
  * @generated from message cadenza.orchestrator.v1.GenerateResponse
@@ -239,6 +313,12 @@ export type GenerateResponse = Message<"cadenza.orchestrator.v1.GenerateResponse
      */
     value: PhaseEvent;
     case: "phase";
+  } | {
+    /**
+     * @generated from field: cadenza.orchestrator.v1.NoticeEvent notice = 4;
+     */
+    value: NoticeEvent;
+    case: "notice";
   } | { case: undefined; value?: undefined };
 };
 
@@ -247,7 +327,7 @@ export type GenerateResponse = Message<"cadenza.orchestrator.v1.GenerateResponse
  * Use `create(GenerateResponseSchema)` to create a new message.
  */
 export const GenerateResponseSchema: GenMessage<GenerateResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 7);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 8);
 
 /**
  * @generated from message cadenza.orchestrator.v1.CancelJobRequest
@@ -264,7 +344,7 @@ export type CancelJobRequest = Message<"cadenza.orchestrator.v1.CancelJobRequest
  * Use `create(CancelJobRequestSchema)` to create a new message.
  */
 export const CancelJobRequestSchema: GenMessage<CancelJobRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 8);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 9);
 
 /**
  * @generated from message cadenza.orchestrator.v1.CancelJobResponse
@@ -281,7 +361,7 @@ export type CancelJobResponse = Message<"cadenza.orchestrator.v1.CancelJobRespon
  * Use `create(CancelJobResponseSchema)` to create a new message.
  */
 export const CancelJobResponseSchema: GenMessage<CancelJobResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 9);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 10);
 
 /**
  * @generated from message cadenza.orchestrator.v1.GetJobRequest
@@ -298,7 +378,7 @@ export type GetJobRequest = Message<"cadenza.orchestrator.v1.GetJobRequest"> & {
  * Use `create(GetJobRequestSchema)` to create a new message.
  */
 export const GetJobRequestSchema: GenMessage<GetJobRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 10);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 11);
 
 /**
  * @generated from message cadenza.orchestrator.v1.GetJobResponse
@@ -315,7 +395,7 @@ export type GetJobResponse = Message<"cadenza.orchestrator.v1.GetJobResponse"> &
  * Use `create(GetJobResponseSchema)` to create a new message.
  */
 export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 11);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 12);
 
 /**
  * @generated from message cadenza.orchestrator.v1.ListJobsRequest
@@ -349,7 +429,7 @@ export type ListJobsRequest = Message<"cadenza.orchestrator.v1.ListJobsRequest">
  * Use `create(ListJobsRequestSchema)` to create a new message.
  */
 export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 12);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 13);
 
 /**
  * @generated from message cadenza.orchestrator.v1.ListJobsResponse
@@ -371,7 +451,7 @@ export type ListJobsResponse = Message<"cadenza.orchestrator.v1.ListJobsResponse
  * Use `create(ListJobsResponseSchema)` to create a new message.
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 13);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 14);
 
 /**
  * @generated from message cadenza.orchestrator.v1.GetTrackRequest
@@ -388,7 +468,7 @@ export type GetTrackRequest = Message<"cadenza.orchestrator.v1.GetTrackRequest">
  * Use `create(GetTrackRequestSchema)` to create a new message.
  */
 export const GetTrackRequestSchema: GenMessage<GetTrackRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 14);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 15);
 
 /**
  * @generated from message cadenza.orchestrator.v1.GetTrackResponse
@@ -417,7 +497,7 @@ export type GetTrackResponse = Message<"cadenza.orchestrator.v1.GetTrackResponse
  * Use `create(GetTrackResponseSchema)` to create a new message.
  */
 export const GetTrackResponseSchema: GenMessage<GetTrackResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 15);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 16);
 
 /**
  * @generated from message cadenza.orchestrator.v1.ListTracksRequest
@@ -444,7 +524,7 @@ export type ListTracksRequest = Message<"cadenza.orchestrator.v1.ListTracksReque
  * Use `create(ListTracksRequestSchema)` to create a new message.
  */
 export const ListTracksRequestSchema: GenMessage<ListTracksRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 16);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 17);
 
 /**
  * @generated from message cadenza.orchestrator.v1.ListTracksResponse
@@ -466,7 +546,7 @@ export type ListTracksResponse = Message<"cadenza.orchestrator.v1.ListTracksResp
  * Use `create(ListTracksResponseSchema)` to create a new message.
  */
 export const ListTracksResponseSchema: GenMessage<ListTracksResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 17);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 18);
 
 /**
  * @generated from message cadenza.orchestrator.v1.CreateVariationRequest
@@ -497,7 +577,7 @@ export type CreateVariationRequest = Message<"cadenza.orchestrator.v1.CreateVari
  * Use `create(CreateVariationRequestSchema)` to create a new message.
  */
 export const CreateVariationRequestSchema: GenMessage<CreateVariationRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 18);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 19);
 
 /**
  * @generated from message cadenza.orchestrator.v1.CreateVariationResponse
@@ -514,7 +594,7 @@ export type CreateVariationResponse = Message<"cadenza.orchestrator.v1.CreateVar
  * Use `create(CreateVariationResponseSchema)` to create a new message.
  */
 export const CreateVariationResponseSchema: GenMessage<CreateVariationResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 19);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 20);
 
 /**
  * @generated from message cadenza.orchestrator.v1.SearchSimilarTracksRequest
@@ -567,7 +647,7 @@ export type SearchSimilarTracksRequest = Message<"cadenza.orchestrator.v1.Search
  * Use `create(SearchSimilarTracksRequestSchema)` to create a new message.
  */
 export const SearchSimilarTracksRequestSchema: GenMessage<SearchSimilarTracksRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 20);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 21);
 
 /**
  * @generated from message cadenza.orchestrator.v1.SimilarTrack
@@ -589,7 +669,7 @@ export type SimilarTrack = Message<"cadenza.orchestrator.v1.SimilarTrack"> & {
  * Use `create(SimilarTrackSchema)` to create a new message.
  */
 export const SimilarTrackSchema: GenMessage<SimilarTrack> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 21);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 22);
 
 /**
  * @generated from message cadenza.orchestrator.v1.SearchSimilarTracksResponse
@@ -606,7 +686,7 @@ export type SearchSimilarTracksResponse = Message<"cadenza.orchestrator.v1.Searc
  * Use `create(SearchSimilarTracksResponseSchema)` to create a new message.
  */
 export const SearchSimilarTracksResponseSchema: GenMessage<SearchSimilarTracksResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 22);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 23);
 
 /**
  * @generated from message cadenza.orchestrator.v1.GetLineageRequest
@@ -643,7 +723,7 @@ export type GetLineageRequest = Message<"cadenza.orchestrator.v1.GetLineageReque
  * Use `create(GetLineageRequestSchema)` to create a new message.
  */
 export const GetLineageRequestSchema: GenMessage<GetLineageRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 23);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 24);
 
 /**
  * @generated from message cadenza.orchestrator.v1.LineageNode
@@ -675,7 +755,7 @@ export type LineageNode = Message<"cadenza.orchestrator.v1.LineageNode"> & {
  * Use `create(LineageNodeSchema)` to create a new message.
  */
 export const LineageNodeSchema: GenMessage<LineageNode> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 24);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 25);
 
 /**
  * @generated from message cadenza.orchestrator.v1.GetLineageResponse
@@ -697,7 +777,7 @@ export type GetLineageResponse = Message<"cadenza.orchestrator.v1.GetLineageResp
  * Use `create(GetLineageResponseSchema)` to create a new message.
  */
 export const GetLineageResponseSchema: GenMessage<GetLineageResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 25);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 26);
 
 /**
  * @generated from message cadenza.orchestrator.v1.DeleteTrackRequest
@@ -714,7 +794,7 @@ export type DeleteTrackRequest = Message<"cadenza.orchestrator.v1.DeleteTrackReq
  * Use `create(DeleteTrackRequestSchema)` to create a new message.
  */
 export const DeleteTrackRequestSchema: GenMessage<DeleteTrackRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 26);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 27);
 
 /**
  * @generated from message cadenza.orchestrator.v1.DeleteTrackResponse
@@ -731,10 +811,13 @@ export type DeleteTrackResponse = Message<"cadenza.orchestrator.v1.DeleteTrackRe
  * Use `create(DeleteTrackResponseSchema)` to create a new message.
  */
 export const DeleteTrackResponseSchema: GenMessage<DeleteTrackResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 27);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 28);
 
 /**
- * Saga phases after diffusion.
+ * The phases a job goes through, in order. Each run of a job announces each phase it enters exactly
+ * once, as a PhaseEvent; news within a phase (the model accepted the job, a call is retried) comes
+ * as a NoticeEvent instead. A job requeued after its worker died runs again and announces its
+ * phases again (Job.annotations "attempt" counts the runs).
  *
  * @generated from enum cadenza.orchestrator.v1.Phase
  */
@@ -787,6 +870,38 @@ export const PhaseSchema: GenEnum<Phase> = /*@__PURE__*/
   enumDesc(file_cadenza_orchestrator_v1_orchestrator, 0);
 
 /**
+ * What a NoticeEvent reports.
+ *
+ * @generated from enum cadenza.orchestrator.v1.NoticeKind
+ */
+export enum NoticeKind {
+  /**
+   * @generated from enum value: NOTICE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The model accepted the job: model_version, queue_position and total_steps are set.
+   *
+   * @generated from enum value: NOTICE_KIND_ACCEPTED = 1;
+   */
+  ACCEPTED = 1,
+
+  /**
+   * A dependency failed transiently and the phase's work starts over after retry_delay_seconds.
+   *
+   * @generated from enum value: NOTICE_KIND_RETRYING = 2;
+   */
+  RETRYING = 2,
+}
+
+/**
+ * Describes the enum cadenza.orchestrator.v1.NoticeKind.
+ */
+export const NoticeKindSchema: GenEnum<NoticeKind> = /*@__PURE__*/
+  enumDesc(file_cadenza_orchestrator_v1_orchestrator, 1);
+
+/**
  * @generated from enum cadenza.orchestrator.v1.LineageDirection
  */
 export enum LineageDirection {
@@ -810,7 +925,7 @@ export enum LineageDirection {
  * Describes the enum cadenza.orchestrator.v1.LineageDirection.
  */
 export const LineageDirectionSchema: GenEnum<LineageDirection> = /*@__PURE__*/
-  enumDesc(file_cadenza_orchestrator_v1_orchestrator, 1);
+  enumDesc(file_cadenza_orchestrator_v1_orchestrator, 2);
 
 /**
  * The public edge of Cadenza. Every call carries "authorization: Bearer <JWT>".

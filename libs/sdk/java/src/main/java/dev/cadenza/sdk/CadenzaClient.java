@@ -172,6 +172,7 @@ public final class CadenzaClient implements AutoCloseable {
       }
       case PROGRESS -> listener.onProgress(event.getProgress());
       case PHASE -> listener.onPhase(event.getPhase());
+      case NOTICE -> listener.onNotice(event.getNotice());
       default -> { } // an event kind newer than this SDK
     }
     return job;

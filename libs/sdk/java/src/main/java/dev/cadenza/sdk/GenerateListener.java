@@ -1,6 +1,7 @@
 package dev.cadenza.sdk;
 
 import dev.cadenza.common.v1.Job;
+import dev.cadenza.orchestrator.v1.NoticeEvent;
 import dev.cadenza.orchestrator.v1.PhaseEvent;
 import dev.cadenza.orchestrator.v1.ProgressEvent;
 
@@ -12,8 +13,12 @@ public interface GenerateListener {
   /** One per denoising step, steps 1..total in order. */
   default void onProgress(ProgressEvent progress) {}
 
-  /** The job entered a phase (queued, diffusing, storing audio, indexing, linking, done...). */
+  /** The job entered a phase (queued, diffusing, storing audio, indexing, linking, done...): once
+   * per phase and run of the job. */
   default void onPhase(PhaseEvent phase) {}
+
+  /** News within the current phase: the model accepted the job (queue position, steps), a retry. */
+  default void onNotice(NoticeEvent notice) {}
 
   /** The job succeeded (after its last event). */
   default void onCompleted(Job job) {}

@@ -198,7 +198,11 @@ private static final long serialVersionUID = 0L;
   private long seed_ = 0L;
   /**
    * <pre>
-   * Exact seed; unset lets the server pick one (always reported back).
+   * Exact seed; unset lets the server pick one (always reported back). Seeds the server picks are
+   * below 2^48, so they are exact as a JavaScript number and positive as a Java long. A uint64 is
+   * a decimal string in proto3 JSON ("seed": "42"); protobuf-es gives a bigint (serialize with
+   * toJson(), not JSON.stringify); Java's long holds it unsigned (Long.toUnsignedString,
+   * Long.parseUnsignedLong for seeds of 2^63 and above).
    * </pre>
    *
    * <code>optional uint64 seed = 6 [json_name = "seed"];</code>
@@ -210,7 +214,11 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Exact seed; unset lets the server pick one (always reported back).
+   * Exact seed; unset lets the server pick one (always reported back). Seeds the server picks are
+   * below 2^48, so they are exact as a JavaScript number and positive as a Java long. A uint64 is
+   * a decimal string in proto3 JSON ("seed": "42"); protobuf-es gives a bigint (serialize with
+   * toJson(), not JSON.stringify); Java's long holds it unsigned (Long.toUnsignedString,
+   * Long.parseUnsignedLong for seeds of 2^63 and above).
    * </pre>
    *
    * <code>optional uint64 seed = 6 [json_name = "seed"];</code>
@@ -1180,7 +1188,11 @@ private static final long serialVersionUID = 0L;
     private long seed_ ;
     /**
      * <pre>
-     * Exact seed; unset lets the server pick one (always reported back).
+     * Exact seed; unset lets the server pick one (always reported back). Seeds the server picks are
+     * below 2^48, so they are exact as a JavaScript number and positive as a Java long. A uint64 is
+     * a decimal string in proto3 JSON ("seed": "42"); protobuf-es gives a bigint (serialize with
+     * toJson(), not JSON.stringify); Java's long holds it unsigned (Long.toUnsignedString,
+     * Long.parseUnsignedLong for seeds of 2^63 and above).
      * </pre>
      *
      * <code>optional uint64 seed = 6 [json_name = "seed"];</code>
@@ -1192,7 +1204,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Exact seed; unset lets the server pick one (always reported back).
+     * Exact seed; unset lets the server pick one (always reported back). Seeds the server picks are
+     * below 2^48, so they are exact as a JavaScript number and positive as a Java long. A uint64 is
+     * a decimal string in proto3 JSON ("seed": "42"); protobuf-es gives a bigint (serialize with
+     * toJson(), not JSON.stringify); Java's long holds it unsigned (Long.toUnsignedString,
+     * Long.parseUnsignedLong for seeds of 2^63 and above).
      * </pre>
      *
      * <code>optional uint64 seed = 6 [json_name = "seed"];</code>
@@ -1204,7 +1220,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Exact seed; unset lets the server pick one (always reported back).
+     * Exact seed; unset lets the server pick one (always reported back). Seeds the server picks are
+     * below 2^48, so they are exact as a JavaScript number and positive as a Java long. A uint64 is
+     * a decimal string in proto3 JSON ("seed": "42"); protobuf-es gives a bigint (serialize with
+     * toJson(), not JSON.stringify); Java's long holds it unsigned (Long.toUnsignedString,
+     * Long.parseUnsignedLong for seeds of 2^63 and above).
      * </pre>
      *
      * <code>optional uint64 seed = 6 [json_name = "seed"];</code>
@@ -1220,7 +1240,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Exact seed; unset lets the server pick one (always reported back).
+     * Exact seed; unset lets the server pick one (always reported back). Seeds the server picks are
+     * below 2^48, so they are exact as a JavaScript number and positive as a Java long. A uint64 is
+     * a decimal string in proto3 JSON ("seed": "42"); protobuf-es gives a bigint (serialize with
+     * toJson(), not JSON.stringify); Java's long holds it unsigned (Long.toUnsignedString,
+     * Long.parseUnsignedLong for seeds of 2^63 and above).
      * </pre>
      *
      * <code>optional uint64 seed = 6 [json_name = "seed"];</code>

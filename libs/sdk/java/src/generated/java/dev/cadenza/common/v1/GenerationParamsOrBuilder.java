@@ -101,7 +101,11 @@ public interface GenerationParamsOrBuilder extends
 
   /**
    * <pre>
-   * Exact seed; unset lets the server pick one (always reported back).
+   * Exact seed; unset lets the server pick one (always reported back). Seeds the server picks are
+   * below 2^48, so they are exact as a JavaScript number and positive as a Java long. A uint64 is
+   * a decimal string in proto3 JSON ("seed": "42"); protobuf-es gives a bigint (serialize with
+   * toJson(), not JSON.stringify); Java's long holds it unsigned (Long.toUnsignedString,
+   * Long.parseUnsignedLong for seeds of 2^63 and above).
    * </pre>
    *
    * <code>optional uint64 seed = 6 [json_name = "seed"];</code>
@@ -110,7 +114,11 @@ public interface GenerationParamsOrBuilder extends
   boolean hasSeed();
   /**
    * <pre>
-   * Exact seed; unset lets the server pick one (always reported back).
+   * Exact seed; unset lets the server pick one (always reported back). Seeds the server picks are
+   * below 2^48, so they are exact as a JavaScript number and positive as a Java long. A uint64 is
+   * a decimal string in proto3 JSON ("seed": "42"); protobuf-es gives a bigint (serialize with
+   * toJson(), not JSON.stringify); Java's long holds it unsigned (Long.toUnsignedString,
+   * Long.parseUnsignedLong for seeds of 2^63 and above).
    * </pre>
    *
    * <code>optional uint64 seed = 6 [json_name = "seed"];</code>

@@ -457,7 +457,7 @@ private static final long serialVersionUID = 0L;
   private long seed_ = 0L;
   /**
    * <pre>
-   * Seed actually used.
+   * Seed actually used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
    * </pre>
    *
    * <code>uint64 seed = 13 [json_name = "seed"];</code>
@@ -2577,7 +2577,7 @@ private static final long serialVersionUID = 0L;
     private long seed_ ;
     /**
      * <pre>
-     * Seed actually used.
+     * Seed actually used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
      * </pre>
      *
      * <code>uint64 seed = 13 [json_name = "seed"];</code>
@@ -2589,7 +2589,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Seed actually used.
+     * Seed actually used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
      * </pre>
      *
      * <code>uint64 seed = 13 [json_name = "seed"];</code>
@@ -2605,7 +2605,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Seed actually used.
+     * Seed actually used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
      * </pre>
      *
      * <code>uint64 seed = 13 [json_name = "seed"];</code>

@@ -202,7 +202,7 @@ public interface JobOrBuilder extends
 
   /**
    * <pre>
-   * Seed actually used.
+   * Seed actually used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
    * </pre>
    *
    * <code>uint64 seed = 13 [json_name = "seed"];</code>

@@ -360,6 +360,10 @@ private static final long serialVersionUID = 0L;
   public static final int SEED_FIELD_NUMBER = 10;
   private long seed_ = 0L;
   /**
+   * <pre>
+   * Seed used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
+   * </pre>
+   *
    * <code>uint64 seed = 10 [json_name = "seed"];</code>
    * @return The seed.
    */
@@ -2041,6 +2045,10 @@ private static final long serialVersionUID = 0L;
 
     private long seed_ ;
     /**
+     * <pre>
+     * Seed used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
+     * </pre>
+     *
      * <code>uint64 seed = 10 [json_name = "seed"];</code>
      * @return The seed.
      */
@@ -2049,6 +2057,10 @@ private static final long serialVersionUID = 0L;
       return seed_;
     }
     /**
+     * <pre>
+     * Seed used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
+     * </pre>
+     *
      * <code>uint64 seed = 10 [json_name = "seed"];</code>
      * @param value The seed to set.
      * @return This builder for chaining.
@@ -2061,6 +2073,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Seed used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
+     * </pre>
+     *
      * <code>uint64 seed = 10 [json_name = "seed"];</code>
      * @return This builder for chaining.
      */

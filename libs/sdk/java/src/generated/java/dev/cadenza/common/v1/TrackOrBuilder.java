@@ -126,6 +126,10 @@ public interface TrackOrBuilder extends
   int getSampleRate();
 
   /**
+   * <pre>
+   * Seed used (uint64: see GenerationParams.seed for JSON, JavaScript and Java).
+   * </pre>
+   *
    * <code>uint64 seed = 10 [json_name = "seed"];</code>
    * @return The seed.
    */

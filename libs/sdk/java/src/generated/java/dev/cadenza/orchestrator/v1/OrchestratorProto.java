@@ -36,6 +36,11 @@ public final class OrchestratorProto {
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_cadenza_orchestrator_v1_PhaseEvent_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_NoticeEvent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_NoticeEvent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_cadenza_orchestrator_v1_WatchJobRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
@@ -182,116 +187,131 @@ public final class OrchestratorProto {
       "eEvent\0224\n\005phase\030\001 \001(\0162\036.cadenza.orchestr" +
       "ator.v1.PhaseR\005phase\022\030\n\007message\030\002 \001(\tR\007m" +
       "essage\0227\n\temit_time\030\003 \001(\0132\032.google.proto" +
-      "buf.TimestampR\010emitTime\"%\n\017WatchJobReque" +
-      "st\022\022\n\004name\030\001 \001(\tR\004name\"\312\001\n\020WatchJobRespo" +
-      "nse\022*\n\003job\030\001 \001(\0132\026.cadenza.common.v1.Job" +
-      "H\000R\003job\022D\n\010progress\030\002 \001(\0132&.cadenza.orch" +
-      "estrator.v1.ProgressEventH\000R\010progress\022;\n" +
-      "\005phase\030\003 \001(\0132#.cadenza.orchestrator.v1.P" +
-      "haseEventH\000R\005phaseB\007\n\005event\"m\n\017GenerateR" +
-      "equest\022\035\n\nrequest_id\030\001 \001(\tR\trequestId\022;\n" +
-      "\006params\030\002 \001(\0132#.cadenza.common.v1.Genera" +
-      "tionParamsR\006params\"\312\001\n\020GenerateResponse\022" +
-      "*\n\003job\030\001 \001(\0132\026.cadenza.common.v1.JobH\000R\003" +
-      "job\022D\n\010progress\030\002 \001(\0132&.cadenza.orchestr" +
-      "ator.v1.ProgressEventH\000R\010progress\022;\n\005pha" +
-      "se\030\003 \001(\0132#.cadenza.orchestrator.v1.Phase" +
-      "EventH\000R\005phaseB\007\n\005event\"&\n\020CancelJobRequ" +
-      "est\022\022\n\004name\030\001 \001(\tR\004name\"=\n\021CancelJobResp" +
-      "onse\022(\n\003job\030\001 \001(\0132\026.cadenza.common.v1.Jo" +
-      "bR\003job\"#\n\rGetJobRequest\022\022\n\004name\030\001 \001(\tR\004n" +
-      "ame\":\n\016GetJobResponse\022(\n\003job\030\001 \001(\0132\026.cad" +
-      "enza.common.v1.JobR\003job\"\226\001\n\017ListJobsRequ" +
-      "est\022\033\n\tpage_size\030\001 \001(\005R\010pageSize\022\035\n\npage" +
-      "_token\030\002 \001(\tR\tpageToken\0223\n\006states\030\003 \003(\0162" +
-      "\033.cadenza.common.v1.JobStateR\006states\022\022\n\004" +
-      "user\030\004 \001(\tR\004user\"f\n\020ListJobsResponse\022*\n\004" +
-      "jobs\030\001 \003(\0132\026.cadenza.common.v1.JobR\004jobs" +
-      "\022&\n\017next_page_token\030\002 \001(\tR\rnextPageToken" +
-      "\"%\n\017GetTrackRequest\022\022\n\004name\030\001 \001(\tR\004name\"" +
-      "\256\001\n\020GetTrackResponse\022.\n\005track\030\001 \001(\0132\030.ca" +
-      "denza.common.v1.TrackR\005track\022\033\n\taudio_ur" +
-      "l\030\002 \001(\tR\010audioUrl\022M\n\025audio_url_expire_ti" +
-      "me\030\003 \001(\0132\032.google.protobuf.TimestampR\022au" +
-      "dioUrlExpireTime\"c\n\021ListTracksRequest\022\033\n" +
-      "\tpage_size\030\001 \001(\005R\010pageSize\022\035\n\npage_token" +
-      "\030\002 \001(\tR\tpageToken\022\022\n\004user\030\003 \001(\tR\004user\"n\n" +
-      "\022ListTracksResponse\0220\n\006tracks\030\001 \003(\0132\030.ca" +
-      "denza.common.v1.TrackR\006tracks\022&\n\017next_pa" +
-      "ge_token\030\002 \001(\tR\rnextPageToken\"\263\001\n\026Create" +
-      "VariationRequest\022\035\n\nrequest_id\030\001 \001(\tR\tre" +
-      "questId\022=\n\nderivation\030\002 \001(\0132\035.cadenza.co" +
-      "mmon.v1.DerivationR\nderivation\022;\n\006params" +
-      "\030\003 \001(\0132#.cadenza.common.v1.GenerationPar" +
-      "amsR\006params\"C\n\027CreateVariationResponse\022(" +
-      "\n\003job\030\001 \001(\0132\026.cadenza.common.v1.JobR\003job" +
-      "\"\250\001\n\032SearchSimilarTracksRequest\022\026\n\005track" +
-      "\030\001 \001(\tH\000R\005track\022\024\n\004text\030\002 \001(\tH\000R\004text\022\023\n" +
-      "\005top_k\030\003 \001(\005R\004topK\022\031\n\010tags_any\030\004 \003(\tR\007ta" +
-      "gsAny\022#\n\rmodel_version\030\005 \001(\tR\014modelVersi" +
-      "onB\007\n\005query\"T\n\014SimilarTrack\022.\n\005track\030\001 \001" +
-      "(\0132\030.cadenza.common.v1.TrackR\005track\022\024\n\005s" +
-      "core\030\002 \001(\002R\005score\"\\\n\033SearchSimilarTracks" +
-      "Response\022=\n\006tracks\030\001 \003(\0132%.cadenza.orche" +
-      "strator.v1.SimilarTrackR\006tracks\"\313\001\n\021GetL" +
-      "ineageRequest\022\024\n\005track\030\001 \001(\tR\005track\022G\n\td" +
-      "irection\030\002 \001(\0162).cadenza.orchestrator.v1" +
-      ".LineageDirectionR\tdirection\022\033\n\tmax_dept" +
-      "h\030\003 \001(\005R\010maxDepth\022\033\n\tpage_size\030\004 \001(\005R\010pa" +
-      "geSize\022\035\n\npage_token\030\005 \001(\tR\tpageToken\"\203\001" +
-      "\n\013LineageNode\022\024\n\005track\030\001 \001(\tR\005track\022\024\n\005d" +
-      "epth\030\002 \001(\005R\005depth\022,\n\002op\030\003 \001(\0162\034.cadenza." +
-      "common.v1.LineageOpR\002op\022\032\n\010strength\030\004 \001(" +
-      "\001R\010strength\"x\n\022GetLineageResponse\022:\n\005nod" +
-      "es\030\001 \003(\0132$.cadenza.orchestrator.v1.Linea" +
-      "geNodeR\005nodes\022&\n\017next_page_token\030\002 \001(\tR\r" +
-      "nextPageToken\"(\n\022DeleteTrackRequest\022\022\n\004n" +
-      "ame\030\001 \001(\tR\004name\")\n\023DeleteTrackResponse\022\022" +
-      "\n\004name\030\001 \001(\tR\004name*\255\001\n\005Phase\022\025\n\021PHASE_UN" +
-      "SPECIFIED\020\000\022\020\n\014PHASE_QUEUED\020\001\022\023\n\017PHASE_D" +
-      "IFFUSING\020\002\022\027\n\023PHASE_STORING_AUDIO\020\003\022\022\n\016P" +
-      "HASE_INDEXING\020\004\022\021\n\rPHASE_LINKING\020\005\022\016\n\nPH" +
-      "ASE_DONE\020\006\022\026\n\022PHASE_COMPENSATING\020\007*y\n\020Li" +
-      "neageDirection\022!\n\035LINEAGE_DIRECTION_UNSP" +
-      "ECIFIED\020\000\022\037\n\033LINEAGE_DIRECTION_ANCESTORS" +
-      "\020\001\022!\n\035LINEAGE_DIRECTION_DESCENDANTS\020\0022\206\n" +
-      "\n\023OrchestratorService\022w\n\020SubmitGeneratio" +
-      "n\0220.cadenza.orchestrator.v1.SubmitGenera" +
-      "tionRequest\0321.cadenza.orchestrator.v1.Su" +
-      "bmitGenerationResponse\022a\n\010WatchJob\022(.cad" +
-      "enza.orchestrator.v1.WatchJobRequest\032).c" +
-      "adenza.orchestrator.v1.WatchJobResponse0" +
-      "\001\022a\n\010Generate\022(.cadenza.orchestrator.v1." +
-      "GenerateRequest\032).cadenza.orchestrator.v" +
-      "1.GenerateResponse0\001\022b\n\tCancelJob\022).cade" +
-      "nza.orchestrator.v1.CancelJobRequest\032*.c" +
-      "adenza.orchestrator.v1.CancelJobResponse" +
-      "\022Y\n\006GetJob\022&.cadenza.orchestrator.v1.Get" +
-      "JobRequest\032\'.cadenza.orchestrator.v1.Get" +
-      "JobResponse\022_\n\010ListJobs\022(.cadenza.orches" +
-      "trator.v1.ListJobsRequest\032).cadenza.orch" +
-      "estrator.v1.ListJobsResponse\022_\n\010GetTrack" +
-      "\022(.cadenza.orchestrator.v1.GetTrackReque" +
-      "st\032).cadenza.orchestrator.v1.GetTrackRes" +
-      "ponse\022e\n\nListTracks\022*.cadenza.orchestrat" +
-      "or.v1.ListTracksRequest\032+.cadenza.orches" +
-      "trator.v1.ListTracksResponse\022t\n\017CreateVa" +
-      "riation\022/.cadenza.orchestrator.v1.Create" +
-      "VariationRequest\0320.cadenza.orchestrator." +
-      "v1.CreateVariationResponse\022\200\001\n\023SearchSim" +
-      "ilarTracks\0223.cadenza.orchestrator.v1.Sea" +
-      "rchSimilarTracksRequest\0324.cadenza.orches" +
-      "trator.v1.SearchSimilarTracksResponse\022e\n" +
-      "\nGetLineage\022*.cadenza.orchestrator.v1.Ge" +
-      "tLineageRequest\032+.cadenza.orchestrator.v" +
-      "1.GetLineageResponse\022h\n\013DeleteTrack\022+.ca" +
-      "denza.orchestrator.v1.DeleteTrackRequest" +
-      "\032,.cadenza.orchestrator.v1.DeleteTrackRe" +
-      "sponseB\256\001\n\033dev.cadenza.orchestrator.v1B\021" +
-      "OrchestratorProtoP\001\242\002\003COX\252\002\027Cadenza.Orch" +
-      "estrator.V1\312\002\027Cadenza\\Orchestrator\\V1\342\002#" +
-      "Cadenza\\Orchestrator\\V1\\GPBMetadata\352\002\031Ca" +
-      "denza::Orchestrator::V1b\006proto3"
+      "buf.TimestampR\010emitTime\"\354\002\n\013NoticeEvent\022" +
+      "7\n\004kind\030\001 \001(\0162#.cadenza.orchestrator.v1." +
+      "NoticeKindR\004kind\0224\n\005phase\030\002 \001(\0162\036.cadenz" +
+      "a.orchestrator.v1.PhaseR\005phase\022\030\n\007messag" +
+      "e\030\003 \001(\tR\007message\0227\n\temit_time\030\004 \001(\0132\032.go" +
+      "ogle.protobuf.TimestampR\010emitTime\022#\n\rmod" +
+      "el_version\030\005 \001(\tR\014modelVersion\022%\n\016queue_" +
+      "position\030\006 \001(\005R\rqueuePosition\022\037\n\013total_s" +
+      "teps\030\007 \001(\005R\ntotalSteps\022.\n\023retry_delay_se" +
+      "conds\030\010 \001(\001R\021retryDelaySeconds\"%\n\017WatchJ" +
+      "obRequest\022\022\n\004name\030\001 \001(\tR\004name\"\212\002\n\020WatchJ" +
+      "obResponse\022*\n\003job\030\001 \001(\0132\026.cadenza.common" +
+      ".v1.JobH\000R\003job\022D\n\010progress\030\002 \001(\0132&.caden" +
+      "za.orchestrator.v1.ProgressEventH\000R\010prog" +
+      "ress\022;\n\005phase\030\003 \001(\0132#.cadenza.orchestrat" +
+      "or.v1.PhaseEventH\000R\005phase\022>\n\006notice\030\004 \001(" +
+      "\0132$.cadenza.orchestrator.v1.NoticeEventH" +
+      "\000R\006noticeB\007\n\005event\"m\n\017GenerateRequest\022\035\n" +
+      "\nrequest_id\030\001 \001(\tR\trequestId\022;\n\006params\030\002" +
+      " \001(\0132#.cadenza.common.v1.GenerationParam" +
+      "sR\006params\"\212\002\n\020GenerateResponse\022*\n\003job\030\001 " +
+      "\001(\0132\026.cadenza.common.v1.JobH\000R\003job\022D\n\010pr" +
+      "ogress\030\002 \001(\0132&.cadenza.orchestrator.v1.P" +
+      "rogressEventH\000R\010progress\022;\n\005phase\030\003 \001(\0132" +
+      "#.cadenza.orchestrator.v1.PhaseEventH\000R\005" +
+      "phase\022>\n\006notice\030\004 \001(\0132$.cadenza.orchestr" +
+      "ator.v1.NoticeEventH\000R\006noticeB\007\n\005event\"&" +
+      "\n\020CancelJobRequest\022\022\n\004name\030\001 \001(\tR\004name\"=" +
+      "\n\021CancelJobResponse\022(\n\003job\030\001 \001(\0132\026.caden" +
+      "za.common.v1.JobR\003job\"#\n\rGetJobRequest\022\022" +
+      "\n\004name\030\001 \001(\tR\004name\":\n\016GetJobResponse\022(\n\003" +
+      "job\030\001 \001(\0132\026.cadenza.common.v1.JobR\003job\"\226" +
+      "\001\n\017ListJobsRequest\022\033\n\tpage_size\030\001 \001(\005R\010p" +
+      "ageSize\022\035\n\npage_token\030\002 \001(\tR\tpageToken\0223" +
+      "\n\006states\030\003 \003(\0162\033.cadenza.common.v1.JobSt" +
+      "ateR\006states\022\022\n\004user\030\004 \001(\tR\004user\"f\n\020ListJ" +
+      "obsResponse\022*\n\004jobs\030\001 \003(\0132\026.cadenza.comm" +
+      "on.v1.JobR\004jobs\022&\n\017next_page_token\030\002 \001(\t" +
+      "R\rnextPageToken\"%\n\017GetTrackRequest\022\022\n\004na" +
+      "me\030\001 \001(\tR\004name\"\256\001\n\020GetTrackResponse\022.\n\005t" +
+      "rack\030\001 \001(\0132\030.cadenza.common.v1.TrackR\005tr" +
+      "ack\022\033\n\taudio_url\030\002 \001(\tR\010audioUrl\022M\n\025audi" +
+      "o_url_expire_time\030\003 \001(\0132\032.google.protobu" +
+      "f.TimestampR\022audioUrlExpireTime\"c\n\021ListT" +
+      "racksRequest\022\033\n\tpage_size\030\001 \001(\005R\010pageSiz" +
+      "e\022\035\n\npage_token\030\002 \001(\tR\tpageToken\022\022\n\004user" +
+      "\030\003 \001(\tR\004user\"n\n\022ListTracksResponse\0220\n\006tr" +
+      "acks\030\001 \003(\0132\030.cadenza.common.v1.TrackR\006tr" +
+      "acks\022&\n\017next_page_token\030\002 \001(\tR\rnextPageT" +
+      "oken\"\263\001\n\026CreateVariationRequest\022\035\n\nreque" +
+      "st_id\030\001 \001(\tR\trequestId\022=\n\nderivation\030\002 \001" +
+      "(\0132\035.cadenza.common.v1.DerivationR\nderiv" +
+      "ation\022;\n\006params\030\003 \001(\0132#.cadenza.common.v" +
+      "1.GenerationParamsR\006params\"C\n\027CreateVari" +
+      "ationResponse\022(\n\003job\030\001 \001(\0132\026.cadenza.com" +
+      "mon.v1.JobR\003job\"\250\001\n\032SearchSimilarTracksR" +
+      "equest\022\026\n\005track\030\001 \001(\tH\000R\005track\022\024\n\004text\030\002" +
+      " \001(\tH\000R\004text\022\023\n\005top_k\030\003 \001(\005R\004topK\022\031\n\010tag" +
+      "s_any\030\004 \003(\tR\007tagsAny\022#\n\rmodel_version\030\005 " +
+      "\001(\tR\014modelVersionB\007\n\005query\"T\n\014SimilarTra" +
+      "ck\022.\n\005track\030\001 \001(\0132\030.cadenza.common.v1.Tr" +
+      "ackR\005track\022\024\n\005score\030\002 \001(\002R\005score\"\\\n\033Sear" +
+      "chSimilarTracksResponse\022=\n\006tracks\030\001 \003(\0132" +
+      "%.cadenza.orchestrator.v1.SimilarTrackR\006" +
+      "tracks\"\313\001\n\021GetLineageRequest\022\024\n\005track\030\001 " +
+      "\001(\tR\005track\022G\n\tdirection\030\002 \001(\0162).cadenza." +
+      "orchestrator.v1.LineageDirectionR\tdirect" +
+      "ion\022\033\n\tmax_depth\030\003 \001(\005R\010maxDepth\022\033\n\tpage" +
+      "_size\030\004 \001(\005R\010pageSize\022\035\n\npage_token\030\005 \001(" +
+      "\tR\tpageToken\"\203\001\n\013LineageNode\022\024\n\005track\030\001 " +
+      "\001(\tR\005track\022\024\n\005depth\030\002 \001(\005R\005depth\022,\n\002op\030\003" +
+      " \001(\0162\034.cadenza.common.v1.LineageOpR\002op\022\032" +
+      "\n\010strength\030\004 \001(\001R\010strength\"x\n\022GetLineage" +
+      "Response\022:\n\005nodes\030\001 \003(\0132$.cadenza.orches" +
+      "trator.v1.LineageNodeR\005nodes\022&\n\017next_pag" +
+      "e_token\030\002 \001(\tR\rnextPageToken\"(\n\022DeleteTr" +
+      "ackRequest\022\022\n\004name\030\001 \001(\tR\004name\")\n\023Delete" +
+      "TrackResponse\022\022\n\004name\030\001 \001(\tR\004name*\255\001\n\005Ph" +
+      "ase\022\025\n\021PHASE_UNSPECIFIED\020\000\022\020\n\014PHASE_QUEU" +
+      "ED\020\001\022\023\n\017PHASE_DIFFUSING\020\002\022\027\n\023PHASE_STORI" +
+      "NG_AUDIO\020\003\022\022\n\016PHASE_INDEXING\020\004\022\021\n\rPHASE_" +
+      "LINKING\020\005\022\016\n\nPHASE_DONE\020\006\022\026\n\022PHASE_COMPE" +
+      "NSATING\020\007*]\n\nNoticeKind\022\033\n\027NOTICE_KIND_U" +
+      "NSPECIFIED\020\000\022\030\n\024NOTICE_KIND_ACCEPTED\020\001\022\030" +
+      "\n\024NOTICE_KIND_RETRYING\020\002*y\n\020LineageDirec" +
+      "tion\022!\n\035LINEAGE_DIRECTION_UNSPECIFIED\020\000\022" +
+      "\037\n\033LINEAGE_DIRECTION_ANCESTORS\020\001\022!\n\035LINE" +
+      "AGE_DIRECTION_DESCENDANTS\020\0022\206\n\n\023Orchestr" +
+      "atorService\022w\n\020SubmitGeneration\0220.cadenz" +
+      "a.orchestrator.v1.SubmitGenerationReques" +
+      "t\0321.cadenza.orchestrator.v1.SubmitGenera" +
+      "tionResponse\022a\n\010WatchJob\022(.cadenza.orche" +
+      "strator.v1.WatchJobRequest\032).cadenza.orc" +
+      "hestrator.v1.WatchJobResponse0\001\022a\n\010Gener" +
+      "ate\022(.cadenza.orchestrator.v1.GenerateRe" +
+      "quest\032).cadenza.orchestrator.v1.Generate" +
+      "Response0\001\022b\n\tCancelJob\022).cadenza.orches" +
+      "trator.v1.CancelJobRequest\032*.cadenza.orc" +
+      "hestrator.v1.CancelJobResponse\022Y\n\006GetJob" +
+      "\022&.cadenza.orchestrator.v1.GetJobRequest" +
+      "\032\'.cadenza.orchestrator.v1.GetJobRespons" +
+      "e\022_\n\010ListJobs\022(.cadenza.orchestrator.v1." +
+      "ListJobsRequest\032).cadenza.orchestrator.v" +
+      "1.ListJobsResponse\022_\n\010GetTrack\022(.cadenza" +
+      ".orchestrator.v1.GetTrackRequest\032).caden" +
+      "za.orchestrator.v1.GetTrackResponse\022e\n\nL" +
+      "istTracks\022*.cadenza.orchestrator.v1.List" +
+      "TracksRequest\032+.cadenza.orchestrator.v1." +
+      "ListTracksResponse\022t\n\017CreateVariation\022/." +
+      "cadenza.orchestrator.v1.CreateVariationR" +
+      "equest\0320.cadenza.orchestrator.v1.CreateV" +
+      "ariationResponse\022\200\001\n\023SearchSimilarTracks" +
+      "\0223.cadenza.orchestrator.v1.SearchSimilar" +
+      "TracksRequest\0324.cadenza.orchestrator.v1." +
+      "SearchSimilarTracksResponse\022e\n\nGetLineag" +
+      "e\022*.cadenza.orchestrator.v1.GetLineageRe" +
+      "quest\032+.cadenza.orchestrator.v1.GetLinea" +
+      "geResponse\022h\n\013DeleteTrack\022+.cadenza.orch" +
+      "estrator.v1.DeleteTrackRequest\032,.cadenza" +
+      ".orchestrator.v1.DeleteTrackResponseB\256\001\n" +
+      "\033dev.cadenza.orchestrator.v1B\021Orchestrat" +
+      "orProtoP\001\242\002\003COX\252\002\027Cadenza.Orchestrator.V" +
+      "1\312\002\027Cadenza\\Orchestrator\\V1\342\002#Cadenza\\Or" +
+      "chestrator\\V1\\GPBMetadata\352\002\031Cadenza::Orc" +
+      "hestrator::V1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -323,146 +343,152 @@ public final class OrchestratorProto {
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_PhaseEvent_descriptor,
         new java.lang.String[] { "Phase", "Message", "EmitTime", });
-    internal_static_cadenza_orchestrator_v1_WatchJobRequest_descriptor =
+    internal_static_cadenza_orchestrator_v1_NoticeEvent_descriptor =
       getDescriptor().getMessageTypes().get(4);
+    internal_static_cadenza_orchestrator_v1_NoticeEvent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_NoticeEvent_descriptor,
+        new java.lang.String[] { "Kind", "Phase", "Message", "EmitTime", "ModelVersion", "QueuePosition", "TotalSteps", "RetryDelaySeconds", });
+    internal_static_cadenza_orchestrator_v1_WatchJobRequest_descriptor =
+      getDescriptor().getMessageTypes().get(5);
     internal_static_cadenza_orchestrator_v1_WatchJobRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_WatchJobRequest_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_cadenza_orchestrator_v1_WatchJobResponse_descriptor =
-      getDescriptor().getMessageTypes().get(5);
+      getDescriptor().getMessageTypes().get(6);
     internal_static_cadenza_orchestrator_v1_WatchJobResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_WatchJobResponse_descriptor,
-        new java.lang.String[] { "Job", "Progress", "Phase", "Event", });
+        new java.lang.String[] { "Job", "Progress", "Phase", "Notice", "Event", });
     internal_static_cadenza_orchestrator_v1_GenerateRequest_descriptor =
-      getDescriptor().getMessageTypes().get(6);
+      getDescriptor().getMessageTypes().get(7);
     internal_static_cadenza_orchestrator_v1_GenerateRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_GenerateRequest_descriptor,
         new java.lang.String[] { "RequestId", "Params", });
     internal_static_cadenza_orchestrator_v1_GenerateResponse_descriptor =
-      getDescriptor().getMessageTypes().get(7);
+      getDescriptor().getMessageTypes().get(8);
     internal_static_cadenza_orchestrator_v1_GenerateResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_GenerateResponse_descriptor,
-        new java.lang.String[] { "Job", "Progress", "Phase", "Event", });
+        new java.lang.String[] { "Job", "Progress", "Phase", "Notice", "Event", });
     internal_static_cadenza_orchestrator_v1_CancelJobRequest_descriptor =
-      getDescriptor().getMessageTypes().get(8);
+      getDescriptor().getMessageTypes().get(9);
     internal_static_cadenza_orchestrator_v1_CancelJobRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_CancelJobRequest_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_cadenza_orchestrator_v1_CancelJobResponse_descriptor =
-      getDescriptor().getMessageTypes().get(9);
+      getDescriptor().getMessageTypes().get(10);
     internal_static_cadenza_orchestrator_v1_CancelJobResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_CancelJobResponse_descriptor,
         new java.lang.String[] { "Job", });
     internal_static_cadenza_orchestrator_v1_GetJobRequest_descriptor =
-      getDescriptor().getMessageTypes().get(10);
+      getDescriptor().getMessageTypes().get(11);
     internal_static_cadenza_orchestrator_v1_GetJobRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_GetJobRequest_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_cadenza_orchestrator_v1_GetJobResponse_descriptor =
-      getDescriptor().getMessageTypes().get(11);
+      getDescriptor().getMessageTypes().get(12);
     internal_static_cadenza_orchestrator_v1_GetJobResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_GetJobResponse_descriptor,
         new java.lang.String[] { "Job", });
     internal_static_cadenza_orchestrator_v1_ListJobsRequest_descriptor =
-      getDescriptor().getMessageTypes().get(12);
+      getDescriptor().getMessageTypes().get(13);
     internal_static_cadenza_orchestrator_v1_ListJobsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_ListJobsRequest_descriptor,
         new java.lang.String[] { "PageSize", "PageToken", "States", "User", });
     internal_static_cadenza_orchestrator_v1_ListJobsResponse_descriptor =
-      getDescriptor().getMessageTypes().get(13);
+      getDescriptor().getMessageTypes().get(14);
     internal_static_cadenza_orchestrator_v1_ListJobsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_ListJobsResponse_descriptor,
         new java.lang.String[] { "Jobs", "NextPageToken", });
     internal_static_cadenza_orchestrator_v1_GetTrackRequest_descriptor =
-      getDescriptor().getMessageTypes().get(14);
+      getDescriptor().getMessageTypes().get(15);
     internal_static_cadenza_orchestrator_v1_GetTrackRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_GetTrackRequest_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_cadenza_orchestrator_v1_GetTrackResponse_descriptor =
-      getDescriptor().getMessageTypes().get(15);
+      getDescriptor().getMessageTypes().get(16);
     internal_static_cadenza_orchestrator_v1_GetTrackResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_GetTrackResponse_descriptor,
         new java.lang.String[] { "Track", "AudioUrl", "AudioUrlExpireTime", });
     internal_static_cadenza_orchestrator_v1_ListTracksRequest_descriptor =
-      getDescriptor().getMessageTypes().get(16);
+      getDescriptor().getMessageTypes().get(17);
     internal_static_cadenza_orchestrator_v1_ListTracksRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_ListTracksRequest_descriptor,
         new java.lang.String[] { "PageSize", "PageToken", "User", });
     internal_static_cadenza_orchestrator_v1_ListTracksResponse_descriptor =
-      getDescriptor().getMessageTypes().get(17);
+      getDescriptor().getMessageTypes().get(18);
     internal_static_cadenza_orchestrator_v1_ListTracksResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_ListTracksResponse_descriptor,
         new java.lang.String[] { "Tracks", "NextPageToken", });
     internal_static_cadenza_orchestrator_v1_CreateVariationRequest_descriptor =
-      getDescriptor().getMessageTypes().get(18);
+      getDescriptor().getMessageTypes().get(19);
     internal_static_cadenza_orchestrator_v1_CreateVariationRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_CreateVariationRequest_descriptor,
         new java.lang.String[] { "RequestId", "Derivation", "Params", });
     internal_static_cadenza_orchestrator_v1_CreateVariationResponse_descriptor =
-      getDescriptor().getMessageTypes().get(19);
+      getDescriptor().getMessageTypes().get(20);
     internal_static_cadenza_orchestrator_v1_CreateVariationResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_CreateVariationResponse_descriptor,
         new java.lang.String[] { "Job", });
     internal_static_cadenza_orchestrator_v1_SearchSimilarTracksRequest_descriptor =
-      getDescriptor().getMessageTypes().get(20);
+      getDescriptor().getMessageTypes().get(21);
     internal_static_cadenza_orchestrator_v1_SearchSimilarTracksRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_SearchSimilarTracksRequest_descriptor,
         new java.lang.String[] { "Track", "Text", "TopK", "TagsAny", "ModelVersion", "Query", });
     internal_static_cadenza_orchestrator_v1_SimilarTrack_descriptor =
-      getDescriptor().getMessageTypes().get(21);
+      getDescriptor().getMessageTypes().get(22);
     internal_static_cadenza_orchestrator_v1_SimilarTrack_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_SimilarTrack_descriptor,
         new java.lang.String[] { "Track", "Score", });
     internal_static_cadenza_orchestrator_v1_SearchSimilarTracksResponse_descriptor =
-      getDescriptor().getMessageTypes().get(22);
+      getDescriptor().getMessageTypes().get(23);
     internal_static_cadenza_orchestrator_v1_SearchSimilarTracksResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_SearchSimilarTracksResponse_descriptor,
         new java.lang.String[] { "Tracks", });
     internal_static_cadenza_orchestrator_v1_GetLineageRequest_descriptor =
-      getDescriptor().getMessageTypes().get(23);
+      getDescriptor().getMessageTypes().get(24);
     internal_static_cadenza_orchestrator_v1_GetLineageRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_GetLineageRequest_descriptor,
         new java.lang.String[] { "Track", "Direction", "MaxDepth", "PageSize", "PageToken", });
     internal_static_cadenza_orchestrator_v1_LineageNode_descriptor =
-      getDescriptor().getMessageTypes().get(24);
+      getDescriptor().getMessageTypes().get(25);
     internal_static_cadenza_orchestrator_v1_LineageNode_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_LineageNode_descriptor,
         new java.lang.String[] { "Track", "Depth", "Op", "Strength", });
     internal_static_cadenza_orchestrator_v1_GetLineageResponse_descriptor =
-      getDescriptor().getMessageTypes().get(25);
+      getDescriptor().getMessageTypes().get(26);
     internal_static_cadenza_orchestrator_v1_GetLineageResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_GetLineageResponse_descriptor,
         new java.lang.String[] { "Nodes", "NextPageToken", });
     internal_static_cadenza_orchestrator_v1_DeleteTrackRequest_descriptor =
-      getDescriptor().getMessageTypes().get(26);
+      getDescriptor().getMessageTypes().get(27);
     internal_static_cadenza_orchestrator_v1_DeleteTrackRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_DeleteTrackRequest_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_cadenza_orchestrator_v1_DeleteTrackResponse_descriptor =
-      getDescriptor().getMessageTypes().get(27);
+      getDescriptor().getMessageTypes().get(28);
     internal_static_cadenza_orchestrator_v1_DeleteTrackResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_DeleteTrackResponse_descriptor,

@@ -6,7 +6,10 @@ package dev.cadenza.orchestrator.v1;
 
 /**
  * <pre>
- * Saga phases after diffusion.
+ * The phases a job goes through, in order. Each run of a job announces each phase it enters exactly
+ * once, as a PhaseEvent; news within a phase (the model accepted the job, a call is retried) comes
+ * as a NoticeEvent instead. A job requeued after its worker died runs again and announces its
+ * phases again (Job.annotations "attempt" counts the runs).
  * </pre>
  *
  * Protobuf enum {@code cadenza.orchestrator.v1.Phase}

@@ -6,7 +6,8 @@ package dev.cadenza.orchestrator.v1;
 
 /**
  * <pre>
- * A saga phase a job entered; `message` says what happens (e.g. a retry, or why it compensates).
+ * A phase the job entered, once per phase and run; `message` says what happens (e.g. why it
+ * compensates).
  * </pre>
  *
  * Protobuf type {@code cadenza.orchestrator.v1.PhaseEvent}
@@ -313,7 +314,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * A saga phase a job entered; `message` says what happens (e.g. a retry, or why it compensates).
+   * A phase the job entered, once per phase and run; `message` says what happens (e.g. why it
+   * compensates).
    * </pre>
    *
    * Protobuf type {@code cadenza.orchestrator.v1.PhaseEvent}

@@ -101,6 +101,11 @@ private static final long serialVersionUID = 0L;
   private com.google.protobuf.Internal.FloatList loudnessEnvelope_ =
       emptyFloatList();
   /**
+   * <pre>
+   * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+   * every few steps and empty on the others.
+   * </pre>
+   *
    * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
    * @return A list containing the loudnessEnvelope.
    */
@@ -110,6 +115,11 @@ private static final long serialVersionUID = 0L;
     return loudnessEnvelope_;
   }
   /**
+   * <pre>
+   * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+   * every few steps and empty on the others.
+   * </pre>
+   *
    * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
    * @return The count of loudnessEnvelope.
    */
@@ -117,6 +127,11 @@ private static final long serialVersionUID = 0L;
     return loudnessEnvelope_.size();
   }
   /**
+   * <pre>
+   * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+   * every few steps and empty on the others.
+   * </pre>
+   *
    * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
    * @param index The index of the element to return.
    * @return The loudnessEnvelope at the given index.
@@ -867,6 +882,11 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000020;
     }
     /**
+     * <pre>
+     * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+     * every few steps and empty on the others.
+     * </pre>
+     *
      * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
      * @return A list containing the loudnessEnvelope.
      */
@@ -876,6 +896,11 @@ private static final long serialVersionUID = 0L;
       return loudnessEnvelope_;
     }
     /**
+     * <pre>
+     * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+     * every few steps and empty on the others.
+     * </pre>
+     *
      * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
      * @return The count of loudnessEnvelope.
      */
@@ -883,6 +908,11 @@ private static final long serialVersionUID = 0L;
       return loudnessEnvelope_.size();
     }
     /**
+     * <pre>
+     * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+     * every few steps and empty on the others.
+     * </pre>
+     *
      * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
      * @param index The index of the element to return.
      * @return The loudnessEnvelope at the given index.
@@ -891,6 +921,11 @@ private static final long serialVersionUID = 0L;
       return loudnessEnvelope_.getFloat(index);
     }
     /**
+     * <pre>
+     * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+     * every few steps and empty on the others.
+     * </pre>
+     *
      * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
      * @param index The index to set the value at.
      * @param value The loudnessEnvelope to set.
@@ -906,6 +941,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+     * every few steps and empty on the others.
+     * </pre>
+     *
      * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
      * @param value The loudnessEnvelope to add.
      * @return This builder for chaining.
@@ -919,6 +959,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+     * every few steps and empty on the others.
+     * </pre>
+     *
      * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
      * @param values The loudnessEnvelope to add.
      * @return This builder for chaining.
@@ -933,6 +978,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+     * every few steps and empty on the others.
+     * </pre>
+     *
      * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
      * @return This builder for chaining.
      */

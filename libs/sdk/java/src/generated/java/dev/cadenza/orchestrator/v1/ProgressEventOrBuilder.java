@@ -39,16 +39,31 @@ public interface ProgressEventOrBuilder extends
   double getEtaSeconds();
 
   /**
+   * <pre>
+   * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+   * every few steps and empty on the others.
+   * </pre>
+   *
    * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
    * @return A list containing the loudnessEnvelope.
    */
   java.util.List<java.lang.Float> getLoudnessEnvelopeList();
   /**
+   * <pre>
+   * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+   * every few steps and empty on the others.
+   * </pre>
+   *
    * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
    * @return The count of loudnessEnvelope.
    */
   int getLoudnessEnvelopeCount();
   /**
+   * <pre>
+   * Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+   * every few steps and empty on the others.
+   * </pre>
+   *
    * <code>repeated float loudness_envelope = 6 [json_name = "loudnessEnvelope"];</code>
    * @param index The index of the element to return.
    * @return The loudnessEnvelope at the given index.

@@ -48,6 +48,7 @@ private static final long serialVersionUID = 0L;
     JOB(1),
     PROGRESS(2),
     PHASE(3),
+    NOTICE(4),
     EVENT_NOT_SET(0);
     private final int value;
     private EventCase(int value) {
@@ -68,6 +69,7 @@ private static final long serialVersionUID = 0L;
         case 1: return JOB;
         case 2: return PROGRESS;
         case 3: return PHASE;
+        case 4: return NOTICE;
         case 0: return EVENT_NOT_SET;
         default: return null;
       }
@@ -188,6 +190,37 @@ private static final long serialVersionUID = 0L;
     return dev.cadenza.orchestrator.v1.PhaseEvent.getDefaultInstance();
   }
 
+  public static final int NOTICE_FIELD_NUMBER = 4;
+  /**
+   * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+   * @return Whether the notice field is set.
+   */
+  @java.lang.Override
+  public boolean hasNotice() {
+    return eventCase_ == 4;
+  }
+  /**
+   * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+   * @return The notice.
+   */
+  @java.lang.Override
+  public dev.cadenza.orchestrator.v1.NoticeEvent getNotice() {
+    if (eventCase_ == 4) {
+       return (dev.cadenza.orchestrator.v1.NoticeEvent) event_;
+    }
+    return dev.cadenza.orchestrator.v1.NoticeEvent.getDefaultInstance();
+  }
+  /**
+   * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+   */
+  @java.lang.Override
+  public dev.cadenza.orchestrator.v1.NoticeEventOrBuilder getNoticeOrBuilder() {
+    if (eventCase_ == 4) {
+       return (dev.cadenza.orchestrator.v1.NoticeEvent) event_;
+    }
+    return dev.cadenza.orchestrator.v1.NoticeEvent.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -211,6 +244,9 @@ private static final long serialVersionUID = 0L;
     if (eventCase_ == 3) {
       output.writeMessage(3, (dev.cadenza.orchestrator.v1.PhaseEvent) event_);
     }
+    if (eventCase_ == 4) {
+      output.writeMessage(4, (dev.cadenza.orchestrator.v1.NoticeEvent) event_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -231,6 +267,10 @@ private static final long serialVersionUID = 0L;
     if (eventCase_ == 3) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(3, (dev.cadenza.orchestrator.v1.PhaseEvent) event_);
+    }
+    if (eventCase_ == 4) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(4, (dev.cadenza.orchestrator.v1.NoticeEvent) event_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -261,6 +301,10 @@ private static final long serialVersionUID = 0L;
         if (!getPhase()
             .equals(other.getPhase())) return false;
         break;
+      case 4:
+        if (!getNotice()
+            .equals(other.getNotice())) return false;
+        break;
       case 0:
       default:
     }
@@ -287,6 +331,10 @@ private static final long serialVersionUID = 0L;
       case 3:
         hash = (37 * hash) + PHASE_FIELD_NUMBER;
         hash = (53 * hash) + getPhase().hashCode();
+        break;
+      case 4:
+        hash = (37 * hash) + NOTICE_FIELD_NUMBER;
+        hash = (53 * hash) + getNotice().hashCode();
         break;
       case 0:
       default:
@@ -431,6 +479,9 @@ private static final long serialVersionUID = 0L;
       if (phaseBuilder_ != null) {
         phaseBuilder_.clear();
       }
+      if (noticeBuilder_ != null) {
+        noticeBuilder_.clear();
+      }
       eventCase_ = 0;
       event_ = null;
       return this;
@@ -483,6 +534,10 @@ private static final long serialVersionUID = 0L;
       if (eventCase_ == 3 &&
           phaseBuilder_ != null) {
         result.event_ = phaseBuilder_.build();
+      }
+      if (eventCase_ == 4 &&
+          noticeBuilder_ != null) {
+        result.event_ = noticeBuilder_.build();
       }
     }
 
@@ -543,6 +598,10 @@ private static final long serialVersionUID = 0L;
           mergePhase(other.getPhase());
           break;
         }
+        case NOTICE: {
+          mergeNotice(other.getNotice());
+          break;
+        }
         case EVENT_NOT_SET: {
           break;
         }
@@ -594,6 +653,13 @@ private static final long serialVersionUID = 0L;
               eventCase_ = 3;
               break;
             } // case 26
+            case 34: {
+              input.readMessage(
+                  getNoticeFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              eventCase_ = 4;
+              break;
+            } // case 34
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1086,6 +1152,148 @@ private static final long serialVersionUID = 0L;
       eventCase_ = 3;
       onChanged();
       return phaseBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilderV3<
+        dev.cadenza.orchestrator.v1.NoticeEvent, dev.cadenza.orchestrator.v1.NoticeEvent.Builder, dev.cadenza.orchestrator.v1.NoticeEventOrBuilder> noticeBuilder_;
+    /**
+     * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+     * @return Whether the notice field is set.
+     */
+    @java.lang.Override
+    public boolean hasNotice() {
+      return eventCase_ == 4;
+    }
+    /**
+     * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+     * @return The notice.
+     */
+    @java.lang.Override
+    public dev.cadenza.orchestrator.v1.NoticeEvent getNotice() {
+      if (noticeBuilder_ == null) {
+        if (eventCase_ == 4) {
+          return (dev.cadenza.orchestrator.v1.NoticeEvent) event_;
+        }
+        return dev.cadenza.orchestrator.v1.NoticeEvent.getDefaultInstance();
+      } else {
+        if (eventCase_ == 4) {
+          return noticeBuilder_.getMessage();
+        }
+        return dev.cadenza.orchestrator.v1.NoticeEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+     */
+    public Builder setNotice(dev.cadenza.orchestrator.v1.NoticeEvent value) {
+      if (noticeBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        event_ = value;
+        onChanged();
+      } else {
+        noticeBuilder_.setMessage(value);
+      }
+      eventCase_ = 4;
+      return this;
+    }
+    /**
+     * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+     */
+    public Builder setNotice(
+        dev.cadenza.orchestrator.v1.NoticeEvent.Builder builderForValue) {
+      if (noticeBuilder_ == null) {
+        event_ = builderForValue.build();
+        onChanged();
+      } else {
+        noticeBuilder_.setMessage(builderForValue.build());
+      }
+      eventCase_ = 4;
+      return this;
+    }
+    /**
+     * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+     */
+    public Builder mergeNotice(dev.cadenza.orchestrator.v1.NoticeEvent value) {
+      if (noticeBuilder_ == null) {
+        if (eventCase_ == 4 &&
+            event_ != dev.cadenza.orchestrator.v1.NoticeEvent.getDefaultInstance()) {
+          event_ = dev.cadenza.orchestrator.v1.NoticeEvent.newBuilder((dev.cadenza.orchestrator.v1.NoticeEvent) event_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          event_ = value;
+        }
+        onChanged();
+      } else {
+        if (eventCase_ == 4) {
+          noticeBuilder_.mergeFrom(value);
+        } else {
+          noticeBuilder_.setMessage(value);
+        }
+      }
+      eventCase_ = 4;
+      return this;
+    }
+    /**
+     * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+     */
+    public Builder clearNotice() {
+      if (noticeBuilder_ == null) {
+        if (eventCase_ == 4) {
+          eventCase_ = 0;
+          event_ = null;
+          onChanged();
+        }
+      } else {
+        if (eventCase_ == 4) {
+          eventCase_ = 0;
+          event_ = null;
+        }
+        noticeBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+     */
+    public dev.cadenza.orchestrator.v1.NoticeEvent.Builder getNoticeBuilder() {
+      return getNoticeFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+     */
+    @java.lang.Override
+    public dev.cadenza.orchestrator.v1.NoticeEventOrBuilder getNoticeOrBuilder() {
+      if ((eventCase_ == 4) && (noticeBuilder_ != null)) {
+        return noticeBuilder_.getMessageOrBuilder();
+      } else {
+        if (eventCase_ == 4) {
+          return (dev.cadenza.orchestrator.v1.NoticeEvent) event_;
+        }
+        return dev.cadenza.orchestrator.v1.NoticeEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        dev.cadenza.orchestrator.v1.NoticeEvent, dev.cadenza.orchestrator.v1.NoticeEvent.Builder, dev.cadenza.orchestrator.v1.NoticeEventOrBuilder> 
+        getNoticeFieldBuilder() {
+      if (noticeBuilder_ == null) {
+        if (!(eventCase_ == 4)) {
+          event_ = dev.cadenza.orchestrator.v1.NoticeEvent.getDefaultInstance();
+        }
+        noticeBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            dev.cadenza.orchestrator.v1.NoticeEvent, dev.cadenza.orchestrator.v1.NoticeEvent.Builder, dev.cadenza.orchestrator.v1.NoticeEventOrBuilder>(
+                (dev.cadenza.orchestrator.v1.NoticeEvent) event_,
+                getParentForChildren(),
+                isClean());
+        event_ = null;
+      }
+      eventCase_ = 4;
+      onChanged();
+      return noticeBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -65,5 +65,20 @@ public interface WatchJobResponseOrBuilder extends
    */
   dev.cadenza.orchestrator.v1.PhaseEventOrBuilder getPhaseOrBuilder();
 
+  /**
+   * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+   * @return Whether the notice field is set.
+   */
+  boolean hasNotice();
+  /**
+   * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+   * @return The notice.
+   */
+  dev.cadenza.orchestrator.v1.NoticeEvent getNotice();
+  /**
+   * <code>.cadenza.orchestrator.v1.NoticeEvent notice = 4 [json_name = "notice"];</code>
+   */
+  dev.cadenza.orchestrator.v1.NoticeEventOrBuilder getNoticeOrBuilder();
+
   dev.cadenza.orchestrator.v1.WatchJobResponse.EventCase getEventCase();
 }
