@@ -9,8 +9,9 @@ process making --repeat generations one after another, languages interleaved (an
 each round) so that load on the suite hits them alike. Both times are taken inside the client, from just before the Generate call
 to its first ProgressEvent and to the end of the stream; a process's first call ("cold") also pays
 for connecting (and, for Java, class loading and JIT), the later ones ("warm") do not. The Python
-figure is the peer: a direct grpc.aio call on the generated stub (a new channel per round), the same
-thing the Python SDK wraps. Default target: the suite `make up` leaves running (config and token
+figure ("python") is the peer: a direct grpc.aio call on the generated stub (a new channel per
+round); "pysdk" is the Python SDK (cadenza_client.AsyncClient, see bench_sdk.py), whose end to end
+also holds the GetTrack it makes before yielding the Track. Default target: the suite `make up` leaves running (config and token
 from the environment, like `cadenza demo`); --test-stack: the tests' own stack (tests/stack.py),
 which keeps the benchmark's jobs and tracks out of the suite's database.
 """
@@ -33,6 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from cadenza.common.v1 import types_pb2  # noqa: E402
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc  # noqa: E402
+from cadenza_client import AsyncClient, Progress, Track  # noqa: E402
 from cadenza_orchestrator.auth import mint_token  # noqa: E402
 from cadenza_runtime.config import load_config  # noqa: E402
 from tests import stack  # noqa: E402
@@ -64,6 +66,23 @@ async def python_round(address: str, token: str, args: argparse.Namespace, prefi
             timings.append((first * 1e3, total * 1e3))
     finally:
         await channel.close(None)
+    return timings
+
+
+async def python_sdk_round(address: str, token: str, args: argparse.Namespace) -> list[Timing]:
+    """The Python SDK (cadenza_client, as bench_sdk.py drives it): its generate ends with the Track,
+    so its end to end also holds the GetTrack the SDK makes after the job succeeds (a few ms)."""
+    timings: list[Timing] = []
+    async with await AsyncClient.connect(address, token) as client:
+        for _ in range(args.repeat):
+            began = time.perf_counter()
+            first = end = 0.0
+            async for event in client.generate(PROMPT, seconds=args.seconds, steps=args.steps):
+                if isinstance(event, Progress) and not first:
+                    first = time.perf_counter() - began
+                elif isinstance(event, Track):
+                    end = time.perf_counter() - began
+            timings.append((first * 1e3, end * 1e3))
     return timings
 
 
@@ -103,11 +122,13 @@ def main() -> None:
     config = load_config()
     address = args.address or f"127.0.0.1:{config.services.orchestrator.port}"
     # A user per language: the orchestrator limits submissions per user and minute.
-    tokens = {name: mint_token(config.auth, f"bench-{name}") for name in ("python", *clients.LANGUAGES)}
+    tokens = {
+        name: mint_token(config.auth, f"bench-{name}") for name in ("python", "pysdk", *clients.LANGUAGES)
+    }
 
     with tempfile.TemporaryDirectory(prefix="bench-polyglot-") as tmp:
         built = {language: clients.build(language, Path(tmp)) for language in clients.LANGUAGES}
-        cold: dict[str, list[Timing]] = {name: [] for name in ("python", *clients.LANGUAGES)}
+        cold: dict[str, list[Timing]] = {name: [] for name in ("python", "pysdk", *clients.LANGUAGES)}
         warm: dict[str, list[Timing]] = {name: [] for name in cold}
         names = list(cold)
         for round_ in range(args.rounds):
@@ -116,6 +137,8 @@ def main() -> None:
                 prefix = f"bench-{name}-{uuid.uuid4()}"
                 if name == "python":
                     timings = asyncio.run(python_round(address, tokens[name], args, prefix))
+                elif name == "pysdk":
+                    timings = asyncio.run(python_sdk_round(address, tokens[name], args))
                 else:
                     timings = sdk_round(built[name], address, tokens[name], args, prefix)
                 cold[name].append(timings[0])
