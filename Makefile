@@ -39,6 +39,7 @@ check: deps
 
 protos: deps
 	$(BIN)/python -m cadenza_suite.protogen
+	$(BIN)/python -m cadenza_suite.sdkgen
 
 # Stops the suite and the tests' own stack (tests/stack.py); data stays in their state directories.
 down:
