@@ -525,9 +525,9 @@ def load_directory(
         raise UnsupportedPipelineError(_unsupported(name))
     from diffusers import DiffusionPipeline
 
-    pipeline = DiffusionPipeline.from_pretrained(
-        str(directory.path), local_files_only=True, torch_dtype=torch.float32
-    )
+    # Local files only: nothing is downloaded. The service computes in float32 (autocast on CUDA).
+    pipeline = DiffusionPipeline.from_pretrained(str(directory.path), local_files_only=True)
+    pipeline.to(dtype=torch.float32)
     found_repository, found_revision = directory.source()
     provenance = Provenance(
         local_path=str(directory.path),
