@@ -48,8 +48,11 @@ def _tokenizer() -> object:
     )
 
 
-def build_stable_audio(directory: Path, seed: int = 0) -> Path:
-    """Writes the pipeline (and its card) to `directory`; returns it."""
+def build_stable_audio(
+    directory: Path, seed: int = 0, *, window_frames: int = WINDOW_FRAMES, layers: int = 2, heads: int = 2
+) -> Path:
+    """Writes the pipeline (and its card) to `directory`; returns it. The tests use the defaults; the
+    benchmark also a larger DiT (more `layers`, `heads` of width 64 beyond 2, a longer window)."""
     from diffusers import (
         AutoencoderOobleck,
         CosineDPMSolverMultistepScheduler,
@@ -61,11 +64,11 @@ def build_stable_audio(directory: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     transformer = StableAudioDiTModel(
-        sample_size=WINDOW_FRAMES,
+        sample_size=window_frames,
         in_channels=LATENT_CHANNELS,
-        num_layers=2,
-        attention_head_dim=4,
-        num_attention_heads=2,
+        num_layers=layers,
+        attention_head_dim=4 if heads <= 2 else 64,
+        num_attention_heads=heads,
         num_key_value_attention_heads=2,
         out_channels=LATENT_CHANNELS,
         cross_attention_dim=4,
