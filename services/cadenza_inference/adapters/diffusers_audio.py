@@ -526,7 +526,9 @@ def load_directory(
     from diffusers import DiffusionPipeline
 
     # Local files only: nothing is downloaded. The service computes in float32 (autocast on CUDA).
-    pipeline = DiffusionPipeline.from_pretrained(str(directory.path), local_files_only=True, dtype=torch.float32)
+    pipeline = DiffusionPipeline.from_pretrained(
+        str(directory.path), local_files_only=True, dtype=torch.float32
+    )
     found_repository, found_revision = directory.source()
     provenance = Provenance(
         local_path=str(directory.path),
