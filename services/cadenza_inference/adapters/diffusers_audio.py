@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -475,11 +476,18 @@ class DiffusersAudioAdapter:
 
     @torch.inference_mode()
     def preview(self, state: StableAudioState, request_id: str, segments: int = 32) -> list[float]:
-        """Loudness envelope of the current clean estimate: one VAE decode of that row."""
+        """Loudness envelope of the current clean estimate: one VAE decode of that row.
+
+        Only the frames that cover the requested length (plus one) are decoded: a preview of a short
+        clip from a long window costs a fraction of a full decode (the final audio decodes the whole
+        window, as the pipeline does, so that its bytes equal the pipeline's).
+        """
         if state.x0 is None:
             raise RuntimeError("no estimate before the first step")
-        row = state.row(request_id)
-        return loudness_envelope(self._decode(state.x0[row], state.seconds[row]), segments)
+        row, spec = state.row(request_id), self._spec
+        seconds = state.seconds[row]
+        frames = min(spec.max_frames, math.ceil(seconds * spec.sample_rate / spec.samples_per_frame) + 1)
+        return loudness_envelope(self._decode(state.x0[row][:, :frames], seconds), segments)
 
 
 def _clean_estimate(scheduler: Any, output: Any) -> Tensor:
