@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cadenza.inference.v1 import inference_pb2
-from cadenza_inference.adapters.directory import DirectoryError, is_pipeline_directory, read_directory
+from cadenza_inference.adapters.directory import MODEL_INDEX, DirectoryError, read_directory
 from cadenza_inference.devices import Compute
 from cadenza_inference.model import (
     CheckpointError,
@@ -137,8 +137,12 @@ async def read_upload(
 
 async def load(upload: CheckpointUpload, compute: Compute) -> ModelAdapter:
     """Reads (path), verifies and builds the model on the service's device, off the event loop."""
-    if upload.path is not None and is_pipeline_directory(upload.path):
+    if upload.path is not None and (upload.path / MODEL_INDEX).is_file():
         return await load_pipeline_directory(upload.path, upload.header, compute)
+    if upload.path is not None and upload.path.name == MODEL_INDEX:
+        raise invalid(
+            "header.path", f"names a pipeline's {MODEL_INDEX}: give its directory, {upload.path.parent}"
+        )
     pipeline = await _load_checkpoint(upload, compute)
     name = upload.path.name if upload.path is not None else "checkpoint"
     size = upload.path.stat().st_size if upload.path is not None else sum(len(c) for c in upload.chunks)
@@ -217,8 +221,13 @@ async def _load_checkpoint(upload: CheckpointUpload, compute: Compute) -> Diffus
             f"header.path: no file {header.path!r} on the inference server", metadata={"field": "header.path"}
         ) from None
     except OSError as exc:
+        hint = (
+            f" (a diffusers pipeline directory needs a {MODEL_INDEX})"
+            if upload.path and upload.path.is_dir()
+            else ""
+        )
         error: CadenzaError = FailedPrecondition(
-            f"header.path: cannot read {header.path!r}: {exc.strerror or exc}",
+            f"header.path: cannot read {header.path!r}: {exc.strerror or exc}{hint}",
             metadata={"field": "header.path"},
         )
         raise error from None

@@ -155,6 +155,19 @@ async def test_a_directory_whose_files_changed_is_refused_by_checksum(
     assert info.metadata["actual"] == model.checkpoint_sha256
 
 
+async def test_paths_that_are_not_a_pipeline_directory_say_what_to_give(
+    served: tuple[CadenzaServer, Stub, inference_pb2.ModelInfo], pipeline_dir: Path, model_root: Path
+) -> None:
+    _, stub, model = served
+    index = pipeline_dir / "model_index.json"
+    error = await rpc_error(stub.LoadModel(upload("tiny-index", model.checkpoint_sha256, path=str(index))))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(error) == "header.path"
+    assert "give its directory" in (error.details() or "")
+    error = await rpc_error(stub.LoadModel(upload("tiny-root", "0" * 64, path=str(model_root))))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and field_of(error) == "header.path"
+    assert "a diffusers pipeline directory needs a model_index.json" in (error.details() or "")
+
+
 async def test_unsupported_pipelines_are_refused_by_name(
     served: tuple[CadenzaServer, Stub, inference_pb2.ModelInfo], model_root: Path
 ) -> None:

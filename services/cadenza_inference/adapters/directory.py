@@ -69,10 +69,6 @@ class PipelineDirectory:
         return f"{match['owner']}/{match['name']}", match["revision"]
 
 
-def is_pipeline_directory(path: Path) -> bool:
-    return path.is_dir() and (path / MODEL_INDEX).is_file()
-
-
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as source:
