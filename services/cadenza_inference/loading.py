@@ -218,7 +218,8 @@ async def _load_checkpoint(upload: CheckpointUpload, compute: Compute) -> Diffus
         raise invalid("checkpoint", str(exc)) from None
     except FileNotFoundError:
         raise NotFound(
-            f"header.path: no file {header.path!r} on the inference server", metadata={"field": "header.path"}
+            f"header.path: no file {header.path!r} on the inference server",
+            metadata={"field": "header.path", "resource": header.path},
         ) from None
     except OSError as exc:
         hint = (
