@@ -20,6 +20,7 @@ import torch
 
 from cadenza.common.v1 import types_pb2
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
+from cadenza_inference.adapters.diffusers_audio import EMBEDDING_DIM
 from cadenza_inference.adapters.directory import read_directory
 from cadenza_inference.app import create_service
 from cadenza_runtime.config import CadenzaConfig
@@ -43,7 +44,6 @@ from tests.inference.tiny_diffusers import (
     LICENCE,
     MAX_SECONDS,
     SAMPLE_RATE,
-    TEXT_WIDTH,
     WINDOW_FRAMES,
     build_stable_audio,
 )
@@ -124,7 +124,8 @@ async def test_loaded_version_records_adapter_source_licence_tasks_and_every_fil
     assert (model.version, model.adapter, model.untrained) == (VERSION, "diffusers", True)
     assert (model.sample_rate, model.latent_channels, model.hop_length) == (SAMPLE_RATE, LATENT_CHANNELS, 4)
     assert model.max_duration_seconds == pytest.approx(MAX_SECONDS)
-    assert model.prompt_embedding_dim == TEXT_WIDTH and model.latent_embedding_dim == 2 * LATENT_CHANNELS
+    # The vector service's default collection sizes, whatever the text encoder's and VAE's widths.
+    assert (model.prompt_embedding_dim, model.latent_embedding_dim) == (EMBEDDING_DIM, EMBEDDING_DIM)
     assert (model.default_steps, model.default_guidance_scale) == (100, 7.0)  # the pipeline's own defaults
     assert model.scheduler_name == "CosineDPMSolverMultistepScheduler" and not model.schedulers
     assert list(model.tasks) == ["TEXT_TO_AUDIO", "RETAKE", "ENCODE", "VARIATION", "REMIX"]
@@ -200,8 +201,7 @@ async def test_every_step_streams_in_order_with_previews_and_an_untrained_label(
     # The window is generated whole and the audio cropped to the requested length, as the pipeline does.
     assert summary.num_samples == int(SECONDS * SAMPLE_RATE)
     assert list(summary.latent_shape) == [LATENT_CHANNELS, WINDOW_FRAMES]
-    assert len(summary.prompt_embedding) == TEXT_WIDTH
-    assert len(summary.latent_embedding) == 2 * LATENT_CHANNELS
+    assert len(summary.prompt_embedding) == len(summary.latent_embedding) == EMBEDDING_DIM
 
 
 async def test_same_seed_same_bytes_and_equal_to_calling_the_pipeline_directly(
@@ -341,8 +341,11 @@ async def test_encode_and_embed_text_use_the_pipelines_vae_and_text_encoder(
     encoded = await stub.Encode(chunks())
     assert encoded.model_version == VERSION
     assert list(encoded.latent.shape) == [LATENT_CHANNELS, 20]  # 80 samples at 800 Hz / 4
-    assert len(encoded.latent_embedding) == 2 * LATENT_CHANNELS
+    assert len(encoded.latent_embedding) == EMBEDDING_DIM
     assert encoded == await stub.Encode(chunks())  # deterministic
     text = await stub.EmbedText(inference_pb2.EmbedTextRequest(prompt="slow piano", model_version=VERSION))
-    assert len(text.prompt_embedding) == TEXT_WIDTH
+    assert len(text.prompt_embedding) == EMBEDDING_DIM
     assert sum(v * v for v in text.prompt_embedding) == pytest.approx(1.0, abs=1e-5)
+    # The generation's prompt embedding is the same function of the same text.
+    outcome = await generate(stub, tiny(prompt="slow piano", tags=()))
+    assert outcome.summary.prompt_embedding == pytest.approx(list(text.prompt_embedding), abs=1e-6)

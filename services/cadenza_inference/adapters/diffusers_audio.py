@@ -57,6 +57,30 @@ from .directory import PipelineDirectory
 warnings.filterwarnings("ignore", module="torchsde")
 
 SUPPORTED_PIPELINES = ("StableAudioPipeline",)
+# Prompt and latent embeddings have the size of the vector service's default collections
+# (MilvusConfig.prompt_embedding_dim / latent_embedding_dim), so the saga indexes results of any
+# model unchanged. Features of another width go through a fixed random projection (seeded, the same
+# in every process), which preserves cosine similarities approximately (Johnson-Lindenstrauss).
+EMBEDDING_DIM = 128
+_PROMPT_PROJECTION_SEED = 0x70726F6D
+_LATENT_PROJECTION_SEED = 0x6C61746E
+
+
+def _projection(width: int, seed: int) -> Tensor | None:
+    """A fixed (width, EMBEDDING_DIM) Gaussian projection, or None when the width already fits."""
+    if width == EMBEDDING_DIM:
+        return None
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    return torch.randn((width, EMBEDDING_DIM), generator=generator) / math.sqrt(EMBEDDING_DIM)
+
+
+def _embed(features: Tensor, projection: Tensor | None) -> Tensor:
+    """(..., width) float32 CPU features -> (..., EMBEDDING_DIM), L2-normalised."""
+    if projection is not None:
+        features = features @ projection
+    return torch.nn.functional.normalize(features, dim=-1)
+
+
 # Known audio pipelines this adapter does not drive yet: refused by name rather than misused.
 NOT_YET_SUPPORTED = ("AudioLDM2Pipeline", "MusicLDMPipeline", "AudioLDMPipeline")
 
@@ -113,7 +137,7 @@ class StableAudioState:
         self.glob = glob  # (B, 1, 2D) duration as global conditioning
         self.guidance = guidance  # (B,)
         self.seconds = seconds  # requested length of each row's audio
-        self.pooled = pooled  # (B, text width) prompt embeddings
+        self.pooled = pooled  # (B, EMBEDDING_DIM) prompt embeddings
         self.rotary = rotary
         self.x0: Tensor | None = None
         self.index = key.start_index
@@ -216,14 +240,18 @@ class DiffusersAudioAdapter:
             sample_rate=sample_rate,
             latent_channels=channels,
             samples_per_frame=hop,
-            latent_embedding_dim=2 * channels,
-            prompt_embedding_dim=int(pipeline.text_encoder.config.d_model),
+            latent_embedding_dim=EMBEDDING_DIM,
+            prompt_embedding_dim=EMBEDDING_DIM,
             max_duration_seconds=min(window * hop / sample_rate, float(projection.config.max_value)),
             default_steps=int(_call_default(pipeline, "num_inference_steps", 100)),
             default_guidance=_call_default(pipeline, "guidance_scale", 7.0),
             max_frames=window,
             audio_channels=int(vae.config.audio_channels),
         )
+        self._prompt_projection = _projection(
+            int(pipeline.text_encoder.config.d_model), _PROMPT_PROJECTION_SEED
+        )
+        self._latent_projection = _projection(2 * channels, _LATENT_PROJECTION_SEED)
         scheduler = pipeline.scheduler
         variation = hasattr(scheduler, "add_noise") and hasattr(scheduler, "set_begin_index")
         self._tasks = (Task.TEXT_TO_AUDIO, Task.RETAKE, Task.ENCODE) + (
@@ -282,20 +310,20 @@ class DiffusersAudioAdapter:
     @torch.inference_mode()
     def embed_text(self, prompt: str, tags: Sequence[str] = ()) -> Tensor:
         hidden, mask = self._encode_text(self._text(prompt, tags))
-        return self._pool(hidden, mask)[0].to("cpu", torch.float32)
+        return self._pool(hidden, mask)[0]
 
-    @staticmethod
-    def _pool(hidden: Tensor, mask: Tensor) -> Tensor:
+    def _pool(self, hidden: Tensor, mask: Tensor) -> Tensor:
+        """Mean of the T5 token states over the prompt's tokens, embedded: (1, EMBEDDING_DIM) on the CPU."""
         weights = mask.to(hidden.dtype).unsqueeze(-1)
         pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return torch.nn.functional.normalize(pooled.float(), dim=-1)
+        return _embed(pooled.to("cpu", torch.float32), self._prompt_projection)
 
     @torch.inference_mode()
     def latent_embedding(self, latent: Tensor) -> Tensor:
-        """Mean and spread of each latent channel over time, L2-normalised: (2 * latent_channels,)."""
+        """Mean and spread of each latent channel over time, embedded: (EMBEDDING_DIM,)."""
         latent = validate_parent_latent(latent, self._spec, limit_length=False)
         features = torch.cat([latent.mean(-1), latent.std(-1, unbiased=False)])
-        return torch.nn.functional.normalize(features, dim=0)
+        return _embed(features, self._latent_projection)
 
     @torch.inference_mode()
     def encode_audio(self, samples: Tensor, sample_rate: int) -> Tensor:
@@ -335,7 +363,7 @@ class DiffusersAudioAdapter:
         return min(request.duration_seconds, self._spec.max_duration_seconds)
 
     def _conditioning(self, request: GenerationRequest) -> tuple[Tensor, Tensor, Tensor]:
-        """(text + duration tokens (1, L, D), global duration state (1, 1, 2D), pooled prompt (1, W))."""
+        """(text + duration tokens (1, L, D), global duration state (1, 1, 2D), prompt embedding (1, E))."""
         projection = self.pipeline.projection_model
         hidden, mask = self._encode_text(self._text(request.prompt, request.tags))
         text = projection(text_hidden_states=hidden).text_hidden_states
@@ -403,7 +431,7 @@ class DiffusersAudioAdapter:
                 device=self.device,
             ),
             seconds=[self._seconds(r) for r in requests],
-            pooled=torch.cat([c[2] for c in conditioning]),
+            pooled=torch.cat([c[2] for c in conditioning]).to(self.device),
             rotary=rotary,
         )
 
