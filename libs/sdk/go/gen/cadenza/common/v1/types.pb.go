@@ -1064,6 +1064,132 @@ func (x *Track) GetDeleteTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// One file of a model version: its path inside the model's directory (or the checkpoint's file
+// name) and its checksum.
+type ModelFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Sha256        string                 `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	SizeBytes     int64                  `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelFile) Reset() {
+	*x = ModelFile{}
+	mi := &file_cadenza_common_v1_types_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelFile) ProtoMessage() {}
+
+func (x *ModelFile) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_common_v1_types_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelFile.ProtoReflect.Descriptor instead.
+func (*ModelFile) Descriptor() ([]byte, []int) {
+	return file_cadenza_common_v1_types_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ModelFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ModelFile) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *ModelFile) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+// Where a model version's weights came from; empty fields are not known.
+type ModelSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The directory or file they were loaded or imported from.
+	LocalPath string `protobuf:"bytes,1,opt,name=local_path,json=localPath,proto3" json:"local_path,omitempty"`
+	// The repository they were downloaded from, e.g. "stabilityai/stable-audio-open-1.0", and its
+	// revision (commit).
+	Repository    string `protobuf:"bytes,2,opt,name=repository,proto3" json:"repository,omitempty"`
+	Revision      string `protobuf:"bytes,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelSource) Reset() {
+	*x = ModelSource{}
+	mi := &file_cadenza_common_v1_types_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelSource) ProtoMessage() {}
+
+func (x *ModelSource) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_common_v1_types_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelSource.ProtoReflect.Descriptor instead.
+func (*ModelSource) Descriptor() ([]byte, []int) {
+	return file_cadenza_common_v1_types_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ModelSource) GetLocalPath() string {
+	if x != nil {
+		return x.LocalPath
+	}
+	return ""
+}
+
+func (x *ModelSource) GetRepository() string {
+	if x != nil {
+		return x.Repository
+	}
+	return ""
+}
+
+func (x *ModelSource) GetRevision() string {
+	if x != nil {
+		return x.Revision
+	}
+	return ""
+}
+
 var File_cadenza_common_v1_types_proto protoreflect.FileDescriptor
 
 const file_cadenza_common_v1_types_proto_rawDesc = "" +
@@ -1147,7 +1273,19 @@ const file_cadenza_common_v1_types_proto_rawDesc = "" +
 	"\vcreate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vdelete_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime*\x9b\x01\n" +
+	"deleteTime\"V\n" +
+	"\tModelFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\tR\x06sha256\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\"h\n" +
+	"\vModelSource\x12\x1d\n" +
+	"\n" +
+	"local_path\x18\x01 \x01(\tR\tlocalPath\x12\x1e\n" +
+	"\n" +
+	"repository\x18\x02 \x01(\tR\n" +
+	"repository\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\tR\brevision*\x9b\x01\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11JOB_STATE_PENDING\x10\x01\x12\x15\n" +
@@ -1199,7 +1337,7 @@ func file_cadenza_common_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_cadenza_common_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_cadenza_common_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_cadenza_common_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_cadenza_common_v1_types_proto_goTypes = []any{
 	(JobState)(0),                 // 0: cadenza.common.v1.JobState
 	(FailureReason)(0),            // 1: cadenza.common.v1.FailureReason
@@ -1213,28 +1351,30 @@ var file_cadenza_common_v1_types_proto_goTypes = []any{
 	(*Derivation)(nil),            // 9: cadenza.common.v1.Derivation
 	(*Job)(nil),                   // 10: cadenza.common.v1.Job
 	(*Track)(nil),                 // 11: cadenza.common.v1.Track
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 13: google.protobuf.Struct
+	(*ModelFile)(nil),             // 12: cadenza.common.v1.ModelFile
+	(*ModelSource)(nil),           // 13: cadenza.common.v1.ModelSource
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 15: google.protobuf.Struct
 }
 var file_cadenza_common_v1_types_proto_depIdxs = []int32{
 	5,  // 0: cadenza.common.v1.Tensor.dtype:type_name -> cadenza.common.v1.DType
-	12, // 1: cadenza.common.v1.TimeRange.start_time:type_name -> google.protobuf.Timestamp
-	12, // 2: cadenza.common.v1.TimeRange.end_time:type_name -> google.protobuf.Timestamp
+	14, // 1: cadenza.common.v1.TimeRange.start_time:type_name -> google.protobuf.Timestamp
+	14, // 2: cadenza.common.v1.TimeRange.end_time:type_name -> google.protobuf.Timestamp
 	3,  // 3: cadenza.common.v1.GenerationParams.scheduler:type_name -> cadenza.common.v1.Scheduler
 	2,  // 4: cadenza.common.v1.Derivation.op:type_name -> cadenza.common.v1.LineageOp
 	0,  // 5: cadenza.common.v1.Job.state:type_name -> cadenza.common.v1.JobState
 	8,  // 6: cadenza.common.v1.Job.params:type_name -> cadenza.common.v1.GenerationParams
 	9,  // 7: cadenza.common.v1.Job.derivation:type_name -> cadenza.common.v1.Derivation
 	1,  // 8: cadenza.common.v1.Job.failure_reason:type_name -> cadenza.common.v1.FailureReason
-	12, // 9: cadenza.common.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	12, // 10: cadenza.common.v1.Job.update_time:type_name -> google.protobuf.Timestamp
-	12, // 11: cadenza.common.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	12, // 12: cadenza.common.v1.Job.end_time:type_name -> google.protobuf.Timestamp
-	12, // 13: cadenza.common.v1.Job.lease_expire_time:type_name -> google.protobuf.Timestamp
-	13, // 14: cadenza.common.v1.Job.annotations:type_name -> google.protobuf.Struct
+	14, // 9: cadenza.common.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	14, // 10: cadenza.common.v1.Job.update_time:type_name -> google.protobuf.Timestamp
+	14, // 11: cadenza.common.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	14, // 12: cadenza.common.v1.Job.end_time:type_name -> google.protobuf.Timestamp
+	14, // 13: cadenza.common.v1.Job.lease_expire_time:type_name -> google.protobuf.Timestamp
+	15, // 14: cadenza.common.v1.Job.annotations:type_name -> google.protobuf.Struct
 	9,  // 15: cadenza.common.v1.Track.derivation:type_name -> cadenza.common.v1.Derivation
-	12, // 16: cadenza.common.v1.Track.create_time:type_name -> google.protobuf.Timestamp
-	12, // 17: cadenza.common.v1.Track.delete_time:type_name -> google.protobuf.Timestamp
+	14, // 16: cadenza.common.v1.Track.create_time:type_name -> google.protobuf.Timestamp
+	14, // 17: cadenza.common.v1.Track.delete_time:type_name -> google.protobuf.Timestamp
 	18, // [18:18] is the sub-list for method output_type
 	18, // [18:18] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
@@ -1254,7 +1394,7 @@ func file_cadenza_common_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cadenza_common_v1_types_proto_rawDesc), len(file_cadenza_common_v1_types_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -45,6 +45,16 @@ public final class TypesProto {
   static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_cadenza_common_v1_Track_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_common_v1_ModelFile_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_common_v1_ModelFile_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_common_v1_ModelSource_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_common_v1_ModelSource_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -112,32 +122,37 @@ public final class TypesProto {
       ";\n\013create_time\030\020 \001(\0132\032.google.protobuf.T" +
       "imestampR\ncreateTime\022;\n\013delete_time\030\021 \001(" +
       "\0132\032.google.protobuf.TimestampR\ndeleteTim" +
-      "e*\233\001\n\010JobState\022\031\n\025JOB_STATE_UNSPECIFIED\020" +
-      "\000\022\025\n\021JOB_STATE_PENDING\020\001\022\025\n\021JOB_STATE_RU" +
-      "NNING\020\002\022\027\n\023JOB_STATE_SUCCEEDED\020\003\022\024\n\020JOB_" +
-      "STATE_FAILED\020\004\022\027\n\023JOB_STATE_CANCELLED\020\005*" +
-      "\371\001\n\rFailureReason\022\036\n\032FAILURE_REASON_UNSP" +
-      "ECIFIED\020\000\022 \n\034FAILURE_REASON_INVALID_INPU" +
-      "T\020\001\022%\n!FAILURE_REASON_RESOURCE_EXHAUSTED" +
-      "\020\002\022$\n FAILURE_REASON_STORE_UNAVAILABLE\020\003" +
-      "\022\036\n\032FAILURE_REASON_MODEL_ERROR\020\004\022\034\n\030FAIL" +
-      "URE_REASON_CANCELLED\020\005\022\033\n\027FAILURE_REASON" +
-      "_INTERNAL\020\006*\235\001\n\tLineageOp\022\032\n\026LINEAGE_OP_" +
-      "UNSPECIFIED\020\000\022\030\n\024LINEAGE_OP_VARIATION\020\001\022" +
-      "\025\n\021LINEAGE_OP_EXTEND\020\002\022\026\n\022LINEAGE_OP_REP" +
-      "AINT\020\003\022\024\n\020LINEAGE_OP_REMIX\020\004\022\025\n\021LINEAGE_" +
-      "OP_RETAKE\020\005*Z\n\tScheduler\022\031\n\025SCHEDULER_UN" +
-      "SPECIFIED\020\000\022\036\n\032SCHEDULER_FLOW_MATCH_EULE" +
-      "R\020\001\022\022\n\016SCHEDULER_DDIM\020\002*e\n\rEmbeddingKind" +
-      "\022\036\n\032EMBEDDING_KIND_UNSPECIFIED\020\000\022\031\n\025EMBE" +
-      "DDING_KIND_LATENT\020\001\022\031\n\025EMBEDDING_KIND_PR" +
-      "OMPT\020\002*\\\n\005DType\022\026\n\022D_TYPE_UNSPECIFIED\020\000\022" +
-      "\022\n\016D_TYPE_FLOAT32\020\001\022\022\n\016D_TYPE_FLOAT16\020\002\022" +
-      "\023\n\017D_TYPE_BFLOAT16\020\003B\211\001\n\025dev.cadenza.com" +
-      "mon.v1B\nTypesProtoP\001\242\002\003CCX\252\002\021Cadenza.Com" +
-      "mon.V1\312\002\021Cadenza\\Common\\V1\342\002\035Cadenza\\Com" +
-      "mon\\V1\\GPBMetadata\352\002\023Cadenza::Common::V1" +
-      "b\006proto3"
+      "e\"V\n\tModelFile\022\022\n\004path\030\001 \001(\tR\004path\022\026\n\006sh" +
+      "a256\030\002 \001(\tR\006sha256\022\035\n\nsize_bytes\030\003 \001(\003R\t" +
+      "sizeBytes\"h\n\013ModelSource\022\035\n\nlocal_path\030\001" +
+      " \001(\tR\tlocalPath\022\036\n\nrepository\030\002 \001(\tR\nrep" +
+      "ository\022\032\n\010revision\030\003 \001(\tR\010revision*\233\001\n\010" +
+      "JobState\022\031\n\025JOB_STATE_UNSPECIFIED\020\000\022\025\n\021J" +
+      "OB_STATE_PENDING\020\001\022\025\n\021JOB_STATE_RUNNING\020" +
+      "\002\022\027\n\023JOB_STATE_SUCCEEDED\020\003\022\024\n\020JOB_STATE_" +
+      "FAILED\020\004\022\027\n\023JOB_STATE_CANCELLED\020\005*\371\001\n\rFa" +
+      "ilureReason\022\036\n\032FAILURE_REASON_UNSPECIFIE" +
+      "D\020\000\022 \n\034FAILURE_REASON_INVALID_INPUT\020\001\022%\n" +
+      "!FAILURE_REASON_RESOURCE_EXHAUSTED\020\002\022$\n " +
+      "FAILURE_REASON_STORE_UNAVAILABLE\020\003\022\036\n\032FA" +
+      "ILURE_REASON_MODEL_ERROR\020\004\022\034\n\030FAILURE_RE" +
+      "ASON_CANCELLED\020\005\022\033\n\027FAILURE_REASON_INTER" +
+      "NAL\020\006*\235\001\n\tLineageOp\022\032\n\026LINEAGE_OP_UNSPEC" +
+      "IFIED\020\000\022\030\n\024LINEAGE_OP_VARIATION\020\001\022\025\n\021LIN" +
+      "EAGE_OP_EXTEND\020\002\022\026\n\022LINEAGE_OP_REPAINT\020\003" +
+      "\022\024\n\020LINEAGE_OP_REMIX\020\004\022\025\n\021LINEAGE_OP_RET" +
+      "AKE\020\005*Z\n\tScheduler\022\031\n\025SCHEDULER_UNSPECIF" +
+      "IED\020\000\022\036\n\032SCHEDULER_FLOW_MATCH_EULER\020\001\022\022\n" +
+      "\016SCHEDULER_DDIM\020\002*e\n\rEmbeddingKind\022\036\n\032EM" +
+      "BEDDING_KIND_UNSPECIFIED\020\000\022\031\n\025EMBEDDING_" +
+      "KIND_LATENT\020\001\022\031\n\025EMBEDDING_KIND_PROMPT\020\002" +
+      "*\\\n\005DType\022\026\n\022D_TYPE_UNSPECIFIED\020\000\022\022\n\016D_T" +
+      "YPE_FLOAT32\020\001\022\022\n\016D_TYPE_FLOAT16\020\002\022\023\n\017D_T" +
+      "YPE_BFLOAT16\020\003B\211\001\n\025dev.cadenza.common.v1" +
+      "B\nTypesProtoP\001\242\002\003CCX\252\002\021Cadenza.Common.V1" +
+      "\312\002\021Cadenza\\Common\\V1\342\002\035Cadenza\\Common\\V1" +
+      "\\GPBMetadata\352\002\023Cadenza::Common::V1b\006prot" +
+      "o3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -181,6 +196,18 @@ public final class TypesProto {
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_common_v1_Track_descriptor,
         new java.lang.String[] { "Name", "User", "Job", "Title", "Prompt", "Tags", "ModelVersion", "DurationSeconds", "SampleRate", "Seed", "AudioUri", "AudioSha256", "LatentUri", "LatentSha256", "Derivation", "CreateTime", "DeleteTime", });
+    internal_static_cadenza_common_v1_ModelFile_descriptor =
+      getDescriptor().getMessageTypes().get(6);
+    internal_static_cadenza_common_v1_ModelFile_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_common_v1_ModelFile_descriptor,
+        new java.lang.String[] { "Path", "Sha256", "SizeBytes", });
+    internal_static_cadenza_common_v1_ModelSource_descriptor =
+      getDescriptor().getMessageTypes().get(7);
+    internal_static_cadenza_common_v1_ModelSource_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_common_v1_ModelSource_descriptor,
+        new java.lang.String[] { "LocalPath", "Repository", "Revision", });
     com.google.protobuf.StructProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
   }
