@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from cadenza_runtime.config import CadenzaConfig, Profile
-from cadenza_runtime.errors import PermissionDenied, Unauthenticated
+from cadenza_runtime.errors import InvalidArgument, PermissionDenied, Unauthenticated
 
 OPERATOR = "operator"
 SERVICE_IDENTITIES = ("orchestrator", "metadata", "inference", "vector", "graph", "blob")
@@ -420,9 +420,10 @@ def acting_user_of(metadata: Mapping[str, str | bytes], identity: str) -> str:
         )
     prefix, _, user_id = user.partition("/")
     if prefix != "users" or not user_id or len(user) > 200 or not set(user_id) <= _USER_ID_CHARS:
-        raise PermissionDenied(
-            f"{ACTING_USER_HEADER} must be 'users/<id>', got {user[:60]!r}",
-            metadata={"caller": principal_name(identity)},
+        raise InvalidArgument(
+            f"{ACTING_USER_HEADER} metadata must be 'users/<id>' (at most 200 characters; letters, "
+            f"digits and . _ @ -), got {user[:60]!r}",
+            metadata={"field": ACTING_USER_HEADER},
         )
     return user
 
