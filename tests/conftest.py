@@ -27,10 +27,11 @@ activate()  # before any configuration is read: every config and child process i
 # the other identities and anonymous callers. Services started by tests are always themselves.
 os.environ.setdefault("CADENZA_IDENTITY__NAME", "operator")
 
-from cadenza_runtime.client import create_channel  # noqa: E402
+from cadenza_runtime.client import create_channel, identity_stamp  # noqa: E402
 from cadenza_runtime.config import CadenzaConfig, load_config  # noqa: E402
 from cadenza_runtime.identity import IDENTITIES, OPERATOR, as_identity, signer_for  # noqa: E402
 from cadenza_runtime.server import CadenzaServer, ServiceBundle  # noqa: E402
+from cadenza_runtime.telemetry import client_tracing_interceptors  # noqa: E402
 
 _started: set[str] = set()
 
@@ -62,6 +63,13 @@ def operator_token(config: CadenzaConfig, ttl: float = 300) -> str:
 
 def operator_metadata(config: CadenzaConfig) -> tuple[tuple[str, str]]:
     return (("authorization", f"Bearer {operator_token(config)}"),)
+
+
+def plain_channel(address: str, config: CadenzaConfig) -> aio.Channel:
+    """A channel without the suite's retries and default deadline (to see a raw status), still
+    calling as this process's identity."""
+    stamp = identity_stamp(signer_for(config))
+    return aio.insecure_channel(address, interceptors=client_tracing_interceptors(stamp))
 
 
 @asynccontextmanager

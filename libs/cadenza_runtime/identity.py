@@ -162,13 +162,22 @@ def retire_keys(config: CadenzaConfig, identity: str) -> list[str]:
     """Drops every key of `identity` from the bundle except the one its key file holds now."""
     bundle = trust_bundle_file(config)
     keys: list[dict[str, str]] = json.loads(bundle.read_text())["keys"]
-    current = public_jwk(identity, _load_private(key_file(config, identity)).public_key())["kid"]
+    current = public_jwk(identity, load_private_key(key_file(config, identity)).public_key())["kid"]
     kept = [k for k in keys if not k["kid"].startswith(f"{identity}:") or k["kid"] == current]
     _write_bundle(bundle, kept)
     return [k["kid"] for k in keys if k not in kept]
 
 
-def _load_private(path: Path) -> Ed25519PrivateKey:
+def _version(path: Path) -> tuple[int, int]:
+    """Changes whenever the file is rewritten (replaced files get a new inode)."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_ino)
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except OSError as exc:
@@ -213,17 +222,17 @@ class TokenSigner:
         self._refresh = ttl * refresh_fraction
         self._key: Ed25519PrivateKey | None = None
         self._kid = ""
-        self._mtime = 0.0
+        self._version: tuple[int, int] = (0, 0)
         self._tokens: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
     def _current_key(self) -> tuple[Ed25519PrivateKey, str]:
         # Re-read after a rotation replaced the file (checked only when minting).
-        mtime = self._path.stat().st_mtime if self._path.exists() else 0.0
-        if self._key is None or mtime != self._mtime:
-            self._key = _load_private(self._path)
+        version = _version(self._path)
+        if self._key is None or version != self._version:
+            self._key = load_private_key(self._path)
             self._kid = public_jwk(self.identity, self._key.public_key())["kid"]
-            self._mtime = mtime
+            self._version = version
         return self._key, self._kid
 
     def mint(self, audience: str | list[str], ttl: float | None = None) -> str:
@@ -306,15 +315,15 @@ class TokenVerifier:
         self._leeway = leeway
         self._max_lifetime = max_lifetime
         self._keys: dict[str, Ed25519PublicKey] = {}
-        self._bundle_mtime = -1.0
-        self._checked_at = 0.0
+        self._bundle_version = (-1, -1)
+        self._checked_at = time.monotonic()
         self._verified: dict[str, tuple[str, float]] = {}  # token -> (identity, exp)
         self._load_bundle()
 
     def _load_bundle(self) -> None:
         try:
-            mtime = self._bundle_path.stat().st_mtime
-            if mtime == self._bundle_mtime:
+            version = _version(self._bundle_path)
+            if version == self._bundle_version:
                 return
             keys = json.loads(self._bundle_path.read_text())["keys"]
         except (OSError, ValueError, KeyError) as exc:
@@ -324,20 +333,19 @@ class TokenVerifier:
             if entry.get("kty") == "OKP" and entry.get("crv") == "Ed25519" and ":" in entry.get("kid", ""):
                 raw = base64.urlsafe_b64decode(entry["x"] + "=" * (-len(entry["x"]) % 4))
                 loaded[entry["kid"]] = Ed25519PublicKey.from_public_bytes(raw)
-        self._keys, self._bundle_mtime = loaded, mtime
+        self._keys, self._bundle_version = loaded, version
         self._verified.clear()  # a retired key's tokens must stop verifying
 
-    def _key(self, kid: str) -> Ed25519PublicKey | None:
-        key = self._keys.get(kid)
+    def _refresh(self) -> None:
+        # A rotation adds keys and a retirement removes them: look at the file once a second.
         now = time.monotonic()
-        if key is None and now - self._checked_at > 1.0:  # a rotation may have added it
+        if now - self._checked_at > 1.0:
             self._checked_at = now
             self._load_bundle()
-            key = self._keys.get(kid)
-        return key
 
     def verify(self, token: str) -> str:
         """The identity that signed `token` for this audience, or Unauthenticated saying why."""
+        self._refresh()
         cached = self._verified.get(token)
         if cached is not None and cached[1] + self._leeway > time.time():
             return cached[0]
@@ -348,7 +356,7 @@ class TokenVerifier:
         kid = header.get("kid")
         if header.get("alg") != _ALGORITHM or not isinstance(kid, str):
             raise _invalid("it is not an internal service token (EdDSA with a kid)")
-        key = self._key(kid)
+        key = self._keys.get(kid)
         if key is None:
             raise _invalid(f"its key {kid!r} is not in this service's trust bundle")
         try:
