@@ -22,7 +22,7 @@ from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
 from cadenza_orchestrator.auth import mint_token
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error
-from cadenza_runtime.identity import load_private_key, key_file, public_jwk
+from cadenza_runtime.identity import key_file, load_private_key, public_jwk
 from cadenza_runtime.server import CadenzaServer
 
 REQUEST = metadata_pb2.GetJobRequest(name=f"jobs/{uuid.uuid4()}")  # NOT_FOUND once let through
