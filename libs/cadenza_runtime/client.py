@@ -3,7 +3,8 @@ and retries.
 
 Every call to a `cadenza.<service>.v1` method carries this process's service token for that service
 (`authorization: Bearer ...`, cadenza_runtime.identity) and, when the process acts for an end user
-(`identity.act_for`), that user in `x-cadenza-acting-user`. Health checks go without.
+(`identity.act_for`), that user in `x-cadenza-acting-user`. Health checks and calls to the public
+orchestrator API go without.
 
 Retries on UNAVAILABLE are configured through the gRPC service config, only for methods that are
 safe to repeat (reads, and writes that are idempotent by design such as upserts and deletes).
@@ -82,10 +83,14 @@ class _DefaultDeadline(aio.UnaryUnaryClientInterceptor):  # type: ignore[type-ar
         return await continuation(client_call_details, request)
 
 
+# The orchestrator's API is the public edge: its callers present end-user tokens, never ours.
+_PUBLIC_PACKAGES = ("/cadenza.orchestrator.",)
+
+
 def audience_of(method: str) -> str:
-    """The service a method belongs to: "/cadenza.metadata.v1.MetadataService/GetJob" -> "metadata";
-    "" for methods outside the suite's packages (health, reflection)."""
-    if not method.startswith("/cadenza."):
+    """The internal service a method belongs to: "/cadenza.metadata.v1.MetadataService/GetJob" ->
+    "metadata"; "" for the public edge and methods outside the suite's packages (health, reflection)."""
+    if not method.startswith("/cadenza.") or method.startswith(_PUBLIC_PACKAGES):
         return ""
     return method.split(".", 2)[1]
 
