@@ -63,9 +63,11 @@ def build(workdir: Path) -> Path:
     return binary
 
 
-def run(binary: Path, token: str, *args: str, timeout: float = 300) -> list[dict[str, Any]]:
+def run(
+    binary: Path, token: str, operator_token: str, *args: str, timeout: float = 300
+) -> list[dict[str, Any]]:
     """Runs the client and returns its JSON lines; a non-zero exit fails with its stderr."""
-    env = dict(os.environ, CADENZA_TOKEN=token)
+    env = dict(os.environ, CADENZA_TOKEN=token, CADENZA_OPERATOR_TOKEN=operator_token)
     result = subprocess.run(
         [str(binary), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )

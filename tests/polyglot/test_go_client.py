@@ -1,6 +1,7 @@
 """A Go client, compiled from Go code that buf generates from protos/ at test time, against the
-running suite: health, a metadata error status with its google.rpc.ErrorInfo, and one streamed
-orchestrator generation through to its track."""
+running suite: health, an anonymous call to an internal service refused, a metadata error status
+with its google.rpc.ErrorInfo for the operator's credential, and one streamed orchestrator
+generation through to its track."""
 
 from __future__ import annotations
 
@@ -30,9 +31,12 @@ def test_go_client_generated_from_protos_calls_the_suite(running_suite: RunningS
     binary = goclient.build(tmp_path)
     missing = uuid.uuid4()
     token = mint_token(running_suite.config.auth, "polyglot-go")
+    operator = running_suite.cadenza("token", "--operator", "--audience", "metadata", timeout=60)
+    assert operator.returncode == 0, operator.stderr
     events = goclient.run(
         binary,
         token,
+        operator.stdout.strip(),
         f"-orchestrator={running_suite.address('orchestrator')}",
         f"-metadata={running_suite.address('metadata')}",
         f"-missing-job={job_name(missing)}",
@@ -46,6 +50,10 @@ def test_go_client_generated_from_protos_calls_the_suite(running_suite: RunningS
         {"event": "health", "service": "", "status": "SERVING"},
         {"event": "health", "service": "cadenza.orchestrator.v1.OrchestratorService", "status": "SERVING"},
     ]
+
+    # Internal services refuse anonymous callers, whatever their language.
+    [anonymous] = _only(events, "get_job_anonymous")
+    assert (anonymous["code"], anonymous["reason"]) == ("Unauthenticated", "SERVICE_TOKEN_MISSING")
 
     # The status the Python metadata service gives for a missing job, decoded by Go's errdetails.
     expected = job_rows.not_found(missing)

@@ -2,9 +2,12 @@
 // (tests/polyglot/buf.gen.go.yaml), to show that a non-Python client works end to end.
 //
 // It prints one JSON object per line on stdout: the orchestrator's health, the status of a
-// metadata GetJob on a job that does not exist (code and google.rpc.ErrorInfo from the status
-// details), every event of an orchestrator Generate stream, the final job and its track.
-// The bearer token comes from $CADENZA_TOKEN so that it stays out of the process list.
+// metadata GetJob on a job that does not exist, first without a credential (an internal service
+// refuses anonymous callers) and then with the operator's service token (code and
+// google.rpc.ErrorInfo from the status details), every event of an orchestrator Generate stream,
+// the final job and its track. The end user's bearer token comes from $CADENZA_TOKEN and the
+// operator's (`cadenza token --operator`) from $CADENZA_OPERATOR_TOKEN, so that both stay out of
+// the process list.
 // Any unexpected failure is one {"event":"error"} line on stderr and exit status 1.
 package main
 
@@ -53,7 +56,7 @@ func main() {
 	flag.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "deadline for the whole run")
 	flag.Parse()
 
-	if err := run(opts, os.Getenv("CADENZA_TOKEN")); err != nil {
+	if err := run(opts, os.Getenv("CADENZA_TOKEN"), os.Getenv("CADENZA_OPERATOR_TOKEN")); err != nil {
 		line, _ := json.Marshal(map[string]string{"event": "error", "error": err.Error()})
 		fmt.Fprintln(os.Stderr, string(line))
 		os.Exit(1)
@@ -68,9 +71,12 @@ func emit(fields map[string]any) {
 	fmt.Println(string(line))
 }
 
-func run(opts options, token string) error {
+func run(opts options, token string, operatorToken string) error {
 	if token == "" {
 		return errors.New("CADENZA_TOKEN is empty: set it to a bearer token for the orchestrator")
+	}
+	if operatorToken == "" {
+		return errors.New("CADENZA_OPERATOR_TOKEN is empty: set it to `cadenza token --operator`")
 	}
 	if opts.requestID == "" {
 		return errors.New("-request-id is required (the idempotency key of the Generate call)")
@@ -92,7 +98,11 @@ func run(opts options, token string) error {
 	if err := checkHealth(ctx, orchestrator); err != nil {
 		return err
 	}
-	if err := getMissingJob(ctx, metadata, opts.missingJob); err != nil {
+	if err := getMissingJob(ctx, metadata, opts.missingJob, "get_job_anonymous"); err != nil {
+		return err
+	}
+	operator := grpcmetadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+operatorToken)
+	if err := getMissingJob(operator, metadata, opts.missingJob, "get_job"); err != nil {
 		return err
 	}
 	authed := grpcmetadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
@@ -113,8 +123,9 @@ func checkHealth(ctx context.Context, conn *grpc.ClientConn) error {
 	return nil
 }
 
-// getMissingJob expects an error status and reports its code and the ErrorInfo in its details.
-func getMissingJob(ctx context.Context, conn *grpc.ClientConn, name string) error {
+// getMissingJob expects an error status and reports its code and the ErrorInfo in its details
+// as one `event` line.
+func getMissingJob(ctx context.Context, conn *grpc.ClientConn, name string, event string) error {
 	_, err := metadatav1.NewMetadataServiceClient(conn).GetJob(ctx, &metadatav1.GetJobRequest{Name: name})
 	if err == nil {
 		return fmt.Errorf("GetJob(%s) succeeded; expected an error status", name)
@@ -124,7 +135,7 @@ func getMissingJob(ctx context.Context, conn *grpc.ClientConn, name string) erro
 		return fmt.Errorf("GetJob(%s) failed without a gRPC status: %w", name, err)
 	}
 	fields := map[string]any{
-		"event": "get_job", "name": name, "message": st.Message(),
+		"event": event, "name": name, "message": st.Message(),
 		"code": st.Code().String(), "code_number": uint32(st.Code()),
 	}
 	for _, detail := range st.Details() {
