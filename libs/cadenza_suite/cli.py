@@ -1,5 +1,6 @@
 """The `cadenza` command: install, up, down, status, migrate, demo, token, keys, gen-protos, train,
-evaluate, register-model.
+evaluate, register-model, and the client commands (generate, variation, similar, lineage, jobs,
+tracks: see client_commands).
 
 It calls the suite's internal services as the `operator` identity (unless CADENZA_IDENTITY__NAME
 says otherwise), with the operator key of the state directory in dev (cadenza_runtime.identity).
@@ -20,7 +21,7 @@ import time
 from collections.abc import Sequence
 
 from cadenza_runtime.config import load_config
-from cadenza_suite import installers, suite
+from cadenza_suite import client_commands, installers, suite
 from cadenza_suite.components import Health
 from cadenza_suite.lifecycle import Status
 from cadenza_suite.migrate import run_migrations
@@ -107,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
 
     gen = commands.add_parser("gen-protos", help="regenerate Python code from protos/")
     gen.add_argument("--check", action="store_true", help="fail when the committed code is stale")
+    client_commands.add_parsers(commands)
     return parser
 
 
@@ -310,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": _cmd_train,
         "evaluate": _cmd_evaluate,
         "register-model": _cmd_register_model,
+        **client_commands.HANDLERS,
     }
     try:
         return handlers[args.command](args)
