@@ -14,7 +14,8 @@ Rounds alternate the two paths (the machine may be shared); printed are the medi
 the latency p50/p99 and of the process CPU time per call (client and server together, independent
 of other load on the machine), and the ratio with/without. It also times what happens only when
 a token is new: minting one (each client, once per audience every ~3 minutes) and verifying one
-whose signature is not cached yet (each server, once per caller token).
+whose signature is not cached yet (each server, once per caller token), and the client's stamp and
+the server's check alone, without gRPC around them (no scheduling noise from a shared machine).
 Keys are generated in a temporary state directory; no store is needed.
 """
 
@@ -33,7 +34,7 @@ from grpc import aio
 
 from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
 from cadenza_runtime.access import AccessGuard
-from cadenza_runtime.client import create_channel
+from cadenza_runtime.client import create_channel, identity_stamp
 from cadenza_runtime.config import CadenzaConfig, IdentityConfig
 from cadenza_runtime.identity import (
     OPERATOR,
@@ -41,6 +42,7 @@ from cadenza_runtime.identity import (
     as_identity,
     ensure_dev_identities,
     key_file,
+    signer_for,
     verifier_for,
 )
 from cadenza_runtime.interceptors import ServiceInterceptor
@@ -62,6 +64,16 @@ async def _server(interceptor: ServiceInterceptor) -> tuple[aio.Server, str]:
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     return server, f"127.0.0.1:{port}"
+
+
+class _Context:
+    """What the access check reads of a servicer context."""
+
+    def __init__(self, metadata: list[tuple[str, str]]):
+        self._metadata = (*metadata, ("user-agent", "grpc-python"))
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata
 
 
 @dataclass
@@ -130,6 +142,14 @@ async def main(calls: int, rounds: int, concurrency: int) -> None:
         verifier = verifier_for(base, ["blob"])
         verify_us = _per_op_us(lambda i: verifier.verify(fresh[i]), len(fresh))
         cached_us = _per_op_us(lambda i: verifier.verify(fresh[0]), 5000)
+        # The two steps every call runs, alone (no gRPC around them, so no scheduling noise).
+        stamp = identity_stamp(signer_for(operator))
+        method = f"/{BLOB}/StatObject"
+        stamp_us = _per_op_us(lambda i: stamp(method), 20000)
+        check = guard.check_for(method)
+        assert check is not None
+        context = _Context(stamp(method))
+        check_us = _per_op_us(lambda i: check(context), 20000)  # type: ignore[arg-type]
 
     print(f"unary call, {calls} calls x {rounds} rounds, concurrency {concurrency} (median over rounds)")
     print(f"{'path':<14}{'p50 us':>10}{'p99 us':>10}{'CPU us/call':>14}")
@@ -147,6 +167,7 @@ async def main(calls: int, rounds: int, concurrency: int) -> None:
         f"added by auth: p50 {auth.p50_us - plain.p50_us:+.0f} us (ratio {auth.p50_us / plain.p50_us:.2f}), "
         f"CPU {auth.cpu_us - plain.cpu_us:+.0f} us/call (ratio {auth.cpu_us / plain.cpu_us:.2f})"
     )
+    print(f"per call, alone: client stamp {stamp_us:.1f} us, server check {check_us:.1f} us")
     print(
         f"only when a token is new: mint {mint_us:.0f} us (client, per audience every ~200 s), "
         f"verify an unseen token {verify_us:.0f} us (server, per token), cached check {cached_us:.1f} us"
