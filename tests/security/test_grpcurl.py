@@ -9,12 +9,16 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from cadenza_metadata.app import create_service as metadata_service
+from cadenza_orchestrator.auth import Authenticator, mint_token
 from cadenza_runtime.config import _PROFILE_DEFAULTS, CadenzaConfig, Profile
-from cadenza_runtime.server import CadenzaServer
+from cadenza_runtime.errors import NotFound
+from cadenza_runtime.server import CadenzaServer, ServiceBundle, ServiceRegistration
 from tests.conftest import serve
 from tests.orchestrator.harness import REPO
 
@@ -82,3 +86,44 @@ def test_prod_switches_reflection_off_by_default() -> None:
     # The profile's defaults (a YAML file or CADENZA_IDENTITY__REFLECTION=true turn it back on).
     assert _PROFILE_DEFAULTS[Profile.PROD]["identity"]["reflection"] is False
     assert "identity" not in _PROFILE_DEFAULTS[Profile.DEV] and CadenzaConfig().identity.reflection
+
+
+class _Edge(orchestrator_pb2_grpc.OrchestratorServiceServicer):
+    """A public service that checks its own end-user tokens, as the orchestrator does."""
+
+    def __init__(self, auth: Authenticator):
+        self._auth = auth
+
+    async def GetJob(
+        self, request: orchestrator_pb2.GetJobRequest, context: Any
+    ) -> orchestrator_pb2.GetJobResponse:
+        principal = self._auth.authenticate(context)
+        raise NotFound(f"{request.name} is not {principal.user}'s")
+
+
+async def test_a_public_service_keeps_its_end_user_tokens(config: CadenzaConfig) -> None:
+    auth = Authenticator(config.auth)
+    service = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
+    edge = _Edge(auth)  # type: ignore[abstract]  # the other RPCs stay UNIMPLEMENTED
+    bundle = ServiceBundle(
+        [
+            ServiceRegistration(
+                service, edge, orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server, public=True
+            )
+        ],
+        public_authenticator=auth.verify,
+    )
+    server = CadenzaServer("orchestrator", bundle, config, port=0)
+    await server.start()
+    user = f"authorization: Bearer {mint_token(config.auth, 'alice')}"
+    try:
+        # Reflection takes the end user's token on the public edge; anonymous callers get nothing.
+        listing = await _grpcurl(server.address, "list", header=user)
+        assert listing.returncode == 0 and service in listing.stdout, listing.stderr
+        anonymous = await _grpcurl(server.address, "list")
+        assert anonymous.returncode != 0 and "Unauthenticated" in anonymous.stderr
+        # The public RPC reaches its servicer, which authenticates the end user itself.
+        call = await _grpcurl("-d", '{"name": "jobs/x"}', server.address, f"{service}/GetJob", header=user)
+        assert call.returncode != 0 and "is not users/alice's" in call.stderr, call.stderr
+    finally:
+        await server.stop(grace=0.5)
