@@ -13,6 +13,7 @@ from cadenza_orchestrator.admission import Admission
 from cadenza_orchestrator.auth import Authenticator
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.fanout import FanOut
+from cadenza_orchestrator.graph_api import GraphApi
 from cadenza_orchestrator.jobs_api import JobsApi
 from cadenza_orchestrator.reconciler import Reconciler
 from cadenza_orchestrator.relay import InferenceRelay
@@ -57,10 +58,12 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         worker_id=replica_id(settings.worker_id),
     )
     admission = Admission(downstream, ModelCatalog(downstream.inference), fanout, settings)
+    graph = GraphApi(downstream)
     servicer = OrchestratorServicer(
         Authenticator(config.auth),
         JobsApi(downstream, fanout, admission, saga, settings),
-        TracksApi(downstream, admission, saga, settings),
+        TracksApi(downstream, admission, saga, settings, graph),
+        graph,
     )
     worker = Worker(deps)
     reconciler = Reconciler(deps)
