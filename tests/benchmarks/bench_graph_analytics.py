@@ -57,7 +57,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _in_process(config: CadenzaConfig, users: tuple[str, ...]) -> None:
     settings = config.neo4j
-    worker.init(settings.uri, settings.user, settings.password.get_secret_value(), settings.database)
+    worker.connect(settings.uri, settings.user, settings.password.get_secret_value(), settings.database)
     start = time.perf_counter()
     snapshot = worker.read_snapshot(users)
     print(

@@ -7,6 +7,7 @@ version read it once.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from cadenza_graph.analytics.snapshot import Snapshot
 # Reading 100k tracks takes a few seconds on a busy machine; a larger graph gets longer still.
 SNAPSHOT_TIMEOUT_SECONDS = 120.0
 KEPT_SNAPSHOTS = 2
+WORKER_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,14 @@ _snapshots: OrderedDict[tuple[tuple[str, ...] | None, tuple[int, ...]], Snapshot
 
 
 def init(uri: str, user: str, password: str, database: str) -> None:
-    """Process initializer: the worker's own connection."""
+    """Process initializer: the worker's own connection, at a lower CPU priority."""
+    # Analytics are background work: where cores are scarce, the service's request handling
+    # (another process) goes first.
+    os.nice(WORKER_NICENESS)
+    connect(uri, user, password, database)
+
+
+def connect(uri: str, user: str, password: str, database: str) -> None:
     global _driver, _database
     _driver = GraphDatabase.driver(uri, auth=(user, password), connection_timeout=5.0)
     _database = database
