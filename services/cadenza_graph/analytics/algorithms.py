@@ -8,7 +8,6 @@ one seed, one graph, one partition.
 
 from __future__ import annotations
 
-import bisect
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Literal
 
 import igraph as ig
 import numpy as np
+import numpy.typing as npt
 
 from cadenza_graph.analytics.snapshot import Ints, Snapshot
 from cadenza_graph.centrality import cooccurrence_pagerank
@@ -60,18 +60,25 @@ class Communities:
     community_count: int
     # Newman modularity (resolution 1) of the partition on the graph it was found in.
     modularity: float
-    # Every track (or tag) and the id of its community.
-    members: list[str]
+    # Every track (or tag), sorted, UTF-8 in one fixed-width array (the same order as the strings),
+    # and the id of its community. Arrays, not lists of str: the result crosses from the worker
+    # process as two buffers, and unpickling 100k str objects would hold the service's GIL ~15 ms.
+    members: npt.NDArray[np.bytes_]
     membership: Ints
 
     def lookup(self, names: list[str]) -> dict[str, int]:
-        """Community of each of `names` found in the graph (members are sorted: binary search)."""
+        """Community of each of `names` found in the graph (binary search)."""
         found: dict[str, int] = {}
         for name in names:
-            position = bisect.bisect_left(self.members, name)
-            if position < len(self.members) and self.members[position] == name:
+            key = name.encode()
+            position = int(np.searchsorted(self.members, key))
+            if position < len(self.members) and self.members[position] == key:
                 found[name] = int(self.membership[position])
         return found
+
+
+def _packed(names: list[str]) -> npt.NDArray[np.bytes_]:
+    return np.array([name.encode() for name in names], dtype=np.bytes_) if names else np.empty(0, "S1")
 
 
 @dataclass(frozen=True)
@@ -173,7 +180,7 @@ def _track_communities(snapshot: Snapshot, graph: ig.Graph, raw: Ints, modularit
                 representatives=[snapshot.tracks[p] for p in best],
             )
         )
-    return Communities("tracks", summaries, len(sizes), modularity, snapshot.tracks, membership)
+    return Communities("tracks", summaries, len(sizes), modularity, _packed(snapshot.tracks), membership)
 
 
 def _tag_communities(snapshot: Snapshot, raw: Ints, modularity: float) -> Communities:
@@ -204,7 +211,7 @@ def _tag_communities(snapshot: Snapshot, raw: Ints, modularity: float) -> Commun
                 representatives=[track for _, track in best],
             )
         )
-    return Communities("tags", summaries, len(sizes), modularity, snapshot.tags, membership)
+    return Communities("tags", summaries, len(sizes), modularity, _packed(snapshot.tags), membership)
 
 
 def centrality(snapshot: Snapshot, kind: Kind, method: Method, sample_size: int, seed: int) -> Ranking:
