@@ -1,4 +1,10 @@
-"""Channels to Cadenza services: keepalive, TLS, tracing, default deadlines and retries.
+"""Channels to Cadenza services: keepalive, TLS, tracing, the caller's identity, default deadlines
+and retries.
+
+Every call to a `cadenza.<service>.v1` method carries this process's service token for that service
+(`authorization: Bearer ...`, cadenza_runtime.identity) and, when the process acts for an end user
+(`identity.act_for`), that user in `x-cadenza-acting-user`. Health checks and calls to the public
+orchestrator API go without.
 
 Retries on UNAVAILABLE are configured through the gRPC service config, only for methods that are
 safe to repeat (reads, and writes that are idempotent by design such as upserts and deletes).
@@ -14,6 +20,13 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
 
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.identity import (
+    ACTING_USER_HEADER,
+    AUTHORIZATION_HEADER,
+    TokenSigner,
+    acting_user,
+    signer_for,
+)
 from cadenza_runtime.server import MAX_MESSAGE_BYTES
 from cadenza_runtime.telemetry import client_tracing_interceptors
 from cadenza_runtime.tls import channel_credentials
@@ -70,6 +83,34 @@ class _DefaultDeadline(aio.UnaryUnaryClientInterceptor):  # type: ignore[type-ar
         return await continuation(client_call_details, request)
 
 
+# The orchestrator's API is the public edge: its callers present end-user tokens, never ours.
+_PUBLIC_PACKAGES = ("/cadenza.orchestrator.",)
+
+
+def audience_of(method: str) -> str:
+    """The internal service a method belongs to: "/cadenza.metadata.v1.MetadataService/GetJob" ->
+    "metadata"; "" for the public edge and methods outside the suite's packages (health, reflection)."""
+    if not method.startswith("/cadenza.") or method.startswith(_PUBLIC_PACKAGES):
+        return ""
+    return method.split(".", 2)[1]
+
+
+def identity_stamp(signer: TokenSigner | None) -> Callable[[str], list[tuple[str, str]]]:
+    """Headers proving who calls (none when anonymous) and for which end user."""
+
+    def stamp(method: str) -> list[tuple[str, str]]:
+        audience = audience_of(method)
+        if not audience:
+            return []
+        headers = [] if signer is None else [(AUTHORIZATION_HEADER, f"Bearer {signer.token(audience)}")]
+        user = acting_user()
+        if user:
+            headers.append((ACTING_USER_HEADER, user))
+        return headers
+
+    return stamp
+
+
 def channel_options(services: Iterable[ServiceDescriptor] = ()) -> list[tuple[str, Any]]:
     return [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -89,8 +130,9 @@ def create_channel(
     services: Iterable[ServiceDescriptor] = (),
     default_timeout: float | None = DEFAULT_UNARY_TIMEOUT_SECONDS,
 ) -> aio.Channel:
-    """An aio channel to `address` with tracing, keepalive, retries and (if configured) TLS."""
-    interceptors = client_tracing_interceptors()
+    """An aio channel to `address` with tracing, this process's identity (`identity.name`; none:
+    anonymous), keepalive, retries and (if configured) TLS."""
+    interceptors = client_tracing_interceptors(identity_stamp(signer_for(config)))
     if default_timeout is not None:
         interceptors.append(_DefaultDeadline(default_timeout))
     options = channel_options(services)

@@ -180,6 +180,32 @@ class AuthConfig(BaseModel):
     jwt_audience: str = "cadenza"
 
 
+class IdentityConfig(BaseModel):
+    """Who this process is on internal calls, and how it checks who calls it (cadenza_runtime.identity).
+
+    A service started with `python -m cadenza_<name>` is always the identity <name>; `name` names the
+    identity of other processes (tools run as "operator"; empty: anonymous, refused by every service).
+    """
+
+    name: str = ""
+    # This process's Ed25519 private key (PEM) and the JWKS of every identity's public key. dev
+    # defaults to <state dir>/identity/{<name>.key, trust.jwks}, generated on first use; stage and
+    # prod must set both.
+    key_file: Path | None = None
+    trust_bundle: Path | None = None
+    token_ttl_seconds: float = Field(default=300.0, ge=10, le=3600)
+    # Clock skew tolerated between services, and the longest-lived token a service accepts.
+    leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    max_token_lifetime_seconds: float = Field(default=3600.0, ge=10, le=86400)
+    # Server reflection (grpcurl list/describe) for authenticated callers; off by default in prod.
+    reflection: bool = True
+
+    @field_validator("key_file", "trust_bundle", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
 # The trained model committed in deploy/models/ (see its model card there): the inference default.
 BUNDLED_CHECKPOINT_NAME = "cadenza-tiny-1.ckpt"
 BUNDLED_CHECKPOINT_SHA256 = "2dc0de8f7fb0cfcacdaf85b505ba1786c32b015a8936dc91119a073a0b658388"
@@ -315,6 +341,7 @@ class CadenzaConfig(BaseSettings):
     tls: TlsConfig = TlsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     auth: AuthConfig = AuthConfig()
+    identity: IdentityConfig = IdentityConfig()
     # A factory: the bundled-checkpoint default is looked up when the config is read, not at import.
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     metadata: MetadataConfig = MetadataConfig()
@@ -359,7 +386,11 @@ class CadenzaConfig(BaseSettings):
 _PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
     Profile.DEV: {"telemetry": {"json_logs": False}},
     Profile.STAGE: {"telemetry": {"exporter": "console"}},
-    Profile.PROD: {"telemetry": {"exporter": "console"}, "tls": {"enabled": True}},
+    Profile.PROD: {
+        "telemetry": {"exporter": "console"},
+        "tls": {"enabled": True},
+        "identity": {"reflection": False},
+    },
 }
 
 

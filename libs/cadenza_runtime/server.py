@@ -1,8 +1,9 @@
 """One way to run a Cadenza service.
 
 A grpc.aio server with: grpc.health.v1 for "" and every service, server reflection (so grpcurl can
-list, describe and call every method), one interceptor that traces each call and maps its errors,
-TLS when configured, and a graceful shutdown on SIGTERM/SIGINT that reports NOT_SERVING first and
+list, describe and call every method; `identity.reflection`, off in prod), one interceptor that
+traces each call, checks its caller's service token against the method's allowance
+(cadenza_runtime.access) and maps its errors, TLS when configured, and a graceful shutdown on SIGTERM/SIGINT that reports NOT_SERVING first and
 then drains in-flight calls and streams within the configured grace period.
 """
 
@@ -19,7 +20,9 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from cadenza_runtime.access import AccessGuard, AccessTable
 from cadenza_runtime.config import CadenzaConfig, load_config
+from cadenza_runtime.identity import as_identity, verifier_for
 from cadenza_runtime.interceptors import ServiceInterceptor
 from cadenza_runtime.reflection_pool import MethodAwarePool
 from cadenza_runtime.telemetry import setup_logging, setup_tracing
@@ -46,6 +49,10 @@ class ServiceRegistration:
     full_name: str  # e.g. "cadenza.metadata.v1.MetadataService"
     servicer: Any
     add_to_server: Callable[[Any, aio.Server], None]
+    # Which internal identities may call which RPC (cadenza_runtime.access); None: operator only.
+    access: AccessTable | None = None
+    # A public service authenticates its own (end-user) callers; internal tokens are not asked for.
+    public: bool = False
 
 
 @dataclass
@@ -56,6 +63,9 @@ class ServiceBundle:
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Background tasks started with the server and cancelled on shutdown (reconcilers, batchers).
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    # Checks a public service's end-user token (raising Unauthenticated), so that its users may
+    # also use reflection on this server.
+    public_authenticator: Callable[[str], object] | None = None
 
 
 class CadenzaServer:
@@ -66,7 +76,17 @@ class CadenzaServer:
         self.bundle = bundle
         self.config = config
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
-        self.server = aio.server(interceptors=[ServiceInterceptor()], options=SERVER_OPTIONS)
+        # Tokens are addressed to a service by its package (cadenza.<audience>.v1, client.py).
+        packages = [
+            r.full_name.split(".")[1] for r in bundle.registrations if r.full_name.startswith("cadenza.")
+        ]
+        guard = AccessGuard(
+            verifier_for(config, list(dict.fromkeys([name, *packages]))),
+            {r.full_name: r.access for r in bundle.registrations if not r.public},
+            public_services=[r.full_name for r in bundle.registrations if r.public],
+            public_authenticator=bundle.public_authenticator,
+        )
+        self.server = aio.server(interceptors=[ServiceInterceptor(guard)], options=SERVER_OPTIONS)
         endpoint = config.services.endpoint(name)
         self._address = f"{endpoint.host}:{endpoint.port if port is None else port}"
         self.port = 0
@@ -82,11 +102,12 @@ class CadenzaServer:
         for registration in self.bundle.registrations:
             registration.add_to_server(registration.servicer, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-            self.server,
-            pool=MethodAwarePool(),  # type: ignore[arg-type]
-        )
+        if self.config.identity.reflection:
+            reflection.enable_server_reflection(
+                [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+                self.server,
+                pool=MethodAwarePool(),  # type: ignore[arg-type]
+            )
         if self.config.tls.enabled:
             self.port = self.server.add_secure_port(self._address, server_credentials(self.config.tls))
         else:
@@ -135,8 +156,10 @@ async def _serve_until_signal(
 
 
 def run_service(name: str, factory: Callable[[CadenzaConfig], Awaitable[ServiceBundle]]) -> None:
-    """Entry point of `python -m cadenza_<name>`: configures telemetry, serves until SIGTERM."""
-    config = load_config()
+    """Entry point of `python -m cadenza_<name>`: configures telemetry, serves until SIGTERM.
+
+    The process is the identity `name` on its own outgoing calls, whatever `identity.name` says."""
+    config = as_identity(load_config(), name)
     setup_logging(name, config.telemetry)
     setup_tracing(name, config.telemetry)
     asyncio.run(_serve_until_signal(name, factory, config))

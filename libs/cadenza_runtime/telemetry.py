@@ -156,17 +156,26 @@ class _MetadataSetter(Setter[aio.Metadata]):
 
 
 _METADATA_SETTER = _MetadataSetter()
+# Extra headers for a call to a method (the caller's service token, cadenza_runtime.client), added
+# here so that identity costs no interceptor of its own.
+Stamp = Callable[[str], Sequence[tuple[str, str]]]
 # Tasks that record a finished call's status on its span; held so they are not collected early.
 _finishing: set[asyncio.Task[None]] = set()
 
 
-def _start_client_span(details: aio.ClientCallDetails) -> tuple[Span, aio.ClientCallDetails]:
+def _start_client_span(
+    details: aio.ClientCallDetails, stamp: Stamp | None
+) -> tuple[Span, aio.ClientCallDetails]:
     """A client span under the caller's current span, and the call details carrying its context."""
     raw: str | bytes = details.method
     method = raw.decode() if isinstance(raw, bytes) else raw  # grpc passes bytes (grpc#31092)
     span = _tracer.start_span(method, kind=SpanKind.CLIENT, attributes=rpc_attributes(method))
     metadata = aio.Metadata(*tuple(details.metadata or ()))
     inject(metadata, context=trace.set_span_in_context(span), setter=_METADATA_SETTER)
+    if stamp is not None:
+        for key, value in stamp(method):
+            if key not in metadata:  # a header the caller set itself wins
+                metadata[key] = value
     traced = aio.ClientCallDetails(
         details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
     )
@@ -202,8 +211,10 @@ def _end_when_done(span: Span, call: Any) -> None:
         on_done(call)
 
 
-async def _traced_call(continuation: Callable[..., Any], details: aio.ClientCallDetails, request: Any) -> Any:
-    span, traced = _start_client_span(details)
+async def _traced_call(
+    continuation: Callable[..., Any], details: aio.ClientCallDetails, request: Any, stamp: Stamp | None
+) -> Any:
+    span, traced = _start_client_span(details, stamp)
     try:
         call = await continuation(traced, request)  # starts the RPC; does not wait for it
     except BaseException as exc:
@@ -216,43 +227,54 @@ async def _traced_call(continuation: Callable[..., Any], details: aio.ClientCall
     return call
 
 
-class _UnaryUnaryTracing(aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+class _Tracing:
+    def __init__(self, stamp: Stamp | None) -> None:
+        self._stamp = stamp
+
+
+class _UnaryUnaryTracing(_Tracing, aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: aio.ClientCallDetails, request: Any
     ) -> Any:
-        return await _traced_call(continuation, client_call_details, request)
+        return await _traced_call(continuation, client_call_details, request, self._stamp)
 
 
-class _UnaryStreamTracing(aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
+class _UnaryStreamTracing(_Tracing, aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], client_call_details: aio.ClientCallDetails, request: Any
     ) -> Any:
-        return await _traced_call(continuation, client_call_details, request)
+        return await _traced_call(continuation, client_call_details, request, self._stamp)
 
 
-class _StreamUnaryTracing(aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
+class _StreamUnaryTracing(_Tracing, aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
     async def intercept_stream_unary(
         self,
         continuation: Callable[..., Any],
         client_call_details: aio.ClientCallDetails,
         request_iterator: Any,
     ) -> Any:
-        return await _traced_call(continuation, client_call_details, request_iterator)
+        return await _traced_call(continuation, client_call_details, request_iterator, self._stamp)
 
 
-class _StreamStreamTracing(aio.StreamStreamClientInterceptor):  # type: ignore[type-arg]
+class _StreamStreamTracing(_Tracing, aio.StreamStreamClientInterceptor):  # type: ignore[type-arg]
     async def intercept_stream_stream(
         self,
         continuation: Callable[..., Any],
         client_call_details: aio.ClientCallDetails,
         request_iterator: Any,
     ) -> Any:
-        return await _traced_call(continuation, client_call_details, request_iterator)
+        return await _traced_call(continuation, client_call_details, request_iterator, self._stamp)
 
 
-def client_tracing_interceptors() -> list[Any]:
-    """One interceptor per call shape (grpc files each interceptor under one shape only)."""
-    return [_UnaryUnaryTracing(), _UnaryStreamTracing(), _StreamUnaryTracing(), _StreamStreamTracing()]
+def client_tracing_interceptors(stamp: Stamp | None = None) -> list[Any]:
+    """One interceptor per call shape (grpc files each interceptor under one shape only); `stamp`
+    adds headers to every call."""
+    return [
+        _UnaryUnaryTracing(stamp),
+        _UnaryStreamTracing(stamp),
+        _StreamUnaryTracing(stamp),
+        _StreamStreamTracing(stamp),
+    ]
 
 
 # Server spans: one SERVER span per call, as the instrumentation library's aio server interceptor

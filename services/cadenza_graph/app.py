@@ -6,6 +6,7 @@ from neo4j import AsyncGraphDatabase
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
 from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
+from cadenza_graph.access import ACCESS
 from cadenza_graph.analytics.service import Analytics
 from cadenza_graph.schema import ensure_schema
 from cadenza_graph.servicer import GraphServicer
@@ -48,6 +49,7 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
                 SERVICE_FULL_NAME,
                 GraphServicer(store, tokens, analytics),
                 graph_pb2_grpc.add_GraphServiceServicer_to_server,
+                access=ACCESS,
             )
         ],
         # Workers first: they may be computing from the store the driver talks to.

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
+from cadenza_inference.access import ACCESS
 from cadenza_inference.batcher import Batcher
 from cadenza_inference.devices import Compute, resolve_compute
 from cadenza_inference.loading import MAX_CHECKPOINT_BYTES
@@ -84,7 +85,10 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
     return ServiceBundle(
         registrations=[
             ServiceRegistration(
-                SERVICE_FULL_NAME, servicer, inference_pb2_grpc.add_InferenceServiceServicer_to_server
+                SERVICE_FULL_NAME,
+                servicer,
+                inference_pb2_grpc.add_InferenceServiceServicer_to_server,
+                access=ACCESS,
             )
         ],
         # After the server drained its streams: stop the batcher first, then the helper thread.

@@ -10,6 +10,7 @@ import asyncpg
 
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
 from cadenza_metadata import outbox
+from cadenza_metadata.access import ACCESS
 from cadenza_metadata.cache import Cache
 from cadenza_metadata.coordination import Coordination
 from cadenza_metadata.db import Database
@@ -73,7 +74,10 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
     return ServiceBundle(
         registrations=[
             ServiceRegistration(
-                SERVICE_FULL_NAME, servicer, metadata_pb2_grpc.add_MetadataServiceServicer_to_server
+                SERVICE_FULL_NAME,
+                servicer,
+                metadata_pb2_grpc.add_MetadataServiceServicer_to_server,
+                access=ACCESS,
             )
         ],
         on_close=[link.close, db.close],

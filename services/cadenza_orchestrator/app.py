@@ -25,6 +25,7 @@ from cadenza_orchestrator.tracks_api import TracksApi
 from cadenza_orchestrator.validation import ModelCatalog
 from cadenza_orchestrator.worker import Worker
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.identity import as_identity
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
 
 SERVICE_FULL_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
@@ -37,7 +38,8 @@ def replica_id(configured: str) -> str:
 
 async def create_service(config: CadenzaConfig) -> ServiceBundle:
     settings = config.orchestrator
-    downstream = Downstream.connect(config)
+    # Downstream calls are the orchestrator's, also when it is served inside another process (tests).
+    downstream = Downstream.connect(as_identity(config, "orchestrator"))
     redis = aioredis.Redis(
         host=config.redis.host,
         port=config.redis.port,
@@ -58,9 +60,10 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         worker_id=replica_id(settings.worker_id),
     )
     admission = Admission(downstream, ModelCatalog(downstream.inference), fanout, settings)
+    authenticator = Authenticator(config.auth)
     graph = GraphApi(downstream)
     servicer = OrchestratorServicer(
-        Authenticator(config.auth),
+        authenticator,
         JobsApi(downstream, fanout, admission, saga, settings),
         TracksApi(downstream, admission, saga, settings, graph),
         graph,
@@ -76,10 +79,15 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
 
     return ServiceBundle(
         registrations=[
+            # Public: end users' bearer tokens, checked by the servicer (auth.py).
             ServiceRegistration(
-                SERVICE_FULL_NAME, servicer, orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server
+                SERVICE_FULL_NAME,
+                servicer,
+                orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server,
+                public=True,
             )
         ],
         on_close=[close],
         background=[worker.run, reconciler.run],
+        public_authenticator=authenticator.verify,
     )
