@@ -348,6 +348,21 @@ class MetadataConfig(BaseModel):
     outbox_purge_batch_size: int = Field(default=1000, ge=1, le=100_000)
 
 
+class GraphConfig(BaseModel):
+    """The graph service's analytics (communities, centrality), run off the request path."""
+
+    # Worker processes computing analytics (each reads and holds its own copy of the graph).
+    analytics_workers: int = Field(default=1, ge=1, le=64)
+    # Analytics waiting for a worker on top of those running; one more is RESOURCE_EXHAUSTED.
+    analytics_queue_size: int = Field(default=8, ge=0, le=10_000)
+    # Results kept in memory (least recently used go first), keyed by graph version and parameters.
+    analytics_cache_entries: int = Field(default=64, ge=1, le=100_000)
+    # Betweenness over more nodes than this is sampled unless the caller asks for a sample size...
+    betweenness_exact_nodes: int = Field(default=2000, ge=1)
+    # ...from this many source nodes.
+    betweenness_samples: int = Field(default=256, ge=1)
+
+
 class OrchestratorConfig(BaseModel):
     """Admission limits, the worker loop, the saga's retry budget and the reconciler."""
 
@@ -397,6 +412,7 @@ class CadenzaConfig(BaseSettings):
     minio: MinioConfig = MinioConfig()
     milvus: MilvusConfig = MilvusConfig()
     neo4j: Neo4jConfig = Neo4jConfig()
+    graph: GraphConfig = GraphConfig()
     services: ServicesConfig = ServicesConfig()
     tls: TlsConfig = TlsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()

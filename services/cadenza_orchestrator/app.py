@@ -13,6 +13,7 @@ from cadenza_orchestrator.admission import Admission
 from cadenza_orchestrator.auth import Authenticator
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.fanout import FanOut
+from cadenza_orchestrator.graph_api import GraphApi
 from cadenza_orchestrator.jobs_api import JobsApi
 from cadenza_orchestrator.metrics import JOBS_RUNNING
 from cadenza_orchestrator.reconciler import Reconciler
@@ -63,10 +64,12 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
     )
     admission = Admission(downstream, ModelCatalog(downstream.inference), fanout, settings)
     authenticator = Authenticator(config.auth)
+    graph = GraphApi(downstream)
     servicer = OrchestratorServicer(
         authenticator,
         JobsApi(downstream, fanout, admission, saga, settings),
-        TracksApi(downstream, admission, saga, settings),
+        TracksApi(downstream, admission, saga, settings, graph),
+        graph,
     )
     worker = Worker(deps)
     JOBS_RUNNING.set_function(lambda: worker.running)
