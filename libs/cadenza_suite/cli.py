@@ -1,5 +1,5 @@
 """The `cadenza` command: install, up, down, status, migrate, demo, gen-protos, train, evaluate,
-register-model.
+register-model, backup, restore.
 
 Exit codes: 0 success; 1 a component failed (the message names it and quotes its log);
 2 usage errors; `status` exits 3 when a listed component is not SERVING.
@@ -74,6 +74,20 @@ def _parser() -> argparse.ArgumentParser:
     # Model commands parse their own options (cadenza train --help) so torch loads only when used.
     for name, text in MODEL_COMMANDS.items():
         commands.add_parser(name, help=text, add_help=False)
+
+    backup = commands.add_parser("backup", help="back up every store into a new backup directory")
+    backup.add_argument(
+        "--to", metavar="DIR|s3://BUCKET/PREFIX", help="where to write it (default: <state dir>/backups)"
+    )
+    backup.add_argument("--json", action="store_true", help="machine-readable summary")
+    restore = commands.add_parser(
+        "restore", help="replace every store's data with a backup (stops and starts the suite)"
+    )
+    restore.add_argument("--from", dest="source", required=True, metavar="DIR|s3://BUCKET/PREFIX/NAME")
+    restore.add_argument(
+        "--at", metavar="TIME", help="replay PostgreSQL's WAL archive up to this ISO 8601 time (with zone)"
+    )
+    restore.add_argument("--json", action="store_true", help="machine-readable summary")
 
     gen = commands.add_parser("gen-protos", help="regenerate Python code from protos/")
     gen.add_argument("--check", action="store_true", help="fail when the committed code is stale")
@@ -163,6 +177,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from cadenza_suite.backup.command import run_backup
+
+    return run_backup(load_config(), args.to, as_json=args.json)
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from cadenza_suite.backup.command import run_restore
+
+    return run_restore(load_config(), args.source, args.at, as_json=args.json)
+
+
 def _cmd_gen_protos(args: argparse.Namespace) -> int:
     from cadenza_suite import protogen
 
@@ -213,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": _cmd_train,
         "evaluate": _cmd_evaluate,
         "register-model": _cmd_register_model,
+        "backup": _cmd_backup,
+        "restore": _cmd_restore,
     }
     try:
         return handlers[args.command](args)
