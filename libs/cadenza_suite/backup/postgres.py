@@ -11,13 +11,14 @@ clusters; the archive layout here (one file per segment) is what its `archive-pu
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import pwd
 import shutil
 import signal
 import subprocess
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from cadenza_suite.backup.manifest import BackupError, private_dir
 from cadenza_suite.installers import postgres_bindir
 from cadenza_suite.stores.postgres import OS_USER, server_env, server_settings
 
+_log = logging.getLogger("cadenza.suite")
 SUBDIR = "postgres"
 # Seconds the recovering server may take to reach its target.
 RECOVERY_TIMEOUT = 600.0
@@ -67,7 +69,13 @@ async def base_backup(config: CadenzaConfig, root: Path) -> dict[str, Any]:
         if result.returncode != 0:
             raise BackupError(f"pg_basebackup failed: {result.stderr.strip()[-800:]}")
         finished = await conn.fetchval("SELECT now()")
-        if archive_mode == "on":
+        if archive_mode != "on":
+            _log.warning(
+                "PostgreSQL is not archiving WAL (archive_mode=%s): this backup restores to its own "
+                "end only; restart PostgreSQL (`cadenza down postgres && cadenza up`) for --at",
+                archive_mode,
+            )
+        else:
             # Archive the segment holding the backup's end now rather than at archive_timeout.
             await conn.execute("SELECT pg_switch_wal()")
     finally:
@@ -99,6 +107,8 @@ def check_restorable(info: dict[str, Any], at: datetime | None) -> None:
     if at is None:
         return
     end = datetime.fromisoformat(info["end_time"])
+    if at > datetime.now(UTC):
+        raise BackupError(f"--at {at.isoformat()} is in the future")
     if at < end:
         raise BackupError(
             f"--at {at.isoformat()} is before this backup finished ({end.isoformat()}): "
