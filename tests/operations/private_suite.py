@@ -55,20 +55,31 @@ class PrivateSuite:
         return cls(state_dir, env)
 
     @property
+    def s3_env(self) -> dict[str, str]:
+        """Backups to s3:// on this suite's own MinIO (a test stand-in for backup storage)."""
+        minio = self.config.minio
+        return {
+            "CADENZA_BACKUP__S3_ENDPOINT": minio.endpoint,
+            "CADENZA_BACKUP__S3_ACCESS_KEY": minio.access_key,
+            "CADENZA_BACKUP__S3_SECRET_KEY": minio.secret_key.get_secret_value(),
+            "CADENZA_BACKUP__S3_SECURE": "false",
+        }
+
+    @property
     def config(self) -> CadenzaConfig:
         """The configuration the suite's processes read (this environment, not the test's)."""
         with mock.patch.dict(os.environ, self.env):
             return CadenzaConfig()
 
     def cadenza(
-        self, *args: str, timeout: float = 900, check: bool = True
+        self, *args: str, timeout: float = 900, check: bool = True, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "cadenza_suite.cli", *args],
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **(env or {})},
             check=False,
         )
         if check and result.returncode != 0:
@@ -77,8 +88,8 @@ class PrivateSuite:
             )
         return result
 
-    def cadenza_json(self, *args: str) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.cadenza(*args, "--json").stdout)
+    def cadenza_json(self, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.cadenza(*args, "--json", env=env).stdout)
         return data
 
     def destroy_data(self) -> None:

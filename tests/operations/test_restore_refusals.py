@@ -4,13 +4,20 @@ tracks."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import os
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
+from cadenza_runtime.config import CadenzaConfig
+from cadenza_suite.backup import blobs, location
+from cadenza_suite.backup.manifest import verify
 from tests.operations.drill import Client
 from tests.operations.private_suite import PrivateSuite
 
@@ -81,6 +88,66 @@ async def test_a_damaged_backup_is_refused_and_nothing_changes(
     print("\n" + "\n".join(f"{name}: {line}" for name, line in refusals.items()))
 
     assert _pids(suite) == pids, "a refused restore stopped or restarted a component"
+    client = Client.connect(suite.config)
+    try:
+        assert await client.live_job_ids() == tracks
+    finally:
+        await client.close()
+
+
+async def test_a_backup_on_s3_round_trips_and_a_damaged_one_is_refused(
+    private_suite: PrivateSuite, tmp_path: Path
+) -> None:
+    suite = private_suite
+    summary = suite.cadenza_json("backup", "--to", "s3://drill-backups/nightly", env=suite.s3_env)
+    uri = summary["backup"]
+    assert uri.startswith("s3://drill-backups/nightly/cadenza-"), uri
+    where = location.parse(uri)
+    assert isinstance(where, location.S3Location)
+    with mock.patch.dict(os.environ, {**suite.env, **suite.s3_env}):
+        config = CadenzaConfig()
+    downloaded = await location.download(config, where)
+    try:
+        assert len(verify(downloaded).files) == summary["files"]
+    finally:
+        shutil.rmtree(downloaded)
+
+    pids = _pids(suite)
+    client = blobs.open_client(suite.config)
+    try:
+        await client.put_object(
+            where.bucket, where.key("postgres/pg_wal.tar.gz"), io.BytesIO(b"not a WAL archive"), 17
+        )
+    finally:
+        await client.close_session()  # type: ignore[no-untyped-call]
+    result = suite.cadenza("restore", "--from", uri, check=False, env=suite.s3_env)
+    assert result.returncode == 1 and "postgres/pg_wal.tar.gz" in result.stderr, result.stderr
+    assert _pids(suite) == pids
+
+
+async def test_a_target_the_wal_archive_cannot_reach_leaves_the_data_as_it_was(
+    private_suite: PrivateSuite, tmp_path: Path
+) -> None:
+    """PostgreSQL recovery fails in its staging directory (no commit after --at is archived yet):
+    the live data directory is untouched and the suite runs again with the same tracks."""
+    suite = private_suite
+    client = Client.connect(suite.config)
+    try:
+        if not await client.live_job_ids():
+            await client.generate()
+        tracks = await client.live_job_ids()
+    finally:
+        await client.close()
+    backup = suite.cadenza_json("backup", "--to", str(tmp_path / "backups"))["backup"]
+    data = suite.config.service_dir("postgres")
+    identity = (data.stat().st_ino, (data / "PG_VERSION").stat().st_ino)
+    await asyncio.sleep(1.0)
+    result = suite.cadenza("restore", "--from", backup, "--at", datetime.now(UTC).isoformat(), check=False)
+    assert result.returncode == 1, result.stdout
+    assert "recovery stopped" in result.stderr and "untouched" in result.stderr, result.stderr
+    assert "recovery ended before configured recovery target was reached" in result.stderr
+    assert (data.stat().st_ino, (data / "PG_VERSION").stat().st_ino) == identity
+    _pids(suite)  # everything SERVING again
     client = Client.connect(suite.config)
     try:
         assert await client.live_job_ids() == tracks

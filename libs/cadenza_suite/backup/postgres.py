@@ -159,6 +159,11 @@ class Recovery:
             )
             if result.returncode != 0:
                 raise BackupError(f"cannot unpack {archive}: {result.stderr.strip()[-500:]}")
+        # The launcher keeps its unix socket in the data directory, so the base backup carries the
+        # socket's lock file, naming the pid of the postmaster at backup time: a live process
+        # with that (reused) pid would make the recovering server refuse to start.
+        for stale in [*self.staging.glob(".s.PGSQL.*"), self.staging / "postmaster.pid"]:
+            stale.unlink(missing_ok=True)
         (self.staging / "recovery.signal").touch()
         self._chown_tree(self.staging)
         self.staging.chmod(0o700)
@@ -257,11 +262,15 @@ class Recovery:
             f"PostgreSQL recovery did not finish in {RECOVERY_TIMEOUT:.0f}s; see {self.log_file}"
         )
 
-    def _log_tail(self, lines: int = 15) -> str:
+    def _log_tail(self, lines: int = 8) -> str:
+        """The server's FATAL/PANIC lines (the reason), then the last few lines."""
         try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log_file.read_text(errors="replace").splitlines()
         except OSError:
             return "(no log)"
+        run = text[max((i for i, line in enumerate(text) if "starting PostgreSQL" in line), default=0) :]
+        reasons = [line for line in run if "FATAL:" in line or "PANIC:" in line]
+        return "\n".join(dict.fromkeys([*reasons, *run[-lines:]]))
 
     def swap(self) -> None:
         """Puts the recovered directory in place of the live one (both on the same file system)."""
