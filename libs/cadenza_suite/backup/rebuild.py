@@ -11,7 +11,9 @@ there.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -32,6 +34,7 @@ from cadenza_runtime.config import CadenzaConfig
 
 _log = logging.getLogger("cadenza.suite")
 _PAGE = 500
+_CONCURRENCY = 8
 IN_FLIGHT = [types_pb2.JOB_STATE_PENDING, types_pb2.JOB_STATE_RUNNING]
 
 
@@ -93,30 +96,34 @@ async def _missing(downstream: Downstream, config: CadenzaConfig, track: types_p
     return None
 
 
-async def rebuild(config: CadenzaConfig) -> RebuildReport:
-    downstream = Downstream.connect(config)
-    saga = Saga(downstream, RetryPolicy.background(), config.minio)
-    report = RebuildReport()
-    try:
-        tracks = [track async for track in live_tracks(downstream)]
-        # Parents before children: a lineage edge needs both nodes.
-        tracks.sort(key=lambda t: (t.create_time.seconds, t.create_time.nanos))
-        complete: set[str] = set()
-        for track in tracks:
+class _Rebuild:
+    def __init__(self, config: CadenzaConfig, downstream: Downstream) -> None:
+        self.config = config
+        self.downstream = downstream
+        self.saga = Saga(downstream, RetryPolicy.background(), config.minio)
+        self.report = RebuildReport()
+        # A few tracks at once: each is a handful of small calls to three services.
+        self.slots = asyncio.Semaphore(_CONCURRENCY)
+
+    async def track(self, track: types_pb2.Track) -> tuple[str, types_pb2.Job] | None:
+        """Embeddings and node of one track; (track name, its job), or None when it had to go."""
+        async with self.slots:
+            began = time.monotonic()
+            downstream = self.downstream
             job = (await downstream.metadata.GetJob(metadata_pb2.GetJobRequest(name=track.job))).job
             stored = JobNotes.of(job).stored
-            reason = await _missing(downstream, config, track)
+            reason = await _missing(downstream, self.config, track)
             if reason is None and stored is None:
                 reason = "its job has no recorded embeddings"
             if reason is not None:
-                report.removed[track.name] = reason
+                self.report.removed[track.name] = reason
                 _log.warning("restore: deleting %s: %s", track.name, reason)
-                if not await saga.compensate(job_id_of(job.name)):
+                if not await self.saga.compensate(job_id_of(job.name)):
                     raise RuntimeError(f"cannot delete the incomplete {track.name}; run the restore again")
-                continue
+                return None
             assert stored is not None
             result = StoredResult.from_json(stored)
-            await saga.index(job, result)
+            await self.saga.index(job, result)
             await downstream.graph.RecordTrack(
                 graph_pb2.RecordTrackRequest(
                     track=graph_pb2.TrackNode(
@@ -128,23 +135,43 @@ async def rebuild(config: CadenzaConfig) -> RebuildReport:
                     )
                 )
             )
-            report.embeddings += 2
-            report.graph_nodes += 1
-            complete.add(track.name)
-            if job.HasField("derivation") and job.derivation.parent in complete:
-                await downstream.graph.RecordLineage(
-                    graph_pb2.RecordLineageRequest(
-                        edge=graph_pb2.LineageEdge(
-                            child=track.name,
-                            parent=job.derivation.parent,
-                            op=job.derivation.op,
-                            strength=job.derivation.strength or 1.0,
-                            create_time_seconds=job.create_time.seconds,
-                        )
+            self.report.embeddings += 2
+            self.report.graph_nodes += 1
+            _log.debug("restore: %s rebuilt in %.2fs", track.name, time.monotonic() - began)
+            return track.name, job
+
+    async def edge(self, track: str, child: types_pb2.Job) -> None:
+        async with self.slots:
+            await self.downstream.graph.RecordLineage(
+                graph_pb2.RecordLineageRequest(
+                    edge=graph_pb2.LineageEdge(
+                        child=track,
+                        parent=child.derivation.parent,
+                        op=child.derivation.op,
+                        strength=child.derivation.strength or 1.0,
+                        create_time_seconds=child.create_time.seconds,
                     )
                 )
-                report.lineage_edges += 1
-        report.tracks = len(complete)
+            )
+            self.report.lineage_edges += 1
+
+
+async def rebuild(config: CadenzaConfig) -> RebuildReport:
+    downstream = Downstream.connect(config)
+    try:
+        work = _Rebuild(config, downstream)
+        tracks = [track async for track in live_tracks(downstream)]
+        done = [pair for pair in await asyncio.gather(*map(work.track, tracks)) if pair is not None]
+        # Edges once every node is in, and only to parents that are live and complete.
+        complete = {name for name, _ in done}
+        await asyncio.gather(
+            *(
+                work.edge(name, job)
+                for name, job in done
+                if job.HasField("derivation") and job.derivation.parent in complete
+            )
+        )
+        work.report.tracks = len(done)
+        return work.report
     finally:
         await downstream.close()
-    return report
