@@ -7,6 +7,7 @@ import hashlib
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import grpc
@@ -29,6 +30,14 @@ TERMINAL = {types_pb2.JOB_STATE_SUCCEEDED, types_pb2.JOB_STATE_FAILED, types_pb2
 def params(prompt: str = PROMPT) -> types_pb2.GenerationParams:
     # Light: 2-second clips, few steps (2 cores shared by many).
     return types_pb2.GenerationParams(prompt=prompt, duration_seconds=2.0, steps=4, tags=["organ", "drums"])
+
+
+def assert_private(root: Path) -> None:
+    """Nothing in a backup is readable (or writable) by group or others."""
+    for path in [root, *root.rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        expected = 0o700 if path.is_dir() else 0o600
+        assert mode == expected, f"{path} has mode {oct(mode)}, expected {oct(expected)}"
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cadenza_suite.backup.manifest import MANIFEST, BackupError, Manifest, make_private, verify
+from cadenza_suite.backup.manifest import MANIFEST, BackupError, Manifest, make_private, private_dir, verify
 
 
 def _backup(root: Path) -> Path:
@@ -57,3 +57,11 @@ def test_a_manifest_naming_a_file_outside_the_backup_is_refused(tmp_path: Path) 
     (root / MANIFEST).write_text(json.dumps(data))
     with pytest.raises(BackupError, match="outside the backup"):
         verify(root)
+
+
+def test_private_dir_creates_private_parents_and_leaves_existing_ones_alone(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    private_dir(tmp_path / "a" / "b")
+    assert tmp_path.stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "a").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "a" / "b").stat().st_mode & 0o777 == 0o700

@@ -18,18 +18,10 @@ import pytest
 
 from cadenza.common.v1 import types_pb2
 from cadenza_orchestrator.names import job_id_of
-from tests.operations.drill import Client
+from tests.operations.drill import Client, assert_private
 from tests.operations.private_suite import PrivateSuite
 
 pytestmark = pytest.mark.slow
-
-
-def assert_private(root: Path) -> None:
-    """Nothing in a backup is readable (or writable) by group or others."""
-    for path in [root, *root.rglob("*")]:
-        mode = path.stat().st_mode & 0o777
-        expected = 0o700 if path.is_dir() else 0o600
-        assert mode == expected, f"{path} has mode {oct(mode)}, expected {oct(expected)}"
 
 
 async def switch_and_archive_wal(suite: PrivateSuite) -> None:

@@ -15,10 +15,11 @@ from unittest import mock
 
 import pytest
 
+from cadenza_orchestrator.names import job_name
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_suite.backup import blobs, location
 from cadenza_suite.backup.manifest import verify
-from tests.operations.drill import Client
+from tests.operations.drill import Client, assert_private
 from tests.operations.private_suite import PrivateSuite
 
 pytestmark = pytest.mark.slow
@@ -95,34 +96,54 @@ async def test_a_damaged_backup_is_refused_and_nothing_changes(
         await client.close()
 
 
-async def test_a_backup_on_s3_round_trips_and_a_damaged_one_is_refused(
+async def test_a_backup_on_s3_restores_and_a_damaged_one_is_refused(
     private_suite: PrivateSuite, tmp_path: Path
 ) -> None:
+    """Through s3:// (this suite's own MinIO standing in for backup storage): a damaged upload is
+    refused with nothing changed; an intact one restores, without --at, to its own end."""
     suite = private_suite
-    summary = suite.cadenza_json("backup", "--to", "s3://drill-backups/nightly", env=suite.s3_env)
-    uri = summary["backup"]
-    assert uri.startswith("s3://drill-backups/nightly/cadenza-"), uri
-    where = location.parse(uri)
+    client = Client.connect(suite.config)
+    try:
+        if not await client.live_job_ids():
+            await client.generate()
+        tracks = await client.live_job_ids()
+    finally:
+        await client.close()
+    intact = suite.cadenza_json("backup", "--to", "s3://drill-backups/nightly", env=suite.s3_env)
+    damaged = suite.cadenza_json("backup", "--to", "s3://drill-backups/nightly", env=suite.s3_env)
+    assert intact["backup"].startswith("s3://drill-backups/nightly/cadenza-"), intact
+
+    where = location.parse(damaged["backup"])
     assert isinstance(where, location.S3Location)
     with mock.patch.dict(os.environ, {**suite.env, **suite.s3_env}):
         config = CadenzaConfig()
     downloaded = await location.download(config, where)
     try:
-        assert len(verify(downloaded).files) == summary["files"]
+        assert len(verify(downloaded).files) == damaged["files"]
+        assert_private(downloaded)
     finally:
         shutil.rmtree(downloaded)
-
     pids = _pids(suite)
-    client = blobs.open_client(suite.config)
+    s3 = blobs.open_client(suite.config)
     try:
-        await client.put_object(
-            where.bucket, where.key("postgres/pg_wal.tar.gz"), io.BytesIO(b"not a WAL archive"), 17
-        )
+        await s3.put_object(where.bucket, where.key("postgres/pg_wal.tar.gz"), io.BytesIO(b"not a WAL"), 9)
     finally:
-        await client.close_session()  # type: ignore[no-untyped-call]
-    result = suite.cadenza("restore", "--from", uri, check=False, env=suite.s3_env)
+        await s3.close_session()  # type: ignore[no-untyped-call]
+    result = suite.cadenza("restore", "--from", damaged["backup"], check=False, env=suite.s3_env)
     assert result.returncode == 1 and "postgres/pg_wal.tar.gz" in result.stderr, result.stderr
     assert _pids(suite) == pids
+
+    summary = suite.cadenza_json("restore", "--from", intact["backup"], env=suite.s3_env)
+    print(f"\nrestore from s3 without --at: {summary}")
+    assert summary["removed_incomplete"] == {}
+    client = Client.connect(suite.config)
+    try:
+        assert await client.live_job_ids() == tracks
+        await client.direct.check_invariant([job_name(job_id) for job_id in tracks])
+        assert await client.result_job_ids() == tracks
+        assert await client.embedding_rows() == 2 * len(tracks)
+    finally:
+        await client.close()
 
 
 async def test_a_target_the_wal_archive_cannot_reach_leaves_the_data_as_it_was(

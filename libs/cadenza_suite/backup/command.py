@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -48,6 +49,8 @@ async def _backup(config: CadenzaConfig, to: str | None) -> dict[str, Any]:
 
 
 def run_backup(config: CadenzaConfig, to: str | None, *, as_json: bool) -> int:
+    # Whatever writes into the backup (pg_basebackup, downloads) creates files for us only.
+    os.umask(0o077)
     try:
         summary = asyncio.run(_backup(config, to))
     except BackupError as exc:
@@ -92,6 +95,7 @@ async def _restore(config: CadenzaConfig, source: str, at: str | None) -> dict[s
 
 
 def run_restore(config: CadenzaConfig, source: str, at: str | None, *, as_json: bool) -> int:
+    os.umask(0o077)
     try:
         summary = asyncio.run(_restore(config, source, at))
     except BackupError as exc:

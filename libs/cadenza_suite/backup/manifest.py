@@ -35,8 +35,16 @@ def sha256_file(path: Path) -> str:
 
 
 def private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    path.chmod(DIR_MODE)
+    """Creates path and any missing parents 0700; directories that already exist keep their mode
+    (`--to /tmp` must not make /tmp private)."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=DIR_MODE, exist_ok=True)
+        directory.chmod(DIR_MODE)  # mkdir's mode is filtered by the umask
     return path
 
 
