@@ -100,7 +100,8 @@ async def test_a_backup_on_s3_restores_and_a_damaged_one_is_refused(
     private_suite: PrivateSuite, tmp_path: Path
 ) -> None:
     """Through s3:// (this suite's own MinIO standing in for backup storage): a damaged upload is
-    refused with nothing changed; an intact one restores, without --at, to its own end."""
+    refused with nothing changed; an intact one restores, without --at, to its own end, even with
+    the WAL archive gone."""
     suite = private_suite
     client = Client.connect(suite.config)
     try:
@@ -133,6 +134,8 @@ async def test_a_backup_on_s3_restores_and_a_damaged_one_is_refused(
     assert result.returncode == 1 and "postgres/pg_wal.tar.gz" in result.stderr, result.stderr
     assert _pids(suite) == pids
 
+    # The WAL archive lost too (with the machine): a restore without --at needs only the backup.
+    shutil.rmtree(suite.config.wal_archive_dir)
     summary = suite.cadenza_json("restore", "--from", intact["backup"], env=suite.s3_env)
     print(f"\nrestore from s3 without --at: {summary}")
     assert summary["removed_incomplete"] == {}

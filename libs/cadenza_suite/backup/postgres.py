@@ -25,7 +25,7 @@ from typing import Any
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_suite.backup.manifest import BackupError, private_dir
 from cadenza_suite.installers import postgres_bindir
-from cadenza_suite.stores.postgres import OS_USER, server_env, server_settings
+from cadenza_suite.stores.postgres import OS_USER, prepare_archive_dir, server_env, server_settings
 
 _log = logging.getLogger("cadenza.suite")
 SUBDIR = "postgres"
@@ -165,6 +165,8 @@ class Recovery:
         for stale in [*self.staging.glob(".s.PGSQL.*"), self.staging / "postmaster.pid"]:
             stale.unlink(missing_ok=True)
         (self.staging / "recovery.signal").touch()
+        # Lost with the rest of the machine, perhaps: the recovered server archives into it.
+        prepare_archive_dir(self.config.wal_archive_dir)
         self._chown_tree(self.staging)
         self.staging.chmod(0o700)
 

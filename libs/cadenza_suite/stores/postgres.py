@@ -68,7 +68,7 @@ class Postgres(Component):
             os.chown(data, user.pw_uid, user.pw_gid)
         data.chmod(0o700)  # PostgreSQL refuses a data directory others can read
         _grant_traversal(data, OS_USER)
-        _prepare_archive_dir(self.config.wal_archive_dir, user)
+        prepare_archive_dir(self.config.wal_archive_dir)
         if (data / "PG_VERSION").exists():
             return
         if any(data.iterdir()):
@@ -264,8 +264,9 @@ def server_env() -> dict[str, str]:
     }
 
 
-def _prepare_archive_dir(path: Path, user: pwd.struct_passwd) -> None:
+def prepare_archive_dir(path: Path) -> None:
     """The WAL archive: written by the server's OS user, readable by nobody else."""
+    user = pwd.getpwnam(OS_USER)
     path.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         os.chown(path, user.pw_uid, user.pw_gid)
