@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -152,8 +153,10 @@ async def test_a_backup_on_s3_restores_and_a_damaged_one_is_refused(
 async def test_a_target_the_wal_archive_cannot_reach_leaves_the_data_as_it_was(
     private_suite: PrivateSuite, tmp_path: Path
 ) -> None:
-    """PostgreSQL recovery fails in its staging directory (no commit after --at is archived yet):
-    the live data directory is untouched and the suite runs again with the same tracks."""
+    """PostgreSQL recovery fails in its staging directory: --at lies after the last commit (the
+    suite is stopped first, and a clean stop archives the last WAL segment, so no commit can come
+    after it). The live data directory is untouched; what ran before (nothing) is what runs after,
+    and the suite starts again with the same tracks."""
     suite = private_suite
     client = Client.connect(suite.config)
     try:
@@ -163,6 +166,7 @@ async def test_a_target_the_wal_archive_cannot_reach_leaves_the_data_as_it_was(
     finally:
         await client.close()
     backup = suite.cadenza_json("backup", "--to", str(tmp_path / "backups"))["backup"]
+    suite.cadenza("down")
     data = suite.config.service_dir("postgres")
     identity = (data.stat().st_ino, (data / "PG_VERSION").stat().st_ino)
     await asyncio.sleep(1.0)
@@ -171,7 +175,9 @@ async def test_a_target_the_wal_archive_cannot_reach_leaves_the_data_as_it_was(
     assert "recovery stopped" in result.stderr and "untouched" in result.stderr, result.stderr
     assert "recovery ended before configured recovery target was reached" in result.stderr
     assert (data.stat().st_ino, (data / "PG_VERSION").stat().st_ino) == identity
-    _pids(suite)  # everything SERVING again
+    status = json.loads(suite.cadenza("status", "--json", check=False).stdout)
+    assert {c["health"] for c in status["components"]} == {"DOWN"}, status
+    suite.cadenza("up", "--no-install")
     client = Client.connect(suite.config)
     try:
         assert await client.live_job_ids() == tracks
