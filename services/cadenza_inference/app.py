@@ -6,10 +6,19 @@ import asyncio
 import logging
 
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
+from cadenza_inference.access import ACCESS
 from cadenza_inference.batcher import Batcher
 from cadenza_inference.devices import Compute, resolve_compute
 from cadenza_inference.loading import MAX_CHECKPOINT_BYTES
-from cadenza_inference.model import CheckpointError, DiffusionPipeline, load_checkpoint, random_pipeline
+from cadenza_inference.metrics import QUEUE_DEPTH, RUNNING
+from cadenza_inference.model import (
+    CheckpointError,
+    DiffusionPipeline,
+    ModelFile,
+    Provenance,
+    load_checkpoint,
+    random_pipeline,
+)
 from cadenza_inference.registry import ModelRegistry
 from cadenza_inference.servicer import InferenceServicer
 from cadenza_runtime.config import CadenzaConfig, InferenceConfig
@@ -38,7 +47,7 @@ async def default_model(config: InferenceConfig, compute: Compute) -> DiffusionP
     if not config.checkpoint_sha256:
         raise ValueError("inference.checkpoint_sha256 is required with inference.checkpoint_path")
     try:
-        return await asyncio.to_thread(
+        pipeline = await asyncio.to_thread(
             load_checkpoint,
             config.checkpoint_path,
             expected_sha256=config.checkpoint_sha256,
@@ -48,6 +57,11 @@ async def default_model(config: InferenceConfig, compute: Compute) -> DiffusionP
         )
     except (CheckpointError, OSError) as exc:
         raise ValueError(f"cannot load inference.checkpoint_path {config.checkpoint_path}: {exc}") from exc
+    path = config.checkpoint_path
+    pipeline.provenance = Provenance(
+        local_path=str(path), files=(ModelFile(path.name, pipeline.checkpoint_sha256, path.stat().st_size),)
+    )
+    return pipeline
 
 
 async def create_service(config: CadenzaConfig) -> ServiceBundle:
@@ -61,6 +75,9 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         max_batch_frames=CPU_MAX_BATCH_FRAMES if compute.device.type == "cpu" else None,
     )
     batcher.start()
+    # Read at scrape time, from the scrape thread: two len() calls, no lock needed.
+    QUEUE_DEPTH.set_function(lambda: batcher.queue_depth)
+    RUNNING.set_function(lambda: batcher.running)
     servicer = InferenceServicer(registry, batcher, compute, settings.model_directories(config.state_dir))
     _log.info(
         "inference on %s (%s), default model %s%s",
@@ -72,7 +89,10 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
     return ServiceBundle(
         registrations=[
             ServiceRegistration(
-                SERVICE_FULL_NAME, servicer, inference_pb2_grpc.add_InferenceServiceServicer_to_server
+                SERVICE_FULL_NAME,
+                servicer,
+                inference_pb2_grpc.add_InferenceServiceServicer_to_server,
+                access=ACCESS,
             )
         ],
         # After the server drained its streams: stop the batcher first, then the helper thread.

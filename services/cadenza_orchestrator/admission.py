@@ -15,8 +15,9 @@ from cadenza_orchestrator.auth import Principal
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.downstream_errors import call
 from cadenza_orchestrator.fanout import FanOut
+from cadenza_orchestrator.metrics import ADMISSION_REFUSALS
 from cadenza_orchestrator.protoutil import duration
-from cadenza_orchestrator.validation import ModelCatalog, validate_params, validate_request_id
+from cadenza_orchestrator.validation import ModelCatalog, validate_params, validate_request_id, validate_task
 from cadenza_runtime.config import OrchestratorConfig
 from cadenza_runtime.errors import ResourceExhausted
 
@@ -36,10 +37,14 @@ class Admission:
         self._fanout = fanout
         self._config = config
 
-    async def prepare(self, params: types_pb2.GenerationParams) -> types_pb2.GenerationParams:
+    async def prepare(
+        self, params: types_pb2.GenerationParams, derivation: types_pb2.Derivation | None = None
+    ) -> types_pb2.GenerationParams:
         """Validated params with the model version pinned (when the catalog is reachable)."""
         model = await self._catalog.resolve(params.model_version)
         validate_params(params, model)
+        if derivation is not None:
+            validate_task(model, derivation)
         pinned = types_pb2.GenerationParams()
         pinned.CopyFrom(params)
         if model is not None:
@@ -58,7 +63,7 @@ class Admission:
         derivation: types_pb2.Derivation | None = None,
     ) -> types_pb2.Job:
         validate_request_id(request_id)
-        pinned = await self.prepare(params)
+        pinned = await self.prepare(params, derivation)
         metadata = self._downstream.metadata
         active = await call(
             "metadata",
@@ -75,6 +80,7 @@ class Admission:
                 return job
         await self._check_rate(principal)
         if len(active.jobs) >= self._config.max_active_jobs_per_user:
+            ADMISSION_REFUSALS.labels("active_jobs").inc()
             raise ResourceExhausted(
                 f"you have {len(active.jobs)} jobs queued or running, the limit is "
                 f"{self._config.max_active_jobs_per_user}; wait for one to finish or cancel one",
@@ -101,6 +107,7 @@ class Admission:
         )
         if not verdict.allowed:
             retry = verdict.retry_after.ToTimedelta().total_seconds()
+            ADMISSION_REFUSALS.labels("rate").inc()
             raise ResourceExhausted(
                 f"rate limit: at most {self._config.submit_rate_limit} submissions per "
                 f"{self._config.submit_rate_window_seconds:g}s; retry in {retry:.1f}s",

@@ -14,6 +14,7 @@ from cadenza_orchestrator.auth import Authenticator
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.fanout import FanOut
 from cadenza_orchestrator.jobs_api import JobsApi
+from cadenza_orchestrator.metrics import JOBS_RUNNING
 from cadenza_orchestrator.reconciler import Reconciler
 from cadenza_orchestrator.relay import InferenceRelay
 from cadenza_orchestrator.retry import RetryPolicy
@@ -24,7 +25,9 @@ from cadenza_orchestrator.tracks_api import TracksApi
 from cadenza_orchestrator.validation import ModelCatalog
 from cadenza_orchestrator.worker import Worker
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.identity import as_identity
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
+from cadenza_runtime.store_tls import redis_tls_kwargs
 
 SERVICE_FULL_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
 
@@ -36,12 +39,14 @@ def replica_id(configured: str) -> str:
 
 async def create_service(config: CadenzaConfig) -> ServiceBundle:
     settings = config.orchestrator
-    downstream = Downstream.connect(config)
+    # Downstream calls are the orchestrator's, also when it is served inside another process (tests).
+    downstream = Downstream.connect(as_identity(config, "orchestrator"))
     redis = aioredis.Redis(
         host=config.redis.host,
         port=config.redis.port,
         db=config.redis.db,
         password=config.redis.password.get_secret_value() if config.redis.password else None,
+        **redis_tls_kwargs(config.redis),
     )
     fanout = FanOut(redis)
     await fanout.start()
@@ -57,12 +62,14 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         worker_id=replica_id(settings.worker_id),
     )
     admission = Admission(downstream, ModelCatalog(downstream.inference), fanout, settings)
+    authenticator = Authenticator(config.auth)
     servicer = OrchestratorServicer(
-        Authenticator(config.auth),
+        authenticator,
         JobsApi(downstream, fanout, admission, saga, settings),
         TracksApi(downstream, admission, saga, settings),
     )
     worker = Worker(deps)
+    JOBS_RUNNING.set_function(lambda: worker.running)
     reconciler = Reconciler(deps)
 
     async def close() -> None:
@@ -73,10 +80,15 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
 
     return ServiceBundle(
         registrations=[
+            # Public: end users' bearer tokens, checked by the servicer (auth.py).
             ServiceRegistration(
-                SERVICE_FULL_NAME, servicer, orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server
+                SERVICE_FULL_NAME,
+                servicer,
+                orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server,
+                public=True,
             )
         ],
         on_close=[close],
         background=[worker.run, reconciler.run],
+        public_authenticator=authenticator.verify,
     )

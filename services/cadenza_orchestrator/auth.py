@@ -19,6 +19,7 @@ from grpc import aio
 from cadenza_orchestrator.names import user_name, valid_user_id
 from cadenza_runtime.config import AuthConfig
 from cadenza_runtime.errors import NotFound, PermissionDenied, Unauthenticated
+from cadenza_runtime.identity import act_for
 
 ADMIN_ROLE = "admin"
 USER_ROLE = "user"
@@ -111,7 +112,8 @@ class Authenticator:
         return Principal(user_id=subject, roles=frozenset(role for role in roles if role in _KNOWN_ROLES))
 
     def authenticate(self, context: aio.ServicerContext[Any, Any]) -> Principal:
-        """The caller of a gRPC call, from its `authorization: Bearer <jwt>` metadata."""
+        """The caller of a gRPC call, from its `authorization: Bearer <jwt>` metadata; the rest of
+        the call's downstream calls name that user as the one they act for (audit rows say so)."""
         header = ""
         for key, value in context.invocation_metadata() or ():
             if key == "authorization":
@@ -120,10 +122,12 @@ class Authenticator:
         if not header:
             raise Unauthenticated(
                 "missing 'authorization: Bearer <jwt>' metadata; get a token with "
-                "`python -m cadenza_orchestrator.token --user <id>`",
+                "`cadenza token --user <id>`",
                 reason="TOKEN_MISSING",
             )
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("the authorization metadata must be 'Bearer <jwt>'", reason="TOKEN_INVALID")
-        return self.verify(token.strip())
+        principal = self.verify(token.strip())
+        act_for(principal.user)
+        return principal

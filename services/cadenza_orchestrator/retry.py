@@ -19,6 +19,7 @@ import grpc
 from grpc import aio
 
 from cadenza.common.v1 import types_pb2
+from cadenza_orchestrator.metrics import RETRIES
 from cadenza_runtime.config import OrchestratorConfig
 
 _log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ async def with_retries(
                     f"budget ({error.details()}); retry the job when the service is back",
                 ) from error
             delay = min(backoff * random.uniform(0.8, 1.2), left)
+            RETRIES.labels(what, error.code().name).inc()
             _log.warning("%s: %s (%s), retrying in %.2fs", what, error.code().name, error.details(), delay)
             await asyncio.sleep(delay)
             backoff = min(backoff * 2, policy.max_backoff)

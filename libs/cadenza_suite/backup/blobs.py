@@ -16,6 +16,7 @@ from typing import Any
 
 from miniopy_async.api import Minio
 
+from cadenza_blob.store import close_minio, open_minio
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_suite.backup.manifest import FILE_MODE, BackupError, private_dir
 
@@ -25,18 +26,12 @@ _CHUNK = 1 << 20
 
 
 def open_client(config: CadenzaConfig) -> Minio:
-    cfg = config.minio
-    return Minio(
-        cfg.endpoint,
-        access_key=cfg.access_key,
-        secret_key=cfg.secret_key.get_secret_value(),
-        secure=cfg.secure,
-        region=cfg.region,
-    )
+    """The blob service's own client set-up (endpoint, region, TLS)."""
+    return open_minio(config.minio)
 
 
 async def _close(client: Minio) -> None:
-    await client.close_session()  # type: ignore[no-untyped-call]  # unannotated in the library
+    await close_minio(client)
 
 
 def _user_metadata(headers: Any) -> dict[str, str]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.store_tls import postgres_ssl
 from cadenza_suite.backup.manifest import BackupError, private_dir
 from cadenza_suite.installers import postgres_bindir
 from cadenza_suite.stores.postgres import OS_USER, prepare_archive_dir, server_env, server_settings
@@ -36,7 +37,17 @@ RECOVERY_TIMEOUT = 600.0
 async def _superuser(config: CadenzaConfig) -> Any:
     import asyncpg
 
-    return await asyncpg.connect(config.postgres.dsn("superuser", database="postgres"), timeout=10)
+    pg = config.postgres
+    return await asyncpg.connect(pg.dsn("superuser", database="postgres"), timeout=10, ssl=postgres_ssl(pg))
+
+
+def _libpq_env(config: CadenzaConfig) -> dict[str, str]:
+    """pg_basebackup's password and TLS settings (libpq reads them from the environment)."""
+    pg = config.postgres
+    env = {**os.environ, "PGPASSWORD": pg.superuser_password.get_secret_value(), "PGSSLMODE": pg.ssl_mode}
+    if pg.ssl_ca_file:
+        env["PGSSLROOTCERT"] = str(pg.ssl_ca_file)
+    return env
 
 
 async def base_backup(config: CadenzaConfig, root: Path) -> dict[str, Any]:
@@ -62,9 +73,8 @@ async def base_backup(config: CadenzaConfig, root: Path) -> dict[str, Any]:
             "--checkpoint=fast",
             f"--label=cadenza backup {started.isoformat()}",
         ]
-        env = {**os.environ, "PGPASSWORD": pg.superuser_password.get_secret_value()}
         result = await asyncio.to_thread(
-            subprocess.run, argv, env=env, capture_output=True, text=True, check=False
+            subprocess.run, argv, env=_libpq_env(config), capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
             raise BackupError(f"pg_basebackup failed: {result.stderr.strip()[-800:]}")
