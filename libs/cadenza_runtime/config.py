@@ -51,6 +51,12 @@ class PostgresConfig(BaseModel):
     # host). A read_replica_dsn's own sslmode wins for the replica.
     ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "disable"
     ssl_ca_file: Path | None = None
+    # WAL archive of a locally launched cluster (point-in-time restore, see `cadenza restore --at`);
+    # null: <state_dir>/postgres-wal-archive. Put it on other storage than the data directory.
+    wal_archive_dir: Path | None = None
+    # A WAL segment with changes is archived at the latest after this many seconds (the restore
+    # point lag); 0 archives only full 16 MB segments. A forced switch archives a whole segment.
+    archive_timeout_seconds: int = Field(default=300, ge=0)
 
     def dsn(
         self, role: Literal["owner", "service", "superuser"] = "service", database: str | None = None
@@ -159,6 +165,17 @@ class TlsConfig(BaseModel):
     ca_file: Path | None = None
     # Servers require client certificates signed by ca_file.
     require_client_auth: bool = False
+
+
+class BackupConfig(BaseModel):
+    """Where `cadenza backup --to s3://bucket/prefix` writes (any S3 endpoint, not the suite's MinIO
+    unless named here): endpoint host:port and credentials."""
+
+    s3_endpoint: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_secure: bool = True
+    s3_region: str = "us-east-1"
 
 
 # Addresses that mean "every interface" to bind() and nothing at all to connect().
@@ -422,6 +439,7 @@ class CadenzaConfig(BaseSettings):
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     metadata: MetadataConfig = MetadataConfig()
     orchestrator: OrchestratorConfig = OrchestratorConfig()
+    backup: BackupConfig = BackupConfig()
 
     @model_validator(mode="after")
     def _prod_needs_real_secrets(self) -> CadenzaConfig:
@@ -457,6 +475,11 @@ class CadenzaConfig(BaseSettings):
 
     def log_file(self, component: str) -> Path:
         return self.state_dir / "logs" / f"{component}.log"
+
+    @property
+    def wal_archive_dir(self) -> Path:
+        """Where the local PostgreSQL archives its WAL segments."""
+        return self.postgres.wal_archive_dir or self.state_dir / "postgres-wal-archive"
 
 
 _PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
