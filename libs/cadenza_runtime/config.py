@@ -150,6 +150,10 @@ class Neo4jConfig(BaseModel):
     # (the system store when unset).
     encrypted: bool = False
     ca_file: Path | None = None
+    # Server side, for the Neo4j that `cadenza up` starts: with both set (PEM; the key PKCS#8,
+    # unencrypted) its Bolt port serves TLS only. Set encrypted (and ca_file) for the clients.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
 
     @property
     def uri(self) -> str:

@@ -1,6 +1,7 @@
 """TLS to the stores, through the services' own connection code, against real servers started here
 with TLS on: PostgreSQL (ssl=on; the metadata service's pool with sslmode verify-full), Redis (a
-tls-port; the metadata service's RedisLink) and MinIO (--certs-dir; the blob service's client).
+tls-port; the metadata service's RedisLink), MinIO (--certs-dir; the blob service's client) and
+Neo4j (the suite's launcher with neo4j.tls_cert_file/tls_key_file; the graph service in-process).
 The certificates come from the same test CA as the services' TLS tests (SAN 127.0.0.1, localhost)."""
 
 from __future__ import annotations
@@ -14,20 +15,28 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
+import neo4j
 import pytest
+from neo4j.exceptions import ServiceUnavailable
+from pydantic import SecretStr
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
 from cadenza_blob.store import close_minio, open_minio
+from cadenza_graph.app import create_service as create_graph_service
 from cadenza_metadata.db import Database
 from cadenza_metadata.redis_link import RedisLink
-from cadenza_runtime.config import CadenzaConfig, MinioConfig, PostgresConfig, RedisConfig
-from cadenza_runtime.store_tls import postgres_ssl
+from cadenza_runtime.config import CadenzaConfig, MinioConfig, Neo4jConfig, PostgresConfig, RedisConfig
+from cadenza_runtime.store_tls import neo4j_tls_kwargs, postgres_ssl
 from cadenza_suite.installers import minio_path, postgres_bindir
+from cadenza_suite.lifecycle import ensure_running, stop
+from cadenza_suite.stores.neo4j import Neo4j
 from cadenza_suite.stores.postgres import OS_USER, Postgres
+from tests.conftest import serve
 from tests.orchestrator.harness import free_port
 from tests.runtime.test_tls import pki  # noqa: F401  # the module-scoped test CA
 
@@ -228,17 +237,78 @@ async def test_blob_client_uses_https_and_the_configured_ca(tls_minio: MinioConf
         await close_minio(untrusted)
 
 
+# --- Neo4j --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def tls_neo4j(
+    config: CadenzaConfig,
+    pki: Path,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[CadenzaConfig]:
+    """A private Neo4j (own state directory, free Bolt port) started by the suite's own component,
+    serving Bolt over TLS only; its readiness probe already connects through the TLS options."""
+    settings = config.neo4j.model_copy(
+        update={"bolt_port": free_port(), "password": SecretStr("store-tls-test"), "heap": "384m",
+                "tls_cert_file": pki / "server.crt", "tls_key_file": pki / "server.key",
+                "encrypted": True, "ca_file": pki / "ca.crt"}
+    )  # fmt: skip
+    state = tmp_path_factory.mktemp("neo4j-tls")
+    component = Neo4j(config.model_copy(update={"state_dir": state, "neo4j": settings}))
+    await ensure_running(component)
+    try:
+        yield component.config
+    finally:
+        stop(component)
+
+
+async def test_graph_service_works_over_bolt_tls(tls_neo4j: CadenzaConfig) -> None:
+    async with serve("graph", create_graph_service, tls_neo4j) as (_, channel):
+        stub = graph_pb2_grpc.GraphServiceStub(channel)
+        node = graph_pb2.TrackNode(track="tracks/tls-1", user="users/tls", tags=["tls"])
+        await stub.RecordTrack(graph_pb2.RecordTrackRequest(track=node))
+        got = await stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track="tracks/tls-1"))
+        assert (got.track.user, list(got.track.tags)) == ("users/tls", ["tls"])
+
+
+async def _verify(settings: Neo4jConfig) -> None:
+    auth = (settings.user, settings.password.get_secret_value())
+    async with neo4j.AsyncGraphDatabase.driver(
+        settings.uri, auth=auth, connection_timeout=5.0, **neo4j_tls_kwargs(settings)
+    ) as driver:
+        await driver.verify_connectivity()
+
+
+async def test_neo4j_refuses_plaintext_and_an_unverified_server_is_refused(tls_neo4j: CadenzaConfig) -> None:
+    settings = tls_neo4j.neo4j
+    await _verify(settings)  # the control: the same settings work with the right CA
+    # The system store does not know the test CA: the driver must refuse, not fall back.
+    with pytest.raises(ServiceUnavailable):
+        await _verify(settings.model_copy(update={"ca_file": None}))
+    # A plaintext client gets no session from a TLS-only Bolt port.
+    with pytest.raises(ServiceUnavailable):
+        await _verify(settings.model_copy(update={"encrypted": False}))
+    # And the graph service refuses to start rather than run unverified.
+    untrusted = tls_neo4j.model_copy(update={"neo4j": settings.model_copy(update={"ca_file": None})})
+    with pytest.raises(RuntimeError, match="cannot use Neo4j"):
+        await create_graph_service(untrusted)
+
+
 # --- Neo4j and Milvus: the options reach the drivers (no TLS server of either is started here) ---
 
 
-def test_neo4j_and_milvus_tls_settings_become_driver_options(pki: Path) -> None:  # noqa: F811
-    import neo4j
-
-    from cadenza_runtime.config import MilvusConfig, Neo4jConfig
-    from cadenza_runtime.store_tls import milvus_tls_kwargs, neo4j_tls_kwargs
+def test_neo4j_and_milvus_tls_settings_become_driver_options(
+    config: CadenzaConfig,
+    pki: Path,  # noqa: F811
+) -> None:
+    from cadenza_runtime.config import MilvusConfig
+    from cadenza_runtime.store_tls import milvus_tls_kwargs
     from cadenza_vector.bootstrap import connect_kwargs
 
     assert neo4j_tls_kwargs(Neo4jConfig()) == {}
+    # The suite's Neo4j needs both halves of its server certificate, or it is not started at all.
+    half = config.model_copy(update={"neo4j": Neo4jConfig(tls_cert_file=pki / "server.crt")})
+    assert "go together" in (Neo4j(half).missing() or "")
     graph = neo4j_tls_kwargs(Neo4jConfig(encrypted=True, ca_file=pki / "ca.crt"))
     assert graph["encrypted"] is True and isinstance(graph["trusted_certificates"], neo4j.TrustCustomCAs)
     # The driver accepts them with a bolt:// URI (it refuses encrypted= with bolt+s://).

@@ -1,10 +1,11 @@
 """Neo4j 5.26 Community, embedded in the launcher of deploy/neo4j (run.sh HOME PORT, with the
-password in CADENZA_NEO4J_PASSWORD)."""
+password in CADENZA_NEO4J_PASSWORD; Bolt over TLS only with neo4j.tls_cert_file/tls_key_file)."""
 
 from __future__ import annotations
 
 import os
 
+from cadenza_runtime.store_tls import neo4j_tls_kwargs
 from cadenza_suite.components import Component, NotReady
 from cadenza_suite.installers import InstallError, ensure_neo4j_launcher, neo4j_dir
 from cadenza_suite.process import Launch
@@ -38,6 +39,9 @@ class Neo4j(Component):
         return "launcher.jar"
 
     def missing(self) -> str | None:
+        cfg = self.config.neo4j
+        if (cfg.tls_cert_file is None) != (cfg.tls_key_file is None):
+            return "neo4j.tls_cert_file and neo4j.tls_key_file go together (Bolt over TLS needs both)"
         try:
             run = neo4j_dir() / "run.sh"
         except InstallError as exc:
@@ -69,6 +73,8 @@ class Neo4j(Component):
             env.pop(PASSWORD_ENV, None)
         else:
             env[PASSWORD_ENV] = password
+        if cfg.tls_cert_file is not None and cfg.tls_key_file is not None:
+            argv += ["--tls-cert", str(cfg.tls_cert_file), "--tls-key", str(cfg.tls_key_file)]
         return Launch(argv=argv, env=env, cwd=self.data_dir)
 
     async def check_ready(self) -> None:
@@ -82,6 +88,7 @@ class Neo4j(Component):
             auth=(cfg.user, cfg.password.get_secret_value()),
             connection_timeout=PROBE_TIMEOUT,
             connection_acquisition_timeout=PROBE_TIMEOUT,
+            **neo4j_tls_kwargs(cfg),
         )
         try:
             await driver.verify_connectivity()

@@ -16,6 +16,9 @@ import org.neo4j.configuration.GraphDatabaseInternalSettings;
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.connectors.BoltConnector;
 import org.neo4j.configuration.helpers.SocketAddress;
+import org.neo4j.configuration.ssl.ClientAuth;
+import org.neo4j.configuration.ssl.SslPolicyConfig;
+import org.neo4j.configuration.ssl.SslPolicyScope;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.graphdb.GraphDatabaseService;
@@ -37,6 +40,7 @@ import org.neo4j.server.security.auth.FileUserRepository;
  * <pre>
  * CADENZA_NEO4J_PASSWORD=PW java -jar target/launcher.jar --home DIR --bolt-port N [--no-auth]
  *      [--page-cache 128m] [--tx-total-max 256m] [--tx-max 128m] [--config neo4j.conf]
+ *      [--tls-cert server.crt --tls-key server.key]
  * </pre>
  *
  * The password of user neo4j comes from the environment only: a command line is readable by
@@ -44,6 +48,10 @@ import org.neo4j.server.security.auth.FileUserRepository;
  *
  * Prints {@code NEO4J READY bolt://127.0.0.1:PORT} on stdout once Bolt accepts connections;
  * everything else (Neo4j user log, errors) goes to stderr. SIGTERM/SIGINT shut it down cleanly.
+ *
+ * With --tls-cert and --tls-key (PEM; the key PKCS#8 and unencrypted) Bolt is TLS only
+ * (server.bolt.tls_level=REQUIRED, ssl policy "bolt" without client certificates); without them
+ * Bolt is plaintext only.
  */
 public final class Launcher {
     private static final String USER = "neo4j";
@@ -59,6 +67,8 @@ public final class Launcher {
         String txTotalMax = "256m";
         String txMax = "128m";
         Path extraConfig = null;
+        Path tlsCert = null;
+        Path tlsKey = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -70,6 +80,8 @@ public final class Launcher {
                 case "--tx-total-max" -> txTotalMax = need(args, ++i, a);
                 case "--tx-max" -> txMax = need(args, ++i, a);
                 case "--config" -> extraConfig = Path.of(need(args, ++i, a));
+                case "--tls-cert" -> tlsCert = Path.of(need(args, ++i, a)).toAbsolutePath().normalize();
+                case "--tls-key" -> tlsKey = Path.of(need(args, ++i, a)).toAbsolutePath().normalize();
                 case "-h", "--help" -> {
                     usage();
                     return;
@@ -79,6 +91,10 @@ public final class Launcher {
             }
         }
         if (home == null) die("--home is required");
+        if ((tlsCert == null) != (tlsKey == null)) die("--tls-cert and --tls-key go together");
+        for (Path file : new Path[] {tlsCert, tlsKey}) {
+            if (file != null && !Files.isReadable(file)) die("cannot read " + file);
+        }
         // With --no-auth an exported password is ignored rather than refused.
         String password = noAuth ? null : System.getenv(PASSWORD_ENV);
         if (!noAuth && (password == null || password.isEmpty())) {
@@ -105,7 +121,7 @@ public final class Launcher {
                 .setConfig(GraphDatabaseSettings.data_directory, data)
                 .setConfig(GraphDatabaseSettings.logs_directory, logs)
                 .setConfig(GraphDatabaseSettings.transaction_logs_root_path, txLogs)
-                // Bolt only, loopback only, plaintext
+                // Bolt only, loopback only; plaintext unless --tls-cert/--tls-key (below)
                 .setConfig(GraphDatabaseSettings.default_listen_address, new SocketAddress("127.0.0.1"))
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
@@ -128,6 +144,21 @@ public final class Launcher {
                 .setConfig(GraphDatabaseSettings.memory_transaction_max_size, bytes(txMax))
                 .setConfig(GraphDatabaseSettings.keep_logical_logs, "100M size")
                 .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false);
+
+        if (tlsCert != null) {
+            // The policy's trusted/ and revoked/ directories (client certificates, unused with
+            // client_auth NONE) must exist; they live under HOME, not beside the given files.
+            Path certificates = home.resolve("certificates").resolve("bolt");
+            Files.createDirectories(certificates.resolve("trusted"));
+            Files.createDirectories(certificates.resolve("revoked"));
+            SslPolicyConfig bolt = SslPolicyConfig.forScope(SslPolicyScope.BOLT);
+            builder.setConfig(bolt.enabled, true)
+                    .setConfig(bolt.base_directory, certificates)
+                    .setConfig(bolt.public_certificate, tlsCert)
+                    .setConfig(bolt.private_key, tlsKey)
+                    .setConfig(bolt.client_auth, ClientAuth.NONE)
+                    .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.REQUIRED);
+        }
 
         long t0 = System.nanoTime();
         DatabaseManagementService dbms = builder.build();
@@ -223,7 +254,8 @@ public final class Launcher {
 
     private static void usage() {
         System.err.println("usage: " + PASSWORD_ENV + "=PW Launcher --home DIR --bolt-port N [--no-auth]"
-                + " [--page-cache 128m] [--tx-total-max 256m] [--tx-max 128m] [--config neo4j.conf]");
+                + " [--page-cache 128m] [--tx-total-max 256m] [--tx-max 128m] [--config neo4j.conf]"
+                + " [--tls-cert server.crt --tls-key server.key]");
     }
 
     private static void die(String msg) {
