@@ -57,7 +57,15 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _in_process(config: CadenzaConfig, users: tuple[str, ...]) -> None:
     settings = config.neo4j
-    worker.connect(settings.uri, settings.user, settings.password.get_secret_value(), settings.database)
+    ca_file = str(settings.ca_file) if settings.ca_file else None
+    worker.connect(
+        settings.uri,
+        settings.user,
+        settings.password.get_secret_value(),
+        settings.database,
+        settings.encrypted,
+        ca_file,
+    )
     start = time.perf_counter()
     snapshot = worker.read_snapshot(users)
     print(

@@ -269,6 +269,12 @@ async def test_graph_service_works_over_bolt_tls(tls_neo4j: CadenzaConfig) -> No
         await stub.RecordTrack(graph_pb2.RecordTrackRequest(track=node))
         got = await stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track="tracks/tls-1"))
         assert (got.track.user, list(got.track.tags)) == ("users/tls", ["tls"])
+        # Analytics read the graph from a worker process with its own driver: TLS there too.
+        request = graph_pb2.ListCentralTagsRequest(
+            method=graph_pb2.CENTRALITY_METHOD_DEGREE, users=["users/tls"], limit=10
+        )
+        central = await stub.ListCentralTags(request, timeout=120)
+        assert [tag.tag for tag in central.tags] == ["tls"]
 
 
 async def _verify(settings: Neo4jConfig) -> None:

@@ -45,7 +45,14 @@ class Analytics:
             queue_size=settings.analytics_queue_size,
             cache_entries=settings.analytics_cache_entries,
             initializer=worker.init,
-            initargs=(neo4j.uri, neo4j.user, neo4j.password.get_secret_value(), neo4j.database),
+            initargs=(
+                neo4j.uri,
+                neo4j.user,
+                neo4j.password.get_secret_value(),
+                neo4j.database,
+                neo4j.encrypted,
+                str(neo4j.ca_file) if neo4j.ca_file else None,
+            ),
         )
         return cls(store, runner, settings)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from neo4j import Driver, GraphDatabase, unit_of_work
@@ -18,6 +19,8 @@ from neo4j.exceptions import DriverError, Neo4jError
 from cadenza_graph import queries
 from cadenza_graph.analytics import algorithms
 from cadenza_graph.analytics.snapshot import Snapshot
+from cadenza_runtime.config import Neo4jConfig
+from cadenza_runtime.store_tls import neo4j_tls_kwargs
 
 # Reading 100k tracks takes a few seconds on a busy machine; a larger graph gets longer still.
 SNAPSHOT_TIMEOUT_SECONDS = 120.0
@@ -64,17 +67,24 @@ _database = "neo4j"
 _snapshots: OrderedDict[tuple[tuple[str, ...] | None, tuple[int, ...]], Snapshot] = OrderedDict()
 
 
-def init(uri: str, user: str, password: str, database: str) -> None:
+def init(
+    uri: str, user: str, password: str, database: str, encrypted: bool = False, ca_file: str | None = None
+) -> None:
     """Process initializer: the worker's own connection, at a lower CPU priority."""
     # Analytics are background work: where cores are scarce, the service's request handling and
     # Neo4j go first (at 10, p99 of ordinary calls still doubled now and then on 2 busy cores).
     os.nice(WORKER_NICENESS)
-    connect(uri, user, password, database)
+    connect(uri, user, password, database, encrypted, ca_file)
 
 
-def connect(uri: str, user: str, password: str, database: str) -> None:
+def connect(
+    uri: str, user: str, password: str, database: str, encrypted: bool = False, ca_file: str | None = None
+) -> None:
+    """The TLS settings come as plain values: they cross the process boundary (initargs), where the
+    driver's trust objects need not pickle."""
     global _driver, _database
-    _driver = GraphDatabase.driver(uri, auth=(user, password), connection_timeout=5.0)
+    tls = neo4j_tls_kwargs(Neo4jConfig(encrypted=encrypted, ca_file=Path(ca_file) if ca_file else None))
+    _driver = GraphDatabase.driver(uri, auth=(user, password), connection_timeout=5.0, **tls)
     _database = database
 
 
