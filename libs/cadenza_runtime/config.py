@@ -123,6 +123,11 @@ class MilvusConfig(BaseModel):
     secure: bool = False
     ca_file: Path | None = None
     server_name: str = ""
+    # Server side, mode "server" only (milvus-lite serves plaintext only): with both set (PEM) the
+    # Milvus that `cadenza up` starts serves one-way TLS (tlsMode 1). Set secure (and ca_file) for
+    # the clients.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
     db_name: str = "default"
     latent_collection: str = "latent_embeddings"
     prompt_collection: str = "prompt_embeddings"

@@ -1,7 +1,9 @@
 """TLS to the stores, through the services' own connection code, against real servers started here
 with TLS on: PostgreSQL (ssl=on; the metadata service's pool with sslmode verify-full), Redis (a
-tls-port; the metadata service's RedisLink), MinIO (--certs-dir; the blob service's client) and
-Neo4j (the suite's launcher with neo4j.tls_cert_file/tls_key_file; the graph service in-process).
+tls-port; the metadata service's RedisLink), MinIO (--certs-dir; the blob service's client), Neo4j
+(the suite's launcher with neo4j.tls_cert_file/tls_key_file; the graph service in-process) and
+Milvus (the 2.3 standalone server with milvus.tls_cert_file/tls_key_file, tlsMode 1; the vector
+service in-process).
 The certificates come from the same test CA as the services' TLS tests (SAN 127.0.0.1, localhost)."""
 
 from __future__ import annotations
@@ -23,22 +25,36 @@ import neo4j
 import pytest
 from neo4j.exceptions import ServiceUnavailable
 from pydantic import SecretStr
+from pymilvus import MilvusClient
+from pymilvus.exceptions import MilvusException
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
+from cadenza.vector.v1 import vector_pb2_grpc
 from cadenza_blob.store import close_minio, open_minio
 from cadenza_graph.app import create_service as create_graph_service
 from cadenza_metadata.db import Database
 from cadenza_metadata.redis_link import RedisLink
-from cadenza_runtime.config import CadenzaConfig, MinioConfig, Neo4jConfig, PostgresConfig, RedisConfig
+from cadenza_runtime.config import (
+    CadenzaConfig,
+    MilvusConfig,
+    MinioConfig,
+    Neo4jConfig,
+    PostgresConfig,
+    RedisConfig,
+)
 from cadenza_runtime.store_tls import neo4j_tls_kwargs, postgres_ssl
 from cadenza_suite.installers import minio_path, postgres_bindir
 from cadenza_suite.lifecycle import ensure_running, stop
+from cadenza_suite.stores.milvus import Milvus
 from cadenza_suite.stores.neo4j import Neo4j
 from cadenza_suite.stores.postgres import OS_USER, Postgres
+from cadenza_vector.app import create_service as create_vector_service
+from cadenza_vector.bootstrap import connect_kwargs
 from tests.conftest import serve
 from tests.orchestrator.harness import free_port
 from tests.runtime.test_tls import pki  # noqa: F401  # the module-scoped test CA
+from tests.vector.support import embedding, new_track, search_tracks, unit, upsert
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
@@ -300,21 +316,83 @@ async def test_neo4j_refuses_plaintext_and_an_unverified_server_is_refused(tls_n
         await create_graph_service(untrusted)
 
 
-# --- Neo4j and Milvus: the options reach the drivers (no TLS server of either is started here) ---
+# --- Milvus ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def tls_milvus(
+    config: CadenzaConfig,
+    pki: Path,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[CadenzaConfig]:
+    """A private Milvus 2.3 standalone server (own state directory and port, never the shared ones)
+    started by the suite's own component with TLS; its readiness probe already connects over TLS."""
+    settings = config.milvus.model_copy(
+        update={"mode": "server", "port": free_port(), "tls_cert_file": pki / "server.crt",
+                "tls_key_file": pki / "server.key", "secure": True, "ca_file": pki / "ca.crt",
+                "latent_collection": "tls_latent", "prompt_collection": "tls_prompt",
+                "latent_embedding_dim": 4, "prompt_embedding_dim": 4}
+    )  # fmt: skip
+    state = tmp_path_factory.mktemp("milvus-tls")
+    component = Milvus(config.model_copy(update={"state_dir": state, "milvus": settings}))
+    await ensure_running(component)
+    try:
+        yield component.config
+    finally:
+        stop(component)
+
+
+async def test_vector_service_works_over_milvus_tls(tls_milvus: CadenzaConfig) -> None:
+    async with serve("vector", create_vector_service, tls_milvus) as (_, channel):
+        stub = vector_pb2_grpc.VectorServiceStub(channel)
+        track = new_track()
+        assert await upsert(stub, embedding(track, unit([1.0, 2.0, 3.0, 4.0]))) == 1
+        assert await search_tracks(stub, unit([1.0, 2.0, 3.0, 4.0]), top_k=1) == [track]
+
+
+def _milvus_probe(settings: MilvusConfig) -> None:
+    # dedicated: pymilvus shares one connection per address and token, whatever the TLS options,
+    # so a second client in this process would silently reuse the first one's verified channel.
+    client = MilvusClient(timeout=10, dedicated=True, **connect_kwargs(settings))
+    try:
+        client.list_collections(timeout=10)
+    finally:
+        client.close()
+
+
+def test_milvus_refuses_plaintext_and_an_unverified_server_is_refused(tls_milvus: CadenzaConfig) -> None:
+    settings = tls_milvus.milvus
+    _milvus_probe(settings)  # the control: the vector service's connection options, the right CA
+    # The system store does not know the test CA: the client must refuse, not fall back.
+    with pytest.raises(MilvusException):
+        _milvus_probe(settings.model_copy(update={"ca_file": None}))
+    # A plaintext client gets nothing from the TLS-only port.
+    with pytest.raises(MilvusException):
+        _milvus_probe(settings.model_copy(update={"secure": False}))
+
+
+# --- the options reach the drivers and the launchers -------------------------------------------
 
 
 def test_neo4j_and_milvus_tls_settings_become_driver_options(
     config: CadenzaConfig,
     pki: Path,  # noqa: F811
 ) -> None:
-    from cadenza_runtime.config import MilvusConfig
     from cadenza_runtime.store_tls import milvus_tls_kwargs
-    from cadenza_vector.bootstrap import connect_kwargs
 
     assert neo4j_tls_kwargs(Neo4jConfig()) == {}
     # The suite's Neo4j needs both halves of its server certificate, or it is not started at all.
     half = config.model_copy(update={"neo4j": Neo4jConfig(tls_cert_file=pki / "server.crt")})
     assert "go together" in (Neo4j(half).missing() or "")
+    # milvus-lite has no TLS: a server certificate for it is refused rather than ignored.
+    lite = config.model_copy(
+        update={
+            "milvus": MilvusConfig(
+                mode="lite", tls_cert_file=pki / "server.crt", tls_key_file=pki / "server.key"
+            )
+        }
+    )
+    assert "plaintext only" in (Milvus(lite).missing() or "")
     graph = neo4j_tls_kwargs(Neo4jConfig(encrypted=True, ca_file=pki / "ca.crt"))
     assert graph["encrypted"] is True and isinstance(graph["trusted_certificates"], neo4j.TrustCustomCAs)
     # The driver accepts them with a bolt:// URI (it refuses encrypted= with bolt+s://).

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.store_tls import milvus_tls_kwargs
 from cadenza_suite.components import Component, NotReady
 from cadenza_suite.installers import milvus_server_installed
 from cadenza_suite.paths import child_env, venv_bin
@@ -61,6 +62,12 @@ class Milvus(Component):
         return "milvus"
 
     def missing(self) -> str | None:
+        cfg = self.config.milvus
+        if (cfg.tls_cert_file is None) != (cfg.tls_key_file is None):
+            return "milvus.tls_cert_file and milvus.tls_key_file go together (TLS needs both)"
+        if cfg.tls_cert_file is not None and self.mode != "server":
+            # milvus-lite's gRPC server binds an insecure port only (no TLS options at all).
+            return "milvus.tls_cert_file needs milvus.mode server: milvus-lite serves plaintext only"
         if self.mode == "server" and not milvus_server_installed():
             return "the `milvus` package is not installed (run `cadenza install`)"
         if self.mode == "lite" and not _lite_available():
@@ -82,6 +89,8 @@ class Milvus(Component):
                 "--port",
                 str(cfg.port),
             ]
+            if cfg.tls_cert_file is not None and cfg.tls_key_file is not None:
+                argv += ["--tls-cert", str(cfg.tls_cert_file), "--tls-key", str(cfg.tls_key_file)]
         else:
             script = venv_bin() / "milvus-lite"
             lite = [str(script)] if script.exists() else [sys.executable, "-m", "milvus_lite"]
@@ -111,6 +120,7 @@ class Milvus(Component):
                 token=cfg.token.get_secret_value() if cfg.token else "",
                 db_name=cfg.db_name,
                 timeout=PROBE_TIMEOUT,
+                **milvus_tls_kwargs(cfg),
             )
         except MilvusException as exc:
             raise NotReady(f"connect: {exc}") from None

@@ -69,7 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--grace", type=float, default=20.0)
+    # One-way TLS on the proxy's port (common.security.tlsMode 1): no client certificates.
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
 
     # The embedded etcd listens on 2379/2380 unless told otherwise, which allows one embedded
     # Milvus per machine (a second one panics on "bind: address already in use").
@@ -78,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     server: Any = importlib.import_module("milvus").default_server
     server.set_base_dir(args.data_dir)
     server.listen_port = args.port
+    if args.tls_cert:
+        # Written into milvus.yaml (tls.serverPemPath/serverKeyPath, common.security.tlsMode); the
+        # /healthz probe the package waits on is the plain HTTP metrics port, unaffected.
+        server.config.set("tls_mode", 1)
+        server.config.set("server_pem_path", str(Path(args.tls_cert).resolve()))
+        server.config.set("server_key_path", str(Path(args.tls_key).resolve()))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
