@@ -6,17 +6,17 @@ import os
 import socket
 import uuid
 
-import redis.asyncio as aioredis
-
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from cadenza_orchestrator.admission import Admission
 from cadenza_orchestrator.auth import Authenticator
 from cadenza_orchestrator.clients import Downstream
-from cadenza_orchestrator.fanout import FanOut
+from cadenza_orchestrator.fanout import FanOut, connect_redis
 from cadenza_orchestrator.jobs_api import JobsApi
+from cadenza_orchestrator.limits import StreamLimit
 from cadenza_orchestrator.reconciler import Reconciler
 from cadenza_orchestrator.relay import InferenceRelay
 from cadenza_orchestrator.retry import RetryPolicy
+from cadenza_orchestrator.roles import MetadataRoles
 from cadenza_orchestrator.runner import RunnerDeps
 from cadenza_orchestrator.saga import Saga
 from cadenza_orchestrator.servicer import OrchestratorServicer
@@ -37,12 +37,7 @@ def replica_id(configured: str) -> str:
 async def create_service(config: CadenzaConfig) -> ServiceBundle:
     settings = config.orchestrator
     downstream = Downstream.connect(config)
-    redis = aioredis.Redis(
-        host=config.redis.host,
-        port=config.redis.port,
-        db=config.redis.db,
-        password=config.redis.password.get_secret_value() if config.redis.password else None,
-    )
+    redis = connect_redis(config.redis)
     fanout = FanOut(redis)
     await fanout.start()
     policy = RetryPolicy.from_config(settings)
@@ -58,9 +53,10 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
     )
     admission = Admission(downstream, ModelCatalog(downstream.inference), fanout, settings)
     servicer = OrchestratorServicer(
-        Authenticator(config.auth),
+        Authenticator(config.auth, MetadataRoles(downstream.metadata, config.auth.roles_cache_seconds)),
         JobsApi(downstream, fanout, admission, saga, settings),
         TracksApi(downstream, admission, saga, settings),
+        StreamLimit(settings.max_streams_per_user, settings.max_streams_per_replica),
     )
     worker = Worker(deps)
     reconciler = Reconciler(deps)

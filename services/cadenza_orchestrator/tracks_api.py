@@ -6,7 +6,6 @@ results are filtered to the caller's tracks.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 
@@ -21,7 +20,8 @@ from cadenza_orchestrator.admission import Admission
 from cadenza_orchestrator.auth import Principal
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.downstream_errors import call, call_or_none, not_found
-from cadenza_orchestrator.names import parse_s3_uri, parse_track_name
+from cadenza_orchestrator.limits import Gate, bounded_gather
+from cadenza_orchestrator.names import canonical_track_name, parse_s3_uri, parse_track_name
 from cadenza_orchestrator.protoutil import duration
 from cadenza_orchestrator.saga import Saga
 from cadenza_orchestrator.validation import MAX_PROMPT_CHARS, validate_request_id, validate_tags
@@ -42,10 +42,11 @@ class TracksApi:
         self._admission = admission
         self._saga = saga
         self._config = config
+        self._embeds = Gate("text search", config.max_concurrent_text_embeds, config.max_queued_text_embeds)
 
     async def track(self, principal: Principal, name: str, field: str = "name") -> types_pb2.Track:
         """A live track the caller may see; NOT_FOUND otherwise."""
-        parse_track_name(name, field)
+        name = canonical_track_name(name, field)
         track = await self._visible_or_none(principal, name)
         if track is None:
             raise not_found(name)
@@ -157,14 +158,15 @@ class TracksApi:
                 raise InvalidArgument(
                     f"text must be 1..{MAX_PROMPT_CHARS} characters", metadata={"field": "text"}
                 )
-            embedded = await call(
-                "inference",
-                self._downstream.inference.EmbedText(
-                    inference_pb2.EmbedTextRequest(
-                        prompt=text, tags=request.tags_any, model_version=request.model_version
-                    )
-                ),
-            )
+            async with self._embeds.enter():
+                embedded = await call(
+                    "inference",
+                    self._downstream.inference.EmbedText(
+                        inference_pb2.EmbedTextRequest(
+                            prompt=text, tags=request.tags_any, model_version=request.model_version
+                        )
+                    ),
+                )
             search = vector_pb2.SearchEmbeddingsRequest(
                 kind=types_pb2.EMBEDDING_KIND_PROMPT,
                 vector=vector_pb2.QueryVector(values=embedded.prompt_embedding),
@@ -174,7 +176,10 @@ class TracksApi:
         else:
             raise InvalidArgument("set either `track` or `text`", metadata={"field": "query"})
         matches = (await call("vector", self._downstream.vector.SearchEmbeddings(search))).matches
-        tracks = await asyncio.gather(*(self._visible_or_none(principal, match.track) for match in matches))
+        tracks = await bounded_gather(
+            (self._visible_or_none(principal, match.track) for match in matches),
+            self._config.search_fanout_concurrency,
+        )
         return orchestrator_pb2.SearchSimilarTracksResponse(
             tracks=[
                 orchestrator_pb2.SimilarTrack(track=track, score=match.score)

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel
 
 from cadenza_runtime.config import CadenzaConfig
+from tests.security.edge_support import with_strong_secrets
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 
@@ -30,8 +31,9 @@ def test_configmap_is_a_valid_cadenza_config() -> None:
     configmap = yaml.safe_load((DEPLOY / "configmap.yaml").read_text())
     settings = yaml.safe_load(configmap["data"]["cadenza.yaml"])
     assert _unknown_keys(CadenzaConfig, settings) == []
-    # Validated as stage: prod would (rightly) refuse the development secrets this test process has.
-    config = CadenzaConfig.model_validate({**settings, "profile": "stage"})
+    # Validated as stage with generated secrets: stage and prod (rightly) refuse the development
+    # ones this test process has (the real ones come from the Secret, see test_edge_secrets).
+    config = CadenzaConfig.model_validate({**with_strong_secrets(settings), "profile": "stage"})
     assert config.tls.enabled and config.milvus.mode == "external"
 
 
