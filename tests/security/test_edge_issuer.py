@@ -1,0 +1,120 @@
+"""The edge verifies tokens of an external OIDC issuer from a locally generated JWKS (issue 11, point 3)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from pydantic import ValidationError
+
+from cadenza_orchestrator.auth import Authenticator, mint_token
+from cadenza_runtime.config import AuthConfig
+from cadenza_runtime.errors import Unauthenticated
+from tests.security.edge_support import Issuer, forged_kid_token
+
+
+def _config(issuer: Issuer, algorithm: str, **extra: object) -> AuthConfig:
+    return AuthConfig.model_validate(
+        {
+            "jwks_file": str(issuer.jwks_file),
+            "jwt_algorithm": algorithm,
+            "jwt_issuer": issuer.issuer,
+            "jwt_audience": issuer.audience,
+            "max_token_lifetime_seconds": 3600,
+            "clock_skew_seconds": 30,
+            "jwks_min_refresh_seconds": 0,
+            **extra,
+        }
+    )
+
+
+@pytest.fixture
+def issuer(tmp_path: Path) -> Issuer:
+    return Issuer(tmp_path / "jwks.json")
+
+
+def _refused(auth: Authenticator, token: str, reason: str) -> None:
+    with pytest.raises(Unauthenticated) as caught:
+        auth.verify(token)
+    assert caught.value.reason == reason, caught.value.message
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_tokens_of_the_issuer_verify(issuer: Issuer, algorithm: str) -> None:
+    kid = issuer.add_key(algorithm)
+    issuer.publish()
+    auth = Authenticator(_config(issuer, algorithm))
+    principal = auth.verify(issuer.token(kid, "carol", roles=["user", "admin"]))
+    assert principal.user == "users/carol" and principal.is_admin
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_wrong_issuer_audience_or_key_is_refused(issuer: Issuer, algorithm: str) -> None:
+    kid = issuer.add_key(algorithm)
+    issuer.publish()
+    auth = Authenticator(_config(issuer, algorithm))
+    _refused(auth, issuer.token(kid, iss="https://evil.example.test/"), "TOKEN_INVALID")
+    _refused(auth, issuer.token(kid, aud="someone-else"), "TOKEN_INVALID")
+    # Signed by a key the issuer does not publish, under a published kid.
+    rogue = Issuer(issuer.jwks_file.with_name("rogue.json"), issuer.issuer)
+    rogue_kid = rogue.add_key(algorithm)
+    _refused(auth, forged_kid_token(rogue.token(rogue_kid), kid), "TOKEN_INVALID")
+    # The local signer's HS256 token is not the issuer's.
+    hs = jwt.encode({"sub": "x", "iss": issuer.issuer, "aud": issuer.audience}, "k" * 32, algorithm="HS256")
+    _refused(auth, hs, "TOKEN_INVALID")
+
+
+def test_lifetime_and_clock_skew(issuer: Issuer) -> None:
+    kid = issuer.add_key("ES256")
+    issuer.publish()
+    auth = Authenticator(_config(issuer, "ES256"))
+    _refused(auth, issuer.token(kid, ttl=2 * 3600), "TOKEN_TOO_LONG_LIVED")
+    assert auth.verify(issuer.token(kid, ttl=3600)).user_id == "alice"
+    # Expired 10 s ago: inside the 30 s skew. 60 s ago: outside it.
+    assert auth.verify(issuer.token(kid, ttl=600, issued_ago=610)).user_id == "alice"
+    _refused(auth, issuer.token(kid, ttl=600, issued_ago=660), "TOKEN_EXPIRED")
+    # Issued 10 s in the future (the issuer's clock is ahead): accepted; 5 minutes: refused.
+    assert auth.verify(issuer.token(kid, issued_ago=-10)).user_id == "alice"
+    _refused(auth, issuer.token(kid, issued_ago=-300), "TOKEN_INVALID")
+    _refused(auth, issuer.token(kid, iat=None), "TOKEN_INVALID")
+
+
+def test_unknown_kid_reloads_the_keys_once(issuer: Issuer) -> None:
+    first = issuer.add_key("RS256")
+    issuer.publish()
+    auth = Authenticator(_config(issuer, "RS256", jwks_min_refresh_seconds=1))
+    assert auth.verify(issuer.token(first)).user_id == "alice"
+    # The issuer rotates in a new key; tokens naming it verify after a reload.
+    second = issuer.add_key("RS256")
+    issuer.publish()
+    token = issuer.token(second, "dave")
+    _refused(auth, token, "TOKEN_INVALID")  # reloaded less than a second ago: not yet
+    time.sleep(1.1)
+    assert auth.verify(token).user_id == "dave"
+    # A kid nobody publishes is refused (and, within the interval, costs no reload).
+    _refused(auth, forged_kid_token(token, "no-such-kid"), "TOKEN_INVALID")
+
+
+def test_algorithm_is_validated_at_start_up(issuer: Issuer) -> None:
+    with pytest.raises(ValidationError, match="'none' never is"):
+        AuthConfig.model_validate({"jwt_algorithm": "none"})
+    with pytest.raises(ValidationError, match="not accepted"):
+        AuthConfig.model_validate({"jwt_algorithm": "XS999"})
+    with pytest.raises(ValidationError, match="shared-secret algorithm"):
+        _config(issuer, "HS256")
+    with pytest.raises(ValidationError, match="needs the issuer's public keys"):
+        AuthConfig.model_validate({"jwt_algorithm": "RS256"})
+    # An alg:none token is refused by a running edge too.
+    kid = issuer.add_key("RS256")
+    issuer.publish()
+    unsigned = jwt.encode(
+        {"sub": "x", "iss": issuer.issuer, "aud": issuer.audience},
+        None,
+        algorithm="none",
+        headers={"kid": kid},
+    )
+    _refused(Authenticator(_config(issuer, "RS256")), unsigned, "TOKEN_INVALID")
+    with pytest.raises(ValueError, match="external issuer"):
+        mint_token(_config(issuer, "RS256"), "alice")
