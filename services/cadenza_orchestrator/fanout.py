@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from cadenza.orchestrator.v1 import orchestrator_pb2
@@ -47,6 +49,9 @@ def connect_redis(config: RedisConfig) -> aioredis.Redis:
         password=config.password_value,
         socket_timeout=config.socket_timeout_seconds,
         socket_connect_timeout=config.connect_timeout_seconds,
+        # No silent retries inside the client (its default backs off for seconds): every caller
+        # here is best effort or falls back to metadata, so one timeout is the whole cost.
+        retry=Retry(NoBackoff(), 0),
     )
 
 
