@@ -27,7 +27,7 @@ from tests.orchestrator.invariant import Direct
 if TYPE_CHECKING:
     Stub = orchestrator_pb2_grpc.OrchestratorServiceAsyncStub
 
-SLOW = {"steps": 400, "duration": 4.0}
+SLOW: dict[str, Any] = {"steps": 400, "duration": 4.0}
 
 
 async def _status(call: Awaitable[Any]) -> aio.AioRpcError:
@@ -142,7 +142,8 @@ async def test_one_stream_per_user_on_a_tight_replica(
     user = new_caller(config, tight_replica)
     job = await submit(user, **SLOW)
     first = user.stub.WatchJob(orchestrator_pb2.WatchJobRequest(name=job.name), metadata=user.md)
-    assert (await first.read()).WhichOneof("event") == "job"  # open and holding its slot
+    opened = await first.read()
+    assert isinstance(opened, orchestrator_pb2.WatchJobResponse) and opened.WhichOneof("event") == "job"
     second = user.stub.WatchJob(orchestrator_pb2.WatchJobRequest(name=job.name), metadata=user.md)
     error = await _status(second.read())
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and _reason(error) == "TOO_MANY_STREAMS"
@@ -151,7 +152,8 @@ async def test_one_stream_per_user_on_a_tight_replica(
     first.cancel()
     await asyncio.sleep(0.5)
     third = user.stub.WatchJob(orchestrator_pb2.WatchJobRequest(name=job.name), metadata=user.md)
-    assert (await third.read()).WhichOneof("event") == "job"  # the slot was given back
+    reopened = await third.read()  # the slot was given back
+    assert isinstance(reopened, orchestrator_pb2.WatchJobResponse) and reopened.WhichOneof("event") == "job"
     third.cancel()
     await _cancel_all(user, [job.name], direct)
 
