@@ -20,7 +20,7 @@ from cadenza_runtime.config import CadenzaConfig, OrchestratorConfig
 from cadenza_runtime.errors import error_info_from_rpc_error
 from tests.conftest import serve
 from tests.orchestrator.conftest import Caller, new_caller
-from tests.orchestrator.flows import submit, watch
+from tests.orchestrator.flows import progressing, submit, watch
 from tests.orchestrator.harness import Suite
 from tests.orchestrator.invariant import Direct
 
@@ -53,17 +53,6 @@ async def tight_replica(suite: Suite) -> AsyncIterator[Stub]:
     config = base.model_copy(update={"orchestrator": OrchestratorConfig.model_validate(limits.model_dump())})
     async with serve("orchestrator", create_service, config) as (_, channel):
         yield orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
-
-
-async def _progressing(direct: Direct, name: str, limit: float = 60.0) -> types_pb2.Job:
-    """The job once it is RUNNING and has recorded progress."""
-    deadline = asyncio.get_running_loop().time() + limit
-    while True:
-        job = (await direct.metadata.GetJob(metadata_pb2.GetJobRequest(name=name))).job
-        if job.state == types_pb2.JOB_STATE_RUNNING and job.progress_step > 0:
-            return job
-        assert asyncio.get_running_loop().time() < deadline, f"{name} did not start: {job}"
-        await asyncio.sleep(0.1)
 
 
 async def _cancel_all(user: Caller, names: list[str], direct: Direct) -> None:
@@ -113,7 +102,7 @@ async def test_upper_case_job_names_watch_and_cancel_the_job(alice: Caller, dire
     got = await alice.stub.GetJob(orchestrator_pb2.GetJobRequest(name=shouting), metadata=alice.md)
     assert got.job.name == job.name
     watched = asyncio.create_task(watch(alice, shouting, limit=120))
-    await _progressing(direct, job.name)
+    await progressing(direct, job.name)
     cancelled = await alice.stub.CancelJob(
         orchestrator_pb2.CancelJobRequest(name=shouting), metadata=alice.md
     )
@@ -126,7 +115,7 @@ async def test_upper_case_job_names_watch_and_cancel_the_job(alice: Caller, dire
 
 async def test_users_see_no_worker_names(alice: Caller, direct: Direct) -> None:
     job = await submit(alice, **SLOW)
-    stored = await _progressing(direct, job.name)
+    stored = await progressing(direct, job.name)
     assert stored.worker  # the store knows which replica runs it ...
     seen = (await alice.stub.GetJob(orchestrator_pb2.GetJobRequest(name=job.name), metadata=alice.md)).job
     listed = (await alice.stub.ListJobs(orchestrator_pb2.ListJobsRequest(), metadata=alice.md)).jobs

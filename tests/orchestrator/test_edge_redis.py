@@ -1,16 +1,30 @@
-"""A black-holed Redis (accepts connections, never answers) fails fast instead of hanging (issue 11, point 5)."""
+"""A black-holed Redis (accepts connections, never answers) fails fast instead of hanging, and a
+CancelJob meanwhile still cancels instead of failing with INTERNAL (issue 11, point 5)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import signal
+import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
-from cadenza.orchestrator.v1 import orchestrator_pb2
+from cadenza.common.v1 import types_pb2
+from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
+from cadenza_orchestrator.app import create_service
 from cadenza_orchestrator.fanout import FanOut, connect_redis
 from cadenza_runtime.config import RedisConfig
+from cadenza_suite.process import port_open
+from tests.conftest import serve
+from tests.orchestrator.conftest import Caller
+from tests.orchestrator.flows import progressing, submit
+from tests.orchestrator.harness import Suite, free_port
+from tests.orchestrator.invariant import Direct
 
 TIMEOUT = 0.5
 
@@ -55,3 +69,59 @@ async def test_fanout_calls_fail_fast_against_a_black_hole(black_hole: int) -> N
     finally:
         await fanout.close()
         await redis.aclose()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A redis-server of this test's own (never the shared one), so that it can be SIGSTOPped."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    process.port = port  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while not port_open("127.0.0.1", port):
+        assert time.monotonic() < deadline, "redis-server did not start"
+        time.sleep(0.05)
+    try:
+        yield process
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_cancel_job_with_a_stalled_redis_is_not_internal(
+    suite: Suite, alice: Caller, direct: Direct, private_redis: subprocess.Popen[bytes]
+) -> None:
+    base = suite.service_config()
+    redis = base.redis.model_copy(
+        update={"port": private_redis.port, "password": None, "socket_timeout_seconds": TIMEOUT}  # type: ignore[attr-defined]
+    )
+    config = base.model_copy(update={"redis": redis})
+    async with serve("orchestrator", create_service, config) as (_, channel):
+        stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+        job = await submit(alice, steps=400, duration=4.0)
+        await progressing(direct, job.name, min_step=2)
+        os.kill(private_redis.pid, signal.SIGSTOP)  # black-holed: connections hang, nothing answers
+        started = time.monotonic()
+        response = await stub.CancelJob(orchestrator_pb2.CancelJobRequest(name=job.name), metadata=alice.md)
+        # The durable cancel note reached the worker through its lease renewal instead.
+        assert response.job.state == types_pb2.JOB_STATE_CANCELLED, response.job
+        assert time.monotonic() - started < 30
+        os.kill(private_redis.pid, signal.SIGCONT)
+    await direct.check_invariant([job.name])
