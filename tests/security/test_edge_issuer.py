@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
 
@@ -119,3 +123,72 @@ def test_algorithm_is_validated_at_start_up(issuer: Issuer) -> None:
     _refused(Authenticator(_config(issuer, "RS256")), unsigned, "TOKEN_INVALID")
     with pytest.raises(ValueError, match="external issuer"):
         mint_token(_config(issuer, "RS256"), "alice")
+
+
+class _Context:
+    """Just enough of a grpc ServicerContext for Authenticator.authenticate."""
+
+    def __init__(self, token: str):
+        self._metadata = (("authorization", f"Bearer {token}"),)
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata
+
+
+@pytest.fixture
+def jwks_server(issuer: Issuer) -> Iterator[tuple[str, list[str]]]:
+    """The issuer's JWKS over HTTP on loopback, as an IdP's jwks_uri; records every fetch."""
+    fetches: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fetches.append(self.path)
+            body = issuer.jwks_file.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json", fetches
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_keys_from_a_jwks_url_are_cached_and_refreshed_on_rotation(
+    issuer: Issuer, jwks_server: tuple[str, list[str]]
+) -> None:
+    url, fetches = jwks_server
+    kid = issuer.add_key("ES256")
+    issuer.publish()
+    config = AuthConfig.model_validate(
+        {
+            "jwks_url": url,
+            "jwt_algorithm": "ES256",
+            "jwt_issuer": issuer.issuer,
+            "jwt_audience": issuer.audience,
+            "jwks_min_refresh_seconds": 0.5,
+        }
+    )
+    auth = Authenticator(config)
+    for _ in range(5):
+        assert (await auth.authenticate(_Context(issuer.token(kid)))).user == "users/alice"
+    assert len(fetches) == 1  # cached
+    # Made-up kids cost at most one fetch per refresh interval.
+    for i in range(20):
+        with pytest.raises(Unauthenticated):
+            await auth.authenticate(_Context(forged_kid_token(issuer.token(kid), f"made-up-{i}")))
+    assert len(fetches) <= 2
+    rotated = issuer.add_key("ES256")
+    issuer.publish()
+    await asyncio.sleep(0.6)
+    assert (await auth.authenticate(_Context(issuer.token(rotated, "erin")))).user == "users/erin"
+    assert len(fetches) <= 3
