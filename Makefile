@@ -39,8 +39,10 @@ check: deps
 protos: deps
 	$(BIN)/python -m cadenza_suite.protogen
 
+# Stops the suite and the tests' own stack (tests/stack.py); data stays in their state directories.
 down:
 	$(BIN)/cadenza down
+	$(BIN)/python -m tests.stack down
 
 status:
 	$(BIN)/cadenza status

@@ -1,5 +1,8 @@
 """Shared fixtures: real stores started by the project's own launcher, services served in-process.
 
+The tests run on a stack of their own (tests/stack.py): other ports, another state directory, so a
+developer's running suite is never seen, used or disturbed by them.
+
 `stores_up("postgres", "redis")` runs `cadenza up --only ... --no-services` (idempotent: a store
 already running is left alone), so every store test talks to the real PostgreSQL, Redis, MinIO,
 Milvus or Neo4j that `cadenza up` manages. `serve(name, factory)` runs one service in this process
@@ -16,9 +19,13 @@ from contextlib import asynccontextmanager
 import pytest
 from grpc import aio
 
-from cadenza_runtime.client import create_channel
-from cadenza_runtime.config import CadenzaConfig, load_config
-from cadenza_runtime.server import CadenzaServer, ServiceBundle
+from tests.stack import activate
+
+activate()  # before any configuration is read: every config and child process is the test stack's
+
+from cadenza_runtime.client import create_channel  # noqa: E402
+from cadenza_runtime.config import CadenzaConfig, load_config  # noqa: E402
+from cadenza_runtime.server import CadenzaServer, ServiceBundle  # noqa: E402
 
 _started: set[str] = set()
 

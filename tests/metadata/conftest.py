@@ -1,10 +1,8 @@
 """Metadata fixtures: the real PostgreSQL and Redis from `cadenza up`, the service in-process.
 
-Jobs the tests leave queued or running would be claimed by any worker sharing the database (the
-orchestrator tests' replicas run next and would requeue them), so the package finishes every job of
-a `users/mdtest-*` user (and acknowledges their outbox rows) before its first test and right after
-its last one: the fixtures are package-scoped so that this cleanup runs when the metadata tests end,
-not when the whole session does.
+The package runs on a database of its own (`cadenza_mdtest_<random>`, migrated as the launcher
+migrates the real one, dropped when the package ends): no worker of any suite claims the jobs its
+tests leave queued, and no test sees or changes another's rows.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from cadenza_metadata.app import create_service
 from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig
 from tests.conftest import serve, stores_up
-from tests.metadata.support import TEST_USER_PREFIX
 from tests.scratch_stores import create_database, drop_databases
 
 if TYPE_CHECKING:
@@ -33,30 +30,15 @@ async def _json_codec(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def _finish_test_jobs(config: CadenzaConfig) -> None:
-    conn = await asyncpg.connect(config.postgres.dsn("service"))
-    try:
-        pattern = TEST_USER_PREFIX + "%"
-        await conn.execute(
-            "UPDATE jobs SET state = 'CANCELLED', failure_message = 'left over by the metadata tests' "
-            "WHERE user_id LIKE $1 AND state IN ('PENDING', 'RUNNING')",
-            pattern,
-        )
-        await conn.execute(
-            "UPDATE outbox SET acked_at = now() WHERE acked_at IS NULL AND payload->>'user' LIKE $1",
-            "users/" + pattern,
-        )
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="package")
 async def md_config(config: CadenzaConfig) -> AsyncIterator[CadenzaConfig]:
     stores_up("postgres", "redis")
-    await migrate(config)
-    await _finish_test_jobs(config)
-    yield config
-    await _finish_test_jobs(config)
+    own = await create_database(config, "cadenza_mdtest")
+    try:
+        await migrate(own)
+        yield own
+    finally:
+        await drop_databases(config, own.postgres.database)
 
 
 @pytest.fixture(scope="package")

@@ -1,7 +1,7 @@
 """Helpers for the metadata tests: unique names, jobs in a given state, status assertions.
 
-Every user a test creates is named `users/mdtest-...`, so the fixtures can find (and finish) every
-job the tests left behind, and tests never see each other's rows through a user filter.
+Every user a test creates is named `users/mdtest-<random>`, so tests sharing the package's database
+never see each other's rows through a user filter.
 """
 
 from __future__ import annotations

@@ -1,0 +1,96 @@
+"""The tests' own stack: stores and services on ports and a state directory apart from the suite's.
+
+`make up` leaves a developer's suite running on the default ports, with its data under the state
+directory. The tests never use it: before any configuration is read, tests/conftest.py calls
+`activate()`, which points this process (and every `cadenza` command and service it starts) at a
+second state directory, `<state dir>-tests`, and at ports 100 above the suite's. So a test may stop
+Redis, kill MinIO or claim every queued job without touching the developer's suite, its data or its
+workers, and the suite's workers never see a test's jobs. `dev_environ()` is the environment as it
+was before, for the one test that checks exactly that isolation.
+
+    .venv/bin/python -m tests.stack down     # stops the test stack (`cadenza down` on its state dir)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# How far above the suite's default ports the test stack listens.
+PORT_OFFSET = 100
+
+# Each port setting of the configuration with its default (libs/cadenza_runtime/config.py).
+_DEFAULT_PORTS = {
+    "CADENZA_POSTGRES__PORT": 55432,
+    "CADENZA_REDIS__PORT": 56379,
+    "CADENZA_MINIO__PORT": 59000,
+    "CADENZA_MINIO__CONSOLE_PORT": 59001,
+    "CADENZA_MILVUS__PORT": 59530,
+    "CADENZA_NEO4J__BOLT_PORT": 57687,
+    "CADENZA_SERVICES__ORCHESTRATOR__PORT": 50050,
+    "CADENZA_SERVICES__METADATA__PORT": 50051,
+    "CADENZA_SERVICES__INFERENCE__PORT": 50052,
+    "CADENZA_SERVICES__VECTOR__PORT": 50053,
+    "CADENZA_SERVICES__GRAPH__PORT": 50054,
+    "CADENZA_SERVICES__BLOB__PORT": 50055,
+}
+
+_ACTIVE_MARK = "CADENZA_TEST_STACK"
+_DEV_PREFIX = "CADENZA_TEST_DEV_"
+
+
+def _suite_state_dir(environ: dict[str, str]) -> Path:
+    explicit = environ.get("CADENZA_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "cadenza"
+
+
+def stack_environ(environ: dict[str, str]) -> dict[str, str]:
+    """`environ` pointed at the test stack: its own state directory, every port shifted."""
+    shifted = dict(environ)
+    shifted["CADENZA_STATE_DIR"] = f"{_suite_state_dir(environ)}-tests"
+    for name, default in _DEFAULT_PORTS.items():
+        shifted[name] = str(int(environ.get(name, default)) + PORT_OFFSET)
+    shifted[_ACTIVE_MARK] = "1"
+    return shifted
+
+
+def activate() -> None:
+    """Points this process at the test stack, remembering the suite's settings (idempotent, and
+    inherited: a process started by a test is already on the stack and keeps it)."""
+    if os.environ.get(_ACTIVE_MARK) == "1":
+        return
+    before = dict(os.environ)
+    for name in ["CADENZA_STATE_DIR", *_DEFAULT_PORTS]:
+        os.environ[_DEV_PREFIX + name] = before.get(name, "")
+    os.environ.update(stack_environ(before))
+
+
+def dev_environ() -> dict[str, str]:
+    """The environment as the developer's suite sees it: this one without the test stack."""
+    environ = {k: v for k, v in os.environ.items() if k != _ACTIVE_MARK and not k.startswith(_DEV_PREFIX)}
+    for name in ["CADENZA_STATE_DIR", *_DEFAULT_PORTS]:
+        saved = os.environ.get(_DEV_PREFIX + name)
+        if saved is None:
+            continue
+        if saved:
+            environ[name] = saved
+        else:
+            environ.pop(name, None)
+    return environ
+
+
+def main(argv: list[str]) -> int:
+    if argv != ["down"]:
+        print("usage: python -m tests.stack down", file=sys.stderr)
+        return 2
+    activate()
+    return subprocess.run([sys.executable, "-m", "cadenza_suite.cli", "down"], check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
