@@ -12,6 +12,7 @@ from cadenza_metadata import audit, convert, names, validation
 from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import Deps
 from cadenza_metadata.keyset import Pager, Where
+from cadenza_runtime.channels import ROLES_CHANGED
 from cadenza_runtime.errors import AlreadyExists, InvalidArgument, NotFound
 
 MAX_DISPLAY_NAME = 200
@@ -156,9 +157,12 @@ async def update_user(
         return metadata_pb2.UpdateUserResponse(user=user)
 
     try:
-        return await deps.db.write(work)
+        response = await deps.db.write(work)
     except asyncpg.UniqueViolationError as exc:
         raise _email_taken(wanted.email) from exc
+    if roles is not None:
+        await deps.cache.announce(ROLES_CHANGED, user_id)
+    return response
 
 
 async def change_role(
@@ -201,4 +205,6 @@ async def change_role(
         assert user is not None
         return user
 
-    return await deps.db.write(work)
+    user = await deps.db.write(work)
+    await deps.cache.announce(ROLES_CHANGED, user_id)
+    return user

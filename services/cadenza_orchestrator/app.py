@@ -52,8 +52,10 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         worker_id=replica_id(settings.worker_id),
     )
     admission = Admission(downstream, ModelCatalog(downstream.inference), fanout, settings)
+    roles = MetadataRoles(downstream.metadata, config.auth.roles_cache_seconds)
+    fanout.on_roles_changed(roles.forget)
     servicer = OrchestratorServicer(
-        Authenticator(config.auth, MetadataRoles(downstream.metadata, config.auth.roles_cache_seconds)),
+        Authenticator(config.auth, roles),
         JobsApi(downstream, fanout, admission, saga, settings),
         TracksApi(downstream, admission, saga, settings),
         StreamLimit(settings.max_streams_per_user, settings.max_streams_per_replica),

@@ -26,6 +26,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from cadenza.orchestrator.v1 import orchestrator_pb2
+from cadenza_runtime.channels import ROLES_CHANGED
 from cadenza_runtime.config import RedisConfig
 
 _log = logging.getLogger(__name__)
@@ -100,11 +101,12 @@ class FanOut:
         self._watchers: dict[str, set[Subscription]] = {}
         self._subscribe_lock = asyncio.Lock()
         self._cancel_handlers: list[Callable[[str], None]] = []
+        self._role_handlers: list[Callable[[str], None]] = []
         self._wake = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self._pubsub.subscribe(WAKE_CHANNEL, CONTROL_CHANNEL)
+        await self._pubsub.subscribe(WAKE_CHANNEL, CONTROL_CHANNEL, ROLES_CHANGED)
         self._reader = asyncio.create_task(self._read(), name="fanout-reader")
 
     async def close(self) -> None:
@@ -142,6 +144,10 @@ class FanOut:
 
     def on_cancel(self, handler: Callable[[str], None]) -> None:
         self._cancel_handlers.append(handler)
+
+    def on_roles_changed(self, handler: Callable[[str], None]) -> None:
+        """`handler(user_id)` when metadata announces that a user's roles changed."""
+        self._role_handlers.append(handler)
 
     async def wait_for_wake(self, within: float) -> None:
         """Returns when a job was announced, or after `within` seconds."""
@@ -196,6 +202,10 @@ class FanOut:
     def _dispatch(self, channel: str, data: bytes) -> None:
         if channel == WAKE_CHANNEL:
             self._wake.set()
+            return
+        if channel == ROLES_CHANGED:
+            for handler in self._role_handlers:
+                handler(_text(data))
             return
         if channel == CONTROL_CHANNEL:
             text = _text(data)

@@ -1,7 +1,8 @@
 """A user's roles as the metadata store holds them, cached briefly per replica.
 
 The cache is short (auth.roles_cache_seconds) so that a revoked role stops working soon without a
-metadata call per request. A metadata outage keeps the last known roles for a while rather than
+metadata call per request; metadata also announces role changes over Redis (channels.ROLES_CHANGED)
+and every replica drops that user's entry at once, so the TTL only matters when Redis is down. A metadata outage keeps the last known roles for a while rather than
 locking everyone out; a user never seen before then gets UNAVAILABLE, not the token's claims.
 """
 
