@@ -70,5 +70,13 @@ async def test_a_worker_fenced_by_a_stalled_metadata_leaves_no_trace(
     # The stalled worker's lease was taken away (not renewed behind the reconciler's back) ...
     assert "lease_taken_over" in [event.type for event in events]
     assert final.lease_epoch >= before.lease_epoch + 2  # the take-over, then a new claim
+    # The stalled worker knew it had lost the job and stopped touching it.
+    logs = "\n".join(
+        process.log_tail(4000)
+        for process in suite.processes.values()
+        if process.module == "cadenza_orchestrator"
+    )
+    assert f"lease on {job.name} ran out without a renewal" in logs or f"lease on {job.name} lost" in logs
+    assert f"{job.name}: stopping without touching it (LeaseLost)" in logs
     # ... and the job still ended up complete in every store, run twice, committed once.
     await direct.check_invariant([job.name], max_runs=2)
