@@ -3,7 +3,8 @@
 `make up` leaves a developer's suite running on the default ports, with its data under the state
 directory. The tests never use it: before any configuration is read, tests/conftest.py calls
 `activate()`, which points this process (and every `cadenza` command and service it starts) at a
-second state directory, `<state dir>-tests`, and at ports 100 above the suite's. So a test may stop
+second state directory, `<state dir>-tests`, and at ports 100 above the suite's (with a database
+named after the checkout, so that git worktrees sharing the stack never migrate each other's). So a test may stop
 Redis, kill MinIO or claim every queued job without touching the developer's suite, its data or its
 workers, and the suite's workers never see a test's jobs. `dev_environ()` is the environment as it
 was before, for the one test that checks exactly that isolation.
@@ -13,6 +14,7 @@ was before, for the one test that checks exactly that isolation.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -37,6 +39,8 @@ _DEFAULT_PORTS = {
     "CADENZA_SERVICES__BLOB__PORT": 50055,
 }
 
+# What activate() changes, so that dev_environ() can put it back.
+_SAVED = ("CADENZA_STATE_DIR", "CADENZA_POSTGRES__DATABASE", *_DEFAULT_PORTS)
 _ACTIVE_MARK = "CADENZA_TEST_STACK"
 _DEV_PREFIX = "CADENZA_TEST_DEV_"
 
@@ -49,10 +53,19 @@ def _suite_state_dir(environ: dict[str, str]) -> Path:
     return Path(base) / "cadenza"
 
 
+def _checkout_database() -> str:
+    """The suite database of this checkout: two checkouts (git worktrees) share the stack's
+    servers, but each migrates its own database, so one with newer migrations never stops another."""
+    root = Path(__file__).resolve().parents[1]
+    return f"cadenza_tests_{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"
+
+
 def stack_environ(environ: dict[str, str]) -> dict[str, str]:
-    """`environ` pointed at the test stack: its own state directory, every port shifted."""
+    """`environ` pointed at the test stack: its own state directory, every port shifted, and a
+    database of this checkout's own."""
     shifted = dict(environ)
     shifted["CADENZA_STATE_DIR"] = f"{_suite_state_dir(environ)}-tests"
+    shifted["CADENZA_POSTGRES__DATABASE"] = _checkout_database()
     for name, default in _DEFAULT_PORTS.items():
         shifted[name] = str(int(environ.get(name, default)) + PORT_OFFSET)
     shifted[_ACTIVE_MARK] = "1"
@@ -65,7 +78,7 @@ def activate() -> None:
     if os.environ.get(_ACTIVE_MARK) == "1":
         return
     before = dict(os.environ)
-    for name in ["CADENZA_STATE_DIR", *_DEFAULT_PORTS]:
+    for name in _SAVED:
         os.environ[_DEV_PREFIX + name] = before.get(name, "")
     os.environ.update(stack_environ(before))
 
@@ -73,7 +86,7 @@ def activate() -> None:
 def dev_environ() -> dict[str, str]:
     """The environment as the developer's suite sees it: this one without the test stack."""
     environ = {k: v for k, v in os.environ.items() if k != _ACTIVE_MARK and not k.startswith(_DEV_PREFIX)}
-    for name in ["CADENZA_STATE_DIR", *_DEFAULT_PORTS]:
+    for name in _SAVED:
         saved = os.environ.get(_DEV_PREFIX + name)
         if saved is None:
             continue

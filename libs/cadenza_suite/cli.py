@@ -1,5 +1,6 @@
 """The `cadenza` command: install, up, down, status, migrate, demo, gen-protos, train, evaluate,
-register-model.
+register-model, and the client commands (generate, variation, similar, lineage, jobs, tracks: see
+client_commands).
 
 Exit codes: 0 success; 1 a component failed (the message names it and quotes its log);
 2 usage errors; `status` exits 3 when a listed component is not SERVING.
@@ -16,7 +17,7 @@ import time
 from collections.abc import Sequence
 
 from cadenza_runtime.config import load_config
-from cadenza_suite import installers, suite
+from cadenza_suite import client_commands, installers, suite
 from cadenza_suite.components import Health
 from cadenza_suite.lifecycle import Status
 from cadenza_suite.migrate import run_migrations
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
     gen = commands.add_parser("gen-protos", help="regenerate Python code from protos/")
     gen.add_argument("--check", action="store_true", help="fail when the committed code is stale")
+    client_commands.add_parsers(commands)
     return parser
 
 
@@ -213,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": _cmd_train,
         "evaluate": _cmd_evaluate,
         "register-model": _cmd_register_model,
+        **client_commands.HANDLERS,
     }
     try:
         return handlers[args.command](args)

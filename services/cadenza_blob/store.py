@@ -64,7 +64,11 @@ def translate(error: Exception, endpoint: str, what: str) -> CadenzaError:
     if isinstance(error, S3Error):
         code = error.code or ""
         if code in _NOT_FOUND_CODES:
-            return NotFound(f"{what} does not exist", reason="OBJECT_NOT_FOUND")
+            # `what` ends with "bucket/key" (or the bucket): the resource a caller asked for.
+            resource = what.rsplit(" ", 1)[-1].strip("'")
+            return NotFound(
+                f"{what} does not exist", reason="OBJECT_NOT_FOUND", metadata={"resource": resource}
+            )
         if code == "PreconditionFailed":
             return Aborted(f"{what} changed while it was being read; retry the call", reason="OBJECT_CHANGED")
         if code in _UNAVAILABLE_CODES:

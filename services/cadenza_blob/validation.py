@@ -43,7 +43,7 @@ def check_bucket(bucket: str, allowed: Collection[str]) -> str:
         raise NotFound(
             f"bucket {bucket!r} is not one of this service's buckets ({', '.join(sorted(allowed))})",
             reason="BUCKET_NOT_FOUND",
-            metadata={"bucket": bucket},
+            metadata={"bucket": bucket, "resource": bucket},
         )
     return bucket
 

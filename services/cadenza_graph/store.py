@@ -97,7 +97,7 @@ class GraphStore:
                 raise NotFound(
                     f"{' and '.join(missing)} not in the graph; record the track with RecordTrack first",
                     reason="TRACK_NOT_FOUND",
-                    metadata={"tracks": ",".join(missing)},
+                    metadata={"tracks": ",".join(missing), "resource": missing[0]},
                 )
             if state["edge"] is not None:
                 existing = Edge.from_map(state["edge"])
@@ -215,7 +215,7 @@ class GraphStore:
             raise NotFound(
                 f"{' and '.join(missing)} not in the graph; record the track with RecordTrack first",
                 reason="TRACK_NOT_FOUND",
-                metadata={"tracks": ",".join(missing)},
+                metadata={"tracks": ",".join(missing), "resource": missing[0]},
             )
         nodes = row["nodes"] or []
         hops = [*(row["relationships"] or []), {"type": "", "direction": ""}]
@@ -328,7 +328,7 @@ def _vanished(child: str, parent: str) -> NotFound:
     return NotFound(
         f"{child} or {parent} was deleted while the lineage was being recorded",
         reason="TRACK_NOT_FOUND",
-        metadata={"tracks": f"{child},{parent}"},
+        metadata={"tracks": f"{child},{parent}", "resource": child},
     )
 
 
@@ -336,7 +336,7 @@ def _track_not_found(track: str) -> NotFound:
     return NotFound(
         f"{track} is not in the graph; record it with RecordTrack first",
         reason="TRACK_NOT_FOUND",
-        metadata={"track": track},
+        metadata={"track": track, "resource": track},
     )
 
 

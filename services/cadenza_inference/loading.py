@@ -150,7 +150,8 @@ async def load(upload: CheckpointUpload, compute: Compute) -> DiffusionPipeline:
         raise invalid("checkpoint", str(exc)) from None
     except FileNotFoundError:
         raise NotFound(
-            f"header.path: no file {header.path!r} on the inference server", metadata={"field": "header.path"}
+            f"header.path: no file {header.path!r} on the inference server",
+            metadata={"field": "header.path", "resource": header.path},
         ) from None
     except OSError as exc:
         error: CadenzaError = FailedPrecondition(

@@ -49,11 +49,17 @@ async def require_live(conn: Connection, job_id: uuid.UUID) -> Row:
 
 
 def not_found(job_id: uuid.UUID) -> NotFound:
-    return NotFound(f"{job_name(job_id)} does not exist", reason="JOB_NOT_FOUND")
+    return NotFound(
+        f"{job_name(job_id)} does not exist", reason="JOB_NOT_FOUND", metadata={"resource": job_name(job_id)}
+    )
 
 
 def archived(job_id: uuid.UUID) -> FailedPrecondition:
-    return FailedPrecondition(f"{job_name(job_id)} is archived and read-only", reason="JOB_ARCHIVED")
+    return FailedPrecondition(
+        f"{job_name(job_id)} is archived and read-only",
+        reason="JOB_ARCHIVED",
+        metadata={"resource": job_name(job_id)},
+    )
 
 
 async def explain_miss(
@@ -76,7 +82,7 @@ async def explain_miss(
             f"{job_name(job_id)} is {row['state']}, not {expected_state}: the expected state is stale; "
             "read the job again and decide from its current state",
             reason="STALE_STATE",
-            metadata={"current_state": row["state"]},
+            metadata={"current_state": row["state"], "resource": job_name(job_id)},
         )
     if row["state"] == "RUNNING" and worker != (row["worker"] or ""):
         lease = row["lease_expires_at"]
@@ -84,13 +90,16 @@ async def explain_miss(
             f"{job_name(job_id)} is leased to worker {row['worker']!r} until {lease.isoformat()}, "
             f"not to {worker!r}; only the lease holder may do this before the lease expires",
             reason="LEASE_HELD",
-            metadata={"worker": row["worker"] or ""},
+            metadata={"worker": row["worker"] or "", "resource": job_name(job_id)},
         )
     if row["state"] == "RUNNING" and lease_epoch:
         return FailedPrecondition(
             f"{job_name(job_id)}: the lease of epoch {lease_epoch} has expired or was taken over "
             f"(the job is at epoch {row['lease_epoch']}); stop working on it",
             reason="LEASE_LOST",
-            metadata={"lease_epoch": str(row["lease_epoch"])},
+            metadata={"lease_epoch": str(row["lease_epoch"]), "resource": job_name(job_id)},
         )
-    return FailedPrecondition(f"{job_name(job_id)} changed concurrently; read it again and retry")
+    return FailedPrecondition(
+        f"{job_name(job_id)} changed concurrently; read it again and retry",
+        metadata={"resource": job_name(job_id)},
+    )

@@ -196,6 +196,7 @@ async def annotate_job(
             f"{names.job_name(job_id)}: annotations would exceed {MAX_ANNOTATIONS_BYTES} bytes; "
             "store large data elsewhere and annotate a reference",
             reason="ANNOTATIONS_TOO_LARGE",
+            metadata={"resource": names.job_name(job_id)},
         )
 
     response = await deps.db.write(work)

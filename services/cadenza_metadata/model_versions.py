@@ -65,6 +65,7 @@ async def register_model_version(
                 f"{names.model_version_name(version)} is already registered with different content; "
                 "register a new version name instead",
                 reason="MODEL_VERSION_EXISTS",
+                metadata={"resource": names.model_version_name(version)},
             )
         return metadata_pb2.RegisterModelVersionResponse(model_version=existing)
 
@@ -78,7 +79,9 @@ async def get_model_version(
     row = await deps.db.fetchrow("SELECT * FROM model_versions WHERE id = $1", version)
     if row is None:
         raise NotFound(
-            f"{names.model_version_name(version)} is not registered", reason="MODEL_VERSION_NOT_FOUND"
+            f"{names.model_version_name(version)} is not registered",
+            reason="MODEL_VERSION_NOT_FOUND",
+            metadata={"resource": names.model_version_name(version)},
         )
     return metadata_pb2.GetModelVersionResponse(model_version=convert.model_version(row))
 

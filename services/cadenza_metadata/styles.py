@@ -23,7 +23,9 @@ async def get_style_template(
         row = await deps.db.fetchrow("SELECT * FROM style_templates WHERE id = $1", template_id)
         if row is None:
             raise NotFound(
-                f"{names.style_template_name(template_id)} does not exist", reason="STYLE_TEMPLATE_NOT_FOUND"
+                f"{names.style_template_name(template_id)} does not exist",
+                reason="STYLE_TEMPLATE_NOT_FOUND",
+                metadata={"resource": names.style_template_name(template_id)},
             )
         return convert.style_template(row)
 
@@ -143,6 +145,7 @@ async def update_user_defaults(
             raise FailedPrecondition(
                 f"{names.style_template_name(template_id)} does not exist; create it with PutStyleTemplate first",
                 reason="STYLE_TEMPLATE_NOT_FOUND",
+                metadata={"resource": names.style_template_name(template_id)},
             )
         row = await conn.fetchrow(
             "UPDATE user_defaults SET params = $2, style_template = $3, updated_at = now() "

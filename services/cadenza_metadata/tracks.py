@@ -107,6 +107,7 @@ async def create_track(
             raise FailedPrecondition(
                 f"{names.job_name(track_id)} does not exist; a track is created for an existing job",
                 reason="JOB_NOT_FOUND",
+                metadata={"resource": names.job_name(track_id)},
             )
         if request.worker:
             await _require_lease(conn, track_id, request.worker, request.lease_epoch)
@@ -150,6 +151,7 @@ async def create_track(
                 f"{names.track_name(track_id)} already exists with different content; "
                 "a track is written once per job",
                 reason="TRACK_EXISTS",
+                metadata={"resource": names.track_name(track_id)},
             )
         return metadata_pb2.CreateTrackResponse(track=existing)
 
@@ -160,11 +162,16 @@ async def get_track(deps: Deps, request: metadata_pb2.GetTrackRequest) -> metada
     track_id = names.parse_track(request.name)
     row = await deps.db.fetchrow(f"SELECT {_COLUMNS} FROM tracks WHERE id = $1", track_id)
     if row is None:
-        raise NotFound(f"{names.track_name(track_id)} does not exist", reason="TRACK_NOT_FOUND")
+        raise NotFound(
+            f"{names.track_name(track_id)} does not exist",
+            reason="TRACK_NOT_FOUND",
+            metadata={"resource": names.track_name(track_id)},
+        )
     if row["deleted_at"] is not None and not request.show_deleted:
         raise NotFound(
             f"{names.track_name(track_id)} was deleted; pass show_deleted to read it anyway",
             reason="TRACK_DELETED",
+            metadata={"resource": names.track_name(track_id)},
         )
     return metadata_pb2.GetTrackResponse(track=convert.track(row))
 
@@ -212,7 +219,11 @@ async def delete_track(
             return metadata_pb2.DeleteTrackResponse(track=convert.track(row))
         row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM tracks WHERE id = $1", track_id)
         if row is None:
-            raise NotFound(f"{names.track_name(track_id)} does not exist", reason="TRACK_NOT_FOUND")
+            raise NotFound(
+                f"{names.track_name(track_id)} does not exist",
+                reason="TRACK_NOT_FOUND",
+                metadata={"resource": names.track_name(track_id)},
+            )
         return metadata_pb2.DeleteTrackResponse(track=convert.track(row))
 
     return await deps.db.write(work)

@@ -57,7 +57,11 @@ async def create_user(
             user.email,
         )
         if row is None:
-            raise AlreadyExists(f"{names.user_name(user_id)} already exists", reason="USER_EXISTS")
+            raise AlreadyExists(
+                f"{names.user_name(user_id)} already exists",
+                reason="USER_EXISTS",
+                metadata={"resource": names.user_name(user_id)},
+            )
         await conn.executemany(
             "INSERT INTO user_roles (user_id, role) VALUES ($1, $2)", [(user_id, r) for r in roles]
         )
@@ -74,7 +78,11 @@ async def get_user(deps: Deps, request: metadata_pb2.GetUserRequest) -> metadata
     user_id = names.parse_user(request.name)
     user = await deps.db.read(lambda conn: _fetch(conn, user_id))
     if user is None:
-        raise NotFound(f"{names.user_name(user_id)} does not exist", reason="USER_NOT_FOUND")
+        raise NotFound(
+            f"{names.user_name(user_id)} does not exist",
+            reason="USER_NOT_FOUND",
+            metadata={"resource": names.user_name(user_id)},
+        )
     return metadata_pb2.GetUserResponse(user=user)
 
 
@@ -133,7 +141,11 @@ async def update_user(
 
     async def work(conn: Connection) -> metadata_pb2.UpdateUserResponse:
         if await _fetch(conn, user_id, lock=True) is None:
-            raise NotFound(f"{names.user_name(user_id)} does not exist", reason="USER_NOT_FOUND")
+            raise NotFound(
+                f"{names.user_name(user_id)} does not exist",
+                reason="USER_NOT_FOUND",
+                metadata={"resource": names.user_name(user_id)},
+            )
         await conn.execute(
             """
             UPDATE users SET display_name = CASE WHEN $2 THEN $3 ELSE display_name END,

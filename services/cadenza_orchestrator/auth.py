@@ -63,7 +63,7 @@ class Principal:
         if requested != self.user and not self.is_admin:
             raise PermissionDenied(
                 "only admins can list another user's resources; leave `user` empty for your own",
-                metadata={"user": requested},
+                metadata={"user": requested, "resource": requested},
             )
         return requested
 

@@ -38,6 +38,25 @@ def phase(value: orchestrator_pb2.Phase.ValueType, message: str = "") -> orchest
     )
 
 
+def notice(
+    kind: orchestrator_pb2.NoticeKind.ValueType,
+    phase: orchestrator_pb2.Phase.ValueType,
+    message: str,
+    *,
+    accepted: inference_pb2.Accepted | None = None,
+    retry_delay_seconds: float = 0.0,
+) -> orchestrator_pb2.WatchJobResponse:
+    """News within a phase already announced (the contract announces each phase once per run)."""
+    event = orchestrator_pb2.NoticeEvent(
+        kind=kind, phase=phase, message=message, emit_time=now(), retry_delay_seconds=retry_delay_seconds
+    )
+    if accepted is not None:
+        event.model_version = accepted.model_version
+        event.queue_position = accepted.queue_position
+        event.total_steps = accepted.total_steps
+    return orchestrator_pb2.WatchJobResponse(notice=event)
+
+
 def job(value: types_pb2.Job) -> orchestrator_pb2.WatchJobResponse:
     return orchestrator_pb2.WatchJobResponse(job=value)
 
@@ -49,4 +68,6 @@ def as_generate(event: orchestrator_pb2.WatchJobResponse) -> orchestrator_pb2.Ge
         return orchestrator_pb2.GenerateResponse(job=event.job)
     if kind == "progress":
         return orchestrator_pb2.GenerateResponse(progress=event.progress)
+    if kind == "notice":
+        return orchestrator_pb2.GenerateResponse(notice=event.notice)
     return orchestrator_pb2.GenerateResponse(phase=event.phase)

@@ -149,7 +149,7 @@ class JobsApi:
             raise FailedPrecondition(
                 f"{name} already {types_pb2.JobState.Name(job.state).removeprefix('JOB_STATE_')}; "
                 "nothing to cancel" + (" (delete its track instead)" if job.track else ""),
-                metadata={"state": types_pb2.JobState.Name(job.state)},
+                metadata={"state": types_pb2.JobState.Name(job.state), "resource": name},
             )
         if job.state == types_pb2.JOB_STATE_PENDING:
             return await self.cancel(principal, name)

@@ -123,9 +123,11 @@ class InferenceRelay:
                 _log.warning("inference for %s: %s, retrying in %.2fs", job.name, code.name, delay)
                 await self._fanout.publish(
                     job_id,
-                    events.phase(
+                    events.notice(
+                        orchestrator_pb2.NOTICE_KIND_RETRYING,
                         orchestrator_pb2.PHASE_DIFFUSING,
                         f"inference {code.name.lower()}, starting over in {delay:.1f}s",
+                        retry_delay_seconds=delay,
                     ),
                 )
                 await asyncio.sleep(delay)
@@ -148,12 +150,14 @@ class InferenceRelay:
                     target.write(response.chunk)
                 elif kind == "accepted":
                     lease.report(0, response.accepted.total_steps)
+                    accepted = response.accepted
                     await self._fanout.publish(
                         job_id,
-                        events.phase(
+                        events.notice(
+                            orchestrator_pb2.NOTICE_KIND_ACCEPTED,
                             orchestrator_pb2.PHASE_DIFFUSING,
-                            f"accepted by {response.accepted.model_version}, "
-                            f"queue position {response.accepted.queue_position}",
+                            f"accepted by {accepted.model_version}, queue position {accepted.queue_position}",
+                            accepted=accepted,
                         ),
                     )
                 elif kind == "summary":

@@ -86,7 +86,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
         if stored is None:
             raise NotFound(
                 f"{track} has no {types_pb2.EmbeddingKind.Name(kind)} embedding; upsert it first",
-                metadata={"track": track},
+                metadata={"track": track, "resource": track},
             )
         embedding = vector_pb2.Embedding(track=track, kind=kind, vector=stored.vector)
         _fill_attributes(embedding, stored.attributes)
@@ -112,7 +112,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
             if stored is None:
                 raise NotFound(
                     f"{exclude} has no {types_pb2.EmbeddingKind.Name(kind)} embedding to search from",
-                    metadata={"track": exclude},
+                    metadata={"track": exclude, "resource": exclude},
                 )
             vector = check_vector(stored.vector, dimension, "stored vector")
         matches = await self._store.search(kind, vector, top_k, expression, timeout)

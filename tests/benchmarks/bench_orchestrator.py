@@ -286,7 +286,7 @@ class Bench:
             while await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0) is None:
                 pass
             samples.append((time.perf_counter() - started) * 1000)
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
         await publisher.aclose()
         await subscriber.aclose()
         return samples

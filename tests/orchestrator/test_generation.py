@@ -100,6 +100,13 @@ async def test_a_generation_becomes_a_track_in_every_store(
     assert final.track == f"tracks/{job_id_of(final.name)}"
     assert watched.steps == list(range(1, steps + 1)), "every denoising step reaches the watcher, in order"
     assert _in_order(watched.phases, SAGA_PHASES), watched.phases
+    # Each phase is announced once; the model's acceptance is a notice within DIFFUSING.
+    assert len(watched.phases) == len(set(watched.phases)), watched.phases
+    accepted = [e.notice for e in watched.events if e.WhichOneof("event") == "notice"]
+    assert [(n.kind, n.phase, n.total_steps) for n in accepted] == [
+        (orchestrator_pb2.NOTICE_KIND_ACCEPTED, PHASE.PHASE_DIFFUSING, steps)
+    ]
+    assert accepted[0].model_version
     progress = [e.progress for e in watched.events if e.WhichOneof("event") == "progress"]
     assert all(p.total_steps == steps and p.emit_time.seconds > 0 for p in progress)
     # Progress was recorded on the job without a row per step.

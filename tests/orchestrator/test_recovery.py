@@ -67,7 +67,12 @@ async def test_inference_killed_mid_stream_is_retried_when_it_comes_back(
     await watcher
     final = watched.final
     assert final.state == types_pb2.JOB_STATE_SUCCEEDED, final.failure_message
-    assert any("starting over" in e.phase.message for e in watched.events if e.WhichOneof("event") == "phase")
+    retries = [e.notice for e in watched.events if e.WhichOneof("event") == "notice"]
+    assert any(
+        n.kind == orchestrator_pb2.NOTICE_KIND_RETRYING and "starting over" in n.message for n in retries
+    ), retries
+    # A retry is news within DIFFUSING, not a second announcement of it.
+    assert watched.phases.count(orchestrator_pb2.PHASE_DIFFUSING) == 1, watched.phases
     # The stream restarted from step 1 after the crash, within the same run of the job.
     steps = watched.steps
     restart = next(i for i in range(1, len(steps)) if steps[i] <= steps[i - 1])

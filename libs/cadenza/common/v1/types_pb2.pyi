@@ -261,7 +261,12 @@ class GenerationParams(_message.Message):
     guidance_scale: _builtins.float
     """Classifier-free guidance scale, 1..20; 0 means the default."""
     seed: _builtins.int
-    """Exact seed; unset lets the server pick one (always reported back)."""
+    """Exact seed; unset lets the server pick one (always reported back). Seeds the server picks are
+    below 2^48, so they are exact as a JavaScript number and positive as a Java long. A uint64 is
+    a decimal string in proto3 JSON ("seed": "42"); protobuf-es gives a bigint (serialize with
+    toJson(), not JSON.stringify); Java's long holds it unsigned (Long.toUnsignedString,
+    Long.parseUnsignedLong for seeds of 2^63 and above).
+    """
     scheduler: Global___Scheduler.ValueType
     model_version: _builtins.str
     """Model version such as "cadenza-tiny-1"; empty means the default model."""
@@ -371,7 +376,7 @@ class Job(_message.Message):
     track: _builtins.str
     """The produced track once SUCCEEDED, "tracks/{track}"."""
     seed: _builtins.int
-    """Seed actually used."""
+    """Seed actually used (uint64: see GenerationParams.seed for JSON, JavaScript and Java)."""
     worker: _builtins.str
     """Worker holding the job while RUNNING and when its lease expires."""
     lease_epoch: _builtins.int
@@ -465,6 +470,7 @@ class Track(_message.Message):
     duration_seconds: _builtins.float
     sample_rate: _builtins.int
     seed: _builtins.int
+    """Seed used (uint64: see GenerationParams.seed for JSON, JavaScript and Java)."""
     audio_uri: _builtins.str
     """Blob locations and checksums."""
     audio_sha256: _builtins.str

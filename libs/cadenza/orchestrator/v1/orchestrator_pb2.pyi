@@ -37,7 +37,11 @@ class _PhaseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Phase.ValueType
     PHASE_COMPENSATING: _Phase.ValueType  # 7
 
 class Phase(_Phase, metaclass=_PhaseEnumTypeWrapper):
-    """Saga phases after diffusion."""
+    """The phases a job goes through, in order. Each run of a job announces each phase it enters exactly
+    once, as a PhaseEvent; news within a phase (the model accepted the job, a call is retried) comes
+    as a NoticeEvent instead. A job requeued after its worker died runs again and announces its
+    phases again (Job.annotations "attempt" counts the runs).
+    """
 
 PHASE_UNSPECIFIED: Phase.ValueType  # 0
 PHASE_QUEUED: Phase.ValueType  # 1
@@ -48,6 +52,28 @@ PHASE_LINKING: Phase.ValueType  # 5
 PHASE_DONE: Phase.ValueType  # 6
 PHASE_COMPENSATING: Phase.ValueType  # 7
 Global___Phase: _TypeAlias = Phase  # noqa: Y015
+
+class _NoticeKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _NoticeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NoticeKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    NOTICE_KIND_UNSPECIFIED: _NoticeKind.ValueType  # 0
+    NOTICE_KIND_ACCEPTED: _NoticeKind.ValueType  # 1
+    """The model accepted the job: model_version, queue_position and total_steps are set."""
+    NOTICE_KIND_RETRYING: _NoticeKind.ValueType  # 2
+    """A dependency failed transiently and the phase's work starts over after retry_delay_seconds."""
+
+class NoticeKind(_NoticeKind, metaclass=_NoticeKindEnumTypeWrapper):
+    """What a NoticeEvent reports."""
+
+NOTICE_KIND_UNSPECIFIED: NoticeKind.ValueType  # 0
+NOTICE_KIND_ACCEPTED: NoticeKind.ValueType  # 1
+"""The model accepted the job: model_version, queue_position and total_steps are set."""
+NOTICE_KIND_RETRYING: NoticeKind.ValueType  # 2
+"""A dependency failed transiently and the phase's work starts over after retry_delay_seconds."""
+Global___NoticeKind: _TypeAlias = NoticeKind  # noqa: Y015
 
 class _LineageDirection:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -127,7 +153,11 @@ class ProgressEvent(_message.Message):
     elapsed_seconds: _builtins.float
     eta_seconds: _builtins.float
     @_builtins.property
-    def loudness_envelope(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    def loudness_envelope(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Preview of the audio so far: a loudness envelope in dBFS (-100..0, a few dozen points), sent
+        every few steps and empty on the others.
+        """
+
     @_builtins.property
     def emit_time(self) -> _timestamp_pb2.Timestamp:
         """When the step reached the orchestrator from the inference service (whose stream carries no
@@ -155,7 +185,9 @@ Global___ProgressEvent: _TypeAlias = ProgressEvent  # noqa: Y015
 
 @_typing.final
 class PhaseEvent(_message.Message):
-    """A saga phase a job entered; `message` says what happens (e.g. a retry, or why it compensates)."""
+    """A phase the job entered, once per phase and run; `message` says what happens (e.g. why it
+    compensates).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -180,6 +212,57 @@ class PhaseEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PhaseEvent: _TypeAlias = PhaseEvent  # noqa: Y015
+
+@_typing.final
+class NoticeEvent(_message.Message):
+    """News within the phase the job is in, never a phase of its own (older servers sent these as a
+    second PhaseEvent of the same phase).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    EMIT_TIME_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    QUEUE_POSITION_FIELD_NUMBER: _builtins.int
+    TOTAL_STEPS_FIELD_NUMBER: _builtins.int
+    RETRY_DELAY_SECONDS_FIELD_NUMBER: _builtins.int
+    kind: Global___NoticeKind.ValueType
+    phase: Global___Phase.ValueType
+    """The phase the job is in."""
+    message: _builtins.str
+    """What happened, for people."""
+    model_version: _builtins.str
+    """ACCEPTED: the model version that runs the job, its place in the model's queue (0 = running)
+    and the number of denoising steps.
+    """
+    queue_position: _builtins.int
+    total_steps: _builtins.int
+    retry_delay_seconds: _builtins.float
+    """RETRYING: seconds until the work starts over."""
+    @_builtins.property
+    def emit_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        kind: Global___NoticeKind.ValueType = ...,
+        phase: Global___Phase.ValueType = ...,
+        message: _builtins.str = ...,
+        emit_time: _timestamp_pb2.Timestamp | None = ...,
+        model_version: _builtins.str = ...,
+        queue_position: _builtins.int = ...,
+        total_steps: _builtins.int = ...,
+        retry_delay_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["emit_time", b"emit_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["emit_time", b"emit_time", "kind", b"kind", "message", b"message", "model_version", b"model_version", "phase", b"phase", "queue_position", b"queue_position", "retry_delay_seconds", b"retry_delay_seconds", "total_steps", b"total_steps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NoticeEvent: _TypeAlias = NoticeEvent  # noqa: Y015
 
 @_typing.final
 class WatchJobRequest(_message.Message):
@@ -208,6 +291,7 @@ class WatchJobResponse(_message.Message):
     JOB_FIELD_NUMBER: _builtins.int
     PROGRESS_FIELD_NUMBER: _builtins.int
     PHASE_FIELD_NUMBER: _builtins.int
+    NOTICE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def job(self) -> _types_pb2.Job:
         """The job as it stands: first message, and the last one once terminal."""
@@ -216,18 +300,21 @@ class WatchJobResponse(_message.Message):
     def progress(self) -> Global___ProgressEvent: ...
     @_builtins.property
     def phase(self) -> Global___PhaseEvent: ...
+    @_builtins.property
+    def notice(self) -> Global___NoticeEvent: ...
     def __init__(
         self,
         *,
         job: _types_pb2.Job | None = ...,
         progress: Global___ProgressEvent | None = ...,
         phase: Global___PhaseEvent | None = ...,
+        notice: Global___NoticeEvent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "job", b"job", "phase", b"phase", "progress", b"progress"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "job", b"job", "notice", b"notice", "phase", b"phase", "progress", b"progress"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "job", b"job", "phase", b"phase", "progress", b"progress"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "job", b"job", "notice", b"notice", "phase", b"phase", "progress", b"progress"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["job", "progress", "phase"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["job", "progress", "phase", "notice"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
@@ -263,24 +350,28 @@ class GenerateResponse(_message.Message):
     JOB_FIELD_NUMBER: _builtins.int
     PROGRESS_FIELD_NUMBER: _builtins.int
     PHASE_FIELD_NUMBER: _builtins.int
+    NOTICE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def job(self) -> _types_pb2.Job: ...
     @_builtins.property
     def progress(self) -> Global___ProgressEvent: ...
     @_builtins.property
     def phase(self) -> Global___PhaseEvent: ...
+    @_builtins.property
+    def notice(self) -> Global___NoticeEvent: ...
     def __init__(
         self,
         *,
         job: _types_pb2.Job | None = ...,
         progress: Global___ProgressEvent | None = ...,
         phase: Global___PhaseEvent | None = ...,
+        notice: Global___NoticeEvent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "job", b"job", "phase", b"phase", "progress", b"progress"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "job", b"job", "notice", b"notice", "phase", b"phase", "progress", b"progress"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "job", b"job", "phase", b"phase", "progress", b"progress"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "job", b"job", "notice", b"notice", "phase", b"phase", "progress", b"progress"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["job", "progress", "phase"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["job", "progress", "phase", "notice"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
