@@ -25,12 +25,13 @@ deps: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,diffusers]"
 	touch $@
 
 # Static checks that CI runs before the tests.
 check: deps
 	$(BIN)/python -m cadenza_suite.protogen --check
+	$(BIN)/python -m cadenza_suite.sdkgen --check
 	$(BIN)/buf lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -38,6 +39,7 @@ check: deps
 
 protos: deps
 	$(BIN)/python -m cadenza_suite.protogen
+	$(BIN)/python -m cadenza_suite.sdkgen
 
 # Stops the suite and the tests' own stack (tests/stack.py); data stays in their state directories.
 down:

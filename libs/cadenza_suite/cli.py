@@ -1,6 +1,6 @@
 """The `cadenza` command: install, up, down, status, migrate, demo, gen-protos, train, evaluate,
-register-model, and the client commands (generate, variation, similar, lineage, jobs, tracks: see
-client_commands).
+register-model, import-model, and the client commands (generate, variation, similar, lineage, jobs,
+tracks: see client_commands).
 
 Exit codes: 0 success; 1 a component failed (the message names it and quotes its log);
 2 usage errors; `status` exits 3 when a listed component is not SERVING.
@@ -31,6 +31,7 @@ MODEL_COMMANDS = {
     "train": "train a model: the autoencoder, then the conditioned denoiser (resumable)",
     "evaluate": "measure a checkpoint: attribute accuracy of generated vs real clips, reconstruction",
     "register-model": "upload a checkpoint to blob storage and register it as a model version",
+    "import-model": "register a diffusers pipeline directory (blob + model version with checksums)",
 }
 
 
@@ -57,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("components", nargs="*", metavar="COMPONENT", help=names)
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
-    commands.add_parser("install", help="install missing packages and binaries only")
+    commands.add_parser(
+        "install", help="install missing packages and binaries (stores, tools, client SDK toolchains) only"
+    )
     commands.add_parser("migrate", help="apply the metadata schema migrations")
 
     demo = commands.add_parser("demo", help="run one generation end to end through the running suite")
@@ -141,7 +144,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_install(args: argparse.Namespace) -> int:
     config = load_config()
     try:
-        installers.install(suite.COMPONENT_NAMES, config.milvus.mode)
+        installers.install(suite.COMPONENT_NAMES, config.milvus.mode, sdks=True)
     except installers.InstallError as exc:
         print(f"cadenza install failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -189,6 +192,12 @@ def _cmd_register_model(args: argparse.Namespace) -> int:
     return run(args.options)
 
 
+def _cmd_import_model(args: argparse.Namespace) -> int:
+    from cadenza_inference.training.import_command import run
+
+    return run(args.options)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, options = parser.parse_known_args(argv)
@@ -215,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": _cmd_train,
         "evaluate": _cmd_evaluate,
         "register-model": _cmd_register_model,
+        "import-model": _cmd_import_model,
         **client_commands.HANDLERS,
     }
     try:

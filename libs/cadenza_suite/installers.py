@@ -9,6 +9,7 @@ import functools
 import glob
 import logging
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -177,6 +178,136 @@ def ensure_go_protoc_plugins() -> None:
     )
 
 
+# --- client SDK toolchains (libs/sdk) -------------------------------------------------------
+
+# Java code generators from Maven Central (classifier = platform): protoc matches the protobuf-java
+# runtime that grpc-protobuf 1.85.1 pins (3.25.9); protoc-gen-grpc-java 1.83.1 as the SDK's pom.xml says.
+PROTOC_ARTIFACT = ("com.google.protobuf", "protoc", "3.25.9")
+PROTOC_GEN_GRPC_JAVA_ARTIFACT = ("io.grpc", "protoc-gen-grpc-java", "1.83.1")
+# The classifier of this machine's executables on Maven Central (os-arch as protobuf publishes them).
+_MAVEN_ARCH = {"aarch64": "aarch_64", "arm64": "aarch_64"}
+MAVEN_PLATFORM = "linux-" + _MAVEN_ARCH.get(platform.machine(), "x86_64")
+
+
+def sdk_root() -> Path:
+    root = repo_root()
+    if root is None:
+        raise InstallError("libs/sdk not found: set CADENZA_REPO_ROOT to the Cadenza checkout")
+    return root / "libs" / "sdk"
+
+
+def sdk_bin_dir() -> Path:
+    """Links to the Java code generators under the names buf looks for on PATH."""
+    return Path.home() / ".cache" / "cadenza" / "sdk-bin"
+
+
+def maven_local_repo() -> Path:
+    return Path(os.environ.get("CADENZA_M2_REPO") or Path.home() / ".m2" / "repository")
+
+
+def _maven_exe(group: str, artifact: str, version: str) -> Path:
+    return (
+        maven_local_repo()
+        / group.replace(".", "/")
+        / artifact
+        / version
+        / f"{artifact}-{version}-{MAVEN_PLATFORM}.exe"
+    )
+
+
+def _need(command: str, hint: str) -> str:
+    found = shutil.which(command)
+    if found is None:
+        raise InstallError(f"{command} is needed for the client SDKs but is not installed; {hint}")
+    return found
+
+
+def ensure_java_protoc_plugins() -> None:
+    """protoc and protoc-gen-grpc-java from Maven Central into ~/.m2, linked from sdk_bin_dir()."""
+    ensure_apt(["openjdk-17-jdk-headless", "maven"])
+    links = {"protoc": PROTOC_ARTIFACT, "protoc-gen-grpc-java": PROTOC_GEN_GRPC_JAVA_ARTIFACT}
+    bin_dir = sdk_bin_dir()
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name, (group, artifact, version) in links.items():
+        exe = _maven_exe(group, artifact, version)
+        if not exe.exists():
+            coordinate = f"{group}:{artifact}:{version}:exe:{MAVEN_PLATFORM}"
+            _run(
+                ["mvn", "-B", "-q", "dependency:get", f"-Dartifact={coordinate}", "-Dtransitive=false"],
+                f"mvn dependency:get {coordinate}",
+            )
+        exe.chmod(0o755)
+        link = bin_dir / name
+        if not (link.is_symlink() and link.resolve() == exe.resolve()):
+            link.unlink(missing_ok=True)
+            link.symlink_to(exe)
+
+
+def _inputs_digest(root: Path, names: Iterable[str]) -> str:
+    """SHA-256 over the named files and every file under the named directories (paths included):
+    a checksum, not mtimes, so a checkout that keeps old timestamps never leaves a stale build."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in names:
+        top = root / name
+        for path in sorted(top.rglob("*")) if top.is_dir() else [top]:
+            if path.is_file():
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _stamped(stamp: Path, value: str) -> bool:
+    return stamp.exists() and stamp.read_text().strip() == value
+
+
+def ensure_typescript_sdk() -> Path:
+    """`npm ci` in libs/sdk/typescript when package-lock.json changed since the last one (npm's
+    cache is ~/.npm), then `tsc` into dist/ when a source changed. Returns the package directory."""
+    _need(
+        "npm", "install Node.js >= 20 (with npm) from https://nodejs.org (Debian 12's nodejs 18 is too old)"
+    )
+    package = sdk_root() / "typescript"
+    installed = package / "node_modules" / ".cadenza-stamp"
+    lock = _inputs_digest(package, ["package.json", "package-lock.json"])
+    if not _stamped(installed, lock):
+        _run(
+            ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(package)],
+            "npm ci in libs/sdk/typescript",
+        )
+        installed.write_text(lock + "\n")
+    built = package / "dist" / ".cadenza-stamp"
+    sources = _inputs_digest(package, ["package-lock.json", "tsconfig.json", "src"])
+    if not _stamped(built, sources):
+        shutil.rmtree(package / "dist", ignore_errors=True)  # no stale module of a removed source
+        _run(["npm", "run", "--prefix", str(package), "build"], "build the TypeScript SDK", quiet=True)
+        built.write_text(sources + "\n")
+    return package
+
+
+def ensure_java_sdk() -> Path:
+    """The Java SDK's jar and its runtime classpath (target/classpath.txt) via `mvn package` when
+    pom.xml or a source changed; dependencies are cached in ~/.m2. Returns the project directory."""
+    ensure_apt(["openjdk-17-jdk-headless", "maven"])
+    project = sdk_root() / "java"
+    built = project / "target" / ".cadenza-stamp"
+    sources = _inputs_digest(project, ["pom.xml", "src"])
+    if not (_stamped(built, sources) and (project / "target" / "classpath.txt").exists()):
+        # clean: no stale class of a removed source in the jar.
+        argv = ["mvn", "-B", "-q", "-f", str(project / "pom.xml"), "clean", "package"]
+        _run(argv, "build the Java SDK", quiet=True)
+        built.write_text(sources + "\n")
+    return project
+
+
+def install_sdk_toolchains() -> None:
+    """Everything libs/sdk needs to regenerate its code (`cadenza_suite.sdkgen`) and build."""
+    ensure_go_protoc_plugins()
+    ensure_java_protoc_plugins()
+    ensure_typescript_sdk()
+    ensure_java_sdk()
+
+
 # --- Neo4j launcher --------------------------------------------------------------------------
 
 
@@ -220,8 +351,9 @@ def ensure_milvus_server() -> None:
 # --- everything ------------------------------------------------------------------------------
 
 
-def install(components: Iterable[str], milvus_mode: str) -> None:
-    """Installs what the named components need (all stores and tools when given all)."""
+def install(components: Iterable[str], milvus_mode: str, *, sdks: bool = False) -> None:
+    """Installs what the named components need (all stores and tools when given all), and with
+    sdks the client SDKs' toolchains and dependencies (`cadenza install` does)."""
     wanted = set(components)
     ensure_apt(p for name in wanted for p in COMPONENT_APT.get(name, ()))
     if "minio" in wanted:
@@ -235,3 +367,5 @@ def install(components: Iterable[str], milvus_mode: str) -> None:
         ensure_neo4j_launcher()
     if "milvus" in wanted and milvus_mode == "server":
         ensure_milvus_server()
+    if sdks:
+        install_sdk_toolchains()

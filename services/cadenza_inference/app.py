@@ -9,7 +9,14 @@ from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
 from cadenza_inference.batcher import Batcher
 from cadenza_inference.devices import Compute, resolve_compute
 from cadenza_inference.loading import MAX_CHECKPOINT_BYTES
-from cadenza_inference.model import CheckpointError, DiffusionPipeline, load_checkpoint, random_pipeline
+from cadenza_inference.model import (
+    CheckpointError,
+    DiffusionPipeline,
+    ModelFile,
+    Provenance,
+    load_checkpoint,
+    random_pipeline,
+)
 from cadenza_inference.registry import ModelRegistry
 from cadenza_inference.servicer import InferenceServicer
 from cadenza_runtime.config import CadenzaConfig, InferenceConfig
@@ -38,7 +45,7 @@ async def default_model(config: InferenceConfig, compute: Compute) -> DiffusionP
     if not config.checkpoint_sha256:
         raise ValueError("inference.checkpoint_sha256 is required with inference.checkpoint_path")
     try:
-        return await asyncio.to_thread(
+        pipeline = await asyncio.to_thread(
             load_checkpoint,
             config.checkpoint_path,
             expected_sha256=config.checkpoint_sha256,
@@ -48,6 +55,11 @@ async def default_model(config: InferenceConfig, compute: Compute) -> DiffusionP
         )
     except (CheckpointError, OSError) as exc:
         raise ValueError(f"cannot load inference.checkpoint_path {config.checkpoint_path}: {exc}") from exc
+    path = config.checkpoint_path
+    pipeline.provenance = Provenance(
+        local_path=str(path), files=(ModelFile(path.name, pipeline.checkpoint_sha256, path.stat().st_size),)
+    )
+    return pipeline
 
 
 async def create_service(config: CadenzaConfig) -> ServiceBundle:

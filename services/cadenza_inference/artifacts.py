@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from cadenza.inference.v1 import inference_pb2
-from cadenza_inference.model import BatchState, DiffusionPipeline, float32_to_bytes, to_pcm16_wav
+from cadenza_inference.model import ModelAdapter, SamplingState, float32_to_bytes, to_pcm16_wav
 
 
 @dataclass(frozen=True)
@@ -22,14 +22,14 @@ class Rendered:
 
 
 def render(
-    pipeline: DiffusionPipeline,
-    state: BatchState,
+    pipeline: ModelAdapter,
+    state: SamplingState,
     row_id: str,
     audio_encoding: inference_pb2.AudioEncoding.ValueType,
 ) -> Rendered:
     """Decodes one row alone, so its audio never depends on its batch mates."""
     latent = state.latent(row_id)
-    samples = pipeline.decode(latent)
+    samples = pipeline.audio(state, row_id)
     if audio_encoding == inference_pb2.AUDIO_ENCODING_RAW_FLOAT32:
         audio = float32_to_bytes(samples)
     else:

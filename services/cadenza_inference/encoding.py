@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from cadenza.inference.v1 import inference_pb2
-from cadenza_inference.model import ModelConfig, WavFormatError, float32_from_bytes, parse_wav
+from cadenza_inference.model import ModelSpec, WavFormatError, float32_from_bytes, parse_wav
 from cadenza_inference.validation import invalid
 
 # 30 s of 192 kHz stereo 32-bit WAV is ~46 MB; anything longer than the model's limit is refused.
@@ -41,7 +41,7 @@ async def read_upload(requests: AsyncIterator[inference_pb2.EncodeRequest]) -> A
     return AudioUpload(header, bytes(buffer))
 
 
-def samples(upload: AudioUpload, config: ModelConfig) -> tuple[torch.Tensor, int]:
+def samples(upload: AudioUpload, config: ModelSpec) -> tuple[torch.Tensor, int]:
     """Mono float32 samples and their rate, checked against the model's maximum duration."""
     header = upload.header
     if header.audio_encoding == inference_pb2.AUDIO_ENCODING_RAW_FLOAT32:

@@ -1,5 +1,8 @@
 """LoadModel: a header then checkpoint chunks (or a server path), verified by SHA-256, then loaded.
 
+A server path naming a pipeline directory in the diffusers layout (model_index.json) is hashed file by
+file, its manifest digest compared with the header's sha256, then loaded by the diffusers adapter.
+
 A server path must lie inside a configured model directory (inference.model_dirs) once symlinks and
 ".." are resolved, so a caller can neither read nor probe any other file of the server. The bytes
 are hashed as they arrive and compared before anything is unpickled; the model package
@@ -17,12 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cadenza.inference.v1 import inference_pb2
+from cadenza_inference.adapters.directory import MODEL_INDEX, DirectoryError, read_directory
 from cadenza_inference.devices import Compute
 from cadenza_inference.model import (
     CheckpointError,
     CheckpointFormatError,
     ChecksumMismatchError,
     DiffusionPipeline,
+    ModelAdapter,
+    ModelFile,
+    Provenance,
     load_checkpoint,
 )
 from cadenza_inference.registry import VERSION_PATTERN
@@ -128,8 +135,69 @@ async def read_upload(
     return CheckpointUpload(header, chunks, path)
 
 
-async def load(upload: CheckpointUpload, compute: Compute) -> DiffusionPipeline:
-    """Reads (path), verifies and builds the pipeline on the service's device, off the event loop."""
+async def load(upload: CheckpointUpload, compute: Compute) -> ModelAdapter:
+    """Reads (path), verifies and builds the model on the service's device, off the event loop."""
+    if upload.path is not None and (upload.path / MODEL_INDEX).is_file():
+        return await load_pipeline_directory(upload.path, upload.header, compute)
+    if upload.path is not None and upload.path.name == MODEL_INDEX:
+        raise invalid(
+            "header.path", f"names a pipeline's {MODEL_INDEX}: give its directory, {upload.path.parent}"
+        )
+    pipeline = await _load_checkpoint(upload, compute)
+    name = upload.path.name if upload.path is not None else "checkpoint"
+    size = upload.path.stat().st_size if upload.path is not None else sum(len(c) for c in upload.chunks)
+    pipeline.provenance = Provenance(
+        local_path=str(upload.path or ""), files=(ModelFile(name, pipeline.checkpoint_sha256, size),)
+    )
+    return pipeline
+
+
+def diffusers_unavailable(exc: ImportError) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"header.path: this inference service cannot load diffusers pipelines ({exc}); install the "
+        'optional dependencies with pip install -e ".[diffusers]" and restart it',
+        reason="ADAPTER_UNAVAILABLE",
+        metadata={"field": "header.path", "adapter": "diffusers"},
+    )
+
+
+async def load_pipeline_directory(
+    path: Path, header: inference_pb2.LoadModelHeader, compute: Compute
+) -> ModelAdapter:
+    """Hashes every file, checks the manifest digest, then loads the pipeline with the diffusers adapter."""
+    try:
+        directory = await asyncio.to_thread(read_directory, path)
+    except DirectoryError as exc:
+        raise invalid("header.path", str(exc)) from None
+    if directory.sha256 != header.sha256.lower():
+        raise checksum_mismatch(header.sha256, directory.sha256)
+    try:
+        from cadenza_inference.adapters import diffusers_audio
+    except ImportError as exc:
+        raise diffusers_unavailable(exc) from None
+    try:
+        return await asyncio.to_thread(
+            diffusers_audio.load_directory,
+            directory,
+            version=header.version,
+            device=compute.device,
+            precision=compute.precision,
+        )
+    except diffusers_audio.UnsupportedPipelineError as exc:
+        raise FailedPrecondition(
+            f"header.path: {exc}",
+            reason="PIPELINE_NOT_SUPPORTED",
+            metadata={"field": "header.path", "pipeline": directory.pipeline_class},
+        ) from None
+    except Exception as exc:  # whatever a broken component raises; the caller can act on the message
+        raise FailedPrecondition(
+            f"header.path: the {directory.pipeline_class} in {path} does not load: {type(exc).__name__}: {exc}",
+            reason="MODEL_LOAD_FAILED",
+            metadata={"field": "header.path"},
+        ) from None
+
+
+async def _load_checkpoint(upload: CheckpointUpload, compute: Compute) -> DiffusionPipeline:
     header = upload.header
     source: str | list[bytes] = str(upload.path) if upload.path is not None else upload.chunks
     try:
@@ -154,8 +222,13 @@ async def load(upload: CheckpointUpload, compute: Compute) -> DiffusionPipeline:
             metadata={"field": "header.path", "resource": header.path},
         ) from None
     except OSError as exc:
+        hint = (
+            f" (a diffusers pipeline directory needs a {MODEL_INDEX})"
+            if upload.path and upload.path.is_dir()
+            else ""
+        )
         error: CadenzaError = FailedPrecondition(
-            f"header.path: cannot read {header.path!r}: {exc.strerror or exc}",
+            f"header.path: cannot read {header.path!r}: {exc.strerror or exc}{hint}",
             metadata={"field": "header.path"},
         )
         raise error from None

@@ -8,15 +8,15 @@ from cadenza.common.v1 import types_pb2
 from cadenza.inference.v1 import inference_pb2
 from cadenza_inference.devices import Compute
 from cadenza_inference.events import Accepted, Finished, Progress
-from cadenza_inference.model import DiffusionPipeline
+from cadenza_inference.model import ModelAdapter
 from cadenza_inference.validation import SCHEDULER_ENUMS, GenerationPlan
 
 # Result artifacts travel in chunks of at most this many bytes, never as one message.
 CHUNK_BYTES = 1 << 20
 
 
-def model_info(pipeline: DiffusionPipeline, is_default: bool) -> inference_pb2.ModelInfo:
-    config = pipeline.config
+def model_info(pipeline: ModelAdapter, is_default: bool) -> inference_pb2.ModelInfo:
+    config, provenance = pipeline.config, pipeline.provenance
     return inference_pb2.ModelInfo(
         version=pipeline.version,
         description=pipeline.description,
@@ -33,6 +33,16 @@ def model_info(pipeline: DiffusionPipeline, is_default: bool) -> inference_pb2.M
         schedulers=[SCHEDULER_ENUMS[kind] for kind in pipeline.schedulers],
         checkpoint_sha256=pipeline.checkpoint_sha256,
         parameter_count=pipeline.parameter_count(),
+        adapter=pipeline.adapter,
+        scheduler_name=pipeline.scheduler_name,
+        tasks=[str(task) for task in pipeline.tasks],
+        source=types_pb2.ModelSource(
+            local_path=provenance.local_path, repository=provenance.repository, revision=provenance.revision
+        ),
+        licence=provenance.licence,
+        files=[
+            types_pb2.ModelFile(path=f.path, sha256=f.sha256, size_bytes=f.size) for f in provenance.files
+        ],
     )
 
 

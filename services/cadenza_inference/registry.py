@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from cadenza_inference.model import DiffusionPipeline
+from cadenza_inference.model import ModelAdapter
 from cadenza_runtime.errors import AlreadyExists, InvalidArgument, ResourceExhausted
 
 # Each model stays resident (weights on the device); bound how many a caller can pile up.
@@ -18,22 +18,22 @@ VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class ModelRegistry:
-    def __init__(self, default: DiffusionPipeline, limit: int = MAX_MODELS) -> None:
-        self._models: dict[str, DiffusionPipeline] = {default.version: default}
+    def __init__(self, default: ModelAdapter, limit: int = MAX_MODELS) -> None:
+        self._models: dict[str, ModelAdapter] = {default.version: default}
         self._default = default.version
         self._limit = limit
 
     @property
-    def default(self) -> DiffusionPipeline:
+    def default(self) -> ModelAdapter:
         return self._models[self._default]
 
-    def models(self) -> list[DiffusionPipeline]:
+    def models(self) -> list[ModelAdapter]:
         return list(self._models.values())
 
-    def is_default(self, pipeline: DiffusionPipeline) -> bool:
+    def is_default(self, pipeline: ModelAdapter) -> bool:
         return pipeline.version == self._default
 
-    def get(self, version: str, field: str = "model_version") -> DiffusionPipeline:
+    def get(self, version: str, field: str = "model_version") -> ModelAdapter:
         """The model `version` names; empty means the default. Unknown is INVALID_ARGUMENT."""
         if not version:
             return self.default
@@ -46,7 +46,7 @@ class ModelRegistry:
             )
         return pipeline
 
-    def existing(self, version: str, sha256: str) -> DiffusionPipeline | None:
+    def existing(self, version: str, sha256: str) -> ModelAdapter | None:
         """The model already registered as `version` with these weights, None when the name is free.
 
         The same name with other weights is ALREADY_EXISTS: versions never change meaning.
@@ -70,7 +70,7 @@ class ModelRegistry:
                 reason="MODEL_LIMIT",
             )
 
-    def add(self, pipeline: DiffusionPipeline, make_default: bool) -> DiffusionPipeline:
+    def add(self, pipeline: ModelAdapter, make_default: bool) -> ModelAdapter:
         """Registers a loaded model (or returns the identical one loaded concurrently)."""
         existing = self.existing(pipeline.version, pipeline.checkpoint_sha256)
         if existing is None:

@@ -16,9 +16,10 @@ from cadenza_inference import encoding, loading, messages, tensors
 from cadenza_inference.batcher import Batcher
 from cadenza_inference.devices import Compute
 from cadenza_inference.events import Accepted, Failed, Finished, Progress
+from cadenza_inference.model import Task
 from cadenza_inference.registry import ModelRegistry
 from cadenza_inference.streams import read_or_refuse
-from cadenza_inference.validation import check_prompt, check_tags, plan_generation
+from cadenza_inference.validation import check_prompt, check_tags, plan_generation, require_task
 
 Context = aio.ServicerContext[Any, Any]
 T = TypeVar("T")
@@ -68,6 +69,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
     ) -> inference_pb2.EncodeResponse:
         upload = await read_or_refuse(encoding.read_upload, request_iterator)
         pipeline = self.registry.get(upload.header.model_version, "header.model_version")
+        require_task(pipeline, Task.ENCODE, "header.model_version")
         audio, rate = encoding.samples(upload, pipeline.config)
 
         def encode() -> inference_pb2.EncodeResponse:

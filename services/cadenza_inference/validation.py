@@ -21,18 +21,19 @@ from cadenza_inference import tensors
 from cadenza_inference.model import (
     BatchKey,
     Derivation,
-    DiffusionPipeline,
     Extend,
     GenerationRequest,
+    ModelAdapter,
     Repaint,
     SchedulerKind,
+    Task,
     Variation,
     validate_parent_latent,
 )
 from cadenza_inference.model.schedulers import MAX_STEPS
 from cadenza_inference.registry import ModelRegistry
 from cadenza_runtime import tags as tag_rule
-from cadenza_runtime.errors import InvalidArgument
+from cadenza_runtime.errors import FailedPrecondition, InvalidArgument
 
 # The contract's bounds (cadenza.common.v1.GenerationParams); the orchestrator checks the same.
 MAX_PROMPT_CHARS = 1000
@@ -63,7 +64,7 @@ class GenerationPlan:
     """A valid request resolved against its model: what the batcher runs and streams back."""
 
     request: GenerationRequest  # request_id is a fresh unique row id, not the caller's id
-    pipeline: DiffusionPipeline
+    pipeline: ModelAdapter
     key: BatchKey
     caller_id: str
     audio_encoding: inference_pb2.AudioEncoding.ValueType  # never UNSPECIFIED
@@ -82,6 +83,19 @@ def check_prompt(prompt: str, field: str) -> None:
         raise invalid(field, f"has {len(prompt)} characters, at most {MAX_PROMPT_CHARS} are allowed")
     if any(ord(char) < 32 and char not in "\t\n\r" for char in prompt):
         raise invalid(field, "contains control characters")
+
+
+def require_task(pipeline: ModelAdapter, task: Task, field: str) -> None:
+    """FAILED_PRECONDITION naming the task when this model version cannot do it (the request is fine)."""
+    if task in pipeline.tasks:
+        return
+    supported = ", ".join(pipeline.tasks)
+    raise FailedPrecondition(
+        f"{field}: model version {pipeline.version} ({pipeline.adapter} adapter) cannot do {task}; "
+        f"it supports {supported}. Use a model version that lists {task} in ListModels' tasks",
+        reason="TASK_NOT_SUPPORTED",
+        metadata={"field": field, "task": str(task), "model_version": pipeline.version},
+    )
 
 
 def check_tags(tags: Sequence[str], field: str) -> None:
@@ -148,9 +162,15 @@ def _guidance(guidance: float) -> float | None:
     return guidance
 
 
-def _scheduler(value: types_pb2.Scheduler.ValueType, pipeline: DiffusionPipeline) -> SchedulerKind | None:
+def _scheduler(value: types_pb2.Scheduler.ValueType, pipeline: ModelAdapter) -> SchedulerKind | None:
     if value == types_pb2.SCHEDULER_UNSPECIFIED:
         return None
+    if not pipeline.schedulers:
+        raise invalid(
+            "params.scheduler",
+            f"{pipeline.version} runs its pipeline's own sampler {pipeline.scheduler_name}; "
+            "leave params.scheduler unspecified",
+        )
     kind = _SCHEDULERS.get(value)
     if kind is None or kind not in pipeline.schedulers:
         names = ", ".join(types_pb2.Scheduler.Name(SCHEDULER_ENUMS[k]) for k in pipeline.schedulers)
@@ -174,7 +194,7 @@ def _preview_interval(value: int) -> int:
     return max(0, value)  # negative disables previews
 
 
-def _duration(seconds: float, pipeline: DiffusionPipeline) -> float:
+def _duration(seconds: float, pipeline: ModelAdapter) -> float:
     limit = pipeline.config.max_duration_seconds
     if not (math.isfinite(seconds) and 0 < seconds <= limit):
         raise invalid("params.duration_seconds", f"must be in (0, {limit:g}] seconds, got {seconds:g}")
@@ -182,7 +202,7 @@ def _duration(seconds: float, pipeline: DiffusionPipeline) -> float:
 
 
 def _derivation(
-    message: inference_pb2.GenerateRequest, pipeline: DiffusionPipeline
+    message: inference_pb2.GenerateRequest, pipeline: ModelAdapter
 ) -> tuple[Derivation | None, float]:
     """The model's derivation and the request's duration (derivations follow the parent's length)."""
     op = message.derivation.op
@@ -201,6 +221,7 @@ def _derivation(
     if op not in types_pb2.LineageOp.values():
         raise invalid("derivation.op", f"unknown op {op}; use VARIATION, EXTEND, REPAINT, REMIX or RETAKE")
     name = types_pb2.LineageOp.Name(op)
+    require_task(pipeline, Task(name.removeprefix("LINEAGE_OP_")), "derivation.op")
     if not has_parent:
         raise invalid("parent_latent", f"{name} derives from a parent: send the parent track's latent")
     parent = _parent_latent(message.parent_latent, pipeline)
@@ -243,7 +264,7 @@ def _derivation(
     return None, parent_seconds
 
 
-def _parent_latent(message: types_pb2.Tensor, pipeline: DiffusionPipeline) -> torch.Tensor:
+def _parent_latent(message: types_pb2.Tensor, pipeline: ModelAdapter) -> torch.Tensor:
     config = pipeline.config
     try:
         latent = tensors.from_proto(message, max_elements=config.latent_channels * config.max_frames)

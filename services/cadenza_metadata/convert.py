@@ -189,7 +189,15 @@ def model_version(row: Row) -> metadata_pb2.ModelVersion:
         checkpoint_uri=row["checkpoint_uri"],
         checkpoint_sha256=row["checkpoint_sha256"],
         untrained=row["untrained"],
+        adapter=row["adapter"],
+        files=[types_pb2.ModelFile(**f) for f in row["files"]],
+        licence=row["licence"],
+        sample_rate=row["sample_rate"],
+        max_duration_seconds=row["max_duration_seconds"],
+        tasks=row["tasks"],
     )
+    if any(row["source"].values()):
+        result.source.CopyFrom(types_pb2.ModelSource(**row["source"]))
     set_struct(result.config, row["config"])
     set_time(result.create_time, row["created_at"])
     return result

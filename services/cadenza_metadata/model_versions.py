@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cadenza.metadata.v1 import metadata_pb2
 from cadenza_metadata import audit, convert, names, validation
 from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import Deps
 from cadenza_metadata.keyset import Pager, Where
-from cadenza_runtime.errors import AlreadyExists, NotFound
+from cadenza_runtime.errors import AlreadyExists, InvalidArgument, NotFound
 
 MAX_DESCRIPTION = 2000
 MAX_URI = 2048
 MAX_CONFIG_BYTES = 64 * 1024
+MAX_PATH = 1024
+MAX_FILES = 10_000
+MAX_LICENCE = 200
+MAX_SAMPLE_RATE = 384_000
+MAX_DURATION_SECONDS = 24 * 3600.0
+ADAPTERS = ("", "cadenza", "diffusers")
+# The inference service's task names (cadenza_inference.model.Task).
+TASKS = ("TEXT_TO_AUDIO", "RETAKE", "VARIATION", "REMIX", "EXTEND", "REPAINT", "ENCODE")
 
 
 def _same(a: metadata_pb2.ModelVersion, b: metadata_pb2.ModelVersion) -> bool:
     left, right = metadata_pb2.ModelVersion(), metadata_pb2.ModelVersion()
     left.CopyFrom(a)
     right.CopyFrom(b)
-    left.ClearField("create_time")
-    right.ClearField("create_time")
+    for side in (left, right):
+        side.ClearField("create_time")
+        if not side.source.ListFields():  # an empty source is no source
+            side.ClearField("source")
     return left == right
 
 
@@ -34,12 +46,15 @@ async def register_model_version(
     validation.text(model.checkpoint_uri, "model_version.checkpoint_uri", max_length=MAX_URI)
     validation.sha256_hex(model.checkpoint_sha256, "model_version.checkpoint_sha256")
     config = validation.struct_to_dict(model.config, "model_version.config", max_bytes=MAX_CONFIG_BYTES)
+    provenance = _provenance(model)
 
     async def work(conn: Connection) -> metadata_pb2.RegisterModelVersionResponse:
         row = await conn.fetchrow(
             """
-            INSERT INTO model_versions (id, description, checkpoint_uri, checkpoint_sha256, config, untrained)
-            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING *
+            INSERT INTO model_versions (id, description, checkpoint_uri, checkpoint_sha256, config, untrained,
+                adapter, source, files, licence, sample_rate, max_duration_seconds, tasks)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            ON CONFLICT (id) DO NOTHING RETURNING *
             """,
             version,
             model.description,
@@ -47,6 +62,7 @@ async def register_model_version(
             model.checkpoint_sha256,
             config,
             model.untrained,
+            *provenance,
         )
         if row is not None:
             await audit.record(conn, actor, "RegisterModelVersion", names.model_version_name(version), {})
@@ -70,6 +86,59 @@ async def register_model_version(
         return metadata_pb2.RegisterModelVersionResponse(model_version=existing)
 
     return await deps.db.write(work)
+
+
+def _provenance(model: metadata_pb2.ModelVersion) -> tuple[Any, ...]:
+    """Validated (adapter, source, files, licence, sample_rate, max_duration_seconds, tasks) columns."""
+    if model.adapter not in ADAPTERS:
+        raise InvalidArgument(
+            f"model_version.adapter must be one of {', '.join(repr(a) for a in ADAPTERS)}, got {model.adapter!r}"
+        )
+    source = model.source
+    validation.text(source.local_path, "model_version.source.local_path", max_length=MAX_URI)
+    validation.text(source.repository, "model_version.source.repository", max_length=MAX_URI)
+    validation.text(source.revision, "model_version.source.revision", max_length=200)
+    if len(model.files) > MAX_FILES:
+        raise InvalidArgument(f"model_version.files has {len(model.files)} entries; the limit is {MAX_FILES}")
+    files, seen = [], set()
+    for i, file in enumerate(model.files):
+        field = f"model_version.files[{i}]"
+        validation.text(file.path, f"{field}.path", max_length=MAX_PATH, required=True)
+        if file.path in seen:
+            raise InvalidArgument(f"{field}.path {file.path!r} is listed twice")
+        seen.add(file.path)
+        validation.text(file.sha256, f"{field}.sha256", max_length=64, required=True)
+        validation.sha256_hex(file.sha256, f"{field}.sha256")
+        if file.size_bytes < 0:
+            raise InvalidArgument(f"{field}.size_bytes must be >= 0, got {file.size_bytes}")
+        files.append({"path": file.path, "sha256": file.sha256, "size_bytes": file.size_bytes})
+    validation.text(model.licence, "model_version.licence", max_length=MAX_LICENCE)
+    if not 0 <= model.sample_rate <= MAX_SAMPLE_RATE:
+        raise InvalidArgument(
+            f"model_version.sample_rate must be within [0, {MAX_SAMPLE_RATE}], got {model.sample_rate}"
+        )
+    validation.finite(
+        model.max_duration_seconds, "model_version.max_duration_seconds", low=0.0, high=MAX_DURATION_SECONDS
+    )
+    unknown = [t for t in model.tasks if t not in TASKS]
+    if unknown or len(set(model.tasks)) != len(model.tasks):
+        raise InvalidArgument(
+            f"model_version.tasks must be distinct names among {', '.join(TASKS)}, got {list(model.tasks)}"
+        )
+    source_json = {
+        "local_path": source.local_path,
+        "repository": source.repository,
+        "revision": source.revision,
+    }
+    return (
+        model.adapter,
+        source_json,
+        files,
+        model.licence,
+        model.sample_rate,
+        model.max_duration_seconds,
+        list(model.tasks),
+    )
 
 
 async def get_model_version(

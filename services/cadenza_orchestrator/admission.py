@@ -22,7 +22,7 @@ from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.downstream_errors import call
 from cadenza_orchestrator.fanout import FanOut
 from cadenza_orchestrator.protoutil import duration
-from cadenza_orchestrator.validation import ModelCatalog, validate_params, validate_request_id
+from cadenza_orchestrator.validation import ModelCatalog, validate_params, validate_request_id, validate_task
 from cadenza_runtime.config import OrchestratorConfig
 from cadenza_runtime.errors import FailedPrecondition, ResourceExhausted
 
@@ -42,10 +42,14 @@ class Admission:
         self._fanout = fanout
         self._config = config
 
-    async def prepare(self, params: types_pb2.GenerationParams) -> types_pb2.GenerationParams:
+    async def prepare(
+        self, params: types_pb2.GenerationParams, derivation: types_pb2.Derivation | None = None
+    ) -> types_pb2.GenerationParams:
         """Validated params with the model version pinned (when the catalog is reachable)."""
         model = await self._catalog.resolve(params.model_version)
         validate_params(params, model)
+        if derivation is not None:
+            validate_task(model, derivation)
         pinned = types_pb2.GenerationParams()
         pinned.CopyFrom(params)
         if model is not None:
@@ -64,7 +68,7 @@ class Admission:
         derivation: types_pb2.Derivation | None = None,
     ) -> types_pb2.Job:
         validate_request_id(request_id)
-        pinned = await self.prepare(params)
+        pinned = await self.prepare(params, derivation)
         metadata = self._downstream.metadata
         active = await call(
             "metadata",

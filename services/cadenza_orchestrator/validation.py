@@ -17,7 +17,7 @@ from grpc import aio
 from cadenza.common.v1 import types_pb2
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
 from cadenza_runtime import tags
-from cadenza_runtime.errors import InvalidArgument
+from cadenza_runtime.errors import FailedPrecondition, InvalidArgument
 
 _log = logging.getLogger(__name__)
 
@@ -73,6 +73,22 @@ class ModelCatalog:
             known = ", ".join(sorted(self._models)) or "none"
             raise _bad("params.model_version", f"unknown model version {version!r}; available: {known}")
         return model
+
+
+def validate_task(model: inference_pb2.ModelInfo | None, derivation: types_pb2.Derivation) -> None:
+    """FAILED_PRECONDITION naming the task when the model lists its tasks and this one is not among
+    them (the inference service would refuse the job the same way, later)."""
+    if model is None or not model.tasks or derivation.op == types_pb2.LINEAGE_OP_UNSPECIFIED:
+        return
+    task = types_pb2.LineageOp.Name(derivation.op).removeprefix("LINEAGE_OP_")
+    if task in model.tasks:
+        return
+    raise FailedPrecondition(
+        f"derivation.op: model version {model.version} ({model.adapter or 'cadenza'} adapter) cannot do "
+        f"{task}; it supports {', '.join(model.tasks)}. Use a model version that lists {task} in its tasks",
+        reason="TASK_NOT_SUPPORTED",
+        metadata={"field": "derivation.op", "task": task, "model_version": model.version},
+    )
 
 
 def validate_request_id(request_id: str) -> None:

@@ -20,8 +20,15 @@ from cadenza_orchestrator.names import (
     s3_uri,
 )
 from cadenza_orchestrator.result import StoredResult
+from cadenza_orchestrator.validation import validate_task
 from cadenza_runtime.config import CadenzaConfig
-from cadenza_runtime.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from cadenza_runtime.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 
 
 def test_blob_keys_map_back_to_their_job() -> None:
@@ -86,3 +93,18 @@ def test_tokens_carry_user_and_roles(config: CadenzaConfig) -> None:
         auth.verify(mint_token(config.auth, "ada", ["user"], ttl=-(config.auth.clock_skew_seconds + 10)))
     with pytest.raises(ValueError, match="invalid user id"):
         mint_token(config.auth, "has space")
+
+
+def test_a_derivation_the_model_cannot_do_is_refused_at_admission_naming_the_task() -> None:
+    stable_audio = inference_pb2.ModelInfo(
+        version="stable-audio", adapter="diffusers", tasks=["TEXT_TO_AUDIO", "RETAKE", "VARIATION", "REMIX"]
+    )
+    extend = types_pb2.Derivation(op=types_pb2.LINEAGE_OP_EXTEND)
+    with pytest.raises(FailedPrecondition) as caught:
+        validate_task(stable_audio, extend)
+    assert caught.value.reason == "TASK_NOT_SUPPORTED"
+    assert caught.value.metadata["task"] == "EXTEND" and "cannot do EXTEND" in str(caught.value)
+    validate_task(stable_audio, types_pb2.Derivation(op=types_pb2.LINEAGE_OP_VARIATION, strength=0.5))
+    # A model that lists no tasks (an older inference service) and an unknown catalog decide nothing.
+    validate_task(inference_pb2.ModelInfo(version="old"), extend)
+    validate_task(None, extend)

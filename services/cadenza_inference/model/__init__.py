@@ -4,6 +4,16 @@ Entry points: `random_pipeline` / `load_checkpoint` build a `DiffusionPipeline`;
 `prepare` / `step` / `BatchState.remove` loop is what the inference service drives.
 """
 
+from .adapter import (
+    ALL_TASKS,
+    ModelAdapter,
+    ModelFile,
+    ModelSpec,
+    Provenance,
+    SamplingState,
+    Task,
+    task_of,
+)
 from .audio import (
     WavFormatError,
     float32_from_bytes,
@@ -50,6 +60,7 @@ from .schedulers import (
 from .text_encoder import HashingTokenizer, TextConditioner, TextEncoder, TextEncoding
 
 __all__ = [
+    "ALL_TASKS",
     "MAX_SEED",
     "PRECISIONS",
     "BatchKey",
@@ -68,11 +79,17 @@ __all__ = [
     "LatentAutoencoder",
     "LinearCrossAttention",
     "LinearSelfAttention",
+    "ModelAdapter",
     "ModelConfig",
+    "ModelFile",
+    "ModelSpec",
+    "Provenance",
     "Repaint",
+    "SamplingState",
     "Scheduler",
     "SchedulerKind",
     "StepInfo",
+    "Task",
     "TextConditioner",
     "TextEncoder",
     "TextEncoding",
@@ -91,6 +108,7 @@ __all__ = [
     "resample",
     "sample_training_times",
     "save_checkpoint",
+    "task_of",
     "to_pcm16_wav",
     "training_target",
     "validate_parent_latent",

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .adapter import ALL_TASKS, Provenance, Task
 from .audio import loudness_envelope, mean_square_envelope, resample
 from .autoencoder import LatentAutoencoder
 from .config import ModelConfig
@@ -63,7 +64,12 @@ def _frame(seconds: float, fps: float) -> float:
 
 
 class DiffusionPipeline:
-    """Autoencoder + text conditioner + denoiser with their config, version and provenance."""
+    """Autoencoder + text conditioner + denoiser with their config, version and provenance.
+
+    The "cadenza" model adapter (model/adapter.py): every task, both of Cadenza's schedulers.
+    """
+
+    adapter = "cadenza"
 
     def __init__(
         self,
@@ -92,6 +98,8 @@ class DiffusionPipeline:
         self.untrained = untrained
         self.checkpoint_sha256 = checkpoint_sha256
         self.description = description
+        # Set by whoever loaded the weights (the file they came from); empty for random weights.
+        self.provenance = Provenance()
         self.precision = precision
         self.batch_invariant = batch_invariant
         self.autoencoder = autoencoder.to(self.device).eval()
@@ -105,6 +113,14 @@ class DiffusionPipeline:
     @property
     def schedulers(self) -> tuple[SchedulerKind, ...]:
         return tuple(SchedulerKind)
+
+    @property
+    def tasks(self) -> tuple[Task, ...]:
+        return ALL_TASKS
+
+    @property
+    def scheduler_name(self) -> str:
+        return self.config.default_scheduler
 
     def parameter_count(self) -> int:
         modules: list[torch.nn.Module] = [self.autoencoder, self.denoiser]
@@ -146,6 +162,10 @@ class DiffusionPipeline:
         audio = self.autoencoder.decode(latent.to(self.device, torch.float32))
         audio = torch.nan_to_num(audio.float(), nan=0.0).clamp(-1.0, 1.0).cpu()
         return audio if batched else audio[0]
+
+    def audio(self, state: BatchState, request_id: str) -> Tensor:
+        """Audio (n,) of one finished row, decoded alone so that it never depends on its batch mates."""
+        return self.decode(state.latent(request_id))
 
     @torch.inference_mode()
     def latent_embedding(self, latent: Tensor) -> Tensor:

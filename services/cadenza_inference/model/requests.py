@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from .config import ModelConfig
 from .schedulers import MAX_STEPS, SchedulerKind
+
+if TYPE_CHECKING:
+    from .adapter import ModelSpec
 
 MAX_SEED = 2**64 - 1
 _PARENT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -72,7 +75,7 @@ class GenerationRequest:
             raise ValueError(f"guidance_scale must be a finite number >= 0, got {self.guidance_scale}")
 
 
-def validate_parent_latent(latent: Tensor, config: ModelConfig, *, limit_length: bool = True) -> Tensor:
+def validate_parent_latent(latent: Tensor, config: ModelSpec, *, limit_length: bool = True) -> Tensor:
     """Check a parent latent ((C, frames) or (1, C, frames), float32/16/bf16, finite) -> float32 (C, frames).
 
     Raises ValueError with the reason. `limit_length` also enforces the model's maximum duration.

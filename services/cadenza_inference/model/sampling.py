@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .schedulers import Scheduler, SchedulerKind
+from .schedulers import Scheduler
 from .text_encoder import TextEncoding
 
 
@@ -17,7 +17,7 @@ class BatchKey:
 
     frames: int
     steps: int
-    scheduler: SchedulerKind
+    scheduler: str  # a SchedulerKind, or the class name of a diffusers scheduler
     start_index: int
 
     @property

@@ -1,59 +1,47 @@
-// Command goclient calls a running Cadenza suite through Go code generated from protos/
-// (tests/polyglot/buf.gen.go.yaml), to show that a non-Python client works end to end.
-//
-// It prints one JSON object per line on stdout: the orchestrator's health, the status of a
-// metadata GetJob on a job that does not exist (code and google.rpc.ErrorInfo from the status
-// details), every event of an orchestrator Generate stream, the final job and its track.
-// The bearer token comes from $CADENZA_TOKEN so that it stays out of the process list.
-// Any unexpected failure is one {"event":"error"} line on stderr and exit status 1.
+// Command goclient drives the Go SDK (libs/sdk/go, module cadenza.dev/sdk) against a running
+// suite for tests/polyglot. Its flags, environment and JSON-lines output are the contract that
+// the TypeScript and Java clients of tests/polyglot share (see tests/polyglot/clients.py).
 package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
+	"strconv"
 	"time"
 
-	commonv1 "cadenza.dev/polyglot/gen/cadenza/common/v1"
-	metadatav1 "cadenza.dev/polyglot/gen/cadenza/metadata/v1"
-	orchestratorv1 "cadenza.dev/polyglot/gen/cadenza/orchestrator/v1"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"cadenza.dev/sdk/cadenza"
+	commonv1 "cadenza.dev/sdk/gen/cadenza/common/v1"
+	orchestratorv1 "cadenza.dev/sdk/gen/cadenza/orchestrator/v1"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	grpcmetadata "google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
 type options struct {
-	orchestrator string
-	metadata     string
-	missingJob   string
-	requestID    string
-	prompt       string
-	seconds      float64
-	steps        int
-	timeout      time.Duration
+	mode, orchestrator, missingTrack, requestID, prompt, seed, out string
+	seconds                                                        float64
+	steps, repeat                                                  int
 }
 
 func main() {
-	var opts options
-	flag.StringVar(&opts.orchestrator, "orchestrator", "127.0.0.1:50050", "orchestrator address")
-	flag.StringVar(&opts.metadata, "metadata", "127.0.0.1:50051", "metadata service address")
-	flag.StringVar(&opts.missingJob, "missing-job", "jobs/00000000-0000-0000-0000-000000000000",
-		"a job name that does not exist, for GetJob")
-	flag.StringVar(&opts.requestID, "request-id", "", "Generate idempotency key (required)")
-	flag.StringVar(&opts.prompt, "prompt", "organ in c major at 90 bpm, with drums", "generation prompt")
-	flag.Float64Var(&opts.seconds, "seconds", 2, "clip length in seconds")
-	flag.IntVar(&opts.steps, "steps", 4, "denoising steps")
-	flag.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "deadline for the whole run")
+	var o options
+	flag.StringVar(&o.mode, "mode", "smoke", "smoke (every check) or bench (timed generations only)")
+	flag.StringVar(&o.orchestrator, "orchestrator", "127.0.0.1:50050", "orchestrator address")
+	flag.StringVar(&o.missingTrack, "missing-track", "", "a track name that does not exist")
+	flag.StringVar(&o.requestID, "request-id", "", "Generate idempotency key (bench: a prefix)")
+	flag.StringVar(&o.prompt, "prompt", "steady mallet in a minor at 120 bpm, with drums", "prompt")
+	flag.StringVar(&o.seed, "seed", "", "uint64 seed, decimal (empty: the server picks)")
+	flag.StringVar(&o.out, "out", "", "where to download the track (smoke)")
+	flag.Float64Var(&o.seconds, "seconds", 2, "clip length in seconds")
+	flag.IntVar(&o.steps, "steps", 4, "denoising steps")
+	flag.IntVar(&o.repeat, "repeat", 1, "generations (bench)")
 	flag.Parse()
-
-	if err := run(opts, os.Getenv("CADENZA_TOKEN")); err != nil {
+	if err := run(o, os.Getenv("CADENZA_TOKEN")); err != nil {
 		line, _ := json.Marshal(map[string]string{"event": "error", "error": err.Error()})
 		fmt.Fprintln(os.Stderr, string(line))
 		os.Exit(1)
@@ -63,143 +51,124 @@ func main() {
 func emit(fields map[string]any) {
 	line, err := json.Marshal(fields)
 	if err != nil {
-		panic(err) // only plain values are emitted
+		panic(err)
 	}
 	fmt.Println(string(line))
 }
 
-func run(opts options, token string) error {
-	if token == "" {
-		return errors.New("CADENZA_TOKEN is empty: set it to a bearer token for the orchestrator")
-	}
-	if opts.requestID == "" {
-		return errors.New("-request-id is required (the idempotency key of the Generate call)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), opts.timeout)
+func run(o options, token string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-
-	orchestrator, err := grpc.NewClient(opts.orchestrator, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	client, err := cadenza.Dial(o.orchestrator, token)
 	if err != nil {
-		return fmt.Errorf("orchestrator client: %w", err)
-	}
-	defer orchestrator.Close()
-	metadata, err := grpc.NewClient(opts.metadata, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fmt.Errorf("metadata client: %w", err)
-	}
-	defer metadata.Close()
-
-	if err := checkHealth(ctx, orchestrator); err != nil {
 		return err
 	}
-	if err := getMissingJob(ctx, metadata, opts.missingJob); err != nil {
-		return err
-	}
-	authed := grpcmetadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
-	return generate(authed, orchestratorv1.NewOrchestratorServiceClient(orchestrator), opts)
-}
-
-// checkHealth asks grpc.health.v1 for the server as a whole ("") and for the generated service's
-// own name, which comes from the generated service descriptor.
-func checkHealth(ctx context.Context, conn *grpc.ClientConn) error {
-	health := healthpb.NewHealthClient(conn)
-	for _, service := range []string{"", orchestratorv1.OrchestratorService_ServiceDesc.ServiceName} {
-		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+	defer client.Close()
+	params := &commonv1.GenerationParams{Prompt: o.prompt, DurationSeconds: o.seconds, Steps: int32(o.steps)}
+	if o.seed != "" {
+		seed, err := strconv.ParseUint(o.seed, 10, 64)
 		if err != nil {
-			return fmt.Errorf("health check of %q: %w", service, err)
+			return fmt.Errorf("-seed: %w", err)
+		}
+		params.Seed = &seed
+	}
+	if o.mode == "bench" {
+		for i := 0; i < o.repeat; i++ {
+			if _, err := timed(ctx, client, params, fmt.Sprintf("%s-%d", o.requestID, i), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, service := range []string{"", orchestratorv1.OrchestratorService_ServiceDesc.ServiceName} {
+		resp, err := client.Health.Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+		if err != nil {
+			return fmt.Errorf("health %q: %w", service, err)
 		}
 		emit(map[string]any{"event": "health", "service": service, "status": resp.GetStatus().String()})
 	}
-	return nil
-}
-
-// getMissingJob expects an error status and reports its code and the ErrorInfo in its details.
-func getMissingJob(ctx context.Context, conn *grpc.ClientConn, name string) error {
-	_, err := metadatav1.NewMetadataServiceClient(conn).GetJob(ctx, &metadatav1.GetJobRequest{Name: name})
-	if err == nil {
-		return fmt.Errorf("GetJob(%s) succeeded; expected an error status", name)
+	_, err = client.Orchestrator.GetTrack(ctx, &orchestratorv1.GetTrackRequest{Name: o.missingTrack})
+	if err := emitError("not_found", err); err != nil {
+		return err
 	}
-	st, ok := status.FromError(err)
-	if !ok {
-		return fmt.Errorf("GetJob(%s) failed without a gRPC status: %w", name, err)
+	anonymous, err := cadenza.Dial(o.orchestrator, "")
+	if err != nil {
+		return err
 	}
-	fields := map[string]any{
-		"event": "get_job", "name": name, "message": st.Message(),
-		"code": st.Code().String(), "code_number": uint32(st.Code()),
+	defer anonymous.Close()
+	_, err = anonymous.Orchestrator.GetTrack(ctx, &orchestratorv1.GetTrackRequest{Name: o.missingTrack})
+	if err := emitError("unauthenticated", err); err != nil {
+		return err
 	}
-	for _, detail := range st.Details() {
-		if info, ok := detail.(*errdetails.ErrorInfo); ok {
-			fields["reason"] = info.GetReason()
-			fields["domain"] = info.GetDomain()
-			metadata := info.GetMetadata()
-			if metadata == nil {
-				metadata = map[string]string{} // an object in the JSON either way
-			}
-			fields["metadata"] = metadata
+	job, err := timed(ctx, client, params, o.requestID, func(e *orchestratorv1.GenerateResponse) {
+		switch {
+		case e.GetJob() != nil:
+			emit(map[string]any{"event": "job", "name": e.GetJob().GetName(), "state": int32(e.GetJob().GetState())})
+		case e.GetProgress() != nil:
+			emit(map[string]any{"event": "progress", "step": e.GetProgress().GetStep(), "total_steps": e.GetProgress().GetTotalSteps()})
+		case e.GetPhase() != nil:
+			emit(map[string]any{"event": "phase", "phase": int32(e.GetPhase().GetPhase())})
 		}
-	}
-	emit(fields)
-	return nil
-}
-
-// generate runs the server stream to its end, then fetches the track of a job that succeeded.
-func generate(ctx context.Context, client orchestratorv1.OrchestratorServiceClient, opts options) error {
-	stream, err := client.Generate(ctx, &orchestratorv1.GenerateRequest{
-		RequestId: opts.requestID,
-		Params: &commonv1.GenerationParams{
-			Prompt:          opts.prompt,
-			DurationSeconds: opts.seconds,
-			Steps:           int32(opts.steps),
-		},
 	})
 	if err != nil {
-		return fmt.Errorf("Generate: %w", err)
+		return err
 	}
-	var job *commonv1.Job
-	for {
-		event, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("Generate stream: %w", err)
-		}
-		switch e := event.GetEvent().(type) {
-		case *orchestratorv1.GenerateResponse_Job:
-			job = e.Job
-			emit(map[string]any{"event": "job", "name": job.GetName(), "state": job.GetState().String()})
-		case *orchestratorv1.GenerateResponse_Progress:
-			p := e.Progress
-			emit(map[string]any{
-				"event": "progress", "step": p.GetStep(), "total_steps": p.GetTotalSteps(),
-				"sigma": p.GetSigma(), "eta_seconds": p.GetEtaSeconds(),
-			})
-		case *orchestratorv1.GenerateResponse_Phase:
-			emit(map[string]any{
-				"event": "phase", "phase": e.Phase.GetPhase().String(), "message": e.Phase.GetMessage(),
-			})
-		}
-	}
-	if job == nil {
-		return errors.New("Generate stream ended without any job event")
-	}
-	emit(map[string]any{
-		"event": "final", "name": job.GetName(), "state": job.GetState().String(), "track": job.GetTrack(),
-		"failure_reason": job.GetFailureReason().String(), "failure_message": job.GetFailureMessage(),
-	})
-	if job.GetState() != commonv1.JobState_JOB_STATE_SUCCEEDED {
-		return fmt.Errorf("job %s ended %s: %s %s", job.GetName(), job.GetState(),
-			job.GetFailureReason(), job.GetFailureMessage())
-	}
-	got, err := client.GetTrack(ctx, &orchestratorv1.GetTrackRequest{Name: job.GetTrack()})
+	emit(map[string]any{"event": "final", "name": job.GetName(), "state": int32(job.GetState()),
+		"track": job.GetTrack(), "seed": strconv.FormatUint(job.GetSeed(), 10)})
+	got, err := client.DownloadTrack(ctx, job.GetTrack(), o.out)
 	if err != nil {
-		return fmt.Errorf("GetTrack(%s): %w", job.GetTrack(), err)
+		return err
 	}
 	track := got.GetTrack()
-	emit(map[string]any{
-		"event": "track", "name": track.GetName(), "job": track.GetJob(),
+	emit(map[string]any{"event": "track", "name": track.GetName(), "job": track.GetJob(),
 		"duration_seconds": track.GetDurationSeconds(), "sample_rate": track.GetSampleRate(),
-		"audio_sha256": track.GetAudioSha256(), "has_audio_url": got.GetAudioUrl() != "",
+		"audio_sha256": track.GetAudioSha256(), "seed": strconv.FormatUint(track.GetSeed(), 10)})
+	data, err := os.ReadFile(o.out)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	emit(map[string]any{"event": "download", "path": o.out, "bytes": len(data), "sha256": hex.EncodeToString(sum[:])})
+	return nil
+}
+
+// timed runs one generation and emits the time to its first progress event and to its end,
+// both from just before the call.
+func timed(ctx context.Context, client *cadenza.Client, params *commonv1.GenerationParams, requestID string,
+	onEvent func(*orchestratorv1.GenerateResponse)) (*commonv1.Job, error) {
+	began := time.Now()
+	var firstStep time.Duration
+	job, err := client.Generate(ctx, params, requestID, func(e *orchestratorv1.GenerateResponse) {
+		if e.GetProgress() != nil && firstStep == 0 {
+			firstStep = time.Since(began)
+		}
+		if onEvent != nil {
+			onEvent(e)
+		}
 	})
+	if err != nil {
+		return job, err
+	}
+	emit(map[string]any{"event": "timing", "first_step_ms": ms(firstStep), "total_ms": ms(time.Since(began))})
+	return job, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// emitError reports an expected error status with its ErrorInfo; success is an error here.
+func emitError(event string, err error) error {
+	if err == nil {
+		return errors.New(event + ": the call succeeded; expected an error status")
+	}
+	st, _ := status.FromError(err)
+	fields := map[string]any{"event": event, "code": int(st.Code()), "message": st.Message()}
+	if info, ok := cadenza.ErrorInfo(err); ok {
+		metadata := info.GetMetadata()
+		if metadata == nil {
+			metadata = map[string]string{}
+		}
+		fields["reason"], fields["domain"], fields["metadata"] = info.GetReason(), info.GetDomain(), metadata
+	}
+	emit(fields)
 	return nil
 }

@@ -516,3 +516,63 @@ class Track(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Track: _TypeAlias = Track  # noqa: Y015
+
+@_typing.final
+class ModelFile(_message.Message):
+    """One file of a model version: its path inside the model's directory (or the checkpoint's file
+    name) and its checksum.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    sha256: _builtins.str
+    size_bytes: _builtins.int
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        sha256: _builtins.str = ...,
+        size_bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["path", b"path", "sha256", b"sha256", "size_bytes", b"size_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelFile: _TypeAlias = ModelFile  # noqa: Y015
+
+@_typing.final
+class ModelSource(_message.Message):
+    """Where a model version's weights came from; empty fields are not known."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCAL_PATH_FIELD_NUMBER: _builtins.int
+    REPOSITORY_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    local_path: _builtins.str
+    """The directory or file they were loaded or imported from."""
+    repository: _builtins.str
+    """The repository they were downloaded from, e.g. "stabilityai/stable-audio-open-1.0", and its
+    revision (commit).
+    """
+    revision: _builtins.str
+    def __init__(
+        self,
+        *,
+        local_path: _builtins.str = ...,
+        repository: _builtins.str = ...,
+        revision: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["local_path", b"local_path", "repository", b"repository", "revision", b"revision"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelSource: _TypeAlias = ModelSource  # noqa: Y015

@@ -498,6 +498,12 @@ class ModelInfo(_message.Message):
     SCHEDULERS_FIELD_NUMBER: _builtins.int
     CHECKPOINT_SHA256_FIELD_NUMBER: _builtins.int
     PARAMETER_COUNT_FIELD_NUMBER: _builtins.int
+    ADAPTER_FIELD_NUMBER: _builtins.int
+    SCHEDULER_NAME_FIELD_NUMBER: _builtins.int
+    TASKS_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    LICENCE_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     """Version string carried by every result."""
     description: _builtins.str
@@ -513,9 +519,30 @@ class ModelInfo(_message.Message):
     default_steps: _builtins.int
     default_guidance_scale: _builtins.float
     checkpoint_sha256: _builtins.str
+    """SHA-256 of the checkpoint file, or of a pipeline directory's manifest (one
+    "<sha256>  <path>\\n" line per file, sorted by path, as sha256sum prints them).
+    """
     parameter_count: _builtins.int
+    adapter: _builtins.str
+    """The model adapter serving it: "cadenza" or "diffusers"."""
+    scheduler_name: _builtins.str
+    """The sampler it runs when params.scheduler is unspecified; a diffusers model runs only its
+    pipeline's own (schedulers is then empty), e.g. "CosineDPMSolverMultistepScheduler".
+    """
+    licence: _builtins.str
+    """The weights' licence from their model card; empty when not known."""
     @_builtins.property
     def schedulers(self) -> _containers.RepeatedScalarFieldContainer[_types_pb2.Scheduler.ValueType]: ...
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What it can do: TEXT_TO_AUDIO, RETAKE, VARIATION, REMIX, EXTEND, REPAINT, ENCODE. Any other
+        derivation (or Encode) is FAILED_PRECONDITION with ErrorInfo reason TASK_NOT_SUPPORTED.
+        """
+
+    @_builtins.property
+    def source(self) -> _types_pb2.ModelSource: ...
+    @_builtins.property
+    def files(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.ModelFile]: ...
     def __init__(
         self,
         *,
@@ -534,10 +561,16 @@ class ModelInfo(_message.Message):
         schedulers: _abc.Iterable[_types_pb2.Scheduler.ValueType] | None = ...,
         checkpoint_sha256: _builtins.str = ...,
         parameter_count: _builtins.int = ...,
+        adapter: _builtins.str = ...,
+        scheduler_name: _builtins.str = ...,
+        tasks: _abc.Iterable[_builtins.str] | None = ...,
+        source: _types_pb2.ModelSource | None = ...,
+        licence: _builtins.str = ...,
+        files: _abc.Iterable[_types_pb2.ModelFile] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint_sha256", b"checkpoint_sha256", "default_guidance_scale", b"default_guidance_scale", "default_steps", b"default_steps", "description", b"description", "hop_length", b"hop_length", "is_default", b"is_default", "latent_channels", b"latent_channels", "latent_embedding_dim", b"latent_embedding_dim", "max_duration_seconds", b"max_duration_seconds", "parameter_count", b"parameter_count", "prompt_embedding_dim", b"prompt_embedding_dim", "sample_rate", b"sample_rate", "schedulers", b"schedulers", "untrained", b"untrained", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter", b"adapter", "checkpoint_sha256", b"checkpoint_sha256", "default_guidance_scale", b"default_guidance_scale", "default_steps", b"default_steps", "description", b"description", "files", b"files", "hop_length", b"hop_length", "is_default", b"is_default", "latent_channels", b"latent_channels", "latent_embedding_dim", b"latent_embedding_dim", "licence", b"licence", "max_duration_seconds", b"max_duration_seconds", "parameter_count", b"parameter_count", "prompt_embedding_dim", b"prompt_embedding_dim", "sample_rate", b"sample_rate", "scheduler_name", b"scheduler_name", "schedulers", b"schedulers", "source", b"source", "tasks", b"tasks", "untrained", b"untrained", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -618,7 +651,8 @@ class LoadModelHeader(_message.Message):
     path: _builtins.str
     """Read from this absolute path on the server instead of streamed chunks. It must lie inside one of
     the service's model directories (inference.model_dirs) once symlinks and ".." are resolved,
-    else PERMISSION_DENIED.
+    else PERMISSION_DENIED. A directory in the diffusers layout (model_index.json) is loaded
+    with the diffusers adapter; sha256 is then its manifest digest (ModelInfo.checkpoint_sha256).
     """
     make_default: _builtins.bool
     def __init__(

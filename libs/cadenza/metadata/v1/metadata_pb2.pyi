@@ -1104,6 +1104,13 @@ class ModelVersion(_message.Message):
     CONFIG_FIELD_NUMBER: _builtins.int
     UNTRAINED_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    ADAPTER_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
+    LICENCE_FIELD_NUMBER: _builtins.int
+    SAMPLE_RATE_FIELD_NUMBER: _builtins.int
+    MAX_DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    TASKS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"modelVersions/{version}"."""
     description: _builtins.str
@@ -1112,12 +1119,33 @@ class ModelVersion(_message.Message):
     checkpoint_sha256: _builtins.str
     untrained: _builtins.bool
     """True for randomly initialised (untrained) weights."""
+    adapter: _builtins.str
+    """The inference service's model adapter that serves it: "cadenza" (a Cadenza checkpoint) or
+    "diffusers" (a pipeline directory in the diffusers layout). Empty for versions registered
+    before adapters existed, which are Cadenza checkpoints.
+    """
+    licence: _builtins.str
+    """The weights' licence as their card states it, e.g. "apache-2.0"; empty when not known."""
+    sample_rate: _builtins.int
+    max_duration_seconds: _builtins.float
     @_builtins.property
     def config(self) -> _struct_pb2.Struct:
         """Model hyper-parameters and training configuration."""
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def source(self) -> _types_pb2.ModelSource: ...
+    @_builtins.property
+    def files(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.ModelFile]:
+        """Every file with its SHA-256. For a directory, checkpoint_sha256 is the SHA-256 of its manifest
+        (one "<sha256>  <path>\\n" line per file, sorted by path, as sha256sum prints them).
+        """
+
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the model can do: TEXT_TO_AUDIO, RETAKE, VARIATION, REMIX, EXTEND, REPAINT, ENCODE."""
+
     def __init__(
         self,
         *,
@@ -1128,10 +1156,17 @@ class ModelVersion(_message.Message):
         config: _struct_pb2.Struct | None = ...,
         untrained: _builtins.bool = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        adapter: _builtins.str = ...,
+        source: _types_pb2.ModelSource | None = ...,
+        files: _abc.Iterable[_types_pb2.ModelFile] | None = ...,
+        licence: _builtins.str = ...,
+        sample_rate: _builtins.int = ...,
+        max_duration_seconds: _builtins.float = ...,
+        tasks: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "create_time", b"create_time", "source", b"source"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint_sha256", b"checkpoint_sha256", "checkpoint_uri", b"checkpoint_uri", "config", b"config", "create_time", b"create_time", "description", b"description", "name", b"name", "untrained", b"untrained"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapter", b"adapter", "checkpoint_sha256", b"checkpoint_sha256", "checkpoint_uri", b"checkpoint_uri", "config", b"config", "create_time", b"create_time", "description", b"description", "files", b"files", "licence", b"licence", "max_duration_seconds", b"max_duration_seconds", "name", b"name", "sample_rate", b"sample_rate", "source", b"source", "tasks", b"tasks", "untrained", b"untrained"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
