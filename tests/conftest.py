@@ -11,6 +11,7 @@ on a free port, so a test can also stop, restart or inspect it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,10 +23,15 @@ from grpc import aio
 from tests.stack import activate
 
 activate()  # before any configuration is read: every config and child process is the test stack's
+# The tests call the internal services as the operator (allowed everything); tests/security checks
+# the other identities and anonymous callers. Services started by tests are always themselves.
+os.environ.setdefault("CADENZA_IDENTITY__NAME", "operator")
 
-from cadenza_runtime.client import create_channel  # noqa: E402
+from cadenza_runtime.client import create_channel, identity_stamp  # noqa: E402
 from cadenza_runtime.config import CadenzaConfig, load_config  # noqa: E402
+from cadenza_runtime.identity import IDENTITIES, OPERATOR, as_identity, signer_for  # noqa: E402
 from cadenza_runtime.server import CadenzaServer, ServiceBundle  # noqa: E402
+from cadenza_runtime.telemetry import client_tracing_interceptors  # noqa: E402
 
 _started: set[str] = set()
 
@@ -45,6 +51,25 @@ def stores_up(*components: str) -> None:
 @pytest.fixture(scope="session")
 def config() -> CadenzaConfig:
     return load_config()
+
+
+def operator_token(config: CadenzaConfig, ttl: float = 300) -> str:
+    """An operator service token good for every service (what `cadenza token --operator` prints),
+    for grpcurl and for channels made without create_channel."""
+    signer = signer_for(as_identity(config, OPERATOR))
+    assert signer is not None
+    return signer.mint([name for name in IDENTITIES if name != OPERATOR], ttl)
+
+
+def operator_metadata(config: CadenzaConfig) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {operator_token(config)}"),)
+
+
+def plain_channel(address: str, config: CadenzaConfig) -> aio.Channel:
+    """A channel without the suite's retries and default deadline (to see a raw status), still
+    calling as this process's identity."""
+    stamp = identity_stamp(signer_for(config))
+    return aio.insecure_channel(address, interceptors=client_tracing_interceptors(stamp))
 
 
 @asynccontextmanager

@@ -1,7 +1,15 @@
-"""Channels to Cadenza services: keepalive, TLS, tracing, default deadlines and retries.
+"""Channels to Cadenza services: keepalive, TLS, tracing, the caller's identity, default deadlines
+and retries.
+
+Every call to a `cadenza.<service>.v1` method carries this process's service token for that service
+(`authorization: Bearer ...`, cadenza_runtime.identity) and, when the process acts for an end user
+(`identity.act_for`), that user in `x-cadenza-acting-user`. Health checks and calls to the public
+orchestrator API go without.
 
 Retries on UNAVAILABLE are configured through the gRPC service config, only for methods that are
 safe to repeat (reads, and writes that are idempotent by design such as upserts and deletes).
+Load balancing too: "round_robin" on a dns:/// target keeps a connection to every address the name
+resolves to (a headless Service's pods) and spreads calls over them.
 """
 
 from __future__ import annotations
@@ -13,7 +21,14 @@ from typing import Any
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
 
-from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.config import CadenzaConfig, ServiceEndpoint
+from cadenza_runtime.identity import (
+    ACTING_USER_HEADER,
+    AUTHORIZATION_HEADER,
+    TokenSigner,
+    acting_user,
+    signer_for,
+)
 from cadenza_runtime.server import MAX_MESSAGE_BYTES
 from cadenza_runtime.telemetry import client_tracing_interceptors
 from cadenza_runtime.tls import channel_credentials
@@ -36,8 +51,9 @@ def is_idempotent(method_name: str) -> bool:
     return method_name.startswith(_IDEMPOTENT_PREFIXES) or method_name in _IDEMPOTENT_EXTRA
 
 
-def retry_service_config(services: Iterable[ServiceDescriptor]) -> str:
-    """Service config JSON retrying UNAVAILABLE on the idempotent unary and server-streaming methods."""
+def retry_service_config(services: Iterable[ServiceDescriptor], load_balancing: str = "pick_first") -> str:
+    """Service config JSON retrying UNAVAILABLE on the idempotent unary and server-streaming methods,
+    with the given load-balancing policy."""
     names = [
         {"service": service.full_name, "method": method.name}
         for service in services
@@ -47,6 +63,8 @@ def retry_service_config(services: Iterable[ServiceDescriptor]) -> str:
     config: dict[str, Any] = (
         {"methodConfig": [{"name": names, "retryPolicy": _RETRY_POLICY}]} if names else {}
     )
+    if load_balancing != "pick_first":
+        config["loadBalancingConfig"] = [{load_balancing: {}}]
     return json.dumps(config)
 
 
@@ -70,7 +88,37 @@ class _DefaultDeadline(aio.UnaryUnaryClientInterceptor):  # type: ignore[type-ar
         return await continuation(client_call_details, request)
 
 
-def channel_options(services: Iterable[ServiceDescriptor] = ()) -> list[tuple[str, Any]]:
+# The orchestrator's API is the public edge: its callers present end-user tokens, never ours.
+_PUBLIC_PACKAGES = ("/cadenza.orchestrator.",)
+
+
+def audience_of(method: str) -> str:
+    """The internal service a method belongs to: "/cadenza.metadata.v1.MetadataService/GetJob" ->
+    "metadata"; "" for the public edge and methods outside the suite's packages (health, reflection)."""
+    if not method.startswith("/cadenza.") or method.startswith(_PUBLIC_PACKAGES):
+        return ""
+    return method.split(".", 2)[1]
+
+
+def identity_stamp(signer: TokenSigner | None) -> Callable[[str], list[tuple[str, str]]]:
+    """Headers proving who calls (none when anonymous) and for which end user."""
+
+    def stamp(method: str) -> list[tuple[str, str]]:
+        audience = audience_of(method)
+        if not audience:
+            return []
+        headers = [] if signer is None else [(AUTHORIZATION_HEADER, f"Bearer {signer.token(audience)}")]
+        user = acting_user()
+        if user:
+            headers.append((ACTING_USER_HEADER, user))
+        return headers
+
+    return stamp
+
+
+def channel_options(
+    services: Iterable[ServiceDescriptor] = (), load_balancing: str = "pick_first"
+) -> list[tuple[str, Any]]:
     return [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -79,7 +127,7 @@ def channel_options(services: Iterable[ServiceDescriptor] = ()) -> list[tuple[st
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
         ("grpc.enable_retries", 1),
-        ("grpc.service_config", retry_service_config(services)),
+        ("grpc.service_config", retry_service_config(services, load_balancing)),
     ]
 
 
@@ -88,12 +136,15 @@ def create_channel(
     config: CadenzaConfig,
     services: Iterable[ServiceDescriptor] = (),
     default_timeout: float | None = DEFAULT_UNARY_TIMEOUT_SECONDS,
+    load_balancing: str = "pick_first",
 ) -> aio.Channel:
-    """An aio channel to `address` with tracing, keepalive, retries and (if configured) TLS."""
-    interceptors = client_tracing_interceptors()
+    """An aio channel to `address` (a gRPC target: host:port or dns:///host:port) with tracing, this
+    process's identity (`identity.name`; none: anonymous), keepalive, retries, the load-balancing
+    policy and (if configured) TLS."""
+    interceptors = client_tracing_interceptors(identity_stamp(signer_for(config)))
     if default_timeout is not None:
         interceptors.append(_DefaultDeadline(default_timeout))
-    options = channel_options(services)
+    options = channel_options(services, load_balancing)
     if config.tls.enabled:
         return aio.secure_channel(
             address, channel_credentials(config.tls), options, interceptors=interceptors
@@ -101,8 +152,15 @@ def create_channel(
     return aio.insecure_channel(address, options, interceptors=interceptors)
 
 
+def endpoint_channel(
+    endpoint: ServiceEndpoint, config: CadenzaConfig, services: Iterable[ServiceDescriptor] = ()
+) -> aio.Channel:
+    """Channel to an endpoint's dial target, with its load-balancing policy."""
+    return create_channel(endpoint.target, config, services, load_balancing=endpoint.load_balancing)
+
+
 def service_channel(
     service: str, config: CadenzaConfig, services: Iterable[ServiceDescriptor] = ()
 ) -> aio.Channel:
     """Channel to one of the suite's services by name ("metadata", "blob", ...)."""
-    return create_channel(config.services.endpoint(service).address, config, services)
+    return endpoint_channel(config.services.endpoint(service), config, services)

@@ -48,6 +48,11 @@ class PostgresConfig(BaseModel):
     superuser_password: SecretStr = SecretStr("cadenza-super-dev")
     pool_min_size: int = 1
     pool_max_size: int = 10
+    # TLS to the server, as libpq's sslmode: "disable" (plaintext), "require" (encrypted, server not
+    # verified), "verify-ca" (certificate signed by ssl_ca_file), "verify-full" (and its name matches
+    # host). A read_replica_dsn's own sslmode wins for the replica.
+    ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "disable"
+    ssl_ca_file: Path | None = None
 
     def dsn(
         self, role: Literal["owner", "service", "superuser"] = "service", database: str | None = None
@@ -71,6 +76,11 @@ class RedisConfig(BaseModel):
     # Every Redis call of a service fails after this long instead of hanging on a stuck server.
     socket_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    # TLS (Redis 6+ tls-port): the server certificate is verified against ssl_ca_file (the system
+    # store when unset) and, with ssl_check_hostname, its name against host.
+    ssl: bool = False
+    ssl_ca_file: Path | None = None
+    ssl_check_hostname: bool = True
 
     @property
     def password_value(self) -> str | None:
@@ -82,7 +92,8 @@ class RedisConfig(BaseModel):
     def url(self) -> str:
         password = self.password_value
         auth = f":{password}@" if password else ""
-        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+        scheme = "rediss" if self.ssl else "redis"
+        return f"{scheme}://{auth}{self.host}:{self.port}/{self.db}"
 
 
 class MinioConfig(BaseModel):
@@ -91,7 +102,9 @@ class MinioConfig(BaseModel):
     console_port: int = 59001
     access_key: str = "cadenza"
     secret_key: SecretStr = SecretStr("cadenza-minio-dev")
+    # HTTPS to MinIO; its certificate is verified against ca_file (the system store when unset).
     secure: bool = False
+    ca_file: Path | None = None
     region: str = "us-east-1"
     audio_bucket: str = "audio"
     latent_bucket: str = "latents"
@@ -113,6 +126,11 @@ class MilvusConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = 59530
     token: SecretStr | None = None
+    # TLS to a Milvus server (common.security.tlsMode 1): its certificate is verified against
+    # ca_file, and its name against server_name (host when empty).
+    secure: bool = False
+    ca_file: Path | None = None
+    server_name: str = ""
     db_name: str = "default"
     latent_collection: str = "latent_embeddings"
     prompt_collection: str = "prompt_embeddings"
@@ -126,7 +144,7 @@ class MilvusConfig(BaseModel):
 
     @property
     def uri(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.secure else 'http'}://{self.host}:{self.port}"
 
 
 class Neo4jConfig(BaseModel):
@@ -136,6 +154,10 @@ class Neo4jConfig(BaseModel):
     password: SecretStr = SecretStr("cadenza-neo4j-dev")
     database: str = "neo4j"
     heap: str = "768m"
+    # Bolt over TLS (server.bolt.tls_level REQUIRED); the certificate is verified against ca_file
+    # (the system store when unset).
+    encrypted: bool = False
+    ca_file: Path | None = None
 
     @property
     def uri(self) -> str:
@@ -153,13 +175,60 @@ class TlsConfig(BaseModel):
     require_client_auth: bool = False
 
 
+# Addresses that mean "every interface" to bind() and nothing at all to connect().
+_WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "[::]", "*", ""})
+
+
 class ServiceEndpoint(BaseModel):
+    """Where a service listens and where the others reach it.
+
+    `host` is the address the others dial (loopback locally; the Kubernetes Service name on a
+    cluster) and `bind_host` the one the server listens on (`host` when unset; 0.0.0.0 in a pod).
+    A wildcard is only ever a bind address: as `host` it is refused, since dialling it reaches the
+    caller itself, not the service.
+    """
+
     host: str = "127.0.0.1"
     port: int
+    bind_host: str | None = None
+    # A plaintext port serving only grpc.health.v1, for probes that cannot speak TLS (kubelet's gRPC
+    # probes); None: health is on the main port only.
+    health_port: int | None = None
+    # The Prometheus /metrics port; None: port + 1000; 0: no metrics endpoint.
+    metrics_port: int | None = None
+    # "round_robin": dial dns:///host:port and spread calls over every address the name resolves
+    # to (a headless Service's pod IPs, re-resolved when a connection drops); "pick_first": one
+    # connection to the first address.
+    load_balancing: Literal["pick_first", "round_robin"] = "pick_first"
+
+    @field_validator("host")
+    @classmethod
+    def _dialable(cls, value: str) -> str:
+        if value.strip() in _WILDCARD_HOSTS:
+            raise ValueError(
+                f"host {value!r} is the address other services dial and cannot be a wildcard; "
+                "set host to the service's name or address and bind_host to the interface to listen on"
+            )
+        return value
 
     @property
     def address(self) -> str:
+        """host:port, the address to dial."""
         return f"{self.host}:{self.port}"
+
+    @property
+    def target(self) -> str:
+        """The gRPC target to dial: dns:///host:port under round_robin, else host:port."""
+        return f"dns:///{self.address}" if self.load_balancing == "round_robin" else self.address
+
+    def bind_address(self, port: int | None = None) -> str:
+        """bind_host (or host):port, the address to listen on."""
+        return f"{self.bind_host or self.host}:{self.port if port is None else port}"
+
+    @property
+    def metrics_listen_port(self) -> int:
+        """The /metrics port; 0 when disabled."""
+        return self.port + 1000 if self.metrics_port is None else self.metrics_port
 
 
 class ServicesConfig(BaseModel):
@@ -178,8 +247,15 @@ class ServicesConfig(BaseModel):
 
 
 class TelemetryConfig(BaseModel):
-    # "none", "console" (spans to stderr) or "memory" (kept in process, for tests).
-    exporter: Literal["none", "console", "memory"] = "none"
+    # "none", "console" (spans to stderr), "otlp" (OTLP/gRPC to otlp_endpoint: an OpenTelemetry
+    # Collector, Jaeger, Tempo...) or "memory" (kept in process, for tests).
+    exporter: Literal["none", "console", "otlp", "memory"] = "none"
+    # http://host:port sends plaintext; https://host:port uses TLS, verified against otlp_ca_file
+    # (the system store when unset).
+    otlp_endpoint: str = "http://127.0.0.1:4317"
+    otlp_ca_file: Path | None = None
+    # Prometheus metrics of every service on its metrics port (see ServiceEndpoint.metrics_port).
+    metrics: bool = True
     log_level: str = "INFO"
     # JSON lines when true, readable text otherwise.
     json_logs: bool = True
@@ -243,6 +319,32 @@ class AuthConfig(BaseModel):
                 "auth.jwks_url (the local signer uses HS256)"
             )
         return self
+
+
+class IdentityConfig(BaseModel):
+    """Who this process is on internal calls, and how it checks who calls it (cadenza_runtime.identity).
+
+    A service started with `python -m cadenza_<name>` is always the identity <name>; `name` names the
+    identity of other processes (tools run as "operator"; empty: anonymous, refused by every service).
+    """
+
+    name: str = ""
+    # This process's Ed25519 private key (PEM) and the JWKS of every identity's public key. dev
+    # defaults to <state dir>/identity/{<name>.key, trust.jwks}, generated on first use; stage and
+    # prod must set both.
+    key_file: Path | None = None
+    trust_bundle: Path | None = None
+    token_ttl_seconds: float = Field(default=300.0, ge=10, le=3600)
+    # Clock skew tolerated between services, and the longest-lived token a service accepts.
+    leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    max_token_lifetime_seconds: float = Field(default=3600.0, ge=10, le=86400)
+    # Server reflection (grpcurl list/describe) for authenticated callers; off by default in prod.
+    reflection: bool = True
+
+    @field_validator("key_file", "trust_bundle", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 # The trained model committed in deploy/models/ (see its model card there): the inference default.
@@ -407,6 +509,7 @@ class CadenzaConfig(BaseSettings):
     tls: TlsConfig = TlsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     auth: AuthConfig = AuthConfig()
+    identity: IdentityConfig = IdentityConfig()
     # A factory: the bundled-checkpoint default is looked up when the config is read, not at import.
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     metadata: MetadataConfig = MetadataConfig()
@@ -478,7 +581,11 @@ class CadenzaConfig(BaseSettings):
 _PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
     Profile.DEV: {"telemetry": {"json_logs": False}},
     Profile.STAGE: {"telemetry": {"exporter": "console"}},
-    Profile.PROD: {"telemetry": {"exporter": "console"}, "tls": {"enabled": True}},
+    Profile.PROD: {
+        "telemetry": {"exporter": "console"},
+        "tls": {"enabled": True},
+        "identity": {"reflection": False},
+    },
 }
 
 

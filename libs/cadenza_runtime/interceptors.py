@@ -1,8 +1,10 @@
-"""The server interceptor: each call gets a SERVER span, and domain errors become canonical statuses
-with ErrorInfo.
+"""The server interceptor: each call gets a SERVER span and its rate/error/latency metrics, its
+caller is checked against the method's allowance (cadenza_runtime.access), and domain errors become
+canonical statuses with ErrorInfo.
 
-One interceptor does both in one wrapper, so a call (and each message of a stream) passes through
-one extra frame, not one per concern; the wrapped handler is built once per method, not per call.
+One interceptor does all three in one wrapper, so a call (and each message of a stream) passes
+through one extra frame, not one per concern; the wrapped handler (and the method's access check)
+is built once per method, not per call.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import grpc
 from grpc import aio
 
+from cadenza_runtime.access import AccessGuard, Check
 from cadenza_runtime.errors import CadenzaError, Internal, Unimplemented
-from cadenza_runtime.telemetry import end_server_span, rpc_attributes, start_server_span
+from cadenza_runtime.metrics import RpcMetrics
+from cadenza_runtime.telemetry import end_server_span, rpc_attributes, start_server_span, status_code
 
 _log = logging.getLogger(__name__)
 
@@ -36,13 +41,19 @@ def _unexpected(method: str, exc: BaseException) -> CadenzaError:
     return Internal(f"internal error in {method}: {type(exc).__name__}; see the service log")
 
 
-def _wrap_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+def _wrap_unary(
+    method: str, behavior: Callable[..., Any], check: Check | None
+) -> Callable[..., Awaitable[Any]]:
     attributes = rpc_attributes(method)
+    metrics = RpcMetrics(method)
 
     async def wrapper(request_or_iterator: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        started = time.perf_counter()
         span, token = start_server_span(method, attributes, context)
         unset = grpc.StatusCode.OK  # the code when the handler and abort() set none
         try:
+            if check is not None:
+                check(context)
             result = behavior(request_or_iterator, context)
             return await result if inspect.isawaitable(result) else result
         except CadenzaError as error:
@@ -57,18 +68,26 @@ def _wrap_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Awai
             span.record_exception(exc)
             await _abort(context, _unexpected(method, exc))
         finally:
-            end_server_span(span, token, context, unset)
+            code = status_code(context, unset)
+            end_server_span(span, token, code, context)
+            metrics.done(code, started)
 
     return wrapper
 
 
-def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
+def _wrap_stream(
+    method: str, behavior: Callable[..., Any], check: Check | None
+) -> Callable[..., AsyncIterator[Any]]:
     attributes = rpc_attributes(method)
+    metrics = RpcMetrics(method)
 
     async def wrapper(request_or_iterator: Any, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        started = time.perf_counter()
         span, token = start_server_span(method, attributes, context)
         unset = grpc.StatusCode.OK
         try:
+            if check is not None:
+                check(context)
             result = behavior(request_or_iterator, context)
             if inspect.isawaitable(result):  # a handler that writes with context.write()
                 await result
@@ -87,24 +106,32 @@ def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Asy
             span.record_exception(exc)
             await _abort(context, _unexpected(method, exc))
         finally:
-            end_server_span(span, token, context, unset)
+            code = status_code(context, unset)
+            end_server_span(span, token, code, context)
+            metrics.done(code, started)
 
     return wrapper
 
 
-def _wrap(method: str, handler: Handler) -> Handler:
+def _wrap(method: str, handler: Handler, check: Check | None) -> Handler:
     # grpc picks how to run a handler from its kind and from the wrapper being a coroutine
     # function (unary responses) or an async generator function (streamed responses).
     kind: Callable[..., Handler]
     wrapped: Callable[..., Any]
     if handler.unary_unary:
-        kind, wrapped = grpc.unary_unary_rpc_method_handler, _wrap_unary(method, handler.unary_unary)
+        kind, wrapped = grpc.unary_unary_rpc_method_handler, _wrap_unary(method, handler.unary_unary, check)
     elif handler.stream_unary:
-        kind, wrapped = grpc.stream_unary_rpc_method_handler, _wrap_unary(method, handler.stream_unary)
+        kind, wrapped = grpc.stream_unary_rpc_method_handler, _wrap_unary(method, handler.stream_unary, check)
     elif handler.unary_stream:
-        kind, wrapped = grpc.unary_stream_rpc_method_handler, _wrap_stream(method, handler.unary_stream)
+        kind, wrapped = (
+            grpc.unary_stream_rpc_method_handler,
+            _wrap_stream(method, handler.unary_stream, check),
+        )
     elif handler.stream_stream:
-        kind, wrapped = grpc.stream_stream_rpc_method_handler, _wrap_stream(method, handler.stream_stream)
+        kind, wrapped = (
+            grpc.stream_stream_rpc_method_handler,
+            _wrap_stream(method, handler.stream_stream, check),
+        )
     else:
         return handler
     result: Handler = kind(
@@ -116,9 +143,12 @@ def _wrap(method: str, handler: Handler) -> Handler:
 
 
 class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Traces every call and maps its errors (see the module docstring)."""
+    """Traces every call, checks its caller and maps its errors (see the module docstring).
 
-    def __init__(self) -> None:
+    Without a guard (unit tests of the runtime alone) no caller is checked."""
+
+    def __init__(self, guard: AccessGuard | None = None) -> None:
+        self._guard = guard
         # method -> (the handler grpc found, its wrapped form); one entry per method served.
         self._wrapped: dict[str, tuple[Handler, Handler]] = {}
 
@@ -134,6 +164,7 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
             return cached[1]
-        wrapped = _wrap(method, handler)
+        check = self._guard.check_for(method) if self._guard is not None else None
+        wrapped = _wrap(method, handler, check)
         self._wrapped[method] = (handler, wrapped)
         return wrapped

@@ -12,6 +12,8 @@ import asyncio
 import contextvars
 import json
 import logging
+import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +31,7 @@ from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
+    SpanExporter,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
@@ -84,15 +87,42 @@ def setup_tracing(service_name: str, config: TelemetryConfig) -> TracerProvider:
     if isinstance(current, TracerProvider):
         return current
     provider = TracerProvider(
-        resource=Resource.create({"service.name": f"cadenza-{service_name}"}), sampler=_SAMPLER
+        resource=Resource.create(
+            {
+                "service.name": f"cadenza-{service_name}",
+                "service.instance.id": f"{socket.gethostname()}:{os.getpid()}",
+            }
+        ),
+        sampler=_SAMPLER,
     )
     if config.exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+    elif config.exporter == "otlp":
+        provider.add_span_processor(BatchSpanProcessor(otlp_exporter(config)))
     elif config.exporter == "memory":
         _memory_exporter = InMemorySpanExporter()
         provider.add_span_processor(SimpleSpanProcessor(_memory_exporter))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def otlp_exporter(config: TelemetryConfig) -> SpanExporter:
+    """OTLP/gRPC to config.otlp_endpoint: plaintext for http://, TLS for https://."""
+    # Imported here: only a service that exports over OTLP pays for the exporter's import.
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    secure = config.otlp_endpoint.startswith("https://")
+    credentials = None
+    if secure and config.otlp_ca_file is not None:
+        credentials = grpc.ssl_channel_credentials(config.otlp_ca_file.read_bytes())
+    return OTLPSpanExporter(endpoint=config.otlp_endpoint, insecure=not secure, credentials=credentials)
+
+
+def shutdown_tracing() -> None:
+    """Exports the spans still batched (at a service's exit)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.shutdown()
 
 
 def memory_exporter() -> InMemorySpanExporter | None:
@@ -156,17 +186,26 @@ class _MetadataSetter(Setter[aio.Metadata]):
 
 
 _METADATA_SETTER = _MetadataSetter()
+# Extra headers for a call to a method (the caller's service token, cadenza_runtime.client), added
+# here so that identity costs no interceptor of its own.
+Stamp = Callable[[str], Sequence[tuple[str, str]]]
 # Tasks that record a finished call's status on its span; held so they are not collected early.
 _finishing: set[asyncio.Task[None]] = set()
 
 
-def _start_client_span(details: aio.ClientCallDetails) -> tuple[Span, aio.ClientCallDetails]:
+def _start_client_span(
+    details: aio.ClientCallDetails, stamp: Stamp | None
+) -> tuple[Span, aio.ClientCallDetails]:
     """A client span under the caller's current span, and the call details carrying its context."""
     raw: str | bytes = details.method
     method = raw.decode() if isinstance(raw, bytes) else raw  # grpc passes bytes (grpc#31092)
     span = _tracer.start_span(method, kind=SpanKind.CLIENT, attributes=rpc_attributes(method))
     metadata = aio.Metadata(*tuple(details.metadata or ()))
     inject(metadata, context=trace.set_span_in_context(span), setter=_METADATA_SETTER)
+    if stamp is not None:
+        for key, value in stamp(method):
+            if key not in metadata:  # a header the caller set itself wins
+                metadata[key] = value
     traced = aio.ClientCallDetails(
         details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
     )
@@ -202,8 +241,10 @@ def _end_when_done(span: Span, call: Any) -> None:
         on_done(call)
 
 
-async def _traced_call(continuation: Callable[..., Any], details: aio.ClientCallDetails, request: Any) -> Any:
-    span, traced = _start_client_span(details)
+async def _traced_call(
+    continuation: Callable[..., Any], details: aio.ClientCallDetails, request: Any, stamp: Stamp | None
+) -> Any:
+    span, traced = _start_client_span(details, stamp)
     try:
         call = await continuation(traced, request)  # starts the RPC; does not wait for it
     except BaseException as exc:
@@ -216,43 +257,54 @@ async def _traced_call(continuation: Callable[..., Any], details: aio.ClientCall
     return call
 
 
-class _UnaryUnaryTracing(aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+class _Tracing:
+    def __init__(self, stamp: Stamp | None) -> None:
+        self._stamp = stamp
+
+
+class _UnaryUnaryTracing(_Tracing, aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: aio.ClientCallDetails, request: Any
     ) -> Any:
-        return await _traced_call(continuation, client_call_details, request)
+        return await _traced_call(continuation, client_call_details, request, self._stamp)
 
 
-class _UnaryStreamTracing(aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
+class _UnaryStreamTracing(_Tracing, aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], client_call_details: aio.ClientCallDetails, request: Any
     ) -> Any:
-        return await _traced_call(continuation, client_call_details, request)
+        return await _traced_call(continuation, client_call_details, request, self._stamp)
 
 
-class _StreamUnaryTracing(aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
+class _StreamUnaryTracing(_Tracing, aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
     async def intercept_stream_unary(
         self,
         continuation: Callable[..., Any],
         client_call_details: aio.ClientCallDetails,
         request_iterator: Any,
     ) -> Any:
-        return await _traced_call(continuation, client_call_details, request_iterator)
+        return await _traced_call(continuation, client_call_details, request_iterator, self._stamp)
 
 
-class _StreamStreamTracing(aio.StreamStreamClientInterceptor):  # type: ignore[type-arg]
+class _StreamStreamTracing(_Tracing, aio.StreamStreamClientInterceptor):  # type: ignore[type-arg]
     async def intercept_stream_stream(
         self,
         continuation: Callable[..., Any],
         client_call_details: aio.ClientCallDetails,
         request_iterator: Any,
     ) -> Any:
-        return await _traced_call(continuation, client_call_details, request_iterator)
+        return await _traced_call(continuation, client_call_details, request_iterator, self._stamp)
 
 
-def client_tracing_interceptors() -> list[Any]:
-    """One interceptor per call shape (grpc files each interceptor under one shape only)."""
-    return [_UnaryUnaryTracing(), _UnaryStreamTracing(), _StreamUnaryTracing(), _StreamStreamTracing()]
+def client_tracing_interceptors(stamp: Stamp | None = None) -> list[Any]:
+    """One interceptor per call shape (grpc files each interceptor under one shape only); `stamp`
+    adds headers to every call."""
+    return [
+        _UnaryUnaryTracing(stamp),
+        _UnaryStreamTracing(stamp),
+        _StreamUnaryTracing(stamp),
+        _StreamStreamTracing(stamp),
+    ]
 
 
 # Server spans: one SERVER span per call, as the instrumentation library's aio server interceptor
@@ -299,15 +351,22 @@ def start_server_span(
     return span, attach(trace.set_span_in_context(span, parent))
 
 
+def status_code(
+    context: aio.ServicerContext[Any, Any], unset: grpc.StatusCode = grpc.StatusCode.OK
+) -> grpc.StatusCode:
+    """The call's final status code, `unset` when the handler set none."""
+    code: grpc.StatusCode = context.code() or unset
+    return code
+
+
 def end_server_span(
     span: Span,
     token: contextvars.Token[Context],
+    code: grpc.StatusCode,
     context: aio.ServicerContext[Any, Any],
-    unset: grpc.StatusCode = grpc.StatusCode.OK,
 ) -> None:
-    """Records the call's final status code (`unset` when the handler set none) and ends the span."""
+    """Records the call's final status code on the span and ends it."""
     detach(token)
-    code: grpc.StatusCode = context.code() or unset
     if code is not grpc.StatusCode.OK:
         span.set_attribute("rpc.grpc.status_code", code.value[0])
         if code in _SERVER_FAULTS:

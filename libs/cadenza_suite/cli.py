@@ -1,6 +1,9 @@
-"""The `cadenza` command: install, up, down, status, migrate, demo, gen-protos, train, evaluate,
-register-model, import-model, and the client commands (generate, variation, similar, lineage, jobs,
-tracks: see client_commands).
+"""The `cadenza` command: install, up, down, status, migrate, demo, token, keys, gen-protos, train,
+evaluate, register-model, import-model, and the client commands (generate, variation, similar,
+lineage, jobs, tracks: see client_commands).
+
+It calls the suite's internal services as the `operator` identity (unless CADENZA_IDENTITY__NAME
+says otherwise), with the operator key of the state directory in dev (cadenza_runtime.identity).
 
 Exit codes: 0 success; 1 a component failed (the message names it and quotes its log);
 2 usage errors; `status` exits 3 when a listed component is not SERVING.
@@ -12,6 +15,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -19,6 +23,7 @@ from collections.abc import Sequence
 from cadenza_runtime.config import load_config
 from cadenza_suite import client_commands, installers, suite
 from cadenza_suite.components import Health
+from cadenza_suite.key_metrics import describe, key_metrics
 from cadenza_suite.lifecycle import Status
 from cadenza_suite.migrate import run_migrations
 
@@ -54,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     down = commands.add_parser("down", help="stop services, then stores (default: everything)")
     down.add_argument("components", nargs="*", metavar="COMPONENT", help=names)
 
-    status = commands.add_parser("status", help="address, pid and health of every component")
+    status = commands.add_parser(
+        "status", help="address, pid and health of every component, and the services' key metrics"
+    )
     status.add_argument("components", nargs="*", metavar="COMPONENT", help=names)
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -78,6 +85,32 @@ def _parser() -> argparse.ArgumentParser:
     # Model commands parse their own options (cadenza train --help) so torch loads only when used.
     for name, text in MODEL_COMMANDS.items():
         commands.add_parser(name, help=text, add_help=False)
+
+    token = commands.add_parser(
+        "token",
+        help="print a bearer token: an end user's for the orchestrator, or a short-lived operator one",
+        description="`cadenza token --user alice` signs an end-user token for the orchestrator "
+        "(auth.jwt_secret); `cadenza token --operator` signs an operator service token for the "
+        "internal services (identity key), e.g. for grpcurl -H 'authorization: Bearer ...'.",
+    )
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="end-user id (the token's `sub`)")
+    who.add_argument("--operator", action="store_true", help="an operator token for internal services")
+    token.add_argument("--role", action="append", default=[], help="end-user role (repeatable): user, admin")
+    token.add_argument("--admin", action="store_true", help="same as --role admin")
+    token.add_argument(
+        "--audience",
+        nargs="+",
+        help="operator token: the services it is good for (default: every service)",
+    )
+    token.add_argument("--ttl", type=float, help="lifetime in seconds (user: 3600, operator: 300)")
+
+    keys = commands.add_parser("keys", help="the internal identities' keys: list, rotate, retire")
+    action = keys.add_mutually_exclusive_group()
+    action.add_argument(
+        "--rotate", metavar="IDENTITY", help="give IDENTITY a new key (old one stays trusted)"
+    )
+    action.add_argument("--retire", metavar="IDENTITY", help="trust only IDENTITY's current key")
 
     gen = commands.add_parser("gen-protos", help="regenerate Python code from protos/")
     gen.add_argument("--check", action="store_true", help="fail when the committed code is stale")
@@ -108,8 +141,15 @@ def _table(statuses: list[Status]) -> str:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
+    from cadenza_runtime.identity import IdentityError, prepare_identities
+
     config = load_config()
     started = time.monotonic()
+    try:
+        prepare_identities(config)  # dev: generates the identities' keys on first use
+    except IdentityError as exc:
+        print(f"cadenza up failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     try:
         asyncio.run(suite.up(config, args.only, services=not args.no_services, install=not args.no_install))
     except suite.SuiteError as exc:
@@ -130,14 +170,21 @@ def _cmd_down(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     config = load_config()
     statuses = asyncio.run(suite.status(config, args.components or None))
+    serving = [s.name for s in statuses if s.kind == "service" and s.health is Health.SERVING]
+    figures = asyncio.run(key_metrics(config, serving))
     if args.json:
-        print(
-            json.dumps(
-                {"state_dir": str(config.state_dir), "components": [s.as_json() for s in statuses]}, indent=2
-            )
-        )
+        components = [
+            {**s.as_json(), **({"metrics": figures[s.name]} if s.name in figures else {})} for s in statuses
+        ]
+        print(json.dumps({"state_dir": str(config.state_dir), "components": components}, indent=2))
     else:
         print(_table(statuses))
+        if figures:
+            # Totals since each service started, from its /metrics (README "Observability").
+            print("\nKEY METRICS (since start; /metrics on port + 1000)")
+            width = max(len(name) for name in figures)
+            for name, values in figures.items():
+                print(f"{name.ljust(width)}  {describe(values)}")
     return 0 if all(s.health is Health.SERVING for s in statuses) else EXIT_NOT_SERVING
 
 
@@ -165,6 +212,62 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     except DemoError as exc:
         print(f"cadenza demo failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from cadenza_runtime.identity import IDENTITIES, OPERATOR, as_identity, signer_for
+
+    config = load_config()
+    if args.ttl is not None and args.ttl <= 0:
+        print("cadenza token: --ttl must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    if args.operator:
+        audience = args.audience or [name for name in IDENTITIES if name != OPERATOR]
+        limit = config.identity.max_token_lifetime_seconds
+        ttl = args.ttl or config.identity.token_ttl_seconds
+        if ttl > limit:
+            print(f"cadenza token: services accept tokens of at most {limit:.0f}s", file=sys.stderr)
+            return EXIT_USAGE
+        signer = signer_for(as_identity(config, OPERATOR))
+        assert signer is not None
+        print(signer.mint(audience if len(audience) > 1 else audience[0], ttl))
+        return 0
+    from cadenza_orchestrator.auth import ADMIN_ROLE, USER_ROLE, mint_token
+
+    roles = list(dict.fromkeys([USER_ROLE, *args.role, *([ADMIN_ROLE] if args.admin else [])]))
+    try:
+        print(mint_token(config.auth, args.user, roles, args.ttl or 3600))
+    except ValueError as exc:
+        print(f"cadenza token: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from cadenza_runtime.identity import (
+        IDENTITIES,
+        prepare_identities,
+        retire_keys,
+        rotate_key,
+        trust_bundle_file,
+    )
+
+    config = load_config()
+    prepare_identities(config)
+    name = args.rotate or args.retire
+    if name is not None and name not in IDENTITIES:
+        print(f"cadenza keys: unknown identity {name!r}; one of {', '.join(IDENTITIES)}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.rotate:
+        print(f"{args.rotate}: new key {rotate_key(config, args.rotate)}; the old one stays trusted")
+    elif args.retire:
+        retired = retire_keys(config, args.retire)
+        print(f"{args.retire}: no longer trusted: {', '.join(retired) or 'nothing'}")
+    bundle = trust_bundle_file(config)
+    print(f"trust bundle {bundle}:")
+    for key in json.loads(bundle.read_text())["keys"]:
+        print(f"  {key['kid']}")
     return 0
 
 
@@ -199,6 +302,8 @@ def _cmd_import_model(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The tools are operators on internal calls (before any configuration is read).
+    os.environ.setdefault("CADENZA_IDENTITY__NAME", "operator")
     parser = _parser()
     args, options = parser.parse_known_args(argv)
     if args.command in MODEL_COMMANDS:
@@ -221,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "migrate": _cmd_migrate,
         "gen-protos": _cmd_gen_protos,
         "demo": _cmd_demo,
+        "token": _cmd_token,
+        "keys": _cmd_keys,
         "train": _cmd_train,
         "evaluate": _cmd_evaluate,
         "register-model": _cmd_register_model,

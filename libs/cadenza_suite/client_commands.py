@@ -31,9 +31,7 @@ from cadenza_client import (
 from cadenza_suite.client_view import JobView, emit, event_json, sparkline, to_json
 
 EXIT_FAILED = 1
-TOKEN_HINT = (
-    "set CADENZA_TOKEN or pass --token (a dev token: python -m cadenza_orchestrator.token --user alice)"
-)
+TOKEN_HINT = "set CADENZA_TOKEN or pass --token (a dev token: cadenza token --user alice)"
 
 
 def _connection(parser: argparse.ArgumentParser) -> None:

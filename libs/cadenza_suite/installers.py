@@ -32,6 +32,18 @@ PROTOC_GEN_GO_PACKAGE = "google.golang.org/protobuf/cmd/protoc-gen-go"
 PROTOC_GEN_GO_VERSION = "v1.36.12"
 PROTOC_GEN_GO_GRPC_PACKAGE = "google.golang.org/grpc/cmd/protoc-gen-go-grpc"
 PROTOC_GEN_GO_GRPC_VERSION = "v1.6.2"
+# Offline validation of the cluster manifests (tests/runtime/test_k8s_validate.py): kubeconform checks
+# them against the Kubernetes OpenAPI JSON schemas the kubernetes-validate PyPI package ships, after
+# kustomize renders each overlay. Cold builds on 2 busy cores: ~16 s and ~126 s.
+KUBECONFORM_PACKAGE = "github.com/yannh/kubeconform/cmd/kubeconform"
+KUBECONFORM_VERSION = "v0.7.0"
+KUSTOMIZE_PACKAGE = "sigs.k8s.io/kustomize/kustomize/v5"
+KUSTOMIZE_VERSION = "v5.7.1"
+# The OTLP trace sink of the observability tests (and of anyone's local traces): the OpenTelemetry
+# Collector with only the OTLP receiver and the file exporter, the module in deploy/otelcol
+# (~3 minutes cold, against many more for a contrib distribution or Jaeger v2, which embeds one).
+OTELCOL_MODULE_DIR = "deploy/otelcol"
+OTELCOL_CORE_VERSION = "v0.161.0"
 # The `milvus` PyPI package ("embedded Milvus") for milvus.mode=server. 2.3.9 and 2.3.8 exist
 # only as macOS arm64 wheels; 2.3.5 is the newest release with a manylinux x86_64 wheel.
 MILVUS_SERVER_PACKAGE = "milvus"
@@ -142,6 +154,18 @@ def protoc_gen_go_grpc_path() -> Path:
     return go_bin_dir() / "protoc-gen-go-grpc"
 
 
+def kubeconform_path() -> Path:
+    return go_bin_dir() / "kubeconform"
+
+
+def kustomize_path() -> Path:
+    return go_bin_dir() / "kustomize"
+
+
+def otelcol_path() -> Path:
+    return go_bin_dir() / "cadenza-otelcol"
+
+
 def _built_version(binary: Path) -> str | None:
     """The main module version recorded in a Go binary, None when absent or unreadable."""
     if not binary.exists():
@@ -167,6 +191,32 @@ def ensure_go_tool(package: str, version: str, binary: Path, *, exact: bool) -> 
     _run([go_binary(), "install", f"{package}@{version}"], f"go install {package}@{version}", env)
     if not binary.exists():
         raise InstallError(f"go install {package}@{version} finished but {binary} does not exist")
+
+
+def _built_dependency(binary: Path, module: str) -> str | None:
+    """The version of `module` linked into a Go binary, None when absent."""
+    if not binary.exists():
+        return None
+    out = subprocess.run(
+        [go_binary(), "version", "-m", str(binary)], capture_output=True, text=True, check=False
+    )
+    for line in out.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[0] == "dep" and fields[1] == module:
+            return fields[2]
+    return None
+
+
+def ensure_otelcol() -> None:
+    """cadenza-otelcol from deploy/otelcol, rebuilt when its collector release changed."""
+    if _built_dependency(otelcol_path(), "go.opentelemetry.io/collector/otelcol") == OTELCOL_CORE_VERSION:
+        return
+    root = repo_root()
+    if root is None or not (root / OTELCOL_MODULE_DIR / "go.mod").is_file():
+        raise InstallError(f"{OTELCOL_MODULE_DIR} not found: set CADENZA_REPO_ROOT to the Cadenza checkout")
+    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=readonly")
+    argv = [go_binary(), "-C", str(root / OTELCOL_MODULE_DIR), "install", "."]
+    _run(argv, f"go install ./{OTELCOL_MODULE_DIR} (OpenTelemetry Collector {OTELCOL_CORE_VERSION})", env)
 
 
 def ensure_go_protoc_plugins() -> None:
@@ -363,6 +413,10 @@ def install(components: Iterable[str], milvus_mode: str, *, sdks: bool = False) 
     # Any build will do (a newer one someone installed is kept); the pin is for fresh machines.
     ensure_go_tool(GRPCURL_PACKAGE, GRPCURL_VERSION, grpcurl_path(), exact=False)
     ensure_go_protoc_plugins()
+    # Tools of the tests (manifest validation, the OTLP trace sink), like grpcurl.
+    ensure_go_tool(KUBECONFORM_PACKAGE, KUBECONFORM_VERSION, kubeconform_path(), exact=True)
+    ensure_go_tool(KUSTOMIZE_PACKAGE, KUSTOMIZE_VERSION, kustomize_path(), exact=True)
+    ensure_otelcol()
     if "neo4j" in wanted:
         ensure_neo4j_launcher()
     if "milvus" in wanted and milvus_mode == "server":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cadenza_blob.access import ACCESS
 from cadenza_blob.cleanup import Cleanups
 from cadenza_blob.registration import SERVICE, add_blob_service
 from cadenza_blob.servicer import BlobServicer
@@ -38,7 +39,7 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         await sweep_forever(client, config.minio.endpoint, config.minio.buckets)
 
     return ServiceBundle(
-        registrations=[ServiceRegistration(SERVICE_FULL_NAME, servicer, add_blob_service)],
+        registrations=[ServiceRegistration(SERVICE_FULL_NAME, servicer, add_blob_service, access=ACCESS)],
         on_close=[close],
         background=[sweep],
     )

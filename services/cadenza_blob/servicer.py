@@ -20,7 +20,8 @@ from cadenza_blob.staging import is_staging
 from cadenza_blob.store import store_call
 from cadenza_blob.upload import PartReader, Uploader, drain, parse_header
 from cadenza_runtime.config import MinioConfig
-from cadenza_runtime.errors import CadenzaError, InvalidArgument, NotFound
+from cadenza_runtime.errors import CadenzaError, InvalidArgument, NotFound, PermissionDenied
+from cadenza_runtime.identity import current_caller
 from cadenza_runtime.pagination import PageTokenCodec, page_size
 
 DEFAULT_LIST_PAGE_SIZE = 100
@@ -136,6 +137,14 @@ class BlobServicer(blob_pb2_grpc.BlobServiceServicer):
         method = _PRESIGN_METHODS.get(request.method)
         if method is None:
             raise InvalidArgument("method must be PRESIGN_METHOD_GET or PRESIGN_METHOD_PUT")
+        caller = current_caller()
+        if method == "PUT" and (caller is None or not caller.is_operator):
+            # A PUT URL writes into the store behind every check of this service: operators only.
+            who = caller.principal if caller is not None else "an anonymous caller"
+            raise PermissionDenied(
+                f"{who} may not presign PUT URLs; only an operator may",
+                metadata={"caller": who, "method": "PUT"},
+            )
         expiry = validation.presign_expiry(request.expiry, request.HasField("expiry"))
         if method == "GET":
             await self._stat(bucket, key)  # NOT_FOUND now rather than a 404 from the URL later

@@ -21,6 +21,8 @@ from cadenza_runtime.errors import (
     NotFound,
     Unavailable,
 )
+from cadenza_runtime.metrics import store_call as timed_store_call
+from cadenza_runtime.store_tls import minio_ssl
 
 _log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ _CREDENTIAL_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatc
 def open_minio(config: MinioConfig) -> Minio:
     """A client with the configured endpoint and region (no bucket-location round trips)."""
     session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=_CONNECTION_LIMIT),
+        connector=aiohttp.TCPConnector(limit=_CONNECTION_LIMIT, ssl=minio_ssl(config) or True),
         timeout=_TIMEOUT,
         read_bufsize=_READ_BUFFER,
     )
@@ -105,13 +107,15 @@ def translate(error: Exception, endpoint: str, what: str) -> CadenzaError:
 
 @asynccontextmanager
 async def store_call(endpoint: str, what: str) -> AsyncIterator[None]:
-    """Runs a block of MinIO calls, re-raising their failures as domain errors."""
-    try:
-        yield
-    except CadenzaError:
-        raise
-    except Exception as exc:
-        raise translate(exc, endpoint, what) from exc
+    """Runs a block of MinIO calls, re-raising their failures as domain errors (timed and counted by
+    the first word of `what`: object, bucket, staging...)."""
+    with timed_store_call("minio", what.split(" ", 1)[0]):
+        try:
+            yield
+        except CadenzaError:
+            raise
+        except Exception as exc:
+            raise translate(exc, endpoint, what) from exc
 
 
 async def ensure_buckets(client: Minio, config: MinioConfig) -> None:

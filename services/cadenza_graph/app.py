@@ -6,12 +6,14 @@ from neo4j import AsyncGraphDatabase
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
 from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
+from cadenza_graph.access import ACCESS
 from cadenza_graph.schema import ensure_schema
 from cadenza_graph.servicer import GraphServicer
 from cadenza_graph.store import GraphStore
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.pagination import PageTokenCodec
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
+from cadenza_runtime.store_tls import neo4j_tls_kwargs
 
 SERVICE_FULL_NAME = graph_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name
 
@@ -25,6 +27,7 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         # Transient failures are retried here for a few seconds only: past that the caller gets
         # UNAVAILABLE well inside its deadline, and its channel retries idempotent calls itself.
         max_transaction_retry_time=5.0,
+        **neo4j_tls_kwargs(settings),
     )
     try:
         await driver.verify_connectivity()
@@ -46,6 +49,7 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
                 SERVICE_FULL_NAME,
                 GraphServicer(store, tokens),
                 graph_pb2_grpc.add_GraphServiceServicer_to_server,
+                access=ACCESS,
             )
         ],
         on_close=[driver.close],

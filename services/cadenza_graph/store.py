@@ -29,6 +29,7 @@ from cadenza_runtime.errors import (
     ResourceExhausted,
     Unavailable,
 )
+from cadenza_runtime.metrics import store_call
 
 T = TypeVar("T")
 Direction = Literal["up", "down"]
@@ -275,12 +276,14 @@ class GraphStore:
         work: Callable[[AsyncManagedTransaction], Awaitable[T]],
         hint: str = "ask for a smaller max_depth or limit",
     ) -> T:
-        async with self._errors(hint), self._driver.session(database=self._database) as session:
-            return await session.execute_read(unit_of_work(timeout=QUERY_TIMEOUT_SECONDS)(work))
+        with store_call("neo4j", "read"):
+            async with self._errors(hint), self._driver.session(database=self._database) as session:
+                return await session.execute_read(unit_of_work(timeout=QUERY_TIMEOUT_SECONDS)(work))
 
     async def _write(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
-        async with self._errors("retry later"), self._driver.session(database=self._database) as session:
-            return await session.execute_write(unit_of_work(timeout=QUERY_TIMEOUT_SECONDS)(work))
+        with store_call("neo4j", "write"):
+            async with self._errors("retry later"), self._driver.session(database=self._database) as session:
+                return await session.execute_write(unit_of_work(timeout=QUERY_TIMEOUT_SECONDS)(work))
 
     @asynccontextmanager
     async def _errors(self, timeout_hint: str) -> AsyncIterator[None]:

@@ -6,9 +6,11 @@ import asyncio
 import logging
 
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
+from cadenza_inference.access import ACCESS
 from cadenza_inference.batcher import Batcher
 from cadenza_inference.devices import Compute, resolve_compute
 from cadenza_inference.loading import MAX_CHECKPOINT_BYTES
+from cadenza_inference.metrics import QUEUE_DEPTH, RUNNING
 from cadenza_inference.model import (
     CheckpointError,
     DiffusionPipeline,
@@ -73,6 +75,9 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         max_batch_frames=CPU_MAX_BATCH_FRAMES if compute.device.type == "cpu" else None,
     )
     batcher.start()
+    # Read at scrape time, from the scrape thread: two len() calls, no lock needed.
+    QUEUE_DEPTH.set_function(lambda: batcher.queue_depth)
+    RUNNING.set_function(lambda: batcher.running)
     servicer = InferenceServicer(registry, batcher, compute, settings.model_directories(config.state_dir))
     _log.info(
         "inference on %s (%s), default model %s%s",
@@ -84,7 +89,10 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
     return ServiceBundle(
         registrations=[
             ServiceRegistration(
-                SERVICE_FULL_NAME, servicer, inference_pb2_grpc.add_InferenceServiceServicer_to_server
+                SERVICE_FULL_NAME,
+                servicer,
+                inference_pb2_grpc.add_InferenceServiceServicer_to_server,
+                access=ACCESS,
             )
         ],
         # After the server drained its streams: stop the batcher first, then the helper thread.

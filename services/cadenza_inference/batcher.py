@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from cadenza_inference.artifacts import render
 from cadenza_inference.events import Accepted, Event, Failed, Finished, Progress, Timings
+from cadenza_inference.metrics import BATCH_SIZE, REQUEST_STEPS, REQUESTS, STEP_SECONDS, STEPS
 from cadenza_inference.validation import GenerationPlan
 from cadenza_runtime.errors import CadenzaError, Internal, ResourceExhausted, Unavailable
 
@@ -246,6 +247,7 @@ class Batcher:
             job.events.put_nowait(event)
         job.finished = True
         self._running.discard(job)
+        REQUESTS.labels(outcome).inc()
         self.recent.append(
             JobRecord(
                 caller_id=job.plan.caller_id,
@@ -298,6 +300,7 @@ class Batcher:
             conditioned = time.monotonic()
             for job in rows.values():
                 job.max_batch_size = len(rows)
+            BATCH_SIZE.observe(len(rows))
             self._progress = (0, state.total_steps)
             while not state.done:
                 for job in [j for j in rows.values() if j.cancelled or self._closing]:
@@ -310,6 +313,9 @@ class Batcher:
                 info = pipeline.step(state)
                 now = time.monotonic()
                 self._observe_step(now - before)
+                STEPS.inc()
+                REQUEST_STEPS.inc(len(rows))
+                STEP_SECONDS.observe(now - before)
                 self._progress = (info.step, info.total_steps)
                 elapsed = now - conditioned
                 eta = elapsed / info.step * (info.total_steps - info.step)

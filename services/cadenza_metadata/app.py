@@ -10,10 +10,12 @@ import asyncpg
 
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
 from cadenza_metadata import outbox
+from cadenza_metadata.access import ACCESS
 from cadenza_metadata.cache import Cache
 from cadenza_metadata.coordination import Coordination
 from cadenza_metadata.db import Database
 from cadenza_metadata.deps import Deps
+from cadenza_metadata.metrics import maintain_job_gauges
 from cadenza_metadata.redis_link import RedisLink
 from cadenza_metadata.servicer import MetadataServicer
 from cadenza_runtime.config import CadenzaConfig, MetadataConfig
@@ -73,9 +75,16 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
     return ServiceBundle(
         registrations=[
             ServiceRegistration(
-                SERVICE_FULL_NAME, servicer, metadata_pb2_grpc.add_MetadataServiceServicer_to_server
+                SERVICE_FULL_NAME,
+                servicer,
+                metadata_pb2_grpc.add_MetadataServiceServicer_to_server,
+                access=ACCESS,
             )
         ],
         on_close=[link.close, db.close],
-        background=[lambda: _maintain_partitions(db), lambda: _purge_outbox(db, config.metadata)],
+        background=[
+            lambda: _maintain_partitions(db),
+            lambda: _purge_outbox(db, config.metadata),
+            lambda: maintain_job_gauges(db),
+        ],
     )

@@ -12,19 +12,19 @@ from cadenza.metadata.v1 import metadata_pb2
 from cadenza_metadata import convert, validation
 from cadenza_metadata.db import Connection, Database
 from cadenza_metadata.keyset import Pager, Where
+from cadenza_runtime.errors import Unauthenticated
+from cadenza_runtime.identity import current_caller
 from cadenza_runtime.pagination import PageTokenCodec
-
-ACTOR_METADATA_KEY = "x-cadenza-actor"
-UNKNOWN_ACTOR = "services/unknown"
 
 
 def actor_of(context: aio.ServicerContext[Any, Any]) -> str:
-    """The caller named in `x-cadenza-actor` (e.g. "users/42", "services/orchestrator")."""
-    for key, value in context.invocation_metadata() or ():
-        if key == ACTOR_METADATA_KEY:
-            actor = value.decode(errors="replace") if isinstance(value, bytes) else value
-            return validation.token(actor, f"{ACTOR_METADATA_KEY} metadata", max_length=200)
-    return UNKNOWN_ACTOR
+    """Who acted, as the server's access check verified it: "users/alice via services/orchestrator"
+    when the orchestrator called for an end user, else the caller ("services/orchestrator",
+    "operators/operator"). Never taken from what a caller claims about itself."""
+    caller = current_caller()
+    if caller is None:  # only reachable on a server without access checks (runtime unit tests)
+        raise Unauthenticated("this call carries no verified caller", reason="SERVICE_TOKEN_MISSING")
+    return caller.actor
 
 
 async def record(conn: Connection, actor: str, action: str, resource: str, details: dict[str, Any]) -> None:

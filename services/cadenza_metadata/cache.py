@@ -17,10 +17,16 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from google.protobuf import message
+from prometheus_client import Counter
 
 from cadenza_metadata.redis_link import REDIS_ERRORS, RedisLink
 
 _log = logging.getLogger(__name__)
+
+# Hit ratio: rate(..{result="hit"}) / rate(..); "unavailable": Redis was down, PostgreSQL answered.
+CACHE_LOOKUPS = Counter(
+    "cadenza_metadata_cache_lookups_total", "Read-through cache lookups, by result.", ["result"]
+)
 
 M = TypeVar("M", bound=message.Message)
 
@@ -103,7 +109,9 @@ class Cache:
         """The message cached under `key`, else what `load` reads, cached unless a write came between."""
         lookup = await self.get(key)
         if lookup.value is not None:
+            CACHE_LOOKUPS.labels("hit").inc()
             return message_type.FromString(lookup.value)
+        CACHE_LOOKUPS.labels("miss" if lookup.usable else "unavailable").inc()
         value = await load()
         await self.fill(lookup, value.SerializeToString(), ttl_ms)
         return value

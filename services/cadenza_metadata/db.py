@@ -19,6 +19,8 @@ from asyncpg.pool import PoolConnectionProxy
 
 from cadenza_runtime.config import PostgresConfig
 from cadenza_runtime.errors import FailedPrecondition, Internal, Unavailable
+from cadenza_runtime.metrics import store_call
+from cadenza_runtime.store_tls import postgres_ssl
 
 _log = logging.getLogger(__name__)
 
@@ -98,6 +100,8 @@ class Database:
             command_timeout=30,
             timeout=10,
             server_settings={"application_name": "cadenza-metadata"},
+            # A DSN's own sslmode (a replica's) wins over this; see PostgresConfig.ssl_mode.
+            ssl=None if "sslmode=" in dsn else postgres_ssl(config),
         )
         return pool
 
@@ -133,7 +137,7 @@ class Database:
         pool = self.replica if replica and self.replica is not None else self.primary
         for attempt in range(1, _RETRIES + 1):
             try:
-                with self.mapped_errors():
+                with store_call("postgres", "read"), self.mapped_errors():
                     async with self._connection(pool) as conn:
                         return await work(conn)
             except Unavailable as error:
@@ -162,7 +166,7 @@ class Database:
         for attempt in range(1, _RETRIES + 1):
             committing = False
             try:
-                with self.mapped_errors():
+                with store_call("postgres", "write"), self.mapped_errors():
                     async with self._connection(self.primary) as conn:
                         transaction = conn.transaction()
                         await transaction.start()

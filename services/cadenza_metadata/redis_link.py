@@ -19,6 +19,8 @@ from redis.exceptions import RedisError
 
 from cadenza_runtime.config import RedisConfig
 from cadenza_runtime.errors import Unavailable
+from cadenza_runtime.metrics import store_call
+from cadenza_runtime.store_tls import redis_tls_kwargs
 
 _log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class RedisLink:
             # No retries inside the client: one fast failure, then the breaker takes over.
             retry=Retry(NoBackoff(), 0),
             health_check_interval=0,
+            **redis_tls_kwargs(config),
         )
         self._down_until = 0.0
         self._down = False
@@ -57,8 +60,9 @@ class RedisLink:
     async def call(self, operation: Awaitable[T]) -> T:
         """Runs one Redis operation under the timeout, recording success or failure."""
         try:
-            async with asyncio.timeout(self.timeout * 2):
-                result = await operation
+            with store_call("redis", "call"):
+                async with asyncio.timeout(self.timeout * 2):
+                    result = await operation
         except REDIS_ERRORS as exc:
             self.failed(exc)
             raise

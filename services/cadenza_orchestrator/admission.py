@@ -21,6 +21,7 @@ from cadenza_orchestrator.auth import Principal
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.downstream_errors import call
 from cadenza_orchestrator.fanout import FanOut
+from cadenza_orchestrator.metrics import ADMISSION_REFUSALS
 from cadenza_orchestrator.protoutil import duration
 from cadenza_orchestrator.validation import ModelCatalog, validate_params, validate_request_id, validate_task
 from cadenza_runtime.config import OrchestratorConfig
@@ -85,6 +86,7 @@ class Admission:
                 return _same_request(job, request_id, params, derivation)
         await self._check_rate(principal)
         if len(active.jobs) >= self._config.max_active_jobs_per_user:
+            ADMISSION_REFUSALS.labels("active_jobs").inc()
             raise ResourceExhausted(
                 f"you have {len(active.jobs)} jobs queued or running, the limit is "
                 f"{self._config.max_active_jobs_per_user}; wait for one to finish or cancel one",
@@ -117,6 +119,7 @@ class Admission:
         )
         if not verdict.allowed:
             retry = verdict.retry_after.ToTimedelta().total_seconds()
+            ADMISSION_REFUSALS.labels("rate").inc()
             raise ResourceExhausted(
                 f"rate limit: at most {self._config.submit_rate_limit} submissions per "
                 f"{self._config.submit_rate_window_seconds:g}s; retry in {retry:.1f}s",

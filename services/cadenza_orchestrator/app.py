@@ -13,6 +13,7 @@ from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.fanout import FanOut, connect_redis
 from cadenza_orchestrator.jobs_api import JobsApi
 from cadenza_orchestrator.limits import StreamLimit
+from cadenza_orchestrator.metrics import JOBS_RUNNING
 from cadenza_orchestrator.reconciler import Reconciler
 from cadenza_orchestrator.relay import InferenceRelay
 from cadenza_orchestrator.retry import RetryPolicy
@@ -24,6 +25,7 @@ from cadenza_orchestrator.tracks_api import TracksApi
 from cadenza_orchestrator.validation import ModelCatalog
 from cadenza_orchestrator.worker import Worker
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.identity import as_identity
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
 
 SERVICE_FULL_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
@@ -36,7 +38,8 @@ def replica_id(configured: str) -> str:
 
 async def create_service(config: CadenzaConfig) -> ServiceBundle:
     settings = config.orchestrator
-    downstream = Downstream.connect(config)
+    # Downstream calls are the orchestrator's, also when it is served inside another process (tests).
+    downstream = Downstream.connect(as_identity(config, "orchestrator"))
     redis = connect_redis(config.redis)
     fanout = FanOut(redis)
     await fanout.start()
@@ -54,13 +57,15 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
     admission = Admission(downstream, ModelCatalog(downstream.inference), fanout, settings)
     roles = MetadataRoles(downstream.metadata, config.auth.roles_cache_seconds)
     fanout.on_roles_changed(roles.forget)
+    authenticator = Authenticator(config.auth, roles)
     servicer = OrchestratorServicer(
-        Authenticator(config.auth, roles),
+        authenticator,
         JobsApi(downstream, fanout, admission, saga, settings),
         TracksApi(downstream, admission, saga, settings),
         StreamLimit(settings.max_streams_per_user, settings.max_streams_per_replica),
     )
     worker = Worker(deps)
+    JOBS_RUNNING.set_function(lambda: worker.running)
     reconciler = Reconciler(deps)
 
     async def close() -> None:
@@ -71,10 +76,15 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
 
     return ServiceBundle(
         registrations=[
+            # Public: end users' bearer tokens, checked by the servicer (auth.py).
             ServiceRegistration(
-                SERVICE_FULL_NAME, servicer, orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server
+                SERVICE_FULL_NAME,
+                servicer,
+                orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server,
+                public=True,
             )
         ],
         on_close=[close],
         background=[worker.run, reconciler.run],
+        public_authenticator=authenticator.verify,
     )

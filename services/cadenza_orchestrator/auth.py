@@ -26,6 +26,7 @@ from cadenza_orchestrator.jwks import JwksKeys, JwksUnavailable
 from cadenza_orchestrator.names import user_name, valid_user_id
 from cadenza_runtime.config import AuthConfig
 from cadenza_runtime.errors import NotFound, PermissionDenied, Unauthenticated, Unavailable
+from cadenza_runtime.identity import act_for
 
 ADMIN_ROLE = "admin"
 USER_ROLE = "user"
@@ -166,7 +167,8 @@ class Authenticator:
         return Principal(user_id=subject, roles=frozenset(role for role in roles if role in _KNOWN_ROLES))
 
     async def authenticate(self, context: Any) -> Principal:
-        """The caller of a gRPC call, from its `authorization: Bearer <jwt>` metadata.
+        """The caller of a gRPC call, from its `authorization: Bearer <jwt>` metadata; the rest of
+        the call's downstream calls name that user as the one they act for (audit rows say so).
 
         Runs first in every RPC: nothing else is read or computed for an unauthenticated caller.
         """
@@ -175,6 +177,7 @@ class Authenticator:
             principal = await asyncio.to_thread(self.verify, token)  # a key refresh is a blocking fetch
         else:
             principal = self.verify(token)
+        act_for(principal.user)
         if self._roles is None:
             return principal
         stored = await self._roles.roles_of(principal.user_id)

@@ -13,7 +13,7 @@ from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
 from cadenza.vector.v1 import vector_pb2, vector_pb2_grpc
-from cadenza_runtime.client import create_channel
+from cadenza_runtime.client import endpoint_channel
 from cadenza_runtime.config import CadenzaConfig
 
 
@@ -34,8 +34,8 @@ class Downstream:
     @classmethod
     def connect(cls, config: CadenzaConfig) -> Downstream:
         def channel(service: str, module: Any, full: str) -> aio.Channel:
-            address = config.services.endpoint(service).address
-            return create_channel(address, config, [_service(module, full)])
+            # The endpoint's target and policy: round_robin over every inference replica on a cluster.
+            return endpoint_channel(config.services.endpoint(service), config, [_service(module, full)])
 
         metadata = channel("metadata", metadata_pb2, "MetadataService")
         blob = channel("blob", blob_pb2, "BlobService")

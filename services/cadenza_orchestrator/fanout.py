@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from cadenza.orchestrator.v1 import orchestrator_pb2
 from cadenza_runtime.channels import ROLES_CHANGED
 from cadenza_runtime.config import RedisConfig
+from cadenza_runtime.store_tls import redis_tls_kwargs
 
 _log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def connect_redis(config: RedisConfig) -> aioredis.Redis:
         # No silent retries inside the client (its default backs off for seconds): every caller
         # here is best effort or falls back to metadata, so one timeout is the whole cost.
         retry=Retry(NoBackoff(), 0),
+        **redis_tls_kwargs(config),
     )
 
 

@@ -20,6 +20,7 @@ from grpc import aio
 
 from cadenza.common.v1 import types_pb2
 from cadenza_orchestrator.downstream_errors import log_hidden
+from cadenza_orchestrator.metrics import RETRIES
 from cadenza_runtime.config import OrchestratorConfig
 
 _log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ async def with_retries(
                     "budget; retry the job when the service is back",
                 ) from error
             delay = min(backoff * random.uniform(0.8, 1.2), left)
+            RETRIES.labels(what, error.code().name).inc()
             _log.warning("%s: %s (%s), retrying in %.2fs", what, error.code().name, error.details(), delay)
             await asyncio.sleep(delay)
             backoff = min(backoff * 2, policy.max_backoff)

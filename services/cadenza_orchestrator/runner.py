@@ -32,6 +32,7 @@ from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.downstream_errors import log_hidden
 from cadenza_orchestrator.fanout import FanOut
 from cadenza_orchestrator.lease import LeaseKeeper
+from cadenza_orchestrator.metrics import JOBS_FINISHED, SAGA_PHASE_SECONDS
 from cadenza_orchestrator.names import job_id_of
 from cadenza_orchestrator.relay import InferenceRelay
 from cadenza_orchestrator.result import StoredResult
@@ -214,22 +215,27 @@ class JobRunner:
                 )
             final = await self._forward(job_notes, claim_note)
             self._timings["total"] = time.monotonic() - started
+            SAGA_PHASE_SECONDS.labels("total").observe(self._timings["total"])
+            JOBS_FINISHED.labels("SUCCEEDED").inc()
             await self._publish(events.phase(PHASE.PHASE_DONE, "the track is stored in every store"))
             await self._publish(events.job(final))
             await self._record_timings()
         except JobCancelled:
             await _settled(claim_note)
             span.set_attribute("cadenza.outcome", "cancelled")
+            JOBS_FINISHED.labels("CANCELLED").inc()
             await self._abort(
                 types_pb2.JOB_STATE_CANCELLED, types_pb2.FAILURE_REASON_CANCELLED, "cancelled by the user"
             )
         except JobFailure as failure:
             await _settled(claim_note)
             span.set_status(Status(StatusCode.ERROR, failure.message))
+            JOBS_FINISHED.labels("FAILED").inc()
             await self._abort(types_pb2.JOB_STATE_FAILED, failure.reason, failure.message)
         except (LeaseLost, _Undecided) as stop:
             await _settled(claim_note)
             _log.warning("%s: stopping without touching it (%s)", self._job.name, type(stop).__name__)
+            JOBS_FINISHED.labels("lease_lost").inc()
         except asyncio.CancelledError:
             claim_note.cancel()
             # Shutdown: hand the job back instead of waiting for its lease to expire.
@@ -240,6 +246,7 @@ class JobRunner:
             await _settled(claim_note)
             _log.exception("%s: unexpected error", self._job.name)
             span.record_exception(error)
+            JOBS_FINISHED.labels("FAILED").inc()
             await self._abort(
                 types_pb2.JOB_STATE_FAILED,
                 types_pb2.FAILURE_REASON_INTERNAL,
@@ -427,7 +434,9 @@ class JobRunner:
         try:
             yield
         finally:
-            self._timings[name] = self._timings.get(name, 0.0) + time.monotonic() - started
+            elapsed = time.monotonic() - started
+            self._timings[name] = self._timings.get(name, 0.0) + elapsed
+            SAGA_PHASE_SECONDS.labels(name).observe(elapsed)
 
     async def _record_timings(self) -> None:
         """Per-store time of this run, for the overhead figures (best effort, after the fact)."""

@@ -19,6 +19,7 @@ from cadenza.metadata.v1 import metadata_pb2
 from cadenza_orchestrator.names import job_id_of
 from cadenza_orchestrator.protoutil import duration
 from cadenza_orchestrator.runner import JobRun, JobRunner, RunnerDeps
+from cadenza_runtime.identity import act_for
 
 _log = logging.getLogger(__name__)
 # While the inference service is full or unreachable, look again this often.
@@ -102,6 +103,8 @@ class Worker:
         return response.job if response.HasField("job") else None
 
     async def _execute(self, job: types_pb2.Job) -> None:
+        # This task's downstream calls are made for the job's owner (audit rows name them).
+        act_for(job.user)
         run = JobRun(job)
         job_id = job_id_of(job.name)
         self._runs[job_id] = run

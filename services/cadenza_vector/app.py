@@ -7,6 +7,7 @@ import asyncio
 from cadenza.vector.v1 import vector_pb2, vector_pb2_grpc
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
+from cadenza_vector.access import ACCESS
 from cadenza_vector.bootstrap import ensure_collections
 from cadenza_vector.schema import collection_specs
 from cadenza_vector.servicer import VectorServicer
@@ -23,7 +24,10 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
     return ServiceBundle(
         registrations=[
             ServiceRegistration(
-                SERVICE_FULL_NAME, servicer, vector_pb2_grpc.add_VectorServiceServicer_to_server
+                SERVICE_FULL_NAME,
+                servicer,
+                vector_pb2_grpc.add_VectorServiceServicer_to_server,
+                access=ACCESS,
             )
         ],
         on_close=[store.close],

@@ -13,6 +13,7 @@ from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from cadenza_runtime.config import MilvusConfig
+from cadenza_runtime.store_tls import milvus_tls_kwargs
 from cadenza_vector.schema import (
     VECTOR,
     CollectionSpec,
@@ -45,6 +46,7 @@ def connect_kwargs(config: MilvusConfig) -> dict[str, Any]:
         "token": config.token.get_secret_value() if config.token else "",
         "db_name": config.db_name,
         "grpc_options": dict(GRPC_OPTIONS),
+        **milvus_tls_kwargs(config),
     }
 
 

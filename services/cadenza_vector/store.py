@@ -26,6 +26,7 @@ from pymilvus.exceptions import (
 from cadenza.common.v1 import types_pb2
 from cadenza_runtime.config import MilvusConfig
 from cadenza_runtime.errors import CadenzaError, FailedPrecondition, Internal, ResourceExhausted, Unavailable
+from cadenza_runtime.metrics import store_call
 from cadenza_vector.batching import Batcher
 from cadenza_vector.bootstrap import connect_kwargs
 from cadenza_vector.filters import string_list
@@ -110,7 +111,7 @@ class EmbeddingStore:
     ) -> EmbeddingStore:
         # dedicated: pymilvus otherwise shares one channel between every client of the same URI.
         client = AsyncMilvusClient(dedicated=True, **connect_kwargs(config))
-        async with _milvus_errors(config.uri):
+        async with _milvus_errors(config.uri, "connect"):
             await client.__aenter__()
         return cls(client, specs, config, server_version)
 
@@ -124,14 +125,14 @@ class EmbeddingStore:
 
     async def upsert(self, kind: Kind, rows: list[dict[str, Any]], timeout_s: float) -> None:
         spec = self.specs[kind]
-        async with self._write_locks[kind], _milvus_errors(self._config.uri):
+        async with self._write_locks[kind], _milvus_errors(self._config.uri, "write"):
             await self._recovery.call(
                 spec, partial(self._client.upsert, spec.name, rows, timeout=timeout_s), timeout_s
             )
 
     async def get(self, kind: Kind, track: str, timeout_s: float) -> StoredEmbedding | None:
         spec = self.specs[kind]
-        async with _milvus_errors(self._config.uri):
+        async with _milvus_errors(self._config.uri, "read"):
             rows = await self._recovery.call(
                 spec,
                 partial(
@@ -160,7 +161,7 @@ class EmbeddingStore:
         kind, top_k, expression = key
         spec = self.specs[kind]
         params = {"metric_type": "COSINE", "params": {"ef": self._ef(top_k, expression)}}
-        async with _milvus_errors(self._config.uri):
+        async with _milvus_errors(self._config.uri, "read"):
             results = await self._recovery.call(
                 spec,
                 partial(
@@ -200,7 +201,7 @@ class EmbeddingStore:
         for kind, spec in self.specs.items():
             run = partial(self._recovery.call, spec)
             by_track = f"{TRACK} in {string_list([track])}"
-            async with self._write_locks[kind], _milvus_errors(self._config.uri):
+            async with self._write_locks[kind], _milvus_errors(self._config.uri, "write"):
                 # Milvus reports the ids it was asked to delete, not those it found: count first.
                 existing = await run(
                     partial(
@@ -236,7 +237,7 @@ class EmbeddingStore:
     async def stats(self, timeout_s: float) -> list[CollectionInfo]:
         infos = []
         for spec in self.specs.values():
-            async with _milvus_errors(self._config.uri):
+            async with _milvus_errors(self._config.uri, "read"):
                 # count(*) applies deletes; get_collection_stats on a server counts deleted rows too.
                 counted = await self._recovery.call(
                     spec,
@@ -275,7 +276,14 @@ def _attributes(row: Mapping[str, Any]) -> Attributes:
 
 
 @asynccontextmanager
-async def _milvus_errors(uri: str) -> AsyncIterator[None]:
+async def _milvus_errors(uri: str, operation: str) -> AsyncIterator[None]:
+    with store_call("milvus", operation):
+        async with _translated(uri):
+            yield
+
+
+@asynccontextmanager
+async def _translated(uri: str) -> AsyncIterator[None]:
     try:
         yield
     except CadenzaError:

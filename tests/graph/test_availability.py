@@ -10,7 +10,6 @@ import time
 
 import grpc
 import pytest
-from grpc import aio
 from neo4j import AsyncGraphDatabase
 from pydantic import SecretStr
 
@@ -19,7 +18,7 @@ from cadenza_graph.app import create_service
 from cadenza_graph.store import GraphStore
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import Unavailable
-from tests.conftest import serve
+from tests.conftest import plain_channel, serve
 from tests.graph.support import expect_status
 
 
@@ -81,7 +80,7 @@ async def test_outage_is_unavailable_and_the_service_recovers(neo4j_config: Cade
     try:
         async with serve("graph", create_service, config) as (server, _):
             # A plain channel: the suite's channels retry UNAVAILABLE, which would hide the status.
-            async with aio.insecure_channel(server.address) as channel:
+            async with plain_channel(server.address, config) as channel:
                 stub = graph_pb2_grpc.GraphServiceStub(channel)
                 node = graph_pb2.TrackNode(track="tracks/outage-1", user="users/outage", tags=["outage"])
                 await stub.RecordTrack(graph_pb2.RecordTrackRequest(track=node))

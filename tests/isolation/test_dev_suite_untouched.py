@@ -36,7 +36,7 @@ from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_suite.health import grpc_health
 from tests.conftest import serve
-from tests.metadata.support import ACTOR_METADATA, create_request
+from tests.metadata.support import create_request
 from tests.stack import dev_environ
 
 pytestmark = pytest.mark.slow
@@ -148,7 +148,7 @@ async def test_metadata_package_leaves_the_dev_suite_alone(dev_config: CadenzaCo
         request = create_request(f"users/{user_id}", prompt="steady mallet in a minor at 120 bpm")
         request.job.params.duration_seconds = 2.0
         request.job.params.steps = 4
-        job = (await stub.CreateJob(request, metadata=ACTOR_METADATA)).job
+        job = (await stub.CreateJob(request)).job
         client = open_minio(dev_config.minio)
         try:
             payload = b"a developer's object"
@@ -185,8 +185,7 @@ async def test_metadata_package_leaves_the_dev_suite_alone(dev_config: CadenzaCo
                     name=job.name,
                     expected_state=types_pb2.JOB_STATE_PENDING,
                     new_state=types_pb2.JOB_STATE_CANCELLED,
-                ),
-                metadata=ACTOR_METADATA,
+                )
             )
     client = open_minio(dev_config.minio)
     try:

@@ -14,11 +14,15 @@ from typing import TYPE_CHECKING
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from grpc import aio
 
 from cadenza.metadata.v1 import metadata_pb2_grpc
 from cadenza_metadata.app import create_service
 from cadenza_metadata.migrations import migrate
+from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.identity import as_identity
+from cadenza_runtime.server import CadenzaServer
 from tests.conftest import serve, stores_up
 from tests.scratch_stores import create_database, drop_databases
 
@@ -42,9 +46,25 @@ async def md_config(config: CadenzaConfig) -> AsyncIterator[CadenzaConfig]:
 
 
 @pytest.fixture(scope="package")
-async def stub(md_config: CadenzaConfig) -> AsyncIterator[MetadataServiceAsyncStub]:
-    async with serve("metadata", create_service, md_config) as (_, channel):
-        yield metadata_pb2_grpc.MetadataServiceStub(channel)
+async def md_server(md_config: CadenzaConfig) -> AsyncIterator[tuple[CadenzaServer, aio.Channel]]:
+    async with serve("metadata", create_service, md_config) as served:
+        yield served
+
+
+@pytest.fixture(scope="package")
+async def stub(md_server: tuple[CadenzaServer, aio.Channel]) -> MetadataServiceAsyncStub:
+    """The test process's stub: it calls as the operator (tests/conftest.py)."""
+    return metadata_pb2_grpc.MetadataServiceStub(md_server[1])
+
+
+@pytest.fixture(scope="package")
+async def orchestrator_stub(
+    md_config: CadenzaConfig, md_server: tuple[CadenzaServer, aio.Channel]
+) -> AsyncIterator[MetadataServiceAsyncStub]:
+    """A stub calling as the orchestrator, which may name the end user it acts for."""
+    channel = create_channel(md_server[0].address, as_identity(md_config, "orchestrator"))
+    yield metadata_pb2_grpc.MetadataServiceStub(channel)
+    await channel.close(None)
 
 
 @pytest.fixture(scope="package")

@@ -18,7 +18,6 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from cadenza.metadata.v1 import metadata_pb2
 from tests.metadata.support import (
-    ACTOR_METADATA,
     CANCELLED,
     FAILED,
     PENDING,
@@ -124,9 +123,7 @@ async def test_archives_old_finished_jobs_with_their_events_and_audit_rows(
     before = await _counts(pg, ids, resources)
     assert before["jobs"] == 6 and before["jobs_archive"] == 0 and before["audit"] > 0
 
-    response = await stub.ArchiveRecords(
-        metadata_pb2.ArchiveRecordsRequest(cutoff_time=_timestamp(CUTOFF)), metadata=ACTOR_METADATA
-    )
+    response = await stub.ArchiveRecords(metadata_pb2.ArchiveRecordsRequest(cutoff_time=_timestamp(CUTOFF)))
     after = await _counts(pg, ids, resources)
 
     # Nothing lost: every row is in exactly one of live and archive.

@@ -10,7 +10,7 @@ from grpc import aio
 
 from cadenza.metadata.v1 import metadata_pb2
 from cadenza_runtime.errors import error_info_from_rpc_error
-from tests.metadata.support import ACTOR_METADATA, create_request, new_user
+from tests.metadata.support import create_request, new_user
 
 if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
@@ -26,7 +26,7 @@ async def test_thirty_parallel_creates_admit_exactly_the_limit(stub: MetadataSer
         request = create_request(user, request_id=f"burst-{i}")
         request.max_active_jobs = LIMIT
         try:
-            await stub.CreateJob(request, metadata=ACTOR_METADATA)
+            await stub.CreateJob(request)
             return "created"
         except aio.AioRpcError as error:
             assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error.details()
@@ -43,5 +43,5 @@ async def test_thirty_parallel_creates_admit_exactly_the_limit(stub: MetadataSer
     admitted = listed.jobs[0]
     again = create_request(user, request_id=admitted.request_id)
     again.max_active_jobs = LIMIT
-    response = await stub.CreateJob(again, metadata=ACTOR_METADATA)
+    response = await stub.CreateJob(again)
     assert not response.created and response.job.name == admitted.name

@@ -14,13 +14,15 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
+from cadenza_runtime.identity import acting_for
 from tests.metadata.support import (
     ACTOR,
-    ACTOR_METADATA,
     CANCELLED,
     PENDING,
     create_job,
+    create_request,
     expect_error,
+    new_user,
     transition,
 )
 
@@ -122,9 +124,7 @@ async def test_outbox_lists_unacked_oldest_first_and_ack_is_idempotent(
     assert mine[1].payload["previous_state"] == "PENDING" and mine[1].payload["user"] == job.user
     assert [e.topic for e in events if e.resource == silent.name] == ["job.created"]
 
-    ack = await stub.AckOutboxEvents(
-        metadata_pb2.AckOutboxEventsRequest(ids=[e.id for e in mine]), metadata=ACTOR_METADATA
-    )
+    ack = await stub.AckOutboxEvents(metadata_pb2.AckOutboxEventsRequest(ids=[e.id for e in mine]))
     assert ack.acknowledged == 2
     again = await stub.AckOutboxEvents(metadata_pb2.AckOutboxEventsRequest(ids=[e.id for e in mine]))
     assert again.acknowledged == 0
@@ -146,33 +146,53 @@ async def test_transition_without_emit_outbox_writes_no_outbox_row(
     assert [t["topic"] for t in topics] == ["job.created"]
 
 
-async def test_every_write_is_audited_with_its_actor(stub: MetadataServiceAsyncStub) -> None:
-    job = await create_job(stub)  # with ACTOR_METADATA
-    await stub.AppendJobEvent(metadata_pb2.AppendJobEventRequest(parent=job.name, type="phase"))  # anonymous
+async def test_every_write_is_audited_with_its_verified_caller_and_acting_user(
+    stub: MetadataServiceAsyncStub, orchestrator_stub: MetadataServiceAsyncStub
+) -> None:
+    user = f"users/mdtest-{uuid.uuid4().hex[:8]}"
+    with acting_for(user):  # as the orchestrator does once it has verified the user's token
+        job = (await orchestrator_stub.CreateJob(create_request(user))).job
+    await stub.AppendJobEvent(metadata_pb2.AppendJobEventRequest(parent=job.name, type="phase"))
     page = await stub.ListAuditEvents(metadata_pb2.ListAuditEventsRequest(resource=job.name))
-    assert [(e.action, e.actor) for e in page.audit_events] == [("CreateJob", ACTOR)]
+    assert [(e.action, e.actor) for e in page.audit_events] == [
+        ("CreateJob", f"{user} via services/orchestrator")
+    ]
     events = await stub.ListAuditEvents(
-        metadata_pb2.ListAuditEventsRequest(resource=f"{job.name}/events/2", actor="services/unknown")
+        metadata_pb2.ListAuditEventsRequest(resource=f"{job.name}/events/2", actor=ACTOR)
     )
     assert [e.action for e in events.audit_events] == ["AppendJobEvent"]
     entry = page.audit_events[0]
     assert entry.name.startswith("auditEvents/") and entry.details["user"] == job.user
 
 
-async def test_audit_listing_filters_by_actor_and_time(stub: MetadataServiceAsyncStub) -> None:
-    actor = f"services/audit-test-{uuid.uuid4().hex[:8]}"
-    start = datetime.now(UTC) - timedelta(seconds=1)
-    for _ in range(5):
+async def test_a_claimed_actor_is_not_believed(stub: MetadataServiceAsyncStub, pg: asyncpg.Pool) -> None:
+    # The old self-declared x-cadenza-actor header names nobody: the verified caller does.
+    job = (
         await stub.CreateJob(
-            metadata_pb2.CreateJobRequest(
-                job=types_pb2.Job(
-                    user="users/mdtest-audit",
-                    request_id=uuid.uuid4().hex,
-                    params=types_pb2.GenerationParams(prompt="drums"),
-                )
-            ),
-            metadata=(("x-cadenza-actor", actor),),
+            create_request(new_user()), metadata=(("x-cadenza-actor", "users/someone-else"),)
         )
+    ).job
+    actors = await pg.fetch("SELECT actor FROM audit_logs WHERE resource = $1", job.name)
+    assert [row["actor"] for row in actors] == [ACTOR]
+
+
+async def test_audit_listing_filters_by_actor_and_time(
+    stub: MetadataServiceAsyncStub, orchestrator_stub: MetadataServiceAsyncStub
+) -> None:
+    user = f"users/audit-test-{uuid.uuid4().hex[:8]}"
+    actor = f"{user} via services/orchestrator"
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    with acting_for(user):
+        for _ in range(5):
+            await orchestrator_stub.CreateJob(
+                metadata_pb2.CreateJobRequest(
+                    job=types_pb2.Job(
+                        user=user,
+                        request_id=uuid.uuid4().hex,
+                        params=types_pb2.GenerationParams(prompt="drums"),
+                    )
+                )
+            )
     window = types_pb2.TimeRange()
     window.start_time.FromDatetime(start)
     seen: list[metadata_pb2.AuditEvent] = []
@@ -198,15 +218,17 @@ async def test_audit_listing_filters_by_actor_and_time(stub: MetadataServiceAsyn
     assert not later.audit_events
 
 
-async def test_bad_actor_metadata_is_refused(stub: MetadataServiceAsyncStub) -> None:
-    await expect_error(
-        stub.CreateJob(
-            metadata_pb2.CreateJobRequest(
-                job=types_pb2.Job(
-                    user="users/mdtest-x", request_id="r", params=types_pb2.GenerationParams(prompt="p")
-                )
-            ),
-            metadata=(("x-cadenza-actor", "a" * 300),),
-        ),
-        grpc.StatusCode.INVALID_ARGUMENT,
+async def test_bad_acting_user_metadata_is_refused(
+    stub: MetadataServiceAsyncStub, orchestrator_stub: MetadataServiceAsyncStub
+) -> None:
+    request = metadata_pb2.CreateJobRequest(
+        job=types_pb2.Job(
+            user="users/mdtest-x", request_id="r", params=types_pb2.GenerationParams(prompt="p")
+        )
     )
+    for malformed in ("users/" + "a" * 300, "alice", "users/al ice"):
+        with acting_for(malformed):
+            await expect_error(orchestrator_stub.CreateJob(request), grpc.StatusCode.INVALID_ARGUMENT)
+    # Only callers allowed to act for users may name one: the operator may not.
+    with acting_for("users/mdtest-x"):
+        await expect_error(stub.CreateJob(request), grpc.StatusCode.PERMISSION_DENIED)

@@ -14,7 +14,6 @@ from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
 from tests.metadata.support import (
     ACTOR,
-    ACTOR_METADATA,
     PENDING,
     create_job,
     create_request,
@@ -128,9 +127,7 @@ async def test_annotate_merges_keys_and_keeps_the_rest(
     job = await create_job(stub)
     first = struct_pb2.Struct()
     first.update({"trace_id": "abc", "saga": {"blob": True}})
-    await stub.AnnotateJob(
-        metadata_pb2.AnnotateJobRequest(name=job.name, annotations=first), metadata=ACTOR_METADATA
-    )
+    await stub.AnnotateJob(metadata_pb2.AnnotateJobRequest(name=job.name, annotations=first))
     second = struct_pb2.Struct()
     second.update({"saga": {"vector": True}, "attempt": 2})
     annotated = (

@@ -10,7 +10,6 @@ import grpc
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
 from tests.metadata.support import (
-    ACTOR_METADATA,
     RUNNING,
     expect_error,
     job_id,
@@ -68,7 +67,7 @@ async def test_an_expired_lease_cannot_be_renewed_or_written_under(stub: Metadat
         _renew(stub, job, "w1", epoch, lease=30.0), grpc.StatusCode.FAILED_PRECONDITION, "LEASE_LOST"
     )
     await expect_error(
-        stub.CreateTrack(_track_request(job, "w1", epoch), metadata=ACTOR_METADATA),
+        stub.CreateTrack(_track_request(job, "w1", epoch)),
         grpc.StatusCode.FAILED_PRECONDITION,
         "LEASE_LOST",
     )
@@ -99,21 +98,19 @@ async def test_take_over_fences_the_old_worker(stub: MetadataServiceAsyncStub) -
         name=job.name, worker="w1:reconciler", lease_duration=seconds(30), expected_lease_epoch=epoch
     )
     # A valid lease is not taken over.
-    await expect_error(
-        stub.TakeOverJob(take, metadata=ACTOR_METADATA), grpc.StatusCode.FAILED_PRECONDITION, "LEASE_HELD"
-    )
+    await expect_error(stub.TakeOverJob(take), grpc.StatusCode.FAILED_PRECONDITION, "LEASE_HELD")
     await _renew(stub, job, "w1", epoch, lease=1.0)
     await asyncio.sleep(1.3)
-    taken = (await stub.TakeOverJob(take, metadata=ACTOR_METADATA)).job
+    taken = (await stub.TakeOverJob(take)).job
     assert (taken.worker, taken.lease_epoch, taken.state) == ("w1:reconciler", epoch + 1, RUNNING)
     # Only once: a second reconciler that saw the same expired epoch loses.
-    await expect_error(stub.TakeOverJob(take, metadata=ACTOR_METADATA), grpc.StatusCode.FAILED_PRECONDITION)
+    await expect_error(stub.TakeOverJob(take), grpc.StatusCode.FAILED_PRECONDITION)
     # The old worker wakes up: no renewal, no track, no SUCCEEDED, no requeue.
     await expect_error(
         _renew(stub, job, "w1", epoch, lease=30.0), grpc.StatusCode.FAILED_PRECONDITION, "LEASE_HELD"
     )
     await expect_error(
-        stub.CreateTrack(_track_request(job, "w1", epoch), metadata=ACTOR_METADATA),
+        stub.CreateTrack(_track_request(job, "w1", epoch)),
         grpc.StatusCode.FAILED_PRECONDITION,
         "LEASE_HELD",
     )
@@ -133,7 +130,7 @@ async def test_take_over_fences_the_old_worker(stub: MetadataServiceAsyncStub) -
 async def test_the_holder_writes_its_result(stub: MetadataServiceAsyncStub) -> None:
     job = await job_in_state(stub, RUNNING, worker="w1")
     epoch = job.lease_epoch
-    await stub.CreateTrack(_track_request(job, "w1", epoch), metadata=ACTOR_METADATA)
+    await stub.CreateTrack(_track_request(job, "w1", epoch))
     done = await transition(
         stub, job, RUNNING, SUCCEEDED, track=f"tracks/{job_id(job)}", worker="w1", lease_epoch=epoch
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from cadenza.metadata.v1 import metadata_pb2
-from tests.metadata.support import ACTOR, ACTOR_METADATA, expect_error, new_user
+from tests.metadata.support import ACTOR, expect_error, new_user
 
 if TYPE_CHECKING:
     import asyncpg
@@ -22,21 +22,15 @@ async def test_grant_and_revoke_create_the_user_and_are_audited(
 ) -> None:
     user = new_user()
     # Revoking from a user the store never saw records it, with ROLE_USER only.
-    revoked = await stub.RevokeRole(
-        metadata_pb2.RevokeRoleRequest(user=user, role=ADMIN), metadata=ACTOR_METADATA
-    )
+    revoked = await stub.RevokeRole(metadata_pb2.RevokeRoleRequest(user=user, role=ADMIN))
     assert revoked.user.name == user and list(revoked.user.roles) == [USER]
-    granted = await stub.GrantRole(
-        metadata_pb2.GrantRoleRequest(user=user, role=ADMIN), metadata=ACTOR_METADATA
-    )
+    granted = await stub.GrantRole(metadata_pb2.GrantRoleRequest(user=user, role=ADMIN))
     assert sorted(granted.user.roles) == [USER, ADMIN]
-    again = await stub.GrantRole(
-        metadata_pb2.GrantRoleRequest(user=user, role=ADMIN), metadata=ACTOR_METADATA
-    )
+    again = await stub.GrantRole(metadata_pb2.GrantRoleRequest(user=user, role=ADMIN))
     assert sorted(again.user.roles) == [USER, ADMIN]  # idempotent
     fetched = await stub.GetUser(metadata_pb2.GetUserRequest(name=user))
     assert sorted(fetched.user.roles) == [USER, ADMIN]
-    await stub.RevokeRole(metadata_pb2.RevokeRoleRequest(user=user, role=ADMIN), metadata=ACTOR_METADATA)
+    await stub.RevokeRole(metadata_pb2.RevokeRoleRequest(user=user, role=ADMIN))
     assert list((await stub.GetUser(metadata_pb2.GetUserRequest(name=user))).user.roles) == [USER]
     actions = await pg.fetch("SELECT action, actor FROM audit_logs WHERE resource = $1 ORDER BY id", user)
     assert [row["action"] for row in actions] == ["RevokeRole", "GrantRole", "GrantRole", "RevokeRole"]

@@ -12,7 +12,6 @@ import pytest
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
 from tests.metadata.support import (
-    ACTOR_METADATA,
     ALL_STATES,
     CANCELLED,
     FAILED,
@@ -81,7 +80,7 @@ async def test_every_transition(
         assert count == events_before
         return
 
-    moved = (await stub.TransitionJob(request, metadata=ACTOR_METADATA)).job
+    moved = (await stub.TransitionJob(request)).job
     assert moved.state == target
     assert moved.update_time.ToDatetime() >= job.update_time.ToDatetime()
     if target == RUNNING:

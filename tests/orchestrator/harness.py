@@ -140,6 +140,9 @@ class Suite:
         env["CADENZA_TELEMETRY__JSON_LOGS"] = "false"
         # Spans go to each process's log, so a test can follow one job's trace across services.
         env["CADENZA_TELEMETRY__EXPORTER"] = "console"
+        # No /metrics listeners on port + 1000 of random ports (tests/observability turns them on,
+        # on free ports of its own).
+        env["CADENZA_TELEMETRY__METRICS"] = "false"
         env["CADENZA_GRACE_PERIOD_SECONDS"] = "2"
         env["CADENZA_INFERENCE__DEVICE"] = "cpu"
         # The suite's own database and result buckets (see tests/orchestrator/conftest.py).

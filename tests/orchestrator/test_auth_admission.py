@@ -99,7 +99,7 @@ async def _drain(stream: AsyncIterable[object]) -> None:
 
 def test_token_command_prints_a_token_the_orchestrator_accepts(config: CadenzaConfig) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cadenza_orchestrator.token", "--user", "ops", "--admin", "--ttl", "120"],
+        [sys.executable, "-m", "cadenza_suite.cli", "token", "--user", "ops", "--admin", "--ttl", "120"],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -116,12 +116,28 @@ def test_token_command_prints_a_token_the_orchestrator_accepts(config: CadenzaCo
     assert 100 <= claims["exp"] - claims["iat"] <= 120
     for user in ("no spaces allowed", "ops\n"):
         bad = subprocess.run(
-            [sys.executable, "-m", "cadenza_orchestrator.token", "--user", user],
+            [sys.executable, "-m", "cadenza_suite.cli", "token", "--user", user],
             capture_output=True,
             text=True,
             cwd=REPO,
         )
         assert bad.returncode == 2 and "invalid user id" in bad.stderr, user
+    # The old module is an alias of `cadenza token --user`.
+    alias = subprocess.run(
+        [sys.executable, "-m", "cadenza_orchestrator.token", "--user", "ops", "--role", "admin"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    claims = jwt.decode(
+        alias.stdout.strip(),
+        config.auth.jwt_secret.get_secret_value(),
+        algorithms=["HS256"],
+        audience=config.auth.jwt_audience,
+        issuer=config.auth.jwt_issuer,
+    )
+    assert claims["sub"] == "ops" and "admin" in claims["roles"]
 
 
 async def test_another_users_job_is_not_found_and_admins_see_everything(

@@ -46,6 +46,7 @@ def test_environment_overrides_file_and_profile(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("CADENZA_CONFIG", str(config_file))
     monkeypatch.setenv("CADENZA_POSTGRES__PORT", "7001")
     monkeypatch.delenv("CADENZA_PROFILE", raising=False)
+    monkeypatch.delenv("CADENZA_POSTGRES__DATABASE", raising=False)  # the tests' stack sets one
     for name, value in strong_secret_env().items():  # stage refuses the development secrets
         monkeypatch.setenv(name, value)
     config = CadenzaConfig()

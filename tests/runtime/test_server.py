@@ -20,6 +20,7 @@ from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import NotFound, error_info_from_rpc_error, from_rpc_error
 from cadenza_runtime.server import CadenzaServer, ServiceBundle, ServiceRegistration
+from tests.conftest import operator_token
 
 BLOB_SERVICE = blob_pb2.DESCRIPTOR.services_by_name["BlobService"].full_name
 
@@ -126,8 +127,11 @@ async def test_reflection_serves_grpcurl_list_describe_and_call(config: CadenzaC
     server = await _start(config)
     grpcurl = _grpcurl()
 
+    bearer = f"authorization: Bearer {operator_token(config)}"
+
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([grpcurl, "-plaintext", *args], capture_output=True, text=True, timeout=30)
+        command = [grpcurl, "-plaintext", "-H", bearer, *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=30)
 
     try:
         listing = await asyncio.to_thread(run, server.address, "list")

@@ -25,6 +25,7 @@ from cadenza_runtime.config import CadenzaConfig, TelemetryConfig
 from cadenza_runtime.errors import NotFound
 from cadenza_runtime.server import CadenzaServer, ServiceBundle, ServiceRegistration
 from cadenza_runtime.telemetry import current_trace_id, setup_logging, setup_tracing
+from tests.conftest import operator_metadata
 
 BLOB_SERVICE = blob_pb2.DESCRIPTOR.services_by_name["BlobService"].full_name
 STAT = f"/{BLOB_SERVICE}/StatObject"
@@ -235,7 +236,7 @@ async def test_a_call_without_traceparent_starts_a_new_trace(
     servicer, server, _ = served
     async with aio.insecure_channel(server.address) as plain:  # no client interceptors
         await blob_pb2_grpc.BlobServiceStub(plain).StatObject(
-            blob_pb2.StatObjectRequest(bucket="audio", key="ok")
+            blob_pb2.StatObjectRequest(bucket="audio", key="ok"), metadata=operator_metadata(server.config)
         )
     (trace_id,) = servicer.trace_ids
     assert len(trace_id) == 32 and trace_id != "0" * 32

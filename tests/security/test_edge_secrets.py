@@ -88,7 +88,8 @@ def test_prod_requires_a_redis_password() -> None:
 
 
 def test_the_example_secret_cannot_start_prod(monkeypatch: pytest.MonkeyPatch) -> None:
-    example = yaml.safe_load(EXAMPLE_SECRET.read_text())["stringData"]
+    documents = yaml.safe_load_all(EXAMPLE_SECRET.read_text())
+    example = next(d for d in documents if d["metadata"]["name"] == "cadenza-secrets")["stringData"]
     assert "CADENZA_REDIS__PASSWORD" in example
     for name, value in {**strong_secret_env(), **example}.items():
         monkeypatch.setenv(name, value)

@@ -169,3 +169,15 @@ def test_second_up_is_a_fast_no_op(running_suite: RunningSuite) -> None:
     # About 2 s on an idle 2-core machine; the bound leaves room for a loaded CI runner while
     # the pid comparison above is what proves nothing was restarted.
     assert took < 30, f"warm `cadenza up` took {took:.1f}s"
+
+
+def test_status_shows_every_services_key_metrics(running_suite: RunningSuite) -> None:
+    status = suite_status()
+    for name in SERVICES:
+        figures = status[name].get("metrics")
+        # Every service answered health checks at least, each one an RPC its interceptor counted.
+        assert figures is not None and figures["rpcs"] >= 1, (name, status[name])
+    assert "queue_depth" in status["inference"]["metrics"]
+    assert "jobs_pending" in status["metadata"]["metrics"]
+    human = running_suite.cadenza("status", timeout=120)
+    assert "KEY METRICS" in human.stdout and "rpcs=" in human.stdout

@@ -21,11 +21,10 @@ from google.protobuf import struct_pb2
 from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
 from cadenza_inference.model import load_checkpoint
-from cadenza_runtime.client import create_channel
+from cadenza_runtime.client import service_channel
 from cadenza_runtime.config import CadenzaConfig
 
 CHUNK_BYTES = 1 << 20
-ACTOR = (("x-cadenza-actor", "services/register-model"),)
 
 
 @dataclass(frozen=True)
@@ -81,11 +80,11 @@ async def register_model(
         metadata={"model_version": pipeline.version},
     )
     async with (
-        create_channel(config.services.blob.address, config) as blob_channel,
-        create_channel(config.services.metadata.address, config) as metadata_channel,
+        service_channel("blob", config) as blob_channel,
+        service_channel("metadata", config) as metadata_channel,
     ):
         blob = blob_pb2_grpc.BlobServiceStub(blob_channel)
-        uploaded = await blob.UploadObject(_chunks(header, data), metadata=ACTOR, timeout=600)
+        uploaded = await blob.UploadObject(_chunks(header, data), timeout=600)
         if uploaded.object.sha256 != sha256:
             raise RuntimeError(f"blob stored sha256 {uploaded.object.sha256}, expected {sha256}")
         model = metadata_pb2.ModelVersion(
@@ -98,7 +97,7 @@ async def register_model(
         )
         metadata = metadata_pb2_grpc.MetadataServiceStub(metadata_channel)
         response = await metadata.RegisterModelVersion(
-            metadata_pb2.RegisterModelVersionRequest(model_version=model), metadata=ACTOR, timeout=30
+            metadata_pb2.RegisterModelVersionRequest(model_version=model), timeout=30
         )
     registered = response.model_version
     return RegisteredModel(

@@ -1589,7 +1589,10 @@ class AuditEvent(_message.Message):
     name: _builtins.str
     """"auditEvents/{id}"."""
     actor: _builtins.str
-    """Who acted, e.g. "users/{user}" or "services/orchestrator"."""
+    """Who acted, as the service verified it (never what a caller claims): "users/{user} via
+    services/orchestrator" when the orchestrator acted for an end user, else the calling identity,
+    e.g. "services/orchestrator" (its reconciler) or "operators/operator" (tools, grpcurl).
+    """
     action: _builtins.str
     """Such as "CreateJob"."""
     resource: _builtins.str
@@ -1628,6 +1631,7 @@ class ListAuditEventsRequest(_message.Message):
     page_size: _builtins.int
     page_token: _builtins.str
     actor: _builtins.str
+    """Exactly as recorded, e.g. "users/alice via services/orchestrator"."""
     resource: _builtins.str
     @_builtins.property
     def create_time(self) -> _types_pb2.TimeRange: ...
