@@ -46,7 +46,7 @@ def test_every_service_has_a_deployment_with_grpc_health_probes() -> None:
     ports = ServicesConfig()  # the schema's defaults, whatever this process's environment says
     configmap = yaml.safe_load((DEPLOY / "configmap.yaml").read_text())
     cluster = CadenzaConfig.model_validate(
-        {**yaml.safe_load(configmap["data"]["cadenza.yaml"]), "profile": "stage"}
+        {**with_strong_secrets(yaml.safe_load(configmap["data"]["cadenza.yaml"])), "profile": "stage"}
     ).services
     for service in ("orchestrator", "metadata", "inference", "vector", "graph", "blob"):
         container = deployments[f"cadenza-{service}"]["spec"]["template"]["spec"]["containers"][0]
