@@ -53,6 +53,12 @@ class PostgresConfig(BaseModel):
     # host). A read_replica_dsn's own sslmode wins for the replica.
     ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "disable"
     ssl_ca_file: Path | None = None
+    # WAL archive of a locally launched cluster (point-in-time restore, see `cadenza restore --at`);
+    # null: <state_dir>/postgres-wal-archive. Put it on other storage than the data directory.
+    wal_archive_dir: Path | None = None
+    # A WAL segment with changes is archived at the latest after this many seconds (the restore
+    # point lag); 0 archives only full 16 MB segments. A forced switch archives a whole segment.
+    archive_timeout_seconds: int = Field(default=300, ge=0)
 
     def dsn(
         self, role: Literal["owner", "service", "superuser"] = "service", database: str | None = None
@@ -173,6 +179,17 @@ class TlsConfig(BaseModel):
     ca_file: Path | None = None
     # Servers require client certificates signed by ca_file.
     require_client_auth: bool = False
+
+
+class BackupConfig(BaseModel):
+    """Where `cadenza backup --to s3://bucket/prefix` writes (any S3 endpoint, not the suite's MinIO
+    unless named here): endpoint host:port and credentials."""
+
+    s3_endpoint: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_secure: bool = True
+    s3_region: str = "us-east-1"
 
 
 # Addresses that mean "every interface" to bind() and nothing at all to connect().
@@ -413,6 +430,21 @@ class MetadataConfig(BaseModel):
     outbox_purge_batch_size: int = Field(default=1000, ge=1, le=100_000)
 
 
+class GraphConfig(BaseModel):
+    """The graph service's analytics (communities, centrality), run off the request path."""
+
+    # Worker processes computing analytics (each reads and holds its own copy of the graph).
+    analytics_workers: int = Field(default=1, ge=1, le=64)
+    # Analytics waiting for a worker on top of those running; one more is RESOURCE_EXHAUSTED.
+    analytics_queue_size: int = Field(default=8, ge=0, le=10_000)
+    # Results kept in memory (least recently used go first), keyed by graph version and parameters.
+    analytics_cache_entries: int = Field(default=64, ge=1, le=100_000)
+    # Betweenness over more nodes than this is sampled unless the caller asks for a sample size...
+    betweenness_exact_nodes: int = Field(default=2000, ge=1)
+    # ...from this many source nodes.
+    betweenness_samples: int = Field(default=256, ge=1)
+
+
 class OrchestratorConfig(BaseModel):
     """Admission limits, the worker loop, the saga's retry budget and the reconciler."""
 
@@ -505,6 +537,7 @@ class CadenzaConfig(BaseSettings):
     minio: MinioConfig = MinioConfig()
     milvus: MilvusConfig = MilvusConfig()
     neo4j: Neo4jConfig = Neo4jConfig()
+    graph: GraphConfig = GraphConfig()
     services: ServicesConfig = ServicesConfig()
     tls: TlsConfig = TlsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
@@ -514,6 +547,7 @@ class CadenzaConfig(BaseSettings):
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     metadata: MetadataConfig = MetadataConfig()
     orchestrator: OrchestratorConfig = OrchestratorConfig()
+    backup: BackupConfig = BackupConfig()
 
     @model_validator(mode="after")
     def _shared_profiles_need_strong_secrets(self) -> CadenzaConfig:
@@ -576,6 +610,11 @@ class CadenzaConfig(BaseSettings):
 
     def log_file(self, component: str) -> Path:
         return self.state_dir / "logs" / f"{component}.log"
+
+    @property
+    def wal_archive_dir(self) -> Path:
+        """Where the local PostgreSQL archives its WAL segments."""
+        return self.postgres.wal_archive_dir or self.state_dir / "postgres-wal-archive"
 
 
 _PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {

@@ -1,6 +1,6 @@
 """The `cadenza` command: install, up, down, status, migrate, demo, token, keys, gen-protos, train,
-evaluate, register-model, import-model, and the client commands (generate, variation, similar,
-lineage, jobs, tracks: see client_commands).
+evaluate, register-model, import-model, backup, restore, and the client commands (generate,
+variation, similar, lineage, jobs, tracks: see client_commands).
 
 It calls the suite's internal services as the `operator` identity (unless CADENZA_IDENTITY__NAME
 says otherwise), with the operator key of the state directory in dev (cadenza_runtime.identity).
@@ -111,6 +111,20 @@ def _parser() -> argparse.ArgumentParser:
         "--rotate", metavar="IDENTITY", help="give IDENTITY a new key (old one stays trusted)"
     )
     action.add_argument("--retire", metavar="IDENTITY", help="trust only IDENTITY's current key")
+
+    backup = commands.add_parser("backup", help="back up every store into a new backup directory")
+    backup.add_argument(
+        "--to", metavar="DIR|s3://BUCKET/PREFIX", help="where to write it (default: <state dir>/backups)"
+    )
+    backup.add_argument("--json", action="store_true", help="machine-readable summary")
+    restore = commands.add_parser(
+        "restore", help="replace every store's data with a backup (stops and starts the suite)"
+    )
+    restore.add_argument("--from", dest="source", required=True, metavar="DIR|s3://BUCKET/PREFIX/NAME")
+    restore.add_argument(
+        "--at", metavar="TIME", help="replay PostgreSQL's WAL archive up to this ISO 8601 time (with zone)"
+    )
+    restore.add_argument("--json", action="store_true", help="machine-readable summary")
 
     gen = commands.add_parser("gen-protos", help="regenerate Python code from protos/")
     gen.add_argument("--check", action="store_true", help="fail when the committed code is stale")
@@ -271,6 +285,18 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from cadenza_suite.backup.command import run_backup
+
+    return run_backup(load_config(), args.to, as_json=args.json)
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from cadenza_suite.backup.command import run_restore
+
+    return run_restore(load_config(), args.source, args.at, as_json=args.json)
+
+
 def _cmd_gen_protos(args: argparse.Namespace) -> int:
     from cadenza_suite import protogen
 
@@ -331,6 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": _cmd_train,
         "evaluate": _cmd_evaluate,
         "register-model": _cmd_register_model,
+        "backup": _cmd_backup,
+        "restore": _cmd_restore,
         "import-model": _cmd_import_model,
         **client_commands.HANDLERS,
     }

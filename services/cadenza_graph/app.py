@@ -7,6 +7,7 @@ from neo4j.exceptions import AuthError, ServiceUnavailable
 
 from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
 from cadenza_graph.access import ACCESS
+from cadenza_graph.analytics.service import Analytics
 from cadenza_graph.schema import ensure_schema
 from cadenza_graph.servicer import GraphServicer
 from cadenza_graph.store import GraphStore
@@ -43,14 +44,16 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         raise
     store = GraphStore(driver, settings.database, settings.uri)
     tokens = PageTokenCodec(config.auth.page_token_secret.get_secret_value().encode())
+    analytics = Analytics.create(store, config.graph, settings)
     return ServiceBundle(
         registrations=[
             ServiceRegistration(
                 SERVICE_FULL_NAME,
-                GraphServicer(store, tokens),
+                GraphServicer(store, tokens, analytics),
                 graph_pb2_grpc.add_GraphServiceServicer_to_server,
                 access=ACCESS,
             )
         ],
-        on_close=[driver.close],
+        # Workers first: they may be computing from the store the driver talks to.
+        on_close=[analytics.close, driver.close],
     )

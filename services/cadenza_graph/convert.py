@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from cadenza.graph.v1 import graph_pb2
+from cadenza_graph.analytics.algorithms import CommunitySummary
+from cadenza_graph.analytics.service import Run
 from cadenza_graph.models import Edge, LineageItem, NeighborItem, PathNode, RelatedItem, TagRank, TrackRecord
 from cadenza_graph.validation import LINEAGE_OP_VALUES
 
@@ -53,3 +55,22 @@ def neighbor(item: NeighborItem) -> graph_pb2.Neighbor:
 
 def tag_score(rank: TagRank) -> graph_pb2.TagScore:
     return graph_pb2.TagScore(tag=rank.tag, score=rank.score, track_count=rank.track_count)
+
+
+def analytics_run(run: Run) -> graph_pb2.AnalyticsRun:
+    return graph_pb2.AnalyticsRun(
+        graph_version=list(run.version),
+        cached=run.cached,
+        node_count=run.node_count,
+        sample_size=run.sample_size,
+        exact=run.exact,
+    )
+
+
+def community(summary: CommunitySummary) -> graph_pb2.Community:
+    return graph_pb2.Community(
+        id=summary.id,
+        size=summary.size,
+        top_tags=[graph_pb2.TagCount(tag=entry.tag, track_count=entry.tracks) for entry in summary.top_tags],
+        representative_tracks=summary.representatives,
+    )

@@ -23,6 +23,7 @@ SCHEMA = (
     "CREATE CONSTRAINT tag_name IF NOT EXISTS FOR (n:Tag) REQUIRE n.name IS UNIQUE",
     "CREATE CONSTRAINT model_version_name IF NOT EXISTS FOR (n:ModelVersion) REQUIRE n.name IS UNIQUE",
     "CREATE CONSTRAINT lineage_lock_name IF NOT EXISTS FOR (n:LineageLock) REQUIRE n.name IS UNIQUE",
+    "CREATE CONSTRAINT graph_version_name IF NOT EXISTS FOR (n:GraphVersion) REQUIRE n.name IS UNIQUE",
 )
 AWAIT_INDEXES = "CALL db.awaitIndexes(120)"
 
@@ -226,18 +227,58 @@ WHERE tracks > 0
 RETURN tag, tracks
 """
 TOP_TAG_DEGREES = _TAG_DEGREES + "ORDER BY tracks DESC, tag LIMIT $limit"
-ALL_TAG_DEGREES = _TAG_DEGREES
 
-# What PageRank over tag co-occurrence needs (see centrality.py): for every tag, the tracks that
-# carry it, as positions in one listing of the tracks with two or more tags (tracks with one tag
-# co-occur with nothing). Integers in one list per tag: the driver decodes a list element far
-# faster than a record or a string. ~1.2 s at 100k tracks with 3 tags each on 2 cores.
-TAG_INCIDENCE = """
-MATCH (t:Track)
-WHERE COUNT { (t)-[:HAS_TAG]->() } > 1
-WITH collect(t) AS tracks
-UNWIND range(0, size(tracks) - 1) AS position
-WITH tracks[position] AS t, position
-MATCH (t)-[:HAS_TAG]->(g:Tag)
-RETURN g.name AS tag, collect(position) AS tracks
+# --- analytics ----------------------------------------------------------------------------------
+
+# The graph's version: a global counter and one per user, bumped by every write in the same
+# transaction, so an analytic computed at a version stays right until the next write (see
+# analytics/runner.py). The global counter serialises writes for the instant before commit only.
+BUMP_GLOBAL_VERSION = """
+MERGE (v:GraphVersion {name: 'graph'})
+SET v.version = coalesce(v.version, 0) + 1
 """
+# Owners of the given tracks; in id order, so that two writers lock them in the same order.
+BUMP_OWNER_VERSIONS = """
+MATCH (u:User)-[:CREATED]->(t:Track)
+WHERE t.id IN $tracks
+WITH DISTINCT u ORDER BY u.id
+SET u.graph_version = coalesce(u.graph_version, 0) + 1
+"""
+GLOBAL_VERSION = """
+OPTIONAL MATCH (v:GraphVersion {name: 'graph'})
+RETURN coalesce(v.version, 0) AS version
+"""
+USER_VERSIONS = """
+UNWIND $users AS id
+OPTIONAL MATCH (u:User {id: id})
+RETURN collect(coalesce(u.graph_version, 0)) AS versions
+"""
+
+# One row: the tracks in scope, per tag the positions of its tracks, and each DERIVED_FROM edge
+# from a track in scope as (child position, parent id, strength); the caller drops parents out of
+# scope. Positions are integers in lists: the driver decodes those far faster than records.
+_SNAPSHOT_TAIL = """
+WITH collect(t) AS tracks
+CALL (tracks) {
+  UNWIND range(0, size(tracks) - 1) AS i
+  WITH tracks[i] AS t, i
+  MATCH (t)-[:HAS_TAG]->(g:Tag)
+  WITH g.name AS tag, collect(i) AS positions
+  RETURN collect(tag) AS tags, collect(positions) AS carriers
+}
+CALL (tracks) {
+  UNWIND range(0, size(tracks) - 1) AS i
+  WITH tracks[i] AS t, i
+  MATCH (t)-[e:DERIVED_FROM]->(p:Track)
+  RETURN collect(i) AS children, collect(p.id) AS parents, collect(e.strength) AS strengths
+}
+RETURN [t IN tracks | t.id] AS ids, tags, carriers, children, parents, strengths
+"""
+SNAPSHOT_ALL = "MATCH (t:Track)" + _SNAPSHOT_TAIL
+SNAPSHOT_OF_USERS = (
+    """
+UNWIND $users AS id
+MATCH (:User {id: id})-[:CREATED]->(t:Track)
+"""
+    + _SNAPSHOT_TAIL
+)

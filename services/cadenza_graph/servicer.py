@@ -9,6 +9,9 @@ from grpc import aio
 
 from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
 from cadenza_graph import convert, validation
+from cadenza_graph.analytics import service as analytics_fields
+from cadenza_graph.analytics.algorithms import Algorithm, Kind, Method
+from cadenza_graph.analytics.service import Analytics
 from cadenza_graph.store import Direction, GraphStore
 from cadenza_runtime.errors import InvalidArgument
 from cadenza_runtime.pagination import PageTokenCodec, page_size
@@ -22,9 +25,10 @@ MAX_LIMIT = 100
 
 
 class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
-    def __init__(self, store: GraphStore, tokens: PageTokenCodec):
+    def __init__(self, store: GraphStore, tokens: PageTokenCodec, analytics: Analytics):
         self._store = store
         self._tokens = tokens
+        self._analytics = analytics
 
     async def RecordTrack(
         self, request: graph_pb2.RecordTrackRequest, context: Context
@@ -111,13 +115,75 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         self, request: graph_pb2.ListCentralTagsRequest, context: Context
     ) -> graph_pb2.ListCentralTagsResponse:
         limit = validation.bounded(request.limit, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-        if request.method in (graph_pb2.CENTRALITY_METHOD_UNSPECIFIED, graph_pb2.CENTRALITY_METHOD_DEGREE):
+        method = _method(request.method)
+        users = analytics_fields.users(list(request.users))
+        sample_size = analytics_fields.sample_size(request.sample_size)
+        if method == "degree" and users is None:
+            # A plain query over tag degrees: no analytic needed.
             ranks = await self._store.central_tags_by_degree(limit)
-        elif request.method == graph_pb2.CENTRALITY_METHOD_PAGERANK:
-            ranks = await self._store.central_tags_by_pagerank(limit)
-        else:
-            raise InvalidArgument("method must be DEGREE or PAGERANK", metadata={"field": "method"})
-        return graph_pb2.ListCentralTagsResponse(tags=[convert.tag_score(rank) for rank in ranks])
+            return graph_pb2.ListCentralTagsResponse(tags=[convert.tag_score(rank) for rank in ranks])
+        ranking, run = await self._analytics.centrality(
+            users, "tags", method, sample_size, request.seed, context.time_remaining()
+        )
+        return graph_pb2.ListCentralTagsResponse(
+            tags=[
+                graph_pb2.TagScore(tag=name, score=score, track_count=degree)
+                for name, score, degree in ranking.rows(limit)
+            ],
+            run=convert.analytics_run(run),
+        )
+
+    async def ListCentralTracks(
+        self, request: graph_pb2.ListCentralTracksRequest, context: Context
+    ) -> graph_pb2.ListCentralTracksResponse:
+        limit = validation.bounded(request.limit, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        ranking, run = await self._analytics.centrality(
+            analytics_fields.users(list(request.users)),
+            "tracks",
+            _method(request.method),
+            analytics_fields.sample_size(request.sample_size),
+            request.seed,
+            context.time_remaining(),
+        )
+        return graph_pb2.ListCentralTracksResponse(
+            tracks=[
+                graph_pb2.TrackScore(track=name, score=score, degree=degree)
+                for name, score, degree in ranking.rows(limit)
+            ],
+            run=convert.analytics_run(run),
+        )
+
+    async def ListCommunities(
+        self, request: graph_pb2.ListCommunitiesRequest, context: Context
+    ) -> graph_pb2.ListCommunitiesResponse:
+        kind: Kind = "tags" if request.kind == graph_pb2.COMMUNITY_KIND_TAGS else "tracks"
+        if request.kind not in graph_pb2.CommunityKind.values():
+            raise InvalidArgument("kind must be TRACKS or TAGS", metadata={"field": "kind"})
+        if request.algorithm not in graph_pb2.CommunityAlgorithm.values():
+            raise InvalidArgument("algorithm must be LEIDEN or LOUVAIN", metadata={"field": "algorithm"})
+        algorithm: Algorithm = (
+            "louvain" if request.algorithm == graph_pb2.COMMUNITY_ALGORITHM_LOUVAIN else "leiden"
+        )
+        limit = validation.bounded(request.limit, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        members = analytics_fields.members(list(request.members), kind)
+        result, run = await self._analytics.communities(
+            analytics_fields.users(list(request.users)),
+            kind,
+            algorithm,
+            analytics_fields.resolution(request.resolution),
+            request.seed,
+            context.time_remaining(),
+        )
+        found = result.lookup(members)
+        return graph_pb2.ListCommunitiesResponse(
+            communities=[convert.community(summary) for summary in result.summaries[:limit]],
+            community_count=result.community_count,
+            modularity=result.modularity,
+            memberships=[
+                graph_pb2.Membership(member=name, community=found[name]) for name in members if name in found
+            ],
+            run=convert.analytics_run(run),
+        )
 
     async def GetTrackNode(
         self, request: graph_pb2.GetTrackNodeRequest, context: Context
@@ -151,6 +217,20 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
 
     def _token(self, scope: str, cursor: dict[str, Any] | None) -> str:
         return "" if cursor is None else self._tokens.encode(scope, cursor)
+
+
+_METHODS: dict[int, Method] = {
+    graph_pb2.CENTRALITY_METHOD_UNSPECIFIED: "degree",
+    graph_pb2.CENTRALITY_METHOD_DEGREE: "degree",
+    graph_pb2.CENTRALITY_METHOD_PAGERANK: "pagerank",
+    graph_pb2.CENTRALITY_METHOD_BETWEENNESS: "betweenness",
+}
+
+
+def _method(value: int) -> Method:
+    if value not in _METHODS:
+        raise InvalidArgument("method must be DEGREE, PAGERANK or BETWEENNESS", metadata={"field": "method"})
+    return _METHODS[value]
 
 
 def _scope(method: str, **filters: Any) -> str:

@@ -11,7 +11,6 @@ from neo4j import AsyncDriver, AsyncManagedTransaction, unit_of_work
 from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionExpired, TransientError
 
 from cadenza_graph import queries
-from cadenza_graph.centrality import cooccurrence_pagerank
 from cadenza_graph.models import (
     Edge,
     LineageItem,
@@ -77,6 +76,7 @@ class GraphStore:
             row = await _single(
                 tx, queries.LINK_TRACK, track=track, user=user, tags=tags, model_version=model_version
             )
+            await _bump_versions(tx, [track])
             return TrackRecord.from_map(row["track"])
 
         return await self._write(work)
@@ -131,13 +131,19 @@ class GraphStore:
             )
             if row is None:
                 raise _vanished(child, parent)
+            await _bump_versions(tx, [child, parent])
             return Edge.from_map(row["edge"])
 
         return await self._write(work)
 
     async def delete_track(self, track: str) -> bool:
         async def work(tx: AsyncManagedTransaction) -> bool:
-            return bool((await _single(tx, queries.DELETE_TRACK, track=track))["deleted"])
+            # Owners first: once the track is gone, so is the edge that says whose it was.
+            await (await tx.run(queries.BUMP_OWNER_VERSIONS, tracks=[track])).consume()
+            deleted = bool((await _single(tx, queries.DELETE_TRACK, track=track))["deleted"])
+            if deleted:
+                await (await tx.run(queries.BUMP_GLOBAL_VERSION)).consume()
+            return deleted
 
         return await self._write(work)
 
@@ -255,19 +261,16 @@ class GraphStore:
             TagRank(tag=row["tag"], score=float(row["tracks"]), track_count=row["tracks"]) for row in rows
         ]
 
-    async def central_tags_by_pagerank(self, limit: int) -> list[TagRank]:
-        async def work(tx: AsyncManagedTransaction) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-            degrees = await (await tx.run(queries.ALL_TAG_DEGREES)).data()
-            incidence = await (await tx.run(queries.TAG_INCIDENCE)).data()
-            return degrees, incidence
+    async def analytics_version(self, users: tuple[str, ...] | None) -> tuple[int, ...]:
+        """The version of the graph of these users' tracks (None: of the whole graph)."""
 
-        degrees, incidence = await self._read(
-            work, hint="use CENTRALITY_METHOD_DEGREE, which reads tag degrees only"
-        )
-        counts = {row["tag"]: int(row["tracks"]) for row in degrees}
-        ranks = cooccurrence_pagerank(sorted(counts), {row["tag"]: row["tracks"] for row in incidence})
-        ordered = sorted(ranks.items(), key=lambda item: (-item[1], item[0]))[:limit]
-        return [TagRank(tag=tag, score=score, track_count=counts[tag]) for tag, score in ordered]
+        async def work(tx: AsyncManagedTransaction) -> tuple[int, ...]:
+            if users is None:
+                return (int((await _single(tx, queries.GLOBAL_VERSION))["version"]),)
+            row = await _single(tx, queries.USER_VERSIONS, users=list(users))
+            return tuple(int(value) for value in row["versions"])
+
+        return await self._read(work)
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -314,6 +317,12 @@ class GraphStore:
                     f"Neo4j kept failing transiently ({exc.code}); retry later", reason="NEO4J_TRANSIENT"
                 ) from exc
             raise
+
+
+async def _bump_versions(tx: AsyncManagedTransaction, tracks: list[str]) -> None:
+    """Every write ends here: the versions its tracks' owners and the whole graph are at move on."""
+    await (await tx.run(queries.BUMP_OWNER_VERSIONS, tracks=tracks)).consume()
+    await (await tx.run(queries.BUMP_GLOBAL_VERSION)).consume()
 
 
 def _neighbor_key(item: NeighborItem) -> list[str]:

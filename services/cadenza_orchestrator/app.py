@@ -11,6 +11,7 @@ from cadenza_orchestrator.admission import Admission
 from cadenza_orchestrator.auth import Authenticator
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.fanout import FanOut, connect_redis
+from cadenza_orchestrator.graph_api import GraphApi
 from cadenza_orchestrator.jobs_api import JobsApi
 from cadenza_orchestrator.limits import StreamLimit
 from cadenza_orchestrator.metrics import JOBS_RUNNING
@@ -58,10 +59,12 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
     roles = MetadataRoles(downstream.metadata, config.auth.roles_cache_seconds)
     fanout.on_roles_changed(roles.forget)
     authenticator = Authenticator(config.auth, roles)
+    graph = GraphApi(downstream)
     servicer = OrchestratorServicer(
         authenticator,
         JobsApi(downstream, fanout, admission, saga, settings),
-        TracksApi(downstream, admission, saga, settings),
+        TracksApi(downstream, admission, saga, settings, graph),
+        graph,
         StreamLimit(settings.max_streams_per_user, settings.max_streams_per_replica),
     )
     worker = Worker(deps)

@@ -11,6 +11,7 @@ from grpc import aio
 from cadenza.orchestrator.v1 import orchestrator_pb2 as pb
 from cadenza.orchestrator.v1 import orchestrator_pb2_grpc
 from cadenza_orchestrator.auth import Authenticator
+from cadenza_orchestrator.graph_api import GraphApi
 from cadenza_orchestrator.jobs_api import JobsApi
 from cadenza_orchestrator.limits import StreamLimit
 from cadenza_orchestrator.public import public_event, public_generate_event, public_job
@@ -20,11 +21,14 @@ Context = aio.ServicerContext[Any, Any]
 
 
 class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
-    def __init__(self, auth: Authenticator, jobs: JobsApi, tracks: TracksApi, streams: StreamLimit):
+    def __init__(
+        self, auth: Authenticator, jobs: JobsApi, tracks: TracksApi, graph: GraphApi, streams: StreamLimit
+    ):
         self._auth = auth
         self._streams = streams
         self._jobs = jobs
         self._tracks = tracks
+        self._graph = graph
 
     async def SubmitGeneration(
         self, request: pb.SubmitGenerationRequest, context: Context
@@ -83,12 +87,30 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         self, request: pb.SearchSimilarTracksRequest, context: Context
     ) -> pb.SearchSimilarTracksResponse:
         principal = await self._auth.authenticate(context)
-        return await self._tracks.search(principal, request)
+        return await self._tracks.search(principal, request, context.time_remaining())
 
     async def GetLineage(self, request: pb.GetLineageRequest, context: Context) -> pb.GetLineageResponse:
         principal = await self._auth.authenticate(context)
-        return await self._tracks.lineage(principal, request)
+        return await self._tracks.lineage(principal, request, context.time_remaining())
 
     async def DeleteTrack(self, request: pb.DeleteTrackRequest, context: Context) -> pb.DeleteTrackResponse:
         principal = await self._auth.authenticate(context)
         return pb.DeleteTrackResponse(name=await self._tracks.delete(principal, request.name))
+
+    async def ListCommunities(
+        self, request: pb.ListCommunitiesRequest, context: Context
+    ) -> pb.ListCommunitiesResponse:
+        principal = await self._auth.authenticate(context)
+        return await self._graph.communities(principal, request, context.time_remaining())
+
+    async def ListCentralTracks(
+        self, request: pb.ListCentralTracksRequest, context: Context
+    ) -> pb.ListCentralTracksResponse:
+        principal = await self._auth.authenticate(context)
+        return await self._graph.central_tracks(principal, request, context.time_remaining())
+
+    async def ListCentralTags(
+        self, request: pb.ListCentralTagsRequest, context: Context
+    ) -> pb.ListCentralTagsResponse:
+        principal = await self._auth.authenticate(context)
+        return await self._graph.central_tags(principal, request, context.time_remaining())

@@ -20,6 +20,7 @@ from cadenza_orchestrator.admission import Admission
 from cadenza_orchestrator.auth import Principal
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.downstream_errors import call, call_or_none, not_found
+from cadenza_orchestrator.graph_api import GraphApi
 from cadenza_orchestrator.limits import Gate, bounded_gather
 from cadenza_orchestrator.names import canonical_track_name, parse_s3_uri, parse_track_name
 from cadenza_orchestrator.protoutil import duration
@@ -33,15 +34,25 @@ _log = logging.getLogger(__name__)
 
 DEFAULT_TOP_K, MAX_TOP_K = 10, 100
 DEFAULT_LINEAGE_DEPTH, MAX_LINEAGE_DEPTH = 10, 50
+# Recommend by community: vector candidates per result wanted, at most what one graph lookup takes.
+COMMUNITY_OVERFETCH, MAX_COMMUNITY_CANDIDATES, COMMUNITY_SPARE = 10, 999, 5
 _STRENGTH_OPS = (types_pb2.LINEAGE_OP_VARIATION, types_pb2.LINEAGE_OP_REMIX)
 
 
 class TracksApi:
-    def __init__(self, downstream: Downstream, admission: Admission, saga: Saga, config: OrchestratorConfig):
+    def __init__(
+        self,
+        downstream: Downstream,
+        admission: Admission,
+        saga: Saga,
+        config: OrchestratorConfig,
+        graph: GraphApi | None = None,
+    ):
         self._downstream = downstream
         self._admission = admission
         self._saga = saga
         self._config = config
+        self._graph = graph or GraphApi(downstream)
         self._embeds = Gate("text search", config.max_concurrent_text_embeds, config.max_queued_text_embeds)
 
     async def track(self, principal: Principal, name: str, field: str = "name") -> types_pb2.Track:
@@ -131,13 +142,34 @@ class TracksApi:
     # Search and lineage.
 
     async def search(
-        self, principal: Principal, request: orchestrator_pb2.SearchSimilarTracksRequest
+        self,
+        principal: Principal,
+        request: orchestrator_pb2.SearchSimilarTracksRequest,
+        remaining: float | None = None,
     ) -> orchestrator_pb2.SearchSimilarTracksResponse:
         top_k = request.top_k or DEFAULT_TOP_K
         if not 1 <= top_k <= MAX_TOP_K:
             raise InvalidArgument(
                 f"top_k must be 1..{MAX_TOP_K} (0 for {DEFAULT_TOP_K})", metadata={"field": "top_k"}
             )
+        community = request.community if request.HasField("community") else None
+        anchor = ""
+        if community is not None:
+            if community.mode not in orchestrator_pb2.CommunityFilterMode.values():
+                raise InvalidArgument(
+                    "community.mode must be RESTRICT or BOOST", metadata={"field": "community.mode"}
+                )
+            anchor = community.track or (request.track if request.WhichOneof("query") == "track" else "")
+            if not anchor:
+                raise InvalidArgument(
+                    "community.track: name the track whose community to search in (a text query has none)",
+                    metadata={"field": "community.track"},
+                )
+            await self.track(principal, anchor, "community.track" if community.track else "track")
+            # Candidates beyond top_k, so that enough remain once filtered by community.
+            fetch = min(MAX_COMMUNITY_CANDIDATES, top_k * COMMUNITY_OVERFETCH)
+        else:
+            fetch = top_k
         # Checked here, so a track query (vector alone) and a text query (inference first) refuse a
         # tag no track can carry alike, naming this request's field.
         validate_tags(request.tags_any, "tags_any")
@@ -150,7 +182,7 @@ class TracksApi:
         if query == "track":
             await self.track(principal, request.track, "track")
             search = vector_pb2.SearchEmbeddingsRequest(
-                kind=types_pb2.EMBEDDING_KIND_LATENT, track=request.track, top_k=top_k, filter=search_filter
+                kind=types_pb2.EMBEDDING_KIND_LATENT, track=request.track, top_k=fetch, filter=search_filter
             )
         elif query == "text":
             text = request.text.strip()
@@ -170,23 +202,45 @@ class TracksApi:
             search = vector_pb2.SearchEmbeddingsRequest(
                 kind=types_pb2.EMBEDDING_KIND_PROMPT,
                 vector=vector_pb2.QueryVector(values=embedded.prompt_embedding),
-                top_k=top_k,
+                top_k=fetch,
                 filter=search_filter,
             )
         else:
             raise InvalidArgument("set either `track` or `text`", metadata={"field": "query"})
-        matches = (await call("vector", self._downstream.vector.SearchEmbeddings(search))).matches
+        matches = list((await call("vector", self._downstream.vector.SearchEmbeddings(search))).matches)
+        if community is None:
+            tracks = await bounded_gather(
+                (self._visible_or_none(principal, m.track) for m in matches),
+                self._config.search_fanout_concurrency,
+            )
+            return orchestrator_pb2.SearchSimilarTracksResponse(
+                tracks=[
+                    orchestrator_pb2.SimilarTrack(track=track, score=match.score)
+                    for match, track in zip(matches, tracks, strict=True)
+                    if track is not None
+                ]
+            )
+        found = await self._graph.track_communities(
+            principal, [anchor, *(m.track for m in matches)], remaining, community.resolution, community.seed
+        )
+        wanted = found.get(anchor)
+        if community.mode == orchestrator_pb2.COMMUNITY_FILTER_MODE_BOOST:
+            # Stable: each group keeps the vector order (score).
+            matches.sort(key=lambda m: wanted is None or found.get(m.track) != wanted)
+        else:
+            matches = [m for m in matches if wanted is not None and found.get(m.track) == wanted]
+        # A few spare candidates stand in for any that turn out deleted.
+        matches = matches[: top_k + COMMUNITY_SPARE]
         tracks = await bounded_gather(
-            (self._visible_or_none(principal, match.track) for match in matches),
+            (self._visible_or_none(principal, m.track) for m in matches),
             self._config.search_fanout_concurrency,
         )
-        return orchestrator_pb2.SearchSimilarTracksResponse(
-            tracks=[
-                orchestrator_pb2.SimilarTrack(track=track, score=match.score)
-                for match, track in zip(matches, tracks, strict=True)
-                if track is not None
-            ]
-        )
+        similar = [
+            orchestrator_pb2.SimilarTrack(track=track, score=match.score, community=found.get(match.track))
+            for match, track in zip(matches, tracks, strict=True)
+            if track is not None
+        ][:top_k]
+        return orchestrator_pb2.SearchSimilarTracksResponse(tracks=similar, community=wanted)
 
     async def _visible_or_none(self, principal: Principal, name: str) -> types_pb2.Track | None:
         """The live track if the caller may see it; None if it is missing, deleted or someone else's."""
@@ -202,7 +256,10 @@ class TracksApi:
         return response.track
 
     async def lineage(
-        self, principal: Principal, request: orchestrator_pb2.GetLineageRequest
+        self,
+        principal: Principal,
+        request: orchestrator_pb2.GetLineageRequest,
+        remaining: float | None = None,
     ) -> orchestrator_pb2.GetLineageResponse:
         await self.track(principal, request.track, "track")
         depth = request.max_depth or DEFAULT_LINEAGE_DEPTH
@@ -240,15 +297,25 @@ class TracksApi:
             raise InvalidArgument(
                 "direction must be ANCESTORS or DESCENDANTS", metadata={"field": "direction"}
             )
+        visible = [entry for entry in entries if principal.can_see(entry.track.user)]
+        found: dict[str, int] = {}
+        if request.include_communities:
+            found = await self._graph.track_communities(
+                principal, [request.track, *(entry.track.track for entry in visible)], remaining
+            )
         return orchestrator_pb2.GetLineageResponse(
             nodes=[
                 orchestrator_pb2.LineageNode(
-                    track=entry.track.track, depth=entry.depth, op=entry.edge.op, strength=entry.edge.strength
+                    track=entry.track.track,
+                    depth=entry.depth,
+                    op=entry.edge.op,
+                    strength=entry.edge.strength,
+                    community=found.get(entry.track.track),
                 )
-                for entry in entries
-                if principal.can_see(entry.track.user)
+                for entry in visible
             ],
             next_page_token=token,
+            track_community=found.get(request.track),
         )
 
 

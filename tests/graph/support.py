@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -138,3 +138,40 @@ async def expect_status(call: Awaitable[Any], code: grpc.StatusCode, *needles: s
         assert needle in (error.details() or ""), error.details()
     assert error_info_from_rpc_error(error) is not None
     return error
+
+
+async def write_graph(
+    driver: AsyncDriver,
+    user: str,
+    tracks: Mapping[str, Sequence[str]],
+    lineage: Sequence[tuple[str, str, float]] = (),
+    batch: int = 5000,
+) -> None:
+    """Writes tracks (name -> tags) of one user and lineage (child, parent, strength) straight to
+    Neo4j in UNWIND batches, the shape RecordTrack/RecordLineage give, for graphs too large to
+    record one call at a time. Names must lie in a namespace that is purged afterwards."""
+    rows = [{"id": name, "tags": list(tags)} for name, tags in tracks.items()]
+    async with driver.session() as session:
+        for start in range(0, len(rows), batch):
+            await (
+                await session.run(
+                    "MERGE (u:User {id: $user}) WITH u "
+                    "UNWIND $rows AS row "
+                    "CREATE (t:Track {id: row.id, created_at: 0, updated_at: 0}) "
+                    "CREATE (u)-[:CREATED]->(t) "
+                    "WITH t, row UNWIND row.tags AS name "
+                    "MERGE (g:Tag {name: name}) CREATE (t)-[:HAS_TAG]->(g)",
+                    user=user,
+                    rows=rows[start : start + batch],
+                )
+            ).consume()
+        edges = [{"child": c, "parent": p, "strength": s} for c, p, s in lineage]
+        for start in range(0, len(edges), batch):
+            await (
+                await session.run(
+                    "UNWIND $edges AS e "
+                    "MATCH (c:Track {id: e.child}), (p:Track {id: e.parent}) "
+                    "CREATE (c)-[:DERIVED_FROM {op: 'VARIATION', strength: e.strength, created_at: 0}]->(p)",
+                    edges=edges[start : start + batch],
+                )
+            ).consume()

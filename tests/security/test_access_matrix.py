@@ -154,6 +154,14 @@ ROWS = [
     # graph
     Row("graph", "RecordTrack", graph_pb2.RecordTrackRequest(), ORCHESTRATOR, Code.INVALID_ARGUMENT),
     Row("graph", "ListAncestors", graph_pb2.ListAncestorsRequest(), ORCHESTRATOR, Code.INVALID_ARGUMENT),
+    # Analytics the edge serves; a bad resolution is refused before any computation.
+    Row(
+        "graph",
+        "ListCommunities",
+        graph_pb2.ListCommunitiesRequest(resolution=-1),
+        ORCHESTRATOR,
+        Code.INVALID_ARGUMENT,
+    ),
     Row(
         "graph",
         "GetTrackNode",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import stat
@@ -13,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.private_files import open_private_log
 from cadenza_suite.components import Component, NotReady
 from cadenza_suite.installers import postgres_bindir
@@ -67,6 +69,7 @@ class Postgres(Component):
             os.chown(data, user.pw_uid, user.pw_gid)
         data.chmod(0o700)  # PostgreSQL refuses a data directory others can read
         _grant_traversal(data, OS_USER)
+        prepare_archive_dir(self.config.wal_archive_dir)
         if (data / "PG_VERSION").exists():
             return
         if any(data.iterdir()):
@@ -112,28 +115,10 @@ class Postgres(Component):
             raise RuntimeError(f"initdb failed: {result.stderr.strip()[-500:]}")
 
     def launch(self) -> Launch:
-        pg = self.config.postgres
-        # Settings on the command line (not in postgresql.conf) so that a changed port or host
-        # in the configuration applies at the next start without rewriting files.
-        settings = {
-            "listen_addresses": pg.host,
-            "port": str(pg.port),
-            "unix_socket_directories": str(self.data_dir),
-            "password_encryption": "scram-sha-256",
-            "shared_buffers": "128MB",
-            "max_connections": "100",
-            "logging_collector": "off",
-            "log_line_prefix": "%m [%p] %q%u@%d ",
-        }
         argv = [str(postgres_bindir() / "postgres"), "-D", str(self.data_dir)]
-        for key, value in settings.items():
+        for key, value in server_settings(self.config, self.data_dir).items():
             argv += ["-c", f"{key}={value}"]
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LC_ALL": "C.UTF-8",
-            "HOME": "/var/lib/postgresql",
-        }
-        return Launch(argv=argv, env=env, cwd=Path("/"), user=OS_USER if os.geteuid() == 0 else None)
+        return Launch(argv=argv, env=server_env(), cwd=Path("/"), user=OS_USER if os.geteuid() == 0 else None)
 
     # --- readiness -------------------------------------------------------------------------
 
@@ -242,3 +227,48 @@ def _grant_traversal(path: Path, user: str) -> None:
             subprocess.run(["setfacl", "-m", f"u:{user}:x", str(parent)], check=True, capture_output=True)
         else:
             parent.chmod(st.st_mode | stat.S_IXOTH)
+
+
+def server_settings(config: CadenzaConfig, data_dir: Path) -> dict[str, str]:
+    """Settings on the command line (not in postgresql.conf) so that a changed port or host in the
+    configuration applies at the next start without rewriting files.
+
+    Every WAL segment is archived (into config.wal_archive_dir) so that `cadenza restore --at`
+    can replay the base backup forward to any instant the archive covers.
+    """
+    pg = config.postgres
+    # Copy under a temporary name, then rename: a half-copied segment never looks archived, and
+    # an existing one is never overwritten (PostgreSQL retries a failed archive_command).
+    archive = shlex.quote(str(config.wal_archive_dir)).replace("%", "%%")
+    return {
+        "listen_addresses": pg.host,
+        "port": str(pg.port),
+        "unix_socket_directories": str(data_dir),
+        "password_encryption": "scram-sha-256",
+        "shared_buffers": "128MB",
+        "max_connections": "100",
+        "logging_collector": "off",
+        "log_line_prefix": "%m [%p] %q%u@%d ",
+        "wal_level": "replica",
+        "archive_mode": "on",
+        "archive_command": f"test ! -f {archive}/%f && cp %p {archive}/%f.part && mv {archive}/%f.part {archive}/%f",
+        "archive_timeout": str(pg.archive_timeout_seconds),
+    }
+
+
+def server_env() -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LC_ALL": "C.UTF-8",
+        "HOME": "/var/lib/postgresql",
+    }
+
+
+def prepare_archive_dir(path: Path) -> None:
+    """The WAL archive: written by the server's OS user, readable by nobody else."""
+    user = pwd.getpwnam(OS_USER)
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        os.chown(path, user.pw_uid, user.pw_gid)
+    path.chmod(0o700)
+    _grant_traversal(path, OS_USER)

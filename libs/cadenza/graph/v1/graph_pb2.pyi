@@ -33,6 +33,13 @@ class _CentralityMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Cent
     CENTRALITY_METHOD_PAGERANK: _CentralityMethod.ValueType  # 2
     """PageRank (damping 0.85, at most 50 rounds) over the tag co-occurrence graph, where two tags are
     joined with a weight of the number of tracks carrying both. Scores sum to 1 over all tags.
+    Tracks: PageRank (damping 0.85) over the track graph; scores of tracks and tags sum to 1.
+    """
+    CENTRALITY_METHOD_BETWEENNESS: _CentralityMethod.ValueType  # 3
+    """Betweenness (Brandes) over hop counts, undirected, each unordered pair of ends counted once:
+    over the tag graph for tags; for tracks, over the track graph counting only paths between two
+    tracks (through lineage edges and shared tags). Exact up to graph.betweenness_exact_nodes nodes,
+    else estimated from sample_size sources (scaled by nodes / sample_size).
     """
 
 class CentralityMethod(_CentralityMethod, metaclass=_CentralityMethodEnumTypeWrapper): ...
@@ -44,8 +51,61 @@ CENTRALITY_METHOD_DEGREE: CentralityMethod.ValueType  # 1
 CENTRALITY_METHOD_PAGERANK: CentralityMethod.ValueType  # 2
 """PageRank (damping 0.85, at most 50 rounds) over the tag co-occurrence graph, where two tags are
 joined with a weight of the number of tracks carrying both. Scores sum to 1 over all tags.
+Tracks: PageRank (damping 0.85) over the track graph; scores of tracks and tags sum to 1.
+"""
+CENTRALITY_METHOD_BETWEENNESS: CentralityMethod.ValueType  # 3
+"""Betweenness (Brandes) over hop counts, undirected, each unordered pair of ends counted once:
+over the tag graph for tags; for tracks, over the track graph counting only paths between two
+tracks (through lineage edges and shared tags). Exact up to graph.betweenness_exact_nodes nodes,
+else estimated from sample_size sources (scaled by nodes / sample_size).
 """
 Global___CentralityMethod: _TypeAlias = CentralityMethod  # noqa: Y015
+
+class _CommunityKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CommunityKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommunityKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COMMUNITY_KIND_UNSPECIFIED: _CommunityKind.ValueType  # 0
+    """Means TRACKS."""
+    COMMUNITY_KIND_TRACKS: _CommunityKind.ValueType  # 1
+    """Communities of the track graph; a community's size counts its tracks."""
+    COMMUNITY_KIND_TAGS: _CommunityKind.ValueType  # 2
+    """Communities of the tag graph; a community's size counts its tags."""
+
+class CommunityKind(_CommunityKind, metaclass=_CommunityKindEnumTypeWrapper): ...
+
+COMMUNITY_KIND_UNSPECIFIED: CommunityKind.ValueType  # 0
+"""Means TRACKS."""
+COMMUNITY_KIND_TRACKS: CommunityKind.ValueType  # 1
+"""Communities of the track graph; a community's size counts its tracks."""
+COMMUNITY_KIND_TAGS: CommunityKind.ValueType  # 2
+"""Communities of the tag graph; a community's size counts its tags."""
+Global___CommunityKind: _TypeAlias = CommunityKind  # noqa: Y015
+
+class _CommunityAlgorithm:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CommunityAlgorithmEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommunityAlgorithm.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COMMUNITY_ALGORITHM_UNSPECIFIED: _CommunityAlgorithm.ValueType  # 0
+    """Means LEIDEN."""
+    COMMUNITY_ALGORITHM_LEIDEN: _CommunityAlgorithm.ValueType  # 1
+    """Leiden optimising modularity (igraph, 2 refinement passes)."""
+    COMMUNITY_ALGORITHM_LOUVAIN: _CommunityAlgorithm.ValueType  # 2
+    """Louvain (igraph multilevel) optimising modularity."""
+
+class CommunityAlgorithm(_CommunityAlgorithm, metaclass=_CommunityAlgorithmEnumTypeWrapper): ...
+
+COMMUNITY_ALGORITHM_UNSPECIFIED: CommunityAlgorithm.ValueType  # 0
+"""Means LEIDEN."""
+COMMUNITY_ALGORITHM_LEIDEN: CommunityAlgorithm.ValueType  # 1
+"""Leiden optimising modularity (igraph, 2 refinement passes)."""
+COMMUNITY_ALGORITHM_LOUVAIN: CommunityAlgorithm.ValueType  # 2
+"""Louvain (igraph multilevel) optimising modularity."""
+Global___CommunityAlgorithm: _TypeAlias = CommunityAlgorithm  # noqa: Y015
 
 @_typing.final
 class TrackNode(_message.Message):
@@ -568,23 +628,81 @@ class ListNeighborsResponse(_message.Message):
 Global___ListNeighborsResponse: _TypeAlias = ListNeighborsResponse  # noqa: Y015
 
 @_typing.final
+class AnalyticsRun(_message.Message):
+    """How a graph analytic was computed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRAPH_VERSION_FIELD_NUMBER: _builtins.int
+    CACHED_FIELD_NUMBER: _builtins.int
+    NODE_COUNT_FIELD_NUMBER: _builtins.int
+    SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    EXACT_FIELD_NUMBER: _builtins.int
+    cached: _builtins.bool
+    """The result came from the cache: computed by an earlier call at the same version."""
+    node_count: _builtins.int
+    """Tracks (track graph) or tags (tag graph) in the analysed graph."""
+    sample_size: _builtins.int
+    """Betweenness: source nodes whose shortest paths were counted (node_count when exact); else 0."""
+    exact: _builtins.bool
+    """False only for sampled betweenness."""
+    @_builtins.property
+    def graph_version(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The version of the analysed graph: the global write counter when `users` was empty, else one
+        counter per user, in the (sorted) order of `users`.
+        """
+
+    def __init__(
+        self,
+        *,
+        graph_version: _abc.Iterable[_builtins.int] | None = ...,
+        cached: _builtins.bool = ...,
+        node_count: _builtins.int = ...,
+        sample_size: _builtins.int = ...,
+        exact: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached", b"cached", "exact", b"exact", "graph_version", b"graph_version", "node_count", b"node_count", "sample_size", b"sample_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnalyticsRun: _TypeAlias = AnalyticsRun  # noqa: Y015
+
+@_typing.final
 class ListCentralTagsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LIMIT_FIELD_NUMBER: _builtins.int
     METHOD_FIELD_NUMBER: _builtins.int
+    USERS_FIELD_NUMBER: _builtins.int
+    SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
     limit: _builtins.int
     """1..100; 0 means 10."""
     method: Global___CentralityMethod.ValueType
+    sample_size: _builtins.int
+    """Betweenness only: source nodes to sample, 1..5000; 0 means exact up to the service's limit
+    (graph.betweenness_exact_nodes), else graph.betweenness_samples.
+    """
+    seed: _builtins.int
+    """Betweenness only: which sources are sampled."""
+    @_builtins.property
+    def users(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """"users/{user}", at most 100: the graph of these users' tracks only; empty means every track."""
+
     def __init__(
         self,
         *,
         limit: _builtins.int = ...,
         method: Global___CentralityMethod.ValueType = ...,
+        users: _abc.Iterable[_builtins.str] | None = ...,
+        sample_size: _builtins.int = ...,
+        seed: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "method", b"method"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "method", b"method", "sample_size", b"sample_size", "seed", b"seed", "users", b"users"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -620,20 +738,284 @@ class ListCentralTagsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TAGS_FIELD_NUMBER: _builtins.int
+    RUN_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___TagScore]: ...
+    @_builtins.property
+    def run(self) -> Global___AnalyticsRun:
+        """Unset for DEGREE over every track (a plain query, not an analytic)."""
+
     def __init__(
         self,
         *,
         tags: _abc.Iterable[Global___TagScore] | None = ...,
+        run: Global___AnalyticsRun | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run", b"run", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListCentralTagsResponse: _TypeAlias = ListCentralTagsResponse  # noqa: Y015
+
+@_typing.final
+class ListCentralTracksRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMIT_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    USERS_FIELD_NUMBER: _builtins.int
+    SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """1..100; 0 means 10."""
+    method: Global___CentralityMethod.ValueType
+    """DEGREE: tags plus lineage edges of the track."""
+    sample_size: _builtins.int
+    seed: _builtins.int
+    @_builtins.property
+    def users(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """As in ListCentralTagsRequest."""
+
+    def __init__(
+        self,
+        *,
+        limit: _builtins.int = ...,
+        method: Global___CentralityMethod.ValueType = ...,
+        users: _abc.Iterable[_builtins.str] | None = ...,
+        sample_size: _builtins.int = ...,
+        seed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "method", b"method", "sample_size", b"sample_size", "seed", b"seed", "users", b"users"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCentralTracksRequest: _TypeAlias = ListCentralTracksRequest  # noqa: Y015
+
+@_typing.final
+class TrackScore(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRACK_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    DEGREE_FIELD_NUMBER: _builtins.int
+    track: _builtins.str
+    score: _builtins.float
+    degree: _builtins.int
+    """Tags plus lineage edges within the analysed graph."""
+    def __init__(
+        self,
+        *,
+        track: _builtins.str = ...,
+        score: _builtins.float = ...,
+        degree: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["degree", b"degree", "score", b"score", "track", b"track"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrackScore: _TypeAlias = TrackScore  # noqa: Y015
+
+@_typing.final
+class ListCentralTracksResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRACKS_FIELD_NUMBER: _builtins.int
+    RUN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tracks(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrackScore]: ...
+    @_builtins.property
+    def run(self) -> Global___AnalyticsRun: ...
+    def __init__(
+        self,
+        *,
+        tracks: _abc.Iterable[Global___TrackScore] | None = ...,
+        run: Global___AnalyticsRun | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run", b"run", "tracks", b"tracks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCentralTracksResponse: _TypeAlias = ListCentralTracksResponse  # noqa: Y015
+
+@_typing.final
+class ListCommunitiesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    USERS_FIELD_NUMBER: _builtins.int
+    ALGORITHM_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    kind: Global___CommunityKind.ValueType
+    algorithm: Global___CommunityAlgorithm.ValueType
+    resolution: _builtins.float
+    """Modularity resolution in (0, 100]; 0 means 1. Higher gives more, smaller communities."""
+    seed: _builtins.int
+    """The same seed on the same graph version gives the same communities."""
+    limit: _builtins.int
+    """Communities listed, largest first: 1..100; 0 means 10."""
+    @_builtins.property
+    def users(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """"users/{user}", at most 100: the graph of these users' tracks only; empty means every track."""
+
+    @_builtins.property
+    def members(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Tracks ("tracks/{track}", kind TRACKS) or tags (kind TAGS) whose community to report, at most
+        1000; those not in the analysed graph are left out of `memberships`.
+        """
+
+    def __init__(
+        self,
+        *,
+        kind: Global___CommunityKind.ValueType = ...,
+        users: _abc.Iterable[_builtins.str] | None = ...,
+        algorithm: Global___CommunityAlgorithm.ValueType = ...,
+        resolution: _builtins.float = ...,
+        seed: _builtins.int = ...,
+        limit: _builtins.int = ...,
+        members: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "kind", b"kind", "limit", b"limit", "members", b"members", "resolution", b"resolution", "seed", b"seed", "users", b"users"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCommunitiesRequest: _TypeAlias = ListCommunitiesRequest  # noqa: Y015
+
+@_typing.final
+class TagCount(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAG_FIELD_NUMBER: _builtins.int
+    TRACK_COUNT_FIELD_NUMBER: _builtins.int
+    tag: _builtins.str
+    track_count: _builtins.int
+    def __init__(
+        self,
+        *,
+        tag: _builtins.str = ...,
+        track_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tag", b"tag", "track_count", b"track_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TagCount: _TypeAlias = TagCount  # noqa: Y015
+
+@_typing.final
+class Community(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    TOP_TAGS_FIELD_NUMBER: _builtins.int
+    REPRESENTATIVE_TRACKS_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    """0 is the largest community (ties: the one whose smallest member sorts first). Ids hold for one
+    graph version, kind, algorithm, resolution and seed.
+    """
+    size: _builtins.int
+    """Tracks (kind TRACKS) or tags (kind TAGS) in it."""
+    @_builtins.property
+    def top_tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___TagCount]:
+        """TRACKS: the tags most carried by its tracks. TAGS: its own tags, the most carried first. At most
+        5; counts are tracks of the analysed graph.
+        """
+
+    @_builtins.property
+    def representative_tracks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """TRACKS: its tracks with the most edge weight inside the community. TAGS: the tracks carrying
+        the most of its tags. At most 5, ties by name.
+        """
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        size: _builtins.int = ...,
+        top_tags: _abc.Iterable[Global___TagCount] | None = ...,
+        representative_tracks: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "representative_tracks", b"representative_tracks", "size", b"size", "top_tags", b"top_tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Community: _TypeAlias = Community  # noqa: Y015
+
+@_typing.final
+class Membership(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_FIELD_NUMBER: _builtins.int
+    COMMUNITY_FIELD_NUMBER: _builtins.int
+    member: _builtins.str
+    community: _builtins.int
+    def __init__(
+        self,
+        *,
+        member: _builtins.str = ...,
+        community: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community", b"community", "member", b"member"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Membership: _TypeAlias = Membership  # noqa: Y015
+
+@_typing.final
+class ListCommunitiesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITIES_FIELD_NUMBER: _builtins.int
+    COMMUNITY_COUNT_FIELD_NUMBER: _builtins.int
+    MODULARITY_FIELD_NUMBER: _builtins.int
+    MEMBERSHIPS_FIELD_NUMBER: _builtins.int
+    RUN_FIELD_NUMBER: _builtins.int
+    community_count: _builtins.int
+    """All communities found, listed or not (an isolated track is a community of its own)."""
+    modularity: _builtins.float
+    """Newman modularity (resolution 1) of the partition on the graph it was found in."""
+    @_builtins.property
+    def communities(self) -> _containers.RepeatedCompositeFieldContainer[Global___Community]: ...
+    @_builtins.property
+    def memberships(self) -> _containers.RepeatedCompositeFieldContainer[Global___Membership]:
+        """The requested members found in the graph, in request order."""
+
+    @_builtins.property
+    def run(self) -> Global___AnalyticsRun: ...
+    def __init__(
+        self,
+        *,
+        communities: _abc.Iterable[Global___Community] | None = ...,
+        community_count: _builtins.int = ...,
+        modularity: _builtins.float = ...,
+        memberships: _abc.Iterable[Global___Membership] | None = ...,
+        run: Global___AnalyticsRun | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["communities", b"communities", "community_count", b"community_count", "memberships", b"memberships", "modularity", b"modularity", "run", b"run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCommunitiesResponse: _TypeAlias = ListCommunitiesResponse  # noqa: Y015
 
 @_typing.final
 class GetTrackNodeRequest(_message.Message):

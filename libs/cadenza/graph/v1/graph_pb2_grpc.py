@@ -75,6 +75,16 @@ class GraphServiceStub:
                 request_serializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCentralTagsRequest.SerializeToString,
                 response_deserializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCentralTagsResponse.FromString,
                 _registered_method=True)
+        self.ListCentralTracks = channel.unary_unary(
+                '/cadenza.graph.v1.GraphService/ListCentralTracks',
+                request_serializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCentralTracksRequest.SerializeToString,
+                response_deserializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCentralTracksResponse.FromString,
+                _registered_method=True)
+        self.ListCommunities = channel.unary_unary(
+                '/cadenza.graph.v1.GraphService/ListCommunities',
+                request_serializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCommunitiesRequest.SerializeToString,
+                response_deserializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCommunitiesResponse.FromString,
+                _registered_method=True)
         self.GetTrackNode = channel.unary_unary(
                 '/cadenza.graph.v1.GraphService/GetTrackNode',
                 request_serializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.GetTrackNodeRequest.SerializeToString,
@@ -150,7 +160,33 @@ class GraphServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListCentralTags(self, request, context):
-        """Tags with the highest centrality; tags no track carries are left out.
+        """Tags with the highest centrality; tags no track carries are left out. PageRank and betweenness
+        (and degree over `users`) are graph analytics: see ListCommunities for how they run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCentralTracks(self, request, context):
+        """Tracks with the highest centrality over the track graph (see ListCommunities).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCommunities(self, request, context):
+        """Communities of tracks or of tags (Leiden or Louvain), with the community of given members.
+
+        Graph analytics run in worker processes, never on the request path, and are cached per graph
+        version (a counter every write bumps), so a repeated call on an unchanged graph is cheap. At most
+        graph.analytics_workers run and graph.analytics_queue_size wait; one more is RESOURCE_EXHAUSTED
+        with ErrorInfo reason GRAPH_ANALYTICS_BUSY and metadata retry_after_seconds. A call waits until
+        its deadline at most (DEADLINE_EXCEEDED); a queued computation nobody waits for any more is
+        dropped, a running one finishes and is cached.
+
+        The track graph: tracks and tags are nodes, HAS_TAG edges weigh 1 and DERIVED_FROM edges their
+        strength, undirected. The tag graph: tags are nodes, joined by the number of tracks carrying
+        both. Either is built over the tracks of `users` (empty: every track).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -212,6 +248,16 @@ def add_GraphServiceServicer_to_server(servicer, server):
                     servicer.ListCentralTags,
                     request_deserializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCentralTagsRequest.FromString,
                     response_serializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCentralTagsResponse.SerializeToString,
+            ),
+            'ListCentralTracks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCentralTracks,
+                    request_deserializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCentralTracksRequest.FromString,
+                    response_serializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCentralTracksResponse.SerializeToString,
+            ),
+            'ListCommunities': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCommunities,
+                    request_deserializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCommunitiesRequest.FromString,
+                    response_serializer=cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCommunitiesResponse.SerializeToString,
             ),
             'GetTrackNode': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTrackNode,
@@ -441,6 +487,60 @@ class GraphService:
             '/cadenza.graph.v1.GraphService/ListCentralTags',
             cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCentralTagsRequest.SerializeToString,
             cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCentralTagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCentralTracks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cadenza.graph.v1.GraphService/ListCentralTracks',
+            cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCentralTracksRequest.SerializeToString,
+            cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCentralTracksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCommunities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cadenza.graph.v1.GraphService/ListCommunities',
+            cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCommunitiesRequest.SerializeToString,
+            cadenza_dot_graph_dot_v1_dot_graph__pb2.ListCommunitiesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -62,7 +62,25 @@ class GraphServiceStub:
     kind and id.
     """
     ListCentralTags: _grpc.UnaryUnaryMultiCallable[_graph_pb2.ListCentralTagsRequest, _graph_pb2.ListCentralTagsResponse]
-    """Tags with the highest centrality; tags no track carries are left out."""
+    """Tags with the highest centrality; tags no track carries are left out. PageRank and betweenness
+    (and degree over `users`) are graph analytics: see ListCommunities for how they run.
+    """
+    ListCentralTracks: _grpc.UnaryUnaryMultiCallable[_graph_pb2.ListCentralTracksRequest, _graph_pb2.ListCentralTracksResponse]
+    """Tracks with the highest centrality over the track graph (see ListCommunities)."""
+    ListCommunities: _grpc.UnaryUnaryMultiCallable[_graph_pb2.ListCommunitiesRequest, _graph_pb2.ListCommunitiesResponse]
+    """Communities of tracks or of tags (Leiden or Louvain), with the community of given members.
+
+    Graph analytics run in worker processes, never on the request path, and are cached per graph
+    version (a counter every write bumps), so a repeated call on an unchanged graph is cheap. At most
+    graph.analytics_workers run and graph.analytics_queue_size wait; one more is RESOURCE_EXHAUSTED
+    with ErrorInfo reason GRAPH_ANALYTICS_BUSY and metadata retry_after_seconds. A call waits until
+    its deadline at most (DEADLINE_EXCEEDED); a queued computation nobody waits for any more is
+    dropped, a running one finishes and is cached.
+
+    The track graph: tracks and tags are nodes, HAS_TAG edges weigh 1 and DERIVED_FROM edges their
+    strength, undirected. The tag graph: tags are nodes, joined by the number of tracks carrying
+    both. Either is built over the tracks of `users` (empty: every track).
+    """
     GetTrackNode: _grpc.UnaryUnaryMultiCallable[_graph_pb2.GetTrackNodeRequest, _graph_pb2.GetTrackNodeResponse]
     """The track's node with its user, tags and model version; NOT_FOUND when not recorded."""
     DeleteTrack: _grpc.UnaryUnaryMultiCallable[_graph_pb2.DeleteTrackRequest, _graph_pb2.DeleteTrackResponse]
@@ -102,7 +120,25 @@ class GraphServiceAsyncStub(GraphServiceStub):
     kind and id.
     """
     ListCentralTags: _aio.UnaryUnaryMultiCallable[_graph_pb2.ListCentralTagsRequest, _graph_pb2.ListCentralTagsResponse]  # type: ignore[assignment]
-    """Tags with the highest centrality; tags no track carries are left out."""
+    """Tags with the highest centrality; tags no track carries are left out. PageRank and betweenness
+    (and degree over `users`) are graph analytics: see ListCommunities for how they run.
+    """
+    ListCentralTracks: _aio.UnaryUnaryMultiCallable[_graph_pb2.ListCentralTracksRequest, _graph_pb2.ListCentralTracksResponse]  # type: ignore[assignment]
+    """Tracks with the highest centrality over the track graph (see ListCommunities)."""
+    ListCommunities: _aio.UnaryUnaryMultiCallable[_graph_pb2.ListCommunitiesRequest, _graph_pb2.ListCommunitiesResponse]  # type: ignore[assignment]
+    """Communities of tracks or of tags (Leiden or Louvain), with the community of given members.
+
+    Graph analytics run in worker processes, never on the request path, and are cached per graph
+    version (a counter every write bumps), so a repeated call on an unchanged graph is cheap. At most
+    graph.analytics_workers run and graph.analytics_queue_size wait; one more is RESOURCE_EXHAUSTED
+    with ErrorInfo reason GRAPH_ANALYTICS_BUSY and metadata retry_after_seconds. A call waits until
+    its deadline at most (DEADLINE_EXCEEDED); a queued computation nobody waits for any more is
+    dropped, a running one finishes and is cached.
+
+    The track graph: tracks and tags are nodes, HAS_TAG edges weigh 1 and DERIVED_FROM edges their
+    strength, undirected. The tag graph: tags are nodes, joined by the number of tracks carrying
+    both. Either is built over the tracks of `users` (empty: every track).
+    """
     GetTrackNode: _aio.UnaryUnaryMultiCallable[_graph_pb2.GetTrackNodeRequest, _graph_pb2.GetTrackNodeResponse]  # type: ignore[assignment]
     """The track's node with its user, tags and model version; NOT_FOUND when not recorded."""
     DeleteTrack: _aio.UnaryUnaryMultiCallable[_graph_pb2.DeleteTrackRequest, _graph_pb2.DeleteTrackResponse]  # type: ignore[assignment]
@@ -187,7 +223,37 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _graph_pb2.ListCentralTagsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_graph_pb2.ListCentralTagsResponse, _abc.Awaitable[_graph_pb2.ListCentralTagsResponse]]:
-        """Tags with the highest centrality; tags no track carries are left out."""
+        """Tags with the highest centrality; tags no track carries are left out. PageRank and betweenness
+        (and degree over `users`) are graph analytics: see ListCommunities for how they run.
+        """
+
+    @_abc_1.abstractmethod
+    def ListCentralTracks(
+        self,
+        request: _graph_pb2.ListCentralTracksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_graph_pb2.ListCentralTracksResponse, _abc.Awaitable[_graph_pb2.ListCentralTracksResponse]]:
+        """Tracks with the highest centrality over the track graph (see ListCommunities)."""
+
+    @_abc_1.abstractmethod
+    def ListCommunities(
+        self,
+        request: _graph_pb2.ListCommunitiesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_graph_pb2.ListCommunitiesResponse, _abc.Awaitable[_graph_pb2.ListCommunitiesResponse]]:
+        """Communities of tracks or of tags (Leiden or Louvain), with the community of given members.
+
+        Graph analytics run in worker processes, never on the request path, and are cached per graph
+        version (a counter every write bumps), so a repeated call on an unchanged graph is cheap. At most
+        graph.analytics_workers run and graph.analytics_queue_size wait; one more is RESOURCE_EXHAUSTED
+        with ErrorInfo reason GRAPH_ANALYTICS_BUSY and metadata retry_after_seconds. A call waits until
+        its deadline at most (DEADLINE_EXCEEDED); a queued computation nobody waits for any more is
+        dropped, a running one finishes and is cached.
+
+        The track graph: tracks and tags are nodes, HAS_TAG edges weigh 1 and DERIVED_FROM edges their
+        strength, undirected. The tag graph: tags are nodes, joined by the number of tracks carrying
+        both. Either is built over the tracks of `users` (empty: every track).
+        """
 
     @_abc_1.abstractmethod
     def GetTrackNode(

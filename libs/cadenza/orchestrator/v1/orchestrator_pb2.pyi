@@ -75,6 +75,29 @@ NOTICE_KIND_RETRYING: NoticeKind.ValueType  # 2
 """A dependency failed transiently and the phase's work starts over after retry_delay_seconds."""
 Global___NoticeKind: _TypeAlias = NoticeKind  # noqa: Y015
 
+class _CommunityFilterMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CommunityFilterModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommunityFilterMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COMMUNITY_FILTER_MODE_UNSPECIFIED: _CommunityFilterMode.ValueType  # 0
+    """Means RESTRICT."""
+    COMMUNITY_FILTER_MODE_RESTRICT: _CommunityFilterMode.ValueType  # 1
+    """Only tracks in the community."""
+    COMMUNITY_FILTER_MODE_BOOST: _CommunityFilterMode.ValueType  # 2
+    """Tracks in the community first, the others after them; each group by score."""
+
+class CommunityFilterMode(_CommunityFilterMode, metaclass=_CommunityFilterModeEnumTypeWrapper): ...
+
+COMMUNITY_FILTER_MODE_UNSPECIFIED: CommunityFilterMode.ValueType  # 0
+"""Means RESTRICT."""
+COMMUNITY_FILTER_MODE_RESTRICT: CommunityFilterMode.ValueType  # 1
+"""Only tracks in the community."""
+COMMUNITY_FILTER_MODE_BOOST: CommunityFilterMode.ValueType  # 2
+"""Tracks in the community first, the others after them; each group by score."""
+Global___CommunityFilterMode: _TypeAlias = CommunityFilterMode  # noqa: Y015
+
 class _LineageDirection:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -91,6 +114,65 @@ LINEAGE_DIRECTION_UNSPECIFIED: LineageDirection.ValueType  # 0
 LINEAGE_DIRECTION_ANCESTORS: LineageDirection.ValueType  # 1
 LINEAGE_DIRECTION_DESCENDANTS: LineageDirection.ValueType  # 2
 Global___LineageDirection: _TypeAlias = LineageDirection  # noqa: Y015
+
+class _CommunityKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CommunityKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommunityKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COMMUNITY_KIND_UNSPECIFIED: _CommunityKind.ValueType  # 0
+    """Means TRACKS."""
+    COMMUNITY_KIND_TRACKS: _CommunityKind.ValueType  # 1
+    COMMUNITY_KIND_TAGS: _CommunityKind.ValueType  # 2
+
+class CommunityKind(_CommunityKind, metaclass=_CommunityKindEnumTypeWrapper): ...
+
+COMMUNITY_KIND_UNSPECIFIED: CommunityKind.ValueType  # 0
+"""Means TRACKS."""
+COMMUNITY_KIND_TRACKS: CommunityKind.ValueType  # 1
+COMMUNITY_KIND_TAGS: CommunityKind.ValueType  # 2
+Global___CommunityKind: _TypeAlias = CommunityKind  # noqa: Y015
+
+class _CommunityAlgorithm:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CommunityAlgorithmEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommunityAlgorithm.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COMMUNITY_ALGORITHM_UNSPECIFIED: _CommunityAlgorithm.ValueType  # 0
+    """Means LEIDEN."""
+    COMMUNITY_ALGORITHM_LEIDEN: _CommunityAlgorithm.ValueType  # 1
+    COMMUNITY_ALGORITHM_LOUVAIN: _CommunityAlgorithm.ValueType  # 2
+
+class CommunityAlgorithm(_CommunityAlgorithm, metaclass=_CommunityAlgorithmEnumTypeWrapper): ...
+
+COMMUNITY_ALGORITHM_UNSPECIFIED: CommunityAlgorithm.ValueType  # 0
+"""Means LEIDEN."""
+COMMUNITY_ALGORITHM_LEIDEN: CommunityAlgorithm.ValueType  # 1
+COMMUNITY_ALGORITHM_LOUVAIN: CommunityAlgorithm.ValueType  # 2
+Global___CommunityAlgorithm: _TypeAlias = CommunityAlgorithm  # noqa: Y015
+
+class _CentralityMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CentralityMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CentralityMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CENTRALITY_METHOD_UNSPECIFIED: _CentralityMethod.ValueType  # 0
+    """Means DEGREE."""
+    CENTRALITY_METHOD_DEGREE: _CentralityMethod.ValueType  # 1
+    CENTRALITY_METHOD_PAGERANK: _CentralityMethod.ValueType  # 2
+    CENTRALITY_METHOD_BETWEENNESS: _CentralityMethod.ValueType  # 3
+
+class CentralityMethod(_CentralityMethod, metaclass=_CentralityMethodEnumTypeWrapper): ...
+
+CENTRALITY_METHOD_UNSPECIFIED: CentralityMethod.ValueType  # 0
+"""Means DEGREE."""
+CENTRALITY_METHOD_DEGREE: CentralityMethod.ValueType  # 1
+CENTRALITY_METHOD_PAGERANK: CentralityMethod.ValueType  # 2
+CENTRALITY_METHOD_BETWEENNESS: CentralityMethod.ValueType  # 3
+Global___CentralityMethod: _TypeAlias = CentralityMethod  # noqa: Y015
 
 @_typing.final
 class SubmitGenerationRequest(_message.Message):
@@ -663,6 +745,7 @@ class SearchSimilarTracksRequest(_message.Message):
     TOP_K_FIELD_NUMBER: _builtins.int
     TAGS_ANY_FIELD_NUMBER: _builtins.int
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    COMMUNITY_FIELD_NUMBER: _builtins.int
     track: _builtins.str
     """"tracks/{track}": more like this."""
     text: _builtins.str
@@ -676,6 +759,10 @@ class SearchSimilarTracksRequest(_message.Message):
         (lower-case, single spaces, 1..64 characters; at most 32), else INVALID_ARGUMENT on tags_any.
         """
 
+    @_builtins.property
+    def community(self) -> Global___CommunityFilter:
+        """Recommend by community: keep (or put first) the tracks in one track community."""
+
     def __init__(
         self,
         *,
@@ -684,10 +771,11 @@ class SearchSimilarTracksRequest(_message.Message):
         top_k: _builtins.int = ...,
         tags_any: _abc.Iterable[_builtins.str] | None = ...,
         model_version: _builtins.str = ...,
+        community: Global___CommunityFilter | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query", "text", b"text", "track", b"track"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["community", b"community", "query", b"query", "text", b"text", "track", b"track"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_version", b"model_version", "query", b"query", "tags_any", b"tags_any", "text", b"text", "top_k", b"top_k", "track", b"track"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community", b"community", "model_version", b"model_version", "query", b"query", "tags_any", b"tags_any", "text", b"text", "top_k", b"top_k", "track", b"track"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_query: _TypeAlias = _typing.Literal["track", "text"]  # noqa: Y015
     _WhichOneofArgType_query: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
@@ -696,12 +784,49 @@ class SearchSimilarTracksRequest(_message.Message):
 Global___SearchSimilarTracksRequest: _TypeAlias = SearchSimilarTracksRequest  # noqa: Y015
 
 @_typing.final
+class CommunityFilter(_message.Message):
+    """Track communities (Leiden) over the tracks you can see: yours (an admin: every track)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODE_FIELD_NUMBER: _builtins.int
+    TRACK_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    mode: Global___CommunityFilterMode.ValueType
+    track: _builtins.str
+    """The community of this track ("tracks/{track}", one you can see); empty means the query track,
+    so a text query must name one.
+    """
+    resolution: _builtins.float
+    """Modularity resolution in (0, 100]; 0 means 1."""
+    seed: _builtins.int
+    def __init__(
+        self,
+        *,
+        mode: Global___CommunityFilterMode.ValueType = ...,
+        track: _builtins.str = ...,
+        resolution: _builtins.float = ...,
+        seed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mode", b"mode", "resolution", b"resolution", "seed", b"seed", "track", b"track"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommunityFilter: _TypeAlias = CommunityFilter  # noqa: Y015
+
+@_typing.final
 class SimilarTrack(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TRACK_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
+    COMMUNITY_FIELD_NUMBER: _builtins.int
     score: _builtins.float
+    community: _builtins.int
+    """With a community filter: the track's community (absent when it is in no analysed graph)."""
     @_builtins.property
     def track(self) -> _types_pb2.Track: ...
     def __init__(
@@ -709,12 +834,15 @@ class SimilarTrack(_message.Message):
         *,
         track: _types_pb2.Track | None = ...,
         score: _builtins.float = ...,
+        community: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["track", b"track"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_community", b"_community", "community", b"community", "track", b"track"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["score", b"score", "track", b"track"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_community", b"_community", "community", b"community", "score", b"score", "track", b"track"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__community: _TypeAlias = _typing.Literal["community"]  # noqa: Y015
+    _WhichOneofArgType__community: _TypeAlias = _typing.Literal["_community", b"_community"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__community) -> _WhichOneofReturnType__community | None: ...
 
 Global___SimilarTrack: _TypeAlias = SimilarTrack  # noqa: Y015
 
@@ -723,18 +851,24 @@ class SearchSimilarTracksResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TRACKS_FIELD_NUMBER: _builtins.int
+    COMMUNITY_FIELD_NUMBER: _builtins.int
+    community: _builtins.int
+    """With a community filter: the community of its track."""
     @_builtins.property
     def tracks(self) -> _containers.RepeatedCompositeFieldContainer[Global___SimilarTrack]: ...
     def __init__(
         self,
         *,
         tracks: _abc.Iterable[Global___SimilarTrack] | None = ...,
+        community: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_community", b"_community", "community", b"community"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tracks", b"tracks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_community", b"_community", "community", b"community", "tracks", b"tracks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__community: _TypeAlias = _typing.Literal["community"]  # noqa: Y015
+    _WhichOneofArgType__community: _TypeAlias = _typing.Literal["_community", b"_community"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__community) -> _WhichOneofReturnType__community | None: ...
 
 Global___SearchSimilarTracksResponse: _TypeAlias = SearchSimilarTracksResponse  # noqa: Y015
 
@@ -747,11 +881,16 @@ class GetLineageRequest(_message.Message):
     MAX_DEPTH_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    INCLUDE_COMMUNITIES_FIELD_NUMBER: _builtins.int
     track: _builtins.str
     direction: Global___LineageDirection.ValueType
     max_depth: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
+    include_communities: _builtins.bool
+    """Also report each node's track community (Leiden, resolution 1, seed 0, over the tracks you can
+    see); costs a graph analytic, cached until the graph changes.
+    """
     def __init__(
         self,
         *,
@@ -760,10 +899,11 @@ class GetLineageRequest(_message.Message):
         max_depth: _builtins.int = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        include_communities: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["direction", b"direction", "max_depth", b"max_depth", "page_size", b"page_size", "page_token", b"page_token", "track", b"track"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["direction", b"direction", "include_communities", b"include_communities", "max_depth", b"max_depth", "page_size", b"page_size", "page_token", b"page_token", "track", b"track"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -777,10 +917,13 @@ class LineageNode(_message.Message):
     DEPTH_FIELD_NUMBER: _builtins.int
     OP_FIELD_NUMBER: _builtins.int
     STRENGTH_FIELD_NUMBER: _builtins.int
+    COMMUNITY_FIELD_NUMBER: _builtins.int
     track: _builtins.str
     depth: _builtins.int
     op: _types_pb2.LineageOp.ValueType
     strength: _builtins.float
+    community: _builtins.int
+    """With include_communities: the node's community."""
     def __init__(
         self,
         *,
@@ -788,12 +931,15 @@ class LineageNode(_message.Message):
         depth: _builtins.int = ...,
         op: _types_pb2.LineageOp.ValueType = ...,
         strength: _builtins.float = ...,
+        community: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_community", b"_community", "community", b"community"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["depth", b"depth", "op", b"op", "strength", b"strength", "track", b"track"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_community", b"_community", "community", b"community", "depth", b"depth", "op", b"op", "strength", b"strength", "track", b"track"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__community: _TypeAlias = _typing.Literal["community"]  # noqa: Y015
+    _WhichOneofArgType__community: _TypeAlias = _typing.Literal["_community", b"_community"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__community) -> _WhichOneofReturnType__community | None: ...
 
 Global___LineageNode: _TypeAlias = LineageNode  # noqa: Y015
 
@@ -803,7 +949,10 @@ class GetLineageResponse(_message.Message):
 
     NODES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TRACK_COMMUNITY_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
+    track_community: _builtins.int
+    """With include_communities: the queried track's community."""
     @_builtins.property
     def nodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___LineageNode]: ...
     def __init__(
@@ -811,12 +960,15 @@ class GetLineageResponse(_message.Message):
         *,
         nodes: _abc.Iterable[Global___LineageNode] | None = ...,
         next_page_token: _builtins.str = ...,
+        track_community: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_track_community", b"_track_community", "track_community", b"track_community"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "nodes", b"nodes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_track_community", b"_track_community", "next_page_token", b"next_page_token", "nodes", b"nodes", "track_community", b"track_community"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__track_community: _TypeAlias = _typing.Literal["track_community"]  # noqa: Y015
+    _WhichOneofArgType__track_community: _TypeAlias = _typing.Literal["_track_community", b"_track_community"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__track_community) -> _WhichOneofReturnType__track_community | None: ...
 
 Global___GetLineageResponse: _TypeAlias = GetLineageResponse  # noqa: Y015
 
@@ -857,3 +1009,324 @@ class DeleteTrackResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteTrackResponse: _TypeAlias = DeleteTrackResponse  # noqa: Y015
+
+@_typing.final
+class AnalyticsRun(_message.Message):
+    """How a graph analytic was computed (see the graph service's AnalyticsRun)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRAPH_VERSION_FIELD_NUMBER: _builtins.int
+    CACHED_FIELD_NUMBER: _builtins.int
+    NODE_COUNT_FIELD_NUMBER: _builtins.int
+    SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    EXACT_FIELD_NUMBER: _builtins.int
+    cached: _builtins.bool
+    node_count: _builtins.int
+    sample_size: _builtins.int
+    """Betweenness: sources counted (node_count when exact)."""
+    exact: _builtins.bool
+    @_builtins.property
+    def graph_version(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        graph_version: _abc.Iterable[_builtins.int] | None = ...,
+        cached: _builtins.bool = ...,
+        node_count: _builtins.int = ...,
+        sample_size: _builtins.int = ...,
+        exact: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached", b"cached", "exact", b"exact", "graph_version", b"graph_version", "node_count", b"node_count", "sample_size", b"sample_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnalyticsRun: _TypeAlias = AnalyticsRun  # noqa: Y015
+
+@_typing.final
+class ListCommunitiesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    ALGORITHM_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    kind: Global___CommunityKind.ValueType
+    """TRACKS: communities of tracks (tracks and tags as nodes, lineage and tag edges). TAGS:
+    communities of the tags, joined by the number of tracks carrying both.
+    """
+    user: _builtins.str
+    """Admins only: one user's tracks ("users/{user}"); empty means your own (an admin: every track)."""
+    algorithm: Global___CommunityAlgorithm.ValueType
+    resolution: _builtins.float
+    """Modularity resolution in (0, 100]; 0 means 1."""
+    seed: _builtins.int
+    limit: _builtins.int
+    """1..100; 0 means 10."""
+    def __init__(
+        self,
+        *,
+        kind: Global___CommunityKind.ValueType = ...,
+        user: _builtins.str = ...,
+        algorithm: Global___CommunityAlgorithm.ValueType = ...,
+        resolution: _builtins.float = ...,
+        seed: _builtins.int = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "kind", b"kind", "limit", b"limit", "resolution", b"resolution", "seed", b"seed", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCommunitiesRequest: _TypeAlias = ListCommunitiesRequest  # noqa: Y015
+
+@_typing.final
+class TagCount(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAG_FIELD_NUMBER: _builtins.int
+    TRACK_COUNT_FIELD_NUMBER: _builtins.int
+    tag: _builtins.str
+    track_count: _builtins.int
+    def __init__(
+        self,
+        *,
+        tag: _builtins.str = ...,
+        track_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tag", b"tag", "track_count", b"track_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TagCount: _TypeAlias = TagCount  # noqa: Y015
+
+@_typing.final
+class Community(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    TOP_TAGS_FIELD_NUMBER: _builtins.int
+    REPRESENTATIVE_TRACKS_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    """0 is the largest."""
+    size: _builtins.int
+    @_builtins.property
+    def top_tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___TagCount]: ...
+    @_builtins.property
+    def representative_tracks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        size: _builtins.int = ...,
+        top_tags: _abc.Iterable[Global___TagCount] | None = ...,
+        representative_tracks: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "representative_tracks", b"representative_tracks", "size", b"size", "top_tags", b"top_tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Community: _TypeAlias = Community  # noqa: Y015
+
+@_typing.final
+class ListCommunitiesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITIES_FIELD_NUMBER: _builtins.int
+    COMMUNITY_COUNT_FIELD_NUMBER: _builtins.int
+    MODULARITY_FIELD_NUMBER: _builtins.int
+    RUN_FIELD_NUMBER: _builtins.int
+    community_count: _builtins.int
+    modularity: _builtins.float
+    @_builtins.property
+    def communities(self) -> _containers.RepeatedCompositeFieldContainer[Global___Community]: ...
+    @_builtins.property
+    def run(self) -> Global___AnalyticsRun: ...
+    def __init__(
+        self,
+        *,
+        communities: _abc.Iterable[Global___Community] | None = ...,
+        community_count: _builtins.int = ...,
+        modularity: _builtins.float = ...,
+        run: Global___AnalyticsRun | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["communities", b"communities", "community_count", b"community_count", "modularity", b"modularity", "run", b"run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCommunitiesResponse: _TypeAlias = ListCommunitiesResponse  # noqa: Y015
+
+@_typing.final
+class ListCentralTracksRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMIT_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """1..100; 0 means 10."""
+    method: Global___CentralityMethod.ValueType
+    user: _builtins.str
+    """Admins only, as in ListCommunitiesRequest."""
+    sample_size: _builtins.int
+    """Betweenness: sources to sample, 1..5000; 0 lets the service choose (exact on small graphs)."""
+    seed: _builtins.int
+    def __init__(
+        self,
+        *,
+        limit: _builtins.int = ...,
+        method: Global___CentralityMethod.ValueType = ...,
+        user: _builtins.str = ...,
+        sample_size: _builtins.int = ...,
+        seed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "method", b"method", "sample_size", b"sample_size", "seed", b"seed", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCentralTracksRequest: _TypeAlias = ListCentralTracksRequest  # noqa: Y015
+
+@_typing.final
+class TrackScore(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRACK_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    DEGREE_FIELD_NUMBER: _builtins.int
+    track: _builtins.str
+    score: _builtins.float
+    degree: _builtins.int
+    def __init__(
+        self,
+        *,
+        track: _builtins.str = ...,
+        score: _builtins.float = ...,
+        degree: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["degree", b"degree", "score", b"score", "track", b"track"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrackScore: _TypeAlias = TrackScore  # noqa: Y015
+
+@_typing.final
+class ListCentralTracksResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRACKS_FIELD_NUMBER: _builtins.int
+    RUN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tracks(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrackScore]: ...
+    @_builtins.property
+    def run(self) -> Global___AnalyticsRun: ...
+    def __init__(
+        self,
+        *,
+        tracks: _abc.Iterable[Global___TrackScore] | None = ...,
+        run: Global___AnalyticsRun | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run", b"run", "tracks", b"tracks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCentralTracksResponse: _TypeAlias = ListCentralTracksResponse  # noqa: Y015
+
+@_typing.final
+class ListCentralTagsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMIT_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    method: Global___CentralityMethod.ValueType
+    user: _builtins.str
+    sample_size: _builtins.int
+    seed: _builtins.int
+    def __init__(
+        self,
+        *,
+        limit: _builtins.int = ...,
+        method: Global___CentralityMethod.ValueType = ...,
+        user: _builtins.str = ...,
+        sample_size: _builtins.int = ...,
+        seed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "method", b"method", "sample_size", b"sample_size", "seed", b"seed", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCentralTagsRequest: _TypeAlias = ListCentralTagsRequest  # noqa: Y015
+
+@_typing.final
+class TagScore(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAG_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    TRACK_COUNT_FIELD_NUMBER: _builtins.int
+    tag: _builtins.str
+    score: _builtins.float
+    track_count: _builtins.int
+    def __init__(
+        self,
+        *,
+        tag: _builtins.str = ...,
+        score: _builtins.float = ...,
+        track_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["score", b"score", "tag", b"tag", "track_count", b"track_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TagScore: _TypeAlias = TagScore  # noqa: Y015
+
+@_typing.final
+class ListCentralTagsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAGS_FIELD_NUMBER: _builtins.int
+    RUN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___TagScore]: ...
+    @_builtins.property
+    def run(self) -> Global___AnalyticsRun: ...
+    def __init__(
+        self,
+        *,
+        tags: _abc.Iterable[Global___TagScore] | None = ...,
+        run: Global___AnalyticsRun | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run", b"run", "tags", b"tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCentralTagsResponse: _TypeAlias = ListCentralTagsResponse  # noqa: Y015

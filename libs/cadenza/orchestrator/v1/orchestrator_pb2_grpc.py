@@ -95,6 +95,21 @@ class OrchestratorServiceStub:
                 request_serializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.DeleteTrackRequest.SerializeToString,
                 response_deserializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.DeleteTrackResponse.FromString,
                 _registered_method=True)
+        self.ListCommunities = channel.unary_unary(
+                '/cadenza.orchestrator.v1.OrchestratorService/ListCommunities',
+                request_serializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCommunitiesRequest.SerializeToString,
+                response_deserializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCommunitiesResponse.FromString,
+                _registered_method=True)
+        self.ListCentralTracks = channel.unary_unary(
+                '/cadenza.orchestrator.v1.OrchestratorService/ListCentralTracks',
+                request_serializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCentralTracksRequest.SerializeToString,
+                response_deserializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCentralTracksResponse.FromString,
+                _registered_method=True)
+        self.ListCentralTags = channel.unary_unary(
+                '/cadenza.orchestrator.v1.OrchestratorService/ListCentralTags',
+                request_serializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCentralTagsRequest.SerializeToString,
+                response_deserializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCentralTagsResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestratorServiceServicer:
@@ -179,6 +194,29 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCommunities(self, request, context):
+        """Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
+        carry. Computed by the graph service off the request path and cached until the graph changes;
+        RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCentralTracks(self, request, context):
+        """Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCentralTags(self, request, context):
+        """The most central tags of your tracks, scoped like ListCommunities.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -241,6 +279,21 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.DeleteTrack,
                     request_deserializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.DeleteTrackRequest.FromString,
                     response_serializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.DeleteTrackResponse.SerializeToString,
+            ),
+            'ListCommunities': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCommunities,
+                    request_deserializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCommunitiesRequest.FromString,
+                    response_serializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCommunitiesResponse.SerializeToString,
+            ),
+            'ListCentralTracks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCentralTracks,
+                    request_deserializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCentralTracksRequest.FromString,
+                    response_serializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCentralTracksResponse.SerializeToString,
+            ),
+            'ListCentralTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCentralTags,
+                    request_deserializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCentralTagsRequest.FromString,
+                    response_serializer=cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCentralTagsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -568,6 +621,87 @@ class OrchestratorService:
             '/cadenza.orchestrator.v1.OrchestratorService/DeleteTrack',
             cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.DeleteTrackRequest.SerializeToString,
             cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.DeleteTrackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCommunities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cadenza.orchestrator.v1.OrchestratorService/ListCommunities',
+            cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCommunitiesRequest.SerializeToString,
+            cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCommunitiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCentralTracks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cadenza.orchestrator.v1.OrchestratorService/ListCentralTracks',
+            cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCentralTracksRequest.SerializeToString,
+            cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCentralTracksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCentralTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cadenza.orchestrator.v1.OrchestratorService/ListCentralTags',
+            cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCentralTagsRequest.SerializeToString,
+            cadenza_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListCentralTagsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,15 @@ class OrchestratorServiceStub:
     GetLineage: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.GetLineageRequest, _orchestrator_pb2.GetLineageResponse]
     DeleteTrack: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.DeleteTrackRequest, _orchestrator_pb2.DeleteTrackResponse]
     """Removes a track from every store."""
+    ListCommunities: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.ListCommunitiesRequest, _orchestrator_pb2.ListCommunitiesResponse]
+    """Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
+    carry. Computed by the graph service off the request path and cached until the graph changes;
+    RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+    """
+    ListCentralTracks: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.ListCentralTracksRequest, _orchestrator_pb2.ListCentralTracksResponse]
+    """Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities."""
+    ListCentralTags: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.ListCentralTagsRequest, _orchestrator_pb2.ListCentralTagsResponse]
+    """The most central tags of your tracks, scoped like ListCommunities."""
 
 @_typing.type_check_only
 class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
@@ -75,6 +84,15 @@ class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
     GetLineage: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.GetLineageRequest, _orchestrator_pb2.GetLineageResponse]  # type: ignore[assignment]
     DeleteTrack: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.DeleteTrackRequest, _orchestrator_pb2.DeleteTrackResponse]  # type: ignore[assignment]
     """Removes a track from every store."""
+    ListCommunities: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.ListCommunitiesRequest, _orchestrator_pb2.ListCommunitiesResponse]  # type: ignore[assignment]
+    """Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
+    carry. Computed by the graph service off the request path and cached until the graph changes;
+    RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+    """
+    ListCentralTracks: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.ListCentralTracksRequest, _orchestrator_pb2.ListCentralTracksResponse]  # type: ignore[assignment]
+    """Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities."""
+    ListCentralTags: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.ListCentralTagsRequest, _orchestrator_pb2.ListCentralTagsResponse]  # type: ignore[assignment]
+    """The most central tags of your tracks, scoped like ListCommunities."""
 
 class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
     """The public edge of Cadenza. Every call carries "authorization: Bearer <JWT>"."""
@@ -168,5 +186,32 @@ class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_orchestrator_pb2.DeleteTrackResponse, _abc.Awaitable[_orchestrator_pb2.DeleteTrackResponse]]:
         """Removes a track from every store."""
+
+    @_abc_1.abstractmethod
+    def ListCommunities(
+        self,
+        request: _orchestrator_pb2.ListCommunitiesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_pb2.ListCommunitiesResponse, _abc.Awaitable[_orchestrator_pb2.ListCommunitiesResponse]]:
+        """Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
+        carry. Computed by the graph service off the request path and cached until the graph changes;
+        RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+        """
+
+    @_abc_1.abstractmethod
+    def ListCentralTracks(
+        self,
+        request: _orchestrator_pb2.ListCentralTracksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_pb2.ListCentralTracksResponse, _abc.Awaitable[_orchestrator_pb2.ListCentralTracksResponse]]:
+        """Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities."""
+
+    @_abc_1.abstractmethod
+    def ListCentralTags(
+        self,
+        request: _orchestrator_pb2.ListCentralTagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_pb2.ListCentralTagsResponse, _abc.Awaitable[_orchestrator_pb2.ListCentralTagsResponse]]:
+        """The most central tags of your tracks, scoped like ListCommunities."""
 
 def add_OrchestratorServiceServicer_to_server(servicer: OrchestratorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -143,6 +143,58 @@ func (NoticeKind) EnumDescriptor() ([]byte, []int) {
 	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{1}
 }
 
+type CommunityFilterMode int32
+
+const (
+	// Means RESTRICT.
+	CommunityFilterMode_COMMUNITY_FILTER_MODE_UNSPECIFIED CommunityFilterMode = 0
+	// Only tracks in the community.
+	CommunityFilterMode_COMMUNITY_FILTER_MODE_RESTRICT CommunityFilterMode = 1
+	// Tracks in the community first, the others after them; each group by score.
+	CommunityFilterMode_COMMUNITY_FILTER_MODE_BOOST CommunityFilterMode = 2
+)
+
+// Enum value maps for CommunityFilterMode.
+var (
+	CommunityFilterMode_name = map[int32]string{
+		0: "COMMUNITY_FILTER_MODE_UNSPECIFIED",
+		1: "COMMUNITY_FILTER_MODE_RESTRICT",
+		2: "COMMUNITY_FILTER_MODE_BOOST",
+	}
+	CommunityFilterMode_value = map[string]int32{
+		"COMMUNITY_FILTER_MODE_UNSPECIFIED": 0,
+		"COMMUNITY_FILTER_MODE_RESTRICT":    1,
+		"COMMUNITY_FILTER_MODE_BOOST":       2,
+	}
+)
+
+func (x CommunityFilterMode) Enum() *CommunityFilterMode {
+	p := new(CommunityFilterMode)
+	*p = x
+	return p
+}
+
+func (x CommunityFilterMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CommunityFilterMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[2].Descriptor()
+}
+
+func (CommunityFilterMode) Type() protoreflect.EnumType {
+	return &file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[2]
+}
+
+func (x CommunityFilterMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CommunityFilterMode.Descriptor instead.
+func (CommunityFilterMode) EnumDescriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{2}
+}
+
 type LineageDirection int32
 
 const (
@@ -176,11 +228,11 @@ func (x LineageDirection) String() string {
 }
 
 func (LineageDirection) Descriptor() protoreflect.EnumDescriptor {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[2].Descriptor()
+	return file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[3].Descriptor()
 }
 
 func (LineageDirection) Type() protoreflect.EnumType {
-	return &file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[2]
+	return &file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[3]
 }
 
 func (x LineageDirection) Number() protoreflect.EnumNumber {
@@ -189,7 +241,160 @@ func (x LineageDirection) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LineageDirection.Descriptor instead.
 func (LineageDirection) EnumDescriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{2}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{3}
+}
+
+type CommunityKind int32
+
+const (
+	// Means TRACKS.
+	CommunityKind_COMMUNITY_KIND_UNSPECIFIED CommunityKind = 0
+	CommunityKind_COMMUNITY_KIND_TRACKS      CommunityKind = 1
+	CommunityKind_COMMUNITY_KIND_TAGS        CommunityKind = 2
+)
+
+// Enum value maps for CommunityKind.
+var (
+	CommunityKind_name = map[int32]string{
+		0: "COMMUNITY_KIND_UNSPECIFIED",
+		1: "COMMUNITY_KIND_TRACKS",
+		2: "COMMUNITY_KIND_TAGS",
+	}
+	CommunityKind_value = map[string]int32{
+		"COMMUNITY_KIND_UNSPECIFIED": 0,
+		"COMMUNITY_KIND_TRACKS":      1,
+		"COMMUNITY_KIND_TAGS":        2,
+	}
+)
+
+func (x CommunityKind) Enum() *CommunityKind {
+	p := new(CommunityKind)
+	*p = x
+	return p
+}
+
+func (x CommunityKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CommunityKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[4].Descriptor()
+}
+
+func (CommunityKind) Type() protoreflect.EnumType {
+	return &file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[4]
+}
+
+func (x CommunityKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CommunityKind.Descriptor instead.
+func (CommunityKind) EnumDescriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{4}
+}
+
+type CommunityAlgorithm int32
+
+const (
+	// Means LEIDEN.
+	CommunityAlgorithm_COMMUNITY_ALGORITHM_UNSPECIFIED CommunityAlgorithm = 0
+	CommunityAlgorithm_COMMUNITY_ALGORITHM_LEIDEN      CommunityAlgorithm = 1
+	CommunityAlgorithm_COMMUNITY_ALGORITHM_LOUVAIN     CommunityAlgorithm = 2
+)
+
+// Enum value maps for CommunityAlgorithm.
+var (
+	CommunityAlgorithm_name = map[int32]string{
+		0: "COMMUNITY_ALGORITHM_UNSPECIFIED",
+		1: "COMMUNITY_ALGORITHM_LEIDEN",
+		2: "COMMUNITY_ALGORITHM_LOUVAIN",
+	}
+	CommunityAlgorithm_value = map[string]int32{
+		"COMMUNITY_ALGORITHM_UNSPECIFIED": 0,
+		"COMMUNITY_ALGORITHM_LEIDEN":      1,
+		"COMMUNITY_ALGORITHM_LOUVAIN":     2,
+	}
+)
+
+func (x CommunityAlgorithm) Enum() *CommunityAlgorithm {
+	p := new(CommunityAlgorithm)
+	*p = x
+	return p
+}
+
+func (x CommunityAlgorithm) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CommunityAlgorithm) Descriptor() protoreflect.EnumDescriptor {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[5].Descriptor()
+}
+
+func (CommunityAlgorithm) Type() protoreflect.EnumType {
+	return &file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[5]
+}
+
+func (x CommunityAlgorithm) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CommunityAlgorithm.Descriptor instead.
+func (CommunityAlgorithm) EnumDescriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{5}
+}
+
+type CentralityMethod int32
+
+const (
+	// Means DEGREE.
+	CentralityMethod_CENTRALITY_METHOD_UNSPECIFIED CentralityMethod = 0
+	CentralityMethod_CENTRALITY_METHOD_DEGREE      CentralityMethod = 1
+	CentralityMethod_CENTRALITY_METHOD_PAGERANK    CentralityMethod = 2
+	CentralityMethod_CENTRALITY_METHOD_BETWEENNESS CentralityMethod = 3
+)
+
+// Enum value maps for CentralityMethod.
+var (
+	CentralityMethod_name = map[int32]string{
+		0: "CENTRALITY_METHOD_UNSPECIFIED",
+		1: "CENTRALITY_METHOD_DEGREE",
+		2: "CENTRALITY_METHOD_PAGERANK",
+		3: "CENTRALITY_METHOD_BETWEENNESS",
+	}
+	CentralityMethod_value = map[string]int32{
+		"CENTRALITY_METHOD_UNSPECIFIED": 0,
+		"CENTRALITY_METHOD_DEGREE":      1,
+		"CENTRALITY_METHOD_PAGERANK":    2,
+		"CENTRALITY_METHOD_BETWEENNESS": 3,
+	}
+)
+
+func (x CentralityMethod) Enum() *CentralityMethod {
+	p := new(CentralityMethod)
+	*p = x
+	return p
+}
+
+func (x CentralityMethod) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CentralityMethod) Descriptor() protoreflect.EnumDescriptor {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[6].Descriptor()
+}
+
+func (CentralityMethod) Type() protoreflect.EnumType {
+	return &file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes[6]
+}
+
+func (x CentralityMethod) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CentralityMethod.Descriptor instead.
+func (CentralityMethod) EnumDescriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{6}
 }
 
 type SubmitGenerationRequest struct {
@@ -1511,8 +1716,10 @@ type SearchSimilarTracksRequest struct {
 	TopK int32 `protobuf:"varint,3,opt,name=top_k,json=topK,proto3" json:"top_k,omitempty"`
 	// Only tracks carrying at least one of these tags. Each must be a tag by the suite's one rule
 	// (lower-case, single spaces, 1..64 characters; at most 32), else INVALID_ARGUMENT on tags_any.
-	TagsAny       []string `protobuf:"bytes,4,rep,name=tags_any,json=tagsAny,proto3" json:"tags_any,omitempty"`
-	ModelVersion  string   `protobuf:"bytes,5,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	TagsAny      []string `protobuf:"bytes,4,rep,name=tags_any,json=tagsAny,proto3" json:"tags_any,omitempty"`
+	ModelVersion string   `protobuf:"bytes,5,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	// Recommend by community: keep (or put first) the tracks in one track community.
+	Community     *CommunityFilter `protobuf:"bytes,6,opt,name=community,proto3" json:"community,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1593,6 +1800,13 @@ func (x *SearchSimilarTracksRequest) GetModelVersion() string {
 	return ""
 }
 
+func (x *SearchSimilarTracksRequest) GetCommunity() *CommunityFilter {
+	if x != nil {
+		return x.Community
+	}
+	return nil
+}
+
 type isSearchSimilarTracksRequest_Query interface {
 	isSearchSimilarTracksRequest_Query()
 }
@@ -1611,17 +1825,91 @@ func (*SearchSimilarTracksRequest_Track) isSearchSimilarTracksRequest_Query() {}
 
 func (*SearchSimilarTracksRequest_Text) isSearchSimilarTracksRequest_Query() {}
 
+// Track communities (Leiden) over the tracks you can see: yours (an admin: every track).
+type CommunityFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Mode  CommunityFilterMode    `protobuf:"varint,1,opt,name=mode,proto3,enum=cadenza.orchestrator.v1.CommunityFilterMode" json:"mode,omitempty"`
+	// The community of this track ("tracks/{track}", one you can see); empty means the query track,
+	// so a text query must name one.
+	Track string `protobuf:"bytes,2,opt,name=track,proto3" json:"track,omitempty"`
+	// Modularity resolution in (0, 100]; 0 means 1.
+	Resolution    float64 `protobuf:"fixed64,3,opt,name=resolution,proto3" json:"resolution,omitempty"`
+	Seed          int64   `protobuf:"varint,4,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommunityFilter) Reset() {
+	*x = CommunityFilter{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommunityFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommunityFilter) ProtoMessage() {}
+
+func (x *CommunityFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommunityFilter.ProtoReflect.Descriptor instead.
+func (*CommunityFilter) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CommunityFilter) GetMode() CommunityFilterMode {
+	if x != nil {
+		return x.Mode
+	}
+	return CommunityFilterMode_COMMUNITY_FILTER_MODE_UNSPECIFIED
+}
+
+func (x *CommunityFilter) GetTrack() string {
+	if x != nil {
+		return x.Track
+	}
+	return ""
+}
+
+func (x *CommunityFilter) GetResolution() float64 {
+	if x != nil {
+		return x.Resolution
+	}
+	return 0
+}
+
+func (x *CommunityFilter) GetSeed() int64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
 type SimilarTrack struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Track         *v1.Track              `protobuf:"bytes,1,opt,name=track,proto3" json:"track,omitempty"`
-	Score         float32                `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Track *v1.Track              `protobuf:"bytes,1,opt,name=track,proto3" json:"track,omitempty"`
+	Score float32                `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
+	// With a community filter: the track's community (absent when it is in no analysed graph).
+	Community     *int32 `protobuf:"varint,3,opt,name=community,proto3,oneof" json:"community,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SimilarTrack) Reset() {
 	*x = SimilarTrack{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1921,7 @@ func (x *SimilarTrack) String() string {
 func (*SimilarTrack) ProtoMessage() {}
 
 func (x *SimilarTrack) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1934,7 @@ func (x *SimilarTrack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimilarTrack.ProtoReflect.Descriptor instead.
 func (*SimilarTrack) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SimilarTrack) GetTrack() *v1.Track {
@@ -1663,16 +1951,25 @@ func (x *SimilarTrack) GetScore() float32 {
 	return 0
 }
 
+func (x *SimilarTrack) GetCommunity() int32 {
+	if x != nil && x.Community != nil {
+		return *x.Community
+	}
+	return 0
+}
+
 type SearchSimilarTracksResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Tracks        []*SimilarTrack        `protobuf:"bytes,1,rep,name=tracks,proto3" json:"tracks,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tracks []*SimilarTrack        `protobuf:"bytes,1,rep,name=tracks,proto3" json:"tracks,omitempty"`
+	// With a community filter: the community of its track.
+	Community     *int32 `protobuf:"varint,2,opt,name=community,proto3,oneof" json:"community,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SearchSimilarTracksResponse) Reset() {
 	*x = SearchSimilarTracksResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1981,7 @@ func (x *SearchSimilarTracksResponse) String() string {
 func (*SearchSimilarTracksResponse) ProtoMessage() {}
 
 func (x *SearchSimilarTracksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1994,7 @@ func (x *SearchSimilarTracksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchSimilarTracksResponse.ProtoReflect.Descriptor instead.
 func (*SearchSimilarTracksResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SearchSimilarTracksResponse) GetTracks() []*SimilarTrack {
@@ -1707,20 +2004,30 @@ func (x *SearchSimilarTracksResponse) GetTracks() []*SimilarTrack {
 	return nil
 }
 
+func (x *SearchSimilarTracksResponse) GetCommunity() int32 {
+	if x != nil && x.Community != nil {
+		return *x.Community
+	}
+	return 0
+}
+
 type GetLineageRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Track         string                 `protobuf:"bytes,1,opt,name=track,proto3" json:"track,omitempty"`
-	Direction     LineageDirection       `protobuf:"varint,2,opt,name=direction,proto3,enum=cadenza.orchestrator.v1.LineageDirection" json:"direction,omitempty"`
-	MaxDepth      int32                  `protobuf:"varint,3,opt,name=max_depth,json=maxDepth,proto3" json:"max_depth,omitempty"`
-	PageSize      int32                  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Track     string                 `protobuf:"bytes,1,opt,name=track,proto3" json:"track,omitempty"`
+	Direction LineageDirection       `protobuf:"varint,2,opt,name=direction,proto3,enum=cadenza.orchestrator.v1.LineageDirection" json:"direction,omitempty"`
+	MaxDepth  int32                  `protobuf:"varint,3,opt,name=max_depth,json=maxDepth,proto3" json:"max_depth,omitempty"`
+	PageSize  int32                  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Also report each node's track community (Leiden, resolution 1, seed 0, over the tracks you can
+	// see); costs a graph analytic, cached until the graph changes.
+	IncludeCommunities bool `protobuf:"varint,6,opt,name=include_communities,json=includeCommunities,proto3" json:"include_communities,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *GetLineageRequest) Reset() {
 	*x = GetLineageRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1732,7 +2039,7 @@ func (x *GetLineageRequest) String() string {
 func (*GetLineageRequest) ProtoMessage() {}
 
 func (x *GetLineageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1745,7 +2052,7 @@ func (x *GetLineageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLineageRequest.ProtoReflect.Descriptor instead.
 func (*GetLineageRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetLineageRequest) GetTrack() string {
@@ -1783,19 +2090,28 @@ func (x *GetLineageRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *GetLineageRequest) GetIncludeCommunities() bool {
+	if x != nil {
+		return x.IncludeCommunities
+	}
+	return false
+}
+
 type LineageNode struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Track         string                 `protobuf:"bytes,1,opt,name=track,proto3" json:"track,omitempty"`
-	Depth         int32                  `protobuf:"varint,2,opt,name=depth,proto3" json:"depth,omitempty"`
-	Op            v1.LineageOp           `protobuf:"varint,3,opt,name=op,proto3,enum=cadenza.common.v1.LineageOp" json:"op,omitempty"`
-	Strength      float64                `protobuf:"fixed64,4,opt,name=strength,proto3" json:"strength,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Track    string                 `protobuf:"bytes,1,opt,name=track,proto3" json:"track,omitempty"`
+	Depth    int32                  `protobuf:"varint,2,opt,name=depth,proto3" json:"depth,omitempty"`
+	Op       v1.LineageOp           `protobuf:"varint,3,opt,name=op,proto3,enum=cadenza.common.v1.LineageOp" json:"op,omitempty"`
+	Strength float64                `protobuf:"fixed64,4,opt,name=strength,proto3" json:"strength,omitempty"`
+	// With include_communities: the node's community.
+	Community     *int32 `protobuf:"varint,5,opt,name=community,proto3,oneof" json:"community,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LineageNode) Reset() {
 	*x = LineageNode{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1807,7 +2123,7 @@ func (x *LineageNode) String() string {
 func (*LineageNode) ProtoMessage() {}
 
 func (x *LineageNode) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1820,7 +2136,7 @@ func (x *LineageNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineageNode.ProtoReflect.Descriptor instead.
 func (*LineageNode) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LineageNode) GetTrack() string {
@@ -1851,17 +2167,26 @@ func (x *LineageNode) GetStrength() float64 {
 	return 0
 }
 
+func (x *LineageNode) GetCommunity() int32 {
+	if x != nil && x.Community != nil {
+		return *x.Community
+	}
+	return 0
+}
+
 type GetLineageResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Nodes         []*LineageNode         `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// With include_communities: the queried track's community.
+	TrackCommunity *int32 `protobuf:"varint,3,opt,name=track_community,json=trackCommunity,proto3,oneof" json:"track_community,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetLineageResponse) Reset() {
 	*x = GetLineageResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +2198,7 @@ func (x *GetLineageResponse) String() string {
 func (*GetLineageResponse) ProtoMessage() {}
 
 func (x *GetLineageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +2211,7 @@ func (x *GetLineageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLineageResponse.ProtoReflect.Descriptor instead.
 func (*GetLineageResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetLineageResponse) GetNodes() []*LineageNode {
@@ -1903,6 +2228,13 @@ func (x *GetLineageResponse) GetNextPageToken() string {
 	return ""
 }
 
+func (x *GetLineageResponse) GetTrackCommunity() int32 {
+	if x != nil && x.TrackCommunity != nil {
+		return *x.TrackCommunity
+	}
+	return 0
+}
+
 type DeleteTrackRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1912,7 +2244,7 @@ type DeleteTrackRequest struct {
 
 func (x *DeleteTrackRequest) Reset() {
 	*x = DeleteTrackRequest{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2256,7 @@ func (x *DeleteTrackRequest) String() string {
 func (*DeleteTrackRequest) ProtoMessage() {}
 
 func (x *DeleteTrackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2269,7 @@ func (x *DeleteTrackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrackRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTrackRequest) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteTrackRequest) GetName() string {
@@ -1956,7 +2288,7 @@ type DeleteTrackResponse struct {
 
 func (x *DeleteTrackResponse) Reset() {
 	*x = DeleteTrackResponse{}
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[28]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1968,7 +2300,7 @@ func (x *DeleteTrackResponse) String() string {
 func (*DeleteTrackResponse) ProtoMessage() {}
 
 func (x *DeleteTrackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[28]
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1981,7 +2313,7 @@ func (x *DeleteTrackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrackResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTrackResponse) Descriptor() ([]byte, []int) {
-	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{28}
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeleteTrackResponse) GetName() string {
@@ -1989,6 +2321,741 @@ func (x *DeleteTrackResponse) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+// How a graph analytic was computed (see the graph service's AnalyticsRun).
+type AnalyticsRun struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	GraphVersion []int64                `protobuf:"varint,1,rep,packed,name=graph_version,json=graphVersion,proto3" json:"graph_version,omitempty"`
+	Cached       bool                   `protobuf:"varint,2,opt,name=cached,proto3" json:"cached,omitempty"`
+	NodeCount    int64                  `protobuf:"varint,3,opt,name=node_count,json=nodeCount,proto3" json:"node_count,omitempty"`
+	// Betweenness: sources counted (node_count when exact).
+	SampleSize    int64 `protobuf:"varint,4,opt,name=sample_size,json=sampleSize,proto3" json:"sample_size,omitempty"`
+	Exact         bool  `protobuf:"varint,5,opt,name=exact,proto3" json:"exact,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnalyticsRun) Reset() {
+	*x = AnalyticsRun{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnalyticsRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnalyticsRun) ProtoMessage() {}
+
+func (x *AnalyticsRun) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnalyticsRun.ProtoReflect.Descriptor instead.
+func (*AnalyticsRun) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AnalyticsRun) GetGraphVersion() []int64 {
+	if x != nil {
+		return x.GraphVersion
+	}
+	return nil
+}
+
+func (x *AnalyticsRun) GetCached() bool {
+	if x != nil {
+		return x.Cached
+	}
+	return false
+}
+
+func (x *AnalyticsRun) GetNodeCount() int64 {
+	if x != nil {
+		return x.NodeCount
+	}
+	return 0
+}
+
+func (x *AnalyticsRun) GetSampleSize() int64 {
+	if x != nil {
+		return x.SampleSize
+	}
+	return 0
+}
+
+func (x *AnalyticsRun) GetExact() bool {
+	if x != nil {
+		return x.Exact
+	}
+	return false
+}
+
+type ListCommunitiesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// TRACKS: communities of tracks (tracks and tags as nodes, lineage and tag edges). TAGS:
+	// communities of the tags, joined by the number of tracks carrying both.
+	Kind CommunityKind `protobuf:"varint,1,opt,name=kind,proto3,enum=cadenza.orchestrator.v1.CommunityKind" json:"kind,omitempty"`
+	// Admins only: one user's tracks ("users/{user}"); empty means your own (an admin: every track).
+	User      string             `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Algorithm CommunityAlgorithm `protobuf:"varint,3,opt,name=algorithm,proto3,enum=cadenza.orchestrator.v1.CommunityAlgorithm" json:"algorithm,omitempty"`
+	// Modularity resolution in (0, 100]; 0 means 1.
+	Resolution float64 `protobuf:"fixed64,4,opt,name=resolution,proto3" json:"resolution,omitempty"`
+	Seed       int64   `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`
+	// 1..100; 0 means 10.
+	Limit         int32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommunitiesRequest) Reset() {
+	*x = ListCommunitiesRequest{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommunitiesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommunitiesRequest) ProtoMessage() {}
+
+func (x *ListCommunitiesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommunitiesRequest.ProtoReflect.Descriptor instead.
+func (*ListCommunitiesRequest) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListCommunitiesRequest) GetKind() CommunityKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CommunityKind_COMMUNITY_KIND_UNSPECIFIED
+}
+
+func (x *ListCommunitiesRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ListCommunitiesRequest) GetAlgorithm() CommunityAlgorithm {
+	if x != nil {
+		return x.Algorithm
+	}
+	return CommunityAlgorithm_COMMUNITY_ALGORITHM_UNSPECIFIED
+}
+
+func (x *ListCommunitiesRequest) GetResolution() float64 {
+	if x != nil {
+		return x.Resolution
+	}
+	return 0
+}
+
+func (x *ListCommunitiesRequest) GetSeed() int64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *ListCommunitiesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type TagCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tag           string                 `protobuf:"bytes,1,opt,name=tag,proto3" json:"tag,omitempty"`
+	TrackCount    int64                  `protobuf:"varint,2,opt,name=track_count,json=trackCount,proto3" json:"track_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TagCount) Reset() {
+	*x = TagCount{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TagCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TagCount) ProtoMessage() {}
+
+func (x *TagCount) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TagCount.ProtoReflect.Descriptor instead.
+func (*TagCount) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *TagCount) GetTag() string {
+	if x != nil {
+		return x.Tag
+	}
+	return ""
+}
+
+func (x *TagCount) GetTrackCount() int64 {
+	if x != nil {
+		return x.TrackCount
+	}
+	return 0
+}
+
+type Community struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0 is the largest.
+	Id                   int32       `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Size                 int64       `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	TopTags              []*TagCount `protobuf:"bytes,3,rep,name=top_tags,json=topTags,proto3" json:"top_tags,omitempty"`
+	RepresentativeTracks []string    `protobuf:"bytes,4,rep,name=representative_tracks,json=representativeTracks,proto3" json:"representative_tracks,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *Community) Reset() {
+	*x = Community{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Community) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Community) ProtoMessage() {}
+
+func (x *Community) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Community.ProtoReflect.Descriptor instead.
+func (*Community) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *Community) GetId() int32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Community) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *Community) GetTopTags() []*TagCount {
+	if x != nil {
+		return x.TopTags
+	}
+	return nil
+}
+
+func (x *Community) GetRepresentativeTracks() []string {
+	if x != nil {
+		return x.RepresentativeTracks
+	}
+	return nil
+}
+
+type ListCommunitiesResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Communities    []*Community           `protobuf:"bytes,1,rep,name=communities,proto3" json:"communities,omitempty"`
+	CommunityCount int32                  `protobuf:"varint,2,opt,name=community_count,json=communityCount,proto3" json:"community_count,omitempty"`
+	Modularity     float64                `protobuf:"fixed64,3,opt,name=modularity,proto3" json:"modularity,omitempty"`
+	Run            *AnalyticsRun          `protobuf:"bytes,4,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListCommunitiesResponse) Reset() {
+	*x = ListCommunitiesResponse{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommunitiesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommunitiesResponse) ProtoMessage() {}
+
+func (x *ListCommunitiesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommunitiesResponse.ProtoReflect.Descriptor instead.
+func (*ListCommunitiesResponse) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListCommunitiesResponse) GetCommunities() []*Community {
+	if x != nil {
+		return x.Communities
+	}
+	return nil
+}
+
+func (x *ListCommunitiesResponse) GetCommunityCount() int32 {
+	if x != nil {
+		return x.CommunityCount
+	}
+	return 0
+}
+
+func (x *ListCommunitiesResponse) GetModularity() float64 {
+	if x != nil {
+		return x.Modularity
+	}
+	return 0
+}
+
+func (x *ListCommunitiesResponse) GetRun() *AnalyticsRun {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+type ListCentralTracksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1..100; 0 means 10.
+	Limit  int32            `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	Method CentralityMethod `protobuf:"varint,2,opt,name=method,proto3,enum=cadenza.orchestrator.v1.CentralityMethod" json:"method,omitempty"`
+	// Admins only, as in ListCommunitiesRequest.
+	User string `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	// Betweenness: sources to sample, 1..5000; 0 lets the service choose (exact on small graphs).
+	SampleSize    int32 `protobuf:"varint,4,opt,name=sample_size,json=sampleSize,proto3" json:"sample_size,omitempty"`
+	Seed          int64 `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCentralTracksRequest) Reset() {
+	*x = ListCentralTracksRequest{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCentralTracksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCentralTracksRequest) ProtoMessage() {}
+
+func (x *ListCentralTracksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCentralTracksRequest.ProtoReflect.Descriptor instead.
+func (*ListCentralTracksRequest) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListCentralTracksRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListCentralTracksRequest) GetMethod() CentralityMethod {
+	if x != nil {
+		return x.Method
+	}
+	return CentralityMethod_CENTRALITY_METHOD_UNSPECIFIED
+}
+
+func (x *ListCentralTracksRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ListCentralTracksRequest) GetSampleSize() int32 {
+	if x != nil {
+		return x.SampleSize
+	}
+	return 0
+}
+
+func (x *ListCentralTracksRequest) GetSeed() int64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+type TrackScore struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Track         string                 `protobuf:"bytes,1,opt,name=track,proto3" json:"track,omitempty"`
+	Score         float64                `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	Degree        int64                  `protobuf:"varint,3,opt,name=degree,proto3" json:"degree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrackScore) Reset() {
+	*x = TrackScore{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrackScore) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrackScore) ProtoMessage() {}
+
+func (x *TrackScore) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrackScore.ProtoReflect.Descriptor instead.
+func (*TrackScore) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *TrackScore) GetTrack() string {
+	if x != nil {
+		return x.Track
+	}
+	return ""
+}
+
+func (x *TrackScore) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *TrackScore) GetDegree() int64 {
+	if x != nil {
+		return x.Degree
+	}
+	return 0
+}
+
+type ListCentralTracksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tracks        []*TrackScore          `protobuf:"bytes,1,rep,name=tracks,proto3" json:"tracks,omitempty"`
+	Run           *AnalyticsRun          `protobuf:"bytes,2,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCentralTracksResponse) Reset() {
+	*x = ListCentralTracksResponse{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCentralTracksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCentralTracksResponse) ProtoMessage() {}
+
+func (x *ListCentralTracksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCentralTracksResponse.ProtoReflect.Descriptor instead.
+func (*ListCentralTracksResponse) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListCentralTracksResponse) GetTracks() []*TrackScore {
+	if x != nil {
+		return x.Tracks
+	}
+	return nil
+}
+
+func (x *ListCentralTracksResponse) GetRun() *AnalyticsRun {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+type ListCentralTagsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limit         int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	Method        CentralityMethod       `protobuf:"varint,2,opt,name=method,proto3,enum=cadenza.orchestrator.v1.CentralityMethod" json:"method,omitempty"`
+	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	SampleSize    int32                  `protobuf:"varint,4,opt,name=sample_size,json=sampleSize,proto3" json:"sample_size,omitempty"`
+	Seed          int64                  `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCentralTagsRequest) Reset() {
+	*x = ListCentralTagsRequest{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCentralTagsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCentralTagsRequest) ProtoMessage() {}
+
+func (x *ListCentralTagsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCentralTagsRequest.ProtoReflect.Descriptor instead.
+func (*ListCentralTagsRequest) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListCentralTagsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListCentralTagsRequest) GetMethod() CentralityMethod {
+	if x != nil {
+		return x.Method
+	}
+	return CentralityMethod_CENTRALITY_METHOD_UNSPECIFIED
+}
+
+func (x *ListCentralTagsRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ListCentralTagsRequest) GetSampleSize() int32 {
+	if x != nil {
+		return x.SampleSize
+	}
+	return 0
+}
+
+func (x *ListCentralTagsRequest) GetSeed() int64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+type TagScore struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tag           string                 `protobuf:"bytes,1,opt,name=tag,proto3" json:"tag,omitempty"`
+	Score         float64                `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	TrackCount    int64                  `protobuf:"varint,3,opt,name=track_count,json=trackCount,proto3" json:"track_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TagScore) Reset() {
+	*x = TagScore{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TagScore) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TagScore) ProtoMessage() {}
+
+func (x *TagScore) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TagScore.ProtoReflect.Descriptor instead.
+func (*TagScore) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *TagScore) GetTag() string {
+	if x != nil {
+		return x.Tag
+	}
+	return ""
+}
+
+func (x *TagScore) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *TagScore) GetTrackCount() int64 {
+	if x != nil {
+		return x.TrackCount
+	}
+	return 0
+}
+
+type ListCentralTagsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tags          []*TagScore            `protobuf:"bytes,1,rep,name=tags,proto3" json:"tags,omitempty"`
+	Run           *AnalyticsRun          `protobuf:"bytes,2,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCentralTagsResponse) Reset() {
+	*x = ListCentralTagsResponse{}
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCentralTagsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCentralTagsResponse) ProtoMessage() {}
+
+func (x *ListCentralTagsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCentralTagsResponse.ProtoReflect.Descriptor instead.
+func (*ListCentralTagsResponse) Descriptor() ([]byte, []int) {
+	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListCentralTagsResponse) GetTags() []*TagScore {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ListCentralTagsResponse) GetRun() *AnalyticsRun {
+	if x != nil {
+		return x.Run
+	}
+	return nil
 }
 
 var File_cadenza_orchestrator_v1_orchestrator_proto protoreflect.FileDescriptor
@@ -2084,38 +3151,121 @@ const file_cadenza_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"derivation\x12;\n" +
 	"\x06params\x18\x03 \x01(\v2#.cadenza.common.v1.GenerationParamsR\x06params\"C\n" +
 	"\x17CreateVariationResponse\x12(\n" +
-	"\x03job\x18\x01 \x01(\v2\x16.cadenza.common.v1.JobR\x03job\"\xa8\x01\n" +
+	"\x03job\x18\x01 \x01(\v2\x16.cadenza.common.v1.JobR\x03job\"\xf0\x01\n" +
 	"\x1aSearchSimilarTracksRequest\x12\x16\n" +
 	"\x05track\x18\x01 \x01(\tH\x00R\x05track\x12\x14\n" +
 	"\x04text\x18\x02 \x01(\tH\x00R\x04text\x12\x13\n" +
 	"\x05top_k\x18\x03 \x01(\x05R\x04topK\x12\x19\n" +
 	"\btags_any\x18\x04 \x03(\tR\atagsAny\x12#\n" +
-	"\rmodel_version\x18\x05 \x01(\tR\fmodelVersionB\a\n" +
-	"\x05query\"T\n" +
+	"\rmodel_version\x18\x05 \x01(\tR\fmodelVersion\x12F\n" +
+	"\tcommunity\x18\x06 \x01(\v2(.cadenza.orchestrator.v1.CommunityFilterR\tcommunityB\a\n" +
+	"\x05query\"\x9d\x01\n" +
+	"\x0fCommunityFilter\x12@\n" +
+	"\x04mode\x18\x01 \x01(\x0e2,.cadenza.orchestrator.v1.CommunityFilterModeR\x04mode\x12\x14\n" +
+	"\x05track\x18\x02 \x01(\tR\x05track\x12\x1e\n" +
+	"\n" +
+	"resolution\x18\x03 \x01(\x01R\n" +
+	"resolution\x12\x12\n" +
+	"\x04seed\x18\x04 \x01(\x03R\x04seed\"\x85\x01\n" +
 	"\fSimilarTrack\x12.\n" +
 	"\x05track\x18\x01 \x01(\v2\x18.cadenza.common.v1.TrackR\x05track\x12\x14\n" +
-	"\x05score\x18\x02 \x01(\x02R\x05score\"\\\n" +
+	"\x05score\x18\x02 \x01(\x02R\x05score\x12!\n" +
+	"\tcommunity\x18\x03 \x01(\x05H\x00R\tcommunity\x88\x01\x01B\f\n" +
+	"\n" +
+	"_community\"\x8d\x01\n" +
 	"\x1bSearchSimilarTracksResponse\x12=\n" +
-	"\x06tracks\x18\x01 \x03(\v2%.cadenza.orchestrator.v1.SimilarTrackR\x06tracks\"\xcb\x01\n" +
+	"\x06tracks\x18\x01 \x03(\v2%.cadenza.orchestrator.v1.SimilarTrackR\x06tracks\x12!\n" +
+	"\tcommunity\x18\x02 \x01(\x05H\x00R\tcommunity\x88\x01\x01B\f\n" +
+	"\n" +
+	"_community\"\xfc\x01\n" +
 	"\x11GetLineageRequest\x12\x14\n" +
 	"\x05track\x18\x01 \x01(\tR\x05track\x12G\n" +
 	"\tdirection\x18\x02 \x01(\x0e2).cadenza.orchestrator.v1.LineageDirectionR\tdirection\x12\x1b\n" +
 	"\tmax_depth\x18\x03 \x01(\x05R\bmaxDepth\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x05 \x01(\tR\tpageToken\"\x83\x01\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\x12/\n" +
+	"\x13include_communities\x18\x06 \x01(\bR\x12includeCommunities\"\xb4\x01\n" +
 	"\vLineageNode\x12\x14\n" +
 	"\x05track\x18\x01 \x01(\tR\x05track\x12\x14\n" +
 	"\x05depth\x18\x02 \x01(\x05R\x05depth\x12,\n" +
 	"\x02op\x18\x03 \x01(\x0e2\x1c.cadenza.common.v1.LineageOpR\x02op\x12\x1a\n" +
-	"\bstrength\x18\x04 \x01(\x01R\bstrength\"x\n" +
+	"\bstrength\x18\x04 \x01(\x01R\bstrength\x12!\n" +
+	"\tcommunity\x18\x05 \x01(\x05H\x00R\tcommunity\x88\x01\x01B\f\n" +
+	"\n" +
+	"_community\"\xba\x01\n" +
 	"\x12GetLineageResponse\x12:\n" +
 	"\x05nodes\x18\x01 \x03(\v2$.cadenza.orchestrator.v1.LineageNodeR\x05nodes\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12,\n" +
+	"\x0ftrack_community\x18\x03 \x01(\x05H\x00R\x0etrackCommunity\x88\x01\x01B\x12\n" +
+	"\x10_track_community\"(\n" +
 	"\x12DeleteTrackRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\")\n" +
 	"\x13DeleteTrackResponse\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name*\xad\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xa1\x01\n" +
+	"\fAnalyticsRun\x12#\n" +
+	"\rgraph_version\x18\x01 \x03(\x03R\fgraphVersion\x12\x16\n" +
+	"\x06cached\x18\x02 \x01(\bR\x06cached\x12\x1d\n" +
+	"\n" +
+	"node_count\x18\x03 \x01(\x03R\tnodeCount\x12\x1f\n" +
+	"\vsample_size\x18\x04 \x01(\x03R\n" +
+	"sampleSize\x12\x14\n" +
+	"\x05exact\x18\x05 \x01(\bR\x05exact\"\xfd\x01\n" +
+	"\x16ListCommunitiesRequest\x12:\n" +
+	"\x04kind\x18\x01 \x01(\x0e2&.cadenza.orchestrator.v1.CommunityKindR\x04kind\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12I\n" +
+	"\talgorithm\x18\x03 \x01(\x0e2+.cadenza.orchestrator.v1.CommunityAlgorithmR\talgorithm\x12\x1e\n" +
+	"\n" +
+	"resolution\x18\x04 \x01(\x01R\n" +
+	"resolution\x12\x12\n" +
+	"\x04seed\x18\x05 \x01(\x03R\x04seed\x12\x14\n" +
+	"\x05limit\x18\x06 \x01(\x05R\x05limit\"=\n" +
+	"\bTagCount\x12\x10\n" +
+	"\x03tag\x18\x01 \x01(\tR\x03tag\x12\x1f\n" +
+	"\vtrack_count\x18\x02 \x01(\x03R\n" +
+	"trackCount\"\xa2\x01\n" +
+	"\tCommunity\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12<\n" +
+	"\btop_tags\x18\x03 \x03(\v2!.cadenza.orchestrator.v1.TagCountR\atopTags\x123\n" +
+	"\x15representative_tracks\x18\x04 \x03(\tR\x14representativeTracks\"\xe1\x01\n" +
+	"\x17ListCommunitiesResponse\x12D\n" +
+	"\vcommunities\x18\x01 \x03(\v2\".cadenza.orchestrator.v1.CommunityR\vcommunities\x12'\n" +
+	"\x0fcommunity_count\x18\x02 \x01(\x05R\x0ecommunityCount\x12\x1e\n" +
+	"\n" +
+	"modularity\x18\x03 \x01(\x01R\n" +
+	"modularity\x127\n" +
+	"\x03run\x18\x04 \x01(\v2%.cadenza.orchestrator.v1.AnalyticsRunR\x03run\"\xbc\x01\n" +
+	"\x18ListCentralTracksRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12A\n" +
+	"\x06method\x18\x02 \x01(\x0e2).cadenza.orchestrator.v1.CentralityMethodR\x06method\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12\x1f\n" +
+	"\vsample_size\x18\x04 \x01(\x05R\n" +
+	"sampleSize\x12\x12\n" +
+	"\x04seed\x18\x05 \x01(\x03R\x04seed\"P\n" +
+	"\n" +
+	"TrackScore\x12\x14\n" +
+	"\x05track\x18\x01 \x01(\tR\x05track\x12\x14\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x16\n" +
+	"\x06degree\x18\x03 \x01(\x03R\x06degree\"\x91\x01\n" +
+	"\x19ListCentralTracksResponse\x12;\n" +
+	"\x06tracks\x18\x01 \x03(\v2#.cadenza.orchestrator.v1.TrackScoreR\x06tracks\x127\n" +
+	"\x03run\x18\x02 \x01(\v2%.cadenza.orchestrator.v1.AnalyticsRunR\x03run\"\xba\x01\n" +
+	"\x16ListCentralTagsRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12A\n" +
+	"\x06method\x18\x02 \x01(\x0e2).cadenza.orchestrator.v1.CentralityMethodR\x06method\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12\x1f\n" +
+	"\vsample_size\x18\x04 \x01(\x05R\n" +
+	"sampleSize\x12\x12\n" +
+	"\x04seed\x18\x05 \x01(\x03R\x04seed\"S\n" +
+	"\bTagScore\x12\x10\n" +
+	"\x03tag\x18\x01 \x01(\tR\x03tag\x12\x14\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x1f\n" +
+	"\vtrack_count\x18\x03 \x01(\x03R\n" +
+	"trackCount\"\x89\x01\n" +
+	"\x17ListCentralTagsResponse\x125\n" +
+	"\x04tags\x18\x01 \x03(\v2!.cadenza.orchestrator.v1.TagScoreR\x04tags\x127\n" +
+	"\x03run\x18\x02 \x01(\v2%.cadenza.orchestrator.v1.AnalyticsRunR\x03run*\xad\x01\n" +
 	"\x05Phase\x12\x15\n" +
 	"\x11PHASE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fPHASE_QUEUED\x10\x01\x12\x13\n" +
@@ -2130,12 +3280,28 @@ const file_cadenza_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"NoticeKind\x12\x1b\n" +
 	"\x17NOTICE_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14NOTICE_KIND_ACCEPTED\x10\x01\x12\x18\n" +
-	"\x14NOTICE_KIND_RETRYING\x10\x02*y\n" +
+	"\x14NOTICE_KIND_RETRYING\x10\x02*\x81\x01\n" +
+	"\x13CommunityFilterMode\x12%\n" +
+	"!COMMUNITY_FILTER_MODE_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eCOMMUNITY_FILTER_MODE_RESTRICT\x10\x01\x12\x1f\n" +
+	"\x1bCOMMUNITY_FILTER_MODE_BOOST\x10\x02*y\n" +
 	"\x10LineageDirection\x12!\n" +
 	"\x1dLINEAGE_DIRECTION_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bLINEAGE_DIRECTION_ANCESTORS\x10\x01\x12!\n" +
-	"\x1dLINEAGE_DIRECTION_DESCENDANTS\x10\x022\x86\n" +
-	"\n" +
+	"\x1dLINEAGE_DIRECTION_DESCENDANTS\x10\x02*c\n" +
+	"\rCommunityKind\x12\x1e\n" +
+	"\x1aCOMMUNITY_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15COMMUNITY_KIND_TRACKS\x10\x01\x12\x17\n" +
+	"\x13COMMUNITY_KIND_TAGS\x10\x02*z\n" +
+	"\x12CommunityAlgorithm\x12#\n" +
+	"\x1fCOMMUNITY_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aCOMMUNITY_ALGORITHM_LEIDEN\x10\x01\x12\x1f\n" +
+	"\x1bCOMMUNITY_ALGORITHM_LOUVAIN\x10\x02*\x96\x01\n" +
+	"\x10CentralityMethod\x12!\n" +
+	"\x1dCENTRALITY_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18CENTRALITY_METHOD_DEGREE\x10\x01\x12\x1e\n" +
+	"\x1aCENTRALITY_METHOD_PAGERANK\x10\x02\x12!\n" +
+	"\x1dCENTRALITY_METHOD_BETWEENNESS\x10\x032\xee\f\n" +
 	"\x13OrchestratorService\x12w\n" +
 	"\x10SubmitGeneration\x120.cadenza.orchestrator.v1.SubmitGenerationRequest\x1a1.cadenza.orchestrator.v1.SubmitGenerationResponse\x12a\n" +
 	"\bWatchJob\x12(.cadenza.orchestrator.v1.WatchJobRequest\x1a).cadenza.orchestrator.v1.WatchJobResponse0\x01\x12a\n" +
@@ -2150,7 +3316,10 @@ const file_cadenza_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x13SearchSimilarTracks\x123.cadenza.orchestrator.v1.SearchSimilarTracksRequest\x1a4.cadenza.orchestrator.v1.SearchSimilarTracksResponse\x12e\n" +
 	"\n" +
 	"GetLineage\x12*.cadenza.orchestrator.v1.GetLineageRequest\x1a+.cadenza.orchestrator.v1.GetLineageResponse\x12h\n" +
-	"\vDeleteTrack\x12+.cadenza.orchestrator.v1.DeleteTrackRequest\x1a,.cadenza.orchestrator.v1.DeleteTrackResponseB\xea\x01\n" +
+	"\vDeleteTrack\x12+.cadenza.orchestrator.v1.DeleteTrackRequest\x1a,.cadenza.orchestrator.v1.DeleteTrackResponse\x12t\n" +
+	"\x0fListCommunities\x12/.cadenza.orchestrator.v1.ListCommunitiesRequest\x1a0.cadenza.orchestrator.v1.ListCommunitiesResponse\x12z\n" +
+	"\x11ListCentralTracks\x121.cadenza.orchestrator.v1.ListCentralTracksRequest\x1a2.cadenza.orchestrator.v1.ListCentralTracksResponse\x12t\n" +
+	"\x0fListCentralTags\x12/.cadenza.orchestrator.v1.ListCentralTagsRequest\x1a0.cadenza.orchestrator.v1.ListCentralTagsResponseB\xea\x01\n" +
 	"\x1bcom.cadenza.orchestrator.v1B\x11OrchestratorProtoP\x01Z:cadenza.dev/sdk/gen/cadenza/orchestrator/v1;orchestratorv1\xa2\x02\x03COX\xaa\x02\x17Cadenza.Orchestrator.V1\xca\x02\x17Cadenza\\Orchestrator\\V1\xe2\x02#Cadenza\\Orchestrator\\V1\\GPBMetadata\xea\x02\x19Cadenza::Orchestrator::V1b\x06proto3"
 
 var (
@@ -2165,111 +3334,146 @@ func file_cadenza_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 	return file_cadenza_orchestrator_v1_orchestrator_proto_rawDescData
 }
 
-var file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_cadenza_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_cadenza_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(Phase)(0),                          // 0: cadenza.orchestrator.v1.Phase
 	(NoticeKind)(0),                     // 1: cadenza.orchestrator.v1.NoticeKind
-	(LineageDirection)(0),               // 2: cadenza.orchestrator.v1.LineageDirection
-	(*SubmitGenerationRequest)(nil),     // 3: cadenza.orchestrator.v1.SubmitGenerationRequest
-	(*SubmitGenerationResponse)(nil),    // 4: cadenza.orchestrator.v1.SubmitGenerationResponse
-	(*ProgressEvent)(nil),               // 5: cadenza.orchestrator.v1.ProgressEvent
-	(*PhaseEvent)(nil),                  // 6: cadenza.orchestrator.v1.PhaseEvent
-	(*NoticeEvent)(nil),                 // 7: cadenza.orchestrator.v1.NoticeEvent
-	(*WatchJobRequest)(nil),             // 8: cadenza.orchestrator.v1.WatchJobRequest
-	(*WatchJobResponse)(nil),            // 9: cadenza.orchestrator.v1.WatchJobResponse
-	(*GenerateRequest)(nil),             // 10: cadenza.orchestrator.v1.GenerateRequest
-	(*GenerateResponse)(nil),            // 11: cadenza.orchestrator.v1.GenerateResponse
-	(*CancelJobRequest)(nil),            // 12: cadenza.orchestrator.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),           // 13: cadenza.orchestrator.v1.CancelJobResponse
-	(*GetJobRequest)(nil),               // 14: cadenza.orchestrator.v1.GetJobRequest
-	(*GetJobResponse)(nil),              // 15: cadenza.orchestrator.v1.GetJobResponse
-	(*ListJobsRequest)(nil),             // 16: cadenza.orchestrator.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),            // 17: cadenza.orchestrator.v1.ListJobsResponse
-	(*GetTrackRequest)(nil),             // 18: cadenza.orchestrator.v1.GetTrackRequest
-	(*GetTrackResponse)(nil),            // 19: cadenza.orchestrator.v1.GetTrackResponse
-	(*ListTracksRequest)(nil),           // 20: cadenza.orchestrator.v1.ListTracksRequest
-	(*ListTracksResponse)(nil),          // 21: cadenza.orchestrator.v1.ListTracksResponse
-	(*CreateVariationRequest)(nil),      // 22: cadenza.orchestrator.v1.CreateVariationRequest
-	(*CreateVariationResponse)(nil),     // 23: cadenza.orchestrator.v1.CreateVariationResponse
-	(*SearchSimilarTracksRequest)(nil),  // 24: cadenza.orchestrator.v1.SearchSimilarTracksRequest
-	(*SimilarTrack)(nil),                // 25: cadenza.orchestrator.v1.SimilarTrack
-	(*SearchSimilarTracksResponse)(nil), // 26: cadenza.orchestrator.v1.SearchSimilarTracksResponse
-	(*GetLineageRequest)(nil),           // 27: cadenza.orchestrator.v1.GetLineageRequest
-	(*LineageNode)(nil),                 // 28: cadenza.orchestrator.v1.LineageNode
-	(*GetLineageResponse)(nil),          // 29: cadenza.orchestrator.v1.GetLineageResponse
-	(*DeleteTrackRequest)(nil),          // 30: cadenza.orchestrator.v1.DeleteTrackRequest
-	(*DeleteTrackResponse)(nil),         // 31: cadenza.orchestrator.v1.DeleteTrackResponse
-	(*v1.GenerationParams)(nil),         // 32: cadenza.common.v1.GenerationParams
-	(*v1.Job)(nil),                      // 33: cadenza.common.v1.Job
-	(*timestamppb.Timestamp)(nil),       // 34: google.protobuf.Timestamp
-	(v1.JobState)(0),                    // 35: cadenza.common.v1.JobState
-	(*v1.Track)(nil),                    // 36: cadenza.common.v1.Track
-	(*v1.Derivation)(nil),               // 37: cadenza.common.v1.Derivation
-	(v1.LineageOp)(0),                   // 38: cadenza.common.v1.LineageOp
+	(CommunityFilterMode)(0),            // 2: cadenza.orchestrator.v1.CommunityFilterMode
+	(LineageDirection)(0),               // 3: cadenza.orchestrator.v1.LineageDirection
+	(CommunityKind)(0),                  // 4: cadenza.orchestrator.v1.CommunityKind
+	(CommunityAlgorithm)(0),             // 5: cadenza.orchestrator.v1.CommunityAlgorithm
+	(CentralityMethod)(0),               // 6: cadenza.orchestrator.v1.CentralityMethod
+	(*SubmitGenerationRequest)(nil),     // 7: cadenza.orchestrator.v1.SubmitGenerationRequest
+	(*SubmitGenerationResponse)(nil),    // 8: cadenza.orchestrator.v1.SubmitGenerationResponse
+	(*ProgressEvent)(nil),               // 9: cadenza.orchestrator.v1.ProgressEvent
+	(*PhaseEvent)(nil),                  // 10: cadenza.orchestrator.v1.PhaseEvent
+	(*NoticeEvent)(nil),                 // 11: cadenza.orchestrator.v1.NoticeEvent
+	(*WatchJobRequest)(nil),             // 12: cadenza.orchestrator.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),            // 13: cadenza.orchestrator.v1.WatchJobResponse
+	(*GenerateRequest)(nil),             // 14: cadenza.orchestrator.v1.GenerateRequest
+	(*GenerateResponse)(nil),            // 15: cadenza.orchestrator.v1.GenerateResponse
+	(*CancelJobRequest)(nil),            // 16: cadenza.orchestrator.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),           // 17: cadenza.orchestrator.v1.CancelJobResponse
+	(*GetJobRequest)(nil),               // 18: cadenza.orchestrator.v1.GetJobRequest
+	(*GetJobResponse)(nil),              // 19: cadenza.orchestrator.v1.GetJobResponse
+	(*ListJobsRequest)(nil),             // 20: cadenza.orchestrator.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),            // 21: cadenza.orchestrator.v1.ListJobsResponse
+	(*GetTrackRequest)(nil),             // 22: cadenza.orchestrator.v1.GetTrackRequest
+	(*GetTrackResponse)(nil),            // 23: cadenza.orchestrator.v1.GetTrackResponse
+	(*ListTracksRequest)(nil),           // 24: cadenza.orchestrator.v1.ListTracksRequest
+	(*ListTracksResponse)(nil),          // 25: cadenza.orchestrator.v1.ListTracksResponse
+	(*CreateVariationRequest)(nil),      // 26: cadenza.orchestrator.v1.CreateVariationRequest
+	(*CreateVariationResponse)(nil),     // 27: cadenza.orchestrator.v1.CreateVariationResponse
+	(*SearchSimilarTracksRequest)(nil),  // 28: cadenza.orchestrator.v1.SearchSimilarTracksRequest
+	(*CommunityFilter)(nil),             // 29: cadenza.orchestrator.v1.CommunityFilter
+	(*SimilarTrack)(nil),                // 30: cadenza.orchestrator.v1.SimilarTrack
+	(*SearchSimilarTracksResponse)(nil), // 31: cadenza.orchestrator.v1.SearchSimilarTracksResponse
+	(*GetLineageRequest)(nil),           // 32: cadenza.orchestrator.v1.GetLineageRequest
+	(*LineageNode)(nil),                 // 33: cadenza.orchestrator.v1.LineageNode
+	(*GetLineageResponse)(nil),          // 34: cadenza.orchestrator.v1.GetLineageResponse
+	(*DeleteTrackRequest)(nil),          // 35: cadenza.orchestrator.v1.DeleteTrackRequest
+	(*DeleteTrackResponse)(nil),         // 36: cadenza.orchestrator.v1.DeleteTrackResponse
+	(*AnalyticsRun)(nil),                // 37: cadenza.orchestrator.v1.AnalyticsRun
+	(*ListCommunitiesRequest)(nil),      // 38: cadenza.orchestrator.v1.ListCommunitiesRequest
+	(*TagCount)(nil),                    // 39: cadenza.orchestrator.v1.TagCount
+	(*Community)(nil),                   // 40: cadenza.orchestrator.v1.Community
+	(*ListCommunitiesResponse)(nil),     // 41: cadenza.orchestrator.v1.ListCommunitiesResponse
+	(*ListCentralTracksRequest)(nil),    // 42: cadenza.orchestrator.v1.ListCentralTracksRequest
+	(*TrackScore)(nil),                  // 43: cadenza.orchestrator.v1.TrackScore
+	(*ListCentralTracksResponse)(nil),   // 44: cadenza.orchestrator.v1.ListCentralTracksResponse
+	(*ListCentralTagsRequest)(nil),      // 45: cadenza.orchestrator.v1.ListCentralTagsRequest
+	(*TagScore)(nil),                    // 46: cadenza.orchestrator.v1.TagScore
+	(*ListCentralTagsResponse)(nil),     // 47: cadenza.orchestrator.v1.ListCentralTagsResponse
+	(*v1.GenerationParams)(nil),         // 48: cadenza.common.v1.GenerationParams
+	(*v1.Job)(nil),                      // 49: cadenza.common.v1.Job
+	(*timestamppb.Timestamp)(nil),       // 50: google.protobuf.Timestamp
+	(v1.JobState)(0),                    // 51: cadenza.common.v1.JobState
+	(*v1.Track)(nil),                    // 52: cadenza.common.v1.Track
+	(*v1.Derivation)(nil),               // 53: cadenza.common.v1.Derivation
+	(v1.LineageOp)(0),                   // 54: cadenza.common.v1.LineageOp
 }
 var file_cadenza_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
-	32, // 0: cadenza.orchestrator.v1.SubmitGenerationRequest.params:type_name -> cadenza.common.v1.GenerationParams
-	33, // 1: cadenza.orchestrator.v1.SubmitGenerationResponse.job:type_name -> cadenza.common.v1.Job
-	34, // 2: cadenza.orchestrator.v1.ProgressEvent.emit_time:type_name -> google.protobuf.Timestamp
+	48, // 0: cadenza.orchestrator.v1.SubmitGenerationRequest.params:type_name -> cadenza.common.v1.GenerationParams
+	49, // 1: cadenza.orchestrator.v1.SubmitGenerationResponse.job:type_name -> cadenza.common.v1.Job
+	50, // 2: cadenza.orchestrator.v1.ProgressEvent.emit_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: cadenza.orchestrator.v1.PhaseEvent.phase:type_name -> cadenza.orchestrator.v1.Phase
-	34, // 4: cadenza.orchestrator.v1.PhaseEvent.emit_time:type_name -> google.protobuf.Timestamp
+	50, // 4: cadenza.orchestrator.v1.PhaseEvent.emit_time:type_name -> google.protobuf.Timestamp
 	1,  // 5: cadenza.orchestrator.v1.NoticeEvent.kind:type_name -> cadenza.orchestrator.v1.NoticeKind
 	0,  // 6: cadenza.orchestrator.v1.NoticeEvent.phase:type_name -> cadenza.orchestrator.v1.Phase
-	34, // 7: cadenza.orchestrator.v1.NoticeEvent.emit_time:type_name -> google.protobuf.Timestamp
-	33, // 8: cadenza.orchestrator.v1.WatchJobResponse.job:type_name -> cadenza.common.v1.Job
-	5,  // 9: cadenza.orchestrator.v1.WatchJobResponse.progress:type_name -> cadenza.orchestrator.v1.ProgressEvent
-	6,  // 10: cadenza.orchestrator.v1.WatchJobResponse.phase:type_name -> cadenza.orchestrator.v1.PhaseEvent
-	7,  // 11: cadenza.orchestrator.v1.WatchJobResponse.notice:type_name -> cadenza.orchestrator.v1.NoticeEvent
-	32, // 12: cadenza.orchestrator.v1.GenerateRequest.params:type_name -> cadenza.common.v1.GenerationParams
-	33, // 13: cadenza.orchestrator.v1.GenerateResponse.job:type_name -> cadenza.common.v1.Job
-	5,  // 14: cadenza.orchestrator.v1.GenerateResponse.progress:type_name -> cadenza.orchestrator.v1.ProgressEvent
-	6,  // 15: cadenza.orchestrator.v1.GenerateResponse.phase:type_name -> cadenza.orchestrator.v1.PhaseEvent
-	7,  // 16: cadenza.orchestrator.v1.GenerateResponse.notice:type_name -> cadenza.orchestrator.v1.NoticeEvent
-	33, // 17: cadenza.orchestrator.v1.CancelJobResponse.job:type_name -> cadenza.common.v1.Job
-	33, // 18: cadenza.orchestrator.v1.GetJobResponse.job:type_name -> cadenza.common.v1.Job
-	35, // 19: cadenza.orchestrator.v1.ListJobsRequest.states:type_name -> cadenza.common.v1.JobState
-	33, // 20: cadenza.orchestrator.v1.ListJobsResponse.jobs:type_name -> cadenza.common.v1.Job
-	36, // 21: cadenza.orchestrator.v1.GetTrackResponse.track:type_name -> cadenza.common.v1.Track
-	34, // 22: cadenza.orchestrator.v1.GetTrackResponse.audio_url_expire_time:type_name -> google.protobuf.Timestamp
-	36, // 23: cadenza.orchestrator.v1.ListTracksResponse.tracks:type_name -> cadenza.common.v1.Track
-	37, // 24: cadenza.orchestrator.v1.CreateVariationRequest.derivation:type_name -> cadenza.common.v1.Derivation
-	32, // 25: cadenza.orchestrator.v1.CreateVariationRequest.params:type_name -> cadenza.common.v1.GenerationParams
-	33, // 26: cadenza.orchestrator.v1.CreateVariationResponse.job:type_name -> cadenza.common.v1.Job
-	36, // 27: cadenza.orchestrator.v1.SimilarTrack.track:type_name -> cadenza.common.v1.Track
-	25, // 28: cadenza.orchestrator.v1.SearchSimilarTracksResponse.tracks:type_name -> cadenza.orchestrator.v1.SimilarTrack
-	2,  // 29: cadenza.orchestrator.v1.GetLineageRequest.direction:type_name -> cadenza.orchestrator.v1.LineageDirection
-	38, // 30: cadenza.orchestrator.v1.LineageNode.op:type_name -> cadenza.common.v1.LineageOp
-	28, // 31: cadenza.orchestrator.v1.GetLineageResponse.nodes:type_name -> cadenza.orchestrator.v1.LineageNode
-	3,  // 32: cadenza.orchestrator.v1.OrchestratorService.SubmitGeneration:input_type -> cadenza.orchestrator.v1.SubmitGenerationRequest
-	8,  // 33: cadenza.orchestrator.v1.OrchestratorService.WatchJob:input_type -> cadenza.orchestrator.v1.WatchJobRequest
-	10, // 34: cadenza.orchestrator.v1.OrchestratorService.Generate:input_type -> cadenza.orchestrator.v1.GenerateRequest
-	12, // 35: cadenza.orchestrator.v1.OrchestratorService.CancelJob:input_type -> cadenza.orchestrator.v1.CancelJobRequest
-	14, // 36: cadenza.orchestrator.v1.OrchestratorService.GetJob:input_type -> cadenza.orchestrator.v1.GetJobRequest
-	16, // 37: cadenza.orchestrator.v1.OrchestratorService.ListJobs:input_type -> cadenza.orchestrator.v1.ListJobsRequest
-	18, // 38: cadenza.orchestrator.v1.OrchestratorService.GetTrack:input_type -> cadenza.orchestrator.v1.GetTrackRequest
-	20, // 39: cadenza.orchestrator.v1.OrchestratorService.ListTracks:input_type -> cadenza.orchestrator.v1.ListTracksRequest
-	22, // 40: cadenza.orchestrator.v1.OrchestratorService.CreateVariation:input_type -> cadenza.orchestrator.v1.CreateVariationRequest
-	24, // 41: cadenza.orchestrator.v1.OrchestratorService.SearchSimilarTracks:input_type -> cadenza.orchestrator.v1.SearchSimilarTracksRequest
-	27, // 42: cadenza.orchestrator.v1.OrchestratorService.GetLineage:input_type -> cadenza.orchestrator.v1.GetLineageRequest
-	30, // 43: cadenza.orchestrator.v1.OrchestratorService.DeleteTrack:input_type -> cadenza.orchestrator.v1.DeleteTrackRequest
-	4,  // 44: cadenza.orchestrator.v1.OrchestratorService.SubmitGeneration:output_type -> cadenza.orchestrator.v1.SubmitGenerationResponse
-	9,  // 45: cadenza.orchestrator.v1.OrchestratorService.WatchJob:output_type -> cadenza.orchestrator.v1.WatchJobResponse
-	11, // 46: cadenza.orchestrator.v1.OrchestratorService.Generate:output_type -> cadenza.orchestrator.v1.GenerateResponse
-	13, // 47: cadenza.orchestrator.v1.OrchestratorService.CancelJob:output_type -> cadenza.orchestrator.v1.CancelJobResponse
-	15, // 48: cadenza.orchestrator.v1.OrchestratorService.GetJob:output_type -> cadenza.orchestrator.v1.GetJobResponse
-	17, // 49: cadenza.orchestrator.v1.OrchestratorService.ListJobs:output_type -> cadenza.orchestrator.v1.ListJobsResponse
-	19, // 50: cadenza.orchestrator.v1.OrchestratorService.GetTrack:output_type -> cadenza.orchestrator.v1.GetTrackResponse
-	21, // 51: cadenza.orchestrator.v1.OrchestratorService.ListTracks:output_type -> cadenza.orchestrator.v1.ListTracksResponse
-	23, // 52: cadenza.orchestrator.v1.OrchestratorService.CreateVariation:output_type -> cadenza.orchestrator.v1.CreateVariationResponse
-	26, // 53: cadenza.orchestrator.v1.OrchestratorService.SearchSimilarTracks:output_type -> cadenza.orchestrator.v1.SearchSimilarTracksResponse
-	29, // 54: cadenza.orchestrator.v1.OrchestratorService.GetLineage:output_type -> cadenza.orchestrator.v1.GetLineageResponse
-	31, // 55: cadenza.orchestrator.v1.OrchestratorService.DeleteTrack:output_type -> cadenza.orchestrator.v1.DeleteTrackResponse
-	44, // [44:56] is the sub-list for method output_type
-	32, // [32:44] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	50, // 7: cadenza.orchestrator.v1.NoticeEvent.emit_time:type_name -> google.protobuf.Timestamp
+	49, // 8: cadenza.orchestrator.v1.WatchJobResponse.job:type_name -> cadenza.common.v1.Job
+	9,  // 9: cadenza.orchestrator.v1.WatchJobResponse.progress:type_name -> cadenza.orchestrator.v1.ProgressEvent
+	10, // 10: cadenza.orchestrator.v1.WatchJobResponse.phase:type_name -> cadenza.orchestrator.v1.PhaseEvent
+	11, // 11: cadenza.orchestrator.v1.WatchJobResponse.notice:type_name -> cadenza.orchestrator.v1.NoticeEvent
+	48, // 12: cadenza.orchestrator.v1.GenerateRequest.params:type_name -> cadenza.common.v1.GenerationParams
+	49, // 13: cadenza.orchestrator.v1.GenerateResponse.job:type_name -> cadenza.common.v1.Job
+	9,  // 14: cadenza.orchestrator.v1.GenerateResponse.progress:type_name -> cadenza.orchestrator.v1.ProgressEvent
+	10, // 15: cadenza.orchestrator.v1.GenerateResponse.phase:type_name -> cadenza.orchestrator.v1.PhaseEvent
+	11, // 16: cadenza.orchestrator.v1.GenerateResponse.notice:type_name -> cadenza.orchestrator.v1.NoticeEvent
+	49, // 17: cadenza.orchestrator.v1.CancelJobResponse.job:type_name -> cadenza.common.v1.Job
+	49, // 18: cadenza.orchestrator.v1.GetJobResponse.job:type_name -> cadenza.common.v1.Job
+	51, // 19: cadenza.orchestrator.v1.ListJobsRequest.states:type_name -> cadenza.common.v1.JobState
+	49, // 20: cadenza.orchestrator.v1.ListJobsResponse.jobs:type_name -> cadenza.common.v1.Job
+	52, // 21: cadenza.orchestrator.v1.GetTrackResponse.track:type_name -> cadenza.common.v1.Track
+	50, // 22: cadenza.orchestrator.v1.GetTrackResponse.audio_url_expire_time:type_name -> google.protobuf.Timestamp
+	52, // 23: cadenza.orchestrator.v1.ListTracksResponse.tracks:type_name -> cadenza.common.v1.Track
+	53, // 24: cadenza.orchestrator.v1.CreateVariationRequest.derivation:type_name -> cadenza.common.v1.Derivation
+	48, // 25: cadenza.orchestrator.v1.CreateVariationRequest.params:type_name -> cadenza.common.v1.GenerationParams
+	49, // 26: cadenza.orchestrator.v1.CreateVariationResponse.job:type_name -> cadenza.common.v1.Job
+	29, // 27: cadenza.orchestrator.v1.SearchSimilarTracksRequest.community:type_name -> cadenza.orchestrator.v1.CommunityFilter
+	2,  // 28: cadenza.orchestrator.v1.CommunityFilter.mode:type_name -> cadenza.orchestrator.v1.CommunityFilterMode
+	52, // 29: cadenza.orchestrator.v1.SimilarTrack.track:type_name -> cadenza.common.v1.Track
+	30, // 30: cadenza.orchestrator.v1.SearchSimilarTracksResponse.tracks:type_name -> cadenza.orchestrator.v1.SimilarTrack
+	3,  // 31: cadenza.orchestrator.v1.GetLineageRequest.direction:type_name -> cadenza.orchestrator.v1.LineageDirection
+	54, // 32: cadenza.orchestrator.v1.LineageNode.op:type_name -> cadenza.common.v1.LineageOp
+	33, // 33: cadenza.orchestrator.v1.GetLineageResponse.nodes:type_name -> cadenza.orchestrator.v1.LineageNode
+	4,  // 34: cadenza.orchestrator.v1.ListCommunitiesRequest.kind:type_name -> cadenza.orchestrator.v1.CommunityKind
+	5,  // 35: cadenza.orchestrator.v1.ListCommunitiesRequest.algorithm:type_name -> cadenza.orchestrator.v1.CommunityAlgorithm
+	39, // 36: cadenza.orchestrator.v1.Community.top_tags:type_name -> cadenza.orchestrator.v1.TagCount
+	40, // 37: cadenza.orchestrator.v1.ListCommunitiesResponse.communities:type_name -> cadenza.orchestrator.v1.Community
+	37, // 38: cadenza.orchestrator.v1.ListCommunitiesResponse.run:type_name -> cadenza.orchestrator.v1.AnalyticsRun
+	6,  // 39: cadenza.orchestrator.v1.ListCentralTracksRequest.method:type_name -> cadenza.orchestrator.v1.CentralityMethod
+	43, // 40: cadenza.orchestrator.v1.ListCentralTracksResponse.tracks:type_name -> cadenza.orchestrator.v1.TrackScore
+	37, // 41: cadenza.orchestrator.v1.ListCentralTracksResponse.run:type_name -> cadenza.orchestrator.v1.AnalyticsRun
+	6,  // 42: cadenza.orchestrator.v1.ListCentralTagsRequest.method:type_name -> cadenza.orchestrator.v1.CentralityMethod
+	46, // 43: cadenza.orchestrator.v1.ListCentralTagsResponse.tags:type_name -> cadenza.orchestrator.v1.TagScore
+	37, // 44: cadenza.orchestrator.v1.ListCentralTagsResponse.run:type_name -> cadenza.orchestrator.v1.AnalyticsRun
+	7,  // 45: cadenza.orchestrator.v1.OrchestratorService.SubmitGeneration:input_type -> cadenza.orchestrator.v1.SubmitGenerationRequest
+	12, // 46: cadenza.orchestrator.v1.OrchestratorService.WatchJob:input_type -> cadenza.orchestrator.v1.WatchJobRequest
+	14, // 47: cadenza.orchestrator.v1.OrchestratorService.Generate:input_type -> cadenza.orchestrator.v1.GenerateRequest
+	16, // 48: cadenza.orchestrator.v1.OrchestratorService.CancelJob:input_type -> cadenza.orchestrator.v1.CancelJobRequest
+	18, // 49: cadenza.orchestrator.v1.OrchestratorService.GetJob:input_type -> cadenza.orchestrator.v1.GetJobRequest
+	20, // 50: cadenza.orchestrator.v1.OrchestratorService.ListJobs:input_type -> cadenza.orchestrator.v1.ListJobsRequest
+	22, // 51: cadenza.orchestrator.v1.OrchestratorService.GetTrack:input_type -> cadenza.orchestrator.v1.GetTrackRequest
+	24, // 52: cadenza.orchestrator.v1.OrchestratorService.ListTracks:input_type -> cadenza.orchestrator.v1.ListTracksRequest
+	26, // 53: cadenza.orchestrator.v1.OrchestratorService.CreateVariation:input_type -> cadenza.orchestrator.v1.CreateVariationRequest
+	28, // 54: cadenza.orchestrator.v1.OrchestratorService.SearchSimilarTracks:input_type -> cadenza.orchestrator.v1.SearchSimilarTracksRequest
+	32, // 55: cadenza.orchestrator.v1.OrchestratorService.GetLineage:input_type -> cadenza.orchestrator.v1.GetLineageRequest
+	35, // 56: cadenza.orchestrator.v1.OrchestratorService.DeleteTrack:input_type -> cadenza.orchestrator.v1.DeleteTrackRequest
+	38, // 57: cadenza.orchestrator.v1.OrchestratorService.ListCommunities:input_type -> cadenza.orchestrator.v1.ListCommunitiesRequest
+	42, // 58: cadenza.orchestrator.v1.OrchestratorService.ListCentralTracks:input_type -> cadenza.orchestrator.v1.ListCentralTracksRequest
+	45, // 59: cadenza.orchestrator.v1.OrchestratorService.ListCentralTags:input_type -> cadenza.orchestrator.v1.ListCentralTagsRequest
+	8,  // 60: cadenza.orchestrator.v1.OrchestratorService.SubmitGeneration:output_type -> cadenza.orchestrator.v1.SubmitGenerationResponse
+	13, // 61: cadenza.orchestrator.v1.OrchestratorService.WatchJob:output_type -> cadenza.orchestrator.v1.WatchJobResponse
+	15, // 62: cadenza.orchestrator.v1.OrchestratorService.Generate:output_type -> cadenza.orchestrator.v1.GenerateResponse
+	17, // 63: cadenza.orchestrator.v1.OrchestratorService.CancelJob:output_type -> cadenza.orchestrator.v1.CancelJobResponse
+	19, // 64: cadenza.orchestrator.v1.OrchestratorService.GetJob:output_type -> cadenza.orchestrator.v1.GetJobResponse
+	21, // 65: cadenza.orchestrator.v1.OrchestratorService.ListJobs:output_type -> cadenza.orchestrator.v1.ListJobsResponse
+	23, // 66: cadenza.orchestrator.v1.OrchestratorService.GetTrack:output_type -> cadenza.orchestrator.v1.GetTrackResponse
+	25, // 67: cadenza.orchestrator.v1.OrchestratorService.ListTracks:output_type -> cadenza.orchestrator.v1.ListTracksResponse
+	27, // 68: cadenza.orchestrator.v1.OrchestratorService.CreateVariation:output_type -> cadenza.orchestrator.v1.CreateVariationResponse
+	31, // 69: cadenza.orchestrator.v1.OrchestratorService.SearchSimilarTracks:output_type -> cadenza.orchestrator.v1.SearchSimilarTracksResponse
+	34, // 70: cadenza.orchestrator.v1.OrchestratorService.GetLineage:output_type -> cadenza.orchestrator.v1.GetLineageResponse
+	36, // 71: cadenza.orchestrator.v1.OrchestratorService.DeleteTrack:output_type -> cadenza.orchestrator.v1.DeleteTrackResponse
+	41, // 72: cadenza.orchestrator.v1.OrchestratorService.ListCommunities:output_type -> cadenza.orchestrator.v1.ListCommunitiesResponse
+	44, // 73: cadenza.orchestrator.v1.OrchestratorService.ListCentralTracks:output_type -> cadenza.orchestrator.v1.ListCentralTracksResponse
+	47, // 74: cadenza.orchestrator.v1.OrchestratorService.ListCentralTags:output_type -> cadenza.orchestrator.v1.ListCentralTagsResponse
+	60, // [60:75] is the sub-list for method output_type
+	45, // [45:60] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_cadenza_orchestrator_v1_orchestrator_proto_init() }
@@ -2293,13 +3497,17 @@ func file_cadenza_orchestrator_v1_orchestrator_proto_init() {
 		(*SearchSimilarTracksRequest_Track)(nil),
 		(*SearchSimilarTracksRequest_Text)(nil),
 	}
+	file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[23].OneofWrappers = []any{}
+	file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[24].OneofWrappers = []any{}
+	file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[26].OneofWrappers = []any{}
+	file_cadenza_orchestrator_v1_orchestrator_proto_msgTypes[27].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cadenza_orchestrator_v1_orchestrator_proto_rawDesc), len(file_cadenza_orchestrator_v1_orchestrator_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   29,
+			NumEnums:      7,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

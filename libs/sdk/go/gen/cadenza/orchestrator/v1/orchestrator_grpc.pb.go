@@ -31,6 +31,9 @@ const (
 	OrchestratorService_SearchSimilarTracks_FullMethodName = "/cadenza.orchestrator.v1.OrchestratorService/SearchSimilarTracks"
 	OrchestratorService_GetLineage_FullMethodName          = "/cadenza.orchestrator.v1.OrchestratorService/GetLineage"
 	OrchestratorService_DeleteTrack_FullMethodName         = "/cadenza.orchestrator.v1.OrchestratorService/DeleteTrack"
+	OrchestratorService_ListCommunities_FullMethodName     = "/cadenza.orchestrator.v1.OrchestratorService/ListCommunities"
+	OrchestratorService_ListCentralTracks_FullMethodName   = "/cadenza.orchestrator.v1.OrchestratorService/ListCentralTracks"
+	OrchestratorService_ListCentralTags_FullMethodName     = "/cadenza.orchestrator.v1.OrchestratorService/ListCentralTags"
 )
 
 // OrchestratorServiceClient is the client API for OrchestratorService service.
@@ -57,6 +60,14 @@ type OrchestratorServiceClient interface {
 	GetLineage(ctx context.Context, in *GetLineageRequest, opts ...grpc.CallOption) (*GetLineageResponse, error)
 	// Removes a track from every store.
 	DeleteTrack(ctx context.Context, in *DeleteTrackRequest, opts ...grpc.CallOption) (*DeleteTrackResponse, error)
+	// Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
+	// carry. Computed by the graph service off the request path and cached until the graph changes;
+	// RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+	ListCommunities(ctx context.Context, in *ListCommunitiesRequest, opts ...grpc.CallOption) (*ListCommunitiesResponse, error)
+	// Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities.
+	ListCentralTracks(ctx context.Context, in *ListCentralTracksRequest, opts ...grpc.CallOption) (*ListCentralTracksResponse, error)
+	// The most central tags of your tracks, scoped like ListCommunities.
+	ListCentralTags(ctx context.Context, in *ListCentralTagsRequest, opts ...grpc.CallOption) (*ListCentralTagsResponse, error)
 }
 
 type orchestratorServiceClient struct {
@@ -205,6 +216,36 @@ func (c *orchestratorServiceClient) DeleteTrack(ctx context.Context, in *DeleteT
 	return out, nil
 }
 
+func (c *orchestratorServiceClient) ListCommunities(ctx context.Context, in *ListCommunitiesRequest, opts ...grpc.CallOption) (*ListCommunitiesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCommunitiesResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_ListCommunities_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) ListCentralTracks(ctx context.Context, in *ListCentralTracksRequest, opts ...grpc.CallOption) (*ListCentralTracksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCentralTracksResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_ListCentralTracks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) ListCentralTags(ctx context.Context, in *ListCentralTagsRequest, opts ...grpc.CallOption) (*ListCentralTagsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCentralTagsResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_ListCentralTags_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrchestratorServiceServer is the server API for OrchestratorService service.
 // All implementations must embed UnimplementedOrchestratorServiceServer
 // for forward compatibility.
@@ -229,6 +270,14 @@ type OrchestratorServiceServer interface {
 	GetLineage(context.Context, *GetLineageRequest) (*GetLineageResponse, error)
 	// Removes a track from every store.
 	DeleteTrack(context.Context, *DeleteTrackRequest) (*DeleteTrackResponse, error)
+	// Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
+	// carry. Computed by the graph service off the request path and cached until the graph changes;
+	// RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+	ListCommunities(context.Context, *ListCommunitiesRequest) (*ListCommunitiesResponse, error)
+	// Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities.
+	ListCentralTracks(context.Context, *ListCentralTracksRequest) (*ListCentralTracksResponse, error)
+	// The most central tags of your tracks, scoped like ListCommunities.
+	ListCentralTags(context.Context, *ListCentralTagsRequest) (*ListCentralTagsResponse, error)
 	mustEmbedUnimplementedOrchestratorServiceServer()
 }
 
@@ -274,6 +323,15 @@ func (UnimplementedOrchestratorServiceServer) GetLineage(context.Context, *GetLi
 }
 func (UnimplementedOrchestratorServiceServer) DeleteTrack(context.Context, *DeleteTrackRequest) (*DeleteTrackResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteTrack not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) ListCommunities(context.Context, *ListCommunitiesRequest) (*ListCommunitiesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCommunities not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) ListCentralTracks(context.Context, *ListCentralTracksRequest) (*ListCentralTracksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCentralTracks not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) ListCentralTags(context.Context, *ListCentralTagsRequest) (*ListCentralTagsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCentralTags not implemented")
 }
 func (UnimplementedOrchestratorServiceServer) mustEmbedUnimplementedOrchestratorServiceServer() {}
 func (UnimplementedOrchestratorServiceServer) testEmbeddedByValue()                             {}
@@ -498,6 +556,60 @@ func _OrchestratorService_DeleteTrack_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrchestratorService_ListCommunities_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCommunitiesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).ListCommunities(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_ListCommunities_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).ListCommunities(ctx, req.(*ListCommunitiesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_ListCentralTracks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCentralTracksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).ListCentralTracks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_ListCentralTracks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).ListCentralTracks(ctx, req.(*ListCentralTracksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_ListCentralTags_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCentralTagsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).ListCentralTags(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_ListCentralTags_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).ListCentralTags(ctx, req.(*ListCentralTagsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrchestratorService_ServiceDesc is the grpc.ServiceDesc for OrchestratorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -544,6 +656,18 @@ var OrchestratorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteTrack",
 			Handler:    _OrchestratorService_DeleteTrack_Handler,
+		},
+		{
+			MethodName: "ListCommunities",
+			Handler:    _OrchestratorService_ListCommunities_Handler,
+		},
+		{
+			MethodName: "ListCentralTracks",
+			Handler:    _OrchestratorService_ListCentralTracks_Handler,
+		},
+		{
+			MethodName: "ListCentralTags",
+			Handler:    _OrchestratorService_ListCentralTags_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cadenza/orchestrator/v1/orchestrator.proto.
  */
 export const file_cadenza_orchestrator_v1_orchestrator: GenFile = /*@__PURE__*/
-  fileDesc("CipjYWRlbnphL29yY2hlc3RyYXRvci92MS9vcmNoZXN0cmF0b3IucHJvdG8SF2NhZGVuemEub3JjaGVzdHJhdG9yLnYxImIKF1N1Ym1pdEdlbmVyYXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSMwoGcGFyYW1zGAIgASgLMiMuY2FkZW56YS5jb21tb24udjEuR2VuZXJhdGlvblBhcmFtcyI/ChhTdWJtaXRHZW5lcmF0aW9uUmVzcG9uc2USIwoDam9iGAEgASgLMhYuY2FkZW56YS5jb21tb24udjEuSm9iIrkBCg1Qcm9ncmVzc0V2ZW50EgwKBHN0ZXAYASABKAUSEwoLdG90YWxfc3RlcHMYAiABKAUSDQoFc2lnbWEYAyABKAESFwoPZWxhcHNlZF9zZWNvbmRzGAQgASgBEhMKC2V0YV9zZWNvbmRzGAUgASgBEhkKEWxvdWRuZXNzX2VudmVsb3BlGAYgAygCEi0KCWVtaXRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiewoKUGhhc2VFdmVudBItCgVwaGFzZRgBIAEoDjIeLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlBoYXNlEg8KB21lc3NhZ2UYAiABKAkSLQoJZW1pdF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKQAgoLTm90aWNlRXZlbnQSMQoEa2luZBgBIAEoDjIjLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLk5vdGljZUtpbmQSLQoFcGhhc2UYAiABKA4yHi5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5QaGFzZRIPCgdtZXNzYWdlGAMgASgJEi0KCWVtaXRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbW9kZWxfdmVyc2lvbhgFIAEoCRIWCg5xdWV1ZV9wb3NpdGlvbhgGIAEoBRITCgt0b3RhbF9zdGVwcxgHIAEoBRIbChNyZXRyeV9kZWxheV9zZWNvbmRzGAggASgBIh8KD1dhdGNoSm9iUmVxdWVzdBIMCgRuYW1lGAEgASgJIuwBChBXYXRjaEpvYlJlc3BvbnNlEiUKA2pvYhgBIAEoCzIWLmNhZGVuemEuY29tbW9uLnYxLkpvYkgAEjoKCHByb2dyZXNzGAIgASgLMiYuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuUHJvZ3Jlc3NFdmVudEgAEjQKBXBoYXNlGAMgASgLMiMuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuUGhhc2VFdmVudEgAEjYKBm5vdGljZRgEIAEoCzIkLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLk5vdGljZUV2ZW50SABCBwoFZXZlbnQiWgoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSMwoGcGFyYW1zGAIgASgLMiMuY2FkZW56YS5jb21tb24udjEuR2VuZXJhdGlvblBhcmFtcyLsAQoQR2VuZXJhdGVSZXNwb25zZRIlCgNqb2IYASABKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2JIABI6Cghwcm9ncmVzcxgCIAEoCzImLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlByb2dyZXNzRXZlbnRIABI0CgVwaGFzZRgDIAEoCzIjLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlBoYXNlRXZlbnRIABI2CgZub3RpY2UYBCABKAsyJC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5Ob3RpY2VFdmVudEgAQgcKBWV2ZW50IiAKEENhbmNlbEpvYlJlcXVlc3QSDAoEbmFtZRgBIAEoCSI4ChFDYW5jZWxKb2JSZXNwb25zZRIjCgNqb2IYASABKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2IiHQoNR2V0Sm9iUmVxdWVzdBIMCgRuYW1lGAEgASgJIjUKDkdldEpvYlJlc3BvbnNlEiMKA2pvYhgBIAEoCzIWLmNhZGVuemEuY29tbW9uLnYxLkpvYiJzCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKwoGc3RhdGVzGAMgAygOMhsuY2FkZW56YS5jb21tb24udjEuSm9iU3RhdGUSDAoEdXNlchgEIAEoCSJRChBMaXN0Sm9ic1Jlc3BvbnNlEiQKBGpvYnMYASADKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh8KD0dldFRyYWNrUmVxdWVzdBIMCgRuYW1lGAEgASgJIokBChBHZXRUcmFja1Jlc3BvbnNlEicKBXRyYWNrGAEgASgLMhguY2FkZW56YS5jb21tb24udjEuVHJhY2sSEQoJYXVkaW9fdXJsGAIgASgJEjkKFWF1ZGlvX3VybF9leHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoRTGlzdFRyYWNrc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDAoEdXNlchgDIAEoCSJXChJMaXN0VHJhY2tzUmVzcG9uc2USKAoGdHJhY2tzGAEgAygLMhguY2FkZW56YS5jb21tb24udjEuVHJhY2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpQBChZDcmVhdGVWYXJpYXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSMQoKZGVyaXZhdGlvbhgCIAEoCzIdLmNhZGVuemEuY29tbW9uLnYxLkRlcml2YXRpb24SMwoGcGFyYW1zGAMgASgLMiMuY2FkZW56YS5jb21tb24udjEuR2VuZXJhdGlvblBhcmFtcyI+ChdDcmVhdGVWYXJpYXRpb25SZXNwb25zZRIjCgNqb2IYASABKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2IifgoaU2VhcmNoU2ltaWxhclRyYWNrc1JlcXVlc3QSDwoFdHJhY2sYASABKAlIABIOCgR0ZXh0GAIgASgJSAASDQoFdG9wX2sYAyABKAUSEAoIdGFnc19hbnkYBCADKAkSFQoNbW9kZWxfdmVyc2lvbhgFIAEoCUIHCgVxdWVyeSJGCgxTaW1pbGFyVHJhY2sSJwoFdHJhY2sYASABKAsyGC5jYWRlbnphLmNvbW1vbi52MS5UcmFjaxINCgVzY29yZRgCIAEoAiJUChtTZWFyY2hTaW1pbGFyVHJhY2tzUmVzcG9uc2USNQoGdHJhY2tzGAEgAygLMiUuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuU2ltaWxhclRyYWNrIpoBChFHZXRMaW5lYWdlUmVxdWVzdBINCgV0cmFjaxgBIAEoCRI8CglkaXJlY3Rpb24YAiABKA4yKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaW5lYWdlRGlyZWN0aW9uEhEKCW1heF9kZXB0aBgDIAEoBRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJnCgtMaW5lYWdlTm9kZRINCgV0cmFjaxgBIAEoCRINCgVkZXB0aBgCIAEoBRIoCgJvcBgDIAEoDjIcLmNhZGVuemEuY29tbW9uLnYxLkxpbmVhZ2VPcBIQCghzdHJlbmd0aBgEIAEoASJiChJHZXRMaW5lYWdlUmVzcG9uc2USMwoFbm9kZXMYASADKAsyJC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaW5lYWdlTm9kZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIgoSRGVsZXRlVHJhY2tSZXF1ZXN0EgwKBG5hbWUYASABKAkiIwoTRGVsZXRlVHJhY2tSZXNwb25zZRIMCgRuYW1lGAEgASgJKq0BCgVQaGFzZRIVChFQSEFTRV9VTlNQRUNJRklFRBAAEhAKDFBIQVNFX1FVRVVFRBABEhMKD1BIQVNFX0RJRkZVU0lORxACEhcKE1BIQVNFX1NUT1JJTkdfQVVESU8QAxISCg5QSEFTRV9JTkRFWElORxAEEhEKDVBIQVNFX0xJTktJTkcQBRIOCgpQSEFTRV9ET05FEAYSFgoSUEhBU0VfQ09NUEVOU0FUSU5HEAcqXQoKTm90aWNlS2luZBIbChdOT1RJQ0VfS0lORF9VTlNQRUNJRklFRBAAEhgKFE5PVElDRV9LSU5EX0FDQ0VQVEVEEAESGAoUTk9USUNFX0tJTkRfUkVUUllJTkcQAip5ChBMaW5lYWdlRGlyZWN0aW9uEiEKHUxJTkVBR0VfRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASHwobTElORUFHRV9ESVJFQ1RJT05fQU5DRVNUT1JTEAESIQodTElORUFHRV9ESVJFQ1RJT05fREVTQ0VOREFOVFMQAjKGCgoTT3JjaGVzdHJhdG9yU2VydmljZRJ3ChBTdWJtaXRHZW5lcmF0aW9uEjAuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuU3VibWl0R2VuZXJhdGlvblJlcXVlc3QaMS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5TdWJtaXRHZW5lcmF0aW9uUmVzcG9uc2USYQoIV2F0Y2hKb2ISKC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5XYXRjaEpvYlJlcXVlc3QaKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5XYXRjaEpvYlJlc3BvbnNlMAESYQoIR2VuZXJhdGUSKC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZW5lcmF0ZVJlcXVlc3QaKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZW5lcmF0ZVJlc3BvbnNlMAESYgoJQ2FuY2VsSm9iEikuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuQ2FuY2VsSm9iUmVxdWVzdBoqLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkNhbmNlbEpvYlJlc3BvbnNlElkKBkdldEpvYhImLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkdldEpvYlJlcXVlc3QaJy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZXRKb2JSZXNwb25zZRJfCghMaXN0Sm9icxIoLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkxpc3RKb2JzUmVxdWVzdBopLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkxpc3RKb2JzUmVzcG9uc2USXwoIR2V0VHJhY2sSKC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZXRUcmFja1JlcXVlc3QaKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZXRUcmFja1Jlc3BvbnNlEmUKCkxpc3RUcmFja3MSKi5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaXN0VHJhY2tzUmVxdWVzdBorLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkxpc3RUcmFja3NSZXNwb25zZRJ0Cg9DcmVhdGVWYXJpYXRpb24SLy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5DcmVhdGVWYXJpYXRpb25SZXF1ZXN0GjAuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuQ3JlYXRlVmFyaWF0aW9uUmVzcG9uc2USgAEKE1NlYXJjaFNpbWlsYXJUcmFja3MSMy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5TZWFyY2hTaW1pbGFyVHJhY2tzUmVxdWVzdBo0LmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlNlYXJjaFNpbWlsYXJUcmFja3NSZXNwb25zZRJlCgpHZXRMaW5lYWdlEiouY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2V0TGluZWFnZVJlcXVlc3QaKy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZXRMaW5lYWdlUmVzcG9uc2USaAoLRGVsZXRlVHJhY2sSKy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5EZWxldGVUcmFja1JlcXVlc3QaLC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5EZWxldGVUcmFja1Jlc3BvbnNlQq4BChtjb20uY2FkZW56YS5vcmNoZXN0cmF0b3IudjFCEU9yY2hlc3RyYXRvclByb3RvUAGiAgNDT1iqAhdDYWRlbnphLk9yY2hlc3RyYXRvci5WMcoCF0NhZGVuemFcT3JjaGVzdHJhdG9yXFYx4gIjQ2FkZW56YVxPcmNoZXN0cmF0b3JcVjFcR1BCTWV0YWRhdGHqAhlDYWRlbnphOjpPcmNoZXN0cmF0b3I6OlYxYgZwcm90bzM", [file_cadenza_common_v1_types, file_google_protobuf_timestamp]);
+  fileDesc("CipjYWRlbnphL29yY2hlc3RyYXRvci92MS9vcmNoZXN0cmF0b3IucHJvdG8SF2NhZGVuemEub3JjaGVzdHJhdG9yLnYxImIKF1N1Ym1pdEdlbmVyYXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSMwoGcGFyYW1zGAIgASgLMiMuY2FkZW56YS5jb21tb24udjEuR2VuZXJhdGlvblBhcmFtcyI/ChhTdWJtaXRHZW5lcmF0aW9uUmVzcG9uc2USIwoDam9iGAEgASgLMhYuY2FkZW56YS5jb21tb24udjEuSm9iIrkBCg1Qcm9ncmVzc0V2ZW50EgwKBHN0ZXAYASABKAUSEwoLdG90YWxfc3RlcHMYAiABKAUSDQoFc2lnbWEYAyABKAESFwoPZWxhcHNlZF9zZWNvbmRzGAQgASgBEhMKC2V0YV9zZWNvbmRzGAUgASgBEhkKEWxvdWRuZXNzX2VudmVsb3BlGAYgAygCEi0KCWVtaXRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiewoKUGhhc2VFdmVudBItCgVwaGFzZRgBIAEoDjIeLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlBoYXNlEg8KB21lc3NhZ2UYAiABKAkSLQoJZW1pdF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKQAgoLTm90aWNlRXZlbnQSMQoEa2luZBgBIAEoDjIjLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLk5vdGljZUtpbmQSLQoFcGhhc2UYAiABKA4yHi5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5QaGFzZRIPCgdtZXNzYWdlGAMgASgJEi0KCWVtaXRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbW9kZWxfdmVyc2lvbhgFIAEoCRIWCg5xdWV1ZV9wb3NpdGlvbhgGIAEoBRITCgt0b3RhbF9zdGVwcxgHIAEoBRIbChNyZXRyeV9kZWxheV9zZWNvbmRzGAggASgBIh8KD1dhdGNoSm9iUmVxdWVzdBIMCgRuYW1lGAEgASgJIuwBChBXYXRjaEpvYlJlc3BvbnNlEiUKA2pvYhgBIAEoCzIWLmNhZGVuemEuY29tbW9uLnYxLkpvYkgAEjoKCHByb2dyZXNzGAIgASgLMiYuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuUHJvZ3Jlc3NFdmVudEgAEjQKBXBoYXNlGAMgASgLMiMuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuUGhhc2VFdmVudEgAEjYKBm5vdGljZRgEIAEoCzIkLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLk5vdGljZUV2ZW50SABCBwoFZXZlbnQiWgoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSMwoGcGFyYW1zGAIgASgLMiMuY2FkZW56YS5jb21tb24udjEuR2VuZXJhdGlvblBhcmFtcyLsAQoQR2VuZXJhdGVSZXNwb25zZRIlCgNqb2IYASABKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2JIABI6Cghwcm9ncmVzcxgCIAEoCzImLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlByb2dyZXNzRXZlbnRIABI0CgVwaGFzZRgDIAEoCzIjLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlBoYXNlRXZlbnRIABI2CgZub3RpY2UYBCABKAsyJC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5Ob3RpY2VFdmVudEgAQgcKBWV2ZW50IiAKEENhbmNlbEpvYlJlcXVlc3QSDAoEbmFtZRgBIAEoCSI4ChFDYW5jZWxKb2JSZXNwb25zZRIjCgNqb2IYASABKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2IiHQoNR2V0Sm9iUmVxdWVzdBIMCgRuYW1lGAEgASgJIjUKDkdldEpvYlJlc3BvbnNlEiMKA2pvYhgBIAEoCzIWLmNhZGVuemEuY29tbW9uLnYxLkpvYiJzCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKwoGc3RhdGVzGAMgAygOMhsuY2FkZW56YS5jb21tb24udjEuSm9iU3RhdGUSDAoEdXNlchgEIAEoCSJRChBMaXN0Sm9ic1Jlc3BvbnNlEiQKBGpvYnMYASADKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh8KD0dldFRyYWNrUmVxdWVzdBIMCgRuYW1lGAEgASgJIokBChBHZXRUcmFja1Jlc3BvbnNlEicKBXRyYWNrGAEgASgLMhguY2FkZW56YS5jb21tb24udjEuVHJhY2sSEQoJYXVkaW9fdXJsGAIgASgJEjkKFWF1ZGlvX3VybF9leHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoRTGlzdFRyYWNrc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDAoEdXNlchgDIAEoCSJXChJMaXN0VHJhY2tzUmVzcG9uc2USKAoGdHJhY2tzGAEgAygLMhguY2FkZW56YS5jb21tb24udjEuVHJhY2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpQBChZDcmVhdGVWYXJpYXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSMQoKZGVyaXZhdGlvbhgCIAEoCzIdLmNhZGVuemEuY29tbW9uLnYxLkRlcml2YXRpb24SMwoGcGFyYW1zGAMgASgLMiMuY2FkZW56YS5jb21tb24udjEuR2VuZXJhdGlvblBhcmFtcyI+ChdDcmVhdGVWYXJpYXRpb25SZXNwb25zZRIjCgNqb2IYASABKAsyFi5jYWRlbnphLmNvbW1vbi52MS5Kb2IiuwEKGlNlYXJjaFNpbWlsYXJUcmFja3NSZXF1ZXN0Eg8KBXRyYWNrGAEgASgJSAASDgoEdGV4dBgCIAEoCUgAEg0KBXRvcF9rGAMgASgFEhAKCHRhZ3NfYW55GAQgAygJEhUKDW1vZGVsX3ZlcnNpb24YBSABKAkSOwoJY29tbXVuaXR5GAYgASgLMiguY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuQ29tbXVuaXR5RmlsdGVyQgcKBXF1ZXJ5In4KD0NvbW11bml0eUZpbHRlchI6CgRtb2RlGAEgASgOMiwuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuQ29tbXVuaXR5RmlsdGVyTW9kZRINCgV0cmFjaxgCIAEoCRISCgpyZXNvbHV0aW9uGAMgASgBEgwKBHNlZWQYBCABKAMibAoMU2ltaWxhclRyYWNrEicKBXRyYWNrGAEgASgLMhguY2FkZW56YS5jb21tb24udjEuVHJhY2sSDQoFc2NvcmUYAiABKAISFgoJY29tbXVuaXR5GAMgASgFSACIAQFCDAoKX2NvbW11bml0eSJ6ChtTZWFyY2hTaW1pbGFyVHJhY2tzUmVzcG9uc2USNQoGdHJhY2tzGAEgAygLMiUuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuU2ltaWxhclRyYWNrEhYKCWNvbW11bml0eRgCIAEoBUgAiAEBQgwKCl9jb21tdW5pdHkitwEKEUdldExpbmVhZ2VSZXF1ZXN0Eg0KBXRyYWNrGAEgASgJEjwKCWRpcmVjdGlvbhgCIAEoDjIpLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkxpbmVhZ2VEaXJlY3Rpb24SEQoJbWF4X2RlcHRoGAMgASgFEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJEhsKE2luY2x1ZGVfY29tbXVuaXRpZXMYBiABKAgijQEKC0xpbmVhZ2VOb2RlEg0KBXRyYWNrGAEgASgJEg0KBWRlcHRoGAIgASgFEigKAm9wGAMgASgOMhwuY2FkZW56YS5jb21tb24udjEuTGluZWFnZU9wEhAKCHN0cmVuZ3RoGAQgASgBEhYKCWNvbW11bml0eRgFIAEoBUgAiAEBQgwKCl9jb21tdW5pdHkilAEKEkdldExpbmVhZ2VSZXNwb25zZRIzCgVub2RlcxgBIAMoCzIkLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkxpbmVhZ2VOb2RlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIcCg90cmFja19jb21tdW5pdHkYAyABKAVIAIgBAUISChBfdHJhY2tfY29tbXVuaXR5IiIKEkRlbGV0ZVRyYWNrUmVxdWVzdBIMCgRuYW1lGAEgASgJIiMKE0RlbGV0ZVRyYWNrUmVzcG9uc2USDAoEbmFtZRgBIAEoCSJtCgxBbmFseXRpY3NSdW4SFQoNZ3JhcGhfdmVyc2lvbhgBIAMoAxIOCgZjYWNoZWQYAiABKAgSEgoKbm9kZV9jb3VudBgDIAEoAxITCgtzYW1wbGVfc2l6ZRgEIAEoAxINCgVleGFjdBgFIAEoCCLNAQoWTGlzdENvbW11bml0aWVzUmVxdWVzdBI0CgRraW5kGAEgASgOMiYuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuQ29tbXVuaXR5S2luZBIMCgR1c2VyGAIgASgJEj4KCWFsZ29yaXRobRgDIAEoDjIrLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkNvbW11bml0eUFsZ29yaXRobRISCgpyZXNvbHV0aW9uGAQgASgBEgwKBHNlZWQYBSABKAMSDQoFbGltaXQYBiABKAUiLAoIVGFnQ291bnQSCwoDdGFnGAEgASgJEhMKC3RyYWNrX2NvdW50GAIgASgDInkKCUNvbW11bml0eRIKCgJpZBgBIAEoBRIMCgRzaXplGAIgASgDEjMKCHRvcF90YWdzGAMgAygLMiEuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuVGFnQ291bnQSHQoVcmVwcmVzZW50YXRpdmVfdHJhY2tzGAQgAygJIrMBChdMaXN0Q29tbXVuaXRpZXNSZXNwb25zZRI3Cgtjb21tdW5pdGllcxgBIAMoCzIiLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkNvbW11bml0eRIXCg9jb21tdW5pdHlfY291bnQYAiABKAUSEgoKbW9kdWxhcml0eRgDIAEoARIyCgNydW4YBCABKAsyJS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5BbmFseXRpY3NSdW4ilQEKGExpc3RDZW50cmFsVHJhY2tzUmVxdWVzdBINCgVsaW1pdBgBIAEoBRI5CgZtZXRob2QYAiABKA4yKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5DZW50cmFsaXR5TWV0aG9kEgwKBHVzZXIYAyABKAkSEwoLc2FtcGxlX3NpemUYBCABKAUSDAoEc2VlZBgFIAEoAyI6CgpUcmFja1Njb3JlEg0KBXRyYWNrGAEgASgJEg0KBXNjb3JlGAIgASgBEg4KBmRlZ3JlZRgDIAEoAyKEAQoZTGlzdENlbnRyYWxUcmFja3NSZXNwb25zZRIzCgZ0cmFja3MYASADKAsyIy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5UcmFja1Njb3JlEjIKA3J1bhgCIAEoCzIlLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkFuYWx5dGljc1J1biKTAQoWTGlzdENlbnRyYWxUYWdzUmVxdWVzdBINCgVsaW1pdBgBIAEoBRI5CgZtZXRob2QYAiABKA4yKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5DZW50cmFsaXR5TWV0aG9kEgwKBHVzZXIYAyABKAkSEwoLc2FtcGxlX3NpemUYBCABKAUSDAoEc2VlZBgFIAEoAyI7CghUYWdTY29yZRILCgN0YWcYASABKAkSDQoFc2NvcmUYAiABKAESEwoLdHJhY2tfY291bnQYAyABKAMifgoXTGlzdENlbnRyYWxUYWdzUmVzcG9uc2USLwoEdGFncxgBIAMoCzIhLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlRhZ1Njb3JlEjIKA3J1bhgCIAEoCzIlLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkFuYWx5dGljc1J1biqtAQoFUGhhc2USFQoRUEhBU0VfVU5TUEVDSUZJRUQQABIQCgxQSEFTRV9RVUVVRUQQARITCg9QSEFTRV9ESUZGVVNJTkcQAhIXChNQSEFTRV9TVE9SSU5HX0FVRElPEAMSEgoOUEhBU0VfSU5ERVhJTkcQBBIRCg1QSEFTRV9MSU5LSU5HEAUSDgoKUEhBU0VfRE9ORRAGEhYKElBIQVNFX0NPTVBFTlNBVElORxAHKl0KCk5vdGljZUtpbmQSGwoXTk9USUNFX0tJTkRfVU5TUEVDSUZJRUQQABIYChROT1RJQ0VfS0lORF9BQ0NFUFRFRBABEhgKFE5PVElDRV9LSU5EX1JFVFJZSU5HEAIqgQEKE0NvbW11bml0eUZpbHRlck1vZGUSJQohQ09NTVVOSVRZX0ZJTFRFUl9NT0RFX1VOU1BFQ0lGSUVEEAASIgoeQ09NTVVOSVRZX0ZJTFRFUl9NT0RFX1JFU1RSSUNUEAESHwobQ09NTVVOSVRZX0ZJTFRFUl9NT0RFX0JPT1NUEAIqeQoQTGluZWFnZURpcmVjdGlvbhIhCh1MSU5FQUdFX0RJUkVDVElPTl9VTlNQRUNJRklFRBAAEh8KG0xJTkVBR0VfRElSRUNUSU9OX0FOQ0VTVE9SUxABEiEKHUxJTkVBR0VfRElSRUNUSU9OX0RFU0NFTkRBTlRTEAIqYwoNQ29tbXVuaXR5S2luZBIeChpDT01NVU5JVFlfS0lORF9VTlNQRUNJRklFRBAAEhkKFUNPTU1VTklUWV9LSU5EX1RSQUNLUxABEhcKE0NPTU1VTklUWV9LSU5EX1RBR1MQAip6ChJDb21tdW5pdHlBbGdvcml0aG0SIwofQ09NTVVOSVRZX0FMR09SSVRITV9VTlNQRUNJRklFRBAAEh4KGkNPTU1VTklUWV9BTEdPUklUSE1fTEVJREVOEAESHwobQ09NTVVOSVRZX0FMR09SSVRITV9MT1VWQUlOEAIqlgEKEENlbnRyYWxpdHlNZXRob2QSIQodQ0VOVFJBTElUWV9NRVRIT0RfVU5TUEVDSUZJRUQQABIcChhDRU5UUkFMSVRZX01FVEhPRF9ERUdSRUUQARIeChpDRU5UUkFMSVRZX01FVEhPRF9QQUdFUkFOSxACEiEKHUNFTlRSQUxJVFlfTUVUSE9EX0JFVFdFRU5ORVNTEAMy7gwKE09yY2hlc3RyYXRvclNlcnZpY2USdwoQU3VibWl0R2VuZXJhdGlvbhIwLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLlN1Ym1pdEdlbmVyYXRpb25SZXF1ZXN0GjEuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuU3VibWl0R2VuZXJhdGlvblJlc3BvbnNlEmEKCFdhdGNoSm9iEiguY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuV2F0Y2hKb2JSZXF1ZXN0GikuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuV2F0Y2hKb2JSZXNwb25zZTABEmEKCEdlbmVyYXRlEiguY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2VuZXJhdGVSZXF1ZXN0GikuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2VuZXJhdGVSZXNwb25zZTABEmIKCUNhbmNlbEpvYhIpLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkNhbmNlbEpvYlJlcXVlc3QaKi5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5DYW5jZWxKb2JSZXNwb25zZRJZCgZHZXRKb2ISJi5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5HZXRKb2JSZXF1ZXN0GicuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2V0Sm9iUmVzcG9uc2USXwoITGlzdEpvYnMSKC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaXN0Sm9ic1JlcXVlc3QaKS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaXN0Sm9ic1Jlc3BvbnNlEl8KCEdldFRyYWNrEiguY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2V0VHJhY2tSZXF1ZXN0GikuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2V0VHJhY2tSZXNwb25zZRJlCgpMaXN0VHJhY2tzEiouY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuTGlzdFRyYWNrc1JlcXVlc3QaKy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaXN0VHJhY2tzUmVzcG9uc2USdAoPQ3JlYXRlVmFyaWF0aW9uEi8uY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuQ3JlYXRlVmFyaWF0aW9uUmVxdWVzdBowLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkNyZWF0ZVZhcmlhdGlvblJlc3BvbnNlEoABChNTZWFyY2hTaW1pbGFyVHJhY2tzEjMuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuU2VhcmNoU2ltaWxhclRyYWNrc1JlcXVlc3QaNC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5TZWFyY2hTaW1pbGFyVHJhY2tzUmVzcG9uc2USZQoKR2V0TGluZWFnZRIqLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkdldExpbmVhZ2VSZXF1ZXN0GisuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuR2V0TGluZWFnZVJlc3BvbnNlEmgKC0RlbGV0ZVRyYWNrEisuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuRGVsZXRlVHJhY2tSZXF1ZXN0GiwuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuRGVsZXRlVHJhY2tSZXNwb25zZRJ0Cg9MaXN0Q29tbXVuaXRpZXMSLy5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaXN0Q29tbXVuaXRpZXNSZXF1ZXN0GjAuY2FkZW56YS5vcmNoZXN0cmF0b3IudjEuTGlzdENvbW11bml0aWVzUmVzcG9uc2USegoRTGlzdENlbnRyYWxUcmFja3MSMS5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaXN0Q2VudHJhbFRyYWNrc1JlcXVlc3QaMi5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaXN0Q2VudHJhbFRyYWNrc1Jlc3BvbnNlEnQKD0xpc3RDZW50cmFsVGFncxIvLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxLkxpc3RDZW50cmFsVGFnc1JlcXVlc3QaMC5jYWRlbnphLm9yY2hlc3RyYXRvci52MS5MaXN0Q2VudHJhbFRhZ3NSZXNwb25zZUKuAQobY29tLmNhZGVuemEub3JjaGVzdHJhdG9yLnYxQhFPcmNoZXN0cmF0b3JQcm90b1ABogIDQ09YqgIXQ2FkZW56YS5PcmNoZXN0cmF0b3IuVjHKAhdDYWRlbnphXE9yY2hlc3RyYXRvclxWMeICI0NhZGVuemFcT3JjaGVzdHJhdG9yXFYxXEdQQk1ldGFkYXRh6gIZQ2FkZW56YTo6T3JjaGVzdHJhdG9yOjpWMWIGcHJvdG8z", [file_cadenza_common_v1_types, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message cadenza.orchestrator.v1.SubmitGenerationRequest
@@ -640,6 +640,13 @@ export type SearchSimilarTracksRequest = Message<"cadenza.orchestrator.v1.Search
    * @generated from field: string model_version = 5;
    */
   modelVersion: string;
+
+  /**
+   * Recommend by community: keep (or put first) the tracks in one track community.
+   *
+   * @generated from field: cadenza.orchestrator.v1.CommunityFilter community = 6;
+   */
+  community?: CommunityFilter | undefined;
 };
 
 /**
@@ -648,6 +655,45 @@ export type SearchSimilarTracksRequest = Message<"cadenza.orchestrator.v1.Search
  */
 export const SearchSimilarTracksRequestSchema: GenMessage<SearchSimilarTracksRequest> = /*@__PURE__*/
   messageDesc(file_cadenza_orchestrator_v1_orchestrator, 21);
+
+/**
+ * Track communities (Leiden) over the tracks you can see: yours (an admin: every track).
+ *
+ * @generated from message cadenza.orchestrator.v1.CommunityFilter
+ */
+export type CommunityFilter = Message<"cadenza.orchestrator.v1.CommunityFilter"> & {
+  /**
+   * @generated from field: cadenza.orchestrator.v1.CommunityFilterMode mode = 1;
+   */
+  mode: CommunityFilterMode;
+
+  /**
+   * The community of this track ("tracks/{track}", one you can see); empty means the query track,
+   * so a text query must name one.
+   *
+   * @generated from field: string track = 2;
+   */
+  track: string;
+
+  /**
+   * Modularity resolution in (0, 100]; 0 means 1.
+   *
+   * @generated from field: double resolution = 3;
+   */
+  resolution: number;
+
+  /**
+   * @generated from field: int64 seed = 4;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.CommunityFilter.
+ * Use `create(CommunityFilterSchema)` to create a new message.
+ */
+export const CommunityFilterSchema: GenMessage<CommunityFilter> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 22);
 
 /**
  * @generated from message cadenza.orchestrator.v1.SimilarTrack
@@ -662,6 +708,13 @@ export type SimilarTrack = Message<"cadenza.orchestrator.v1.SimilarTrack"> & {
    * @generated from field: float score = 2;
    */
   score: number;
+
+  /**
+   * With a community filter: the track's community (absent when it is in no analysed graph).
+   *
+   * @generated from field: optional int32 community = 3;
+   */
+  community?: number | undefined;
 };
 
 /**
@@ -669,7 +722,7 @@ export type SimilarTrack = Message<"cadenza.orchestrator.v1.SimilarTrack"> & {
  * Use `create(SimilarTrackSchema)` to create a new message.
  */
 export const SimilarTrackSchema: GenMessage<SimilarTrack> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 22);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 23);
 
 /**
  * @generated from message cadenza.orchestrator.v1.SearchSimilarTracksResponse
@@ -679,6 +732,13 @@ export type SearchSimilarTracksResponse = Message<"cadenza.orchestrator.v1.Searc
    * @generated from field: repeated cadenza.orchestrator.v1.SimilarTrack tracks = 1;
    */
   tracks: SimilarTrack[];
+
+  /**
+   * With a community filter: the community of its track.
+   *
+   * @generated from field: optional int32 community = 2;
+   */
+  community?: number | undefined;
 };
 
 /**
@@ -686,7 +746,7 @@ export type SearchSimilarTracksResponse = Message<"cadenza.orchestrator.v1.Searc
  * Use `create(SearchSimilarTracksResponseSchema)` to create a new message.
  */
 export const SearchSimilarTracksResponseSchema: GenMessage<SearchSimilarTracksResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 23);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 24);
 
 /**
  * @generated from message cadenza.orchestrator.v1.GetLineageRequest
@@ -716,6 +776,14 @@ export type GetLineageRequest = Message<"cadenza.orchestrator.v1.GetLineageReque
    * @generated from field: string page_token = 5;
    */
   pageToken: string;
+
+  /**
+   * Also report each node's track community (Leiden, resolution 1, seed 0, over the tracks you can
+   * see); costs a graph analytic, cached until the graph changes.
+   *
+   * @generated from field: bool include_communities = 6;
+   */
+  includeCommunities: boolean;
 };
 
 /**
@@ -723,7 +791,7 @@ export type GetLineageRequest = Message<"cadenza.orchestrator.v1.GetLineageReque
  * Use `create(GetLineageRequestSchema)` to create a new message.
  */
 export const GetLineageRequestSchema: GenMessage<GetLineageRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 24);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 25);
 
 /**
  * @generated from message cadenza.orchestrator.v1.LineageNode
@@ -748,6 +816,13 @@ export type LineageNode = Message<"cadenza.orchestrator.v1.LineageNode"> & {
    * @generated from field: double strength = 4;
    */
   strength: number;
+
+  /**
+   * With include_communities: the node's community.
+   *
+   * @generated from field: optional int32 community = 5;
+   */
+  community?: number | undefined;
 };
 
 /**
@@ -755,7 +830,7 @@ export type LineageNode = Message<"cadenza.orchestrator.v1.LineageNode"> & {
  * Use `create(LineageNodeSchema)` to create a new message.
  */
 export const LineageNodeSchema: GenMessage<LineageNode> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 25);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 26);
 
 /**
  * @generated from message cadenza.orchestrator.v1.GetLineageResponse
@@ -770,6 +845,13 @@ export type GetLineageResponse = Message<"cadenza.orchestrator.v1.GetLineageResp
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * With include_communities: the queried track's community.
+   *
+   * @generated from field: optional int32 track_community = 3;
+   */
+  trackCommunity?: number | undefined;
 };
 
 /**
@@ -777,7 +859,7 @@ export type GetLineageResponse = Message<"cadenza.orchestrator.v1.GetLineageResp
  * Use `create(GetLineageResponseSchema)` to create a new message.
  */
 export const GetLineageResponseSchema: GenMessage<GetLineageResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 26);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 27);
 
 /**
  * @generated from message cadenza.orchestrator.v1.DeleteTrackRequest
@@ -794,7 +876,7 @@ export type DeleteTrackRequest = Message<"cadenza.orchestrator.v1.DeleteTrackReq
  * Use `create(DeleteTrackRequestSchema)` to create a new message.
  */
 export const DeleteTrackRequestSchema: GenMessage<DeleteTrackRequest> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 27);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 28);
 
 /**
  * @generated from message cadenza.orchestrator.v1.DeleteTrackResponse
@@ -811,7 +893,365 @@ export type DeleteTrackResponse = Message<"cadenza.orchestrator.v1.DeleteTrackRe
  * Use `create(DeleteTrackResponseSchema)` to create a new message.
  */
 export const DeleteTrackResponseSchema: GenMessage<DeleteTrackResponse> = /*@__PURE__*/
-  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 28);
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 29);
+
+/**
+ * How a graph analytic was computed (see the graph service's AnalyticsRun).
+ *
+ * @generated from message cadenza.orchestrator.v1.AnalyticsRun
+ */
+export type AnalyticsRun = Message<"cadenza.orchestrator.v1.AnalyticsRun"> & {
+  /**
+   * @generated from field: repeated int64 graph_version = 1;
+   */
+  graphVersion: bigint[];
+
+  /**
+   * @generated from field: bool cached = 2;
+   */
+  cached: boolean;
+
+  /**
+   * @generated from field: int64 node_count = 3;
+   */
+  nodeCount: bigint;
+
+  /**
+   * Betweenness: sources counted (node_count when exact).
+   *
+   * @generated from field: int64 sample_size = 4;
+   */
+  sampleSize: bigint;
+
+  /**
+   * @generated from field: bool exact = 5;
+   */
+  exact: boolean;
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.AnalyticsRun.
+ * Use `create(AnalyticsRunSchema)` to create a new message.
+ */
+export const AnalyticsRunSchema: GenMessage<AnalyticsRun> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 30);
+
+/**
+ * @generated from message cadenza.orchestrator.v1.ListCommunitiesRequest
+ */
+export type ListCommunitiesRequest = Message<"cadenza.orchestrator.v1.ListCommunitiesRequest"> & {
+  /**
+   * TRACKS: communities of tracks (tracks and tags as nodes, lineage and tag edges). TAGS:
+   * communities of the tags, joined by the number of tracks carrying both.
+   *
+   * @generated from field: cadenza.orchestrator.v1.CommunityKind kind = 1;
+   */
+  kind: CommunityKind;
+
+  /**
+   * Admins only: one user's tracks ("users/{user}"); empty means your own (an admin: every track).
+   *
+   * @generated from field: string user = 2;
+   */
+  user: string;
+
+  /**
+   * @generated from field: cadenza.orchestrator.v1.CommunityAlgorithm algorithm = 3;
+   */
+  algorithm: CommunityAlgorithm;
+
+  /**
+   * Modularity resolution in (0, 100]; 0 means 1.
+   *
+   * @generated from field: double resolution = 4;
+   */
+  resolution: number;
+
+  /**
+   * @generated from field: int64 seed = 5;
+   */
+  seed: bigint;
+
+  /**
+   * 1..100; 0 means 10.
+   *
+   * @generated from field: int32 limit = 6;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.ListCommunitiesRequest.
+ * Use `create(ListCommunitiesRequestSchema)` to create a new message.
+ */
+export const ListCommunitiesRequestSchema: GenMessage<ListCommunitiesRequest> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 31);
+
+/**
+ * @generated from message cadenza.orchestrator.v1.TagCount
+ */
+export type TagCount = Message<"cadenza.orchestrator.v1.TagCount"> & {
+  /**
+   * @generated from field: string tag = 1;
+   */
+  tag: string;
+
+  /**
+   * @generated from field: int64 track_count = 2;
+   */
+  trackCount: bigint;
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.TagCount.
+ * Use `create(TagCountSchema)` to create a new message.
+ */
+export const TagCountSchema: GenMessage<TagCount> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 32);
+
+/**
+ * @generated from message cadenza.orchestrator.v1.Community
+ */
+export type Community = Message<"cadenza.orchestrator.v1.Community"> & {
+  /**
+   * 0 is the largest.
+   *
+   * @generated from field: int32 id = 1;
+   */
+  id: number;
+
+  /**
+   * @generated from field: int64 size = 2;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: repeated cadenza.orchestrator.v1.TagCount top_tags = 3;
+   */
+  topTags: TagCount[];
+
+  /**
+   * @generated from field: repeated string representative_tracks = 4;
+   */
+  representativeTracks: string[];
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.Community.
+ * Use `create(CommunitySchema)` to create a new message.
+ */
+export const CommunitySchema: GenMessage<Community> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 33);
+
+/**
+ * @generated from message cadenza.orchestrator.v1.ListCommunitiesResponse
+ */
+export type ListCommunitiesResponse = Message<"cadenza.orchestrator.v1.ListCommunitiesResponse"> & {
+  /**
+   * @generated from field: repeated cadenza.orchestrator.v1.Community communities = 1;
+   */
+  communities: Community[];
+
+  /**
+   * @generated from field: int32 community_count = 2;
+   */
+  communityCount: number;
+
+  /**
+   * @generated from field: double modularity = 3;
+   */
+  modularity: number;
+
+  /**
+   * @generated from field: cadenza.orchestrator.v1.AnalyticsRun run = 4;
+   */
+  run?: AnalyticsRun | undefined;
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.ListCommunitiesResponse.
+ * Use `create(ListCommunitiesResponseSchema)` to create a new message.
+ */
+export const ListCommunitiesResponseSchema: GenMessage<ListCommunitiesResponse> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 34);
+
+/**
+ * @generated from message cadenza.orchestrator.v1.ListCentralTracksRequest
+ */
+export type ListCentralTracksRequest = Message<"cadenza.orchestrator.v1.ListCentralTracksRequest"> & {
+  /**
+   * 1..100; 0 means 10.
+   *
+   * @generated from field: int32 limit = 1;
+   */
+  limit: number;
+
+  /**
+   * @generated from field: cadenza.orchestrator.v1.CentralityMethod method = 2;
+   */
+  method: CentralityMethod;
+
+  /**
+   * Admins only, as in ListCommunitiesRequest.
+   *
+   * @generated from field: string user = 3;
+   */
+  user: string;
+
+  /**
+   * Betweenness: sources to sample, 1..5000; 0 lets the service choose (exact on small graphs).
+   *
+   * @generated from field: int32 sample_size = 4;
+   */
+  sampleSize: number;
+
+  /**
+   * @generated from field: int64 seed = 5;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.ListCentralTracksRequest.
+ * Use `create(ListCentralTracksRequestSchema)` to create a new message.
+ */
+export const ListCentralTracksRequestSchema: GenMessage<ListCentralTracksRequest> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 35);
+
+/**
+ * @generated from message cadenza.orchestrator.v1.TrackScore
+ */
+export type TrackScore = Message<"cadenza.orchestrator.v1.TrackScore"> & {
+  /**
+   * @generated from field: string track = 1;
+   */
+  track: string;
+
+  /**
+   * @generated from field: double score = 2;
+   */
+  score: number;
+
+  /**
+   * @generated from field: int64 degree = 3;
+   */
+  degree: bigint;
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.TrackScore.
+ * Use `create(TrackScoreSchema)` to create a new message.
+ */
+export const TrackScoreSchema: GenMessage<TrackScore> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 36);
+
+/**
+ * @generated from message cadenza.orchestrator.v1.ListCentralTracksResponse
+ */
+export type ListCentralTracksResponse = Message<"cadenza.orchestrator.v1.ListCentralTracksResponse"> & {
+  /**
+   * @generated from field: repeated cadenza.orchestrator.v1.TrackScore tracks = 1;
+   */
+  tracks: TrackScore[];
+
+  /**
+   * @generated from field: cadenza.orchestrator.v1.AnalyticsRun run = 2;
+   */
+  run?: AnalyticsRun | undefined;
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.ListCentralTracksResponse.
+ * Use `create(ListCentralTracksResponseSchema)` to create a new message.
+ */
+export const ListCentralTracksResponseSchema: GenMessage<ListCentralTracksResponse> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 37);
+
+/**
+ * @generated from message cadenza.orchestrator.v1.ListCentralTagsRequest
+ */
+export type ListCentralTagsRequest = Message<"cadenza.orchestrator.v1.ListCentralTagsRequest"> & {
+  /**
+   * @generated from field: int32 limit = 1;
+   */
+  limit: number;
+
+  /**
+   * @generated from field: cadenza.orchestrator.v1.CentralityMethod method = 2;
+   */
+  method: CentralityMethod;
+
+  /**
+   * @generated from field: string user = 3;
+   */
+  user: string;
+
+  /**
+   * @generated from field: int32 sample_size = 4;
+   */
+  sampleSize: number;
+
+  /**
+   * @generated from field: int64 seed = 5;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.ListCentralTagsRequest.
+ * Use `create(ListCentralTagsRequestSchema)` to create a new message.
+ */
+export const ListCentralTagsRequestSchema: GenMessage<ListCentralTagsRequest> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 38);
+
+/**
+ * @generated from message cadenza.orchestrator.v1.TagScore
+ */
+export type TagScore = Message<"cadenza.orchestrator.v1.TagScore"> & {
+  /**
+   * @generated from field: string tag = 1;
+   */
+  tag: string;
+
+  /**
+   * @generated from field: double score = 2;
+   */
+  score: number;
+
+  /**
+   * @generated from field: int64 track_count = 3;
+   */
+  trackCount: bigint;
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.TagScore.
+ * Use `create(TagScoreSchema)` to create a new message.
+ */
+export const TagScoreSchema: GenMessage<TagScore> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 39);
+
+/**
+ * @generated from message cadenza.orchestrator.v1.ListCentralTagsResponse
+ */
+export type ListCentralTagsResponse = Message<"cadenza.orchestrator.v1.ListCentralTagsResponse"> & {
+  /**
+   * @generated from field: repeated cadenza.orchestrator.v1.TagScore tags = 1;
+   */
+  tags: TagScore[];
+
+  /**
+   * @generated from field: cadenza.orchestrator.v1.AnalyticsRun run = 2;
+   */
+  run?: AnalyticsRun | undefined;
+};
+
+/**
+ * Describes the message cadenza.orchestrator.v1.ListCentralTagsResponse.
+ * Use `create(ListCentralTagsResponseSchema)` to create a new message.
+ */
+export const ListCentralTagsResponseSchema: GenMessage<ListCentralTagsResponse> = /*@__PURE__*/
+  messageDesc(file_cadenza_orchestrator_v1_orchestrator, 40);
 
 /**
  * The phases a job goes through, in order. Each run of a job announces each phase it enters exactly
@@ -902,6 +1342,38 @@ export const NoticeKindSchema: GenEnum<NoticeKind> = /*@__PURE__*/
   enumDesc(file_cadenza_orchestrator_v1_orchestrator, 1);
 
 /**
+ * @generated from enum cadenza.orchestrator.v1.CommunityFilterMode
+ */
+export enum CommunityFilterMode {
+  /**
+   * Means RESTRICT.
+   *
+   * @generated from enum value: COMMUNITY_FILTER_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Only tracks in the community.
+   *
+   * @generated from enum value: COMMUNITY_FILTER_MODE_RESTRICT = 1;
+   */
+  RESTRICT = 1,
+
+  /**
+   * Tracks in the community first, the others after them; each group by score.
+   *
+   * @generated from enum value: COMMUNITY_FILTER_MODE_BOOST = 2;
+   */
+  BOOST = 2,
+}
+
+/**
+ * Describes the enum cadenza.orchestrator.v1.CommunityFilterMode.
+ */
+export const CommunityFilterModeSchema: GenEnum<CommunityFilterMode> = /*@__PURE__*/
+  enumDesc(file_cadenza_orchestrator_v1_orchestrator, 2);
+
+/**
  * @generated from enum cadenza.orchestrator.v1.LineageDirection
  */
 export enum LineageDirection {
@@ -925,7 +1397,96 @@ export enum LineageDirection {
  * Describes the enum cadenza.orchestrator.v1.LineageDirection.
  */
 export const LineageDirectionSchema: GenEnum<LineageDirection> = /*@__PURE__*/
-  enumDesc(file_cadenza_orchestrator_v1_orchestrator, 2);
+  enumDesc(file_cadenza_orchestrator_v1_orchestrator, 3);
+
+/**
+ * @generated from enum cadenza.orchestrator.v1.CommunityKind
+ */
+export enum CommunityKind {
+  /**
+   * Means TRACKS.
+   *
+   * @generated from enum value: COMMUNITY_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: COMMUNITY_KIND_TRACKS = 1;
+   */
+  TRACKS = 1,
+
+  /**
+   * @generated from enum value: COMMUNITY_KIND_TAGS = 2;
+   */
+  TAGS = 2,
+}
+
+/**
+ * Describes the enum cadenza.orchestrator.v1.CommunityKind.
+ */
+export const CommunityKindSchema: GenEnum<CommunityKind> = /*@__PURE__*/
+  enumDesc(file_cadenza_orchestrator_v1_orchestrator, 4);
+
+/**
+ * @generated from enum cadenza.orchestrator.v1.CommunityAlgorithm
+ */
+export enum CommunityAlgorithm {
+  /**
+   * Means LEIDEN.
+   *
+   * @generated from enum value: COMMUNITY_ALGORITHM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: COMMUNITY_ALGORITHM_LEIDEN = 1;
+   */
+  LEIDEN = 1,
+
+  /**
+   * @generated from enum value: COMMUNITY_ALGORITHM_LOUVAIN = 2;
+   */
+  LOUVAIN = 2,
+}
+
+/**
+ * Describes the enum cadenza.orchestrator.v1.CommunityAlgorithm.
+ */
+export const CommunityAlgorithmSchema: GenEnum<CommunityAlgorithm> = /*@__PURE__*/
+  enumDesc(file_cadenza_orchestrator_v1_orchestrator, 5);
+
+/**
+ * @generated from enum cadenza.orchestrator.v1.CentralityMethod
+ */
+export enum CentralityMethod {
+  /**
+   * Means DEGREE.
+   *
+   * @generated from enum value: CENTRALITY_METHOD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: CENTRALITY_METHOD_DEGREE = 1;
+   */
+  DEGREE = 1,
+
+  /**
+   * @generated from enum value: CENTRALITY_METHOD_PAGERANK = 2;
+   */
+  PAGERANK = 2,
+
+  /**
+   * @generated from enum value: CENTRALITY_METHOD_BETWEENNESS = 3;
+   */
+  BETWEENNESS = 3,
+}
+
+/**
+ * Describes the enum cadenza.orchestrator.v1.CentralityMethod.
+ */
+export const CentralityMethodSchema: GenEnum<CentralityMethod> = /*@__PURE__*/
+  enumDesc(file_cadenza_orchestrator_v1_orchestrator, 6);
 
 /**
  * The public edge of Cadenza. Every call carries "authorization: Bearer <JWT>".
@@ -1040,6 +1601,38 @@ export const OrchestratorService: GenService<{
     methodKind: "unary";
     input: typeof DeleteTrackRequestSchema;
     output: typeof DeleteTrackResponseSchema;
+  },
+  /**
+   * Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
+   * carry. Computed by the graph service off the request path and cached until the graph changes;
+   * RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+   *
+   * @generated from rpc cadenza.orchestrator.v1.OrchestratorService.ListCommunities
+   */
+  listCommunities: {
+    methodKind: "unary";
+    input: typeof ListCommunitiesRequestSchema;
+    output: typeof ListCommunitiesResponseSchema;
+  },
+  /**
+   * Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities.
+   *
+   * @generated from rpc cadenza.orchestrator.v1.OrchestratorService.ListCentralTracks
+   */
+  listCentralTracks: {
+    methodKind: "unary";
+    input: typeof ListCentralTracksRequestSchema;
+    output: typeof ListCentralTracksResponseSchema;
+  },
+  /**
+   * The most central tags of your tracks, scoped like ListCommunities.
+   *
+   * @generated from rpc cadenza.orchestrator.v1.OrchestratorService.ListCentralTags
+   */
+  listCentralTags: {
+    methodKind: "unary";
+    input: typeof ListCentralTagsRequestSchema;
+    output: typeof ListCentralTagsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cadenza_orchestrator_v1_orchestrator, 0);

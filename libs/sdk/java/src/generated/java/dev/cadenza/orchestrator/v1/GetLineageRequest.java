@@ -160,6 +160,22 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int INCLUDE_COMMUNITIES_FIELD_NUMBER = 6;
+  private boolean includeCommunities_ = false;
+  /**
+   * <pre>
+   * Also report each node's track community (Leiden, resolution 1, seed 0, over the tracks you can
+   * see); costs a graph analytic, cached until the graph changes.
+   * </pre>
+   *
+   * <code>bool include_communities = 6 [json_name = "includeCommunities"];</code>
+   * @return The includeCommunities.
+   */
+  @java.lang.Override
+  public boolean getIncludeCommunities() {
+    return includeCommunities_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -189,6 +205,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(pageToken_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 5, pageToken_);
     }
+    if (includeCommunities_ != false) {
+      output.writeBool(6, includeCommunities_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -216,6 +235,10 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(pageToken_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(5, pageToken_);
     }
+    if (includeCommunities_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(6, includeCommunities_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -240,6 +263,8 @@ private static final long serialVersionUID = 0L;
         != other.getPageSize()) return false;
     if (!getPageToken()
         .equals(other.getPageToken())) return false;
+    if (getIncludeCommunities()
+        != other.getIncludeCommunities()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -261,6 +286,9 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getPageSize();
     hash = (37 * hash) + PAGE_TOKEN_FIELD_NUMBER;
     hash = (53 * hash) + getPageToken().hashCode();
+    hash = (37 * hash) + INCLUDE_COMMUNITIES_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getIncludeCommunities());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -397,6 +425,7 @@ private static final long serialVersionUID = 0L;
       maxDepth_ = 0;
       pageSize_ = 0;
       pageToken_ = "";
+      includeCommunities_ = false;
       return this;
     }
 
@@ -444,6 +473,9 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00000010) != 0)) {
         result.pageToken_ = pageToken_;
+      }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.includeCommunities_ = includeCommunities_;
       }
     }
 
@@ -510,6 +542,9 @@ private static final long serialVersionUID = 0L;
         bitField0_ |= 0x00000010;
         onChanged();
       }
+      if (other.getIncludeCommunities() != false) {
+        setIncludeCommunities(other.getIncludeCommunities());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -561,6 +596,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 42
+            case 48: {
+              includeCommunities_ = input.readBool();
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 48
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -835,6 +875,53 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       pageToken_ = value;
       bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+
+    private boolean includeCommunities_ ;
+    /**
+     * <pre>
+     * Also report each node's track community (Leiden, resolution 1, seed 0, over the tracks you can
+     * see); costs a graph analytic, cached until the graph changes.
+     * </pre>
+     *
+     * <code>bool include_communities = 6 [json_name = "includeCommunities"];</code>
+     * @return The includeCommunities.
+     */
+    @java.lang.Override
+    public boolean getIncludeCommunities() {
+      return includeCommunities_;
+    }
+    /**
+     * <pre>
+     * Also report each node's track community (Leiden, resolution 1, seed 0, over the tracks you can
+     * see); costs a graph analytic, cached until the graph changes.
+     * </pre>
+     *
+     * <code>bool include_communities = 6 [json_name = "includeCommunities"];</code>
+     * @param value The includeCommunities to set.
+     * @return This builder for chaining.
+     */
+    public Builder setIncludeCommunities(boolean value) {
+
+      includeCommunities_ = value;
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Also report each node's track community (Leiden, resolution 1, seed 0, over the tracks you can
+     * see); costs a graph analytic, cached until the graph changes.
+     * </pre>
+     *
+     * <code>bool include_communities = 6 [json_name = "includeCommunities"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearIncludeCommunities() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      includeCommunities_ = false;
       onChanged();
       return this;
     }

@@ -54,4 +54,15 @@ public interface GetLineageRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getPageTokenBytes();
+
+  /**
+   * <pre>
+   * Also report each node's track community (Leiden, resolution 1, seed 0, over the tracks you can
+   * see); costs a graph analytic, cached until the graph changes.
+   * </pre>
+   *
+   * <code>bool include_communities = 6 [json_name = "includeCommunities"];</code>
+   * @return The includeCommunities.
+   */
+  boolean getIncludeCommunities();
 }

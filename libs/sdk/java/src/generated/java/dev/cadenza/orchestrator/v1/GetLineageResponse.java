@@ -41,6 +41,7 @@ private static final long serialVersionUID = 0L;
             dev.cadenza.orchestrator.v1.GetLineageResponse.class, dev.cadenza.orchestrator.v1.GetLineageResponse.Builder.class);
   }
 
+  private int bitField0_;
   public static final int NODES_FIELD_NUMBER = 1;
   @SuppressWarnings("serial")
   private java.util.List<dev.cadenza.orchestrator.v1.LineageNode> nodes_;
@@ -121,6 +122,33 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int TRACK_COMMUNITY_FIELD_NUMBER = 3;
+  private int trackCommunity_ = 0;
+  /**
+   * <pre>
+   * With include_communities: the queried track's community.
+   * </pre>
+   *
+   * <code>optional int32 track_community = 3 [json_name = "trackCommunity"];</code>
+   * @return Whether the trackCommunity field is set.
+   */
+  @java.lang.Override
+  public boolean hasTrackCommunity() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * With include_communities: the queried track's community.
+   * </pre>
+   *
+   * <code>optional int32 track_community = 3 [json_name = "trackCommunity"];</code>
+   * @return The trackCommunity.
+   */
+  @java.lang.Override
+  public int getTrackCommunity() {
+    return trackCommunity_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -141,6 +169,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(nextPageToken_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 2, nextPageToken_);
     }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeInt32(3, trackCommunity_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -156,6 +187,10 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(nextPageToken_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(2, nextPageToken_);
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(3, trackCommunity_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -176,6 +211,11 @@ private static final long serialVersionUID = 0L;
         .equals(other.getNodesList())) return false;
     if (!getNextPageToken()
         .equals(other.getNextPageToken())) return false;
+    if (hasTrackCommunity() != other.hasTrackCommunity()) return false;
+    if (hasTrackCommunity()) {
+      if (getTrackCommunity()
+          != other.getTrackCommunity()) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -193,6 +233,10 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + NEXT_PAGE_TOKEN_FIELD_NUMBER;
     hash = (53 * hash) + getNextPageToken().hashCode();
+    if (hasTrackCommunity()) {
+      hash = (37 * hash) + TRACK_COMMUNITY_FIELD_NUMBER;
+      hash = (53 * hash) + getTrackCommunity();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -332,6 +376,7 @@ private static final long serialVersionUID = 0L;
       }
       bitField0_ = (bitField0_ & ~0x00000001);
       nextPageToken_ = "";
+      trackCommunity_ = 0;
       return this;
     }
 
@@ -381,6 +426,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.nextPageToken_ = nextPageToken_;
       }
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.trackCommunity_ = trackCommunity_;
+        to_bitField0_ |= 0x00000001;
+      }
+      result.bitField0_ |= to_bitField0_;
     }
 
     @java.lang.Override
@@ -458,6 +509,9 @@ private static final long serialVersionUID = 0L;
         bitField0_ |= 0x00000002;
         onChanged();
       }
+      if (other.hasTrackCommunity()) {
+        setTrackCommunity(other.getTrackCommunity());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -502,6 +556,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 18
+            case 24: {
+              trackCommunity_ = input.readInt32();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 24
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -827,6 +886,62 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       nextPageToken_ = value;
       bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+
+    private int trackCommunity_ ;
+    /**
+     * <pre>
+     * With include_communities: the queried track's community.
+     * </pre>
+     *
+     * <code>optional int32 track_community = 3 [json_name = "trackCommunity"];</code>
+     * @return Whether the trackCommunity field is set.
+     */
+    @java.lang.Override
+    public boolean hasTrackCommunity() {
+      return ((bitField0_ & 0x00000004) != 0);
+    }
+    /**
+     * <pre>
+     * With include_communities: the queried track's community.
+     * </pre>
+     *
+     * <code>optional int32 track_community = 3 [json_name = "trackCommunity"];</code>
+     * @return The trackCommunity.
+     */
+    @java.lang.Override
+    public int getTrackCommunity() {
+      return trackCommunity_;
+    }
+    /**
+     * <pre>
+     * With include_communities: the queried track's community.
+     * </pre>
+     *
+     * <code>optional int32 track_community = 3 [json_name = "trackCommunity"];</code>
+     * @param value The trackCommunity to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTrackCommunity(int value) {
+
+      trackCommunity_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * With include_communities: the queried track's community.
+     * </pre>
+     *
+     * <code>optional int32 track_community = 3 [json_name = "trackCommunity"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearTrackCommunity() {
+      bitField0_ = (bitField0_ & ~0x00000004);
+      trackCommunity_ = 0;
       onChanged();
       return this;
     }

@@ -43,4 +43,23 @@ public interface GetLineageResponseOrBuilder extends
    */
   com.google.protobuf.ByteString
       getNextPageTokenBytes();
+
+  /**
+   * <pre>
+   * With include_communities: the queried track's community.
+   * </pre>
+   *
+   * <code>optional int32 track_community = 3 [json_name = "trackCommunity"];</code>
+   * @return Whether the trackCommunity field is set.
+   */
+  boolean hasTrackCommunity();
+  /**
+   * <pre>
+   * With include_communities: the queried track's community.
+   * </pre>
+   *
+   * <code>optional int32 track_community = 3 [json_name = "trackCommunity"];</code>
+   * @return The trackCommunity.
+   */
+  int getTrackCommunity();
 }

@@ -95,7 +95,7 @@ public enum LineageDirection
   }
   public static final com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.cadenza.orchestrator.v1.OrchestratorProto.getDescriptor().getEnumTypes().get(2);
+    return dev.cadenza.orchestrator.v1.OrchestratorProto.getDescriptor().getEnumTypes().get(3);
   }
 
   private static final LineageDirection[] VALUES = values();

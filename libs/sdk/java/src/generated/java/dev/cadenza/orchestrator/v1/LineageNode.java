@@ -41,6 +41,7 @@ private static final long serialVersionUID = 0L;
             dev.cadenza.orchestrator.v1.LineageNode.class, dev.cadenza.orchestrator.v1.LineageNode.Builder.class);
   }
 
+  private int bitField0_;
   public static final int TRACK_FIELD_NUMBER = 1;
   @SuppressWarnings("serial")
   private volatile java.lang.Object track_ = "";
@@ -120,6 +121,33 @@ private static final long serialVersionUID = 0L;
     return strength_;
   }
 
+  public static final int COMMUNITY_FIELD_NUMBER = 5;
+  private int community_ = 0;
+  /**
+   * <pre>
+   * With include_communities: the node's community.
+   * </pre>
+   *
+   * <code>optional int32 community = 5 [json_name = "community"];</code>
+   * @return Whether the community field is set.
+   */
+  @java.lang.Override
+  public boolean hasCommunity() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * With include_communities: the node's community.
+   * </pre>
+   *
+   * <code>optional int32 community = 5 [json_name = "community"];</code>
+   * @return The community.
+   */
+  @java.lang.Override
+  public int getCommunity() {
+    return community_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -146,6 +174,9 @@ private static final long serialVersionUID = 0L;
     if (java.lang.Double.doubleToRawLongBits(strength_) != 0) {
       output.writeDouble(4, strength_);
     }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeInt32(5, community_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -170,6 +201,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeDoubleSize(4, strength_);
     }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(5, community_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -193,6 +228,11 @@ private static final long serialVersionUID = 0L;
     if (java.lang.Double.doubleToLongBits(getStrength())
         != java.lang.Double.doubleToLongBits(
             other.getStrength())) return false;
+    if (hasCommunity() != other.hasCommunity()) return false;
+    if (hasCommunity()) {
+      if (getCommunity()
+          != other.getCommunity()) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -213,6 +253,10 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + STRENGTH_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
         java.lang.Double.doubleToLongBits(getStrength()));
+    if (hasCommunity()) {
+      hash = (37 * hash) + COMMUNITY_FIELD_NUMBER;
+      hash = (53 * hash) + getCommunity();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -348,6 +392,7 @@ private static final long serialVersionUID = 0L;
       depth_ = 0;
       op_ = 0;
       strength_ = 0D;
+      community_ = 0;
       return this;
     }
 
@@ -393,6 +438,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000008) != 0)) {
         result.strength_ = strength_;
       }
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.community_ = community_;
+        to_bitField0_ |= 0x00000001;
+      }
+      result.bitField0_ |= to_bitField0_;
     }
 
     @java.lang.Override
@@ -453,6 +504,9 @@ private static final long serialVersionUID = 0L;
       if (other.getStrength() != 0D) {
         setStrength(other.getStrength());
       }
+      if (other.hasCommunity()) {
+        setCommunity(other.getCommunity());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -499,6 +553,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 33
+            case 40: {
+              community_ = input.readInt32();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -701,6 +760,62 @@ private static final long serialVersionUID = 0L;
     public Builder clearStrength() {
       bitField0_ = (bitField0_ & ~0x00000008);
       strength_ = 0D;
+      onChanged();
+      return this;
+    }
+
+    private int community_ ;
+    /**
+     * <pre>
+     * With include_communities: the node's community.
+     * </pre>
+     *
+     * <code>optional int32 community = 5 [json_name = "community"];</code>
+     * @return Whether the community field is set.
+     */
+    @java.lang.Override
+    public boolean hasCommunity() {
+      return ((bitField0_ & 0x00000010) != 0);
+    }
+    /**
+     * <pre>
+     * With include_communities: the node's community.
+     * </pre>
+     *
+     * <code>optional int32 community = 5 [json_name = "community"];</code>
+     * @return The community.
+     */
+    @java.lang.Override
+    public int getCommunity() {
+      return community_;
+    }
+    /**
+     * <pre>
+     * With include_communities: the node's community.
+     * </pre>
+     *
+     * <code>optional int32 community = 5 [json_name = "community"];</code>
+     * @param value The community to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCommunity(int value) {
+
+      community_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * With include_communities: the node's community.
+     * </pre>
+     *
+     * <code>optional int32 community = 5 [json_name = "community"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearCommunity() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      community_ = 0;
       onChanged();
       return this;
     }

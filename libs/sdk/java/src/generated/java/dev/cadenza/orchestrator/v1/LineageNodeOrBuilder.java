@@ -42,4 +42,23 @@ public interface LineageNodeOrBuilder extends
    * @return The strength.
    */
   double getStrength();
+
+  /**
+   * <pre>
+   * With include_communities: the node's community.
+   * </pre>
+   *
+   * <code>optional int32 community = 5 [json_name = "community"];</code>
+   * @return Whether the community field is set.
+   */
+  boolean hasCommunity();
+  /**
+   * <pre>
+   * With include_communities: the node's community.
+   * </pre>
+   *
+   * <code>optional int32 community = 5 [json_name = "community"];</code>
+   * @return The community.
+   */
+  int getCommunity();
 }

@@ -126,6 +126,11 @@ public final class OrchestratorProto {
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_cadenza_orchestrator_v1_SearchSimilarTracksRequest_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_CommunityFilter_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_CommunityFilter_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_cadenza_orchestrator_v1_SimilarTrack_descriptor;
   static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
@@ -160,6 +165,61 @@ public final class OrchestratorProto {
   static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_cadenza_orchestrator_v1_DeleteTrackResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_AnalyticsRun_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_AnalyticsRun_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_ListCommunitiesRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_ListCommunitiesRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_TagCount_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_TagCount_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_Community_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_Community_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_ListCommunitiesResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_ListCommunitiesResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_ListCentralTracksRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_ListCentralTracksRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_TrackScore_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_TrackScore_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_ListCentralTracksResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_ListCentralTracksResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_ListCentralTagsRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_ListCentralTagsRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_TagScore_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_TagScore_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_cadenza_orchestrator_v1_ListCentralTagsResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_cadenza_orchestrator_v1_ListCentralTagsResponse_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -242,76 +302,153 @@ public final class OrchestratorProto {
       "ation\022;\n\006params\030\003 \001(\0132#.cadenza.common.v" +
       "1.GenerationParamsR\006params\"C\n\027CreateVari" +
       "ationResponse\022(\n\003job\030\001 \001(\0132\026.cadenza.com" +
-      "mon.v1.JobR\003job\"\250\001\n\032SearchSimilarTracksR" +
+      "mon.v1.JobR\003job\"\360\001\n\032SearchSimilarTracksR" +
       "equest\022\026\n\005track\030\001 \001(\tH\000R\005track\022\024\n\004text\030\002" +
       " \001(\tH\000R\004text\022\023\n\005top_k\030\003 \001(\005R\004topK\022\031\n\010tag" +
       "s_any\030\004 \003(\tR\007tagsAny\022#\n\rmodel_version\030\005 " +
-      "\001(\tR\014modelVersionB\007\n\005query\"T\n\014SimilarTra" +
-      "ck\022.\n\005track\030\001 \001(\0132\030.cadenza.common.v1.Tr" +
-      "ackR\005track\022\024\n\005score\030\002 \001(\002R\005score\"\\\n\033Sear" +
-      "chSimilarTracksResponse\022=\n\006tracks\030\001 \003(\0132" +
-      "%.cadenza.orchestrator.v1.SimilarTrackR\006" +
-      "tracks\"\313\001\n\021GetLineageRequest\022\024\n\005track\030\001 " +
-      "\001(\tR\005track\022G\n\tdirection\030\002 \001(\0162).cadenza." +
-      "orchestrator.v1.LineageDirectionR\tdirect" +
-      "ion\022\033\n\tmax_depth\030\003 \001(\005R\010maxDepth\022\033\n\tpage" +
-      "_size\030\004 \001(\005R\010pageSize\022\035\n\npage_token\030\005 \001(" +
-      "\tR\tpageToken\"\203\001\n\013LineageNode\022\024\n\005track\030\001 " +
-      "\001(\tR\005track\022\024\n\005depth\030\002 \001(\005R\005depth\022,\n\002op\030\003" +
-      " \001(\0162\034.cadenza.common.v1.LineageOpR\002op\022\032" +
-      "\n\010strength\030\004 \001(\001R\010strength\"x\n\022GetLineage" +
-      "Response\022:\n\005nodes\030\001 \003(\0132$.cadenza.orches" +
-      "trator.v1.LineageNodeR\005nodes\022&\n\017next_pag" +
-      "e_token\030\002 \001(\tR\rnextPageToken\"(\n\022DeleteTr" +
-      "ackRequest\022\022\n\004name\030\001 \001(\tR\004name\")\n\023Delete" +
-      "TrackResponse\022\022\n\004name\030\001 \001(\tR\004name*\255\001\n\005Ph" +
-      "ase\022\025\n\021PHASE_UNSPECIFIED\020\000\022\020\n\014PHASE_QUEU" +
-      "ED\020\001\022\023\n\017PHASE_DIFFUSING\020\002\022\027\n\023PHASE_STORI" +
-      "NG_AUDIO\020\003\022\022\n\016PHASE_INDEXING\020\004\022\021\n\rPHASE_" +
-      "LINKING\020\005\022\016\n\nPHASE_DONE\020\006\022\026\n\022PHASE_COMPE" +
-      "NSATING\020\007*]\n\nNoticeKind\022\033\n\027NOTICE_KIND_U" +
-      "NSPECIFIED\020\000\022\030\n\024NOTICE_KIND_ACCEPTED\020\001\022\030" +
-      "\n\024NOTICE_KIND_RETRYING\020\002*y\n\020LineageDirec" +
-      "tion\022!\n\035LINEAGE_DIRECTION_UNSPECIFIED\020\000\022" +
-      "\037\n\033LINEAGE_DIRECTION_ANCESTORS\020\001\022!\n\035LINE" +
-      "AGE_DIRECTION_DESCENDANTS\020\0022\206\n\n\023Orchestr" +
-      "atorService\022w\n\020SubmitGeneration\0220.cadenz" +
-      "a.orchestrator.v1.SubmitGenerationReques" +
-      "t\0321.cadenza.orchestrator.v1.SubmitGenera" +
-      "tionResponse\022a\n\010WatchJob\022(.cadenza.orche" +
-      "strator.v1.WatchJobRequest\032).cadenza.orc" +
-      "hestrator.v1.WatchJobResponse0\001\022a\n\010Gener" +
-      "ate\022(.cadenza.orchestrator.v1.GenerateRe" +
-      "quest\032).cadenza.orchestrator.v1.Generate" +
-      "Response0\001\022b\n\tCancelJob\022).cadenza.orches" +
-      "trator.v1.CancelJobRequest\032*.cadenza.orc" +
-      "hestrator.v1.CancelJobResponse\022Y\n\006GetJob" +
-      "\022&.cadenza.orchestrator.v1.GetJobRequest" +
-      "\032\'.cadenza.orchestrator.v1.GetJobRespons" +
-      "e\022_\n\010ListJobs\022(.cadenza.orchestrator.v1." +
-      "ListJobsRequest\032).cadenza.orchestrator.v" +
-      "1.ListJobsResponse\022_\n\010GetTrack\022(.cadenza" +
-      ".orchestrator.v1.GetTrackRequest\032).caden" +
-      "za.orchestrator.v1.GetTrackResponse\022e\n\nL" +
-      "istTracks\022*.cadenza.orchestrator.v1.List" +
-      "TracksRequest\032+.cadenza.orchestrator.v1." +
-      "ListTracksResponse\022t\n\017CreateVariation\022/." +
-      "cadenza.orchestrator.v1.CreateVariationR" +
-      "equest\0320.cadenza.orchestrator.v1.CreateV" +
-      "ariationResponse\022\200\001\n\023SearchSimilarTracks" +
-      "\0223.cadenza.orchestrator.v1.SearchSimilar" +
-      "TracksRequest\0324.cadenza.orchestrator.v1." +
-      "SearchSimilarTracksResponse\022e\n\nGetLineag" +
-      "e\022*.cadenza.orchestrator.v1.GetLineageRe" +
-      "quest\032+.cadenza.orchestrator.v1.GetLinea" +
-      "geResponse\022h\n\013DeleteTrack\022+.cadenza.orch" +
-      "estrator.v1.DeleteTrackRequest\032,.cadenza" +
-      ".orchestrator.v1.DeleteTrackResponseB\256\001\n" +
-      "\033dev.cadenza.orchestrator.v1B\021Orchestrat" +
-      "orProtoP\001\242\002\003COX\252\002\027Cadenza.Orchestrator.V" +
-      "1\312\002\027Cadenza\\Orchestrator\\V1\342\002#Cadenza\\Or" +
-      "chestrator\\V1\\GPBMetadata\352\002\031Cadenza::Orc" +
-      "hestrator::V1b\006proto3"
+      "\001(\tR\014modelVersion\022F\n\tcommunity\030\006 \001(\0132(.c" +
+      "adenza.orchestrator.v1.CommunityFilterR\t" +
+      "communityB\007\n\005query\"\235\001\n\017CommunityFilter\022@" +
+      "\n\004mode\030\001 \001(\0162,.cadenza.orchestrator.v1.C" +
+      "ommunityFilterModeR\004mode\022\024\n\005track\030\002 \001(\tR" +
+      "\005track\022\036\n\nresolution\030\003 \001(\001R\nresolution\022\022" +
+      "\n\004seed\030\004 \001(\003R\004seed\"\205\001\n\014SimilarTrack\022.\n\005t" +
+      "rack\030\001 \001(\0132\030.cadenza.common.v1.TrackR\005tr" +
+      "ack\022\024\n\005score\030\002 \001(\002R\005score\022!\n\tcommunity\030\003" +
+      " \001(\005H\000R\tcommunity\210\001\001B\014\n\n_community\"\215\001\n\033S" +
+      "earchSimilarTracksResponse\022=\n\006tracks\030\001 \003" +
+      "(\0132%.cadenza.orchestrator.v1.SimilarTrac" +
+      "kR\006tracks\022!\n\tcommunity\030\002 \001(\005H\000R\tcommunit" +
+      "y\210\001\001B\014\n\n_community\"\374\001\n\021GetLineageRequest" +
+      "\022\024\n\005track\030\001 \001(\tR\005track\022G\n\tdirection\030\002 \001(" +
+      "\0162).cadenza.orchestrator.v1.LineageDirec" +
+      "tionR\tdirection\022\033\n\tmax_depth\030\003 \001(\005R\010maxD" +
+      "epth\022\033\n\tpage_size\030\004 \001(\005R\010pageSize\022\035\n\npag" +
+      "e_token\030\005 \001(\tR\tpageToken\022/\n\023include_comm" +
+      "unities\030\006 \001(\010R\022includeCommunities\"\264\001\n\013Li" +
+      "neageNode\022\024\n\005track\030\001 \001(\tR\005track\022\024\n\005depth" +
+      "\030\002 \001(\005R\005depth\022,\n\002op\030\003 \001(\0162\034.cadenza.comm" +
+      "on.v1.LineageOpR\002op\022\032\n\010strength\030\004 \001(\001R\010s" +
+      "trength\022!\n\tcommunity\030\005 \001(\005H\000R\tcommunity\210" +
+      "\001\001B\014\n\n_community\"\272\001\n\022GetLineageResponse\022" +
+      ":\n\005nodes\030\001 \003(\0132$.cadenza.orchestrator.v1" +
+      ".LineageNodeR\005nodes\022&\n\017next_page_token\030\002" +
+      " \001(\tR\rnextPageToken\022,\n\017track_community\030\003" +
+      " \001(\005H\000R\016trackCommunity\210\001\001B\022\n\020_track_comm" +
+      "unity\"(\n\022DeleteTrackRequest\022\022\n\004name\030\001 \001(" +
+      "\tR\004name\")\n\023DeleteTrackResponse\022\022\n\004name\030\001" +
+      " \001(\tR\004name\"\241\001\n\014AnalyticsRun\022#\n\rgraph_ver" +
+      "sion\030\001 \003(\003R\014graphVersion\022\026\n\006cached\030\002 \001(\010" +
+      "R\006cached\022\035\n\nnode_count\030\003 \001(\003R\tnodeCount\022" +
+      "\037\n\013sample_size\030\004 \001(\003R\nsampleSize\022\024\n\005exac" +
+      "t\030\005 \001(\010R\005exact\"\375\001\n\026ListCommunitiesReques" +
+      "t\022:\n\004kind\030\001 \001(\0162&.cadenza.orchestrator.v" +
+      "1.CommunityKindR\004kind\022\022\n\004user\030\002 \001(\tR\004use" +
+      "r\022I\n\talgorithm\030\003 \001(\0162+.cadenza.orchestra" +
+      "tor.v1.CommunityAlgorithmR\talgorithm\022\036\n\n" +
+      "resolution\030\004 \001(\001R\nresolution\022\022\n\004seed\030\005 \001" +
+      "(\003R\004seed\022\024\n\005limit\030\006 \001(\005R\005limit\"=\n\010TagCou" +
+      "nt\022\020\n\003tag\030\001 \001(\tR\003tag\022\037\n\013track_count\030\002 \001(" +
+      "\003R\ntrackCount\"\242\001\n\tCommunity\022\016\n\002id\030\001 \001(\005R" +
+      "\002id\022\022\n\004size\030\002 \001(\003R\004size\022<\n\010top_tags\030\003 \003(" +
+      "\0132!.cadenza.orchestrator.v1.TagCountR\007to" +
+      "pTags\0223\n\025representative_tracks\030\004 \003(\tR\024re" +
+      "presentativeTracks\"\341\001\n\027ListCommunitiesRe" +
+      "sponse\022D\n\013communities\030\001 \003(\0132\".cadenza.or" +
+      "chestrator.v1.CommunityR\013communities\022\'\n\017" +
+      "community_count\030\002 \001(\005R\016communityCount\022\036\n" +
+      "\nmodularity\030\003 \001(\001R\nmodularity\0227\n\003run\030\004 \001" +
+      "(\0132%.cadenza.orchestrator.v1.AnalyticsRu" +
+      "nR\003run\"\274\001\n\030ListCentralTracksRequest\022\024\n\005l" +
+      "imit\030\001 \001(\005R\005limit\022A\n\006method\030\002 \001(\0162).cade" +
+      "nza.orchestrator.v1.CentralityMethodR\006me" +
+      "thod\022\022\n\004user\030\003 \001(\tR\004user\022\037\n\013sample_size\030" +
+      "\004 \001(\005R\nsampleSize\022\022\n\004seed\030\005 \001(\003R\004seed\"P\n" +
+      "\nTrackScore\022\024\n\005track\030\001 \001(\tR\005track\022\024\n\005sco" +
+      "re\030\002 \001(\001R\005score\022\026\n\006degree\030\003 \001(\003R\006degree\"" +
+      "\221\001\n\031ListCentralTracksResponse\022;\n\006tracks\030" +
+      "\001 \003(\0132#.cadenza.orchestrator.v1.TrackSco" +
+      "reR\006tracks\0227\n\003run\030\002 \001(\0132%.cadenza.orches" +
+      "trator.v1.AnalyticsRunR\003run\"\272\001\n\026ListCent" +
+      "ralTagsRequest\022\024\n\005limit\030\001 \001(\005R\005limit\022A\n\006" +
+      "method\030\002 \001(\0162).cadenza.orchestrator.v1.C" +
+      "entralityMethodR\006method\022\022\n\004user\030\003 \001(\tR\004u" +
+      "ser\022\037\n\013sample_size\030\004 \001(\005R\nsampleSize\022\022\n\004" +
+      "seed\030\005 \001(\003R\004seed\"S\n\010TagScore\022\020\n\003tag\030\001 \001(" +
+      "\tR\003tag\022\024\n\005score\030\002 \001(\001R\005score\022\037\n\013track_co" +
+      "unt\030\003 \001(\003R\ntrackCount\"\211\001\n\027ListCentralTag" +
+      "sResponse\0225\n\004tags\030\001 \003(\0132!.cadenza.orches" +
+      "trator.v1.TagScoreR\004tags\0227\n\003run\030\002 \001(\0132%." +
+      "cadenza.orchestrator.v1.AnalyticsRunR\003ru" +
+      "n*\255\001\n\005Phase\022\025\n\021PHASE_UNSPECIFIED\020\000\022\020\n\014PH" +
+      "ASE_QUEUED\020\001\022\023\n\017PHASE_DIFFUSING\020\002\022\027\n\023PHA" +
+      "SE_STORING_AUDIO\020\003\022\022\n\016PHASE_INDEXING\020\004\022\021" +
+      "\n\rPHASE_LINKING\020\005\022\016\n\nPHASE_DONE\020\006\022\026\n\022PHA" +
+      "SE_COMPENSATING\020\007*]\n\nNoticeKind\022\033\n\027NOTIC" +
+      "E_KIND_UNSPECIFIED\020\000\022\030\n\024NOTICE_KIND_ACCE" +
+      "PTED\020\001\022\030\n\024NOTICE_KIND_RETRYING\020\002*\201\001\n\023Com" +
+      "munityFilterMode\022%\n!COMMUNITY_FILTER_MOD" +
+      "E_UNSPECIFIED\020\000\022\"\n\036COMMUNITY_FILTER_MODE" +
+      "_RESTRICT\020\001\022\037\n\033COMMUNITY_FILTER_MODE_BOO" +
+      "ST\020\002*y\n\020LineageDirection\022!\n\035LINEAGE_DIRE" +
+      "CTION_UNSPECIFIED\020\000\022\037\n\033LINEAGE_DIRECTION" +
+      "_ANCESTORS\020\001\022!\n\035LINEAGE_DIRECTION_DESCEN" +
+      "DANTS\020\002*c\n\rCommunityKind\022\036\n\032COMMUNITY_KI" +
+      "ND_UNSPECIFIED\020\000\022\031\n\025COMMUNITY_KIND_TRACK" +
+      "S\020\001\022\027\n\023COMMUNITY_KIND_TAGS\020\002*z\n\022Communit" +
+      "yAlgorithm\022#\n\037COMMUNITY_ALGORITHM_UNSPEC" +
+      "IFIED\020\000\022\036\n\032COMMUNITY_ALGORITHM_LEIDEN\020\001\022" +
+      "\037\n\033COMMUNITY_ALGORITHM_LOUVAIN\020\002*\226\001\n\020Cen" +
+      "tralityMethod\022!\n\035CENTRALITY_METHOD_UNSPE" +
+      "CIFIED\020\000\022\034\n\030CENTRALITY_METHOD_DEGREE\020\001\022\036" +
+      "\n\032CENTRALITY_METHOD_PAGERANK\020\002\022!\n\035CENTRA" +
+      "LITY_METHOD_BETWEENNESS\020\0032\356\014\n\023Orchestrat" +
+      "orService\022w\n\020SubmitGeneration\0220.cadenza." +
+      "orchestrator.v1.SubmitGenerationRequest\032" +
+      "1.cadenza.orchestrator.v1.SubmitGenerati" +
+      "onResponse\022a\n\010WatchJob\022(.cadenza.orchest" +
+      "rator.v1.WatchJobRequest\032).cadenza.orche" +
+      "strator.v1.WatchJobResponse0\001\022a\n\010Generat" +
+      "e\022(.cadenza.orchestrator.v1.GenerateRequ" +
+      "est\032).cadenza.orchestrator.v1.GenerateRe" +
+      "sponse0\001\022b\n\tCancelJob\022).cadenza.orchestr" +
+      "ator.v1.CancelJobRequest\032*.cadenza.orche" +
+      "strator.v1.CancelJobResponse\022Y\n\006GetJob\022&" +
+      ".cadenza.orchestrator.v1.GetJobRequest\032\'" +
+      ".cadenza.orchestrator.v1.GetJobResponse\022" +
+      "_\n\010ListJobs\022(.cadenza.orchestrator.v1.Li" +
+      "stJobsRequest\032).cadenza.orchestrator.v1." +
+      "ListJobsResponse\022_\n\010GetTrack\022(.cadenza.o" +
+      "rchestrator.v1.GetTrackRequest\032).cadenza" +
+      ".orchestrator.v1.GetTrackResponse\022e\n\nLis" +
+      "tTracks\022*.cadenza.orchestrator.v1.ListTr" +
+      "acksRequest\032+.cadenza.orchestrator.v1.Li" +
+      "stTracksResponse\022t\n\017CreateVariation\022/.ca" +
+      "denza.orchestrator.v1.CreateVariationReq" +
+      "uest\0320.cadenza.orchestrator.v1.CreateVar" +
+      "iationResponse\022\200\001\n\023SearchSimilarTracks\0223" +
+      ".cadenza.orchestrator.v1.SearchSimilarTr" +
+      "acksRequest\0324.cadenza.orchestrator.v1.Se" +
+      "archSimilarTracksResponse\022e\n\nGetLineage\022" +
+      "*.cadenza.orchestrator.v1.GetLineageRequ" +
+      "est\032+.cadenza.orchestrator.v1.GetLineage" +
+      "Response\022h\n\013DeleteTrack\022+.cadenza.orches" +
+      "trator.v1.DeleteTrackRequest\032,.cadenza.o" +
+      "rchestrator.v1.DeleteTrackResponse\022t\n\017Li" +
+      "stCommunities\022/.cadenza.orchestrator.v1." +
+      "ListCommunitiesRequest\0320.cadenza.orchest" +
+      "rator.v1.ListCommunitiesResponse\022z\n\021List" +
+      "CentralTracks\0221.cadenza.orchestrator.v1." +
+      "ListCentralTracksRequest\0322.cadenza.orche" +
+      "strator.v1.ListCentralTracksResponse\022t\n\017" +
+      "ListCentralTags\022/.cadenza.orchestrator.v" +
+      "1.ListCentralTagsRequest\0320.cadenza.orche" +
+      "strator.v1.ListCentralTagsResponseB\256\001\n\033d" +
+      "ev.cadenza.orchestrator.v1B\021Orchestrator" +
+      "ProtoP\001\242\002\003COX\252\002\027Cadenza.Orchestrator.V1\312" +
+      "\002\027Cadenza\\Orchestrator\\V1\342\002#Cadenza\\Orch" +
+      "estrator\\V1\\GPBMetadata\352\002\031Cadenza::Orche" +
+      "strator::V1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -450,49 +587,121 @@ public final class OrchestratorProto {
     internal_static_cadenza_orchestrator_v1_SearchSimilarTracksRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_SearchSimilarTracksRequest_descriptor,
-        new java.lang.String[] { "Track", "Text", "TopK", "TagsAny", "ModelVersion", "Query", });
-    internal_static_cadenza_orchestrator_v1_SimilarTrack_descriptor =
+        new java.lang.String[] { "Track", "Text", "TopK", "TagsAny", "ModelVersion", "Community", "Query", });
+    internal_static_cadenza_orchestrator_v1_CommunityFilter_descriptor =
       getDescriptor().getMessageTypes().get(22);
+    internal_static_cadenza_orchestrator_v1_CommunityFilter_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_CommunityFilter_descriptor,
+        new java.lang.String[] { "Mode", "Track", "Resolution", "Seed", });
+    internal_static_cadenza_orchestrator_v1_SimilarTrack_descriptor =
+      getDescriptor().getMessageTypes().get(23);
     internal_static_cadenza_orchestrator_v1_SimilarTrack_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_SimilarTrack_descriptor,
-        new java.lang.String[] { "Track", "Score", });
+        new java.lang.String[] { "Track", "Score", "Community", });
     internal_static_cadenza_orchestrator_v1_SearchSimilarTracksResponse_descriptor =
-      getDescriptor().getMessageTypes().get(23);
+      getDescriptor().getMessageTypes().get(24);
     internal_static_cadenza_orchestrator_v1_SearchSimilarTracksResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_SearchSimilarTracksResponse_descriptor,
-        new java.lang.String[] { "Tracks", });
+        new java.lang.String[] { "Tracks", "Community", });
     internal_static_cadenza_orchestrator_v1_GetLineageRequest_descriptor =
-      getDescriptor().getMessageTypes().get(24);
+      getDescriptor().getMessageTypes().get(25);
     internal_static_cadenza_orchestrator_v1_GetLineageRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_GetLineageRequest_descriptor,
-        new java.lang.String[] { "Track", "Direction", "MaxDepth", "PageSize", "PageToken", });
+        new java.lang.String[] { "Track", "Direction", "MaxDepth", "PageSize", "PageToken", "IncludeCommunities", });
     internal_static_cadenza_orchestrator_v1_LineageNode_descriptor =
-      getDescriptor().getMessageTypes().get(25);
+      getDescriptor().getMessageTypes().get(26);
     internal_static_cadenza_orchestrator_v1_LineageNode_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_LineageNode_descriptor,
-        new java.lang.String[] { "Track", "Depth", "Op", "Strength", });
+        new java.lang.String[] { "Track", "Depth", "Op", "Strength", "Community", });
     internal_static_cadenza_orchestrator_v1_GetLineageResponse_descriptor =
-      getDescriptor().getMessageTypes().get(26);
+      getDescriptor().getMessageTypes().get(27);
     internal_static_cadenza_orchestrator_v1_GetLineageResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_GetLineageResponse_descriptor,
-        new java.lang.String[] { "Nodes", "NextPageToken", });
+        new java.lang.String[] { "Nodes", "NextPageToken", "TrackCommunity", });
     internal_static_cadenza_orchestrator_v1_DeleteTrackRequest_descriptor =
-      getDescriptor().getMessageTypes().get(27);
+      getDescriptor().getMessageTypes().get(28);
     internal_static_cadenza_orchestrator_v1_DeleteTrackRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_DeleteTrackRequest_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_cadenza_orchestrator_v1_DeleteTrackResponse_descriptor =
-      getDescriptor().getMessageTypes().get(28);
+      getDescriptor().getMessageTypes().get(29);
     internal_static_cadenza_orchestrator_v1_DeleteTrackResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_orchestrator_v1_DeleteTrackResponse_descriptor,
         new java.lang.String[] { "Name", });
+    internal_static_cadenza_orchestrator_v1_AnalyticsRun_descriptor =
+      getDescriptor().getMessageTypes().get(30);
+    internal_static_cadenza_orchestrator_v1_AnalyticsRun_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_AnalyticsRun_descriptor,
+        new java.lang.String[] { "GraphVersion", "Cached", "NodeCount", "SampleSize", "Exact", });
+    internal_static_cadenza_orchestrator_v1_ListCommunitiesRequest_descriptor =
+      getDescriptor().getMessageTypes().get(31);
+    internal_static_cadenza_orchestrator_v1_ListCommunitiesRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_ListCommunitiesRequest_descriptor,
+        new java.lang.String[] { "Kind", "User", "Algorithm", "Resolution", "Seed", "Limit", });
+    internal_static_cadenza_orchestrator_v1_TagCount_descriptor =
+      getDescriptor().getMessageTypes().get(32);
+    internal_static_cadenza_orchestrator_v1_TagCount_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_TagCount_descriptor,
+        new java.lang.String[] { "Tag", "TrackCount", });
+    internal_static_cadenza_orchestrator_v1_Community_descriptor =
+      getDescriptor().getMessageTypes().get(33);
+    internal_static_cadenza_orchestrator_v1_Community_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_Community_descriptor,
+        new java.lang.String[] { "Id", "Size", "TopTags", "RepresentativeTracks", });
+    internal_static_cadenza_orchestrator_v1_ListCommunitiesResponse_descriptor =
+      getDescriptor().getMessageTypes().get(34);
+    internal_static_cadenza_orchestrator_v1_ListCommunitiesResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_ListCommunitiesResponse_descriptor,
+        new java.lang.String[] { "Communities", "CommunityCount", "Modularity", "Run", });
+    internal_static_cadenza_orchestrator_v1_ListCentralTracksRequest_descriptor =
+      getDescriptor().getMessageTypes().get(35);
+    internal_static_cadenza_orchestrator_v1_ListCentralTracksRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_ListCentralTracksRequest_descriptor,
+        new java.lang.String[] { "Limit", "Method", "User", "SampleSize", "Seed", });
+    internal_static_cadenza_orchestrator_v1_TrackScore_descriptor =
+      getDescriptor().getMessageTypes().get(36);
+    internal_static_cadenza_orchestrator_v1_TrackScore_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_TrackScore_descriptor,
+        new java.lang.String[] { "Track", "Score", "Degree", });
+    internal_static_cadenza_orchestrator_v1_ListCentralTracksResponse_descriptor =
+      getDescriptor().getMessageTypes().get(37);
+    internal_static_cadenza_orchestrator_v1_ListCentralTracksResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_ListCentralTracksResponse_descriptor,
+        new java.lang.String[] { "Tracks", "Run", });
+    internal_static_cadenza_orchestrator_v1_ListCentralTagsRequest_descriptor =
+      getDescriptor().getMessageTypes().get(38);
+    internal_static_cadenza_orchestrator_v1_ListCentralTagsRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_ListCentralTagsRequest_descriptor,
+        new java.lang.String[] { "Limit", "Method", "User", "SampleSize", "Seed", });
+    internal_static_cadenza_orchestrator_v1_TagScore_descriptor =
+      getDescriptor().getMessageTypes().get(39);
+    internal_static_cadenza_orchestrator_v1_TagScore_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_TagScore_descriptor,
+        new java.lang.String[] { "Tag", "Score", "TrackCount", });
+    internal_static_cadenza_orchestrator_v1_ListCentralTagsResponse_descriptor =
+      getDescriptor().getMessageTypes().get(40);
+    internal_static_cadenza_orchestrator_v1_ListCentralTagsResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_cadenza_orchestrator_v1_ListCentralTagsResponse_descriptor,
+        new java.lang.String[] { "Tags", "Run", });
     dev.cadenza.common.v1.TypesProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
   }

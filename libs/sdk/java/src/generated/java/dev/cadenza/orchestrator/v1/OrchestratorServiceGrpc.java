@@ -387,6 +387,99 @@ public final class OrchestratorServiceGrpc {
     return getDeleteTrackMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.cadenza.orchestrator.v1.ListCommunitiesRequest,
+      dev.cadenza.orchestrator.v1.ListCommunitiesResponse> getListCommunitiesMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ListCommunities",
+      requestType = dev.cadenza.orchestrator.v1.ListCommunitiesRequest.class,
+      responseType = dev.cadenza.orchestrator.v1.ListCommunitiesResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.cadenza.orchestrator.v1.ListCommunitiesRequest,
+      dev.cadenza.orchestrator.v1.ListCommunitiesResponse> getListCommunitiesMethod() {
+    io.grpc.MethodDescriptor<dev.cadenza.orchestrator.v1.ListCommunitiesRequest, dev.cadenza.orchestrator.v1.ListCommunitiesResponse> getListCommunitiesMethod;
+    if ((getListCommunitiesMethod = OrchestratorServiceGrpc.getListCommunitiesMethod) == null) {
+      synchronized (OrchestratorServiceGrpc.class) {
+        if ((getListCommunitiesMethod = OrchestratorServiceGrpc.getListCommunitiesMethod) == null) {
+          OrchestratorServiceGrpc.getListCommunitiesMethod = getListCommunitiesMethod =
+              io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.ListCommunitiesRequest, dev.cadenza.orchestrator.v1.ListCommunitiesResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListCommunities"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.cadenza.orchestrator.v1.ListCommunitiesRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.cadenza.orchestrator.v1.ListCommunitiesResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new OrchestratorServiceMethodDescriptorSupplier("ListCommunities"))
+              .build();
+        }
+      }
+    }
+    return getListCommunitiesMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.cadenza.orchestrator.v1.ListCentralTracksRequest,
+      dev.cadenza.orchestrator.v1.ListCentralTracksResponse> getListCentralTracksMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ListCentralTracks",
+      requestType = dev.cadenza.orchestrator.v1.ListCentralTracksRequest.class,
+      responseType = dev.cadenza.orchestrator.v1.ListCentralTracksResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.cadenza.orchestrator.v1.ListCentralTracksRequest,
+      dev.cadenza.orchestrator.v1.ListCentralTracksResponse> getListCentralTracksMethod() {
+    io.grpc.MethodDescriptor<dev.cadenza.orchestrator.v1.ListCentralTracksRequest, dev.cadenza.orchestrator.v1.ListCentralTracksResponse> getListCentralTracksMethod;
+    if ((getListCentralTracksMethod = OrchestratorServiceGrpc.getListCentralTracksMethod) == null) {
+      synchronized (OrchestratorServiceGrpc.class) {
+        if ((getListCentralTracksMethod = OrchestratorServiceGrpc.getListCentralTracksMethod) == null) {
+          OrchestratorServiceGrpc.getListCentralTracksMethod = getListCentralTracksMethod =
+              io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.ListCentralTracksRequest, dev.cadenza.orchestrator.v1.ListCentralTracksResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListCentralTracks"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.cadenza.orchestrator.v1.ListCentralTracksRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.cadenza.orchestrator.v1.ListCentralTracksResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new OrchestratorServiceMethodDescriptorSupplier("ListCentralTracks"))
+              .build();
+        }
+      }
+    }
+    return getListCentralTracksMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.cadenza.orchestrator.v1.ListCentralTagsRequest,
+      dev.cadenza.orchestrator.v1.ListCentralTagsResponse> getListCentralTagsMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ListCentralTags",
+      requestType = dev.cadenza.orchestrator.v1.ListCentralTagsRequest.class,
+      responseType = dev.cadenza.orchestrator.v1.ListCentralTagsResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.cadenza.orchestrator.v1.ListCentralTagsRequest,
+      dev.cadenza.orchestrator.v1.ListCentralTagsResponse> getListCentralTagsMethod() {
+    io.grpc.MethodDescriptor<dev.cadenza.orchestrator.v1.ListCentralTagsRequest, dev.cadenza.orchestrator.v1.ListCentralTagsResponse> getListCentralTagsMethod;
+    if ((getListCentralTagsMethod = OrchestratorServiceGrpc.getListCentralTagsMethod) == null) {
+      synchronized (OrchestratorServiceGrpc.class) {
+        if ((getListCentralTagsMethod = OrchestratorServiceGrpc.getListCentralTagsMethod) == null) {
+          OrchestratorServiceGrpc.getListCentralTagsMethod = getListCentralTagsMethod =
+              io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.ListCentralTagsRequest, dev.cadenza.orchestrator.v1.ListCentralTagsResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListCentralTags"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.cadenza.orchestrator.v1.ListCentralTagsRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.cadenza.orchestrator.v1.ListCentralTagsResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new OrchestratorServiceMethodDescriptorSupplier("ListCentralTags"))
+              .build();
+        }
+      }
+    }
+    return getListCentralTagsMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -554,6 +647,38 @@ public final class OrchestratorServiceGrpc {
         io.grpc.stub.StreamObserver<dev.cadenza.orchestrator.v1.DeleteTrackResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getDeleteTrackMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
+     * carry. Computed by the graph service off the request path and cached until the graph changes;
+     * RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+     * </pre>
+     */
+    default void listCommunities(dev.cadenza.orchestrator.v1.ListCommunitiesRequest request,
+        io.grpc.stub.StreamObserver<dev.cadenza.orchestrator.v1.ListCommunitiesResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getListCommunitiesMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities.
+     * </pre>
+     */
+    default void listCentralTracks(dev.cadenza.orchestrator.v1.ListCentralTracksRequest request,
+        io.grpc.stub.StreamObserver<dev.cadenza.orchestrator.v1.ListCentralTracksResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getListCentralTracksMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * The most central tags of your tracks, scoped like ListCommunities.
+     * </pre>
+     */
+    default void listCentralTags(dev.cadenza.orchestrator.v1.ListCentralTagsRequest request,
+        io.grpc.stub.StreamObserver<dev.cadenza.orchestrator.v1.ListCentralTagsResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getListCentralTagsMethod(), responseObserver);
+    }
   }
 
   /**
@@ -702,6 +827,41 @@ public final class OrchestratorServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getDeleteTrackMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
+     * carry. Computed by the graph service off the request path and cached until the graph changes;
+     * RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+     * </pre>
+     */
+    public void listCommunities(dev.cadenza.orchestrator.v1.ListCommunitiesRequest request,
+        io.grpc.stub.StreamObserver<dev.cadenza.orchestrator.v1.ListCommunitiesResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getListCommunitiesMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities.
+     * </pre>
+     */
+    public void listCentralTracks(dev.cadenza.orchestrator.v1.ListCentralTracksRequest request,
+        io.grpc.stub.StreamObserver<dev.cadenza.orchestrator.v1.ListCentralTracksResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getListCentralTracksMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * The most central tags of your tracks, scoped like ListCommunities.
+     * </pre>
+     */
+    public void listCentralTags(dev.cadenza.orchestrator.v1.ListCentralTagsRequest request,
+        io.grpc.stub.StreamObserver<dev.cadenza.orchestrator.v1.ListCentralTagsResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getListCentralTagsMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -828,6 +988,38 @@ public final class OrchestratorServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getDeleteTrackMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
+     * carry. Computed by the graph service off the request path and cached until the graph changes;
+     * RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+     * </pre>
+     */
+    public dev.cadenza.orchestrator.v1.ListCommunitiesResponse listCommunities(dev.cadenza.orchestrator.v1.ListCommunitiesRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getListCommunitiesMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities.
+     * </pre>
+     */
+    public dev.cadenza.orchestrator.v1.ListCentralTracksResponse listCentralTracks(dev.cadenza.orchestrator.v1.ListCentralTracksRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getListCentralTracksMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * The most central tags of your tracks, scoped like ListCommunities.
+     * </pre>
+     */
+    public dev.cadenza.orchestrator.v1.ListCentralTagsResponse listCentralTags(dev.cadenza.orchestrator.v1.ListCentralTagsRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getListCentralTagsMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -952,6 +1144,38 @@ public final class OrchestratorServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getDeleteTrackMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
+     * carry. Computed by the graph service off the request path and cached until the graph changes;
+     * RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+     * </pre>
+     */
+    public dev.cadenza.orchestrator.v1.ListCommunitiesResponse listCommunities(dev.cadenza.orchestrator.v1.ListCommunitiesRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getListCommunitiesMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities.
+     * </pre>
+     */
+    public dev.cadenza.orchestrator.v1.ListCentralTracksResponse listCentralTracks(dev.cadenza.orchestrator.v1.ListCentralTracksRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getListCentralTracksMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * The most central tags of your tracks, scoped like ListCommunities.
+     * </pre>
+     */
+    public dev.cadenza.orchestrator.v1.ListCentralTagsResponse listCentralTags(dev.cadenza.orchestrator.v1.ListCentralTagsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getListCentralTagsMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -1064,6 +1288,41 @@ public final class OrchestratorServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getDeleteTrackMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
+     * carry. Computed by the graph service off the request path and cached until the graph changes;
+     * RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.cadenza.orchestrator.v1.ListCommunitiesResponse> listCommunities(
+        dev.cadenza.orchestrator.v1.ListCommunitiesRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getListCommunitiesMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.cadenza.orchestrator.v1.ListCentralTracksResponse> listCentralTracks(
+        dev.cadenza.orchestrator.v1.ListCentralTracksRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getListCentralTracksMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * The most central tags of your tracks, scoped like ListCommunities.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.cadenza.orchestrator.v1.ListCentralTagsResponse> listCentralTags(
+        dev.cadenza.orchestrator.v1.ListCentralTagsRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getListCentralTagsMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_SUBMIT_GENERATION = 0;
@@ -1078,6 +1337,9 @@ public final class OrchestratorServiceGrpc {
   private static final int METHODID_SEARCH_SIMILAR_TRACKS = 9;
   private static final int METHODID_GET_LINEAGE = 10;
   private static final int METHODID_DELETE_TRACK = 11;
+  private static final int METHODID_LIST_COMMUNITIES = 12;
+  private static final int METHODID_LIST_CENTRAL_TRACKS = 13;
+  private static final int METHODID_LIST_CENTRAL_TAGS = 14;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -1143,6 +1405,18 @@ public final class OrchestratorServiceGrpc {
         case METHODID_DELETE_TRACK:
           serviceImpl.deleteTrack((dev.cadenza.orchestrator.v1.DeleteTrackRequest) request,
               (io.grpc.stub.StreamObserver<dev.cadenza.orchestrator.v1.DeleteTrackResponse>) responseObserver);
+          break;
+        case METHODID_LIST_COMMUNITIES:
+          serviceImpl.listCommunities((dev.cadenza.orchestrator.v1.ListCommunitiesRequest) request,
+              (io.grpc.stub.StreamObserver<dev.cadenza.orchestrator.v1.ListCommunitiesResponse>) responseObserver);
+          break;
+        case METHODID_LIST_CENTRAL_TRACKS:
+          serviceImpl.listCentralTracks((dev.cadenza.orchestrator.v1.ListCentralTracksRequest) request,
+              (io.grpc.stub.StreamObserver<dev.cadenza.orchestrator.v1.ListCentralTracksResponse>) responseObserver);
+          break;
+        case METHODID_LIST_CENTRAL_TAGS:
+          serviceImpl.listCentralTags((dev.cadenza.orchestrator.v1.ListCentralTagsRequest) request,
+              (io.grpc.stub.StreamObserver<dev.cadenza.orchestrator.v1.ListCentralTagsResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -1246,6 +1520,27 @@ public final class OrchestratorServiceGrpc {
               dev.cadenza.orchestrator.v1.DeleteTrackRequest,
               dev.cadenza.orchestrator.v1.DeleteTrackResponse>(
                 service, METHODID_DELETE_TRACK)))
+        .addMethod(
+          getListCommunitiesMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.cadenza.orchestrator.v1.ListCommunitiesRequest,
+              dev.cadenza.orchestrator.v1.ListCommunitiesResponse>(
+                service, METHODID_LIST_COMMUNITIES)))
+        .addMethod(
+          getListCentralTracksMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.cadenza.orchestrator.v1.ListCentralTracksRequest,
+              dev.cadenza.orchestrator.v1.ListCentralTracksResponse>(
+                service, METHODID_LIST_CENTRAL_TRACKS)))
+        .addMethod(
+          getListCentralTagsMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.cadenza.orchestrator.v1.ListCentralTagsRequest,
+              dev.cadenza.orchestrator.v1.ListCentralTagsResponse>(
+                service, METHODID_LIST_CENTRAL_TAGS)))
         .build();
   }
 
@@ -1306,6 +1601,9 @@ public final class OrchestratorServiceGrpc {
               .addMethod(getSearchSimilarTracksMethod())
               .addMethod(getGetLineageMethod())
               .addMethod(getDeleteTrackMethod())
+              .addMethod(getListCommunitiesMethod())
+              .addMethod(getListCentralTracksMethod())
+              .addMethod(getListCentralTagsMethod())
               .build();
         }
       }

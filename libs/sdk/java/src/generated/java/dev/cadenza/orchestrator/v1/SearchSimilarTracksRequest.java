@@ -42,6 +42,7 @@ private static final long serialVersionUID = 0L;
             dev.cadenza.orchestrator.v1.SearchSimilarTracksRequest.class, dev.cadenza.orchestrator.v1.SearchSimilarTracksRequest.Builder.class);
   }
 
+  private int bitField0_;
   private int queryCase_ = 0;
   @SuppressWarnings("serial")
   private java.lang.Object query_;
@@ -323,6 +324,44 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int COMMUNITY_FIELD_NUMBER = 6;
+  private dev.cadenza.orchestrator.v1.CommunityFilter community_;
+  /**
+   * <pre>
+   * Recommend by community: keep (or put first) the tracks in one track community.
+   * </pre>
+   *
+   * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+   * @return Whether the community field is set.
+   */
+  @java.lang.Override
+  public boolean hasCommunity() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * Recommend by community: keep (or put first) the tracks in one track community.
+   * </pre>
+   *
+   * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+   * @return The community.
+   */
+  @java.lang.Override
+  public dev.cadenza.orchestrator.v1.CommunityFilter getCommunity() {
+    return community_ == null ? dev.cadenza.orchestrator.v1.CommunityFilter.getDefaultInstance() : community_;
+  }
+  /**
+   * <pre>
+   * Recommend by community: keep (or put first) the tracks in one track community.
+   * </pre>
+   *
+   * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+   */
+  @java.lang.Override
+  public dev.cadenza.orchestrator.v1.CommunityFilterOrBuilder getCommunityOrBuilder() {
+    return community_ == null ? dev.cadenza.orchestrator.v1.CommunityFilter.getDefaultInstance() : community_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -351,6 +390,9 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(modelVersion_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 5, modelVersion_);
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeMessage(6, getCommunity());
     }
     getUnknownFields().writeTo(output);
   }
@@ -382,6 +424,10 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(modelVersion_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(5, modelVersion_);
     }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(6, getCommunity());
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -403,6 +449,11 @@ private static final long serialVersionUID = 0L;
         .equals(other.getTagsAnyList())) return false;
     if (!getModelVersion()
         .equals(other.getModelVersion())) return false;
+    if (hasCommunity() != other.hasCommunity()) return false;
+    if (hasCommunity()) {
+      if (!getCommunity()
+          .equals(other.getCommunity())) return false;
+    }
     if (!getQueryCase().equals(other.getQueryCase())) return false;
     switch (queryCase_) {
       case 1:
@@ -435,6 +486,10 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + MODEL_VERSION_FIELD_NUMBER;
     hash = (53 * hash) + getModelVersion().hashCode();
+    if (hasCommunity()) {
+      hash = (37 * hash) + COMMUNITY_FIELD_NUMBER;
+      hash = (53 * hash) + getCommunity().hashCode();
+    }
     switch (queryCase_) {
       case 1:
         hash = (37 * hash) + TRACK_FIELD_NUMBER;
@@ -566,13 +621,19 @@ private static final long serialVersionUID = 0L;
 
     // Construct using dev.cadenza.orchestrator.v1.SearchSimilarTracksRequest.newBuilder()
     private Builder() {
-
+      maybeForceBuilderInitialization();
     }
 
     private Builder(
         com.google.protobuf.GeneratedMessageV3.BuilderParent parent) {
       super(parent);
-
+      maybeForceBuilderInitialization();
+    }
+    private void maybeForceBuilderInitialization() {
+      if (com.google.protobuf.GeneratedMessageV3
+              .alwaysUseFieldBuilders) {
+        getCommunityFieldBuilder();
+      }
     }
     @java.lang.Override
     public Builder clear() {
@@ -582,6 +643,11 @@ private static final long serialVersionUID = 0L;
       tagsAny_ =
           com.google.protobuf.LazyStringArrayList.emptyList();
       modelVersion_ = "";
+      community_ = null;
+      if (communityBuilder_ != null) {
+        communityBuilder_.dispose();
+        communityBuilder_ = null;
+      }
       queryCase_ = 0;
       query_ = null;
       return this;
@@ -628,6 +694,14 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000010) != 0)) {
         result.modelVersion_ = modelVersion_;
       }
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.community_ = communityBuilder_ == null
+            ? community_
+            : communityBuilder_.build();
+        to_bitField0_ |= 0x00000001;
+      }
+      result.bitField0_ |= to_bitField0_;
     }
 
     private void buildPartialOneofs(dev.cadenza.orchestrator.v1.SearchSimilarTracksRequest result) {
@@ -696,6 +770,9 @@ private static final long serialVersionUID = 0L;
         modelVersion_ = other.modelVersion_;
         bitField0_ |= 0x00000010;
         onChanged();
+      }
+      if (other.hasCommunity()) {
+        mergeCommunity(other.getCommunity());
       }
       switch (other.getQueryCase()) {
         case TRACK: {
@@ -768,6 +845,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 42
+            case 50: {
+              input.readMessage(
+                  getCommunityFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 50
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1304,6 +1388,163 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000010;
       onChanged();
       return this;
+    }
+
+    private dev.cadenza.orchestrator.v1.CommunityFilter community_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        dev.cadenza.orchestrator.v1.CommunityFilter, dev.cadenza.orchestrator.v1.CommunityFilter.Builder, dev.cadenza.orchestrator.v1.CommunityFilterOrBuilder> communityBuilder_;
+    /**
+     * <pre>
+     * Recommend by community: keep (or put first) the tracks in one track community.
+     * </pre>
+     *
+     * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+     * @return Whether the community field is set.
+     */
+    public boolean hasCommunity() {
+      return ((bitField0_ & 0x00000020) != 0);
+    }
+    /**
+     * <pre>
+     * Recommend by community: keep (or put first) the tracks in one track community.
+     * </pre>
+     *
+     * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+     * @return The community.
+     */
+    public dev.cadenza.orchestrator.v1.CommunityFilter getCommunity() {
+      if (communityBuilder_ == null) {
+        return community_ == null ? dev.cadenza.orchestrator.v1.CommunityFilter.getDefaultInstance() : community_;
+      } else {
+        return communityBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Recommend by community: keep (or put first) the tracks in one track community.
+     * </pre>
+     *
+     * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+     */
+    public Builder setCommunity(dev.cadenza.orchestrator.v1.CommunityFilter value) {
+      if (communityBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        community_ = value;
+      } else {
+        communityBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Recommend by community: keep (or put first) the tracks in one track community.
+     * </pre>
+     *
+     * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+     */
+    public Builder setCommunity(
+        dev.cadenza.orchestrator.v1.CommunityFilter.Builder builderForValue) {
+      if (communityBuilder_ == null) {
+        community_ = builderForValue.build();
+      } else {
+        communityBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Recommend by community: keep (or put first) the tracks in one track community.
+     * </pre>
+     *
+     * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+     */
+    public Builder mergeCommunity(dev.cadenza.orchestrator.v1.CommunityFilter value) {
+      if (communityBuilder_ == null) {
+        if (((bitField0_ & 0x00000020) != 0) &&
+          community_ != null &&
+          community_ != dev.cadenza.orchestrator.v1.CommunityFilter.getDefaultInstance()) {
+          getCommunityBuilder().mergeFrom(value);
+        } else {
+          community_ = value;
+        }
+      } else {
+        communityBuilder_.mergeFrom(value);
+      }
+      if (community_ != null) {
+        bitField0_ |= 0x00000020;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Recommend by community: keep (or put first) the tracks in one track community.
+     * </pre>
+     *
+     * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+     */
+    public Builder clearCommunity() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      community_ = null;
+      if (communityBuilder_ != null) {
+        communityBuilder_.dispose();
+        communityBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Recommend by community: keep (or put first) the tracks in one track community.
+     * </pre>
+     *
+     * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+     */
+    public dev.cadenza.orchestrator.v1.CommunityFilter.Builder getCommunityBuilder() {
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return getCommunityFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Recommend by community: keep (or put first) the tracks in one track community.
+     * </pre>
+     *
+     * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+     */
+    public dev.cadenza.orchestrator.v1.CommunityFilterOrBuilder getCommunityOrBuilder() {
+      if (communityBuilder_ != null) {
+        return communityBuilder_.getMessageOrBuilder();
+      } else {
+        return community_ == null ?
+            dev.cadenza.orchestrator.v1.CommunityFilter.getDefaultInstance() : community_;
+      }
+    }
+    /**
+     * <pre>
+     * Recommend by community: keep (or put first) the tracks in one track community.
+     * </pre>
+     *
+     * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        dev.cadenza.orchestrator.v1.CommunityFilter, dev.cadenza.orchestrator.v1.CommunityFilter.Builder, dev.cadenza.orchestrator.v1.CommunityFilterOrBuilder> 
+        getCommunityFieldBuilder() {
+      if (communityBuilder_ == null) {
+        communityBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            dev.cadenza.orchestrator.v1.CommunityFilter, dev.cadenza.orchestrator.v1.CommunityFilter.Builder, dev.cadenza.orchestrator.v1.CommunityFilterOrBuilder>(
+                getCommunity(),
+                getParentForChildren(),
+                isClean());
+        community_ = null;
+      }
+      return communityBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -133,5 +133,32 @@ public interface SearchSimilarTracksRequestOrBuilder extends
   com.google.protobuf.ByteString
       getModelVersionBytes();
 
+  /**
+   * <pre>
+   * Recommend by community: keep (or put first) the tracks in one track community.
+   * </pre>
+   *
+   * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+   * @return Whether the community field is set.
+   */
+  boolean hasCommunity();
+  /**
+   * <pre>
+   * Recommend by community: keep (or put first) the tracks in one track community.
+   * </pre>
+   *
+   * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+   * @return The community.
+   */
+  dev.cadenza.orchestrator.v1.CommunityFilter getCommunity();
+  /**
+   * <pre>
+   * Recommend by community: keep (or put first) the tracks in one track community.
+   * </pre>
+   *
+   * <code>.cadenza.orchestrator.v1.CommunityFilter community = 6 [json_name = "community"];</code>
+   */
+  dev.cadenza.orchestrator.v1.CommunityFilterOrBuilder getCommunityOrBuilder();
+
   dev.cadenza.orchestrator.v1.SearchSimilarTracksRequest.QueryCase getQueryCase();
 }

@@ -40,6 +40,7 @@ private static final long serialVersionUID = 0L;
             dev.cadenza.orchestrator.v1.SearchSimilarTracksResponse.class, dev.cadenza.orchestrator.v1.SearchSimilarTracksResponse.Builder.class);
   }
 
+  private int bitField0_;
   public static final int TRACKS_FIELD_NUMBER = 1;
   @SuppressWarnings("serial")
   private java.util.List<dev.cadenza.orchestrator.v1.SimilarTrack> tracks_;
@@ -81,6 +82,33 @@ private static final long serialVersionUID = 0L;
     return tracks_.get(index);
   }
 
+  public static final int COMMUNITY_FIELD_NUMBER = 2;
+  private int community_ = 0;
+  /**
+   * <pre>
+   * With a community filter: the community of its track.
+   * </pre>
+   *
+   * <code>optional int32 community = 2 [json_name = "community"];</code>
+   * @return Whether the community field is set.
+   */
+  @java.lang.Override
+  public boolean hasCommunity() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * With a community filter: the community of its track.
+   * </pre>
+   *
+   * <code>optional int32 community = 2 [json_name = "community"];</code>
+   * @return The community.
+   */
+  @java.lang.Override
+  public int getCommunity() {
+    return community_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -98,6 +126,9 @@ private static final long serialVersionUID = 0L;
     for (int i = 0; i < tracks_.size(); i++) {
       output.writeMessage(1, tracks_.get(i));
     }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeInt32(2, community_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -110,6 +141,10 @@ private static final long serialVersionUID = 0L;
     for (int i = 0; i < tracks_.size(); i++) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(1, tracks_.get(i));
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(2, community_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -128,6 +163,11 @@ private static final long serialVersionUID = 0L;
 
     if (!getTracksList()
         .equals(other.getTracksList())) return false;
+    if (hasCommunity() != other.hasCommunity()) return false;
+    if (hasCommunity()) {
+      if (getCommunity()
+          != other.getCommunity()) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -142,6 +182,10 @@ private static final long serialVersionUID = 0L;
     if (getTracksCount() > 0) {
       hash = (37 * hash) + TRACKS_FIELD_NUMBER;
       hash = (53 * hash) + getTracksList().hashCode();
+    }
+    if (hasCommunity()) {
+      hash = (37 * hash) + COMMUNITY_FIELD_NUMBER;
+      hash = (53 * hash) + getCommunity();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -281,6 +325,7 @@ private static final long serialVersionUID = 0L;
         tracksBuilder_.clear();
       }
       bitField0_ = (bitField0_ & ~0x00000001);
+      community_ = 0;
       return this;
     }
 
@@ -327,6 +372,12 @@ private static final long serialVersionUID = 0L;
 
     private void buildPartial0(dev.cadenza.orchestrator.v1.SearchSimilarTracksResponse result) {
       int from_bitField0_ = bitField0_;
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000002) != 0)) {
+        result.community_ = community_;
+        to_bitField0_ |= 0x00000001;
+      }
+      result.bitField0_ |= to_bitField0_;
     }
 
     @java.lang.Override
@@ -399,6 +450,9 @@ private static final long serialVersionUID = 0L;
           }
         }
       }
+      if (other.hasCommunity()) {
+        setCommunity(other.getCommunity());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -438,6 +492,11 @@ private static final long serialVersionUID = 0L;
               }
               break;
             } // case 10
+            case 16: {
+              community_ = input.readInt32();
+              bitField0_ |= 0x00000002;
+              break;
+            } // case 16
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -693,6 +752,62 @@ private static final long serialVersionUID = 0L;
         tracks_ = null;
       }
       return tracksBuilder_;
+    }
+
+    private int community_ ;
+    /**
+     * <pre>
+     * With a community filter: the community of its track.
+     * </pre>
+     *
+     * <code>optional int32 community = 2 [json_name = "community"];</code>
+     * @return Whether the community field is set.
+     */
+    @java.lang.Override
+    public boolean hasCommunity() {
+      return ((bitField0_ & 0x00000002) != 0);
+    }
+    /**
+     * <pre>
+     * With a community filter: the community of its track.
+     * </pre>
+     *
+     * <code>optional int32 community = 2 [json_name = "community"];</code>
+     * @return The community.
+     */
+    @java.lang.Override
+    public int getCommunity() {
+      return community_;
+    }
+    /**
+     * <pre>
+     * With a community filter: the community of its track.
+     * </pre>
+     *
+     * <code>optional int32 community = 2 [json_name = "community"];</code>
+     * @param value The community to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCommunity(int value) {
+
+      community_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * With a community filter: the community of its track.
+     * </pre>
+     *
+     * <code>optional int32 community = 2 [json_name = "community"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearCommunity() {
+      bitField0_ = (bitField0_ & ~0x00000002);
+      community_ = 0;
+      onChanged();
+      return this;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

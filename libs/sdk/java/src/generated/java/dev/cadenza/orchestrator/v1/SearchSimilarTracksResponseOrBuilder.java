@@ -31,4 +31,23 @@ public interface SearchSimilarTracksResponseOrBuilder extends
    */
   dev.cadenza.orchestrator.v1.SimilarTrackOrBuilder getTracksOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * With a community filter: the community of its track.
+   * </pre>
+   *
+   * <code>optional int32 community = 2 [json_name = "community"];</code>
+   * @return Whether the community field is set.
+   */
+  boolean hasCommunity();
+  /**
+   * <pre>
+   * With a community filter: the community of its track.
+   * </pre>
+   *
+   * <code>optional int32 community = 2 [json_name = "community"];</code>
+   * @return The community.
+   */
+  int getCommunity();
 }

@@ -77,6 +77,33 @@ private static final long serialVersionUID = 0L;
     return score_;
   }
 
+  public static final int COMMUNITY_FIELD_NUMBER = 3;
+  private int community_ = 0;
+  /**
+   * <pre>
+   * With a community filter: the track's community (absent when it is in no analysed graph).
+   * </pre>
+   *
+   * <code>optional int32 community = 3 [json_name = "community"];</code>
+   * @return Whether the community field is set.
+   */
+  @java.lang.Override
+  public boolean hasCommunity() {
+    return ((bitField0_ & 0x00000002) != 0);
+  }
+  /**
+   * <pre>
+   * With a community filter: the track's community (absent when it is in no analysed graph).
+   * </pre>
+   *
+   * <code>optional int32 community = 3 [json_name = "community"];</code>
+   * @return The community.
+   */
+  @java.lang.Override
+  public int getCommunity() {
+    return community_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -97,6 +124,9 @@ private static final long serialVersionUID = 0L;
     if (java.lang.Float.floatToRawIntBits(score_) != 0) {
       output.writeFloat(2, score_);
     }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      output.writeInt32(3, community_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -113,6 +143,10 @@ private static final long serialVersionUID = 0L;
     if (java.lang.Float.floatToRawIntBits(score_) != 0) {
       size += com.google.protobuf.CodedOutputStream
         .computeFloatSize(2, score_);
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(3, community_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -137,6 +171,11 @@ private static final long serialVersionUID = 0L;
     if (java.lang.Float.floatToIntBits(getScore())
         != java.lang.Float.floatToIntBits(
             other.getScore())) return false;
+    if (hasCommunity() != other.hasCommunity()) return false;
+    if (hasCommunity()) {
+      if (getCommunity()
+          != other.getCommunity()) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -155,6 +194,10 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + SCORE_FIELD_NUMBER;
     hash = (53 * hash) + java.lang.Float.floatToIntBits(
         getScore());
+    if (hasCommunity()) {
+      hash = (37 * hash) + COMMUNITY_FIELD_NUMBER;
+      hash = (53 * hash) + getCommunity();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -298,6 +341,7 @@ private static final long serialVersionUID = 0L;
         trackBuilder_ = null;
       }
       score_ = 0F;
+      community_ = 0;
       return this;
     }
 
@@ -340,6 +384,10 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.score_ = score_;
+      }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.community_ = community_;
+        to_bitField0_ |= 0x00000002;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -394,6 +442,9 @@ private static final long serialVersionUID = 0L;
       if (other.getScore() != 0F) {
         setScore(other.getScore());
       }
+      if (other.hasCommunity()) {
+        setCommunity(other.getCommunity());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -432,6 +483,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 21
+            case 24: {
+              community_ = input.readInt32();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 24
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -598,6 +654,62 @@ private static final long serialVersionUID = 0L;
     public Builder clearScore() {
       bitField0_ = (bitField0_ & ~0x00000002);
       score_ = 0F;
+      onChanged();
+      return this;
+    }
+
+    private int community_ ;
+    /**
+     * <pre>
+     * With a community filter: the track's community (absent when it is in no analysed graph).
+     * </pre>
+     *
+     * <code>optional int32 community = 3 [json_name = "community"];</code>
+     * @return Whether the community field is set.
+     */
+    @java.lang.Override
+    public boolean hasCommunity() {
+      return ((bitField0_ & 0x00000004) != 0);
+    }
+    /**
+     * <pre>
+     * With a community filter: the track's community (absent when it is in no analysed graph).
+     * </pre>
+     *
+     * <code>optional int32 community = 3 [json_name = "community"];</code>
+     * @return The community.
+     */
+    @java.lang.Override
+    public int getCommunity() {
+      return community_;
+    }
+    /**
+     * <pre>
+     * With a community filter: the track's community (absent when it is in no analysed graph).
+     * </pre>
+     *
+     * <code>optional int32 community = 3 [json_name = "community"];</code>
+     * @param value The community to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCommunity(int value) {
+
+      community_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * With a community filter: the track's community (absent when it is in no analysed graph).
+     * </pre>
+     *
+     * <code>optional int32 community = 3 [json_name = "community"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearCommunity() {
+      bitField0_ = (bitField0_ & ~0x00000004);
+      community_ = 0;
       onChanged();
       return this;
     }

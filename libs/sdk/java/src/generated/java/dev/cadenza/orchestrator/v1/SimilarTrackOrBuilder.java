@@ -28,4 +28,23 @@ public interface SimilarTrackOrBuilder extends
    * @return The score.
    */
   float getScore();
+
+  /**
+   * <pre>
+   * With a community filter: the track's community (absent when it is in no analysed graph).
+   * </pre>
+   *
+   * <code>optional int32 community = 3 [json_name = "community"];</code>
+   * @return Whether the community field is set.
+   */
+  boolean hasCommunity();
+  /**
+   * <pre>
+   * With a community filter: the track's community (absent when it is in no analysed graph).
+   * </pre>
+   *
+   * <code>optional int32 community = 3 [json_name = "community"];</code>
+   * @return The community.
+   */
+  int getCommunity();
 }

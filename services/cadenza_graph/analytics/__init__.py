@@ -1,0 +1,1 @@
+"""Graph analytics off the request path: snapshot, algorithms, worker process, runner."""
