@@ -252,3 +252,44 @@ async def test_musicldm_is_still_refused_naming_what_is_supported(served: Served
     details = error.details() or ""
     assert "MusicLDMPipeline is not supported" in details
     assert "StableAudioPipeline" in details and "AudioLDM2Pipeline" in details
+
+
+def test_batched_forward_with_prompts_of_different_lengths_matches_each_alone(pipeline_dir: Path) -> None:
+    """The CUDA path (one UNet forward for the batch, T5 states zero-padded and masked), run on CPU:
+    equal to each request alone up to float rounding."""
+    from cadenza_inference.adapters.audioldm2 import AudioLDM2Adapter
+    from cadenza_inference.adapters.diffusers_audio import load_directory
+    from cadenza_inference.model import GenerationRequest
+
+    loaded = load_directory(read_directory(pipeline_dir), version=VERSION)
+    assert isinstance(loaded, AudioLDM2Adapter)
+    batched = AudioLDM2Adapter(
+        loaded.pipeline,
+        version=VERSION,
+        checkpoint_sha256=loaded.checkpoint_sha256,
+        provenance=loaded.provenance,
+        untrained=True,
+        batch_invariant=False,
+    )
+    requests = [
+        GenerationRequest("slow piano", duration_seconds=SECONDS, seed=5, steps=2, request_id="short"),
+        GenerationRequest(
+            "warm analog synth pads over a slow beat",
+            tags=("ambient",),
+            duration_seconds=SECONDS,
+            seed=6,
+            steps=2,
+            request_id="long",
+        ),
+    ]
+    state = batched.prepare(requests)
+    assert state.conditioning[0].t5.shape[1] != state.conditioning[1].t5.shape[1]
+    while not state.done:
+        batched.step(state)
+    for request_ in requests:
+        alone = batched.prepare([request_])
+        while not alone.done:
+            batched.step(alone)
+        together = state.latent(request_.request_id)
+        assert torch.allclose(together, alone.latent(request_.request_id), atol=1e-4)
+        assert not torch.equal(together, torch.zeros_like(together))
