@@ -293,9 +293,10 @@ class AudioLDM2Adapter:
 
     def _frames(self, seconds: float) -> int:
         """Latent frames for `seconds`, as the pipeline computes its spectrogram height."""
-        spec = self._spec
+        vocoder = self.pipeline.vocoder.config
         scale = int(self.pipeline.vae_scale_factor)
-        height = int(seconds * spec.sample_rate * scale / spec.samples_per_frame)
+        # The pipeline's own expression (seconds per mel frame, then int()), so lengths round alike.
+        height = int(seconds / (math.prod(vocoder.upsample_rates) / vocoder.sampling_rate))
         return max(1, math.ceil(height / scale))
 
     def batch_key(self, request: GenerationRequest) -> BatchKey:
