@@ -8,7 +8,9 @@ suite comes from here, so pointing a store at an external instance is configurat
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -74,7 +76,12 @@ class RedisConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = 56379
     db: int = 0
-    password: SecretStr | None = None
+    # `cadenza up` starts Redis with requirepass set to this; every client authenticates with it.
+    # Empty (CADENZA_REDIS__PASSWORD=) means no password, which only the dev profile accepts.
+    password: SecretStr | None = SecretStr("cadenza-redis-dev")
+    # Every Redis call of a service fails after this long instead of hanging on a stuck server.
+    socket_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     # TLS (Redis 6+ tls-port): the server certificate is verified against ssl_ca_file (the system
     # store when unset) and, with ssl_check_hostname, its name against host.
     ssl: bool = False
@@ -82,8 +89,15 @@ class RedisConfig(BaseModel):
     ssl_check_hostname: bool = True
 
     @property
+    def password_value(self) -> str | None:
+        """The password to send, None when there is none."""
+        value = self.password.get_secret_value() if self.password is not None else ""
+        return value or None
+
+    @property
     def url(self) -> str:
-        auth = f":{self.password.get_secret_value()}@" if self.password else ""
+        password = self.password_value
+        auth = f":{password}@" if password else ""
         scheme = "rediss" if self.ssl else "redis"
         return f"{scheme}://{auth}{self.host}:{self.port}/{self.db}"
 
@@ -273,13 +287,64 @@ class TelemetryConfig(BaseModel):
     json_logs: bool = True
 
 
+# Algorithms the edge accepts: HMAC with the local signer's shared secret, or the public-key
+# families an external OAuth2/OIDC issuer signs with. "none" and anything else are refused.
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+PUBLIC_KEY_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
 class AuthConfig(BaseModel):
     # Signs page tokens so they are tamper-evident (see cadenza_runtime.pagination).
     page_token_secret: SecretStr = SecretStr("cadenza-dev-page-token-secret")
+    # The local signer (dev): HS* with this shared secret.
     jwt_secret: SecretStr = SecretStr("cadenza-dev-jwt-secret-change-me-in-prod")
+    # HS256/384/512 for the local signer; RS*, PS*, ES* or EdDSA for an external issuer.
     jwt_algorithm: str = "HS256"
     jwt_issuer: str = "cadenza"
     jwt_audience: str = "cadenza"
+    # An external OAuth2/OIDC issuer's signing keys, as a JWKS document in a file or at a URL
+    # (its `jwks_uri`). Setting either switches the edge from the local signer to that issuer.
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    # Keys are cached this long; a token with an unknown `kid` reloads them (at most once per
+    # jwks_min_refresh_seconds, so random kids cannot hammer the issuer).
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    jwks_min_refresh_seconds: float = Field(default=10.0, ge=0)
+    # Tokens whose exp - iat is longer are refused, however validly signed.
+    max_token_lifetime_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # Tolerated clock difference with the issuer on exp, iat and nbf.
+    clock_skew_seconds: float = Field(default=30.0, ge=0, le=300)
+    # How long the edge caches a user's roles read from the metadata service (a revoked role
+    # stops working after at most this long).
+    roles_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+
+    @property
+    def external_issuer(self) -> bool:
+        return self.jwks_file is not None or bool(self.jwks_url)
+
+    @model_validator(mode="after")
+    def _algorithm_fits_the_keys(self) -> AuthConfig:
+        algorithm = self.jwt_algorithm
+        if algorithm not in HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS:
+            raise ValueError(
+                f"auth.jwt_algorithm {algorithm!r} is not accepted: use one of "
+                f"{', '.join(sorted(HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS))} ('none' never is)"
+            )
+        if self.jwks_file is not None and self.jwks_url:
+            raise ValueError("set one of auth.jwks_file and auth.jwks_url, not both")
+        if self.external_issuer and algorithm in HMAC_ALGORITHMS:
+            raise ValueError(
+                f"auth.jwt_algorithm {algorithm} is a shared-secret algorithm; an external issuer "
+                "(auth.jwks_file / auth.jwks_url) signs with a public-key one such as RS256 or ES256"
+            )
+        if not self.external_issuer and algorithm not in HMAC_ALGORITHMS:
+            raise ValueError(
+                f"auth.jwt_algorithm {algorithm} needs the issuer's public keys: set auth.jwks_file or "
+                "auth.jwks_url (the local signer uses HS256)"
+            )
+        return self
 
 
 class IdentityConfig(BaseModel):
@@ -421,6 +486,49 @@ class OrchestratorConfig(BaseModel):
     audio_url_ttl_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
     # Identity of this replica in leases; empty means host:pid:random.
     worker_id: str = ""
+    # Open WatchJob/Generate streams one user may hold on one replica, and one replica serves.
+    max_streams_per_user: int = Field(default=16, ge=1)
+    max_streams_per_replica: int = Field(default=1000, ge=1)
+    # Text searches embed the query on the inference service: this many at once per replica, this
+    # many more waiting; the rest are refused (RESOURCE_EXHAUSTED) rather than queued without end.
+    max_concurrent_text_embeds: int = Field(default=4, ge=1)
+    max_queued_text_embeds: int = Field(default=16, ge=0)
+    # Metadata lookups one search runs at once (one per hit).
+    search_fanout_concurrency: int = Field(default=8, ge=1)
+
+
+# The one rule for secrets in stage and prod: long, not a placeholder, not the dev default, and
+# not guessable from its own characters (Shannon estimate over the value: a random 16+ character
+# token passes easily, "passwordpassword" or "aaaa..." do not).
+MIN_SECRET_LENGTH = 16
+MIN_SECRET_ENTROPY_BITS = 48.0
+_PLACEHOLDERS = ("replace-me", "replace_me", "change-me", "changeme", "example", "-dev", "dev-", "default")
+
+
+def secret_entropy_bits(value: str) -> float:
+    """Estimated entropy of the value from its own character frequencies."""
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    per_char = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    return per_char * len(value)
+
+
+def weak_secret(secret: SecretStr | None, default: str | None = None) -> str | None:
+    """Why this secret must not guard a shared deployment, or None when it may."""
+    value = secret.get_secret_value() if secret is not None else ""
+    if not value:
+        return "not set"
+    if default is not None and value == default:
+        return "the development default"
+    lowered = value.lower()
+    if any(marker in lowered for marker in _PLACEHOLDERS):
+        return "a placeholder or development value"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"shorter than {MIN_SECRET_LENGTH} characters"
+    if secret_entropy_bits(value) < MIN_SECRET_ENTROPY_BITS:
+        return "too predictable (repeated or few distinct characters)"
+    return None
 
 
 class CadenzaConfig(BaseSettings):
@@ -451,21 +559,48 @@ class CadenzaConfig(BaseSettings):
     backup: BackupConfig = BackupConfig()
 
     @model_validator(mode="after")
-    def _prod_needs_real_secrets(self) -> CadenzaConfig:
-        if self.profile is Profile.PROD:
-            weak = [
-                name
-                for name, secret in {
-                    "auth.jwt_secret": self.auth.jwt_secret,
-                    "postgres.service_password": self.postgres.service_password,
-                    "minio.secret_key": self.minio.secret_key,
-                    "neo4j.password": self.neo4j.password,
-                }.items()
-                if secret.get_secret_value().endswith("-dev") or "change-me" in secret.get_secret_value()
-            ]
-            if weak:
-                raise ValueError(f"profile prod refuses development secrets: {', '.join(weak)}")
+    def _shared_profiles_need_strong_secrets(self) -> CadenzaConfig:
+        if self.profile is Profile.DEV:
+            return self
+        weak = [
+            f"{name} ({why})"
+            for name, secret in self.secrets().items()
+            if (why := weak_secret(secret, self.defaults_of(name))) is not None
+        ]
+        if weak:
+            raise ValueError(
+                f"profile {self.profile.value} refuses weak or development secrets: {'; '.join(weak)}. "
+                f"Set each to a random value of at least {MIN_SECRET_LENGTH} characters "
+                "(e.g. `openssl rand -base64 32`)"
+            )
         return self
+
+    def secrets(self) -> dict[str, SecretStr | None]:
+        """Every secret the suite uses in this configuration, by its dotted config name."""
+        found: dict[str, SecretStr | None] = {
+            "auth.page_token_secret": self.auth.page_token_secret,
+            "postgres.owner_password": self.postgres.owner_password,
+            "postgres.service_password": self.postgres.service_password,
+            "postgres.superuser_password": self.postgres.superuser_password,
+            "redis.password": self.redis.password,
+            "minio.secret_key": self.minio.secret_key,
+            "neo4j.password": self.neo4j.password,
+        }
+        if not self.auth.external_issuer:
+            found["auth.jwt_secret"] = self.auth.jwt_secret  # unused with an external issuer
+        if self.milvus.mode != "lite":
+            found["milvus.token"] = self.milvus.token
+        return found
+
+    @staticmethod
+    def defaults_of(name: str) -> str | None:
+        """The built-in (development) value of a secret."""
+        section, field = name.split(".")
+        model = CadenzaConfig.model_fields[section].default
+        if model is None or isinstance(model, type(Field())):
+            return None
+        value = getattr(model, field, None)
+        return value.get_secret_value() if isinstance(value, SecretStr) else None
 
     @classmethod
     def settings_customise_sources(

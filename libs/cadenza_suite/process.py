@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cadenza_runtime.private_files import open_private_log
+
 # Popen objects of the children this process started; kept so that they are not garbage
 # collected (which warns) and reaped by a waiter thread when they exit while we still live.
 _CHILDREN: list[subprocess.Popen[bytes]] = []
@@ -40,8 +42,7 @@ def spawn_detached(launch: Launch, log_file: Path) -> int:
     The new session makes the process outlive `cadenza up` and its terminal (no SIGHUP) and
     makes the pid its process-group id, so `stop_process` can reach its children as well.
     """
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as log:
+    with os.fdopen(open_private_log(log_file), "ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         shown = " ".join("***" if arg in launch.secrets else arg for arg in launch.argv)
         log.write(f"\n=== cadenza {stamp}: starting {shown}\n".encode())

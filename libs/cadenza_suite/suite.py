@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.private_files import private_dir
 from cadenza_suite import installers, lifecycle
 from cadenza_suite.components import Component, preload_clients
 from cadenza_suite.lifecycle import ComponentError, Outcome, Status
@@ -71,7 +72,7 @@ def _check_names(names: list[str], all_components: dict[str, Component]) -> None
 def suite_lock(config: CadenzaConfig) -> Iterator[None]:
     """Serialises `up` and `down` runs, so that two of them never start the same store twice."""
     path = config.state_dir / "run" / "suite.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     with path.open("w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -122,7 +123,7 @@ async def up(
         if reason:
             log.warning("%-12s skipped: %s", service.name, reason)
             selected.remove(service)
-    config.state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.state_dir)
     preload_clients(selected)
     with suite_lock(config):
         if install:

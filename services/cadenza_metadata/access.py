@@ -19,6 +19,8 @@ ACCESS: AccessTable = {
     "TransitionJob": ORCHESTRATOR,
     "ClaimJob": ORCHESTRATOR,
     "RenewJobLease": ORCHESTRATOR,
+    # The reconciler fences a stalled worker before it compensates (lease fencing, issue 11).
+    "TakeOverJob": ORCHESTRATOR,
     "AnnotateJob": ORCHESTRATOR,
     # Tracks: the saga writes them, the read APIs and DeleteTrack serve end users.
     "CreateTrack": ORCHESTRATOR,
@@ -31,7 +33,7 @@ ACCESS: AccessTable = {
     "CheckRateLimit": ORCHESTRATOR,
     "AcquireLock": ORCHESTRATOR,
     "ReleaseLock": ORCHESTRATOR,
-    # Operator only (not listed): CreateUser, ListUsers, UpdateUser,
+    # Operator only (not listed): CreateUser, ListUsers, UpdateUser, GrantRole, RevokeRole,
     # GetModelVersion, ListModelVersions, AppendJobEvent, ListJobEvents,
     # RegisterModelVersion, Get/Put/ListStyleTemplate(s), Get/UpdateUserDefaults, ListAuditEvents,
     # ArchiveRecords, ListOutboxEvents, AckOutboxEvents.

@@ -116,6 +116,15 @@ class Cache:
         await self.fill(lookup, value.SerializeToString(), ttl_ms)
         return value
 
+    async def announce(self, channel: str, message: str) -> None:
+        """Best-effort pub/sub notice to other services (their caches expire on their own anyway)."""
+        if not self._link.open:
+            return
+        try:
+            await self._link.call(self._link.client.publish(channel, message))
+        except REDIS_ERRORS:
+            pass
+
     async def invalidate(self, *keys: str) -> None:
         """Called after the write committed; remembered for later when Redis cannot be reached."""
         self._pending.update(keys)

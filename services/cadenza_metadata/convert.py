@@ -25,7 +25,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 JOB_COLUMNS = (
     "id, user_id, request_id, state, params, derivation, model_version, failure_reason, failure_message, "
     "progress_step, progress_total, track_id, seed, worker, lease_expires_at, annotations, event_seq, "
-    "attempts, created_at, updated_at, started_at, ended_at"
+    "attempts, created_at, updated_at, started_at, ended_at, lease_epoch"
 )
 
 
@@ -119,6 +119,7 @@ def job(row: Row) -> types_pb2.Job:
         progress_total=row["progress_total"],
         seed=int(row["seed"]) if row["seed"] is not None else 0,
         worker=row["worker"] or "",
+        lease_epoch=row["lease_epoch"],
     )
     if row["failure_reason"]:
         result.failure_reason = types_pb2.FailureReason.Value("FAILURE_REASON_" + row["failure_reason"])

@@ -63,7 +63,12 @@ def archived(job_id: uuid.UUID) -> FailedPrecondition:
 
 
 async def explain_miss(
-    conn: Connection, job_id: uuid.UUID, *, expected_state: str | None = None, worker: str = ""
+    conn: Connection,
+    job_id: uuid.UUID,
+    *,
+    expected_state: str | None = None,
+    worker: str = "",
+    lease_epoch: int = 0,
 ) -> CadenzaError:
     """Why a conditional UPDATE of a job matched no row, as the status to return."""
     found = await find(conn, job_id)
@@ -86,6 +91,13 @@ async def explain_miss(
             f"not to {worker!r}; only the lease holder may do this before the lease expires",
             reason="LEASE_HELD",
             metadata={"worker": row["worker"] or "", "resource": job_name(job_id)},
+        )
+    if row["state"] == "RUNNING" and lease_epoch:
+        return FailedPrecondition(
+            f"{job_name(job_id)}: the lease of epoch {lease_epoch} has expired or was taken over "
+            f"(the job is at epoch {row['lease_epoch']}); stop working on it",
+            reason="LEASE_LOST",
+            metadata={"lease_epoch": str(row["lease_epoch"]), "resource": job_name(job_id)},
         )
     return FailedPrecondition(
         f"{job_name(job_id)} changed concurrently; read it again and retry",

@@ -12,7 +12,7 @@ from cadenza_metadata.convert import JOB_COLUMNS
 from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import JOB_TTL_MS, Deps
 from cadenza_metadata.keyset import Pager, Where
-from cadenza_runtime.errors import FailedPrecondition, InvalidArgument
+from cadenza_runtime.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 
 MAX_REQUEST_ID = 128
 MAX_ANNOTATIONS_BYTES = 64 * 1024
@@ -56,6 +56,13 @@ SELECT * FROM job
 
 _EXISTING = "SELECT job_id FROM job_requests WHERE user_id = $1 AND request_id = $2"
 
+# Admission under a per-user transaction lock: concurrent CreateJobs of one user count and insert
+# one after the other, so max_active_jobs holds however many arrive at once.
+_LOCK_USER = "SELECT pg_advisory_xact_lock(hashtextextended('cadenza.active_jobs:' || $1, 0))"
+_ACTIVE = "SELECT count(*) FROM jobs WHERE user_id = $1 AND state IN ('PENDING', 'RUNNING')"
+# When the limit is hit, a slot frees when one of the jobs ends: suggest a short wait.
+_ACTIVE_RETRY_SECONDS = 5.0
+
 _ANNOTATE = f"""
 WITH upd AS (
     UPDATE jobs SET annotations = annotations || $2
@@ -93,8 +100,22 @@ async def create_job(
     deps: Deps, request: metadata_pb2.CreateJobRequest, actor: str
 ) -> metadata_pb2.CreateJobResponse:
     user_id, request_id, params, derivation, model_version, seed = _validated_create(request.job)
+    limit = request.max_active_jobs
+    if limit < 0:
+        raise InvalidArgument("max_active_jobs must not be negative (0: no limit)")
 
     async def work(conn: Connection) -> metadata_pb2.CreateJobResponse:
+        if limit > 0:
+            await conn.execute(_LOCK_USER, user_id)
+            if await conn.fetchval(_EXISTING, user_id, request_id) is None:
+                active = await conn.fetchval(_ACTIVE, user_id)
+                if active >= limit:
+                    raise ResourceExhausted(
+                        f"you have {active} jobs queued or running, the limit is {limit}; "
+                        "wait for one to finish or cancel one",
+                        retry_after_seconds=_ACTIVE_RETRY_SECONDS,
+                        reason="TOO_MANY_ACTIVE_JOBS",
+                    )
         row = await conn.fetchrow(
             _CREATE, user_id, request_id, uuid.uuid4(), params, derivation, model_version, seed, actor
         )

@@ -65,6 +65,10 @@ def _lease(value: Any, present: bool, field: str) -> timedelta:
     )
 
 
+def _epoch(epoch: int) -> tuple[int, ...]:
+    return (epoch,) if epoch else ()
+
+
 def _check_transition(request: metadata_pb2.TransitionJobRequest) -> None:
     for field, state in (("expected_state", request.expected_state), ("new_state", request.new_state)):
         if state == types_pb2.JOB_STATE_UNSPECIFIED or state not in types_pb2.JobState.values():
@@ -130,11 +134,25 @@ async def transition_job(
 
     where.conditions.append(f"id = $1 AND created_at = {job_rows.CREATED_AT_OF_JOB_1}")
     where.add("state = {}", expected)
+    epoch = request.lease_epoch
+    if epoch < 0:
+        raise InvalidArgument("lease_epoch must not be negative")
+    if epoch and not worker:
+        raise InvalidArgument("lease_epoch is only accepted with worker (the lease holder it fences)")
     if request.new_state == types_pb2.JOB_STATE_PENDING:
         # Requeueing takes a job away from its worker: only once its lease expired, or by the worker.
-        where.add("(state <> 'RUNNING' OR lease_expires_at <= now() OR worker = {})", worker)
+        holder = "worker = {}" + (" AND lease_epoch = {}" if epoch else "")
+        where.add(f"(state <> 'RUNNING' OR lease_expires_at <= now() OR ({holder}))", worker, *_epoch(epoch))
     elif worker and request.new_state in _TERMINAL:
-        where.add("(state <> 'RUNNING' OR worker = {})", worker)
+        if epoch:
+            # Fenced: only the holder of this epoch, and only while its lease lasts.
+            where.add(
+                "(state <> 'RUNNING' OR (worker = {} AND lease_epoch = {} AND lease_expires_at > now()))",
+                worker,
+                epoch,
+            )
+        else:
+            where.add("(state <> 'RUNNING' OR worker = {})", worker)
     emit = where.param(request.emit_outbox)
     sql = (
         f"WITH upd AS (UPDATE jobs SET {', '.join(sets)} {where.sql} RETURNING {convert.JOB_COLUMNS})"
@@ -150,7 +168,9 @@ async def transition_job(
     async def work(conn: Connection) -> metadata_pb2.TransitionJobResponse:
         row = await conn.fetchrow(sql, *where.args)
         if row is None:
-            raise await job_rows.explain_miss(conn, job_id, expected_state=expected, worker=worker)
+            raise await job_rows.explain_miss(
+                conn, job_id, expected_state=expected, worker=worker, lease_epoch=epoch
+            )
         return metadata_pb2.TransitionJobResponse(job=convert.job(row))
 
     try:
@@ -205,12 +225,14 @@ async def claim_job(
     return response
 
 
-# A heartbeat: no event and no audit row, or a long job would write one per step.
+# A heartbeat: no event and no audit row, or a long job would write one per step. With an epoch
+# ($6 > 0) it is fenced: only that epoch's holder, and never once the lease has expired.
 _RENEW = f"""
 UPDATE jobs SET lease_expires_at = now() + $3::interval,
                 progress_step = CASE WHEN $5::int > 0 THEN $4::int ELSE progress_step END,
                 progress_total = CASE WHEN $5::int > 0 THEN $5::int ELSE progress_total END
 WHERE id = $1 AND created_at = {job_rows.CREATED_AT_OF_JOB_1} AND state = 'RUNNING' AND worker = $2
+  AND ($6::bigint = 0 OR (lease_epoch = $6 AND lease_expires_at > now()))
 RETURNING {convert.JOB_COLUMNS}
 """
 
@@ -221,20 +243,88 @@ async def renew_job_lease(
     job_id = names.parse_job(request.name)
     worker = validation.token(request.worker, "worker", max_length=MAX_WORKER)
     lease = _lease(request.lease_duration, request.HasField("lease_duration"), "lease_duration")
-    step, total = request.progress_step, request.progress_total
+    step, total, epoch = request.progress_step, request.progress_total, request.lease_epoch
     if step < 0 or total < 0:
         raise InvalidArgument("progress_step and progress_total must not be negative")
     if total == 0 and step > 0:
         raise InvalidArgument("progress_total is required with progress_step (0/0 only extends the lease)")
     if step > total:
         raise InvalidArgument(f"progress_step {step} is beyond progress_total {total}")
+    if epoch < 0:
+        raise InvalidArgument("lease_epoch must not be negative")
 
     async def work(conn: Connection) -> metadata_pb2.RenewJobLeaseResponse:
-        row = await conn.fetchrow(_RENEW, job_id, worker, lease, step, total)
+        row = await conn.fetchrow(_RENEW, job_id, worker, lease, step, total, epoch)
         if row is None:
-            raise await job_rows.explain_miss(conn, job_id, expected_state="RUNNING", worker=worker)
+            raise await job_rows.explain_miss(
+                conn, job_id, expected_state="RUNNING", worker=worker, lease_epoch=epoch
+            )
         return metadata_pb2.RenewJobLeaseResponse(job=convert.job(row))
 
     response = await deps.db.write(work)
     await deps.cache.invalidate(cache.job_key(job_id))
     return response
+
+
+# The event says who took the job over and at which epoch; the audit row records it too.
+_TAKE_OVER = f"""
+WITH prev AS (
+    SELECT worker FROM jobs WHERE id = $1 AND created_at = {job_rows.CREATED_AT_OF_JOB_1}
+), upd AS (
+    UPDATE jobs SET worker = $2, lease_expires_at = now() + $3::interval,
+                    lease_epoch = lease_epoch + 1, event_seq = event_seq + 1
+    WHERE id = $1 AND created_at = {job_rows.CREATED_AT_OF_JOB_1} AND state = 'RUNNING'
+      AND lease_expires_at <= now() AND ($4::bigint = 0 OR lease_epoch = $4)
+    RETURNING {convert.JOB_COLUMNS}
+), event AS (
+    INSERT INTO job_events (job_id, sequence, type, payload)
+    SELECT id, event_seq, 'lease_taken_over', jsonb_strip_nulls(jsonb_build_object(
+        'from_worker', (SELECT worker FROM prev), 'worker', worker, 'lease_epoch', lease_epoch))
+    FROM upd
+), audit_row AS (
+    INSERT INTO audit_logs (actor, action, resource, details)
+    SELECT $5::text, 'TakeOverJob', 'jobs/' || id, jsonb_strip_nulls(jsonb_build_object(
+        'from_worker', (SELECT worker FROM prev), 'worker', worker, 'lease_epoch', lease_epoch))
+    FROM upd
+)
+SELECT * FROM upd
+"""
+
+
+async def take_over_job(
+    deps: Deps, request: metadata_pb2.TakeOverJobRequest, actor: str
+) -> metadata_pb2.TakeOverJobResponse:
+    job_id = names.parse_job(request.name)
+    worker = validation.token(request.worker, "worker", max_length=MAX_WORKER)
+    lease = _lease(request.lease_duration, request.HasField("lease_duration"), "lease_duration")
+    if request.expected_lease_epoch < 0:
+        raise InvalidArgument("expected_lease_epoch must not be negative")
+
+    async def work(conn: Connection) -> metadata_pb2.TakeOverJobResponse:
+        row = await conn.fetchrow(_TAKE_OVER, job_id, worker, lease, request.expected_lease_epoch, actor)
+        if row is not None:
+            return metadata_pb2.TakeOverJobResponse(job=convert.job(row))
+        current = await job_rows.require_live(conn, job_id)
+        if current["state"] != "RUNNING":
+            raise FailedPrecondition(
+                f"{names.job_name(job_id)} is {current['state']}, not RUNNING: there is no lease to take over",
+                reason="STALE_STATE",
+                metadata={"current_state": current["state"]},
+            )
+        if request.expected_lease_epoch and current["lease_epoch"] != request.expected_lease_epoch:
+            raise FailedPrecondition(
+                f"{names.job_name(job_id)} is at lease epoch {current['lease_epoch']}, not "
+                f"{request.expected_lease_epoch}: someone else took it over first",
+                reason="LEASE_LOST",
+                metadata={"lease_epoch": str(current["lease_epoch"])},
+            )
+        raise FailedPrecondition(
+            f"{names.job_name(job_id)}'s lease is still valid; only an expired lease can be taken over",
+            reason="LEASE_HELD",
+            metadata={"worker": current["worker"] or ""},
+        )
+
+    try:
+        return await deps.db.write(work)
+    finally:
+        await deps.cache.invalidate(cache.job_key(job_id))

@@ -41,7 +41,7 @@ class RedisLink:
             host=config.host,
             port=config.port,
             db=config.db,
-            password=config.password.get_secret_value() if config.password else None,
+            password=config.password_value,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             # No retries inside the client: one fast failure, then the breaker takes over.

@@ -45,6 +45,16 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServiceServicer):
     async def UpdateUser(self, request: pb.UpdateUserRequest, context: Context) -> pb.UpdateUserResponse:
         return await users.update_user(self._deps, request, actor_of(context))
 
+    async def GrantRole(self, request: pb.GrantRoleRequest, context: Context) -> pb.GrantRoleResponse:
+        return pb.GrantRoleResponse(
+            user=await users.change_role(self._deps, request, True, actor_of(context))
+        )
+
+    async def RevokeRole(self, request: pb.RevokeRoleRequest, context: Context) -> pb.RevokeRoleResponse:
+        return pb.RevokeRoleResponse(
+            user=await users.change_role(self._deps, request, False, actor_of(context))
+        )
+
     # Jobs.
     async def CreateJob(self, request: pb.CreateJobRequest, context: Context) -> pb.CreateJobResponse:
         return await jobs.create_job(self._deps, request, actor_of(context))
@@ -67,6 +77,9 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServiceServicer):
         self, request: pb.RenewJobLeaseRequest, context: Context
     ) -> pb.RenewJobLeaseResponse:
         return await lifecycle.renew_job_lease(self._deps, request)
+
+    async def TakeOverJob(self, request: pb.TakeOverJobRequest, context: Context) -> pb.TakeOverJobResponse:
+        return await lifecycle.take_over_job(self._deps, request, actor_of(context))
 
     async def AnnotateJob(self, request: pb.AnnotateJobRequest, context: Context) -> pb.AnnotateJobResponse:
         return await jobs.annotate_job(self._deps, request, actor_of(context))

@@ -59,6 +59,32 @@ def _validated(track: types_pb2.Track) -> tuple[uuid.UUID, dict[str, Any] | None
     return track_id, derivation
 
 
+# Row-locks the job (FOR SHARE), so a concurrent take-over of the lease waits for this insert.
+_HOLDS_LEASE = f"""
+SELECT 1 FROM jobs
+WHERE id = $1 AND created_at = {job_rows.CREATED_AT_OF_JOB_1} AND state = 'RUNNING' AND worker = $2
+  AND ($3::bigint = 0 OR lease_epoch = $3) AND lease_expires_at > now()
+FOR SHARE
+"""
+
+
+async def _require_lease(conn: Connection, job_id: uuid.UUID, worker: str, epoch: int) -> None:
+    """A fenced write: only the job's current lease holder may create its track."""
+    validation.token(worker, "worker", max_length=200)
+    if epoch < 0:
+        raise InvalidArgument("lease_epoch must not be negative")
+    if await conn.fetchval(_HOLDS_LEASE, job_id, worker, epoch) is None:
+        error = await job_rows.explain_miss(
+            conn, job_id, expected_state="RUNNING", worker=worker, lease_epoch=epoch
+        )
+        if error.reason in ("STALE_STATE", "LEASE_HELD", "LEASE_LOST", "JOB_NOT_FOUND", "JOB_ARCHIVED"):
+            raise error
+        raise FailedPrecondition(
+            f"{names.job_name(job_id)}: the lease of {worker!r} has expired; stop working on it",
+            reason="LEASE_LOST",
+        )
+
+
 def _same_content(existing: types_pb2.Track, wanted: types_pb2.Track) -> bool:
     a, b = types_pb2.Track(), types_pb2.Track()
     a.CopyFrom(existing)
@@ -83,6 +109,8 @@ async def create_track(
                 reason="JOB_NOT_FOUND",
                 metadata={"resource": names.job_name(track_id)},
             )
+        if request.worker:
+            await _require_lease(conn, track_id, request.worker, request.lease_epoch)
         job_user = found.row["user_id"]
         if track.user and names.parse_user(track.user, "track.user") != job_user:
             raise InvalidArgument(f"track.user must be {names.user_name(job_user)}, the owner of its job")

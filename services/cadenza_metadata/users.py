@@ -1,4 +1,4 @@
-"""CreateUser, GetUser, ListUsers, UpdateUser (with a field mask), and their roles."""
+"""CreateUser, GetUser, ListUsers, UpdateUser (with a field mask), GrantRole and RevokeRole."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from cadenza_metadata import audit, convert, names, validation
 from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import Deps
 from cadenza_metadata.keyset import Pager, Where
+from cadenza_runtime.channels import ROLES_CHANGED
 from cadenza_runtime.errors import AlreadyExists, InvalidArgument, NotFound
 
 MAX_DISPLAY_NAME = 200
@@ -168,6 +169,54 @@ async def update_user(
         return metadata_pb2.UpdateUserResponse(user=user)
 
     try:
-        return await deps.db.write(work)
+        response = await deps.db.write(work)
     except asyncpg.UniqueViolationError as exc:
         raise _email_taken(wanted.email) from exc
+    if roles is not None:
+        await deps.cache.announce(ROLES_CHANGED, user_id)
+    return response
+
+
+async def change_role(
+    deps: Deps,
+    request: metadata_pb2.GrantRoleRequest | metadata_pb2.RevokeRoleRequest,
+    grant: bool,
+    actor: str,
+) -> metadata_pb2.User:
+    """Grants or revokes one role, creating the user (with ROLE_USER) when it is new here.
+
+    Creating it matters for a revocation: from then on the store's roles, not the token's claim,
+    decide what the user may do at the edge.
+    """
+    user_id = names.parse_user(request.user, "user")
+    (role,) = _roles([request.role], "role") if request.role else [""]
+    if not role:
+        raise InvalidArgument("role must be ROLE_USER or ROLE_ADMIN", reason="MISSING_FIELD")
+    if not grant and role == "USER":
+        raise InvalidArgument("ROLE_USER cannot be revoked: every user has it")
+    action = "GrantRole" if grant else "RevokeRole"
+
+    async def work(conn: Connection) -> metadata_pb2.User:
+        created = await conn.fetchval(
+            "INSERT INTO users (id) VALUES ($1) ON CONFLICT (id) DO NOTHING RETURNING true", user_id
+        )
+        if created:
+            await conn.execute("INSERT INTO user_roles (user_id, role) VALUES ($1, 'USER')", user_id)
+        await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id)
+        if grant:
+            await conn.execute(
+                "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING", user_id, role
+            )
+        else:
+            await conn.execute("DELETE FROM user_roles WHERE user_id = $1 AND role = $2", user_id, role)
+        await conn.execute("UPDATE users SET updated_at = now() WHERE id = $1", user_id)
+        await audit.record(
+            conn, actor, action, names.user_name(user_id), {"role": role, "created_user": bool(created)}
+        )
+        user = await _fetch(conn, user_id)
+        assert user is not None
+        return user
+
+    user = await deps.db.write(work)
+    await deps.cache.announce(ROLES_CHANGED, user_id)
+    return user

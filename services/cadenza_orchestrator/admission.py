@@ -3,6 +3,12 @@
 Order matters. A retry of a request whose job is still active returns that job before any limit
 is checked, so a client retrying after a lost response is never told RESOURCE_EXHAUSTED for the
 job it already has. A finished job is found by CreateJob's own idempotency, after the limits.
+A request_id reused with different parameters is FAILED_PRECONDITION naming the first field that
+differs, never the old job under a new request.
+
+The active-jobs limit is checked twice: cheaply here (ListJobs), and atomically by metadata's
+CreateJob (max_active_jobs: count and insert under a per-user lock in one transaction), so that
+any number of parallel submissions cannot overshoot it.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from cadenza_orchestrator.metrics import ADMISSION_REFUSALS
 from cadenza_orchestrator.protoutil import duration
 from cadenza_orchestrator.validation import ModelCatalog, validate_params, validate_request_id, validate_task
 from cadenza_runtime.config import OrchestratorConfig
-from cadenza_runtime.errors import ResourceExhausted
+from cadenza_runtime.errors import FailedPrecondition, ResourceExhausted
 
 # Seeds the server picks stay well inside every framework's seed range.
 SEED_BITS = 48
@@ -77,7 +83,7 @@ class Admission:
         )
         for job in active.jobs:
             if job.request_id == request_id:
-                return job
+                return _same_request(job, request_id, params, derivation)
         await self._check_rate(principal)
         if len(active.jobs) >= self._config.max_active_jobs_per_user:
             ADMISSION_REFUSALS.labels("active_jobs").inc()
@@ -90,9 +96,15 @@ class Admission:
         job = types_pb2.Job(user=principal.user, request_id=request_id, params=pinned)
         if derivation is not None:
             job.derivation.CopyFrom(derivation)
-        created = await call("metadata", metadata.CreateJob(metadata_pb2.CreateJobRequest(job=job)))
-        if created.created:
-            await self._fanout.announce_job()
+        created = await call(
+            "metadata",
+            metadata.CreateJob(
+                metadata_pb2.CreateJobRequest(job=job, max_active_jobs=self._config.max_active_jobs_per_user)
+            ),
+        )
+        if not created.created:
+            return _same_request(created.job, request_id, params, derivation)
+        await self._fanout.announce_job()
         return created.job
 
     async def _check_rate(self, principal: Principal) -> None:
@@ -114,3 +126,41 @@ class Admission:
                 retry_after_seconds=retry,
                 reason="RATE_LIMITED",
             )
+
+
+def _same_request(
+    job: types_pb2.Job,
+    request_id: str,
+    params: types_pb2.GenerationParams,
+    derivation: types_pb2.Derivation | None,
+) -> types_pb2.Job:
+    """The existing job of this request_id, if the request asks for the same thing."""
+    field = _first_difference(job, params, derivation)
+    if field is None:
+        return job
+    raise FailedPrecondition(
+        f"request_id {request_id!r} was already used for {job.name} with a different `{field}`; "
+        "send a new request_id for a different request (or the same parameters to get that job)",
+        reason="REQUEST_ID_REUSED",
+        metadata={"field": field, "job": job.name},
+    )
+
+
+def _first_difference(
+    job: types_pb2.Job, params: types_pb2.GenerationParams, derivation: types_pb2.Derivation | None
+) -> str | None:
+    requested = types_pb2.GenerationParams()
+    requested.CopyFrom(params)
+    # What the server chose for the first request is not a difference.
+    if not requested.HasField("seed") and job.params.HasField("seed"):
+        requested.seed = job.params.seed
+    if not requested.model_version:
+        requested.model_version = job.params.model_version
+    for descriptor in types_pb2.GenerationParams.DESCRIPTOR.fields:
+        name = descriptor.name
+        if getattr(requested, name) != getattr(job.params, name):
+            return f"params.{name}"
+    wanted = derivation if derivation is not None else types_pb2.Derivation()
+    if wanted.SerializeToString(deterministic=True) != job.derivation.SerializeToString(deterministic=True):
+        return "derivation"
+    return None

@@ -6,19 +6,19 @@ import os
 import socket
 import uuid
 
-import redis.asyncio as aioredis
-
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from cadenza_orchestrator.admission import Admission
 from cadenza_orchestrator.auth import Authenticator
 from cadenza_orchestrator.clients import Downstream
-from cadenza_orchestrator.fanout import FanOut
+from cadenza_orchestrator.fanout import FanOut, connect_redis
 from cadenza_orchestrator.graph_api import GraphApi
 from cadenza_orchestrator.jobs_api import JobsApi
+from cadenza_orchestrator.limits import StreamLimit
 from cadenza_orchestrator.metrics import JOBS_RUNNING
 from cadenza_orchestrator.reconciler import Reconciler
 from cadenza_orchestrator.relay import InferenceRelay
 from cadenza_orchestrator.retry import RetryPolicy
+from cadenza_orchestrator.roles import MetadataRoles
 from cadenza_orchestrator.runner import RunnerDeps
 from cadenza_orchestrator.saga import Saga
 from cadenza_orchestrator.servicer import OrchestratorServicer
@@ -28,7 +28,6 @@ from cadenza_orchestrator.worker import Worker
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.identity import as_identity
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
-from cadenza_runtime.store_tls import redis_tls_kwargs
 
 SERVICE_FULL_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
 
@@ -42,13 +41,7 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
     settings = config.orchestrator
     # Downstream calls are the orchestrator's, also when it is served inside another process (tests).
     downstream = Downstream.connect(as_identity(config, "orchestrator"))
-    redis = aioredis.Redis(
-        host=config.redis.host,
-        port=config.redis.port,
-        db=config.redis.db,
-        password=config.redis.password.get_secret_value() if config.redis.password else None,
-        **redis_tls_kwargs(config.redis),
-    )
+    redis = connect_redis(config.redis)
     fanout = FanOut(redis)
     await fanout.start()
     policy = RetryPolicy.from_config(settings)
@@ -63,13 +56,16 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         worker_id=replica_id(settings.worker_id),
     )
     admission = Admission(downstream, ModelCatalog(downstream.inference), fanout, settings)
-    authenticator = Authenticator(config.auth)
+    roles = MetadataRoles(downstream.metadata, config.auth.roles_cache_seconds)
+    fanout.on_roles_changed(roles.forget)
+    authenticator = Authenticator(config.auth, roles)
     graph = GraphApi(downstream)
     servicer = OrchestratorServicer(
         authenticator,
         JobsApi(downstream, fanout, admission, saga, settings),
         TracksApi(downstream, admission, saga, settings, graph),
         graph,
+        StreamLimit(settings.max_streams_per_user, settings.max_streams_per_replica),
     )
     worker = Worker(deps)
     JOBS_RUNNING.set_function(lambda: worker.running)

@@ -1,24 +1,31 @@
 """Bearer-token authentication at the edge and per-user visibility.
 
-Tokens are JWTs signed with `auth.jwt_secret` (HS256 by default) carrying `sub` (the user id),
-`roles` (["user"] or ["admin"]), `iss`, `aud` and `exp`. A missing, malformed, badly signed or
-expired token is UNAUTHENTICATED. Someone else's job or track is NOT_FOUND, so that a caller
-cannot learn whether it exists.
+Tokens are JWTs carrying `sub` (the user id), `roles` (["user"] or ["admin"]), `iss`, `aud`, `iat`
+and `exp`, signed either by the local signer (`auth.jwt_secret`, HS256: dev) or by an external
+OAuth2/OIDC issuer whose public keys come from a JWKS file or URL (RS256, ES256, ...). A missing,
+malformed, badly signed, expired, wrongly addressed or too long-lived token is UNAUTHENTICATED.
+
+Roles: a user the metadata store knows has the roles it lists there (granted and revoked with
+GrantRole / RevokeRole, read through a short cache), whatever the token claims, so a revoked admin
+stops being one within `auth.roles_cache_seconds`; a user it does not know has the token's roles.
+
+Someone else's job or track is NOT_FOUND, so that a caller cannot learn whether it exists.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import jwt
-from grpc import aio
 
+from cadenza_orchestrator.jwks import JwksKeys, JwksUnavailable
 from cadenza_orchestrator.names import user_name, valid_user_id
 from cadenza_runtime.config import AuthConfig
-from cadenza_runtime.errors import NotFound, PermissionDenied, Unauthenticated
+from cadenza_runtime.errors import NotFound, PermissionDenied, Unauthenticated, Unavailable
 from cadenza_runtime.identity import act_for
 
 ADMIN_ROLE = "admin"
@@ -68,6 +75,10 @@ def mint_token(
     """A signed bearer token (used by the `token` command and by tests)."""
     if not valid_user_id(user_id):
         raise ValueError(f"invalid user id {user_id!r}: use letters, digits and . _ @ -")
+    if config.external_issuer:
+        raise ValueError(
+            "tokens come from the external issuer (auth.jwks_file / auth.jwks_url), not this signer"
+        )
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": user_id,
@@ -80,29 +91,73 @@ def mint_token(
     return jwt.encode(claims, config.jwt_secret.get_secret_value(), algorithm=config.jwt_algorithm)
 
 
+class RoleSource(Protocol):
+    async def roles_of(self, user_id: str) -> frozenset[str] | None:
+        """The user's roles in the metadata store, or None when it does not know the user."""
+        ...
+
+
 class Authenticator:
-    def __init__(self, config: AuthConfig):
+    def __init__(self, config: AuthConfig, roles: RoleSource | None = None):
         self._config = config
+        self._roles = roles
+        self._keys: JwksKeys | None = None
+        if config.jwks_file is not None:
+            self._keys = JwksKeys.from_file(
+                config.jwks_file, config.jwks_cache_seconds, config.jwks_min_refresh_seconds
+            )
+        elif config.jwks_url:
+            self._keys = JwksKeys.from_url(
+                config.jwks_url, config.jwks_cache_seconds, config.jwks_min_refresh_seconds
+            )
+
+    def _signing_key(self, token: str) -> Any:
+        if self._keys is None:
+            return self._config.jwt_secret.get_secret_value()
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise _invalid(exc) from exc
+        kid = header.get("kid")
+        if header.get("alg") != self._config.jwt_algorithm:
+            raise _invalid(f"it is signed with {header.get('alg')!r}, not {self._config.jwt_algorithm}")
+        try:
+            key = self._keys.key(kid if isinstance(kid, str) else None)
+        except JwksUnavailable as exc:
+            raise Unavailable(
+                "the identity provider's signing keys cannot be loaded; retry shortly",
+                reason="JWKS_UNAVAILABLE",
+            ) from exc
+        if key is None:
+            raise _invalid(f"no signing key with kid {kid!r} is published by the issuer")
+        return key
 
     def verify(self, token: str) -> Principal:
+        """The token's principal (its own roles); raises UNAUTHENTICATED for any defect."""
+        config = self._config
         try:
             claims = jwt.decode(
                 token,
-                self._config.jwt_secret.get_secret_value(),
-                algorithms=[self._config.jwt_algorithm],
-                audience=self._config.jwt_audience,
-                issuer=self._config.jwt_issuer,
-                options={"require": ["sub", "exp", "iss", "aud"]},
+                self._signing_key(token),
+                algorithms=[config.jwt_algorithm],
+                audience=config.jwt_audience,
+                issuer=config.jwt_issuer,
+                leeway=config.clock_skew_seconds,
+                options={"require": ["sub", "exp", "iat", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated(
                 "the bearer token has expired; request a new one", reason="TOKEN_EXPIRED"
             ) from exc
         except jwt.InvalidTokenError as exc:
+            raise _invalid(exc) from exc
+        lifetime = claims["exp"] - claims["iat"]
+        if not isinstance(lifetime, int | float) or lifetime > config.max_token_lifetime_seconds:
             raise Unauthenticated(
-                f"the bearer token is not valid ({exc}); send 'authorization: Bearer <jwt>' signed by Cadenza",
-                reason="TOKEN_INVALID",
-            ) from exc
+                f"the bearer token is valid for {lifetime}s, longer than the accepted "
+                f"{config.max_token_lifetime_seconds:g}s; request a shorter-lived one",
+                reason="TOKEN_TOO_LONG_LIVED",
+            )
         subject = claims.get("sub")
         roles = claims.get("roles", [USER_ROLE])
         if not isinstance(subject, str) or not valid_user_id(subject):
@@ -111,23 +166,44 @@ class Authenticator:
             raise Unauthenticated("the token's `roles` must be a list of strings", reason="TOKEN_INVALID")
         return Principal(user_id=subject, roles=frozenset(role for role in roles if role in _KNOWN_ROLES))
 
-    def authenticate(self, context: aio.ServicerContext[Any, Any]) -> Principal:
+    async def authenticate(self, context: Any) -> Principal:
         """The caller of a gRPC call, from its `authorization: Bearer <jwt>` metadata; the rest of
-        the call's downstream calls name that user as the one they act for (audit rows say so)."""
-        header = ""
-        for key, value in context.invocation_metadata() or ():
-            if key == "authorization":
-                header = value if isinstance(value, str) else value.decode()
-                break
-        if not header:
-            raise Unauthenticated(
-                "missing 'authorization: Bearer <jwt>' metadata; get a token with "
-                "`cadenza token --user <id>`",
-                reason="TOKEN_MISSING",
-            )
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("the authorization metadata must be 'Bearer <jwt>'", reason="TOKEN_INVALID")
-        principal = self.verify(token.strip())
+        the call's downstream calls name that user as the one they act for (audit rows say so).
+
+        Runs first in every RPC: nothing else is read or computed for an unauthenticated caller.
+        """
+        token = bearer_token(context)
+        if self._config.jwks_url:
+            principal = await asyncio.to_thread(self.verify, token)  # a key refresh is a blocking fetch
+        else:
+            principal = self.verify(token)
         act_for(principal.user)
-        return principal
+        if self._roles is None:
+            return principal
+        stored = await self._roles.roles_of(principal.user_id)
+        return principal if stored is None else replace(principal, roles=stored & _KNOWN_ROLES)
+
+
+def bearer_token(context: Any) -> str:
+    header = ""
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            header = value if isinstance(value, str) else value.decode()
+            break
+    if not header:
+        raise Unauthenticated(
+            "missing 'authorization: Bearer <jwt>' metadata; get a token from your identity provider "
+            "(or, with the local signer, `cadenza token --user <id>`)",
+            reason="TOKEN_MISSING",
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the authorization metadata must be 'Bearer <jwt>'", reason="TOKEN_INVALID")
+    return token.strip()
+
+
+def _invalid(why: object) -> Unauthenticated:
+    return Unauthenticated(
+        f"the bearer token is not valid ({why}); send 'authorization: Bearer <jwt>' from the configured issuer",
+        reason="TOKEN_INVALID",
+    )

@@ -7,7 +7,9 @@ replica-wide channels: `wake` (a job was queued: claim now instead of at the nex
 `control` (cancel a job: whichever replica runs it stops it).
 
 Pub/sub is at-most-once, so watchers also re-read the job from metadata when the stream is quiet:
-a missed event delays a watcher, it never strands it.
+a missed event delays a watcher, it never strands it. Every Redis call has a timeout
+(redis.socket_timeout_seconds), and a Redis failure only costs latency: publishing, waking and
+cancel requests are best effort, and a watcher whose subscription failed falls back to polling.
 """
 
 from __future__ import annotations
@@ -19,9 +21,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from cadenza.orchestrator.v1 import orchestrator_pb2
+from cadenza_runtime.channels import ROLES_CHANGED
+from cadenza_runtime.config import RedisConfig
+from cadenza_runtime.store_tls import redis_tls_kwargs
 
 _log = logging.getLogger(__name__)
 
@@ -29,6 +36,26 @@ _PREFIX = "cadenza:orchestrator:"
 WAKE_CHANNEL = f"{_PREFIX}wake"
 CONTROL_CHANNEL = f"{_PREFIX}control"
 _CANCEL = "cancel:"
+
+
+# What a failed Redis call raises: its own errors, a dropped socket, or our own deadline.
+REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+
+
+def connect_redis(config: RedisConfig) -> aioredis.Redis:
+    """The orchestrator's Redis client: authenticated, and no call waits longer than the timeouts."""
+    return aioredis.Redis(
+        host=config.host,
+        port=config.port,
+        db=config.db,
+        password=config.password_value,
+        socket_timeout=config.socket_timeout_seconds,
+        socket_connect_timeout=config.connect_timeout_seconds,
+        # No silent retries inside the client (its default backs off for seconds): every caller
+        # here is best effort or falls back to metadata, so one timeout is the whole cost.
+        retry=Retry(NoBackoff(), 0),
+        **redis_tls_kwargs(config),
+    )
 
 
 def job_channel(job_id: str) -> str:
@@ -76,11 +103,12 @@ class FanOut:
         self._watchers: dict[str, set[Subscription]] = {}
         self._subscribe_lock = asyncio.Lock()
         self._cancel_handlers: list[Callable[[str], None]] = []
+        self._role_handlers: list[Callable[[str], None]] = []
         self._wake = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self._pubsub.subscribe(WAKE_CHANNEL, CONTROL_CHANNEL)
+        await self._pubsub.subscribe(WAKE_CHANNEL, CONTROL_CHANNEL, ROLES_CHANGED)
         self._reader = asyncio.create_task(self._read(), name="fanout-reader")
 
     async def close(self) -> None:
@@ -96,22 +124,32 @@ class FanOut:
         """Best effort: a Redis outage must not fail the job, watchers resync from metadata."""
         try:
             await self._redis.publish(job_channel(job_id), event.SerializeToString())
-        except RedisError as error:
+        except REDIS_FAILURES as error:
             _log.warning("cannot publish an event of job %s: %s", job_id, error)
 
     async def announce_job(self) -> None:
         try:
             await self._redis.publish(WAKE_CHANNEL, b"1")
-        except RedisError as error:
+        except REDIS_FAILURES as error:
             _log.warning("cannot wake the claimers: %s", error)
 
-    async def request_cancel(self, job_id: str) -> None:
-        await self._redis.publish(CONTROL_CHANNEL, f"{_CANCEL}{job_id}".encode())
+    async def request_cancel(self, job_id: str) -> bool:
+        """Best effort: the durable cancel note in metadata reaches the worker at its next renewal."""
+        try:
+            await self._redis.publish(CONTROL_CHANNEL, f"{_CANCEL}{job_id}".encode())
+        except REDIS_FAILURES as error:
+            _log.warning("cannot broadcast the cancel of job %s: %s", job_id, error)
+            return False
+        return True
 
     # Receiving side.
 
     def on_cancel(self, handler: Callable[[str], None]) -> None:
         self._cancel_handlers.append(handler)
+
+    def on_roles_changed(self, handler: Callable[[str], None]) -> None:
+        """`handler(user_id)` when metadata announces that a user's roles changed."""
+        self._role_handlers.append(handler)
 
     async def wait_for_wake(self, within: float) -> None:
         """Returns when a job was announced, or after `within` seconds."""
@@ -129,7 +167,11 @@ class FanOut:
             first = not watchers
             watchers.add(subscription)
             if first:
-                await self._pubsub.subscribe(channel)
+                try:
+                    await self._pubsub.subscribe(channel)
+                except REDIS_FAILURES as error:
+                    # The watcher still ends: it re-reads the job from metadata while quiet.
+                    _log.warning("cannot subscribe to %s (%s); the watcher polls metadata", channel, error)
         try:
             yield subscription
         finally:
@@ -138,7 +180,7 @@ class FanOut:
                 watchers.discard(subscription)
                 if not watchers:
                     self._watchers.pop(job_id, None)
-                    with contextlib.suppress(RedisError):
+                    with contextlib.suppress(*REDIS_FAILURES):
                         await self._pubsub.unsubscribe(channel)
 
     async def _read(self) -> None:
@@ -162,6 +204,10 @@ class FanOut:
     def _dispatch(self, channel: str, data: bytes) -> None:
         if channel == WAKE_CHANNEL:
             self._wake.set()
+            return
+        if channel == ROLES_CHANGED:
+            for handler in self._role_handlers:
+                handler(_text(data))
             return
         if channel == CONTROL_CHANNEL:
             text = _text(data)

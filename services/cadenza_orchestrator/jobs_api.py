@@ -19,7 +19,7 @@ from cadenza_orchestrator.auth import Principal
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.downstream_errors import call, call_or_none, not_found
 from cadenza_orchestrator.fanout import FanOut
-from cadenza_orchestrator.names import job_id_of, parse_job_name
+from cadenza_orchestrator.names import canonical_job_name, job_id_of
 from cadenza_orchestrator.saga import Saga
 from cadenza_runtime.config import OrchestratorConfig
 from cadenza_runtime.errors import FailedPrecondition
@@ -46,7 +46,7 @@ class JobsApi:
 
     async def get(self, principal: Principal, name: str) -> types_pb2.Job:
         """The job if it exists and the caller may see it; NOT_FOUND otherwise."""
-        parse_job_name(name)
+        name = canonical_job_name(name)
         response = await call_or_none(
             "metadata", self._downstream.metadata.GetJob(metadata_pb2.GetJobRequest(name=name))
         )
@@ -80,8 +80,8 @@ class JobsApi:
         self, principal: Principal, name: str
     ) -> AsyncIterator[orchestrator_pb2.WatchJobResponse]:
         """The job as it stands, then its events, ending with the job in a final state."""
-        await self.get(principal, name)
-        async for event in self._follow(name):
+        job = await self.get(principal, name)
+        async for event in self._follow(job.name):
             yield event
 
     async def _follow(self, name: str) -> AsyncIterator[orchestrator_pb2.WatchJobResponse]:
@@ -121,6 +121,7 @@ class JobsApi:
 
     async def cancel(self, principal: Principal, name: str) -> types_pb2.Job:
         job = await self.get(principal, name)
+        name = job.name  # canonical: the fan-out channel and the saga's keys derive from it
         metadata = self._downstream.metadata
         if job.state == types_pb2.JOB_STATE_PENDING:
             try:

@@ -3,6 +3,11 @@
 One RenewJobLease call carries both: it is sent when a third of the lease has passed, or when
 progress moved by `progress_record_steps` steps, but never more often than every
 `progress_record_seconds` unless the lease itself is due.
+
+Fencing: every renewal names the lease epoch the job was claimed with, so metadata refuses it once
+the lease expired or was taken over. The keeper also fences itself: when no renewal has succeeded
+for a lease period (metadata stalled or unreachable), it declares the lease lost on its own clock
+before anyone else can take the job over, and the runner stops writing.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from cadenza_orchestrator.protoutil import duration
 from cadenza_runtime.config import OrchestratorConfig
 
 _log = logging.getLogger(__name__)
+# The share of the lease kept in reserve when the keeper judges expiry on its own clock.
+_SAFETY = 0.2
 _LOST_CODES = frozenset(
     {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED}
 )
@@ -36,8 +43,12 @@ class LeaseKeeper:
         worker: str,
         config: OrchestratorConfig,
         on_cancel_requested: Callable[[], None],
+        lease_epoch: int = 0,
     ):
         self._metadata = metadata
+        self._epoch = lease_epoch
+        # The lease surely lasts until then: it was extended no earlier than the request was sent.
+        self._valid_until = time.monotonic() + config.lease_seconds * (1 - _SAFETY)
         self._job_name = job_name
         self._worker = worker
         self._config = config
@@ -80,16 +91,26 @@ class LeaseKeeper:
                     await asyncio.wait_for(self._wake.wait(), wait)
                 self._wake.clear()
                 final = self._total > 0 and self._step == self._total
+            if self._expired():
+                return
             if await self._renew():
                 last = time.monotonic()
-            elif self.lost.is_set():
+            elif self.lost.is_set() or self._expired():
                 return
             else:
                 # Try again soon: the lease may be close to running out.
                 await asyncio.sleep(min(0.2, renew_every))
 
+    def _expired(self) -> bool:
+        if time.monotonic() < self._valid_until:
+            return False
+        _log.warning("lease on %s ran out without a renewal; stopping work on it", self._job_name)
+        self.lost.set()
+        return True
+
     async def _renew(self) -> bool:
         step, total = self._step, self._total
+        sent = time.monotonic()
         try:
             response = await self._metadata.RenewJobLease(
                 metadata_pb2.RenewJobLeaseRequest(
@@ -98,8 +119,10 @@ class LeaseKeeper:
                     lease_duration=duration(self._config.lease_seconds),
                     progress_step=step,
                     progress_total=total,
+                    lease_epoch=self._epoch,
                 ),
-                timeout=max(1.0, self._config.lease_seconds / 3),
+                # Never waits past the lease: an answer after it could not be trusted anyway.
+                timeout=max(0.1, min(self._config.lease_seconds / 3, self._valid_until - sent)),
             )
         except aio.AioRpcError as error:
             if error.code() in _LOST_CODES:
@@ -109,6 +132,7 @@ class LeaseKeeper:
                 _log.warning("cannot renew the lease on %s: %s", self._job_name, error.code().name)
             return False
         self._recorded_step = step
+        self._valid_until = sent + self._config.lease_seconds * (1 - _SAFETY)
         if response.job.state == types_pb2.JOB_STATE_RUNNING and JobNotes.of(response.job).flag(
             CANCEL_REQUESTED
         ):

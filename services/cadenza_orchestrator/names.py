@@ -55,6 +55,16 @@ def parse_track_name(name: str, field: str = "name") -> str:
     return _parse(name, "tracks", field)
 
 
+def canonical_job_name(name: str, field: str = "name") -> str:
+    """ "jobs/{uuid}" with the uuid in its canonical lower-case form (upper-case ids are accepted at
+    the edge, but every store key, channel and lock derives from the canonical one)."""
+    return job_name(parse_job_name(name, field))
+
+
+def canonical_track_name(name: str, field: str = "name") -> str:
+    return track_name(parse_track_name(name, field))
+
+
 def job_id_of(job_name_: str) -> str:
     """The id part of a job name the store returned (trusted, no validation)."""
     return job_name_.rsplit("/", 1)[-1]

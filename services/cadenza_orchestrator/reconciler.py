@@ -1,7 +1,8 @@
 """Repairs what crashed replicas left behind: on start and then periodically.
 
 1. Jobs RUNNING past their lease belong to a dead (or hung) replica. Under a per-job lock, one
-   replica either requeues them to resume the saga (their blobs are stored and intact), or
+   replica first takes the lease over (TakeOverJob: a new holder and lease epoch, so the old worker
+   can no longer renew it or write its result, should it wake up), then either requeues them to resume the saga (their blobs are stored and intact), or
    compensates and requeues them (or fails them once they have used their attempts), or, if a
    cancel was requested, compensates and cancels them.
 2. The orphan sweep lists the orchestrator's blob keys (tracks/{job}/...) and removes every trace
@@ -40,6 +41,8 @@ _PAGE = 500
 class Reconciler:
     def __init__(self, deps: RunnerDeps):
         self._deps = deps
+        # Its own lease-holder name: distinct from this replica's worker, whose job it may take over.
+        self._holder = f"{deps.worker_id}:reconciler"
         # Background work: a slow store gets a long deadline, and what fails is retried next round.
         self._saga = deps.saga.with_policy(RetryPolicy.background())
 
@@ -121,6 +124,10 @@ class Reconciler:
                 or seconds_until(job.lease_expire_time) >= -_SKEW_SECONDS
             ):
                 return None  # renewed or finished since the listing
+            taken = await self._take_over(job)
+            if taken is None:
+                return None
+            job = taken
             job_id = job_id_of(job.name)
             job_notes = JobNotes.of(job)
             saga = self._saga
@@ -155,6 +162,24 @@ class Reconciler:
             await self._transition(job, types_pb2.JOB_STATE_PENDING)
             await self._deps.fanout.announce_job()
             return "requeued"
+
+    async def _take_over(self, job: types_pb2.Job) -> types_pb2.Job | None:
+        """The job under a lease of our own, or None when its worker renewed or someone was first."""
+        ttl = max(60.0, 4 * self._deps.config.saga_retry_budget_seconds)
+        try:
+            response = await self._deps.downstream.metadata.TakeOverJob(
+                metadata_pb2.TakeOverJobRequest(
+                    name=job.name,
+                    worker=self._holder,
+                    lease_duration=duration(ttl),
+                    expected_lease_epoch=job.lease_epoch,
+                )
+            )
+        except aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                return None
+            raise
+        return response.job
 
     async def _finish(
         self,
@@ -192,6 +217,8 @@ class Reconciler:
                     if state == types_pb2.JOB_STATE_FAILED
                     else types_pb2.FAILURE_REASON_UNSPECIFIED,
                     failure_message=message,
+                    worker=self._holder,
+                    lease_epoch=job.lease_epoch,
                     emit_outbox=state != types_pb2.JOB_STATE_PENDING,
                 )
             )

@@ -23,6 +23,7 @@ from cadenza.orchestrator.v1 import orchestrator_pb2
 from cadenza_orchestrator import events
 from cadenza_orchestrator.annotations import JobNotes
 from cadenza_orchestrator.clients import Downstream
+from cadenza_orchestrator.downstream_errors import log_hidden
 from cadenza_orchestrator.fanout import FanOut
 from cadenza_orchestrator.lease import LeaseKeeper
 from cadenza_orchestrator.names import job_id_of, latent_key, parse_track_name
@@ -66,7 +67,8 @@ def _parent_failure(error: aio.AioRpcError, gone: str, unreadable: str) -> JobFa
     """A parent that is gone is the request's fault (INVALID_INPUT); any other read error is ours."""
     if error.code() == grpc.StatusCode.NOT_FOUND:
         return JobFailure(types_pb2.FAILURE_REASON_INVALID_INPUT, gone)
-    return JobFailure(types_pb2.FAILURE_REASON_INTERNAL, f"{unreadable}: {error.details()}")
+    log_hidden(unreadable, error)
+    return JobFailure(types_pb2.FAILURE_REASON_INTERNAL, unreadable)
 
 
 class InferenceRelay:
@@ -100,9 +102,9 @@ class InferenceRelay:
                         f"the model rejected the request: {error.details()}",
                     ) from error
                 if code not in _RETRY_CODES:
+                    log_hidden(f"inference for {job.name}", error)
                     raise JobFailure(
-                        types_pb2.FAILURE_REASON_MODEL_ERROR,
-                        f"inference failed: {code.name}: {error.details()}",
+                        types_pb2.FAILURE_REASON_MODEL_ERROR, f"inference failed ({code.name})"
                     ) from error
                 now = time.monotonic()
                 deadline = deadline if deadline is not None else now + self._policy.budget_seconds
@@ -115,7 +117,7 @@ class InferenceRelay:
                     raise JobFailure(
                         reason,
                         f"inference {code.name} for longer than the {self._policy.budget_seconds:g}s retry "
-                        f"budget ({error.details()}); submit again later",
+                        "budget; submit again later",
                     ) from error
                 delay = min(backoff * random.uniform(0.8, 1.2), max(0.0, deadline - now))
                 _log.warning("inference for %s: %s, retrying in %.2fs", job.name, code.name, delay)

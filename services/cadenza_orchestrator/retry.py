@@ -19,6 +19,7 @@ import grpc
 from grpc import aio
 
 from cadenza.common.v1 import types_pb2
+from cadenza_orchestrator.downstream_errors import log_hidden
 from cadenza_orchestrator.metrics import RETRIES
 from cadenza_runtime.config import OrchestratorConfig
 
@@ -50,6 +51,10 @@ class JobCancelled(Exception):
 
 class LeaseLost(Exception):
     """Another replica took the job over (our lease expired): stop touching it."""
+
+
+# ErrorInfo reasons with which metadata refuses a fenced write of a worker that lost its lease.
+LEASE_LOST_REASONS = frozenset({"LEASE_LOST", "LEASE_HELD"})
 
 
 def is_transient(error: BaseException) -> bool:
@@ -120,10 +125,11 @@ async def with_retries(
             now = time.monotonic()
             left = first_failure + policy.budget_seconds - now
             if left <= 0:
+                log_hidden(what, error)
                 raise JobFailure(
                     exhausted_reason,
                     f"{what}: {error.code().name} for longer than the {policy.budget_seconds:g}s retry "
-                    f"budget ({error.details()}); retry the job when the service is back",
+                    "budget; retry the job when the service is back",
                 ) from error
             delay = min(backoff * random.uniform(0.8, 1.2), left)
             RETRIES.labels(what, error.code().name).inc()

@@ -29,6 +29,7 @@ from cadenza_orchestrator import annotations as notes
 from cadenza_orchestrator import events
 from cadenza_orchestrator.annotations import JobNotes
 from cadenza_orchestrator.clients import Downstream
+from cadenza_orchestrator.downstream_errors import log_hidden
 from cadenza_orchestrator.fanout import FanOut
 from cadenza_orchestrator.lease import LeaseKeeper
 from cadenza_orchestrator.metrics import JOBS_FINISHED, SAGA_PHASE_SECONDS
@@ -153,8 +154,15 @@ class JobRunner:
         # Whether any store may hold something of this job (an earlier run's notes, or this run's writes).
         self._touched = any(JobNotes.of(run.job).values.get(key) is not None for key in notes.SAGA_KEYS)
         self._timings: dict[str, float] = {}
+        # The fencing token of this run's lease: every renewal and every write of the result names it.
+        self._epoch = run.job.lease_epoch
         self._lease = LeaseKeeper(
-            deps.downstream.metadata, run.job.name, deps.worker_id, deps.config, run.request_cancel
+            deps.downstream.metadata,
+            run.job.name,
+            deps.worker_id,
+            deps.config,
+            run.request_cancel,
+            lease_epoch=self._epoch,
         )
 
     async def execute(self) -> None:
@@ -291,7 +299,7 @@ class JobRunner:
             await run.step(
                 settle(
                     saga.annotate(self._job.name, {notes.INDEXED: True, notes.LINKED: True}),
-                    saga.create_track(self._job, stored),
+                    saga.create_track(self._job, stored, self._deps.worker_id, self._epoch),
                 )
             )
             return await self._commit(stored)
@@ -319,6 +327,7 @@ class JobRunner:
             new_state=types_pb2.JOB_STATE_SUCCEEDED,
             track=f"tracks/{self._job_id}",
             worker=self._deps.worker_id,
+            lease_epoch=self._epoch,
             emit_outbox=True,
         )
         try:
@@ -330,8 +339,9 @@ class JobRunner:
             return response.job
         except aio.AioRpcError as error:
             if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                log_hidden("metadata TransitionJob SUCCEEDED", error)
                 raise JobFailure(
-                    types_pb2.FAILURE_REASON_INTERNAL, f"cannot mark the job succeeded: {error.details()}"
+                    types_pb2.FAILURE_REASON_INTERNAL, f"cannot mark the job succeeded ({error.code().name})"
                 ) from error
             current = await self._get_job()
             if current is not None and current.state == types_pb2.JOB_STATE_SUCCEEDED:
@@ -372,6 +382,7 @@ class JobRunner:
             else types_pb2.FAILURE_REASON_UNSPECIFIED,
             failure_message=message,
             worker=self._deps.worker_id,
+            lease_epoch=self._epoch,
             emit_outbox=True,
         )
         try:
@@ -409,6 +420,7 @@ class JobRunner:
                 expected_state=types_pb2.JOB_STATE_RUNNING,
                 new_state=types_pb2.JOB_STATE_PENDING,
                 worker=self._deps.worker_id,
+                lease_epoch=self._epoch,
             )
         )
         await self._deps.fanout.announce_job()

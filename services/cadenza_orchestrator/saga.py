@@ -27,6 +27,7 @@ from cadenza.metadata.v1 import metadata_pb2
 from cadenza.vector.v1 import vector_pb2
 from cadenza_orchestrator import annotations as notes
 from cadenza_orchestrator.clients import Downstream
+from cadenza_orchestrator.downstream_errors import log_hidden
 from cadenza_orchestrator.names import (
     audio_key,
     job_id_of,
@@ -35,8 +36,9 @@ from cadenza_orchestrator.names import (
     track_name,
 )
 from cadenza_orchestrator.result import InferenceResult, StoredResult
-from cadenza_orchestrator.retry import JobFailure, RetryPolicy, with_retries
+from cadenza_orchestrator.retry import LEASE_LOST_REASONS, JobFailure, LeaseLost, RetryPolicy, with_retries
 from cadenza_runtime.config import MinioConfig
+from cadenza_runtime.errors import error_info_from_rpc_error
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,7 +82,11 @@ class Saga:
         try:
             return await with_retries(what, operation, self._policy)
         except aio.AioRpcError as error:
-            raise JobFailure(fatal, f"{what} failed: {error.code().name}: {error.details()}") from error
+            info = error_info_from_rpc_error(error)
+            if info is not None and info.reason in LEASE_LOST_REASONS:
+                raise LeaseLost() from error  # fenced: the job is someone else's now, touch nothing
+            log_hidden(what, error)
+            raise JobFailure(fatal, f"{what} failed ({error.code().name})") from error
 
     # Forward steps.
 
@@ -230,11 +236,15 @@ class Saga:
                         types_pb2.FAILURE_REASON_INVALID_INPUT,
                         f"cannot link to the parent {job.derivation.parent}: {error.details()}",
                     ) from error
+                log_hidden("graph RecordLineage", error)
                 raise JobFailure(
-                    types_pb2.FAILURE_REASON_INTERNAL, f"graph RecordLineage failed: {error.details()}"
+                    types_pb2.FAILURE_REASON_INTERNAL, f"graph RecordLineage failed ({error.code().name})"
                 ) from error
 
-    async def create_track(self, job: types_pb2.Job, stored: StoredResult) -> types_pb2.Track:
+    async def create_track(
+        self, job: types_pb2.Job, stored: StoredResult, worker: str = "", lease_epoch: int = 0
+    ) -> types_pb2.Track:
+        """The track row; with worker and lease_epoch it is fenced on that lease (LeaseLost)."""
         job_id = job_id_of(job.name)
         prompt = job.params.prompt
         track = types_pb2.Track(
@@ -258,7 +268,8 @@ class Saga:
         response = await self._step(
             "metadata CreateTrack",
             lambda timeout: self._downstream.metadata.CreateTrack(
-                metadata_pb2.CreateTrackRequest(track=track), timeout=timeout
+                metadata_pb2.CreateTrackRequest(track=track, worker=worker, lease_epoch=lease_epoch),
+                timeout=timeout,
             ),
         )
         if response.track.HasField("delete_time"):

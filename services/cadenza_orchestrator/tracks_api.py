@@ -6,7 +6,6 @@ results are filtered to the caller's tracks.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 
@@ -22,7 +21,8 @@ from cadenza_orchestrator.auth import Principal
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.downstream_errors import call, call_or_none, not_found
 from cadenza_orchestrator.graph_api import GraphApi
-from cadenza_orchestrator.names import parse_s3_uri, parse_track_name
+from cadenza_orchestrator.limits import Gate, bounded_gather
+from cadenza_orchestrator.names import canonical_track_name, parse_s3_uri, parse_track_name
 from cadenza_orchestrator.protoutil import duration
 from cadenza_orchestrator.saga import Saga
 from cadenza_orchestrator.validation import MAX_PROMPT_CHARS, validate_request_id, validate_tags
@@ -53,10 +53,11 @@ class TracksApi:
         self._saga = saga
         self._config = config
         self._graph = graph or GraphApi(downstream)
+        self._embeds = Gate("text search", config.max_concurrent_text_embeds, config.max_queued_text_embeds)
 
     async def track(self, principal: Principal, name: str, field: str = "name") -> types_pb2.Track:
         """A live track the caller may see; NOT_FOUND otherwise."""
-        parse_track_name(name, field)
+        name = canonical_track_name(name, field)
         track = await self._visible_or_none(principal, name)
         if track is None:
             raise not_found(name)
@@ -189,14 +190,15 @@ class TracksApi:
                 raise InvalidArgument(
                     f"text must be 1..{MAX_PROMPT_CHARS} characters", metadata={"field": "text"}
                 )
-            embedded = await call(
-                "inference",
-                self._downstream.inference.EmbedText(
-                    inference_pb2.EmbedTextRequest(
-                        prompt=text, tags=request.tags_any, model_version=request.model_version
-                    )
-                ),
-            )
+            async with self._embeds.enter():
+                embedded = await call(
+                    "inference",
+                    self._downstream.inference.EmbedText(
+                        inference_pb2.EmbedTextRequest(
+                            prompt=text, tags=request.tags_any, model_version=request.model_version
+                        )
+                    ),
+                )
             search = vector_pb2.SearchEmbeddingsRequest(
                 kind=types_pb2.EMBEDDING_KIND_PROMPT,
                 vector=vector_pb2.QueryVector(values=embedded.prompt_embedding),
@@ -207,7 +209,10 @@ class TracksApi:
             raise InvalidArgument("set either `track` or `text`", metadata={"field": "query"})
         matches = list((await call("vector", self._downstream.vector.SearchEmbeddings(search))).matches)
         if community is None:
-            tracks = await asyncio.gather(*(self._visible_or_none(principal, m.track) for m in matches))
+            tracks = await bounded_gather(
+                (self._visible_or_none(principal, m.track) for m in matches),
+                self._config.search_fanout_concurrency,
+            )
             return orchestrator_pb2.SearchSimilarTracksResponse(
                 tracks=[
                     orchestrator_pb2.SimilarTrack(track=track, score=match.score)
@@ -226,7 +231,10 @@ class TracksApi:
             matches = [m for m in matches if wanted is not None and found.get(m.track) == wanted]
         # A few spare candidates stand in for any that turn out deleted.
         matches = matches[: top_k + COMMUNITY_SPARE]
-        tracks = await asyncio.gather(*(self._visible_or_none(principal, m.track) for m in matches))
+        tracks = await bounded_gather(
+            (self._visible_or_none(principal, m.track) for m in matches),
+            self._config.search_fanout_concurrency,
+        )
         similar = [
             orchestrator_pb2.SimilarTrack(track=track, score=match.score, community=found.get(match.track))
             for match, track in zip(matches, tracks, strict=True)

@@ -98,6 +98,7 @@ async def bench(size: str, rounds: int, steps: int, root: Path) -> None:
     directory = build_stable_audio(root / size, **SIZES[size])
     pipeline_dir = read_directory(directory)
     adapter = load_directory(pipeline_dir, version=f"bench-{size}")
+    assert isinstance(adapter, DiffusersAudioAdapter)  # a Stable Audio pipeline
     seconds = adapter.config.max_duration_seconds
     settings = with_inference(load_config(), checkpoint_path=None, checkpoint_sha256=None, model_dirs=[root])
     results: dict[str, list[float]] = {"pipeline": [], "adapter": [], "service": []}

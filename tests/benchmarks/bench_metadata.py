@@ -196,7 +196,7 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
         host=config.redis.host,
         port=config.redis.port,
         db=config.redis.db,
-        password=config.redis.password.get_secret_value() if config.redis.password else None,
+        password=config.redis.password_value,
     )
     user = f"users/{USER_PREFIX}{uuid.uuid4().hex[:8]}"
     everything: list[Series] = []

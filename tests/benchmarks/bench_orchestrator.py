@@ -269,8 +269,12 @@ class Bench:
 
     async def redis_roundtrip(self, count: int = 300) -> list[float]:
         redis = self.config.redis
-        publisher = aioredis.Redis(host=redis.host, port=redis.port, db=redis.db)
-        subscriber = aioredis.Redis(host=redis.host, port=redis.port, db=redis.db)
+        publisher = aioredis.Redis(
+            host=redis.host, port=redis.port, db=redis.db, password=redis.password_value
+        )
+        subscriber = aioredis.Redis(
+            host=redis.host, port=redis.port, db=redis.db, password=redis.password_value
+        )
         pubsub = subscriber.pubsub()
         channel = f"bench:{uuid.uuid4().hex}"
         await pubsub.subscribe(channel)

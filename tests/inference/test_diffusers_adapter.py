@@ -173,16 +173,17 @@ async def test_unsupported_pipelines_are_refused_by_name(
     served: tuple[CadenzaServer, Stub, inference_pb2.ModelInfo], model_root: Path
 ) -> None:
     _, stub, _ = served
-    other = model_root / "audioldm2"
+    # AudioLDM2Pipeline is served since (test_audioldm2_adapter.py); its predecessor AudioLDM is not.
+    other = model_root / "audioldm"
     other.mkdir(exist_ok=True)
-    (other / "model_index.json").write_text(json.dumps({"_class_name": "AudioLDM2Pipeline"}))
+    (other / "model_index.json").write_text(json.dumps({"_class_name": "AudioLDMPipeline"}))
     digest = read_directory(other).sha256
-    error = await rpc_error(stub.LoadModel(upload("tiny-audioldm2", digest, path=str(other))))
+    error = await rpc_error(stub.LoadModel(upload("tiny-audioldm", digest, path=str(other))))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     info = error_info_from_rpc_error(error)
     assert info is not None and info.reason == "PIPELINE_NOT_SUPPORTED"
-    assert "AudioLDM2Pipeline is not supported" in (error.details() or "")
-    assert "StableAudioPipeline" in (error.details() or "")
+    assert "AudioLDMPipeline is not supported" in (error.details() or "")
+    assert "StableAudioPipeline, AudioLDM2Pipeline" in (error.details() or "")
 
 
 async def test_every_step_streams_in_order_with_previews_and_an_untrained_label(

@@ -151,6 +151,9 @@ async def test_metadata_package_leaves_the_dev_suite_alone(dev_config: CadenzaCo
         job = (await stub.CreateJob(request)).job
         client = open_minio(dev_config.minio)
         try:
+            # Made by the developer's blob service at its first start; `make test` alone has none yet.
+            if not await client.bucket_exists(dev_config.minio.audio_bucket):
+                await client.make_bucket(dev_config.minio.audio_bucket)
             payload = b"a developer's object"
             await client.put_object(
                 dev_config.minio.audio_bucket, f"{probe_prefix}clip.wav", io.BytesIO(payload), len(payload)

@@ -94,7 +94,7 @@ async def redis(md_config: CadenzaConfig) -> AsyncIterator[aioredis.Redis]:
         host=cfg.host,
         port=cfg.port,
         db=cfg.db,
-        password=cfg.password.get_secret_value() if cfg.password else None,
+        password=cfg.password_value,
     )
     yield client
     await client.aclose()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from cadenza.common.v1 import types_pb2
 from cadenza.orchestrator.v1 import orchestrator_pb2
 from tests.orchestrator.conftest import Caller
+from tests.orchestrator.invariant import Direct
 
 TERMINAL = {types_pb2.JOB_STATE_SUCCEEDED, types_pb2.JOB_STATE_FAILED, types_pb2.JOB_STATE_CANCELLED}
 
@@ -64,3 +65,14 @@ async def watch(caller: Caller, name: str, limit: float = 90.0, into: Watched | 
 
     await asyncio.wait_for(follow(), limit)
     return watched
+
+
+async def progressing(direct: Direct, name: str, min_step: int = 1, limit: float = 60.0) -> types_pb2.Job:
+    """The job (as metadata has it) once it is RUNNING and has recorded `min_step` steps."""
+    deadline = asyncio.get_running_loop().time() + limit
+    while True:
+        job = await direct.job(name)
+        if job.state == types_pb2.JOB_STATE_RUNNING and job.progress_step >= min_step:
+            return job
+        assert asyncio.get_running_loop().time() < deadline, f"{name} did not start: {job}"
+        await asyncio.sleep(0.1)

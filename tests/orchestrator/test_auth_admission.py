@@ -275,8 +275,8 @@ async def test_rate_limit_and_active_job_limit_are_resource_exhausted_with_a_ret
     info = error_info_from_rpc_error(error)
     assert info is not None and info.reason == "TOO_MANY_ACTIVE_JOBS"
     assert float(info.metadata["retry_after_seconds"]) > 0
-    # Retrying an active request is not a new submission: same job, no limit applies.
-    assert (await submit(user, request_id="one")).name == first.name
+    # Retrying an active request (same parameters) is not a new submission: same job, no limit applies.
+    assert (await submit(user, request_id="one", **slow)).name == first.name
     for job in (first, second):
         await user.stub.CancelJob(orchestrator_pb2.CancelJobRequest(name=job.name), metadata=user.md)
         await direct.wait_terminal(job.name)

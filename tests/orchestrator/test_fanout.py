@@ -23,7 +23,13 @@ from tests.conftest import stores_up
 async def two_replicas(config: CadenzaConfig) -> AsyncIterator[tuple[FanOut, FanOut]]:
     await asyncio.to_thread(stores_up, "redis")
     clients = [
-        aioredis.Redis(host=config.redis.host, port=config.redis.port, db=config.redis.db) for _ in range(2)
+        aioredis.Redis(
+            host=config.redis.host,
+            port=config.redis.port,
+            db=config.redis.db,
+            password=config.redis.password_value,
+        )
+        for _ in range(2)
     ]
     hubs = (FanOut(clients[0]), FanOut(clients[1]))
     for hub in hubs:

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel
 
 from cadenza_runtime.config import CadenzaConfig, ServicesConfig
+from tests.security.edge_support import with_strong_secrets
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "base"
 
@@ -30,8 +31,9 @@ def test_configmap_is_a_valid_cadenza_config() -> None:
     configmap = yaml.safe_load((DEPLOY / "configmap.yaml").read_text())
     settings = yaml.safe_load(configmap["data"]["cadenza.yaml"])
     assert _unknown_keys(CadenzaConfig, settings) == []
-    # Validated as stage: prod would (rightly) refuse the development secrets this test process has.
-    config = CadenzaConfig.model_validate({**settings, "profile": "stage"})
+    # Validated as stage with generated secrets: stage and prod (rightly) refuse the development
+    # ones this test process has (the real ones come from the Secret, see test_edge_secrets).
+    config = CadenzaConfig.model_validate({**with_strong_secrets(settings), "profile": "stage"})
     assert config.tls.enabled and config.milvus.mode == "external"
     # Every store is reached over TLS.
     assert config.postgres.ssl_mode == "verify-full" and config.redis.ssl and config.minio.secure
@@ -44,7 +46,7 @@ def test_every_service_has_a_deployment_with_grpc_health_probes() -> None:
     ports = ServicesConfig()  # the schema's defaults, whatever this process's environment says
     configmap = yaml.safe_load((DEPLOY / "configmap.yaml").read_text())
     cluster = CadenzaConfig.model_validate(
-        {**yaml.safe_load(configmap["data"]["cadenza.yaml"]), "profile": "stage"}
+        {**with_strong_secrets(yaml.safe_load(configmap["data"]["cadenza.yaml"])), "profile": "stage"}
     ).services
     for service in ("orchestrator", "metadata", "inference", "vector", "graph", "blob"):
         container = deployments[f"cadenza-{service}"]["spec"]["template"]["spec"]["containers"][0]

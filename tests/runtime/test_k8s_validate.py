@@ -14,6 +14,7 @@ import yaml
 
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_suite import k8s_validate
+from tests.security.edge_support import with_strong_secrets
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 SERVICES = ("orchestrator", "metadata", "inference", "vector", "graph", "blob")
@@ -67,8 +68,9 @@ def _config(documents: list[dict[str, Any]]) -> CadenzaConfig:
     settings = yaml.safe_load(maps["cadenza-config"]["data"]["cadenza.yaml"])
     [env] = [m["data"] for name, m in maps.items() if name.startswith("cadenza-env")]
     assert all(key.startswith("CADENZA_") for key in env)
-    # Validated as stage: prod would (rightly) refuse the development secrets of this process.
-    return CadenzaConfig.model_validate({**settings, "profile": "stage"})
+    # Validated as stage with generated secrets (the real ones come from the Secret): stage and prod
+    # (rightly) refuse the development secrets of this process.
+    return CadenzaConfig.model_validate({**with_strong_secrets(settings), "profile": "stage"})
 
 
 @pytest.mark.parametrize("overlay", k8s_validate.OVERLAYS)

@@ -17,7 +17,10 @@ from tests.runtime.test_endpoints import _blob_bundle
 async def test_key_metrics_come_from_the_running_services_metrics_port(config: CadenzaConfig) -> None:
     port, metrics_port = free_port(), free_port()
     endpoint = ServiceEndpoint(port=port, metrics_port=metrics_port)
-    cfg = config.model_copy(update={"services": config.services.model_copy(update={"blob": endpoint})})
+    # metadata on ports where nothing listens (a suite another test started may serve the configured ones)
+    silent = ServiceEndpoint(port=free_port(), metrics_port=free_port())
+    services = config.services.model_copy(update={"blob": endpoint, "metadata": silent})
+    cfg = config.model_copy(update={"services": services})
     server = CadenzaServer("blob", _blob_bundle(), cfg, metrics_port=metrics_port)
     await server.start()
     try:

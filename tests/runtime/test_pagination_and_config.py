@@ -12,6 +12,7 @@ from cadenza_runtime.client import is_idempotent, retry_service_config
 from cadenza_runtime.config import CadenzaConfig, Profile
 from cadenza_runtime.errors import InvalidArgument
 from cadenza_runtime.pagination import PageTokenCodec, page_size
+from tests.security.edge_support import strong_secret_env
 
 
 def test_page_token_round_trip_and_tamper_evidence() -> None:
@@ -46,6 +47,8 @@ def test_environment_overrides_file_and_profile(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("CADENZA_POSTGRES__PORT", "7001")
     monkeypatch.delenv("CADENZA_PROFILE", raising=False)
     monkeypatch.delenv("CADENZA_POSTGRES__DATABASE", raising=False)  # the tests' stack sets one
+    for name, value in strong_secret_env().items():  # stage refuses the development secrets
+        monkeypatch.setenv(name, value)
     config = CadenzaConfig()
     assert config.profile is Profile.STAGE
     assert config.postgres.port == 7001  # environment beats the file

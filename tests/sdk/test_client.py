@@ -174,8 +174,8 @@ async def test_list_jobs_follows_every_page(client: AsyncClient) -> None:
     listed = [job async for job in client.list_jobs(page_size=2)]
     assert sorted(j.name for j in listed) == sorted(j.name for j in submitted)
     assert [j.name async for j in client.list_jobs(page_size=2, limit=3)] == [j.name for j in listed[:3]]
-    # The same request_id is the same job (why submissions may be retried).
-    again = await client.submit(PROMPT, request_id=submitted[0].request_id)
+    # The same request (same request_id and parameters) is the same job (why submissions may be retried).
+    again = await client.submit(PROMPT, seconds=1.0, steps=1, request_id=submitted[0].request_id)
     assert again.name == submitted[0].name
 
 

@@ -71,6 +71,25 @@ ROWS = [
         ORCHESTRATOR,
         Code.INVALID_ARGUMENT,
     ),
+    # Lease fencing: the reconciler takes an expired lease away (secedge).
+    Row(
+        "metadata",
+        "TakeOverJob",
+        metadata_pb2.TakeOverJobRequest(name=MISSING_JOB, worker="w"),
+        ORCHESTRATOR,
+        Code.NOT_FOUND,
+    ),
+    # Roles the edge honours: granted and revoked by an operator only.
+    Row(
+        "metadata", "GrantRole", metadata_pb2.GrantRoleRequest(user="users/x"), NOBODY, Code.INVALID_ARGUMENT
+    ),
+    Row(
+        "metadata",
+        "RevokeRole",
+        metadata_pb2.RevokeRoleRequest(user="users/x"),
+        NOBODY,
+        Code.INVALID_ARGUMENT,
+    ),
     Row("metadata", "ListUsers", metadata_pb2.ListUsersRequest(page_size=1), NOBODY, Code.OK),
     Row("metadata", "UpdateUser", metadata_pb2.UpdateUserRequest(), NOBODY, Code.INVALID_ARGUMENT),
     Row("metadata", "ListAuditEvents", metadata_pb2.ListAuditEventsRequest(page_size=1), NOBODY, Code.OK),

@@ -97,7 +97,7 @@ class _Edge(orchestrator_pb2_grpc.OrchestratorServiceServicer):
     async def GetJob(
         self, request: orchestrator_pb2.GetJobRequest, context: Any
     ) -> orchestrator_pb2.GetJobResponse:
-        principal = self._auth.authenticate(context)
+        principal = await self._auth.authenticate(context)
         raise NotFound(f"{request.name} is not {principal.user}'s")
 
 

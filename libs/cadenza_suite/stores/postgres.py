@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.private_files import open_private_log
 from cadenza_suite.components import Component, NotReady
 from cadenza_suite.installers import postgres_bindir
 from cadenza_suite.process import Launch
@@ -105,8 +106,7 @@ class Postgres(Component):
             )
         finally:
             os.unlink(pwfile)
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("a") as log:
+        with os.fdopen(open_private_log(self.log_file), "a") as log:
             log.write(result.stdout + result.stderr)
         if result.returncode != 0:
             # Leave an empty directory behind so that the next attempt can initdb again.

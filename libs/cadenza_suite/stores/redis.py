@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from cadenza_runtime.private_files import private_dir, write_private
 from cadenza_suite.components import Component, NotReady
 from cadenza_suite.process import Launch
 
@@ -41,7 +42,7 @@ class Redis(Component):
 
     def prepare(self) -> None:
         cfg = self.config.redis
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         lines = [
             f"bind {cfg.host}",
             f"port {cfg.port}",
@@ -54,12 +55,11 @@ class Redis(Component):
             'appendfilename "appendonly.aof"',
             "save 3600 1 300 100 60 10000",
         ]
-        if cfg.password is not None:
-            lines.append(f'requirepass "{cfg.password.get_secret_value()}"')
-        # Rewritten at every start so that it follows the configuration; 0600 as it may hold
-        # the password.
-        self.conf_file.write_text("\n".join(lines) + "\n")
-        self.conf_file.chmod(0o600)
+        if cfg.password_value is not None:
+            lines.append(f'requirepass "{cfg.password_value}"')
+        # Rewritten at every start so that it follows the configuration; 0600 from its creation
+        # as it holds the password.
+        write_private(self.conf_file, "\n".join(lines) + "\n")
 
     def launch(self) -> Launch:
         return Launch(
@@ -75,7 +75,7 @@ class Redis(Component):
             host=cfg.host,
             port=cfg.port,
             db=cfg.db,
-            password=cfg.password.get_secret_value() if cfg.password else None,
+            password=cfg.password_value,
             socket_connect_timeout=PROBE_TIMEOUT,
             socket_timeout=PROBE_TIMEOUT,
         )

@@ -1,7 +1,8 @@
 """The "diffusers" model adapter: a diffusers audio pipeline driven one denoising step at a time.
 
-Supported: `StableAudioPipeline` (Stable Audio Open and its fine-tunes). AudioLDM2Pipeline and
-MusicLDMPipeline are refused with a message naming what is supported (not implemented yet).
+Supported: `StableAudioPipeline` (Stable Audio Open and its fine-tunes; this module) and
+`AudioLDM2Pipeline` (audioldm2.py, same guarantees). MusicLDMPipeline and AudioLDMPipeline are
+refused with a message naming what is supported.
 
 The pipeline's own components do the work, in the order its `__call__` runs them: tokenizer + T5
 text encoder + projection model (text and duration conditioning), the scheduler's initial noise
@@ -32,7 +33,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -53,10 +54,13 @@ from cadenza_inference.model import (
 
 from .directory import PipelineDirectory
 
+if TYPE_CHECKING:
+    from .audioldm2 import AudioLDM2Adapter
+
 # The Brownian-tree noise of SDE solvers warns about float rounding of sigma bounds on every step.
 warnings.filterwarnings("ignore", module="torchsde")
 
-SUPPORTED_PIPELINES = ("StableAudioPipeline",)
+SUPPORTED_PIPELINES = ("StableAudioPipeline", "AudioLDM2Pipeline")
 # Prompt and latent embeddings have the size of the vector service's default collections
 # (MilvusConfig.prompt_embedding_dim / latent_embedding_dim), so the saga indexes results of any
 # model unchanged. Features of another width go through a fixed random projection (seeded, the same
@@ -82,7 +86,7 @@ def _embed(features: Tensor, projection: Tensor | None) -> Tensor:
 
 
 # Known audio pipelines this adapter does not drive yet: refused by name rather than misused.
-NOT_YET_SUPPORTED = ("AudioLDM2Pipeline", "MusicLDMPipeline", "AudioLDMPipeline")
+NOT_YET_SUPPORTED = ("MusicLDMPipeline", "AudioLDMPipeline")
 
 
 class UnsupportedPipelineError(ValueError):
@@ -209,7 +213,7 @@ class DiffusersAudioAdapter:
         batch_invariant: bool | None = None,
     ) -> None:
         name = type(pipeline).__name__
-        if name not in SUPPORTED_PIPELINES:
+        if name != "StableAudioPipeline":
             raise UnsupportedPipelineError(_unsupported(name))
         if getattr(pipeline.scheduler, "order", 1) != 1:
             raise UnsupportedPipelineError(
@@ -554,7 +558,7 @@ def load_directory(
     licence: str = "",
     untrained: bool | None = None,
     description: str = "",
-) -> DiffusersAudioAdapter:
+) -> DiffusersAudioAdapter | AudioLDM2Adapter:
     """Loads a pipeline directory (local files only, nothing is downloaded) as a model version."""
     name = directory.pipeline_class
     if name not in SUPPORTED_PIPELINES:
@@ -573,7 +577,10 @@ def load_directory(
         licence=licence or directory.licence,
         files=directory.files,
     )
-    return DiffusersAudioAdapter(
+    from .audioldm2 import PIPELINE, AudioLDM2Adapter
+
+    adapter = AudioLDM2Adapter if name == PIPELINE else DiffusersAudioAdapter
+    return adapter(
         pipeline,
         version=version,
         checkpoint_sha256=directory.sha256,

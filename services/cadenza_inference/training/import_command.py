@@ -19,7 +19,7 @@ def run(argv: Sequence[str]) -> int:
         prog="cadenza import-model",
         description=(
             "Register a pipeline directory in the diffusers layout (model_index.json; e.g. a "
-            "StableAudioPipeline downloaded elsewhere) as a model version: its files to blob storage, "
+            "StableAudioPipeline or AudioLDM2Pipeline downloaded elsewhere) as a model version: its files to blob storage, "
             "the version with adapter, source, every file's sha256, licence and tasks to metadata."
         ),
     )

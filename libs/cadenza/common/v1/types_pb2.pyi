@@ -358,6 +358,7 @@ class Job(_message.Message):
     WORKER_FIELD_NUMBER: _builtins.int
     LEASE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     ANNOTATIONS_FIELD_NUMBER: _builtins.int
+    LEASE_EPOCH_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"jobs/{job}" where job is a UUID."""
     user: _builtins.str
@@ -378,6 +379,11 @@ class Job(_message.Message):
     """Seed actually used (uint64: see GenerationParams.seed for JSON, JavaScript and Java)."""
     worker: _builtins.str
     """Worker holding the job while RUNNING and when its lease expires."""
+    lease_epoch: _builtins.int
+    """Fencing token of the current lease: incremented each time the job gets a new holder (a claim,
+    or a take-over of an expired lease). A holder passes it back so that an earlier holder's
+    renewals and writes are refused.
+    """
     @_builtins.property
     def params(self) -> Global___GenerationParams: ...
     @_builtins.property
@@ -421,10 +427,11 @@ class Job(_message.Message):
         worker: _builtins.str = ...,
         lease_expire_time: _timestamp_pb2.Timestamp | None = ...,
         annotations: _struct_pb2.Struct | None = ...,
+        lease_epoch: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["annotations", b"annotations", "create_time", b"create_time", "derivation", b"derivation", "end_time", b"end_time", "lease_expire_time", b"lease_expire_time", "params", b"params", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotations", b"annotations", "create_time", b"create_time", "derivation", b"derivation", "end_time", b"end_time", "failure_message", b"failure_message", "failure_reason", b"failure_reason", "lease_expire_time", b"lease_expire_time", "model_version", b"model_version", "name", b"name", "params", b"params", "progress_step", b"progress_step", "progress_total", b"progress_total", "request_id", b"request_id", "seed", b"seed", "start_time", b"start_time", "state", b"state", "track", b"track", "update_time", b"update_time", "user", b"user", "worker", b"worker"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotations", b"annotations", "create_time", b"create_time", "derivation", b"derivation", "end_time", b"end_time", "failure_message", b"failure_message", "failure_reason", b"failure_reason", "lease_epoch", b"lease_epoch", "lease_expire_time", b"lease_expire_time", "model_version", b"model_version", "name", b"name", "params", b"params", "progress_step", b"progress_step", "progress_total", b"progress_total", "request_id", b"request_id", "seed", b"seed", "start_time", b"start_time", "state", b"state", "track", b"track", "update_time", b"update_time", "user", b"user", "worker", b"worker"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

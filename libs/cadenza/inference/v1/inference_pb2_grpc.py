@@ -106,7 +106,8 @@ class InferenceServiceServicer:
     def LoadModel(self, request_iterator, context):
         """Loads a model version from a path in the server's model directories or a streamed checkpoint,
         verified by checksum. A path naming a directory with a model_index.json loads a diffusers
-        pipeline (StableAudioPipeline) through the diffusers adapter; its sha256 is the manifest digest.
+        pipeline (StableAudioPipeline or AudioLDM2Pipeline) through the diffusers adapter; its sha256 is
+        the manifest digest.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -49,7 +49,8 @@ class InferenceServiceStub:
     LoadModel: _grpc.StreamUnaryMultiCallable[_inference_pb2.LoadModelRequest, _inference_pb2.LoadModelResponse]
     """Loads a model version from a path in the server's model directories or a streamed checkpoint,
     verified by checksum. A path naming a directory with a model_index.json loads a diffusers
-    pipeline (StableAudioPipeline) through the diffusers adapter; its sha256 is the manifest digest.
+    pipeline (StableAudioPipeline or AudioLDM2Pipeline) through the diffusers adapter; its sha256 is
+    the manifest digest.
     """
     GetCapacity: _grpc.UnaryUnaryMultiCallable[_inference_pb2.GetCapacityRequest, _inference_pb2.GetCapacityResponse]
     """Device, queue depth and batching limits, so callers can bound their concurrency."""
@@ -75,7 +76,8 @@ class InferenceServiceAsyncStub(InferenceServiceStub):
     LoadModel: _aio.StreamUnaryMultiCallable[_inference_pb2.LoadModelRequest, _inference_pb2.LoadModelResponse]  # type: ignore[assignment]
     """Loads a model version from a path in the server's model directories or a streamed checkpoint,
     verified by checksum. A path naming a directory with a model_index.json loads a diffusers
-    pipeline (StableAudioPipeline) through the diffusers adapter; its sha256 is the manifest digest.
+    pipeline (StableAudioPipeline or AudioLDM2Pipeline) through the diffusers adapter; its sha256 is
+    the manifest digest.
     """
     GetCapacity: _aio.UnaryUnaryMultiCallable[_inference_pb2.GetCapacityRequest, _inference_pb2.GetCapacityResponse]  # type: ignore[assignment]
     """Device, queue depth and batching limits, so callers can bound their concurrency."""
@@ -128,7 +130,8 @@ class InferenceServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_inference_pb2.LoadModelResponse, _abc.Awaitable[_inference_pb2.LoadModelResponse]]:
         """Loads a model version from a path in the server's model directories or a streamed checkpoint,
         verified by checksum. A path naming a directory with a model_index.json loads a diffusers
-        pipeline (StableAudioPipeline) through the diffusers adapter; its sha256 is the manifest digest.
+        pipeline (StableAudioPipeline or AudioLDM2Pipeline) through the diffusers adapter; its sha256 is
+        the manifest digest.
         """
 
     @_abc_1.abstractmethod

@@ -255,10 +255,103 @@ class UpdateUserResponse(_message.Message):
 Global___UpdateUserResponse: _TypeAlias = UpdateUserResponse  # noqa: Y015
 
 @_typing.final
+class GrantRoleRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    user: _builtins.str
+    """"users/{user}"."""
+    role: Global___Role.ValueType
+    def __init__(
+        self,
+        *,
+        user: _builtins.str = ...,
+        role: Global___Role.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GrantRoleRequest: _TypeAlias = GrantRoleRequest  # noqa: Y015
+
+@_typing.final
+class GrantRoleResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User: ...
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GrantRoleResponse: _TypeAlias = GrantRoleResponse  # noqa: Y015
+
+@_typing.final
+class RevokeRoleRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    user: _builtins.str
+    """"users/{user}"."""
+    role: Global___Role.ValueType
+    """ROLE_ADMIN; every user keeps ROLE_USER."""
+    def __init__(
+        self,
+        *,
+        user: _builtins.str = ...,
+        role: Global___Role.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeRoleRequest: _TypeAlias = RevokeRoleRequest  # noqa: Y015
+
+@_typing.final
+class RevokeRoleResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User: ...
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeRoleResponse: _TypeAlias = RevokeRoleResponse  # noqa: Y015
+
+@_typing.final
 class CreateJobRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     JOB_FIELD_NUMBER: _builtins.int
+    MAX_ACTIVE_JOBS_FIELD_NUMBER: _builtins.int
+    max_active_jobs: _builtins.int
+    """When > 0: RESOURCE_EXHAUSTED (TOO_MANY_ACTIVE_JOBS) if the user already has this many
+    PENDING or RUNNING jobs, counted in the creating transaction under a per-user lock, so that
+    concurrent submissions cannot overshoot it. A repeated request_id still returns its job.
+    """
     @_builtins.property
     def job(self) -> _types_pb2.Job:
         """user, request_id, params and derivation are read; everything else is set by the store."""
@@ -267,10 +360,11 @@ class CreateJobRequest(_message.Message):
         self,
         *,
         job: _types_pb2.Job | None = ...,
+        max_active_jobs: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job", "max_active_jobs", b"max_active_jobs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -412,6 +506,7 @@ class TransitionJobRequest(_message.Message):
     WORKER_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
     EMIT_OUTBOX_FIELD_NUMBER: _builtins.int
+    LEASE_EPOCH_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     expected_state: _types_pb2.JobState.ValueType
     """The state the caller believes the job is in."""
@@ -427,6 +522,11 @@ class TransitionJobRequest(_message.Message):
     seed: _builtins.int
     emit_outbox: _builtins.bool
     """Write an outbox row in the same transaction."""
+    lease_epoch: _builtins.int
+    """With worker, on a RUNNING job: the transition only applies while that worker holds this lease
+    epoch and the lease has not expired (FAILED_PRECONDITION, reason LEASE_LOST, otherwise).
+    0 does not check the epoch.
+    """
     def __init__(
         self,
         *,
@@ -439,10 +539,11 @@ class TransitionJobRequest(_message.Message):
         worker: _builtins.str = ...,
         seed: _builtins.int = ...,
         emit_outbox: _builtins.bool = ...,
+        lease_epoch: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["emit_outbox", b"emit_outbox", "expected_state", b"expected_state", "failure_message", b"failure_message", "failure_reason", b"failure_reason", "name", b"name", "new_state", b"new_state", "seed", b"seed", "track", b"track", "worker", b"worker"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["emit_outbox", b"emit_outbox", "expected_state", b"expected_state", "failure_message", b"failure_message", "failure_reason", b"failure_reason", "lease_epoch", b"lease_epoch", "name", b"name", "new_state", b"new_state", "seed", b"seed", "track", b"track", "worker", b"worker"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -530,10 +631,13 @@ class RenewJobLeaseRequest(_message.Message):
     LEASE_DURATION_FIELD_NUMBER: _builtins.int
     PROGRESS_STEP_FIELD_NUMBER: _builtins.int
     PROGRESS_TOTAL_FIELD_NUMBER: _builtins.int
+    LEASE_EPOCH_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     worker: _builtins.str
     progress_step: _builtins.int
     progress_total: _builtins.int
+    lease_epoch: _builtins.int
+    """When > 0, the renewal only applies to this lease epoch. An expired lease is never renewed."""
     @_builtins.property
     def lease_duration(self) -> _duration_pb2.Duration: ...
     def __init__(
@@ -544,10 +648,11 @@ class RenewJobLeaseRequest(_message.Message):
         lease_duration: _duration_pb2.Duration | None = ...,
         progress_step: _builtins.int = ...,
         progress_total: _builtins.int = ...,
+        lease_epoch: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration", "name", b"name", "progress_step", b"progress_step", "progress_total", b"progress_total", "worker", b"worker"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration", "lease_epoch", b"lease_epoch", "name", b"name", "progress_step", b"progress_step", "progress_total", b"progress_total", "worker", b"worker"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -572,6 +677,57 @@ class RenewJobLeaseResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RenewJobLeaseResponse: _TypeAlias = RenewJobLeaseResponse  # noqa: Y015
+
+@_typing.final
+class TakeOverJobRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    WORKER_FIELD_NUMBER: _builtins.int
+    LEASE_DURATION_FIELD_NUMBER: _builtins.int
+    EXPECTED_LEASE_EPOCH_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    worker: _builtins.str
+    """The new holder (e.g. the reconciling replica)."""
+    expected_lease_epoch: _builtins.int
+    """The epoch the caller saw expire; 0 takes over whatever expired lease the job has."""
+    @_builtins.property
+    def lease_duration(self) -> _duration_pb2.Duration: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        worker: _builtins.str = ...,
+        lease_duration: _duration_pb2.Duration | None = ...,
+        expected_lease_epoch: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_lease_epoch", b"expected_lease_epoch", "lease_duration", b"lease_duration", "name", b"name", "worker", b"worker"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TakeOverJobRequest: _TypeAlias = TakeOverJobRequest  # noqa: Y015
+
+@_typing.final
+class TakeOverJobResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def job(self) -> _types_pb2.Job: ...
+    def __init__(
+        self,
+        *,
+        job: _types_pb2.Job | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TakeOverJobResponse: _TypeAlias = TakeOverJobResponse  # noqa: Y015
 
 @_typing.final
 class AnnotateJobRequest(_message.Message):
@@ -751,6 +907,13 @@ class CreateTrackRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TRACK_FIELD_NUMBER: _builtins.int
+    WORKER_FIELD_NUMBER: _builtins.int
+    LEASE_EPOCH_FIELD_NUMBER: _builtins.int
+    worker: _builtins.str
+    """When set: the job must be RUNNING under this worker's unexpired lease of this epoch
+    (FAILED_PRECONDITION, reason LEASE_LOST, otherwise), so a fenced worker writes no track.
+    """
+    lease_epoch: _builtins.int
     @_builtins.property
     def track(self) -> _types_pb2.Track:
         """name must be "tracks/{job id}"; creating it again with the same content is a no-op."""
@@ -759,10 +922,12 @@ class CreateTrackRequest(_message.Message):
         self,
         *,
         track: _types_pb2.Track | None = ...,
+        worker: _builtins.str = ...,
+        lease_epoch: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["track", b"track"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["track", b"track"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_epoch", b"lease_epoch", "track", b"track", "worker", b"worker"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -56,6 +56,16 @@ class MetadataServiceStub:
                 request_serializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.UpdateUserRequest.SerializeToString,
                 response_deserializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.UpdateUserResponse.FromString,
                 _registered_method=True)
+        self.GrantRole = channel.unary_unary(
+                '/cadenza.metadata.v1.MetadataService/GrantRole',
+                request_serializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.GrantRoleRequest.SerializeToString,
+                response_deserializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.GrantRoleResponse.FromString,
+                _registered_method=True)
+        self.RevokeRole = channel.unary_unary(
+                '/cadenza.metadata.v1.MetadataService/RevokeRole',
+                request_serializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.RevokeRoleRequest.SerializeToString,
+                response_deserializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.RevokeRoleResponse.FromString,
+                _registered_method=True)
         self.CreateJob = channel.unary_unary(
                 '/cadenza.metadata.v1.MetadataService/CreateJob',
                 request_serializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.CreateJobRequest.SerializeToString,
@@ -85,6 +95,11 @@ class MetadataServiceStub:
                 '/cadenza.metadata.v1.MetadataService/RenewJobLease',
                 request_serializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.RenewJobLeaseRequest.SerializeToString,
                 response_deserializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.RenewJobLeaseResponse.FromString,
+                _registered_method=True)
+        self.TakeOverJob = channel.unary_unary(
+                '/cadenza.metadata.v1.MetadataService/TakeOverJob',
+                request_serializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.TakeOverJobRequest.SerializeToString,
+                response_deserializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.TakeOverJobResponse.FromString,
                 _registered_method=True)
         self.AnnotateJob = channel.unary_unary(
                 '/cadenza.metadata.v1.MetadataService/AnnotateJob',
@@ -228,6 +243,20 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GrantRole(self, request, context):
+        """Grant or revoke one role. The user is created (with ROLE_USER) when the store does not know
+        it yet, so the store's roles then decide over whatever an edge token claims.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeRole(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateJob(self, request, context):
         """Jobs. CreateJob is idempotent on (user, request_id).
         """
@@ -266,6 +295,16 @@ class MetadataServiceServicer:
     def RenewJobLease(self, request, context):
         """Extends a worker's lease and records progress without writing a row per step (a heartbeat:
         no job event and no audit row).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TakeOverJob(self, request, context):
+        """Takes a RUNNING job whose lease has expired away from its worker: a new holder, a new
+        lease_epoch and a fresh lease, so that the old worker can no longer renew it or write its
+        result while the new holder compensates or requeues it. FAILED_PRECONDITION while the lease
+        is still valid or when the epoch moved on.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -436,6 +475,16 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     request_deserializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.UpdateUserRequest.FromString,
                     response_serializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.UpdateUserResponse.SerializeToString,
             ),
+            'GrantRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantRole,
+                    request_deserializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.GrantRoleRequest.FromString,
+                    response_serializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.GrantRoleResponse.SerializeToString,
+            ),
+            'RevokeRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeRole,
+                    request_deserializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.RevokeRoleRequest.FromString,
+                    response_serializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.RevokeRoleResponse.SerializeToString,
+            ),
             'CreateJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateJob,
                     request_deserializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.CreateJobRequest.FromString,
@@ -465,6 +514,11 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.RenewJobLease,
                     request_deserializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.RenewJobLeaseRequest.FromString,
                     response_serializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.RenewJobLeaseResponse.SerializeToString,
+            ),
+            'TakeOverJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.TakeOverJob,
+                    request_deserializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.TakeOverJobRequest.FromString,
+                    response_serializer=cadenza_dot_metadata_dot_v1_dot_metadata__pb2.TakeOverJobResponse.SerializeToString,
             ),
             'AnnotateJob': grpc.unary_unary_rpc_method_handler(
                     servicer.AnnotateJob,
@@ -698,6 +752,60 @@ class MetadataService:
             _registered_method=True)
 
     @staticmethod
+    def GrantRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cadenza.metadata.v1.MetadataService/GrantRole',
+            cadenza_dot_metadata_dot_v1_dot_metadata__pb2.GrantRoleRequest.SerializeToString,
+            cadenza_dot_metadata_dot_v1_dot_metadata__pb2.GrantRoleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cadenza.metadata.v1.MetadataService/RevokeRole',
+            cadenza_dot_metadata_dot_v1_dot_metadata__pb2.RevokeRoleRequest.SerializeToString,
+            cadenza_dot_metadata_dot_v1_dot_metadata__pb2.RevokeRoleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def CreateJob(request,
             target,
             options=(),
@@ -849,6 +957,33 @@ class MetadataService:
             '/cadenza.metadata.v1.MetadataService/RenewJobLease',
             cadenza_dot_metadata_dot_v1_dot_metadata__pb2.RenewJobLeaseRequest.SerializeToString,
             cadenza_dot_metadata_dot_v1_dot_metadata__pb2.RenewJobLeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TakeOverJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cadenza.metadata.v1.MetadataService/TakeOverJob',
+            cadenza_dot_metadata_dot_v1_dot_metadata__pb2.TakeOverJobRequest.SerializeToString,
+            cadenza_dot_metadata_dot_v1_dot_metadata__pb2.TakeOverJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,11 @@ class MetadataServiceStub:
     GetUser: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetUserRequest, _metadata_pb2.GetUserResponse]
     ListUsers: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListUsersRequest, _metadata_pb2.ListUsersResponse]
     UpdateUser: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.UpdateUserRequest, _metadata_pb2.UpdateUserResponse]
+    GrantRole: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GrantRoleRequest, _metadata_pb2.GrantRoleResponse]
+    """Grant or revoke one role. The user is created (with ROLE_USER) when the store does not know
+    it yet, so the store's roles then decide over whatever an edge token claims.
+    """
+    RevokeRole: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.RevokeRoleRequest, _metadata_pb2.RevokeRoleResponse]
     CreateJob: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.CreateJobRequest, _metadata_pb2.CreateJobResponse]
     """Jobs. CreateJob is idempotent on (user, request_id)."""
     GetJob: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetJobRequest, _metadata_pb2.GetJobResponse]
@@ -53,6 +58,12 @@ class MetadataServiceStub:
     RenewJobLease: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.RenewJobLeaseRequest, _metadata_pb2.RenewJobLeaseResponse]
     """Extends a worker's lease and records progress without writing a row per step (a heartbeat:
     no job event and no audit row).
+    """
+    TakeOverJob: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.TakeOverJobRequest, _metadata_pb2.TakeOverJobResponse]
+    """Takes a RUNNING job whose lease has expired away from its worker: a new holder, a new
+    lease_epoch and a fresh lease, so that the old worker can no longer renew it or write its
+    result while the new holder compensates or requeues it. FAILED_PRECONDITION while the lease
+    is still valid or when the epoch moved on.
     """
     AnnotateJob: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.AnnotateJobRequest, _metadata_pb2.AnnotateJobResponse]
     """Merges keys into a job's annotations (e.g. saga progress)."""
@@ -100,6 +111,11 @@ class MetadataServiceAsyncStub(MetadataServiceStub):
     GetUser: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetUserRequest, _metadata_pb2.GetUserResponse]  # type: ignore[assignment]
     ListUsers: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListUsersRequest, _metadata_pb2.ListUsersResponse]  # type: ignore[assignment]
     UpdateUser: _aio.UnaryUnaryMultiCallable[_metadata_pb2.UpdateUserRequest, _metadata_pb2.UpdateUserResponse]  # type: ignore[assignment]
+    GrantRole: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GrantRoleRequest, _metadata_pb2.GrantRoleResponse]  # type: ignore[assignment]
+    """Grant or revoke one role. The user is created (with ROLE_USER) when the store does not know
+    it yet, so the store's roles then decide over whatever an edge token claims.
+    """
+    RevokeRole: _aio.UnaryUnaryMultiCallable[_metadata_pb2.RevokeRoleRequest, _metadata_pb2.RevokeRoleResponse]  # type: ignore[assignment]
     CreateJob: _aio.UnaryUnaryMultiCallable[_metadata_pb2.CreateJobRequest, _metadata_pb2.CreateJobResponse]  # type: ignore[assignment]
     """Jobs. CreateJob is idempotent on (user, request_id)."""
     GetJob: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetJobRequest, _metadata_pb2.GetJobResponse]  # type: ignore[assignment]
@@ -113,6 +129,12 @@ class MetadataServiceAsyncStub(MetadataServiceStub):
     RenewJobLease: _aio.UnaryUnaryMultiCallable[_metadata_pb2.RenewJobLeaseRequest, _metadata_pb2.RenewJobLeaseResponse]  # type: ignore[assignment]
     """Extends a worker's lease and records progress without writing a row per step (a heartbeat:
     no job event and no audit row).
+    """
+    TakeOverJob: _aio.UnaryUnaryMultiCallable[_metadata_pb2.TakeOverJobRequest, _metadata_pb2.TakeOverJobResponse]  # type: ignore[assignment]
+    """Takes a RUNNING job whose lease has expired away from its worker: a new holder, a new
+    lease_epoch and a fresh lease, so that the old worker can no longer renew it or write its
+    result while the new holder compensates or requeues it. FAILED_PRECONDITION while the lease
+    is still valid or when the epoch moved on.
     """
     AnnotateJob: _aio.UnaryUnaryMultiCallable[_metadata_pb2.AnnotateJobRequest, _metadata_pb2.AnnotateJobResponse]  # type: ignore[assignment]
     """Merges keys into a job's annotations (e.g. saga progress)."""
@@ -183,6 +205,23 @@ class MetadataServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_metadata_pb2.UpdateUserResponse, _abc.Awaitable[_metadata_pb2.UpdateUserResponse]]: ...
 
     @_abc_1.abstractmethod
+    def GrantRole(
+        self,
+        request: _metadata_pb2.GrantRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.GrantRoleResponse, _abc.Awaitable[_metadata_pb2.GrantRoleResponse]]:
+        """Grant or revoke one role. The user is created (with ROLE_USER) when the store does not know
+        it yet, so the store's roles then decide over whatever an edge token claims.
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeRole(
+        self,
+        request: _metadata_pb2.RevokeRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.RevokeRoleResponse, _abc.Awaitable[_metadata_pb2.RevokeRoleResponse]]: ...
+
+    @_abc_1.abstractmethod
     def CreateJob(
         self,
         request: _metadata_pb2.CreateJobRequest,
@@ -230,6 +269,18 @@ class MetadataServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_metadata_pb2.RenewJobLeaseResponse, _abc.Awaitable[_metadata_pb2.RenewJobLeaseResponse]]:
         """Extends a worker's lease and records progress without writing a row per step (a heartbeat:
         no job event and no audit row).
+        """
+
+    @_abc_1.abstractmethod
+    def TakeOverJob(
+        self,
+        request: _metadata_pb2.TakeOverJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.TakeOverJobResponse, _abc.Awaitable[_metadata_pb2.TakeOverJobResponse]]:
+        """Takes a RUNNING job whose lease has expired away from its worker: a new holder, a new
+        lease_epoch and a fresh lease, so that the old worker can no longer renew it or write its
+        result while the new holder compensates or requeues it. FAILED_PRECONDITION while the lease
+        is still valid or when the epoch moved on.
         """
 
     @_abc_1.abstractmethod

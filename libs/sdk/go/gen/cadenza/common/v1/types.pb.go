@@ -711,7 +711,11 @@ type Job struct {
 	Worker          string                 `protobuf:"bytes,18,opt,name=worker,proto3" json:"worker,omitempty"`
 	LeaseExpireTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=lease_expire_time,json=leaseExpireTime,proto3" json:"lease_expire_time,omitempty"`
 	// Free-form annotations (trace id, saga progress).
-	Annotations   *structpb.Struct `protobuf:"bytes,20,opt,name=annotations,proto3" json:"annotations,omitempty"`
+	Annotations *structpb.Struct `protobuf:"bytes,20,opt,name=annotations,proto3" json:"annotations,omitempty"`
+	// Fencing token of the current lease: incremented each time the job gets a new holder (a claim,
+	// or a take-over of an expired lease). A holder passes it back so that an earlier holder's
+	// renewals and writes are refused.
+	LeaseEpoch    int64 `protobuf:"varint,21,opt,name=lease_epoch,json=leaseEpoch,proto3" json:"lease_epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -884,6 +888,13 @@ func (x *Job) GetAnnotations() *structpb.Struct {
 		return x.Annotations
 	}
 	return nil
+}
+
+func (x *Job) GetLeaseEpoch() int64 {
+	if x != nil {
+		return x.LeaseEpoch
+	}
+	return 0
 }
 
 // A generated piece of music.
@@ -1220,7 +1231,7 @@ const file_cadenza_common_v1_types_proto_rawDesc = "" +
 	"\bstrength\x18\x03 \x01(\x01R\bstrength\x12#\n" +
 	"\rstart_seconds\x18\x04 \x01(\x01R\fstartSeconds\x12\x1f\n" +
 	"\vend_seconds\x18\x05 \x01(\x01R\n" +
-	"endSeconds\"\x8f\a\n" +
+	"endSeconds\"\xb0\a\n" +
 	"\x03Job\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1d\n" +
@@ -1248,7 +1259,9 @@ const file_cadenza_common_v1_types_proto_rawDesc = "" +
 	"\bend_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x16\n" +
 	"\x06worker\x18\x12 \x01(\tR\x06worker\x12F\n" +
 	"\x11lease_expire_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\x129\n" +
-	"\vannotations\x18\x14 \x01(\v2\x17.google.protobuf.StructR\vannotations\"\xc5\x04\n" +
+	"\vannotations\x18\x14 \x01(\v2\x17.google.protobuf.StructR\vannotations\x12\x1f\n" +
+	"\vlease_epoch\x18\x15 \x01(\x03R\n" +
+	"leaseEpoch\"\xc5\x04\n" +
 	"\x05Track\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x10\n" +

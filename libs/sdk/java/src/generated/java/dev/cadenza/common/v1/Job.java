@@ -683,6 +683,23 @@ private static final long serialVersionUID = 0L;
     return annotations_ == null ? com.google.protobuf.Struct.getDefaultInstance() : annotations_;
   }
 
+  public static final int LEASE_EPOCH_FIELD_NUMBER = 21;
+  private long leaseEpoch_ = 0L;
+  /**
+   * <pre>
+   * Fencing token of the current lease: incremented each time the job gets a new holder (a claim,
+   * or a take-over of an expired lease). A holder passes it back so that an earlier holder's
+   * renewals and writes are refused.
+   * </pre>
+   *
+   * <code>int64 lease_epoch = 21 [json_name = "leaseEpoch"];</code>
+   * @return The leaseEpoch.
+   */
+  @java.lang.Override
+  public long getLeaseEpoch() {
+    return leaseEpoch_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -756,6 +773,9 @@ private static final long serialVersionUID = 0L;
     }
     if (((bitField0_ & 0x00000080) != 0)) {
       output.writeMessage(20, getAnnotations());
+    }
+    if (leaseEpoch_ != 0L) {
+      output.writeInt64(21, leaseEpoch_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -839,6 +859,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(20, getAnnotations());
     }
+    if (leaseEpoch_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(21, leaseEpoch_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -916,6 +940,8 @@ private static final long serialVersionUID = 0L;
       if (!getAnnotations()
           .equals(other.getAnnotations())) return false;
     }
+    if (getLeaseEpoch()
+        != other.getLeaseEpoch()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -984,6 +1010,9 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + ANNOTATIONS_FIELD_NUMBER;
       hash = (53 * hash) + getAnnotations().hashCode();
     }
+    hash = (37 * hash) + LEASE_EPOCH_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getLeaseEpoch());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1184,6 +1213,7 @@ private static final long serialVersionUID = 0L;
         annotationsBuilder_.dispose();
         annotationsBuilder_ = null;
       }
+      leaseEpoch_ = 0L;
       return this;
     }
 
@@ -1301,6 +1331,9 @@ private static final long serialVersionUID = 0L;
             ? annotations_
             : annotationsBuilder_.build();
         to_bitField0_ |= 0x00000080;
+      }
+      if (((from_bitField0_ & 0x00100000) != 0)) {
+        result.leaseEpoch_ = leaseEpoch_;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -1422,6 +1455,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasAnnotations()) {
         mergeAnnotations(other.getAnnotations());
+      }
+      if (other.getLeaseEpoch() != 0L) {
+        setLeaseEpoch(other.getLeaseEpoch());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1565,6 +1601,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00080000;
               break;
             } // case 162
+            case 168: {
+              leaseEpoch_ = input.readInt64();
+              bitField0_ |= 0x00100000;
+              break;
+            } // case 168
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -3470,6 +3511,56 @@ private static final long serialVersionUID = 0L;
         annotations_ = null;
       }
       return annotationsBuilder_;
+    }
+
+    private long leaseEpoch_ ;
+    /**
+     * <pre>
+     * Fencing token of the current lease: incremented each time the job gets a new holder (a claim,
+     * or a take-over of an expired lease). A holder passes it back so that an earlier holder's
+     * renewals and writes are refused.
+     * </pre>
+     *
+     * <code>int64 lease_epoch = 21 [json_name = "leaseEpoch"];</code>
+     * @return The leaseEpoch.
+     */
+    @java.lang.Override
+    public long getLeaseEpoch() {
+      return leaseEpoch_;
+    }
+    /**
+     * <pre>
+     * Fencing token of the current lease: incremented each time the job gets a new holder (a claim,
+     * or a take-over of an expired lease). A holder passes it back so that an earlier holder's
+     * renewals and writes are refused.
+     * </pre>
+     *
+     * <code>int64 lease_epoch = 21 [json_name = "leaseEpoch"];</code>
+     * @param value The leaseEpoch to set.
+     * @return This builder for chaining.
+     */
+    public Builder setLeaseEpoch(long value) {
+
+      leaseEpoch_ = value;
+      bitField0_ |= 0x00100000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Fencing token of the current lease: incremented each time the job gets a new holder (a claim,
+     * or a take-over of an expired lease). A holder passes it back so that an earlier holder's
+     * renewals and writes are refused.
+     * </pre>
+     *
+     * <code>int64 lease_epoch = 21 [json_name = "leaseEpoch"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearLeaseEpoch() {
+      bitField0_ = (bitField0_ & ~0x00100000);
+      leaseEpoch_ = 0L;
+      onChanged();
+      return this;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -331,4 +331,16 @@ public interface JobOrBuilder extends
    * <code>.google.protobuf.Struct annotations = 20 [json_name = "annotations"];</code>
    */
   com.google.protobuf.StructOrBuilder getAnnotationsOrBuilder();
+
+  /**
+   * <pre>
+   * Fencing token of the current lease: incremented each time the job gets a new holder (a claim,
+   * or a take-over of an expired lease). A holder passes it back so that an earlier holder's
+   * renewals and writes are refused.
+   * </pre>
+   *
+   * <code>int64 lease_epoch = 21 [json_name = "leaseEpoch"];</code>
+   * @return The leaseEpoch.
+   */
+  long getLeaseEpoch();
 }

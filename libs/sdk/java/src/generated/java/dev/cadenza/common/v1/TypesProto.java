@@ -84,7 +84,7 @@ public final class TypesProto {
       ",\n\002op\030\002 \001(\0162\034.cadenza.common.v1.LineageO" +
       "pR\002op\022\032\n\010strength\030\003 \001(\001R\010strength\022#\n\rsta" +
       "rt_seconds\030\004 \001(\001R\014startSeconds\022\037\n\013end_se" +
-      "conds\030\005 \001(\001R\nendSeconds\"\217\007\n\003Job\022\022\n\004name\030" +
+      "conds\030\005 \001(\001R\nendSeconds\"\260\007\n\003Job\022\022\n\004name\030" +
       "\001 \001(\tR\004name\022\022\n\004user\030\002 \001(\tR\004user\022\035\n\nreque" +
       "st_id\030\003 \001(\tR\trequestId\0221\n\005state\030\004 \001(\0162\033." +
       "cadenza.common.v1.JobStateR\005state\022;\n\006par" +
@@ -107,52 +107,52 @@ public final class TypesProto {
       "worker\022F\n\021lease_expire_time\030\023 \001(\0132\032.goog" +
       "le.protobuf.TimestampR\017leaseExpireTime\0229" +
       "\n\013annotations\030\024 \001(\0132\027.google.protobuf.St" +
-      "ructR\013annotations\"\305\004\n\005Track\022\022\n\004name\030\001 \001(" +
-      "\tR\004name\022\022\n\004user\030\002 \001(\tR\004user\022\020\n\003job\030\003 \001(\t" +
-      "R\003job\022\024\n\005title\030\004 \001(\tR\005title\022\026\n\006prompt\030\005 " +
-      "\001(\tR\006prompt\022\022\n\004tags\030\006 \003(\tR\004tags\022#\n\rmodel" +
-      "_version\030\007 \001(\tR\014modelVersion\022)\n\020duration" +
-      "_seconds\030\010 \001(\001R\017durationSeconds\022\037\n\013sampl" +
-      "e_rate\030\t \001(\005R\nsampleRate\022\022\n\004seed\030\n \001(\004R\004" +
-      "seed\022\033\n\taudio_uri\030\013 \001(\tR\010audioUri\022!\n\014aud" +
-      "io_sha256\030\014 \001(\tR\013audioSha256\022\035\n\nlatent_u" +
-      "ri\030\r \001(\tR\tlatentUri\022#\n\rlatent_sha256\030\016 \001" +
-      "(\tR\014latentSha256\022=\n\nderivation\030\017 \001(\0132\035.c" +
-      "adenza.common.v1.DerivationR\nderivation\022" +
-      ";\n\013create_time\030\020 \001(\0132\032.google.protobuf.T" +
-      "imestampR\ncreateTime\022;\n\013delete_time\030\021 \001(" +
-      "\0132\032.google.protobuf.TimestampR\ndeleteTim" +
-      "e\"V\n\tModelFile\022\022\n\004path\030\001 \001(\tR\004path\022\026\n\006sh" +
-      "a256\030\002 \001(\tR\006sha256\022\035\n\nsize_bytes\030\003 \001(\003R\t" +
-      "sizeBytes\"h\n\013ModelSource\022\035\n\nlocal_path\030\001" +
-      " \001(\tR\tlocalPath\022\036\n\nrepository\030\002 \001(\tR\nrep" +
-      "ository\022\032\n\010revision\030\003 \001(\tR\010revision*\233\001\n\010" +
-      "JobState\022\031\n\025JOB_STATE_UNSPECIFIED\020\000\022\025\n\021J" +
-      "OB_STATE_PENDING\020\001\022\025\n\021JOB_STATE_RUNNING\020" +
-      "\002\022\027\n\023JOB_STATE_SUCCEEDED\020\003\022\024\n\020JOB_STATE_" +
-      "FAILED\020\004\022\027\n\023JOB_STATE_CANCELLED\020\005*\371\001\n\rFa" +
-      "ilureReason\022\036\n\032FAILURE_REASON_UNSPECIFIE" +
-      "D\020\000\022 \n\034FAILURE_REASON_INVALID_INPUT\020\001\022%\n" +
-      "!FAILURE_REASON_RESOURCE_EXHAUSTED\020\002\022$\n " +
-      "FAILURE_REASON_STORE_UNAVAILABLE\020\003\022\036\n\032FA" +
-      "ILURE_REASON_MODEL_ERROR\020\004\022\034\n\030FAILURE_RE" +
-      "ASON_CANCELLED\020\005\022\033\n\027FAILURE_REASON_INTER" +
-      "NAL\020\006*\235\001\n\tLineageOp\022\032\n\026LINEAGE_OP_UNSPEC" +
-      "IFIED\020\000\022\030\n\024LINEAGE_OP_VARIATION\020\001\022\025\n\021LIN" +
-      "EAGE_OP_EXTEND\020\002\022\026\n\022LINEAGE_OP_REPAINT\020\003" +
-      "\022\024\n\020LINEAGE_OP_REMIX\020\004\022\025\n\021LINEAGE_OP_RET" +
-      "AKE\020\005*Z\n\tScheduler\022\031\n\025SCHEDULER_UNSPECIF" +
-      "IED\020\000\022\036\n\032SCHEDULER_FLOW_MATCH_EULER\020\001\022\022\n" +
-      "\016SCHEDULER_DDIM\020\002*e\n\rEmbeddingKind\022\036\n\032EM" +
-      "BEDDING_KIND_UNSPECIFIED\020\000\022\031\n\025EMBEDDING_" +
-      "KIND_LATENT\020\001\022\031\n\025EMBEDDING_KIND_PROMPT\020\002" +
-      "*\\\n\005DType\022\026\n\022D_TYPE_UNSPECIFIED\020\000\022\022\n\016D_T" +
-      "YPE_FLOAT32\020\001\022\022\n\016D_TYPE_FLOAT16\020\002\022\023\n\017D_T" +
-      "YPE_BFLOAT16\020\003B\211\001\n\025dev.cadenza.common.v1" +
-      "B\nTypesProtoP\001\242\002\003CCX\252\002\021Cadenza.Common.V1" +
-      "\312\002\021Cadenza\\Common\\V1\342\002\035Cadenza\\Common\\V1" +
-      "\\GPBMetadata\352\002\023Cadenza::Common::V1b\006prot" +
-      "o3"
+      "ructR\013annotations\022\037\n\013lease_epoch\030\025 \001(\003R\n" +
+      "leaseEpoch\"\305\004\n\005Track\022\022\n\004name\030\001 \001(\tR\004name" +
+      "\022\022\n\004user\030\002 \001(\tR\004user\022\020\n\003job\030\003 \001(\tR\003job\022\024" +
+      "\n\005title\030\004 \001(\tR\005title\022\026\n\006prompt\030\005 \001(\tR\006pr" +
+      "ompt\022\022\n\004tags\030\006 \003(\tR\004tags\022#\n\rmodel_versio" +
+      "n\030\007 \001(\tR\014modelVersion\022)\n\020duration_second" +
+      "s\030\010 \001(\001R\017durationSeconds\022\037\n\013sample_rate\030" +
+      "\t \001(\005R\nsampleRate\022\022\n\004seed\030\n \001(\004R\004seed\022\033\n" +
+      "\taudio_uri\030\013 \001(\tR\010audioUri\022!\n\014audio_sha2" +
+      "56\030\014 \001(\tR\013audioSha256\022\035\n\nlatent_uri\030\r \001(" +
+      "\tR\tlatentUri\022#\n\rlatent_sha256\030\016 \001(\tR\014lat" +
+      "entSha256\022=\n\nderivation\030\017 \001(\0132\035.cadenza." +
+      "common.v1.DerivationR\nderivation\022;\n\013crea" +
+      "te_time\030\020 \001(\0132\032.google.protobuf.Timestam" +
+      "pR\ncreateTime\022;\n\013delete_time\030\021 \001(\0132\032.goo" +
+      "gle.protobuf.TimestampR\ndeleteTime\"V\n\tMo" +
+      "delFile\022\022\n\004path\030\001 \001(\tR\004path\022\026\n\006sha256\030\002 " +
+      "\001(\tR\006sha256\022\035\n\nsize_bytes\030\003 \001(\003R\tsizeByt" +
+      "es\"h\n\013ModelSource\022\035\n\nlocal_path\030\001 \001(\tR\tl" +
+      "ocalPath\022\036\n\nrepository\030\002 \001(\tR\nrepository" +
+      "\022\032\n\010revision\030\003 \001(\tR\010revision*\233\001\n\010JobStat" +
+      "e\022\031\n\025JOB_STATE_UNSPECIFIED\020\000\022\025\n\021JOB_STAT" +
+      "E_PENDING\020\001\022\025\n\021JOB_STATE_RUNNING\020\002\022\027\n\023JO" +
+      "B_STATE_SUCCEEDED\020\003\022\024\n\020JOB_STATE_FAILED\020" +
+      "\004\022\027\n\023JOB_STATE_CANCELLED\020\005*\371\001\n\rFailureRe" +
+      "ason\022\036\n\032FAILURE_REASON_UNSPECIFIED\020\000\022 \n\034" +
+      "FAILURE_REASON_INVALID_INPUT\020\001\022%\n!FAILUR" +
+      "E_REASON_RESOURCE_EXHAUSTED\020\002\022$\n FAILURE" +
+      "_REASON_STORE_UNAVAILABLE\020\003\022\036\n\032FAILURE_R" +
+      "EASON_MODEL_ERROR\020\004\022\034\n\030FAILURE_REASON_CA" +
+      "NCELLED\020\005\022\033\n\027FAILURE_REASON_INTERNAL\020\006*\235" +
+      "\001\n\tLineageOp\022\032\n\026LINEAGE_OP_UNSPECIFIED\020\000" +
+      "\022\030\n\024LINEAGE_OP_VARIATION\020\001\022\025\n\021LINEAGE_OP" +
+      "_EXTEND\020\002\022\026\n\022LINEAGE_OP_REPAINT\020\003\022\024\n\020LIN" +
+      "EAGE_OP_REMIX\020\004\022\025\n\021LINEAGE_OP_RETAKE\020\005*Z" +
+      "\n\tScheduler\022\031\n\025SCHEDULER_UNSPECIFIED\020\000\022\036" +
+      "\n\032SCHEDULER_FLOW_MATCH_EULER\020\001\022\022\n\016SCHEDU" +
+      "LER_DDIM\020\002*e\n\rEmbeddingKind\022\036\n\032EMBEDDING" +
+      "_KIND_UNSPECIFIED\020\000\022\031\n\025EMBEDDING_KIND_LA" +
+      "TENT\020\001\022\031\n\025EMBEDDING_KIND_PROMPT\020\002*\\\n\005DTy" +
+      "pe\022\026\n\022D_TYPE_UNSPECIFIED\020\000\022\022\n\016D_TYPE_FLO" +
+      "AT32\020\001\022\022\n\016D_TYPE_FLOAT16\020\002\022\023\n\017D_TYPE_BFL" +
+      "OAT16\020\003B\211\001\n\025dev.cadenza.common.v1B\nTypes" +
+      "ProtoP\001\242\002\003CCX\252\002\021Cadenza.Common.V1\312\002\021Cade" +
+      "nza\\Common\\V1\342\002\035Cadenza\\Common\\V1\\GPBMet" +
+      "adata\352\002\023Cadenza::Common::V1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -189,7 +189,7 @@ public final class TypesProto {
     internal_static_cadenza_common_v1_Job_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_cadenza_common_v1_Job_descriptor,
-        new java.lang.String[] { "Name", "User", "RequestId", "State", "Params", "Derivation", "ModelVersion", "FailureReason", "FailureMessage", "ProgressStep", "ProgressTotal", "Track", "Seed", "CreateTime", "UpdateTime", "StartTime", "EndTime", "Worker", "LeaseExpireTime", "Annotations", });
+        new java.lang.String[] { "Name", "User", "RequestId", "State", "Params", "Derivation", "ModelVersion", "FailureReason", "FailureMessage", "ProgressStep", "ProgressTotal", "Track", "Seed", "CreateTime", "UpdateTime", "StartTime", "EndTime", "Worker", "LeaseExpireTime", "Annotations", "LeaseEpoch", });
     internal_static_cadenza_common_v1_Track_descriptor =
       getDescriptor().getMessageTypes().get(5);
     internal_static_cadenza_common_v1_Track_fieldAccessorTable = new
