@@ -44,7 +44,7 @@ from cadenza_runtime.config import (
     RedisConfig,
 )
 from cadenza_runtime.store_tls import neo4j_tls_kwargs, postgres_ssl
-from cadenza_suite.installers import minio_path, postgres_bindir
+from cadenza_suite.installers import minio_path, neo4j_dir, postgres_bindir
 from cadenza_suite.lifecycle import ensure_running, stop
 from cadenza_suite.stores.milvus import Milvus
 from cadenza_suite.stores.neo4j import Neo4j
@@ -314,6 +314,20 @@ async def test_neo4j_refuses_plaintext_and_an_unverified_server_is_refused(tls_n
     untrusted = tls_neo4j.model_copy(update={"neo4j": settings.model_copy(update={"ca_file": None})})
     with pytest.raises(RuntimeError, match="cannot use Neo4j"):
         await create_graph_service(untrusted)
+
+
+def test_neo4j_launcher_refuses_half_a_tls_pair(pki: Path, tmp_path: Path) -> None:  # noqa: F811
+    # The launcher itself (a JVM start), for a run.sh used without the component's check.
+    env = {k: v for k, v in os.environ.items() if k != "CADENZA_NEO4J_PASSWORD"}
+    env["NEO4J_SKIP_BUILD"] = "1"
+    argv = ["bash", str(neo4j_dir() / "run.sh"), str(tmp_path), str(free_port()), "-"]
+    half = subprocess.run([*argv, "--tls-cert", str(pki / "server.crt")], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    assert half.returncode == 2 and "--tls-cert and --tls-key go together" in half.stderr
+    absent = subprocess.run([*argv, "--tls-cert", str(pki / "server.crt"), "--tls-key", str(tmp_path / "none.key")],
+                            env=env, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert absent.returncode == 2 and "cannot read" in absent.stderr
+    assert not (tmp_path / "data").exists()
 
 
 # --- Milvus ---------------------------------------------------------------------------------------
