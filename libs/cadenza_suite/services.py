@@ -47,7 +47,11 @@ class Service(Component):
 
     @property
     def ports(self) -> tuple[int, ...]:
-        return (self.config.services.endpoint(self.name).port,)
+        """The gRPC port, and the health and metrics ports when served (one in use is reported
+        before the start instead of failing the service during it)."""
+        endpoint = self.config.services.endpoint(self.name)
+        extra = [endpoint.health_port, endpoint.metrics_listen_port if self.config.telemetry.metrics else 0]
+        return (endpoint.port, *(port for port in extra if port))
 
     @property
     def cmd_marker(self) -> str:

@@ -34,10 +34,13 @@ def running_suite() -> Iterator[RunningSuite]:
     began = time.monotonic()
     result = cadenza("up")
     up_seconds = time.monotonic() - began
-    if result.returncode != 0:
-        pytest.fail(f"`cadenza up` failed (exit {result.returncode}):\n{result.stderr}\n{result.stdout}")
     after = suite_status()
     started = [name for name, entry in before.items() if entry["health"] == "DOWN" and after[name]["pid"]]
+    if result.returncode != 0:
+        # What a half-done `up` started must not outlive the session (a later run would reuse it).
+        if started:
+            cadenza("down", *started, timeout=300)
+        pytest.fail(f"`cadenza up` failed (exit {result.returncode}):\n{result.stderr}\n{result.stdout}")
     suite = RunningSuite(config=load_config(), status=after, up_seconds=up_seconds, started=started)
     yield suite
     if started and os.environ.get("CADENZA_TEST_KEEP_SUITE") != "1":

@@ -8,6 +8,8 @@ version read it once.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +76,22 @@ def init(
     # Analytics are background work: where cores are scarce, the service's request handling and
     # Neo4j go first (at 10, p99 of ordinary calls still doubled now and then on 2 busy cores).
     os.nice(WORKER_NICENESS)
+    _exit_with_parent()
     connect(uri, user, password, database, encrypted, ca_file)
+
+
+def _exit_with_parent(interval_seconds: float = 1.0) -> None:
+    """Ends this process once the graph service that started it is gone. A pool worker holds both
+    ends of its task queue, so a service killed with SIGKILL never closes it: without this watch the
+    worker would live on as an orphan, holding its Neo4j connections."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval_seconds)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def connect(
