@@ -44,7 +44,7 @@ from cadenza_runtime.config import (
     RedisConfig,
 )
 from cadenza_runtime.store_tls import neo4j_tls_kwargs, postgres_ssl
-from cadenza_suite.installers import minio_path, neo4j_dir, postgres_bindir
+from cadenza_suite.installers import ensure_milvus_server, minio_path, neo4j_dir, postgres_bindir
 from cadenza_suite.lifecycle import ensure_running, stop
 from cadenza_suite.stores.milvus import Milvus
 from cadenza_suite.stores.neo4j import Neo4j
@@ -348,6 +348,8 @@ async def tls_milvus(
                 "latent_embedding_dim": 4, "prompt_embedding_dim": 4}
     )  # fmt: skip
     state = tmp_path_factory.mktemp("milvus-tls")
+    # What `cadenza up` does for mode=server: the `milvus` package may not be in the venv yet.
+    await asyncio.to_thread(ensure_milvus_server)
     component = Milvus(config.model_copy(update={"state_dir": state, "milvus": settings}))
     await ensure_running(component)
     try:
