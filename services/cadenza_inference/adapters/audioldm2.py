@@ -45,6 +45,7 @@ from .diffusers_audio import (
     _LATENT_PROJECTION_SEED,
     _PROMPT_PROJECTION_SEED,
     EMBEDDING_DIM,
+    RowBatch,
     StableAudioSpec,
     UnsupportedPipelineError,
     _call_default,
@@ -73,8 +74,10 @@ class _Conditioning:
     generated: Tensor  # (2, N, E) GPT-2 states
 
 
-class AudioLDM2State:
-    """A running batch: row-aligned latents plus one scheduler, generator and conditioning per row."""
+class AudioLDM2State(RowBatch):
+    """AudioLDM 2's batch: one conditioning (T5 and GPT-2 states) and audio length per row."""
+
+    ROW_LISTS = ("conditioning", "samples")
 
     def __init__(
         self,
@@ -90,57 +93,21 @@ class AudioLDM2State:
         samples: list[int],
         pooled: Tensor,
     ) -> None:
-        self.key = key
-        self.request_ids = request_ids
-        self.x = x  # (B, C, T, F)
-        self.schedulers = schedulers
-        self.generators = generators
-        self.timesteps = timesteps
+        super().__init__(
+            key=key,
+            request_ids=request_ids,
+            x=x,  # (B, C, T, F)
+            schedulers=schedulers,
+            generators=generators,
+            timesteps=timesteps,
+            guidance=guidance,
+            pooled=pooled,
+        )
         self.conditioning = conditioning
-        self.guidance = guidance  # (B,)
         self.samples = samples  # audio samples to keep of each row
-        self.pooled = pooled  # (B, EMBEDDING_DIM)
-        self.x0: Tensor | None = None
-        self.index = key.start_index
-
-    @property
-    def batch_size(self) -> int:
-        return len(self.request_ids)
-
-    @property
-    def total_steps(self) -> int:
-        return self.key.total_steps
-
-    @property
-    def steps_done(self) -> int:
-        return self.index - self.key.start_index
-
-    @property
-    def done(self) -> bool:
-        return self.index >= len(self.timesteps) or not self.request_ids
-
-    def row(self, request_id: str) -> int:
-        try:
-            return self.request_ids.index(request_id)
-        except ValueError:
-            raise KeyError(f"request {request_id!r} is not in this batch") from None
-
-    def remove(self, request_id: str) -> None:
-        drop = self.row(request_id)
-        keep = torch.tensor([i for i in range(self.batch_size) if i != drop], device=self.x.device)
-        for rows in (self.request_ids, self.schedulers, self.generators, self.conditioning, self.samples):
-            del rows[drop]
-        self.x, self.guidance, self.pooled = self.x[keep], self.guidance[keep], self.pooled[keep]
-        if self.x0 is not None:
-            self.x0 = self.x0[keep]
 
     def latent(self, request_id: str) -> Tensor:
-        if self.index < len(self.timesteps):
-            raise RuntimeError("sampling is not finished")
-        return to_artifact(self.x[self.row(request_id)]).to("cpu", torch.float32).clone()
-
-    def prompt_embedding(self, request_id: str) -> Tensor:
-        return self.pooled[self.row(request_id)].detach().to("cpu", torch.float32).clone()
+        return to_artifact(self.finished_latent(request_id)).to("cpu", torch.float32).clone()
 
 
 def to_artifact(latent: Tensor) -> Tensor:

@@ -112,8 +112,13 @@ class StableAudioSpec:
         return frames * self.samples_per_frame / self.sample_rate
 
 
-class StableAudioState:
-    """A running batch: row-aligned tensors plus one scheduler and one generator per row."""
+class RowBatch:
+    """A running batch of one adapter: row-aligned latents plus one scheduler and one generator per
+    row. Subclasses name their other per-row lists and tensors, so that dropping a row (a cancel)
+    drops it from every one of them."""
+
+    ROW_LISTS: tuple[str, ...] = ()
+    ROW_TENSORS: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -124,25 +129,17 @@ class StableAudioState:
         schedulers: list[Any],
         generators: list[torch.Generator],
         timesteps: Tensor,
-        cond: Tensor,
-        glob: Tensor,
         guidance: Tensor,
-        seconds: list[float],
         pooled: Tensor,
-        rotary: tuple[Tensor, Tensor],
     ) -> None:
         self.key = key
         self.request_ids = request_ids
-        self.x = x  # (B, C, window)
+        self.x = x
         self.schedulers = schedulers
         self.generators = generators
         self.timesteps = timesteps  # the full schedule; the batch starts at key.start_index
-        self.cond = cond  # (B, L, D) text + duration tokens; the unconditional ones are zeros
-        self.glob = glob  # (B, 1, 2D) duration as global conditioning
         self.guidance = guidance  # (B,)
-        self.seconds = seconds  # requested length of each row's audio
         self.pooled = pooled  # (B, EMBEDDING_DIM) prompt embeddings
-        self.rotary = rotary
         self.x0: Tensor | None = None
         self.index = key.start_index
 
@@ -171,20 +168,61 @@ class StableAudioState:
     def remove(self, request_id: str) -> None:
         drop = self.row(request_id)
         keep = torch.tensor([i for i in range(self.batch_size) if i != drop], device=self.x.device)
-        for rows in (self.request_ids, self.schedulers, self.generators, self.seconds):
-            del rows[drop]
-        self.x, self.cond, self.glob = self.x[keep], self.cond[keep], self.glob[keep]
-        self.guidance, self.pooled = self.guidance[keep], self.pooled[keep]
+        for name in ("request_ids", "schedulers", "generators", *self.ROW_LISTS):
+            del getattr(self, name)[drop]
+        for name in ("x", "guidance", "pooled", *self.ROW_TENSORS):
+            setattr(self, name, getattr(self, name)[keep])
         if self.x0 is not None:
             self.x0 = self.x0[keep]
 
-    def latent(self, request_id: str) -> Tensor:
+    def finished_latent(self, request_id: str) -> Tensor:
         if self.index < len(self.timesteps):
             raise RuntimeError("sampling is not finished")
-        return self.x[self.row(request_id)].detach().to("cpu", torch.float32).clone()
+        return self.x[self.row(request_id)]
 
     def prompt_embedding(self, request_id: str) -> Tensor:
         return self.pooled[self.row(request_id)].detach().to("cpu", torch.float32).clone()
+
+
+class StableAudioState(RowBatch):
+    """Stable Audio's batch: text + duration conditioning and rotary embeddings besides the rows."""
+
+    ROW_LISTS = ("seconds",)
+    ROW_TENSORS = ("cond", "glob")
+
+    def __init__(
+        self,
+        *,
+        key: BatchKey,
+        request_ids: list[str],
+        x: Tensor,
+        schedulers: list[Any],
+        generators: list[torch.Generator],
+        timesteps: Tensor,
+        cond: Tensor,
+        glob: Tensor,
+        guidance: Tensor,
+        seconds: list[float],
+        pooled: Tensor,
+        rotary: tuple[Tensor, Tensor],
+    ) -> None:
+        super().__init__(
+            key=key,
+            request_ids=request_ids,
+            x=x,  # (B, C, window)
+            schedulers=schedulers,
+            generators=generators,
+            timesteps=timesteps,
+            guidance=guidance,
+            pooled=pooled,
+        )
+        self.cond = cond  # (B, L, D) text + duration tokens; the unconditional ones are zeros
+        self.glob = glob  # (B, 1, 2D) duration as global conditioning
+        self.seconds = seconds  # requested length of each row's audio
+        self.rotary = rotary
+
+    def latent(self, request_id: str) -> Tensor:
+        return self.finished_latent(request_id).detach().to("cpu", torch.float32).clone()
 
 
 def _call_default(pipeline: Any, name: str, fallback: float) -> float:
