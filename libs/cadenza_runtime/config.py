@@ -391,6 +391,11 @@ class InferenceConfig(BaseModel):
     device: str = "auto"
     # "float32", "bfloat16" or "float16" (reduced precision on CUDA only).
     precision: str = "float32"
+    # true: every request's denoiser forward runs on its own, so its result is bit-identical whatever
+    # its batch mates, on any device. false: batch mates share one forward (faster); BLAS and cuBLAS
+    # pick kernels by matrix size and thread count, so results can then differ from a solo run at
+    # float-rounding size (1e-6 relative), on a many-core CPU as on CUDA.
+    batch_invariant: bool = False
     # Defaults to the bundled cadenza-tiny-1 checkpoint; null (or an empty env value) serves a
     # labelled untrained model. The bundled checkpoint's checksum is filled in when checkpoint_path
     # names it; any other checkpoint needs its own checkpoint_sha256.

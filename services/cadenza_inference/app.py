@@ -42,7 +42,11 @@ async def default_model(config: InferenceConfig, compute: Compute) -> DiffusionP
             "no inference.checkpoint_path: serving %s, randomly initialised weights", UNTRAINED_VERSION
         )
         return await asyncio.to_thread(
-            random_pipeline, version=UNTRAINED_VERSION, device=compute.device, precision=compute.precision
+            random_pipeline,
+            version=UNTRAINED_VERSION,
+            device=compute.device,
+            precision=compute.precision,
+            batch_invariant=compute.batch_invariant,
         )
     if not config.checkpoint_sha256:
         raise ValueError("inference.checkpoint_sha256 is required with inference.checkpoint_path")
@@ -53,6 +57,7 @@ async def default_model(config: InferenceConfig, compute: Compute) -> DiffusionP
             expected_sha256=config.checkpoint_sha256,
             device=compute.device,
             precision=compute.precision,
+            batch_invariant=compute.batch_invariant,
             max_bytes=MAX_CHECKPOINT_BYTES,
         )
     except (CheckpointError, OSError) as exc:

@@ -17,6 +17,12 @@ _log = logging.getLogger(__name__)
 class Compute:
     device: torch.device
     precision: str
+    batch_invariant: bool = False
+
+    @property
+    def adapter_batch_invariant(self) -> bool | None:
+        """For the diffusers adapters: True when configured, else their own default (None)."""
+        return True if self.batch_invariant else None
 
     @property
     def label(self) -> str:
@@ -60,4 +66,4 @@ def resolve_compute(config: InferenceConfig) -> Compute:
         # "auto" must work on any host: the same config runs reduced on a GPU, exact on a CPU.
         _log.warning("no CUDA device: computing in float32 instead of the configured %s", precision)
         precision = "float32"
-    return Compute(device, precision)
+    return Compute(device, precision, config.batch_invariant)

@@ -182,6 +182,7 @@ async def load_pipeline_directory(
             version=header.version,
             device=compute.device,
             precision=compute.precision,
+            batch_invariant=compute.adapter_batch_invariant,
         )
     except diffusers_audio.UnsupportedPipelineError as exc:
         raise FailedPrecondition(
@@ -208,6 +209,7 @@ async def _load_checkpoint(upload: CheckpointUpload, compute: Compute) -> Diffus
             version=header.version,
             device=compute.device,
             precision=compute.precision,
+            batch_invariant=compute.batch_invariant,
             max_bytes=MAX_CHECKPOINT_BYTES,
         )
     except ChecksumMismatchError as exc:

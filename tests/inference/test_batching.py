@@ -36,7 +36,11 @@ WINDOW_MS = 400
 
 @pytest.fixture(scope="module")
 async def batching(config: CadenzaConfig) -> AsyncIterator[tuple[CadenzaServer, Stub]]:
-    settings = with_inference(config, batch_window_ms=WINDOW_MS, max_batch_size=2, queue_capacity=3)
+    # Batch-invariant, so a batched row can be compared with its solo run bit for bit on any host
+    # (shared-forward batching is only close: tests/inference/test_model.py); the batcher is the same.
+    settings = with_inference(
+        config, batch_window_ms=WINDOW_MS, max_batch_size=2, queue_capacity=3, batch_invariant=True
+    )
     async with serve("inference", create_service, settings) as (server, channel):
         yield server, inference_pb2_grpc.InferenceServiceStub(channel)
 
@@ -64,7 +68,7 @@ async def test_concurrent_compatible_requests_share_a_batch_and_match_solo_runs(
         assert [p.batch_size for p in outcome.progress] == [2] * 5
         assert len(outcome.progress) == 5
     assert (await record(server, "pair-a")).max_batch_size == 2
-    # A row's result never depends on its batch mate (CPU): each equals its run alone.
+    # A row's result never depends on its batch mate: each equals its run alone.
     for seed, batched in zip((21, 22), pair, strict=True):
         alone = await generate(stub, request(seed=seed, steps=5))
         assert [p.batch_size for p in alone.progress] == [1] * 5

@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
-from cadenza_inference.app import create_service
-from cadenza_runtime.config import BUNDLED_CHECKPOINT_SHA256, CadenzaConfig, bundled_checkpoint
+from cadenza_inference.app import create_service, default_model
+from cadenza_inference.devices import resolve_compute
+from cadenza_runtime.config import (
+    BUNDLED_CHECKPOINT_SHA256,
+    CadenzaConfig,
+    InferenceConfig,
+    bundled_checkpoint,
+)
 from tests.conftest import serve
 from tests.inference.support import generate, request
 
@@ -52,3 +58,12 @@ async def test_a_default_configured_service_serves_the_trained_model() -> None:
         assert first.accepted.model_version == "cadenza-tiny-1"
         assert list(first.summary.latent_shape) == [32, 25]  # 12.5 latent frames per second
         assert first.latent == again.latent and first.audio == again.audio  # same seed, same bytes
+
+
+@pytest.mark.parametrize("invariant", [False, True])
+async def test_batch_invariance_is_configured_for_the_served_model(invariant: bool) -> None:
+    settings = InferenceConfig(batch_invariant=invariant)
+    compute = resolve_compute(settings)
+    assert compute.batch_invariant is invariant
+    served = await default_model(settings, compute)
+    assert served.batch_invariant is invariant

@@ -591,6 +591,7 @@ def load_directory(
     version: str,
     device: str | torch.device = "cpu",
     precision: str = "float32",
+    batch_invariant: bool | None = None,
     repository: str = "",
     revision: str = "",
     licence: str = "",
@@ -627,4 +628,5 @@ def load_directory(
         description=description or str(directory.card.get("description", "")),
         device=device,
         precision=precision,
+        batch_invariant=batch_invariant,
     )

@@ -113,7 +113,8 @@ class ModelAdapter(Protocol):
 
     Determinism contract: a request's initial noise comes from a CPU generator seeded with its seed,
     and its conditioning is computed alone, so the same request gives the same result whatever its
-    batch mates (bit for bit on CPU for both adapters, tested).
+    batch mates: bit for bit where the adapter runs rows alone (`batch_invariant`: the diffusers
+    adapters on CPU by default, any adapter when configured), else up to float rounding.
     """
 
     adapter: str  # "cadenza" or "diffusers"

@@ -12,11 +12,12 @@ Typical service use:
 Determinism: the initial noise of every request comes from its own CPU `torch.Generator` seeded with
 the request's seed (so it is the same on every device), text is encoded per request and padded to a
 fixed length, and the denoiser projects per-request conditioning vectors row by row. A request's
-tensors therefore never depend on its batch mates: on CPU a batched run, or one where a batch mate
-was removed mid-way, is bit-identical to running alone (tested). On CUDA, cuBLAS may pick kernels by
-matrix size, so differences of float rounding size across batch compositions are possible; pass
-`batch_invariant=True` to run each request's (cond + uncond) forward separately when exact
-reproducibility matters more than throughput.
+inputs therefore never depend on its batch mates. Its result does only through the shared forward:
+BLAS (on a many-core CPU) and cuBLAS pick kernels by matrix size and thread count, so a batched run
+can differ from a solo run at float-rounding size (seen on a 16-core CPU and on CUDA; a 2-core CPU
+happens to give equal bits). `batch_invariant=True` (config `inference.batch_invariant`) runs each
+request's (cond + uncond) forward on its own and is bit-identical to running alone on any device,
+also after a batch mate was removed mid-way (tested), at the cost of batching's throughput.
 """
 
 from __future__ import annotations
