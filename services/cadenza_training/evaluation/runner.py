@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from cadenza_inference.data import Clip, ClipAttributes, ProceduralDataset
 from cadenza_inference.model import DiffusionPipeline, GenerationRequest
+from cadenza_training.data import Clip, ClipAttributes, ProceduralDataset
 
 from .estimators import AttributeEstimators, Estimate
 from .metrics import reconstruction_metrics
