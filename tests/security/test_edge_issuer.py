@@ -14,9 +14,10 @@ import jwt
 import pytest
 from pydantic import ValidationError
 
-from cadenza_orchestrator.auth import Authenticator, mint_token
+from cadenza_orchestrator.auth import Authenticator
 from cadenza_runtime.config import AuthConfig
 from cadenza_runtime.errors import Unauthenticated
+from cadenza_runtime.user_tokens import mint_token
 from tests.security.edge_support import Issuer, forged_kid_token
 
 
