@@ -314,8 +314,3 @@ def tree_pids(pid: int) -> set[int]:
         members |= children
         grew = bool(children)
     return members
-
-
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and every live member of its process group."""
-    return sum(rss_bytes(member) for member in tree_pids(pid))
