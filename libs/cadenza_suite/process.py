@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -190,14 +189,6 @@ def _reap(pid: int) -> None:
 
 
 # --- ports -----------------------------------------------------------------------------------
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def _listening_inodes(port: int) -> set[str]:
