@@ -1,5 +1,5 @@
 """A black-holed Redis (accepts connections, never answers) fails fast instead of hanging, and a
-CancelJob meanwhile still cancels instead of failing with INTERNAL (issue 11, point 5)."""
+CancelJob meanwhile still cancels instead of failing with INTERNAL."""
 
 from __future__ import annotations
 

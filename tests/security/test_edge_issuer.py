@@ -1,4 +1,4 @@
-"""The edge verifies tokens of an external OIDC issuer from a locally generated JWKS (issue 11, point 3)."""
+"""The edge verifies tokens of an external OIDC issuer from a locally generated JWKS."""
 
 from __future__ import annotations
 

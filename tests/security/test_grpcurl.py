@@ -1,5 +1,5 @@
 """grpcurl against the real internal services (in process): what the README tells an operator to do
-works, and what the issue showed an anonymous caller doing no longer does."""
+works, and an anonymous caller is refused."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from .neighbours import top_k_agreement
 from .tempo import tempo_correct, tempo_correct_octave
 
 EVAL_SEED = 4242
-# Goals of the issue: generated accuracy as a share of the real clips' accuracy.
+# Goals: generated accuracy as a share of the real clips' accuracy.
 GOALS = {"tempo": 0.8, "drums": 0.8, "key": 0.6, "instrument": 0.6}
 ATTRIBUTES = ("tempo", "tempo_octave", "key", "mode", "drums", "instrument")
 
