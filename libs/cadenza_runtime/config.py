@@ -274,7 +274,8 @@ class ServicesConfig(BaseModel):
 
 class TelemetryConfig(BaseModel):
     # "none", "console" (spans to stderr), "otlp" (OTLP/gRPC to otlp_endpoint: an OpenTelemetry
-    # Collector, Jaeger, Tempo...) or "memory" (kept in process, for tests).
+    # Collector, Jaeger, Tempo...) or "memory" (recorded, exported only to the span processors a
+    # test adds to the provider).
     exporter: Literal["none", "console", "otlp", "memory"] = "none"
     # http://host:port sends plaintext; https://host:port uses TLS, verified against otlp_ca_file
     # (the system store when unset).

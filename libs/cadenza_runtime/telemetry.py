@@ -30,17 +30,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
-    SimpleSpanProcessor,
     SpanExporter,
 )
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, TraceState
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from cadenza_runtime.config import TelemetryConfig
 
-_memory_exporter: InMemorySpanExporter | None = None
 # One tracer for the process: a proxy until setup_tracing installs the provider, then the real one
 # (trace.get_tracer per call would build a new Tracer and scope on every call).
 _tracer = trace.get_tracer("cadenza_runtime.telemetry")
@@ -80,7 +77,6 @@ _SAMPLER = _RecordWhenExported()
 def setup_tracing(service_name: str, config: TelemetryConfig) -> TracerProvider:
     """Installs the process-wide tracer provider for this service (idempotent; a later call with an
     exporter turns recording on, for tests that add their own span processor)."""
-    global _memory_exporter
     if config.exporter != "none":
         _SAMPLER.recording = True
     current = trace.get_tracer_provider()
@@ -99,9 +95,6 @@ def setup_tracing(service_name: str, config: TelemetryConfig) -> TracerProvider:
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
     elif config.exporter == "otlp":
         provider.add_span_processor(BatchSpanProcessor(otlp_exporter(config)))
-    elif config.exporter == "memory":
-        _memory_exporter = InMemorySpanExporter()
-        provider.add_span_processor(SimpleSpanProcessor(_memory_exporter))
     trace.set_tracer_provider(provider)
     return provider
 
@@ -123,11 +116,6 @@ def shutdown_tracing() -> None:
     provider = trace.get_tracer_provider()
     if isinstance(provider, TracerProvider):
         provider.shutdown()
-
-
-def memory_exporter() -> InMemorySpanExporter | None:
-    """Spans kept in process when the exporter is "memory" (tests)."""
-    return _memory_exporter
 
 
 def current_trace_id() -> str:

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -25,13 +26,16 @@ from cadenza_suite import client_commands, installers, suite
 from cadenza_suite.components import Health
 from cadenza_suite.key_metrics import describe, key_metrics
 from cadenza_suite.lifecycle import Status
-from cadenza_suite.migrate import run_migrations
+from cadenza_suite.migrate import MigrationFailed, run_migrations
+from cadenza_suite.paths import child_env
 
 log = logging.getLogger("cadenza.suite")
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NOT_SERVING = 3
+# The model commands run in the training package (its __main__), not in this process.
+TRAINING_MODULE = "cadenza_training"
 MODEL_COMMANDS = {
     "train": "train a model: the autoencoder, then the conditioned denoiser (resumable)",
     "evaluate": "measure a checkpoint: attribute accuracy of generated vs real clips, reconstruction",
@@ -172,6 +176,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
     except installers.InstallError as exc:
         print(f"cadenza up failed: install: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except MigrationFailed as exc:
+        print(f"cadenza up failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     log.info("up: ready in %.1fs (state in %s)", time.monotonic() - started, config.state_dir)
     return 0
 
@@ -214,7 +221,11 @@ def _cmd_install(args: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    asyncio.run(run_migrations(load_config()))
+    try:
+        asyncio.run(run_migrations())
+    except MigrationFailed as exc:
+        print(f"cadenza {exc}", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
@@ -247,7 +258,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
         assert signer is not None
         print(signer.mint(audience if len(audience) > 1 else audience[0], ttl))
         return 0
-    from cadenza_orchestrator.auth import ADMIN_ROLE, USER_ROLE, mint_token
+    from cadenza_runtime.user_tokens import ADMIN_ROLE, USER_ROLE, mint_token
 
     roles = list(dict.fromkeys([USER_ROLE, *args.role, *([ADMIN_ROLE] if args.admin else [])]))
     try:
@@ -303,28 +314,17 @@ def _cmd_gen_protos(args: argparse.Namespace) -> int:
     return protogen.main(["--check"] if args.check else [])
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from cadenza_inference.training.command import run
-
-    return run(args.options)
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from cadenza_inference.evaluation.command import run
-
-    return run(args.options)
-
-
-def _cmd_register_model(args: argparse.Namespace) -> int:
-    from cadenza_inference.training.register_command import run
-
-    return run(args.options)
-
-
-def _cmd_import_model(args: argparse.Namespace) -> int:
-    from cadenza_inference.training.import_command import run
-
-    return run(args.options)
+def _cmd_model(args: argparse.Namespace) -> int:
+    """Runs the command in the training package (`python -m cadenza_training`), which the suite
+    never imports; its output goes straight to this terminal and its exit code is ours."""
+    argv = [sys.executable, "-m", TRAINING_MODULE, *(["-v"] if args.verbose else []), args.command]
+    with subprocess.Popen([*argv, *args.options], env=child_env()) as child:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                # Ctrl-C reached the child too: it stops on its own terms (training saves its state).
+                continue
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -354,12 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _cmd_demo,
         "token": _cmd_token,
         "keys": _cmd_keys,
-        "train": _cmd_train,
-        "evaluate": _cmd_evaluate,
-        "register-model": _cmd_register_model,
         "backup": _cmd_backup,
         "restore": _cmd_restore,
-        "import-model": _cmd_import_model,
+        **dict.fromkeys(MODEL_COMMANDS, _cmd_model),
         **client_commands.HANDLERS,
     }
     try:

@@ -17,9 +17,9 @@ from grpc import aio
 
 from cadenza.common.v1 import types_pb2
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
-from cadenza_orchestrator.auth import mint_token
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.user_tokens import mint_token
 
 DEMO_USER = "demo"
 

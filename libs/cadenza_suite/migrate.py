@@ -1,45 +1,35 @@
-"""The `migrate` hook: runs `cadenza_metadata.migrations.migrate(config)` when it exists."""
+"""The `migrate` step: the metadata service's migrator run as its own process
+(`python -m cadenza_metadata.migrations`), as the services themselves are started."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
+import asyncio
 import logging
+import sys
 
-from cadenza_runtime.config import CadenzaConfig
-from cadenza_suite.paths import ensure_importable
+from cadenza_suite.paths import child_env
 
 log = logging.getLogger("cadenza.suite")
 
 MIGRATIONS_MODULE = "cadenza_metadata.migrations"
 
 
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # the parent package itself is missing
-        return False
+class MigrationFailed(RuntimeError):
+    """The metadata schema could not be brought up to date; str() is the migrator's reason."""
 
 
-async def run_migrations(config: CadenzaConfig) -> bool:
-    """Applies the metadata schema migrations (as the owner role, inside migrate()).
-
-    Returns False when the migrations module does not exist (yet). migrate() may be a plain
-    function or a coroutine function.
-    """
-    ensure_importable()
-    if not _module_exists(MIGRATIONS_MODULE):
-        log.info("migrate: %s does not exist yet; skipped", MIGRATIONS_MODULE)
-        return False
-    module = importlib.import_module(MIGRATIONS_MODULE)
-    migrate = getattr(module, "migrate", None)
-    if not callable(migrate):
-        # e.g. a directory of .sql files whose runner is not written yet (a namespace package)
-        log.info("migrate: %s has no migrate() yet; skipped", MIGRATIONS_MODULE)
-        return False
-    result = migrate(config)
-    if inspect.isawaitable(result):
-        await result
-    log.info("migrate: %s.migrate() done", MIGRATIONS_MODULE)
-    return True
+async def run_migrations() -> None:
+    """Applies the metadata schema migrations (as the owner role) to the configured database."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        MIGRATIONS_MODULE,
+        env=child_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await child.communicate()
+    if child.returncode != 0:
+        reason = err.decode(errors="replace").strip() or f"exit status {child.returncode}"
+        raise MigrationFailed(f"migrate: {reason}")
+    log.info("migrate: %s", out.decode(errors="replace").strip())

@@ -25,13 +25,6 @@ def source_paths() -> list[Path]:
     return [p for p in (root / "libs", root / "services") if p.is_dir()]
 
 
-def ensure_importable() -> None:
-    """Puts libs/ and services/ on sys.path so that service packages can be found here too."""
-    for path in reversed(source_paths()):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))
-
-
 def venv_bin() -> Path:
     """The directory of the running interpreter's scripts (the venv's bin/)."""
     return Path(sys.executable).parent

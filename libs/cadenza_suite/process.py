@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -192,14 +191,6 @@ def _reap(pid: int) -> None:
 # --- ports -----------------------------------------------------------------------------------
 
 
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _listening_inodes(port: int) -> set[str]:
     """Socket inodes listening on a TCP port on any address (IPv4 or IPv6)."""
     inodes: set[str] = set()
@@ -314,8 +305,3 @@ def tree_pids(pid: int) -> set[int]:
         members |= children
         grew = bool(children)
     return members
-
-
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and every live member of its process group."""
-    return sum(rss_bytes(member) for member in tree_pids(pid))

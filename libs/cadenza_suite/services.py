@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_suite.components import Component, NotReady
 from cadenza_suite.health import grpc_health
-from cadenza_suite.paths import child_env, ensure_importable
+from cadenza_suite.paths import child_env
 from cadenza_suite.process import Launch
 
 # Start order matters only for the orchestrator, which talks to all the others.
@@ -56,12 +55,6 @@ class Service(Component):
     @property
     def cmd_marker(self) -> str:
         return f"-m {self.module}"
-
-    def missing(self) -> str | None:
-        ensure_importable()
-        if importlib.util.find_spec(self.module) is None:
-            return f"package {self.module} does not exist yet"
-        return None
 
     def launch(self) -> Launch:
         return Launch(argv=[sys.executable, "-m", self.module], env=child_env(), cwd=self.config.state_dir)

@@ -118,11 +118,6 @@ async def up(
     if not services:
         names = [n for n in names if everything[n].kind == "store"]
     selected = [everything[n] for n in names]
-    for service in [c for c in selected if c.kind == "service"]:
-        reason = service.missing()
-        if reason:
-            log.warning("%-12s skipped: %s", service.name, reason)
-            selected.remove(service)
     private_dir(config.state_dir)
     preload_clients(selected)
     with suite_lock(config):
@@ -132,7 +127,7 @@ async def up(
         if failures:
             raise SuiteError(failures)
         if any(c.name == "postgres" for c in selected):
-            await run_migrations(config)
+            await run_migrations()
         backends = [c for c in selected if c.kind == "service" and c.name != "orchestrator"]
         failures = await _start_all(backends)
         if not failures:

@@ -19,7 +19,7 @@ ACCESS: AccessTable = {
     "TransitionJob": ORCHESTRATOR,
     "ClaimJob": ORCHESTRATOR,
     "RenewJobLease": ORCHESTRATOR,
-    # The reconciler fences a stalled worker before it compensates (lease fencing, issue 11).
+    # The reconciler fences a stalled worker before it compensates (lease fencing).
     "TakeOverJob": ORCHESTRATOR,
     "AnnotateJob": ORCHESTRATOR,
     # Tracks: the saga writes them, the read APIs and DeleteTrack serve end users.
@@ -27,7 +27,7 @@ ACCESS: AccessTable = {
     "GetTrack": ORCHESTRATOR,
     "ListTracks": ORCHESTRATOR,
     "DeleteTrack": ORCHESTRATOR,
-    # A user's roles, for the edge's role checks (issue 11, roles granted in metadata).
+    # A user's roles, for the edge's role checks (roles granted in metadata).
     "GetUser": ORCHESTRATOR,
     # Coordination: admission's rate limit, the reconciler's lock.
     "CheckRateLimit": ORCHESTRATOR,

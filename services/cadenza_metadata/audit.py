@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,15 +33,6 @@ async def record(conn: Connection, actor: str, action: str, resource: str, detai
         action,
         resource,
         details,
-    )
-
-
-async def record_many(
-    conn: Connection, actor: str, action: str, entries: Sequence[tuple[str, dict[str, Any]]]
-) -> None:
-    await conn.executemany(
-        "INSERT INTO audit_logs (actor, action, resource, details) VALUES ($1, $2, $3, $4)",
-        [(actor, action, resource, details) for resource, details in entries],
     )
 
 

@@ -1,7 +1,8 @@
 """Bearer-token authentication at the edge and per-user visibility.
 
 Tokens are JWTs carrying `sub` (the user id), `roles` (["user"] or ["admin"]), `iss`, `aud`, `iat`
-and `exp`, signed either by the local signer (`auth.jwt_secret`, HS256: dev) or by an external
+and `exp`, signed either by the local signer (`auth.jwt_secret`, HS256: dev; minted by
+cadenza_runtime.user_tokens) or by an external
 OAuth2/OIDC issuer whose public keys come from a JWKS file or URL (RS256, ES256, ...). A missing,
 malformed, badly signed, expired, wrongly addressed or too long-lived token is UNAUTHENTICATED.
 
@@ -15,8 +16,6 @@ Someone else's job or track is NOT_FOUND, so that a caller cannot learn whether 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -27,10 +26,7 @@ from cadenza_orchestrator.names import user_name, valid_user_id
 from cadenza_runtime.config import AuthConfig
 from cadenza_runtime.errors import NotFound, PermissionDenied, Unauthenticated, Unavailable
 from cadenza_runtime.identity import act_for
-
-ADMIN_ROLE = "admin"
-USER_ROLE = "user"
-_KNOWN_ROLES = {ADMIN_ROLE, USER_ROLE}
+from cadenza_runtime.user_tokens import ADMIN_ROLE, KNOWN_ROLES, USER_ROLE
 
 
 @dataclass(frozen=True)
@@ -67,28 +63,6 @@ class Principal:
                 metadata={"user": requested, "resource": requested},
             )
         return requested
-
-
-def mint_token(
-    config: AuthConfig, user_id: str, roles: Sequence[str] = (USER_ROLE,), ttl: float = 3600
-) -> str:
-    """A signed bearer token (used by the `token` command and by tests)."""
-    if not valid_user_id(user_id):
-        raise ValueError(f"invalid user id {user_id!r}: use letters, digits and . _ @ -")
-    if config.external_issuer:
-        raise ValueError(
-            "tokens come from the external issuer (auth.jwks_file / auth.jwks_url), not this signer"
-        )
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "sub": user_id,
-        "roles": list(roles),
-        "iss": config.jwt_issuer,
-        "aud": config.jwt_audience,
-        "iat": now,
-        "exp": now + int(ttl),
-    }
-    return jwt.encode(claims, config.jwt_secret.get_secret_value(), algorithm=config.jwt_algorithm)
 
 
 class RoleSource(Protocol):
@@ -164,7 +138,7 @@ class Authenticator:
             raise Unauthenticated("the token's `sub` is not a valid user id", reason="TOKEN_INVALID")
         if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
             raise Unauthenticated("the token's `roles` must be a list of strings", reason="TOKEN_INVALID")
-        return Principal(user_id=subject, roles=frozenset(role for role in roles if role in _KNOWN_ROLES))
+        return Principal(user_id=subject, roles=frozenset(role for role in roles if role in KNOWN_ROLES))
 
     async def authenticate(self, context: Any) -> Principal:
         """The caller of a gRPC call, from its `authorization: Bearer <jwt>` metadata; the rest of
@@ -181,7 +155,7 @@ class Authenticator:
         if self._roles is None:
             return principal
         stored = await self._roles.roles_of(principal.user_id)
-        return principal if stored is None else replace(principal, roles=stored & _KNOWN_ROLES)
+        return principal if stored is None else replace(principal, roles=stored & KNOWN_ROLES)
 
 
 def bearer_token(context: Any) -> str:

@@ -69,10 +69,6 @@ class Reconciler:
                 _log.exception("reconciliation failed; trying again next round")
             await asyncio.sleep(seconds)
 
-    async def reconcile(self) -> dict[str, int]:
-        """One full pass (both parts); returns what it did."""
-        return {**await self.recover_expired(), **await self.sweep()}
-
     async def recover_expired(self) -> dict[str, int]:
         counts = {"requeued": 0, "resumed": 0, "failed": 0, "cancelled": 0}
         async for job in self._jobs([types_pb2.JOB_STATE_RUNNING]):

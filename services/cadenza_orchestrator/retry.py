@@ -57,10 +57,6 @@ class LeaseLost(Exception):
 LEASE_LOST_REASONS = frozenset({"LEASE_LOST", "LEASE_HELD"})
 
 
-def is_transient(error: BaseException) -> bool:
-    return isinstance(error, aio.AioRpcError) and error.code() in TRANSIENT_CODES
-
-
 # Bounds of one attempt's deadline: long enough for a busy store, short enough to retry a hung one.
 MIN_ATTEMPT_SECONDS = 2.0
 MAX_ATTEMPT_SECONDS = 30.0

@@ -44,11 +44,11 @@ from cadenza.metadata.v1 import metadata_pb2  # noqa: E402
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc  # noqa: E402
 from cadenza.vector.v1 import vector_pb2  # noqa: E402
 from cadenza_orchestrator.annotations import STORED, TIMINGS, JobNotes, to_struct  # noqa: E402
-from cadenza_orchestrator.auth import mint_token  # noqa: E402
 from cadenza_orchestrator.names import audio_key, job_id_of, latent_key  # noqa: E402
 from cadenza_orchestrator.protoutil import duration  # noqa: E402
 from cadenza_runtime.client import create_channel  # noqa: E402
 from cadenza_runtime.config import load_config  # noqa: E402
+from cadenza_runtime.user_tokens import mint_token  # noqa: E402
 from tests.conftest import stores_up  # noqa: E402
 from tests.orchestrator.harness import BACKENDS, Suite  # noqa: E402
 from tests.orchestrator.invariant import Direct  # noqa: E402

@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO))
 from cadenza.common.v1 import types_pb2  # noqa: E402
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc  # noqa: E402
 from cadenza_client import AsyncClient, Progress, Track  # noqa: E402
-from cadenza_orchestrator.auth import mint_token  # noqa: E402
 from cadenza_runtime.config import load_config  # noqa: E402
+from cadenza_runtime.user_tokens import mint_token  # noqa: E402
 from tests import stack  # noqa: E402
 from tests.polyglot import clients  # noqa: E402
 

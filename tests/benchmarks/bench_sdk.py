@@ -36,8 +36,8 @@ from cadenza.common.v1 import types_pb2  # noqa: E402
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc  # noqa: E402
 from cadenza_client import AsyncClient, Progress, Track  # noqa: E402
 from cadenza_metadata.migrations import migrate  # noqa: E402
-from cadenza_orchestrator.auth import mint_token  # noqa: E402
 from cadenza_runtime.config import load_config  # noqa: E402
+from cadenza_runtime.user_tokens import mint_token  # noqa: E402
 from tests.conftest import stores_up  # noqa: E402
 from tests.orchestrator.harness import BACKENDS, Suite  # noqa: E402
 from tests.scratch_stores import (  # noqa: E402

@@ -244,7 +244,7 @@ async def test_embed_text_refuses_what_the_tag_rule_refuses(stub: Stub, tag: str
 
 
 async def test_the_suite_s_own_tags_are_accepted(stub: Stub) -> None:
-    """Procedural training tags and the demo's (cadenza_inference.data.attributes)."""
+    """Procedural training tags and the demo's (cadenza_training.data.attributes)."""
     suite_tags = ["plucked string", "c# minor", "c#", "120 bpm", "mid-tempo", "no drums", "drums"]
     embedded = await stub.EmbedText(inference_pb2.EmbedTextRequest(prompt="calm piano", tags=suite_tags))
     assert embedded.prompt_embedding

@@ -1,4 +1,4 @@
-"""CreateJob's max_active_jobs holds under 30 parallel submissions (issue 11, point 5)."""
+"""CreateJob's max_active_jobs holds under 30 parallel submissions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lease fencing: an expired or taken-over lease can no longer be renewed or written under (issue 11, point 6)."""
+"""Lease fencing: an expired or taken-over lease can no longer be renewed or written under."""
 
 from __future__ import annotations
 

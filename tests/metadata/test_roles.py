@@ -1,4 +1,4 @@
-"""GrantRole / RevokeRole: the store's roles decide over the edge token's (issue 11, point 3)."""
+"""GrantRole / RevokeRole: the store's roles decide over the edge token's."""
 
 from __future__ import annotations
 

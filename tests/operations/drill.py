@@ -17,10 +17,10 @@ from cadenza.blob.v1 import blob_pb2
 from cadenza.common.v1 import types_pb2
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from cadenza.vector.v1 import vector_pb2
-from cadenza_orchestrator.auth import USER_ROLE, mint_token
 from cadenza_orchestrator.names import job_id_from_key, job_id_of
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.user_tokens import USER_ROLE, mint_token
 from tests.orchestrator.invariant import Direct
 
 PROMPT = "organ in c major at 90 bpm, with drums"

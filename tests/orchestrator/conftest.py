@@ -13,9 +13,9 @@ import pytest
 
 from cadenza.orchestrator.v1 import orchestrator_pb2_grpc
 from cadenza_metadata.migrations import migrate
-from cadenza_orchestrator.auth import ADMIN_ROLE, USER_ROLE, mint_token
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.user_tokens import ADMIN_ROLE, USER_ROLE, mint_token
 from tests.conftest import stores_up
 from tests.orchestrator.harness import BACKENDS, Suite
 from tests.orchestrator.invariant import Direct

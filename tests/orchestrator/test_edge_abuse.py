@@ -1,4 +1,4 @@
-"""The edge under abuse (issue 11, points 3, 5 and 7): atomic admission, request_id reuse,
+"""The edge under abuse: atomic admission, request_id reuse,
 canonical job names, stream limits, revoked roles, and no internals in what users see."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Lease fencing under a stalled metadata service (issue 11, point 6).
+"""Lease fencing under a stalled metadata service.
 
 The suite's own metadata process is stopped with SIGSTOP for longer than the lease (the harness's
 6 s), once while the job diffuses and once while its saga writes the result. The worker loses its

@@ -9,7 +9,7 @@ import pytest
 from cadenza.common.v1 import types_pb2
 from cadenza.inference.v1 import inference_pb2
 from cadenza_orchestrator import annotations as notes
-from cadenza_orchestrator.auth import Authenticator, mint_token
+from cadenza_orchestrator.auth import Authenticator
 from cadenza_orchestrator.names import (
     audio_key,
     job_id_from_key,
@@ -29,6 +29,7 @@ from cadenza_runtime.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from cadenza_runtime.user_tokens import mint_token
 
 
 def test_blob_keys_map_back_to_their_job() -> None:

@@ -20,12 +20,12 @@ import pytest
 from cadenza.common.v1 import types_pb2
 from cadenza_graph import validation as graph_validation
 from cadenza_inference import validation as inference_validation
-from cadenza_inference.data import attributes
 from cadenza_metadata import validation as metadata_validation
 from cadenza_orchestrator.validation import validate_params
 from cadenza_runtime import tags
 from cadenza_runtime.errors import CadenzaError, InvalidArgument
 from cadenza_suite import cli
+from cadenza_training.data import attributes
 from cadenza_vector import schema as vector_schema
 from cadenza_vector import validation as vector_validation
 

@@ -15,8 +15,8 @@ import pytest
 
 from cadenza.common.v1 import types_pb2
 from cadenza.orchestrator.v1 import orchestrator_pb2
-from cadenza_orchestrator.auth import mint_token
 from cadenza_runtime.errors import ERROR_DOMAIN
+from cadenza_runtime.user_tokens import mint_token
 from tests.polyglot import clients
 from tests.suite.harness import RunningSuite
 

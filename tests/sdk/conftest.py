@@ -12,8 +12,8 @@ import pytest
 
 from cadenza_client import AsyncClient, RetryPolicy
 from cadenza_metadata.migrations import migrate
-from cadenza_orchestrator.auth import mint_token
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.user_tokens import mint_token
 from tests.conftest import stores_up
 from tests.orchestrator.harness import BACKENDS, Suite
 from tests.orchestrator.invariant import Direct

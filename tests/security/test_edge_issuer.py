@@ -1,4 +1,4 @@
-"""The edge verifies tokens of an external OIDC issuer from a locally generated JWKS (issue 11, point 3)."""
+"""The edge verifies tokens of an external OIDC issuer from a locally generated JWKS."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import jwt
 import pytest
 from pydantic import ValidationError
 
-from cadenza_orchestrator.auth import Authenticator, mint_token
+from cadenza_orchestrator.auth import Authenticator
 from cadenza_runtime.config import AuthConfig
 from cadenza_runtime.errors import Unauthenticated
+from cadenza_runtime.user_tokens import mint_token
 from tests.security.edge_support import Issuer, forged_kid_token
 
 

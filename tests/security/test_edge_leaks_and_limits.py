@@ -1,4 +1,4 @@
-"""What end users see of downstream failures (issue 11, point 7) and the replica-local limits (point 5)."""
+"""What end users see of downstream failures and the replica-local limits."""
 
 from __future__ import annotations
 

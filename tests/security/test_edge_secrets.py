@@ -1,4 +1,4 @@
-"""Secrets in shared profiles, the example Secret, and private state files (issue 11, point 4)."""
+"""Secrets in shared profiles, the example Secret, and private state files."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """grpcurl against the real internal services (in process): what the README tells an operator to do
-works, and what the issue showed an anonymous caller doing no longer does."""
+works, and an anonymous caller is refused."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ import pytest
 
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from cadenza_metadata.app import create_service as metadata_service
-from cadenza_orchestrator.auth import Authenticator, mint_token
+from cadenza_orchestrator.auth import Authenticator
 from cadenza_runtime.config import _PROFILE_DEFAULTS, CadenzaConfig, Profile
 from cadenza_runtime.errors import NotFound
 from cadenza_runtime.server import CadenzaServer, ServiceBundle, ServiceRegistration
+from cadenza_runtime.user_tokens import mint_token
 from tests.conftest import serve
 from tests.orchestrator.harness import REPO
 

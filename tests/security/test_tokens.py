@@ -19,11 +19,11 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
-from cadenza_orchestrator.auth import mint_token
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error
 from cadenza_runtime.identity import key_file, load_private_key, public_jwk
 from cadenza_runtime.server import CadenzaServer
+from cadenza_runtime.user_tokens import mint_token
 
 REQUEST = metadata_pb2.GetJobRequest(name=f"jobs/{uuid.uuid4()}")  # NOT_FOUND once let through
 

@@ -114,7 +114,7 @@ def test_anonymous_callers_get_unauthenticated(running_suite: RunningSuite, name
 
 
 def test_the_back_doors_of_the_issue_are_shut_to_anonymous_callers(running_suite: RunningSuite) -> None:
-    # issue 11: `grpcurl -plaintext -d '{}' 127.0.0.1:50051 ...ListJobs` returned every user's jobs.
+    # Unauthenticated, `grpcurl -plaintext -d '{}' 127.0.0.1:50051 ...ListJobs` would list every user's jobs.
     for name, method, body in (
         ("metadata", "cadenza.metadata.v1.MetadataService/ListJobs", {}),
         ("metadata", "cadenza.metadata.v1.MetadataService/AckOutboxEvents", {"ids": [1]}),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from cadenza_inference.data import ProceduralDataset, render_procedural
-from cadenza_inference.data.clips import ClipSet
-from cadenza_inference.training import PRESETS, TrainConfig, Trainer
+from cadenza_training import PRESETS, TrainConfig, Trainer
+from cadenza_training.data import ProceduralDataset, render_procedural
+from cadenza_training.data.clips import ClipSet
 
 SMOKE = PRESETS["smoke"]
 

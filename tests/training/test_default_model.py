@@ -18,8 +18,8 @@ from cadenza_inference.model import (
     GenerationRequest,
     load_checkpoint,
 )
-from cadenza_inference.training import TINY_1_MODEL
 from cadenza_runtime.config import BUNDLED_CHECKPOINT_SHA256, InferenceConfig, bundled_checkpoint
+from cadenza_training import TINY_1_MODEL
 
 MODELS = Path(__file__).resolve().parents[2] / "deploy" / "models"
 CARD = json.loads((MODELS / "cadenza-tiny-1.json").read_text(encoding="utf-8"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cadenza_inference.data import ProceduralDataset
-from cadenza_inference.evaluation import (
+from cadenza_training.data import ProceduralDataset
+from cadenza_training.evaluation import (
     AttributeEstimators,
     LinearClassifier,
     load_estimators,
@@ -14,8 +14,8 @@ from cadenza_inference.evaluation import (
     tempo_correct_octave,
     top_k_agreement,
 )
-from cadenza_inference.evaluation.estimators import ESTIMATORS_PATH, FIT_SEED
-from cadenza_inference.evaluation.runner import EVAL_SEED
+from cadenza_training.evaluation.estimators import ESTIMATORS_PATH, FIT_SEED
+from cadenza_training.evaluation.runner import EVAL_SEED
 
 # Neither the estimators' fitting set nor the evaluation set, nor training data (seed 1).
 TEST_SEED = 31337

@@ -18,11 +18,11 @@ from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
 from cadenza_blob.app import create_service as create_blob
 from cadenza_inference.adapters.directory import read_directory
-from cadenza_inference.training.import_command import run as import_command
-from cadenza_inference.training.import_model import import_model, object_prefix
 from cadenza_metadata.app import create_service as create_metadata
 from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig, ServiceEndpoint
+from cadenza_training.import_command import run as import_command
+from cadenza_training.import_model import import_model, object_prefix
 from tests.conftest import serve, stores_up
 from tests.inference.tiny_diffusers import LICENCE, MAX_SECONDS, SAMPLE_RATE, build_stable_audio
 from tests.scratch_stores import create_database, drop_databases, remove_buckets

@@ -10,7 +10,7 @@ import torch
 
 from cadenza_inference.model import ModelConfig, random_pipeline
 from cadenza_inference.model.denoiser import position_features
-from cadenza_inference.training import TINY_1_MODEL
+from cadenza_training import TINY_1_MODEL
 
 
 def test_the_default_preset_is_unchanged() -> None:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from cadenza_inference.data import (
+from cadenza_inference.model import to_pcm16_wav
+from cadenza_training.data import (
     INSTRUMENTS,
     ClipAttributes,
     ManifestError,
@@ -19,8 +20,7 @@ from cadenza_inference.data import (
     make_clip,
     render_procedural,
 )
-from cadenza_inference.data.attributes import TEMPO_MAX, TEMPO_MIN, TEMPO_STEP
-from cadenza_inference.model import to_pcm16_wav
+from cadenza_training.data.attributes import TEMPO_MAX, TEMPO_MIN, TEMPO_STEP
 
 
 def test_same_seed_same_clips_and_other_seeds_differ() -> None:

@@ -16,11 +16,11 @@ from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
 from cadenza_blob.app import create_service as create_blob
 from cadenza_inference.model import random_pipeline, save_checkpoint
-from cadenza_inference.training.register import object_key, register_model
-from cadenza_inference.training.register_command import run as register_command
 from cadenza_metadata.app import create_service as create_metadata
 from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig, ServiceEndpoint, load_config
+from cadenza_training.register import object_key, register_model
+from cadenza_training.register_command import run as register_command
 from tests.conftest import serve, stores_up
 
 from .support import SMOKE

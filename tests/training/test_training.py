@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from cadenza_inference.data.clips import ClipSet
 from cadenza_inference.model import GenerationRequest, load_checkpoint
-from cadenza_inference.training import TrainingError, TrainingInterrupted, learning_rate
-from cadenza_inference.training.state import STATE_NAME
-from cadenza_inference.training.trainer import CONFIG_NAME, LOSSES_NAME
 from cadenza_suite import cli
+from cadenza_training import TrainingError, TrainingInterrupted, learning_rate
+from cadenza_training.data.clips import ClipSet
+from cadenza_training.state import STATE_NAME
+from cadenza_training.trainer import CONFIG_NAME, LOSSES_NAME
 
 from .support import SMOKE, mean_loss, smoke_clips, trainer
 

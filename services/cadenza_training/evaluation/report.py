@@ -89,7 +89,7 @@ def to_markdown(evaluation: Evaluation) -> str:
 
 
 def _describe(values: dict[str, Any]) -> str:
-    from cadenza_inference.data.attributes import KEY_TAGS
+    from cadenza_training.data.attributes import KEY_TAGS
 
     drums = "drums" if values["drums"] else "no drums"
     return f"{values['tempo_bpm']:.0f} bpm, {KEY_TAGS[values['tonic']]} {values['mode']}, {values['instrument']}, {drums}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from cadenza_inference.training.losses import multi_resolution_stft, snr_db
+from cadenza_training.losses import multi_resolution_stft, snr_db
 
 
 def reconstruction_metrics(reconstructed: Tensor, reference: Tensor) -> dict[str, float]:

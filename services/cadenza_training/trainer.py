@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from cadenza_inference.data import ClipSet
 from cadenza_inference.model import (
     DiffusionPipeline,
     LatentAutoencoder,
@@ -30,6 +29,7 @@ from cadenza_inference.model import (
     training_target,
 )
 from cadenza_inference.model.denoiser import Denoiser
+from cadenza_training.data import ClipSet
 
 from .config import StageConfig, TrainConfig
 from .losses import magnitude_loss, multi_resolution_stft, spectral_feature_loss

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from cadenza_inference.data import Clip, ClipAttributes, ProceduralDataset
 from cadenza_inference.model import DiffusionPipeline, GenerationRequest
+from cadenza_training.data import Clip, ClipAttributes, ProceduralDataset
 
 from .estimators import AttributeEstimators, Estimate
 from .metrics import reconstruction_metrics
@@ -20,7 +20,7 @@ from .neighbours import top_k_agreement
 from .tempo import tempo_correct, tempo_correct_octave
 
 EVAL_SEED = 4242
-# Goals of the issue: generated accuracy as a share of the real clips' accuracy.
+# Goals: generated accuracy as a share of the real clips' accuracy.
 GOALS = {"tempo": 0.8, "drums": 0.8, "key": 0.6, "instrument": 0.6}
 ATTRIBUTES = ("tempo", "tempo_octave", "key", "mode", "drums", "instrument")
 

@@ -58,11 +58,6 @@ class ClipAttributes:
                 raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
 
     @property
-    def key_index(self) -> int:
-        """0..23: major keys first, then minor keys."""
-        return self.tonic + 12 * MODES.index(self.mode)
-
-    @property
     def key_name(self) -> str:
         return f"{KEY_TAGS[self.tonic]} {self.mode}"
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cadenza_inference.data import INSTRUMENTS, ProceduralDataset
+from cadenza_training.data import INSTRUMENTS, ProceduralDataset
 
 from .classifier import LinearClassifier
 from .key import estimate_key

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from cadenza_inference.data import ClipSet, ProceduralDataset, load_manifest, render_procedural
+from cadenza_training.data import ClipSet, ProceduralDataset, load_manifest, render_procedural
 
 from .config import PRESETS, StageConfig, TrainConfig
 from .publish import publish

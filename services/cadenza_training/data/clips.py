@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,14 +33,6 @@ class ClipSet:
     @property
     def seconds(self) -> float:
         return float(self.audio.shape[1] / self.sample_rate)
-
-    def subset(self, indices: Sequence[int]) -> ClipSet:
-        return ClipSet(
-            self.audio[list(indices)],
-            [self.captions[i] for i in indices],
-            [self.tags[i] for i in indices],
-            self.sample_rate,
-        )
 
 
 def render_procedural(dataset: ProceduralDataset) -> ClipSet:
