@@ -27,6 +27,7 @@ from cadenza_orchestrator.names import user_name, valid_user_id
 from cadenza_runtime.config import AuthConfig
 from cadenza_runtime.errors import NotFound, PermissionDenied, Unauthenticated, Unavailable
 from cadenza_runtime.identity import act_for
+from cadenza_runtime.rules.names import USER_ID_RULE
 
 ADMIN_ROLE = "admin"
 USER_ROLE = "user"
@@ -74,7 +75,7 @@ def mint_token(
 ) -> str:
     """A signed bearer token (used by the `token` command and by tests)."""
     if not valid_user_id(user_id):
-        raise ValueError(f"invalid user id {user_id!r}: use letters, digits and . _ @ -")
+        raise ValueError(f"invalid user id {user_id!r}: use {USER_ID_RULE}")
     if config.external_issuer:
         raise ValueError(
             "tokens come from the external issuer (auth.jwks_file / auth.jwks_url), not this signer"

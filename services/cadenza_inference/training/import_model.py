@@ -26,6 +26,7 @@ from cadenza_inference.adapters.directory import PipelineDirectory, manifest, re
 from cadenza_inference.registry import VERSION_PATTERN
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.rules.names import MODEL_VERSION_RULE
 
 if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
@@ -112,9 +113,7 @@ async def import_model(
     untrained: bool | None = None,
 ) -> ImportedModel:
     if not VERSION_PATTERN.fullmatch(version):
-        raise ValueError(
-            f"--version {version!r}: 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
+        raise ValueError(f"--version {version!r}: {MODEL_VERSION_RULE}")
     directory = await asyncio.to_thread(read_directory, path)
     from cadenza_inference.adapters.diffusers_audio import load_directory
 
