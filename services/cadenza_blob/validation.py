@@ -21,9 +21,9 @@ from cadenza_runtime.rules.limits import (
     MAX_PRESIGN_EXPIRY,
     MIN_PRESIGN_EXPIRY,
 )
+from cadenza_runtime.rules.names import OBJECT_KEY_CHARS
 
-# Keys are restricted to characters that need no escaping in URLs, shells or file systems.
-_KEY_CHARS = re.compile(r"[A-Za-z0-9/._=-]*")
+_KEY_CHARS = re.compile(rf"{OBJECT_KEY_CHARS}*")
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 # S3 sends user metadata as HTTP headers: lowercase names, printable ASCII values, 2 KiB in all.
 _META_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -79,7 +79,7 @@ def check_key(key: str) -> str:
     """An object key: 1..512 characters of [A-Za-z0-9/._=-], a clean relative path of segments of
     at most 255 characters."""
     if not key:
-        raise invalid("key", f"key is required (1..{MAX_KEY_CHARS} characters of [A-Za-z0-9/._=-])")
+        raise invalid("key", f"key is required (1..{MAX_KEY_CHARS} characters of {OBJECT_KEY_CHARS})")
     _check_path(key, "key")
     if key.endswith("/") or key == "." or key.endswith("/."):
         # MinIO treats a trailing slash as a folder marker, not an object.

@@ -31,12 +31,19 @@ from cadenza_runtime.errors import InvalidArgument
 from cadenza_runtime.pagination import page_size
 from cadenza_runtime.rules.field import bounded
 from cadenza_runtime.rules.generation import check_prompt
-from cadenza_runtime.rules.limits import DEFAULT_LINEAGE_DEPTH, DEFAULT_TOP_K, MAX_LINEAGE_DEPTH, MAX_TOP_K
+from cadenza_runtime.rules.limits import (
+    DEFAULT_LINEAGE_DEPTH,
+    DEFAULT_TOP_K,
+    MAX_LINEAGE_DEPTH,
+    MAX_MEMBERS,
+    MAX_TOP_K,
+)
 
 _log = logging.getLogger(__name__)
 
-# Recommend by community: vector candidates per result wanted, at most what one graph lookup takes.
-COMMUNITY_OVERFETCH, MAX_COMMUNITY_CANDIDATES, COMMUNITY_SPARE = 10, 999, 5
+# Recommend by community: vector candidates per result wanted, at most what one graph lookup takes
+# beside the anchor track.
+COMMUNITY_OVERFETCH, MAX_COMMUNITY_CANDIDATES, COMMUNITY_SPARE = 10, MAX_MEMBERS - 1, 5
 _STRENGTH_OPS = (types_pb2.LINEAGE_OP_VARIATION, types_pb2.LINEAGE_OP_REMIX)
 
 

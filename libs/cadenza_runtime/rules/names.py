@@ -21,6 +21,8 @@ USER_ID_RULE = f"1..{MAX_USER_ID_CHARS} letters, digits and . _ @ : + ~ -, start
 MODEL_VERSION_PATTERN = rf"[a-z0-9][a-z0-9._-]{{0,{MAX_MODEL_VERSION_CHARS - 1}}}"
 MODEL_VERSION_RULE = f"1..{MAX_MODEL_VERSION_CHARS} lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
 STYLE_TEMPLATE_PATTERN = rf"[a-z0-9](?:[a-z0-9-]{{0,{MAX_STYLE_TEMPLATE_CHARS - 2}}}[a-z0-9])?"
+# Object keys (blob): characters that need no escaping in URLs, shells or file systems.
+OBJECT_KEY_CHARS = r"[A-Za-z0-9/._=-]"
 
 _JOB = re.compile(rf"jobs/({UUID_PATTERN})")
 _TRACK = re.compile(rf"tracks/({UUID_PATTERN})")
