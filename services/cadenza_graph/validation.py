@@ -46,7 +46,7 @@ def tag(value: str, field: str = "tags") -> str:
 
 def tags(values: list[str], field: str = "track.tags") -> list[str]:
     """Validated, de-duplicated and sorted, so a repeated record is the same record."""
-    return sorted(set(tag_rule.check_tags(values, field)))
+    return sorted(set(tag_rule.check_tags(values, field, distinct=True)))
 
 
 def lineage_op(value: int) -> str:

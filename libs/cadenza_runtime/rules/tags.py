@@ -58,10 +58,13 @@ def check_tag(tag: str, field: str) -> str:
     return tag
 
 
-def check_tags(tags: Sequence[str], field: str) -> list[str]:
-    """Every tag by the rule, at most MAX_TAGS; a bad one is named by its index ("tags[1]")."""
-    if len(tags) > MAX_TAGS:
-        raise invalid(field, f"{field} has {len(tags)} tags; at most {MAX_TAGS} are allowed")
+def check_tags(tags: Sequence[str], field: str, *, distinct: bool = False) -> list[str]:
+    """Every tag by the rule, at most MAX_TAGS (counting each tag once when `distinct`, for a
+    caller that merges duplicates); a bad one is named by its index ("tags[1]")."""
+    count = len(set(tags)) if distinct else len(tags)
+    if count > MAX_TAGS:
+        kind = "distinct tags" if distinct else "tags"
+        raise invalid(field, f"{field} has {count} {kind}; at most {MAX_TAGS} are allowed")
     return [check_tag(tag, f"{field}[{i}]") for i, tag in enumerate(tags)]
 
 
