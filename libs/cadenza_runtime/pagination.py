@@ -13,9 +13,7 @@ import json
 from typing import Any
 
 from cadenza_runtime.errors import InvalidArgument
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
+from cadenza_runtime.rules.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 
 def page_size(requested: int, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE) -> int:

@@ -6,7 +6,6 @@ With an external OAuth2/OIDC issuer configured, tokens come from that issuer, ne
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -14,25 +13,18 @@ from typing import Any
 import jwt
 
 from cadenza_runtime.config import AuthConfig
+from cadenza_runtime.rules.names import USER_ID_RULE, is_user_id
 
 ADMIN_ROLE = "admin"
 USER_ROLE = "user"
 KNOWN_ROLES = frozenset({ADMIN_ROLE, USER_ROLE})
 
-# A token's `sub`: the user ids the orchestrator accepts.
-_USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
-
-
-def valid_user_id(user_id: str) -> bool:
-    return bool(_USER_ID.fullmatch(user_id))
-
-
 def mint_token(
     config: AuthConfig, user_id: str, roles: Sequence[str] = (USER_ROLE,), ttl: float = 3600
 ) -> str:
     """A signed bearer token naming `user_id` with `roles`, valid for `ttl` seconds."""
-    if not valid_user_id(user_id):
-        raise ValueError(f"invalid user id {user_id!r}: use letters, digits and . _ @ -")
+    if not is_user_id(user_id):
+        raise ValueError(f"invalid user id {user_id!r}: use {USER_ID_RULE}")
     if config.external_issuer:
         raise ValueError(
             "tokens come from the external issuer (auth.jwks_file / auth.jwks_url), not this signer"

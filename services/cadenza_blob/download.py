@@ -14,10 +14,8 @@ from cadenza.blob.v1 import blob_pb2
 from cadenza_blob.store import store_call, translate
 from cadenza_runtime.errors import CadenzaError, InvalidArgument, Unavailable
 
-DEFAULT_CHUNK_BYTES = 1024 * 1024
-MAX_CHUNK_BYTES = 4 * 1024 * 1024
-# Tiny chunks would turn one download into millions of messages.
-MIN_CHUNK_BYTES = 64 * 1024
+# Tiny chunks would turn one download into millions of messages, so there is a minimum too.
+from cadenza_runtime.rules.limits import DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES
 
 
 def _varint(value: int) -> bytes:

@@ -23,9 +23,7 @@ from cadenza_runtime.config import MinioConfig
 from cadenza_runtime.errors import CadenzaError, InvalidArgument, NotFound, PermissionDenied
 from cadenza_runtime.identity import current_caller
 from cadenza_runtime.pagination import PageTokenCodec, page_size
-
-DEFAULT_LIST_PAGE_SIZE = 100
-MAX_LIST_PAGE_SIZE = 1000
+from cadenza_runtime.rules.limits import DEFAULT_OBJECT_PAGE_SIZE, MAX_PAGE_SIZE
 
 _PRESIGN_METHODS = {blob_pb2.PRESIGN_METHOD_GET: "GET", blob_pb2.PRESIGN_METHOD_PUT: "PUT"}
 
@@ -100,7 +98,7 @@ class BlobServicer(blob_pb2_grpc.BlobServiceServicer):
     ) -> blob_pb2.ListObjectsResponse:
         bucket = validation.check_bucket(request.bucket, self._buckets)
         prefix = validation.check_prefix(request.prefix)
-        size = page_size(request.page_size, DEFAULT_LIST_PAGE_SIZE, MAX_LIST_PAGE_SIZE)
+        size = page_size(request.page_size, DEFAULT_OBJECT_PAGE_SIZE, MAX_PAGE_SIZE)
         scope = json.dumps({"method": "ListObjects", "bucket": bucket, "prefix": prefix})
         cursor = self._tokens.decode(scope, request.page_token)
         after = str(cursor["after"]) if cursor else None

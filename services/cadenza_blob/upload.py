@@ -31,8 +31,8 @@ from cadenza_blob.objects import object_headers
 from cadenza_blob.staging import staging_key as new_staging_key
 from cadenza_blob.store import store_call
 from cadenza_runtime.errors import InvalidArgument, NotFound
+from cadenza_runtime.rules.limits import MAX_CHUNK_BYTES
 
-MAX_CHUNK_BYTES = 4 * 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024
 PARTS_IN_FLIGHT = 2
 # Part buffers all uploads of the process may hold together (256 MiB): past it, uploads wait for

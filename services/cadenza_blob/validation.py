@@ -12,13 +12,18 @@ from datetime import timedelta
 
 from google.protobuf import duration_pb2
 
-from cadenza_runtime.errors import InvalidArgument, NotFound
+from cadenza_runtime.errors import NotFound
+from cadenza_runtime.rules.field import invalid
+from cadenza_runtime.rules.limits import (
+    DEFAULT_PRESIGN_EXPIRY,
+    MAX_KEY_CHARS,
+    MAX_KEY_SEGMENT_CHARS,
+    MAX_PRESIGN_EXPIRY,
+    MIN_PRESIGN_EXPIRY,
+)
+from cadenza_runtime.rules.names import OBJECT_KEY_CHARS
 
-MAX_KEY_LENGTH = 512
-# MinIO keeps every segment of a key as a directory or file name, and file systems cap those.
-MAX_SEGMENT_LENGTH = 255
-# Keys are restricted to characters that need no escaping in URLs, shells or file systems.
-_KEY_CHARS = re.compile(r"[A-Za-z0-9/._=-]*")
+_KEY_CHARS = re.compile(rf"{OBJECT_KEY_CHARS}*")
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 # S3 sends user metadata as HTTP headers: lowercase names, printable ASCII values, 2 KiB in all.
 _META_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -31,14 +36,10 @@ _CONTENT_TYPE = re.compile(
 )
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
-MIN_PRESIGN_EXPIRY = timedelta(seconds=1)
-MAX_PRESIGN_EXPIRY = timedelta(days=7)
-DEFAULT_PRESIGN_EXPIRY = timedelta(minutes=15)
-
 
 def check_bucket(bucket: str, allowed: Collection[str]) -> str:
     if not bucket:
-        raise InvalidArgument(f"bucket is required; one of: {', '.join(sorted(allowed))}")
+        raise invalid("bucket", f"bucket is required; one of: {', '.join(sorted(allowed))}")
     if bucket not in allowed:
         raise NotFound(
             f"bucket {bucket!r} is not one of this service's buckets ({', '.join(sorted(allowed))})",
@@ -49,26 +50,28 @@ def check_bucket(bucket: str, allowed: Collection[str]) -> str:
 
 
 def _check_path(value: str, what: str) -> None:
-    if len(value) > MAX_KEY_LENGTH:
-        raise InvalidArgument(f"{what} is {len(value)} characters long; the limit is {MAX_KEY_LENGTH}")
+    if len(value) > MAX_KEY_CHARS:
+        raise invalid(what, f"{what} is {len(value)} characters long; the limit is {MAX_KEY_CHARS}")
     if not _KEY_CHARS.fullmatch(value):
         bad = sorted({char for char in value if not _KEY_CHARS.fullmatch(char)})
-        raise InvalidArgument(
-            f"{what} {value[:80]!r} contains {''.join(bad)!r}; allowed are letters, digits and / . _ = -"
+        raise invalid(
+            what,
+            f"{what} {value[:80]!r} contains {''.join(bad)!r}; allowed are letters, digits and / . _ = -",
         )
     if value.startswith("/"):
-        raise InvalidArgument(f"{what} {value[:80]!r} must not start with '/'")
+        raise invalid(what, f"{what} {value[:80]!r} must not start with '/'")
     if ".." in value:
-        raise InvalidArgument(f"{what} {value[:80]!r} must not contain '..'")
+        raise invalid(what, f"{what} {value[:80]!r} must not contain '..'")
     if "//" in value:
-        raise InvalidArgument(f"{what} {value[:80]!r} must not contain an empty segment '//'")
+        raise invalid(what, f"{what} {value[:80]!r} must not contain an empty segment '//'")
     if "/./" in value or value.startswith("./"):
-        raise InvalidArgument(f"{what} {value[:80]!r} must not contain a '.' segment")
+        raise invalid(what, f"{what} {value[:80]!r} must not contain a '.' segment")
     longest = max(len(segment) for segment in value.split("/"))
-    if longest > MAX_SEGMENT_LENGTH:
-        raise InvalidArgument(
+    if longest > MAX_KEY_SEGMENT_CHARS:
+        raise invalid(
+            what,
             f"{what} {value[:80]!r} has a segment of {longest} characters; "
-            f"each '/'-separated segment may have at most {MAX_SEGMENT_LENGTH}"
+            f"each '/'-separated segment may have at most {MAX_KEY_SEGMENT_CHARS}",
         )
 
 
@@ -76,11 +79,11 @@ def check_key(key: str) -> str:
     """An object key: 1..512 characters of [A-Za-z0-9/._=-], a clean relative path of segments of
     at most 255 characters."""
     if not key:
-        raise InvalidArgument("key is required (1..512 characters of [A-Za-z0-9/._=-])")
+        raise invalid("key", f"key is required (1..{MAX_KEY_CHARS} characters of {OBJECT_KEY_CHARS})")
     _check_path(key, "key")
     if key.endswith("/") or key == "." or key.endswith("/."):
         # MinIO treats a trailing slash as a folder marker, not an object.
-        raise InvalidArgument(f"key {key[:80]!r} must name an object, not end with '/' or '.'")
+        raise invalid("key", f"key {key[:80]!r} must name an object, not end with '/' or '.'")
     return key
 
 
@@ -95,19 +98,22 @@ def check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
     total = 0
     for key, value in metadata.items():
         if not _META_KEY.fullmatch(key):
-            raise InvalidArgument(
+            raise invalid(
+                "metadata",
                 f"metadata key {key[:80]!r} must be 1..64 characters of lowercase letters, digits, '_' "
-                "and '-', starting with a letter or digit (S3 sends it as a case-insensitive header)"
+                "and '-', starting with a letter or digit (S3 sends it as a case-insensitive header)",
             )
         if key in RESERVED_METADATA_KEYS:
-            raise InvalidArgument(f"metadata key {key!r} is set by the service; remove it from the request")
+            raise invalid(
+                "metadata", f"metadata key {key!r} is set by the service; remove it from the request"
+            )
         if not _META_VALUE.fullmatch(value):
-            raise InvalidArgument(
-                f"metadata value of {key!r} must be at most 1024 printable ASCII characters"
+            raise invalid(
+                "metadata", f"metadata value of {key!r} must be at most 1024 printable ASCII characters"
             )
         total += len(key) + len(value)
     if total > MAX_METADATA_BYTES:
-        raise InvalidArgument(f"metadata is {total} bytes in all; S3 allows {MAX_METADATA_BYTES}")
+        raise invalid("metadata", f"metadata is {total} bytes in all; S3 allows {MAX_METADATA_BYTES}")
     return dict(metadata)
 
 
@@ -115,9 +121,10 @@ def check_content_type(content_type: str) -> str:
     if not content_type:
         return DEFAULT_CONTENT_TYPE
     if len(content_type) > 255 or not _CONTENT_TYPE.fullmatch(content_type):
-        raise InvalidArgument(
+        raise invalid(
+            "content_type",
             f"content_type {content_type[:80]!r} is not a media type such as 'audio/wav' or "
-            "'application/octet-stream'"
+            "'application/octet-stream'",
         )
     return content_type
 
@@ -127,8 +134,8 @@ def check_sha256(value: str, what: str = "expected_sha256") -> str:
     if not value:
         return ""
     if not _SHA256_HEX.fullmatch(value):
-        raise InvalidArgument(
-            f"{what} must be 64 hexadecimal characters (a SHA-256 digest), got {value[:80]!r}"
+        raise invalid(
+            what, f"{what} must be 64 hexadecimal characters (a SHA-256 digest), got {value[:80]!r}"
         )
     return value.lower()
 
@@ -138,10 +145,12 @@ def presign_expiry(expiry: duration_pb2.Duration, present: bool) -> timedelta:
     if not present:
         return DEFAULT_PRESIGN_EXPIRY
     if expiry.nanos:
-        raise InvalidArgument("expiry must be a whole number of seconds (presigned URLs count seconds)")
+        raise invalid("expiry", "expiry must be a whole number of seconds (presigned URLs count seconds)")
     value = timedelta(seconds=expiry.seconds)
     if not MIN_PRESIGN_EXPIRY <= value <= MAX_PRESIGN_EXPIRY:
-        raise InvalidArgument(
-            f"expiry must be between 1 second and 7 days (604800 s), got {expiry.seconds} s"
+        raise invalid(
+            "expiry",
+            f"expiry must be between {MIN_PRESIGN_EXPIRY.seconds} second and {MAX_PRESIGN_EXPIRY.days} days "
+            f"({int(MAX_PRESIGN_EXPIRY.total_seconds())} s), got {expiry.seconds} s",
         )
     return value

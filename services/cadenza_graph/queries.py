@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from cadenza_graph.validation import MAX_DEPTH
+from cadenza_runtime.rules.limits import MAX_LINEAGE_DEPTH as MAX_DEPTH
 
 # Constraints double as the lookup indexes of every query's starting node. DERIVED_FROM gets no
 # property index: traversals start from an indexed Track and follow relationships, never search them.

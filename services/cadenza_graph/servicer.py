@@ -15,13 +15,15 @@ from cadenza_graph.analytics.service import Analytics
 from cadenza_graph.store import Direction, GraphStore
 from cadenza_runtime.errors import InvalidArgument
 from cadenza_runtime.pagination import PageTokenCodec, page_size
+from cadenza_runtime.rules.limits import (
+    DEFAULT_GRAPH_LIMIT,
+    DEFAULT_LINEAGE_DEPTH,
+    DEFAULT_PATH_DEPTH,
+    MAX_GRAPH_LIMIT,
+    MAX_LINEAGE_DEPTH,
+)
 
 Context = aio.ServicerContext[Any, Any]
-
-DEFAULT_LINEAGE_DEPTH = 10
-DEFAULT_PATH_DEPTH = 15
-DEFAULT_LIMIT = 10
-MAX_LIMIT = 100
 
 
 class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
@@ -85,7 +87,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     ) -> graph_pb2.ListRelatedTracksResponse:
         items = await self._store.related(
             validation.track_name(request.track),
-            validation.bounded(request.limit, "limit", DEFAULT_LIMIT, MAX_LIMIT),
+            validation.bounded(request.limit, "limit", DEFAULT_GRAPH_LIMIT, MAX_GRAPH_LIMIT),
         )
         return graph_pb2.ListRelatedTracksResponse(tracks=[convert.related_track(item) for item in items])
 
@@ -95,7 +97,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         nodes = await self._store.shortest_path(
             validation.track_name(request.from_track, "from_track"),
             validation.track_name(request.to_track, "to_track"),
-            validation.bounded(request.max_depth, "max_depth", DEFAULT_PATH_DEPTH, validation.MAX_DEPTH),
+            validation.bounded(request.max_depth, "max_depth", DEFAULT_PATH_DEPTH, MAX_LINEAGE_DEPTH),
         )
         return graph_pb2.FindShortestPathResponse(steps=[convert.path_step(node) for node in nodes])
 
@@ -114,7 +116,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     async def ListCentralTags(
         self, request: graph_pb2.ListCentralTagsRequest, context: Context
     ) -> graph_pb2.ListCentralTagsResponse:
-        limit = validation.bounded(request.limit, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        limit = validation.bounded(request.limit, "limit", DEFAULT_GRAPH_LIMIT, MAX_GRAPH_LIMIT)
         method = _method(request.method)
         users = analytics_fields.users(list(request.users))
         sample_size = analytics_fields.sample_size(request.sample_size)
@@ -136,7 +138,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     async def ListCentralTracks(
         self, request: graph_pb2.ListCentralTracksRequest, context: Context
     ) -> graph_pb2.ListCentralTracksResponse:
-        limit = validation.bounded(request.limit, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        limit = validation.bounded(request.limit, "limit", DEFAULT_GRAPH_LIMIT, MAX_GRAPH_LIMIT)
         ranking, run = await self._analytics.centrality(
             analytics_fields.users(list(request.users)),
             "tracks",
@@ -164,7 +166,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         algorithm: Algorithm = (
             "louvain" if request.algorithm == graph_pb2.COMMUNITY_ALGORITHM_LOUVAIN else "leiden"
         )
-        limit = validation.bounded(request.limit, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        limit = validation.bounded(request.limit, "limit", DEFAULT_GRAPH_LIMIT, MAX_GRAPH_LIMIT)
         members = analytics_fields.members(list(request.members), kind)
         result, run = await self._analytics.communities(
             analytics_fields.users(list(request.users)),
@@ -204,9 +206,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         request: graph_pb2.ListAncestorsRequest | graph_pb2.ListDescendantsRequest,
     ) -> tuple[list[graph_pb2.LineageEntry], str]:
         track = validation.track_name(request.track)
-        depth = validation.bounded(
-            request.max_depth, "max_depth", DEFAULT_LINEAGE_DEPTH, validation.MAX_DEPTH
-        )
+        depth = validation.bounded(request.max_depth, "max_depth", DEFAULT_LINEAGE_DEPTH, MAX_LINEAGE_DEPTH)
         limit = page_size(request.page_size)
         # A token only continues the listing it came from: same method, track and depth.
         scope = _scope(method, track=track, depth=depth)

@@ -41,6 +41,7 @@ from cadenza_runtime.errors import (
     NotFound,
     PermissionDenied,
 )
+from cadenza_runtime.rules.names import MODEL_VERSION_RULE
 
 # A streamed checkpoint is held in memory until verified; the tiny model is ~30 MB.
 MAX_CHECKPOINT_BYTES = 2 << 30
@@ -71,7 +72,7 @@ def _check_header(header: inference_pb2.LoadModelHeader) -> None:
     if not VERSION_PATTERN.fullmatch(header.version):
         raise invalid(
             "header.version",
-            "is required: 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            f"is required: {MODEL_VERSION_RULE}",
         )
     if not _SHA256.fullmatch(header.sha256):
         raise invalid("header.sha256", "is required: the checkpoint's SHA-256 as 64 hex digits")

@@ -11,10 +11,12 @@ import re
 
 from cadenza_inference.model import ModelAdapter
 from cadenza_runtime.errors import AlreadyExists, InvalidArgument, ResourceExhausted
+from cadenza_runtime.rules.names import MODEL_VERSION_PATTERN
 
 # Each model stays resident (weights on the device); bound how many a caller can pile up.
 MAX_MODELS = 8
-VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# The suite's model version rule, so every version served here can be recorded in metadata.
+VERSION_PATTERN = re.compile(MODEL_VERSION_PATTERN)
 
 
 class ModelRegistry:

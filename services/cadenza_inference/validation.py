@@ -7,8 +7,6 @@ range, so that a caller can fix the request; nothing invalid ever reaches the ba
 from __future__ import annotations
 
 import math
-import re
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,19 +28,13 @@ from cadenza_inference.model import (
     Variation,
     validate_parent_latent,
 )
-from cadenza_inference.model.schedulers import MAX_STEPS
 from cadenza_inference.registry import ModelRegistry
-from cadenza_runtime import tags as tag_rule
 from cadenza_runtime.errors import FailedPrecondition, InvalidArgument
+from cadenza_runtime.rules import generation
+from cadenza_runtime.rules import tags as tag_rule
+from cadenza_runtime.rules.field import invalid as _invalid
 
-# The contract's bounds (cadenza.common.v1.GenerationParams); the orchestrator checks the same.
-MAX_PROMPT_CHARS = 1000
-MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 20.0
-MAX_REQUEST_ID_CHARS = 128
 DEFAULT_PREVIEW_INTERVAL = 5
-# Seeds the server picks fit a signed 64-bit column in any store.
-PICKED_SEED_BITS = 63
-_REQUEST_ID = re.compile(r"[\x21-\x7e]*")
 _SCHEDULERS: dict[types_pb2.Scheduler.ValueType, SchedulerKind] = {
     types_pb2.SCHEDULER_FLOW_MATCH_EULER: SchedulerKind.FLOW_MATCH_EULER,
     types_pb2.SCHEDULER_DDIM: SchedulerKind.DDIM,
@@ -56,7 +48,7 @@ _SECONDS_EPSILON = 1e-6
 
 
 def invalid(field: str, message: str) -> InvalidArgument:
-    return InvalidArgument(f"{field}: {message}", metadata={"field": field})
+    return _invalid(field, f"{field}: {message}")
 
 
 @dataclass(frozen=True)
@@ -77,12 +69,7 @@ class GenerationPlan:
 
 
 def check_prompt(prompt: str, field: str) -> None:
-    if not prompt.strip():
-        raise invalid(field, "must not be empty: describe the music to generate")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise invalid(field, f"has {len(prompt)} characters, at most {MAX_PROMPT_CHARS} are allowed")
-    if any(ord(char) < 32 and char not in "\t\n\r" for char in prompt):
-        raise invalid(field, "contains control characters")
+    generation.check_prompt(prompt, field)
 
 
 def require_task(pipeline: ModelAdapter, task: Task, field: str) -> None:
@@ -99,24 +86,21 @@ def require_task(pipeline: ModelAdapter, task: Task, field: str) -> None:
 
 
 def check_tags(tags: Sequence[str], field: str) -> None:
-    """The suite's one tag rule (cadenza_runtime.tags), worded as the orchestrator words it."""
-    problem = tag_rule.tags_problem(tags)
-    if problem is not None:
-        raise invalid(field, problem)
+    """The suite's one tag rule (cadenza_runtime.rules.tags), worded as the orchestrator words it."""
+    tag_rule.check_tag_list(tags, field)
 
 
 def plan_generation(message: inference_pb2.GenerateRequest, registry: ModelRegistry) -> GenerationPlan:
-    if len(message.request_id) > MAX_REQUEST_ID_CHARS or not _REQUEST_ID.fullmatch(message.request_id):
-        raise invalid("request_id", f"must be at most {MAX_REQUEST_ID_CHARS} printable ASCII characters")
+    generation.check_request_id(message.request_id, required=False)
     params = message.params
     check_prompt(params.prompt, "params.prompt")
     check_tags(params.tags, "params.tags")
     pipeline = registry.get(params.model_version, "params.model_version")
-    steps = _steps(params.steps)
-    guidance = _guidance(params.guidance_scale)
+    steps = generation.check_steps(params.steps, "params.steps")
+    guidance = generation.check_guidance(params.guidance_scale, "params.guidance_scale")
     scheduler = _scheduler(params.scheduler, pipeline)
     derivation, duration = _derivation(message, pipeline)
-    seed = params.seed if params.HasField("seed") else secrets.randbits(PICKED_SEED_BITS)
+    seed = params.seed if params.HasField("seed") else generation.pick_seed()
     request = GenerationRequest(
         prompt=params.prompt,
         tags=tuple(params.tags),
@@ -141,25 +125,6 @@ def plan_generation(message: inference_pb2.GenerateRequest, registry: ModelRegis
         audio_encoding=_audio_encoding(message.audio_encoding),
         preview_interval=_preview_interval(message.preview_interval),
     )
-
-
-def _steps(steps: int) -> int | None:
-    if steps == 0:
-        return None
-    if not 1 <= steps <= MAX_STEPS:
-        raise invalid("params.steps", f"must be 1..{MAX_STEPS} (0 for the model's default), got {steps}")
-    return steps
-
-
-def _guidance(guidance: float) -> float | None:
-    if guidance == 0:
-        return None
-    if not (math.isfinite(guidance) and MIN_GUIDANCE <= guidance <= MAX_GUIDANCE):
-        raise invalid(
-            "params.guidance_scale",
-            f"must be {MIN_GUIDANCE:g}..{MAX_GUIDANCE:g} (0 for the model's default), got {guidance:g}",
-        )
-    return guidance
 
 
 def _scheduler(value: types_pb2.Scheduler.ValueType, pipeline: ModelAdapter) -> SchedulerKind | None:
@@ -195,10 +160,9 @@ def _preview_interval(value: int) -> int:
 
 
 def _duration(seconds: float, pipeline: ModelAdapter) -> float:
-    limit = pipeline.config.max_duration_seconds
-    if not (math.isfinite(seconds) and 0 < seconds <= limit):
-        raise invalid("params.duration_seconds", f"must be in (0, {limit:g}] seconds, got {seconds:g}")
-    return seconds
+    return generation.check_duration(
+        seconds, "params.duration_seconds", limit=pipeline.config.max_duration_seconds
+    )
 
 
 def _derivation(
@@ -233,9 +197,7 @@ def _derivation(
         )
     derivation = message.derivation
     if op in _STRENGTH_OPS:
-        strength = derivation.strength
-        if not (math.isfinite(strength) and 0 < strength <= 1):
-            raise invalid("derivation.strength", f"must be in (0, 1] for {name}, got {strength:g}")
+        strength = generation.check_strength(derivation.strength, "derivation.strength", name)
         return Variation(parent, strength), parent_seconds
     if op == types_pb2.LINEAGE_OP_EXTEND:
         total = params.duration_seconds

@@ -13,10 +13,10 @@ from google.protobuf import json_format, message, struct_pb2, timestamp_pb2
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
-from cadenza_metadata import names
 from cadenza_metadata.db import Database
 from cadenza_metadata.keyset import Pager, Where
 from cadenza_runtime.errors import InvalidArgument
+from cadenza_runtime.rules import names
 
 Row = asyncpg.Record
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -7,11 +7,12 @@ import re
 import asyncpg
 
 from cadenza.metadata.v1 import metadata_pb2
-from cadenza_metadata import cache, convert, job_rows, names, validation
+from cadenza_metadata import cache, convert, job_rows, validation
 from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import Deps
 from cadenza_metadata.keyset import Pager
 from cadenza_runtime.errors import InvalidArgument
+from cadenza_runtime.rules import names
 
 _EVENT_TYPE = re.compile(r"[a-z][a-z0-9_.]{0,63}")
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from cadenza_metadata.convert import JOB_COLUMNS, Row
 from cadenza_metadata.db import Connection
-from cadenza_metadata.names import job_name
 from cadenza_runtime.errors import CadenzaError, FailedPrecondition, NotFound
+from cadenza_runtime.rules.names import job_name
 
 # SQL for "the partition key of job $1", used in WHERE clauses of writes by id.
 CREATED_AT_OF_JOB_1 = "(SELECT job_created_at FROM job_requests WHERE job_id = $1)"

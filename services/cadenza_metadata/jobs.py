@@ -7,14 +7,14 @@ from typing import Any
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
-from cadenza_metadata import cache, convert, job_rows, names, validation
+from cadenza_metadata import cache, convert, job_rows, validation
 from cadenza_metadata.convert import JOB_COLUMNS
 from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import JOB_TTL_MS, Deps
 from cadenza_metadata.keyset import Pager, Where
 from cadenza_runtime.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from cadenza_runtime.rules import generation, names
 
-MAX_REQUEST_ID = 128
 MAX_ANNOTATIONS_BYTES = 64 * 1024
 
 # One round trip: the idempotency row, the job, its first event, the outbox row and the audit row.
@@ -79,7 +79,7 @@ SELECT * FROM upd
 
 def _validated_create(job: types_pb2.Job) -> tuple[str, str, dict[str, Any], dict[str, Any] | None, str, Any]:
     user_id = names.parse_user(job.user, "job.user")
-    request_id = validation.text(job.request_id, "job.request_id", max_length=MAX_REQUEST_ID, required=True)
+    request_id = generation.check_request_id(job.request_id, "job.request_id")
     if not job.HasField("params"):
         raise InvalidArgument("job.params is required", reason="MISSING_FIELD")
     validation.generation_params(job.params, "job.params", prompt_required=True)

@@ -13,11 +13,12 @@ from typing import Any
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
-from cadenza_metadata import cache, convert, job_rows, names, validation
+from cadenza_metadata import cache, convert, job_rows, validation
 from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import Deps
 from cadenza_metadata.keyset import Where
 from cadenza_runtime.errors import FailedPrecondition, InvalidArgument
+from cadenza_runtime.rules import names
 
 DEFAULT_LEASE = timedelta(seconds=60)
 MIN_LEASE = timedelta(seconds=1)

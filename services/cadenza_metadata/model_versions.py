@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from cadenza.metadata.v1 import metadata_pb2
-from cadenza_metadata import audit, convert, names, validation
+from cadenza_metadata import audit, convert, validation
 from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import Deps
 from cadenza_metadata.keyset import Pager, Where
 from cadenza_runtime.errors import AlreadyExists, InvalidArgument, NotFound
+from cadenza_runtime.rules import names
 
 MAX_DESCRIPTION = 2000
 MAX_URI = 2048

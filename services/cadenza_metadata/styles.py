@@ -5,11 +5,12 @@ from __future__ import annotations
 from google.protobuf import field_mask_pb2
 
 from cadenza.metadata.v1 import metadata_pb2
-from cadenza_metadata import audit, cache, convert, names, validation
+from cadenza_metadata import audit, cache, convert, validation
 from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import SETTINGS_TTL_MS, Deps
 from cadenza_metadata.keyset import Pager, Where
 from cadenza_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from cadenza_runtime.rules import generation, names
 
 MAX_DISPLAY_NAME = 200
 
@@ -41,9 +42,7 @@ async def put_style_template(
     template = request.style_template
     template_id = names.parse_style_template(template.name, "style_template.name")
     validation.text(template.display_name, "style_template.display_name", max_length=MAX_DISPLAY_NAME)
-    validation.text(
-        template.prompt, "style_template.prompt", max_length=validation.MAX_PROMPT, single_line=False
-    )
+    generation.check_prompt(template.prompt, "style_template.prompt", required=False)
     validation.tags(list(template.tags), "style_template.tags")
     validation.generation_params(template.params, "style_template.params", prompt_required=False)
 

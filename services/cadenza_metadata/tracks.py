@@ -7,11 +7,13 @@ from typing import Any
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
-from cadenza_metadata import audit, convert, job_rows, names, validation
+from cadenza_metadata import audit, convert, job_rows, validation
 from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import Deps
 from cadenza_metadata.keyset import Pager, Where
 from cadenza_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from cadenza_runtime.rules import generation, names
+from cadenza_runtime.rules.limits import MAX_DURATION_SECONDS
 
 MAX_URI = 2048
 MAX_TITLE = 200
@@ -37,13 +39,11 @@ def _validated(track: types_pb2.Track) -> tuple[uuid.UUID, dict[str, Any] | None
     if track.user:
         names.parse_user(track.user, "track.user")
     validation.text(track.title, "track.title", max_length=MAX_TITLE)
-    validation.text(track.prompt, "track.prompt", max_length=validation.MAX_PROMPT, single_line=False)
+    generation.check_prompt(track.prompt, "track.prompt", required=False)
     validation.tags(list(track.tags), "track.tags")
     if track.model_version:
         names.parse_model_version(track.model_version, "track.model_version")
-    validation.finite(
-        track.duration_seconds, "track.duration_seconds", low=0.0, high=validation.MAX_DURATION_SECONDS
-    )
+    validation.finite(track.duration_seconds, "track.duration_seconds", low=0.0, high=MAX_DURATION_SECONDS)
     if not 0 <= track.sample_rate <= MAX_SAMPLE_RATE:
         raise InvalidArgument(
             f"track.sample_rate must be within 0..{MAX_SAMPLE_RATE}, got {track.sample_rate}"

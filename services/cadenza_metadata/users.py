@@ -8,12 +8,13 @@ from collections.abc import Iterable
 import asyncpg
 
 from cadenza.metadata.v1 import metadata_pb2
-from cadenza_metadata import audit, convert, names, validation
+from cadenza_metadata import audit, convert, validation
 from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import Deps
 from cadenza_metadata.keyset import Pager, Where
 from cadenza_runtime.channels import ROLES_CHANGED
 from cadenza_runtime.errors import AlreadyExists, InvalidArgument, NotFound
+from cadenza_runtime.rules import names
 
 MAX_DISPLAY_NAME = 200
 _UPDATABLE = ("display_name", "email", "roles")

@@ -11,14 +11,11 @@ from typing import Any
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from cadenza.common.v1 import types_pb2
-from cadenza_metadata import names
-from cadenza_runtime import tags as tag_rule
-from cadenza_runtime.errors import InvalidArgument
+from cadenza_runtime.rules import generation, names
+from cadenza_runtime.rules import tags as tag_rule
+from cadenza_runtime.rules.field import invalid
+from cadenza_runtime.rules.limits import MAX_DURATION_SECONDS
 
-MAX_PROMPT = 1000
-MAX_TAGS = tag_rule.MAX_TAGS
-MAX_DURATION_SECONDS = 3600.0
-MAX_STEPS = 1000
 MAX_STRUCT_BYTES = 16 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -27,11 +24,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def text(value: str, field: str, *, max_length: int, required: bool = False, single_line: bool = True) -> str:
     if required and not value:
-        raise InvalidArgument(f"{field} is required", reason="MISSING_FIELD")
+        raise invalid(field, f"{field} is required", reason="MISSING_FIELD")
     if len(value) > max_length:
-        raise InvalidArgument(f"{field} is {len(value)} characters long; the limit is {max_length}")
+        raise invalid(field, f"{field} is {len(value)} characters long; the limit is {max_length}")
     if "\x00" in value or (single_line and _CONTROL.search(value)):
-        raise InvalidArgument(f"{field} must not contain control characters")
+        raise invalid(field, f"{field} must not contain control characters")
     return value
 
 
@@ -39,59 +36,44 @@ def token(value: str, field: str, *, max_length: int = 200) -> str:
     """An opaque identifier (request id, worker, owner, key): required, printable, no spaces."""
     text(value, field, max_length=max_length, required=True)
     if any(c.isspace() for c in value):
-        raise InvalidArgument(f"{field} must not contain whitespace")
+        raise invalid(field, f"{field} must not contain whitespace")
     return value
 
 
 def email(value: str, field: str = "user.email") -> str:
     text(value, field, max_length=254)
     if value and not _EMAIL.fullmatch(value):
-        raise InvalidArgument(f"{field} must be an e-mail address such as 'ada@example.com', got {value!r}")
+        raise invalid(field, f"{field} must be an e-mail address such as 'ada@example.com', got {value!r}")
     return value
 
 
 def sha256_hex(value: str, field: str) -> str:
     if value and not _SHA256.fullmatch(value):
-        raise InvalidArgument(f"{field} must be 64 lower-case hex digits (SHA-256), got {value!r}")
+        raise invalid(field, f"{field} must be 64 lower-case hex digits (SHA-256), got {value!r}")
     return value
 
 
 def finite(value: float, field: str, *, low: float, high: float) -> float:
     if not math.isfinite(value) or not low <= value <= high:
-        raise InvalidArgument(f"{field} must be within [{low}, {high}], got {value}")
+        raise invalid(field, f"{field} must be within [{low}, {high}], got {value}")
     return value
 
 
 def tags(values: list[str], field: str) -> list[str]:
-    """The suite's one tag rule (cadenza_runtime.tags): stored as given, so only real tags get in."""
-    if len(values) > MAX_TAGS:
-        raise InvalidArgument(
-            f"{field} has {len(values)} tags; the limit is {MAX_TAGS}", metadata={"field": field}
-        )
-    for i, tag in enumerate(values):
-        problem = tag_rule.tag_problem(tag)
-        if problem is not None:
-            where = f"{field}[{i}]"
-            raise InvalidArgument(f"{where}: tag {tag[:80]!r} {problem}", metadata={"field": where})
-    return list(values)
+    """The suite's one tag rule: stored as given, so only real tags get in."""
+    return tag_rule.check_tags(values, field)
 
 
 def generation_params(params: types_pb2.GenerationParams, field: str, *, prompt_required: bool) -> None:
-    text(params.prompt, f"{field}.prompt", max_length=MAX_PROMPT, required=prompt_required, single_line=False)
-    if prompt_required and not params.prompt.strip():
-        raise InvalidArgument(f"{field}.prompt must not be blank", reason="MISSING_FIELD")
+    generation.check_prompt(params.prompt, f"{field}.prompt", required=prompt_required)
     tags(list(params.tags), f"{field}.tags")
     # 0 means "the server's default" for duration, steps and guidance.
-    finite(params.duration_seconds, f"{field}.duration_seconds", low=0.0, high=MAX_DURATION_SECONDS)
-    if not 0 <= params.steps <= MAX_STEPS:
-        raise InvalidArgument(
-            f"{field}.steps must be within 1..{MAX_STEPS} (0 for the default), got {params.steps}"
-        )
-    guidance = params.guidance_scale
-    if guidance != 0.0:
-        finite(guidance, f"{field}.guidance_scale", low=1.0, high=20.0)
+    if params.duration_seconds != 0.0:
+        generation.check_duration(params.duration_seconds, f"{field}.duration_seconds")
+    generation.check_steps(params.steps, f"{field}.steps")
+    generation.check_guidance(params.guidance_scale, f"{field}.guidance_scale")
     if params.scheduler not in types_pb2.Scheduler.values():
-        raise InvalidArgument(f"{field}.scheduler {params.scheduler} is not a known scheduler")
+        raise invalid(f"{field}.scheduler", f"{field}.scheduler {params.scheduler} is not a known scheduler")
     if params.model_version:
         names.parse_model_version(params.model_version, f"{field}.model_version")
 
@@ -100,17 +82,16 @@ def derivation(value: types_pb2.Derivation, field: str) -> None:
     names.parse_track(value.parent, f"{field}.parent")
     op = value.op
     if op == types_pb2.LINEAGE_OP_UNSPECIFIED or op not in types_pb2.LineageOp.values():
-        raise InvalidArgument(f"{field}.op must be one of VARIATION, EXTEND, REPAINT, REMIX, RETAKE")
+        raise invalid(f"{field}.op", f"{field}.op must be one of VARIATION, EXTEND, REPAINT, REMIX, RETAKE")
     if op in (types_pb2.LINEAGE_OP_VARIATION, types_pb2.LINEAGE_OP_REMIX):
-        if not math.isfinite(value.strength) or not 0.0 < value.strength <= 1.0:
-            raise InvalidArgument(
-                f"{field}.strength must be within (0, 1] for {types_pb2.LineageOp.Name(op)}"
-            )
+        generation.check_strength(value.strength, f"{field}.strength", types_pb2.LineageOp.Name(op))
     if op == types_pb2.LINEAGE_OP_REPAINT:
         finite(value.start_seconds, f"{field}.start_seconds", low=0.0, high=MAX_DURATION_SECONDS)
         finite(value.end_seconds, f"{field}.end_seconds", low=0.0, high=MAX_DURATION_SECONDS)
         if value.end_seconds <= value.start_seconds:
-            raise InvalidArgument(f"{field}.end_seconds must be after start_seconds for REPAINT")
+            raise invalid(
+                f"{field}.end_seconds", f"{field}.end_seconds must be after start_seconds for REPAINT"
+            )
 
 
 def struct_to_dict(
@@ -121,11 +102,11 @@ def struct_to_dict(
     try:
         encoded = json.dumps(data, separators=(",", ":"), allow_nan=False)
     except ValueError as exc:
-        raise InvalidArgument(f"{field} must not contain NaN or Infinity") from exc
+        raise invalid(field, f"{field} must not contain NaN or Infinity") from exc
     if len(encoded.encode()) > max_bytes:
-        raise InvalidArgument(f"{field} is {len(encoded.encode())} bytes as JSON; the limit is {max_bytes}")
+        raise invalid(field, f"{field} is {len(encoded.encode())} bytes as JSON; the limit is {max_bytes}")
     if "\\u0000" in encoded:
-        raise InvalidArgument(f"{field} must not contain NUL characters")
+        raise invalid(field, f"{field} must not contain NUL characters")
     return data
 
 
@@ -141,28 +122,28 @@ def duration(
     """A bounded Duration; `default` applies when the field is unset (None makes it required)."""
     if not present:
         if default is None:
-            raise InvalidArgument(f"{field} is required", reason="MISSING_FIELD")
+            raise invalid(field, f"{field} is required", reason="MISSING_FIELD")
         return default
     if value.nanos and (value.seconds < 0) != (value.nanos < 0):
-        raise InvalidArgument(f"{field} is not a valid Duration (seconds and nanos differ in sign)")
+        raise invalid(field, f"{field} is not a valid Duration (seconds and nanos differ in sign)")
     result = value.ToTimedelta()
     if not low <= result <= high:
-        raise InvalidArgument(f"{field} must be within [{low}, {high}], got {result}")
+        raise invalid(field, f"{field} must be within [{low}, {high}], got {result}")
     return result
 
 
 def timestamp(value: timestamp_pb2.Timestamp, field: str) -> datetime:
     if not 0 <= value.nanos < 1_000_000_000:
-        raise InvalidArgument(f"{field} has invalid nanos {value.nanos}")
+        raise invalid(field, f"{field} has invalid nanos {value.nanos}")
     try:
         return value.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError) as exc:
-        raise InvalidArgument(f"{field} is out of range: {exc}") from exc
+        raise invalid(field, f"{field} is out of range: {exc}") from exc
 
 
 def time_range(value: types_pb2.TimeRange, field: str) -> tuple[datetime | None, datetime | None]:
     start = timestamp(value.start_time, f"{field}.start_time") if value.HasField("start_time") else None
     end = timestamp(value.end_time, f"{field}.end_time") if value.HasField("end_time") else None
     if start is not None and end is not None and end <= start:
-        raise InvalidArgument(f"{field}.end_time must be after {field}.start_time")
+        raise invalid(f"{field}.end_time", f"{field}.end_time must be after {field}.start_time")
     return start, end

@@ -13,8 +13,6 @@ any number of parallel submissions cannot overshoot it.
 
 from __future__ import annotations
 
-import secrets
-
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
 from cadenza_orchestrator.auth import Principal
@@ -26,9 +24,8 @@ from cadenza_orchestrator.protoutil import duration
 from cadenza_orchestrator.validation import ModelCatalog, validate_params, validate_request_id, validate_task
 from cadenza_runtime.config import OrchestratorConfig
 from cadenza_runtime.errors import FailedPrecondition, ResourceExhausted
+from cadenza_runtime.rules.generation import pick_seed
 
-# Seeds the server picks stay well inside every framework's seed range.
-SEED_BITS = 48
 ACTIVE_STATES = (types_pb2.JOB_STATE_PENDING, types_pb2.JOB_STATE_RUNNING)
 # When the active-job limit is hit, a slot frees when one of them ends: suggest a short wait.
 _ACTIVE_RETRY_SECONDS = 5.0
@@ -58,7 +55,7 @@ class Admission:
         if not pinned.HasField("seed"):
             # Chosen here rather than by the model so that the job records it from the start and a
             # rerun after a crash reproduces the same audio.
-            pinned.seed = secrets.randbits(SEED_BITS)
+            pinned.seed = pick_seed()
         return pinned
 
     async def submit(

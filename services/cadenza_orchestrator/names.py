@@ -1,4 +1,4 @@
-"""Resource names and the blob keys derived from a job id.
+"""The blob keys derived from a job id, and the suite's resource names (cadenza_runtime.rules.names).
 
 Every store write of a job is keyed by its id (the track id equals the job id), so the blob keys
 here are also how the reconciler maps an object back to the job that wrote it.
@@ -6,63 +6,35 @@ here are also how the reconciler maps an object back to the job that wrote it.
 
 from __future__ import annotations
 
-import re
 import uuid
 
-from cadenza_runtime.errors import InvalidArgument
+from cadenza_runtime.rules import names as rules
+from cadenza_runtime.rules.names import job_name as job_name
+from cadenza_runtime.rules.names import track_name as track_name
+from cadenza_runtime.rules.names import user_name as user_name
 
-# User ids come from the token's `sub`; the same charset the metadata service accepts in names.
-_USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
 _BLOB_PREFIX = "tracks/"
 AUDIO_FILE = "audio.wav"
 LATENT_FILE = "latent.bin"
 
 
 def valid_user_id(user_id: str) -> bool:
-    return bool(_USER_ID.fullmatch(user_id))
-
-
-def user_name(user_id: str) -> str:
-    return f"users/{user_id}"
-
-
-def job_name(job_id: str) -> str:
-    return f"jobs/{job_id}"
-
-
-def track_name(track_id: str) -> str:
-    return f"tracks/{track_id}"
-
-
-def _parse(name: str, collection: str, field: str) -> str:
-    prefix = f"{collection}/"
-    if not name.startswith(prefix):
-        raise InvalidArgument(f"{field} must look like '{collection}/<uuid>', got {name!r}")
-    ident = name[len(prefix) :]
-    try:
-        return str(uuid.UUID(ident))
-    except ValueError as exc:
-        raise InvalidArgument(f"{field} must look like '{collection}/<uuid>', got {name!r}") from exc
+    """Whether a token's `sub` is a user id by the suite's rule (cadenza_runtime.rules.names)."""
+    return rules.is_user_id(user_id)
 
 
 def parse_job_name(name: str, field: str = "name") -> str:
-    """The job id of "jobs/{uuid}"; INVALID_ARGUMENT otherwise."""
-    return _parse(name, "jobs", field)
+    """The canonical job id of "jobs/{uuid}"; INVALID_ARGUMENT otherwise."""
+    return str(rules.parse_job(name, field))
 
 
 def parse_track_name(name: str, field: str = "name") -> str:
-    """The track id of "tracks/{uuid}"; INVALID_ARGUMENT otherwise."""
-    return _parse(name, "tracks", field)
+    """The canonical track id of "tracks/{uuid}"; INVALID_ARGUMENT otherwise."""
+    return str(rules.parse_track(name, field))
 
 
-def canonical_job_name(name: str, field: str = "name") -> str:
-    """ "jobs/{uuid}" with the uuid in its canonical lower-case form (upper-case ids are accepted at
-    the edge, but every store key, channel and lock derives from the canonical one)."""
-    return job_name(parse_job_name(name, field))
-
-
-def canonical_track_name(name: str, field: str = "name") -> str:
-    return track_name(parse_track_name(name, field))
+canonical_job_name = rules.canonical_job
+canonical_track_name = rules.canonical_track
 
 
 def job_id_of(job_name_: str) -> str:

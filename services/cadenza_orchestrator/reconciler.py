@@ -31,6 +31,7 @@ from cadenza_orchestrator.protoutil import duration, seconds_until
 from cadenza_orchestrator.result import StoredResult
 from cadenza_orchestrator.retry import JobFailure, RetryPolicy
 from cadenza_orchestrator.runner import RunnerDeps
+from cadenza_runtime.rules.limits import MAX_PAGE_SIZE
 
 _log = logging.getLogger(__name__)
 # Leases are compared with this replica's clock: allow for a little skew.
@@ -258,7 +259,7 @@ class Reconciler:
         while True:
             response = await self._deps.downstream.blob.ListObjects(
                 blob_pb2.ListObjectsRequest(
-                    bucket=bucket, prefix=blob_prefix(), page_size=1000, page_token=token
+                    bucket=bucket, prefix=blob_prefix(), page_size=MAX_PAGE_SIZE, page_token=token
                 )
             )
             for info in response.objects:

@@ -25,17 +25,25 @@ from cadenza_orchestrator.limits import Gate, bounded_gather
 from cadenza_orchestrator.names import canonical_track_name, parse_s3_uri, parse_track_name
 from cadenza_orchestrator.protoutil import duration
 from cadenza_orchestrator.saga import Saga
-from cadenza_orchestrator.validation import MAX_PROMPT_CHARS, validate_request_id, validate_tags
+from cadenza_orchestrator.validation import validate_request_id, validate_tags
 from cadenza_runtime.config import OrchestratorConfig
 from cadenza_runtime.errors import InvalidArgument
 from cadenza_runtime.pagination import page_size
+from cadenza_runtime.rules.field import bounded
+from cadenza_runtime.rules.generation import check_prompt
+from cadenza_runtime.rules.limits import (
+    DEFAULT_LINEAGE_DEPTH,
+    DEFAULT_TOP_K,
+    MAX_LINEAGE_DEPTH,
+    MAX_MEMBERS,
+    MAX_TOP_K,
+)
 
 _log = logging.getLogger(__name__)
 
-DEFAULT_TOP_K, MAX_TOP_K = 10, 100
-DEFAULT_LINEAGE_DEPTH, MAX_LINEAGE_DEPTH = 10, 50
-# Recommend by community: vector candidates per result wanted, at most what one graph lookup takes.
-COMMUNITY_OVERFETCH, MAX_COMMUNITY_CANDIDATES, COMMUNITY_SPARE = 10, 999, 5
+# Recommend by community: vector candidates per result wanted, at most what one graph lookup takes
+# beside the anchor track.
+COMMUNITY_OVERFETCH, MAX_COMMUNITY_CANDIDATES, COMMUNITY_SPARE = 10, MAX_MEMBERS - 1, 5
 _STRENGTH_OPS = (types_pb2.LINEAGE_OP_VARIATION, types_pb2.LINEAGE_OP_REMIX)
 
 
@@ -147,11 +155,7 @@ class TracksApi:
         request: orchestrator_pb2.SearchSimilarTracksRequest,
         remaining: float | None = None,
     ) -> orchestrator_pb2.SearchSimilarTracksResponse:
-        top_k = request.top_k or DEFAULT_TOP_K
-        if not 1 <= top_k <= MAX_TOP_K:
-            raise InvalidArgument(
-                f"top_k must be 1..{MAX_TOP_K} (0 for {DEFAULT_TOP_K})", metadata={"field": "top_k"}
-            )
+        top_k = bounded(request.top_k, "top_k", DEFAULT_TOP_K, MAX_TOP_K)
         community = request.community if request.HasField("community") else None
         anchor = ""
         if community is not None:
@@ -186,10 +190,7 @@ class TracksApi:
             )
         elif query == "text":
             text = request.text.strip()
-            if not text or len(text) > MAX_PROMPT_CHARS:
-                raise InvalidArgument(
-                    f"text must be 1..{MAX_PROMPT_CHARS} characters", metadata={"field": "text"}
-                )
+            check_prompt(text, "text")
             async with self._embeds.enter():
                 embedded = await call(
                     "inference",
@@ -262,12 +263,7 @@ class TracksApi:
         remaining: float | None = None,
     ) -> orchestrator_pb2.GetLineageResponse:
         await self.track(principal, request.track, "track")
-        depth = request.max_depth or DEFAULT_LINEAGE_DEPTH
-        if not 1 <= depth <= MAX_LINEAGE_DEPTH:
-            raise InvalidArgument(
-                f"max_depth must be 1..{MAX_LINEAGE_DEPTH} (0 for {DEFAULT_LINEAGE_DEPTH})",
-                metadata={"field": "max_depth"},
-            )
+        depth = bounded(request.max_depth, "max_depth", DEFAULT_LINEAGE_DEPTH, MAX_LINEAGE_DEPTH)
         size = page_size(request.page_size)
         graph = self._downstream.graph
         if request.direction == orchestrator_pb2.LINEAGE_DIRECTION_DESCENDANTS:

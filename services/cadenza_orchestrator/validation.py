@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Sequence
 
@@ -16,24 +15,16 @@ from grpc import aio
 
 from cadenza.common.v1 import types_pb2
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
-from cadenza_runtime import tags
 from cadenza_runtime.errors import FailedPrecondition, InvalidArgument
+from cadenza_runtime.rules import generation, tags
+from cadenza_runtime.rules.field import invalid
+from cadenza_runtime.rules.limits import FALLBACK_MAX_DURATION_SECONDS
 
 _log = logging.getLogger(__name__)
 
-MAX_PROMPT_CHARS = 1000
-# The shared tag rule (cadenza_runtime.tags): every downstream service accepts what it accepts.
-MAX_TAG_CHARS = tags.MAX_TAG_CHARS
-MAX_STEPS = 1000
-MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 20.0
-# Used only while no model's max_duration_seconds is known.
-FALLBACK_MAX_DURATION = 600.0
-MAX_REQUEST_ID_CHARS = 128
-_REQUEST_ID = re.compile(r"[\x21-\x7e]+")
-
 
 def _bad(field: str, message: str) -> InvalidArgument:
-    return InvalidArgument(f"{field}: {message}", metadata={"field": field})
+    return invalid(field, f"{field}: {message}")
 
 
 class ModelCatalog:
@@ -92,39 +83,22 @@ def validate_task(model: inference_pb2.ModelInfo | None, derivation: types_pb2.D
 
 
 def validate_request_id(request_id: str) -> None:
-    if not request_id:
-        raise _bad("request_id", "is required (an idempotency key, 1..128 printable characters)")
-    if len(request_id) > MAX_REQUEST_ID_CHARS or not _REQUEST_ID.fullmatch(request_id):
-        raise _bad("request_id", "must be 1..128 printable ASCII characters without spaces")
+    generation.check_request_id(request_id)
 
 
 def validate_tags(values: Sequence[str], field: str) -> None:
     """INVALID_ARGUMENT on `field` unless every value is a tag by the suite's one rule."""
-    problem = tags.tags_problem(values)
-    if problem is not None:
-        raise _bad(field, problem)
+    tags.check_tag_list(values, field)
 
 
 def validate_params(params: types_pb2.GenerationParams, model: inference_pb2.ModelInfo | None) -> None:
     """INVALID_ARGUMENT naming the first bad field; the ranges of types.proto and of the model."""
-    prompt = params.prompt
-    if not prompt.strip():
-        raise _bad("params.prompt", "must not be empty")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise _bad("params.prompt", f"has {len(prompt)} characters, at most {MAX_PROMPT_CHARS} are allowed")
+    generation.check_prompt(params.prompt, "params.prompt")
     validate_tags(params.tags, "params.tags")
-    max_duration = model.max_duration_seconds if model is not None else FALLBACK_MAX_DURATION
-    duration = params.duration_seconds
-    if not math.isfinite(duration) or duration <= 0 or duration > max_duration:
-        raise _bad("params.duration_seconds", f"must be in (0, {max_duration:g}] seconds, got {duration:g}")
-    if not 0 <= params.steps <= MAX_STEPS:
-        raise _bad("params.steps", f"must be 1..{MAX_STEPS} (0 for the default), got {params.steps}")
-    guidance = params.guidance_scale
-    if not math.isfinite(guidance) or (guidance != 0 and not MIN_GUIDANCE <= guidance <= MAX_GUIDANCE):
-        raise _bad(
-            "params.guidance_scale",
-            f"must be {MIN_GUIDANCE:g}..{MAX_GUIDANCE:g} (0 for the default), got {guidance:g}",
-        )
+    max_duration = model.max_duration_seconds if model is not None else FALLBACK_MAX_DURATION_SECONDS
+    generation.check_duration(params.duration_seconds, "params.duration_seconds", limit=max_duration)
+    generation.check_steps(params.steps, "params.steps")
+    generation.check_guidance(params.guidance_scale, "params.guidance_scale")
     if params.scheduler not in types_pb2.Scheduler.values():
         raise _bad("params.scheduler", f"unknown scheduler {params.scheduler}")
     if (

@@ -26,13 +26,15 @@ from cadenza_inference.adapters.directory import PipelineDirectory, manifest, re
 from cadenza_inference.registry import VERSION_PATTERN
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.rules.limits import MAX_KEY_CHARS
+from cadenza_runtime.rules.names import MODEL_VERSION_RULE, OBJECT_KEY_CHARS
 
 if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
 
 CHUNK_BYTES = 1 << 20
 ACTOR = (("x-cadenza-actor", "services/import-model"),)
-_BLOB_KEY = re.compile(r"[A-Za-z0-9/._=-]{1,512}")
+_BLOB_KEY = re.compile(rf"{OBJECT_KEY_CHARS}{{1,{MAX_KEY_CHARS}}}")
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,7 @@ async def import_model(
     untrained: bool | None = None,
 ) -> ImportedModel:
     if not VERSION_PATTERN.fullmatch(version):
-        raise ValueError(
-            f"--version {version!r}: 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
+        raise ValueError(f"--version {version!r}: {MODEL_VERSION_RULE}")
     directory = await asyncio.to_thread(read_directory, path)
     from cadenza_inference.adapters.diffusers_audio import load_directory
 

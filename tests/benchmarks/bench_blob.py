@@ -42,11 +42,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from miniopy_async.api import Minio
 
 from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
-from cadenza_blob.download import MAX_CHUNK_BYTES, chunk_message
+from cadenza_blob.download import chunk_message
 from cadenza_blob.registration import SERVICE
 from cadenza_blob.upload import PART_SIZE
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
+from cadenza_runtime.rules.limits import MAX_CHUNK_BYTES
 from cadenza_runtime.server import SERVER_OPTIONS
 
 MiB = 1024 * 1024

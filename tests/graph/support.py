@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,10 +33,14 @@ class Namespace:
 
     @classmethod
     def new(cls, stub: GraphServiceAsyncStub) -> Namespace:
-        return cls(prefix=f"g{uuid.uuid4().hex[:12]}", stub=stub)
+        unique = uuid.uuid4().hex
+        # The first two groups of every track UUID of the namespace, so that one prefix finds them all.
+        return cls(prefix=f"{unique[:8]}-{unique[8:12]}", stub=stub)
 
     def track(self, name: str | int) -> str:
-        return f"tracks/{self.prefix}-{name}"
+        """A track UUID under the prefix, the same for the same `name`."""
+        rest = hashlib.sha256(str(name).encode()).hexdigest()
+        return f"tracks/{self.prefix}-{rest[:4]}-{rest[4:8]}-{rest[8:20]}"
 
     def user(self, name: str = "alice") -> str:
         return f"users/{self.prefix}-{name}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -119,7 +120,7 @@ async def test_same_seed_same_communities_and_unknown_members_are_left_out(
 ) -> None:
     tracks, lineage, truth, _ = _planted(ns, groups=3, size=30)
     await write_graph(driver, ns.user(), tracks, lineage)
-    names = [*sorted(truth), ns.track("missing"), "tracks/someone-elses"]
+    names = [*sorted(truth), ns.track("missing"), f"tracks/{uuid.uuid4()}"]  # someone else's
     first = await _communities(stub, [ns.user()], names, seed=11, resolution=1.5)
     # Another resolution is another computation; the same parameters again are served from the cache.
     other = await _communities(stub, [ns.user()], names, seed=11, resolution=0.5)

@@ -21,6 +21,8 @@ from cadenza_runtime.errors import Unavailable
 from tests.conftest import plain_channel, serve
 from tests.graph.support import expect_status
 
+OUTAGE_TRACK = "tracks/6f1d7a3e-2b4c-4d5e-8f90-a1b2c3d4e5f6"
+
 
 def _closed_port() -> int:
     with socket.socket() as sock:
@@ -82,13 +84,13 @@ async def test_outage_is_unavailable_and_the_service_recovers(neo4j_config: Cade
             # A plain channel: the suite's channels retry UNAVAILABLE, which would hide the status.
             async with plain_channel(server.address, config) as channel:
                 stub = graph_pb2_grpc.GraphServiceStub(channel)
-                node = graph_pb2.TrackNode(track="tracks/outage-1", user="users/outage", tags=["outage"])
+                node = graph_pb2.TrackNode(track=OUTAGE_TRACK, user="users/outage", tags=["outage"])
                 await stub.RecordTrack(graph_pb2.RecordTrackRequest(track=node))
 
                 _launcher(env, "down", "neo4j")
                 started = time.monotonic()
                 error = await expect_status(
-                    stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track="tracks/outage-1")),
+                    stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track=OUTAGE_TRACK)),
                     grpc.StatusCode.UNAVAILABLE,
                     "cannot be reached",
                 )
@@ -97,7 +99,7 @@ async def test_outage_is_unavailable_and_the_service_recovers(neo4j_config: Cade
 
                 _launcher(env, "up", "--no-services", "--only", "neo4j")
                 # The same service instance reconnects on its own; the data survived the restart.
-                got = await stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track="tracks/outage-1"))
+                got = await stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track=OUTAGE_TRACK))
                 assert (got.track.user, list(got.track.tags)) == ("users/outage", ["outage"])
     finally:
         _launcher(env, "down", "neo4j")

@@ -11,16 +11,21 @@ from neo4j import AsyncDriver
 
 from cadenza.graph.v1 import graph_pb2
 from cadenza_graph.store import GraphStore
-from cadenza_runtime import tags
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error
+from cadenza_runtime.rules import tags
 from tests.graph.support import VARIATION, Namespace, counts, expect_status
 
 if TYPE_CHECKING:
     from cadenza.graph.v1.graph_pb2_grpc import GraphServiceAsyncStub
 
+OK_TRACK = "tracks/0b0e7a52-4f1c-4a8e-9d1a-2f3c4d5e6f70"
 BAD_TRACKS = [
     "",
+    # A track's id is its job's id, a UUID, in graph as in metadata and vector.
+    "tracks/abc-123",
+    "tracks/0b0e7a52-4f1c-4a8e-9d1a-2f3c4d5e6f7",
+    "tracks/0b0e7a524f1c4a8e9d1a2f3c4d5e6f70",
     "abc",
     "track/abc",
     "tracks/",
@@ -33,7 +38,7 @@ BAD_TRACKS = [
     "TRACKS/abc",
 ]
 BAD_USERS = ["", "alice", "users/", "users/a b", "users/x' OR 1=1", "users/" + "u" * 129, "tracks/abc"]
-# What cadenza_runtime.tags refuses, so that a tag recorded here is one every other store takes.
+# What cadenza_runtime.rules.tags refuses, so that a tag recorded here is one every other store takes.
 BAD_TAGS = [
     "",
     "Rock",
@@ -58,19 +63,19 @@ TRACK_CALLS: dict[str, Call] = {
         graph_pb2.RecordTrackRequest(track=graph_pb2.TrackNode(track=t, user="users/ok"))
     ),
     "RecordLineage.child": lambda s, t: s.RecordLineage(
-        graph_pb2.RecordLineageRequest(edge=graph_pb2.LineageEdge(child=t, parent="tracks/ok", op=VARIATION))
+        graph_pb2.RecordLineageRequest(edge=graph_pb2.LineageEdge(child=t, parent=OK_TRACK, op=VARIATION))
     ),
     "RecordLineage.parent": lambda s, t: s.RecordLineage(
-        graph_pb2.RecordLineageRequest(edge=graph_pb2.LineageEdge(child="tracks/ok", parent=t, op=VARIATION))
+        graph_pb2.RecordLineageRequest(edge=graph_pb2.LineageEdge(child=OK_TRACK, parent=t, op=VARIATION))
     ),
     "ListAncestors": lambda s, t: s.ListAncestors(graph_pb2.ListAncestorsRequest(track=t)),
     "ListDescendants": lambda s, t: s.ListDescendants(graph_pb2.ListDescendantsRequest(track=t)),
     "ListRelatedTracks": lambda s, t: s.ListRelatedTracks(graph_pb2.ListRelatedTracksRequest(track=t)),
     "FindShortestPath.from": lambda s, t: s.FindShortestPath(
-        graph_pb2.FindShortestPathRequest(from_track=t, to_track="tracks/ok")
+        graph_pb2.FindShortestPathRequest(from_track=t, to_track=OK_TRACK)
     ),
     "FindShortestPath.to": lambda s, t: s.FindShortestPath(
-        graph_pb2.FindShortestPathRequest(from_track="tracks/ok", to_track=t)
+        graph_pb2.FindShortestPathRequest(from_track=OK_TRACK, to_track=t)
     ),
     "ListNeighbors": lambda s, t: s.ListNeighbors(graph_pb2.ListNeighborsRequest(track=t)),
     "GetTrackNode": lambda s, t: s.GetTrackNode(graph_pb2.GetTrackNodeRequest(track=t)),
@@ -110,10 +115,10 @@ async def test_bad_tags_are_invalid_and_change_nothing(ns: Namespace, driver: As
         error = await expect_status(
             ns.record("a", tags=["fine", bad]),
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"tag {bad!r} in track.tags {problem}",
+            f"track.tags[1]: tag {bad!r} {problem}",
         )
         info = error_info_from_rpc_error(error)
-        assert info is not None and info.metadata["field"] == "track.tags"
+        assert info is not None and info.metadata["field"] == "track.tags[1]"
     too_many = [ns.tag(str(i)) for i in range(33)]
     await expect_status(ns.record("a", tags=too_many), grpc.StatusCode.INVALID_ARGUMENT, "at most 32")
     assert await counts(driver) == before

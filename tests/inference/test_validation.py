@@ -13,7 +13,7 @@ from grpc import aio
 
 from cadenza.common.v1 import types_pb2
 from cadenza.inference.v1 import inference_pb2
-from cadenza_runtime import tags
+from cadenza_runtime.rules import tags
 from cadenza_runtime.server import CadenzaServer
 from tests.inference.support import batcher_of, field_of, generate, request, rpc_error
 

@@ -13,8 +13,8 @@ import pytest
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
-from cadenza_runtime import tags
 from cadenza_runtime.errors import error_info_from_rpc_error
+from cadenza_runtime.rules import tags
 from tests.metadata.support import (
     PENDING,
     RUNNING,
@@ -200,7 +200,7 @@ async def test_invalid_argument(stub: MetadataServiceAsyncStub, case: str) -> No
     await expect_error(CASES[case](stub), grpc.StatusCode.INVALID_ARGUMENT)
 
 
-# Tags another service would refuse (cadenza_runtime.tags), each as the write that would store it.
+# Tags another service would refuse (cadenza_runtime.rules.tags), each as the write that would store it.
 TAG_WRITES: dict[str, Callable[[MetadataServiceAsyncStub, types_pb2.Job, str], Any]] = {
     "job.params.tags[1]": lambda s, job, tag: s.CreateJob(_job(params__tags=["jazz", tag])),
     "track.tags[1]": lambda s, job, tag: create_track(s, job, tags=["jazz", tag]),

@@ -187,7 +187,7 @@ async def test_another_users_job_is_not_found_and_admins_see_everything(
         ("guidance_scale", 0.5),
         ("tags", ["Loud"]),
         ("tags", ["x"] * 33),
-        # Inference, metadata, graph and vector refuse it too (cadenza_runtime.tags): refused up front.
+        # Inference, metadata, graph and vector refuse it too (cadenza_runtime.rules.tags): refused up front.
         ("tags", ["piano", "rock "]),
         ("model_version", "no-such-model"),
     ],

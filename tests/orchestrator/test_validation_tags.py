@@ -1,4 +1,4 @@
-"""One tag rule (cadenza_runtime.tags) for the orchestrator and every service the saga hands a tag
+"""One tag rule (cadenza_runtime.rules.tags) for the orchestrator and every service the saga hands a tag
 to (inference, metadata, graph, vector): whatever tag the orchestrator admits they admit, so a job
 never fails later over a tag, and whatever it refuses they refuse too, as INVALID_ARGUMENT naming
 their own field, so a direct caller cannot store a tag another store would refuse.
@@ -22,8 +22,8 @@ from cadenza_graph import validation as graph_validation
 from cadenza_inference import validation as inference_validation
 from cadenza_metadata import validation as metadata_validation
 from cadenza_orchestrator.validation import validate_params
-from cadenza_runtime import tags
 from cadenza_runtime.errors import CadenzaError, InvalidArgument
+from cadenza_runtime.rules import tags
 from cadenza_suite import cli
 from cadenza_training.data import attributes
 from cadenza_vector import schema as vector_schema
@@ -74,7 +74,7 @@ DOWNSTREAM: dict[str, tuple[Callable[[list[str]], object], str]] = {
         "job.params.tags[1]",
     ),
     "metadata track": (lambda values: metadata_validation.tags(values, "track.tags"), "track.tags[1]"),
-    "graph": (lambda values: graph_validation.tags(values, "track.tags"), "track.tags"),
+    "graph": (lambda values: graph_validation.tags(values, "track.tags"), "track.tags[1]"),
     "vector": (lambda values: vector_validation.check_tags(values, "embedding.tags"), "embedding.tags[1]"),
 }
 

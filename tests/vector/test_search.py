@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from cadenza.vector.v1.vector_pb2_grpc import VectorServiceAsyncStub
 
 INJECTION = 'x" or 1==1 or "'
-# A tag with every mark the tag rule allows (cadenza_runtime.tags): none may change the expression.
+# A tag with every mark the tag rule allows (cadenza_runtime.rules.tags): none may change the expression.
 MARKS = "c# & r+b/lo-fi:v1.2_x"
 
 

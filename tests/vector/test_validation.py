@@ -10,8 +10,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from cadenza.common.v1 import types_pb2
 from cadenza.vector.v1 import vector_pb2
-from cadenza_runtime import tags
 from cadenza_runtime.errors import error_info_from_rpc_error
+from cadenza_runtime.rules import tags
 from tests.vector.conftest import LATENT_DIM, PROMPT_DIM
 from tests.vector.support import (
     PROMPT,
@@ -70,10 +70,13 @@ async def test_top_k_limits_are_inclusive(stub: VectorServiceAsyncStub) -> None:
 BAD_UPSERTS: dict[str, tuple[vector_pb2.Embedding, str]] = {
     "no kind": (embedding(new_track(), GOOD, kind=types_pb2.EMBEDDING_KIND_UNSPECIFIED), "kind"),
     "unknown kind": (embedding(new_track(), GOOD, kind=7), "kind"),  # type: ignore[arg-type]
-    "bare id": (embedding("0a1b2c", GOOD), "tracks/{id}"),
-    "other resource": (embedding("users/1", GOOD), "tracks/{id}"),
-    "quote in track": (embedding('tracks/a" or 1==1 or "', GOOD), "tracks/{id}"),
-    "slash in id": (embedding("tracks/a/b", GOOD), "tracks/{id}"),
+    "bare id": (embedding("0a1b2c", GOOD), "tracks/{uuid}"),
+    "other resource": (embedding("users/1", GOOD), "tracks/{uuid}"),
+    "quote in track": (embedding('tracks/a" or 1==1 or "', GOOD), "tracks/{uuid}"),
+    "slash in id": (embedding("tracks/a/b", GOOD), "tracks/{uuid}"),
+    # A track's id is its job's id, a UUID, in vector as in metadata and graph.
+    "id not a uuid": (embedding("tracks/abc-123", GOOD), "tracks/{uuid}"),
+    "uuid without dashes": (embedding("tracks/0b0e7a524f1c4a8e9d1a2f3c4d5e6f70", GOOD), "tracks/{uuid}"),
     "no user": (embedding(new_track(), GOOD, user=""), "user is required"),
     "newline in user": (embedding(new_track(), GOOD, user="users/1\nor"), "control characters"),
     "too many tags": (embedding(new_track(), GOOD, tags=[f"t{i}" for i in range(33)]), "at most 32"),
@@ -89,7 +92,7 @@ async def test_bad_upserts_are_refused(stub: VectorServiceAsyncStub, case: str) 
         await upsert(stub, bad)
 
 
-# What cadenza_runtime.tags refuses: a tag stored here is one every other store takes too.
+# What cadenza_runtime.rules.tags refuses: a tag stored here is one every other store takes too.
 BAD_TAGS = {
     "nul": "a\x00b",
     "empty": "",
@@ -154,7 +157,7 @@ BAD_FILTERS: dict[str, tuple[vector_pb2.SearchFilter, str]] = {
     "control char user": (vector_pb2.SearchFilter(users=["a\rb"]), "filter.users[0]"),
     "empty tag": (vector_pb2.SearchFilter(tags_any=[""]), "filter.tags_any[0]"),
     "long tag": (vector_pb2.SearchFilter(tags_all=["x" * 129]), "filter.tags_all[0]"),
-    # No stored tag can be one of these (cadenza_runtime.tags), so they are refused, not searched.
+    # No stored tag can be one of these (cadenza_runtime.rules.tags), so they are refused, not searched.
     "upper-case tag": (vector_pb2.SearchFilter(tags_any=["rock", "Rock"]), "filter.tags_any[1]"),
     "tag with a trailing space": (vector_pb2.SearchFilter(tags_all=["rock "]), "filter.tags_all[0]"),
     "tag with a quote": (vector_pb2.SearchFilter(tags_any=['rock", "jazz']), "filter.tags_any[0]"),
@@ -188,16 +191,25 @@ async def test_search_needs_a_kind_and_a_query(stub: VectorServiceAsyncStub) -> 
         await search(stub, GOOD, kind=types_pb2.EMBEDDING_KIND_UNSPECIFIED)
     async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "either vector or track"):
         await stub.SearchEmbeddings(vector_pb2.SearchEmbeddingsRequest(kind=PROMPT, top_k=3))
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{id}"):
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{uuid}"):
         await search(stub, "not-a-track")
 
 
 async def test_get_and_delete_validate_the_track(stub: VectorServiceAsyncStub) -> None:
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{id}"):
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{uuid}"):
         await stub.GetEmbedding(vector_pb2.GetEmbeddingRequest(track="", kind=PROMPT))
     async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "kind"):
         await stub.GetEmbedding(vector_pb2.GetEmbeddingRequest(track=new_track()))
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{id}"):
+    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{uuid}"):
         await stub.DeleteTrackEmbeddings(
             vector_pb2.DeleteTrackEmbeddingsRequest(track='tracks/" or 1==1 or "')
         )
+
+
+async def test_an_upper_case_track_uuid_is_stored_in_its_canonical_form(stub: VectorServiceAsyncStub) -> None:
+    track = new_track()
+    await upsert(stub, embedding("tracks/" + track.removeprefix("tracks/").upper(), GOOD))
+    got = await stub.GetEmbedding(
+        vector_pb2.GetEmbeddingRequest(track=track, kind=types_pb2.EMBEDDING_KIND_LATENT)
+    )
+    assert got.embedding.track == track

@@ -15,11 +15,8 @@ from cadenza_graph.analytics.worker import CentralityJob, CommunityJob, Task
 from cadenza_graph.store import GraphStore
 from cadenza_runtime.config import GraphConfig, Neo4jConfig
 from cadenza_runtime.errors import InvalidArgument
-
-MAX_USERS = 100
-MAX_MEMBERS = 1000
-MAX_SAMPLE_SIZE = 5000
-MAX_RESOLUTION = 100.0
+from cadenza_runtime.rules.limits import MAX_ANALYSIS_USERS as MAX_USERS
+from cadenza_runtime.rules.limits import MAX_MEMBERS, MAX_RESOLUTION, MAX_SAMPLE_SIZE
 
 
 @dataclass(frozen=True)

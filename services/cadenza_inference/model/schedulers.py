@@ -22,7 +22,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-MAX_STEPS = 1000
+from cadenza_runtime.rules.limits import MAX_STEPS as MAX_STEPS
 
 
 class SchedulerKind(StrEnum):

@@ -253,7 +253,9 @@ class GenerationParams(_message.Message):
     SCHEDULER_FIELD_NUMBER: _builtins.int
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
-    """Free-text description, 1..1000 characters."""
+    """Free-text description, 1..1000 characters; tabs and line breaks are the only control
+    characters allowed.
+    """
     duration_seconds: _builtins.float
     """Length of the audio in seconds, (0, max_duration] of the model."""
     steps: _builtins.int
@@ -308,7 +310,7 @@ class Derivation(_message.Message):
     START_SECONDS_FIELD_NUMBER: _builtins.int
     END_SECONDS_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
-    """Parent track resource name, "tracks/{track}"."""
+    """Parent track resource name, "tracks/{track}" where track is a UUID."""
     op: Global___LineageOp.ValueType
     strength: _builtins.float
     """VARIATION/REMIX: how far to re-noise the parent, (0, 1]."""

@@ -117,17 +117,23 @@ class TrackNode(_message.Message):
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
     CREATE_TIME_SECONDS_FIELD_NUMBER: _builtins.int
     track: _builtins.str
-    """"tracks/{track}": an id of 1-128 ASCII letters, digits, '.', '_', '~' or '-'."""
+    """"tracks/{track}" where track is a UUID (the id of the job that produced it), stored in its
+    lower-case form.
+    """
     user: _builtins.str
-    """"users/{user}", the same id rules plus '@', ':' and '+'; required when recording."""
+    """"users/{user}": an id of 1..128 letters, digits and . _ @ : + ~ -, starting with a letter or
+    digit; required when recording.
+    """
     model_version: _builtins.str
-    """"cadenza-tiny-1" (or "modelVersions/cadenza-tiny-1", stored as the bare version); optional."""
+    """"cadenza-tiny-1" (or "modelVersions/cadenza-tiny-1", stored as the bare version): 1..63
+    lower-case letters, digits, '.', '_' or '-'; optional.
+    """
     create_time_seconds: _builtins.int
     """Seconds since the epoch; 0 when recording means now."""
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """At most 32, each 1-64 characters of printable text, lower-case, no surrounding spaces; stored
-        exactly as given (duplicates merged) and returned sorted.
+        """At most 32 tags of 1..64 lower-case letters, digits and - _ . / : + # &, words separated by
+        single spaces; stored exactly as given (duplicates merged) and returned sorted.
         """
 
     def __init__(

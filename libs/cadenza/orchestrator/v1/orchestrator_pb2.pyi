@@ -181,7 +181,7 @@ class SubmitGenerationRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     PARAMS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Idempotency key, 1..128 characters, unique per user."""
+    """Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user."""
     @_builtins.property
     def params(self) -> _types_pb2.GenerationParams: ...
     def __init__(
@@ -409,6 +409,7 @@ class GenerateRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     PARAMS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user."""
     @_builtins.property
     def params(self) -> _types_pb2.GenerationParams: ...
     def __init__(
@@ -546,6 +547,7 @@ class ListJobsRequest(_message.Message):
     STATES_FIELD_NUMBER: _builtins.int
     USER_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
+    """1..1000 (larger is clamped); 0 means 50."""
     page_token: _builtins.str
     user: _builtins.str
     """Admins only: another user's jobs."""
@@ -645,6 +647,7 @@ class ListTracksRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     USER_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
+    """1..1000 (larger is clamped); 0 means 50."""
     page_token: _builtins.str
     user: _builtins.str
     def __init__(
@@ -693,6 +696,7 @@ class CreateVariationRequest(_message.Message):
     DERIVATION_FIELD_NUMBER: _builtins.int
     PARAMS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user."""
     @_builtins.property
     def derivation(self) -> _types_pb2.Derivation:
         """Parent, operation, strength and range."""
@@ -747,7 +751,7 @@ class SearchSimilarTracksRequest(_message.Message):
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
     COMMUNITY_FIELD_NUMBER: _builtins.int
     track: _builtins.str
-    """"tracks/{track}": more like this."""
+    """"tracks/{track}" (track is a UUID): more like this."""
     text: _builtins.str
     """Free text, embedded by the model's text encoder."""
     top_k: _builtins.int
@@ -885,7 +889,9 @@ class GetLineageRequest(_message.Message):
     track: _builtins.str
     direction: Global___LineageDirection.ValueType
     max_depth: _builtins.int
+    """1..50; 0 means 10."""
     page_size: _builtins.int
+    """1..1000 (larger is clamped); 0 means 50."""
     page_token: _builtins.str
     include_communities: _builtins.bool
     """Also report each node's track community (Leiden, resolution 1, seed 0, over the tracks you can

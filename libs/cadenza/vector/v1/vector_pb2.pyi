@@ -31,7 +31,7 @@ class Embedding(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     CREATE_TIME_SECONDS_FIELD_NUMBER: _builtins.int
     track: _builtins.str
-    """"tracks/{track}"."""
+    """"tracks/{track}" where track is a UUID."""
     kind: _types_pb2.EmbeddingKind.ValueType
     user: _builtins.str
     """Attributes usable in filters."""
@@ -205,7 +205,7 @@ class SearchEmbeddingsRequest(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     kind: _types_pb2.EmbeddingKind.ValueType
     track: _builtins.str
-    """"tracks/{track}": use that track's stored embedding."""
+    """"tracks/{track}" (track is a UUID): use that track's stored embedding."""
     top_k: _builtins.int
     """1..1000."""
     @_builtins.property

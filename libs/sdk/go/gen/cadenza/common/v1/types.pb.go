@@ -490,7 +490,8 @@ func (x *TimeRange) GetEndTime() *timestamppb.Timestamp {
 // What to generate. Unset numeric fields take the server's defaults.
 type GenerationParams struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Free-text description, 1..1000 characters.
+	// Free-text description, 1..1000 characters; tabs and line breaks are the only control
+	// characters allowed.
 	Prompt string `protobuf:"bytes,1,opt,name=prompt,proto3" json:"prompt,omitempty"`
 	// Style tags such as "ambient" or "120bpm"; lower-case, at most 32.
 	Tags []string `protobuf:"bytes,2,rep,name=tags,proto3" json:"tags,omitempty"`
@@ -602,7 +603,7 @@ func (x *GenerationParams) GetModelVersion() string {
 // A derivation of an existing track.
 type Derivation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Parent track resource name, "tracks/{track}".
+	// Parent track resource name, "tracks/{track}" where track is a UUID.
 	Parent string    `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	Op     LineageOp `protobuf:"varint,2,opt,name=op,proto3,enum=cadenza.common.v1.LineageOp" json:"op,omitempty"`
 	// VARIATION/REMIX: how far to re-noise the parent, (0, 1].

@@ -399,7 +399,7 @@ func (CentralityMethod) EnumDescriptor() ([]byte, []int) {
 
 type SubmitGenerationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Idempotency key, 1..128 characters, unique per user.
+	// Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
 	RequestId     string               `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	Params        *v1.GenerationParams `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -920,9 +920,10 @@ func (*WatchJobResponse_Phase) isWatchJobResponse_Event() {}
 func (*WatchJobResponse_Notice) isWatchJobResponse_Event() {}
 
 type GenerateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Params        *v1.GenerationParams   `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+	RequestId     string               `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Params        *v1.GenerationParams `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1262,10 +1263,11 @@ func (x *GetJobResponse) GetJob() *v1.Job {
 }
 
 type ListJobsRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	States    []v1.JobState          `protobuf:"varint,3,rep,packed,name=states,proto3,enum=cadenza.common.v1.JobState" json:"states,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1..1000 (larger is clamped); 0 means 50.
+	PageSize  int32         `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string        `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	States    []v1.JobState `protobuf:"varint,3,rep,packed,name=states,proto3,enum=cadenza.common.v1.JobState" json:"states,omitempty"`
 	// Admins only: another user's jobs.
 	User          string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1488,10 +1490,11 @@ func (x *GetTrackResponse) GetAudioUrlExpireTime() *timestamppb.Timestamp {
 }
 
 type ListTracksRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1..1000 (larger is clamped); 0 means 50.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	User          string `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1600,8 +1603,9 @@ func (x *ListTracksResponse) GetNextPageToken() string {
 }
 
 type CreateVariationRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Parent, operation, strength and range.
 	Derivation *v1.Derivation `protobuf:"bytes,2,opt,name=derivation,proto3" json:"derivation,omitempty"`
 	// Overrides of the parent's parameters; unset fields keep the parent's.
@@ -1812,7 +1816,7 @@ type isSearchSimilarTracksRequest_Query interface {
 }
 
 type SearchSimilarTracksRequest_Track struct {
-	// "tracks/{track}": more like this.
+	// "tracks/{track}" (track is a UUID): more like this.
 	Track string `protobuf:"bytes,1,opt,name=track,proto3,oneof"`
 }
 
@@ -2015,9 +2019,11 @@ type GetLineageRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Track     string                 `protobuf:"bytes,1,opt,name=track,proto3" json:"track,omitempty"`
 	Direction LineageDirection       `protobuf:"varint,2,opt,name=direction,proto3,enum=cadenza.orchestrator.v1.LineageDirection" json:"direction,omitempty"`
-	MaxDepth  int32                  `protobuf:"varint,3,opt,name=max_depth,json=maxDepth,proto3" json:"max_depth,omitempty"`
-	PageSize  int32                  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken string                 `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// 1..50; 0 means 10.
+	MaxDepth int32 `protobuf:"varint,3,opt,name=max_depth,json=maxDepth,proto3" json:"max_depth,omitempty"`
+	// 1..1000 (larger is clamped); 0 means 50.
+	PageSize  int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Also report each node's track community (Leiden, resolution 1, seed 0, over the tracks you can
 	// see); costs a graph analytic, cached until the graph changes.
 	IncludeCommunities bool `protobuf:"varint,6,opt,name=include_communities,json=includeCommunities,proto3" json:"include_communities,omitempty"`

@@ -74,7 +74,8 @@ export const TimeRangeSchema: GenMessage<TimeRange> = /*@__PURE__*/
  */
 export type GenerationParams = Message<"cadenza.common.v1.GenerationParams"> & {
   /**
-   * Free-text description, 1..1000 characters.
+   * Free-text description, 1..1000 characters; tabs and line breaks are the only control
+   * characters allowed.
    *
    * @generated from field: string prompt = 1;
    */
@@ -146,7 +147,7 @@ export const GenerationParamsSchema: GenMessage<GenerationParams> = /*@__PURE__*
  */
 export type Derivation = Message<"cadenza.common.v1.Derivation"> & {
   /**
-   * Parent track resource name, "tracks/{track}".
+   * Parent track resource name, "tracks/{track}" where track is a UUID.
    *
    * @generated from field: string parent = 1;
    */

@@ -21,7 +21,7 @@ export const file_cadenza_orchestrator_v1_orchestrator: GenFile = /*@__PURE__*/
  */
 export type SubmitGenerationRequest = Message<"cadenza.orchestrator.v1.SubmitGenerationRequest"> & {
   /**
-   * Idempotency key, 1..128 characters, unique per user.
+   * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
    *
    * @generated from field: string request_id = 1;
    */
@@ -271,6 +271,8 @@ export const WatchJobResponseSchema: GenMessage<WatchJobResponse> = /*@__PURE__*
  */
 export type GenerateRequest = Message<"cadenza.orchestrator.v1.GenerateRequest"> & {
   /**
+   * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+   *
    * @generated from field: string request_id = 1;
    */
   requestId: string;
@@ -402,6 +404,8 @@ export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
  */
 export type ListJobsRequest = Message<"cadenza.orchestrator.v1.ListJobsRequest"> & {
   /**
+   * 1..1000 (larger is clamped); 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
@@ -504,6 +508,8 @@ export const GetTrackResponseSchema: GenMessage<GetTrackResponse> = /*@__PURE__*
  */
 export type ListTracksRequest = Message<"cadenza.orchestrator.v1.ListTracksRequest"> & {
   /**
+   * 1..1000 (larger is clamped); 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
@@ -553,6 +559,8 @@ export const ListTracksResponseSchema: GenMessage<ListTracksResponse> = /*@__PUR
  */
 export type CreateVariationRequest = Message<"cadenza.orchestrator.v1.CreateVariationRequest"> & {
   /**
+   * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+   *
    * @generated from field: string request_id = 1;
    */
   requestId: string;
@@ -605,7 +613,7 @@ export type SearchSimilarTracksRequest = Message<"cadenza.orchestrator.v1.Search
    */
   query: {
     /**
-     * "tracks/{track}": more like this.
+     * "tracks/{track}" (track is a UUID): more like this.
      *
      * @generated from field: string track = 1;
      */
@@ -763,11 +771,15 @@ export type GetLineageRequest = Message<"cadenza.orchestrator.v1.GetLineageReque
   direction: LineageDirection;
 
   /**
+   * 1..50; 0 means 10.
+   *
    * @generated from field: int32 max_depth = 3;
    */
   maxDepth: number;
 
   /**
+   * 1..1000 (larger is clamped); 0 means 50.
+   *
    * @generated from field: int32 page_size = 4;
    */
   pageSize: number;

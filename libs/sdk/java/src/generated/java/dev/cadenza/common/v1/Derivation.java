@@ -50,7 +50,7 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object parent_ = "";
   /**
    * <pre>
-   * Parent track resource name, "tracks/{track}".
+   * Parent track resource name, "tracks/{track}" where track is a UUID.
    * </pre>
    *
    * <code>string parent = 1 [json_name = "parent"];</code>
@@ -71,7 +71,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Parent track resource name, "tracks/{track}".
+   * Parent track resource name, "tracks/{track}" where track is a UUID.
    * </pre>
    *
    * <code>string parent = 1 [json_name = "parent"];</code>
@@ -581,7 +581,7 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object parent_ = "";
     /**
      * <pre>
-     * Parent track resource name, "tracks/{track}".
+     * Parent track resource name, "tracks/{track}" where track is a UUID.
      * </pre>
      *
      * <code>string parent = 1 [json_name = "parent"];</code>
@@ -601,7 +601,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Parent track resource name, "tracks/{track}".
+     * Parent track resource name, "tracks/{track}" where track is a UUID.
      * </pre>
      *
      * <code>string parent = 1 [json_name = "parent"];</code>
@@ -622,7 +622,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Parent track resource name, "tracks/{track}".
+     * Parent track resource name, "tracks/{track}" where track is a UUID.
      * </pre>
      *
      * <code>string parent = 1 [json_name = "parent"];</code>
@@ -639,7 +639,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Parent track resource name, "tracks/{track}".
+     * Parent track resource name, "tracks/{track}" where track is a UUID.
      * </pre>
      *
      * <code>string parent = 1 [json_name = "parent"];</code>
@@ -653,7 +653,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Parent track resource name, "tracks/{track}".
+     * Parent track resource name, "tracks/{track}" where track is a UUID.
      * </pre>
      *
      * <code>string parent = 1 [json_name = "parent"];</code>

@@ -10,7 +10,7 @@ public interface DerivationOrBuilder extends
 
   /**
    * <pre>
-   * Parent track resource name, "tracks/{track}".
+   * Parent track resource name, "tracks/{track}" where track is a UUID.
    * </pre>
    *
    * <code>string parent = 1 [json_name = "parent"];</code>
@@ -19,7 +19,7 @@ public interface DerivationOrBuilder extends
   java.lang.String getParent();
   /**
    * <pre>
-   * Parent track resource name, "tracks/{track}".
+   * Parent track resource name, "tracks/{track}" where track is a UUID.
    * </pre>
    *
    * <code>string parent = 1 [json_name = "parent"];</code>

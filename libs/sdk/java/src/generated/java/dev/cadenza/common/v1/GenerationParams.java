@@ -54,7 +54,8 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object prompt_ = "";
   /**
    * <pre>
-   * Free-text description, 1..1000 characters.
+   * Free-text description, 1..1000 characters; tabs and line breaks are the only control
+   * characters allowed.
    * </pre>
    *
    * <code>string prompt = 1 [json_name = "prompt"];</code>
@@ -75,7 +76,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Free-text description, 1..1000 characters.
+   * Free-text description, 1..1000 characters; tabs and line breaks are the only control
+   * characters allowed.
    * </pre>
    *
    * <code>string prompt = 1 [json_name = "prompt"];</code>
@@ -817,7 +819,8 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object prompt_ = "";
     /**
      * <pre>
-     * Free-text description, 1..1000 characters.
+     * Free-text description, 1..1000 characters; tabs and line breaks are the only control
+     * characters allowed.
      * </pre>
      *
      * <code>string prompt = 1 [json_name = "prompt"];</code>
@@ -837,7 +840,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Free-text description, 1..1000 characters.
+     * Free-text description, 1..1000 characters; tabs and line breaks are the only control
+     * characters allowed.
      * </pre>
      *
      * <code>string prompt = 1 [json_name = "prompt"];</code>
@@ -858,7 +862,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Free-text description, 1..1000 characters.
+     * Free-text description, 1..1000 characters; tabs and line breaks are the only control
+     * characters allowed.
      * </pre>
      *
      * <code>string prompt = 1 [json_name = "prompt"];</code>
@@ -875,7 +880,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Free-text description, 1..1000 characters.
+     * Free-text description, 1..1000 characters; tabs and line breaks are the only control
+     * characters allowed.
      * </pre>
      *
      * <code>string prompt = 1 [json_name = "prompt"];</code>
@@ -889,7 +895,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Free-text description, 1..1000 characters.
+     * Free-text description, 1..1000 characters; tabs and line breaks are the only control
+     * characters allowed.
      * </pre>
      *
      * <code>string prompt = 1 [json_name = "prompt"];</code>

@@ -10,7 +10,8 @@ public interface GenerationParamsOrBuilder extends
 
   /**
    * <pre>
-   * Free-text description, 1..1000 characters.
+   * Free-text description, 1..1000 characters; tabs and line breaks are the only control
+   * characters allowed.
    * </pre>
    *
    * <code>string prompt = 1 [json_name = "prompt"];</code>
@@ -19,7 +20,8 @@ public interface GenerationParamsOrBuilder extends
   java.lang.String getPrompt();
   /**
    * <pre>
-   * Free-text description, 1..1000 characters.
+   * Free-text description, 1..1000 characters; tabs and line breaks are the only control
+   * characters allowed.
    * </pre>
    *
    * <code>string prompt = 1 [json_name = "prompt"];</code>

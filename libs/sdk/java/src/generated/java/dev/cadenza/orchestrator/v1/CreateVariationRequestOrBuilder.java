@@ -9,11 +9,19 @@ public interface CreateVariationRequestOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+   * </pre>
+   *
    * <code>string request_id = 1 [json_name = "requestId"];</code>
    * @return The requestId.
    */
   java.lang.String getRequestId();
   /**
+   * <pre>
+   * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+   * </pre>
+   *
    * <code>string request_id = 1 [json_name = "requestId"];</code>
    * @return The bytes for requestId.
    */

@@ -45,6 +45,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object requestId_ = "";
   /**
+   * <pre>
+   * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+   * </pre>
+   *
    * <code>string request_id = 1 [json_name = "requestId"];</code>
    * @return The requestId.
    */
@@ -62,6 +66,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+   * </pre>
+   *
    * <code>string request_id = 1 [json_name = "requestId"];</code>
    * @return The bytes for requestId.
    */
@@ -479,6 +487,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object requestId_ = "";
     /**
+     * <pre>
+     * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+     * </pre>
+     *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
      * @return The requestId.
      */
@@ -495,6 +507,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+     * </pre>
+     *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
      * @return The bytes for requestId.
      */
@@ -512,6 +528,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+     * </pre>
+     *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
      * @param value The requestId to set.
      * @return This builder for chaining.
@@ -525,6 +545,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+     * </pre>
+     *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
      * @return This builder for chaining.
      */
@@ -535,6 +559,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
+     * </pre>
+     *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
      * @param value The bytes for requestId to set.
      * @return This builder for chaining.

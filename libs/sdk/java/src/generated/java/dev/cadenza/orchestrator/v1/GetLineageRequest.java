@@ -102,6 +102,10 @@ private static final long serialVersionUID = 0L;
   public static final int MAX_DEPTH_FIELD_NUMBER = 3;
   private int maxDepth_ = 0;
   /**
+   * <pre>
+   * 1..50; 0 means 10.
+   * </pre>
+   *
    * <code>int32 max_depth = 3 [json_name = "maxDepth"];</code>
    * @return The maxDepth.
    */
@@ -113,6 +117,10 @@ private static final long serialVersionUID = 0L;
   public static final int PAGE_SIZE_FIELD_NUMBER = 4;
   private int pageSize_ = 0;
   /**
+   * <pre>
+   * 1..1000 (larger is clamped); 0 means 50.
+   * </pre>
+   *
    * <code>int32 page_size = 4 [json_name = "pageSize"];</code>
    * @return The pageSize.
    */
@@ -745,6 +753,10 @@ private static final long serialVersionUID = 0L;
 
     private int maxDepth_ ;
     /**
+     * <pre>
+     * 1..50; 0 means 10.
+     * </pre>
+     *
      * <code>int32 max_depth = 3 [json_name = "maxDepth"];</code>
      * @return The maxDepth.
      */
@@ -753,6 +765,10 @@ private static final long serialVersionUID = 0L;
       return maxDepth_;
     }
     /**
+     * <pre>
+     * 1..50; 0 means 10.
+     * </pre>
+     *
      * <code>int32 max_depth = 3 [json_name = "maxDepth"];</code>
      * @param value The maxDepth to set.
      * @return This builder for chaining.
@@ -765,6 +781,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * 1..50; 0 means 10.
+     * </pre>
+     *
      * <code>int32 max_depth = 3 [json_name = "maxDepth"];</code>
      * @return This builder for chaining.
      */
@@ -777,6 +797,10 @@ private static final long serialVersionUID = 0L;
 
     private int pageSize_ ;
     /**
+     * <pre>
+     * 1..1000 (larger is clamped); 0 means 50.
+     * </pre>
+     *
      * <code>int32 page_size = 4 [json_name = "pageSize"];</code>
      * @return The pageSize.
      */
@@ -785,6 +809,10 @@ private static final long serialVersionUID = 0L;
       return pageSize_;
     }
     /**
+     * <pre>
+     * 1..1000 (larger is clamped); 0 means 50.
+     * </pre>
+     *
      * <code>int32 page_size = 4 [json_name = "pageSize"];</code>
      * @param value The pageSize to set.
      * @return This builder for chaining.
@@ -797,6 +825,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * 1..1000 (larger is clamped); 0 means 50.
+     * </pre>
+     *
      * <code>int32 page_size = 4 [json_name = "pageSize"];</code>
      * @return This builder for chaining.
      */

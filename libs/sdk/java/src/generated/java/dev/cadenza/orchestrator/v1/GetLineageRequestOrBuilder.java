@@ -32,12 +32,20 @@ public interface GetLineageRequestOrBuilder extends
   dev.cadenza.orchestrator.v1.LineageDirection getDirection();
 
   /**
+   * <pre>
+   * 1..50; 0 means 10.
+   * </pre>
+   *
    * <code>int32 max_depth = 3 [json_name = "maxDepth"];</code>
    * @return The maxDepth.
    */
   int getMaxDepth();
 
   /**
+   * <pre>
+   * 1..1000 (larger is clamped); 0 means 50.
+   * </pre>
+   *
    * <code>int32 page_size = 4 [json_name = "pageSize"];</code>
    * @return The pageSize.
    */

@@ -45,6 +45,10 @@ private static final long serialVersionUID = 0L;
   public static final int PAGE_SIZE_FIELD_NUMBER = 1;
   private int pageSize_ = 0;
   /**
+   * <pre>
+   * 1..1000 (larger is clamped); 0 means 50.
+   * </pre>
+   *
    * <code>int32 page_size = 1 [json_name = "pageSize"];</code>
    * @return The pageSize.
    */
@@ -635,6 +639,10 @@ private static final long serialVersionUID = 0L;
 
     private int pageSize_ ;
     /**
+     * <pre>
+     * 1..1000 (larger is clamped); 0 means 50.
+     * </pre>
+     *
      * <code>int32 page_size = 1 [json_name = "pageSize"];</code>
      * @return The pageSize.
      */
@@ -643,6 +651,10 @@ private static final long serialVersionUID = 0L;
       return pageSize_;
     }
     /**
+     * <pre>
+     * 1..1000 (larger is clamped); 0 means 50.
+     * </pre>
+     *
      * <code>int32 page_size = 1 [json_name = "pageSize"];</code>
      * @param value The pageSize to set.
      * @return This builder for chaining.
@@ -655,6 +667,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * 1..1000 (larger is clamped); 0 means 50.
+     * </pre>
+     *
      * <code>int32 page_size = 1 [json_name = "pageSize"];</code>
      * @return This builder for chaining.
      */

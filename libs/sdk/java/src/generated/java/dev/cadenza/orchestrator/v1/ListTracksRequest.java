@@ -44,6 +44,10 @@ private static final long serialVersionUID = 0L;
   public static final int PAGE_SIZE_FIELD_NUMBER = 1;
   private int pageSize_ = 0;
   /**
+   * <pre>
+   * 1..1000 (larger is clamped); 0 means 50.
+   * </pre>
+   *
    * <code>int32 page_size = 1 [json_name = "pageSize"];</code>
    * @return The pageSize.
    */
@@ -505,6 +509,10 @@ private static final long serialVersionUID = 0L;
 
     private int pageSize_ ;
     /**
+     * <pre>
+     * 1..1000 (larger is clamped); 0 means 50.
+     * </pre>
+     *
      * <code>int32 page_size = 1 [json_name = "pageSize"];</code>
      * @return The pageSize.
      */
@@ -513,6 +521,10 @@ private static final long serialVersionUID = 0L;
       return pageSize_;
     }
     /**
+     * <pre>
+     * 1..1000 (larger is clamped); 0 means 50.
+     * </pre>
+     *
      * <code>int32 page_size = 1 [json_name = "pageSize"];</code>
      * @param value The pageSize to set.
      * @return This builder for chaining.
@@ -525,6 +537,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * 1..1000 (larger is clamped); 0 means 50.
+     * </pre>
+     *
      * <code>int32 page_size = 1 [json_name = "pageSize"];</code>
      * @return This builder for chaining.
      */

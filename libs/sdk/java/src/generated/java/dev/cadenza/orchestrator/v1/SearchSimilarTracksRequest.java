@@ -88,7 +88,7 @@ private static final long serialVersionUID = 0L;
   public static final int TRACK_FIELD_NUMBER = 1;
   /**
    * <pre>
-   * "tracks/{track}": more like this.
+   * "tracks/{track}" (track is a UUID): more like this.
    * </pre>
    *
    * <code>string track = 1 [json_name = "track"];</code>
@@ -99,7 +99,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * "tracks/{track}": more like this.
+   * "tracks/{track}" (track is a UUID): more like this.
    * </pre>
    *
    * <code>string track = 1 [json_name = "track"];</code>
@@ -124,7 +124,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * "tracks/{track}": more like this.
+   * "tracks/{track}" (track is a UUID): more like this.
    * </pre>
    *
    * <code>string track = 1 [json_name = "track"];</code>
@@ -886,7 +886,7 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * "tracks/{track}": more like this.
+     * "tracks/{track}" (track is a UUID): more like this.
      * </pre>
      *
      * <code>string track = 1 [json_name = "track"];</code>
@@ -898,7 +898,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * "tracks/{track}": more like this.
+     * "tracks/{track}" (track is a UUID): more like this.
      * </pre>
      *
      * <code>string track = 1 [json_name = "track"];</code>
@@ -924,7 +924,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * "tracks/{track}": more like this.
+     * "tracks/{track}" (track is a UUID): more like this.
      * </pre>
      *
      * <code>string track = 1 [json_name = "track"];</code>
@@ -951,7 +951,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * "tracks/{track}": more like this.
+     * "tracks/{track}" (track is a UUID): more like this.
      * </pre>
      *
      * <code>string track = 1 [json_name = "track"];</code>
@@ -968,7 +968,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * "tracks/{track}": more like this.
+     * "tracks/{track}" (track is a UUID): more like this.
      * </pre>
      *
      * <code>string track = 1 [json_name = "track"];</code>
@@ -984,7 +984,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * "tracks/{track}": more like this.
+     * "tracks/{track}" (track is a UUID): more like this.
      * </pre>
      *
      * <code>string track = 1 [json_name = "track"];</code>

@@ -10,7 +10,7 @@ public interface SearchSimilarTracksRequestOrBuilder extends
 
   /**
    * <pre>
-   * "tracks/{track}": more like this.
+   * "tracks/{track}" (track is a UUID): more like this.
    * </pre>
    *
    * <code>string track = 1 [json_name = "track"];</code>
@@ -19,7 +19,7 @@ public interface SearchSimilarTracksRequestOrBuilder extends
   boolean hasTrack();
   /**
    * <pre>
-   * "tracks/{track}": more like this.
+   * "tracks/{track}" (track is a UUID): more like this.
    * </pre>
    *
    * <code>string track = 1 [json_name = "track"];</code>
@@ -28,7 +28,7 @@ public interface SearchSimilarTracksRequestOrBuilder extends
   java.lang.String getTrack();
   /**
    * <pre>
-   * "tracks/{track}": more like this.
+   * "tracks/{track}" (track is a UUID): more like this.
    * </pre>
    *
    * <code>string track = 1 [json_name = "track"];</code>

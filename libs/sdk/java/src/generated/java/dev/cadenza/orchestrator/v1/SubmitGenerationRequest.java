@@ -46,7 +46,7 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object requestId_ = "";
   /**
    * <pre>
-   * Idempotency key, 1..128 characters, unique per user.
+   * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
    * </pre>
    *
    * <code>string request_id = 1 [json_name = "requestId"];</code>
@@ -67,7 +67,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Idempotency key, 1..128 characters, unique per user.
+   * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
    * </pre>
    *
    * <code>string request_id = 1 [json_name = "requestId"];</code>
@@ -488,7 +488,7 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object requestId_ = "";
     /**
      * <pre>
-     * Idempotency key, 1..128 characters, unique per user.
+     * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
      * </pre>
      *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
@@ -508,7 +508,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Idempotency key, 1..128 characters, unique per user.
+     * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
      * </pre>
      *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
@@ -529,7 +529,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Idempotency key, 1..128 characters, unique per user.
+     * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
      * </pre>
      *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
@@ -546,7 +546,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Idempotency key, 1..128 characters, unique per user.
+     * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
      * </pre>
      *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
@@ -560,7 +560,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Idempotency key, 1..128 characters, unique per user.
+     * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
      * </pre>
      *
      * <code>string request_id = 1 [json_name = "requestId"];</code>

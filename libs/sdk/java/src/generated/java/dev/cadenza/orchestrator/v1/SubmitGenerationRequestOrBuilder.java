@@ -10,7 +10,7 @@ public interface SubmitGenerationRequestOrBuilder extends
 
   /**
    * <pre>
-   * Idempotency key, 1..128 characters, unique per user.
+   * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
    * </pre>
    *
    * <code>string request_id = 1 [json_name = "requestId"];</code>
@@ -19,7 +19,7 @@ public interface SubmitGenerationRequestOrBuilder extends
   java.lang.String getRequestId();
   /**
    * <pre>
-   * Idempotency key, 1..128 characters, unique per user.
+   * Idempotency key (AIP-155), 1..128 printable ASCII characters without spaces, unique per user.
    * </pre>
    *
    * <code>string request_id = 1 [json_name = "requestId"];</code>

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from cadenza_runtime.rules.field import SHOWN_CHARS, invalid
+
 MAX_TAGS = 32
 MAX_TAG_CHARS = 64
 # Words of the allowed characters joined by single spaces; fullmatch, so no trailing newline slips
@@ -46,3 +48,29 @@ def tags_problem(tags: Sequence[str]) -> str | None:
         if problem is not None:
             return f"tag {tag[:80]!r} at index {i} {problem}"
     return None
+
+
+def check_tag(tag: str, field: str) -> str:
+    """`tag`, or INVALID_ARGUMENT on `field` saying what to fix."""
+    problem = tag_problem(tag)
+    if problem is not None:
+        raise invalid(field, f"{field}: tag {tag[:SHOWN_CHARS]!r} {problem}")
+    return tag
+
+
+def check_tags(tags: Sequence[str], field: str, *, distinct: bool = False) -> list[str]:
+    """Every tag by the rule, at most MAX_TAGS (counting each tag once when `distinct`, for a
+    caller that merges duplicates); a bad one is named by its index ("tags[1]")."""
+    count = len(set(tags)) if distinct else len(tags)
+    if count > MAX_TAGS:
+        kind = "distinct tags" if distinct else "tags"
+        raise invalid(field, f"{field} has {count} {kind}; at most {MAX_TAGS} are allowed")
+    return [check_tag(tag, f"{field}[{i}]") for i, tag in enumerate(tags)]
+
+
+def check_tag_list(tags: Sequence[str], field: str) -> list[str]:
+    """Like check_tags, but the error names the list itself and the tag's index in its message."""
+    problem = tags_problem(tags)
+    if problem is not None:
+        raise invalid(field, f"{field}: {problem}")
+    return list(tags)
