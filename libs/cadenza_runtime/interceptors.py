@@ -1,6 +1,6 @@
 """The server interceptor: each call gets a SERVER span and its rate/error/latency metrics, its
 caller is checked against the method's allowance (cadenza_runtime.access), and domain errors become
-canonical statuses with ErrorInfo.
+canonical statuses with their google.rpc details (cadenza_runtime.errors).
 
 One interceptor does all three in one wrapper, so a call (and each message of a stream) passes
 through one extra frame, not one per concern; the wrapped handler (and the method's access check)
@@ -30,7 +30,8 @@ Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs o
 
 
 async def _abort(context: aio.ServicerContext[Any, Any], error: CadenzaError) -> None:
-    await context.abort(error.code, error.message, trailing_metadata=error.trailing_metadata())
+    status = error.to_grpc_status()
+    await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
 
 
 def _unexpected(method: str, exc: BaseException) -> CadenzaError:
