@@ -6,8 +6,8 @@ Every call to a `cadenza.<service>.v1` method carries this process's service tok
 (`identity.act_for`), that user in `x-cadenza-acting-user`. Health checks and calls to the public
 orchestrator API go without.
 
-Retries on UNAVAILABLE are configured through the gRPC service config, only for methods that are
-safe to repeat (reads, and writes that are idempotent by design such as upserts and deletes).
+Retries on UNAVAILABLE are configured through the gRPC service config, for exactly the methods whose
+proto declares them safe to repeat (`option idempotency_level`, cadenza_client.idempotency).
 Load balancing too: "round_robin" on a dns:/// target keeps a connection to every address the name
 resolves to (a headless Service's pods) and spreads calls over them.
 """
@@ -21,6 +21,7 @@ from typing import Any
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
 
+from cadenza_client.idempotency import is_idempotent
 from cadenza_runtime.config import CadenzaConfig, ServiceEndpoint
 from cadenza_runtime.identity import (
     ACTING_USER_HEADER,
@@ -35,9 +36,6 @@ from cadenza_runtime.tls import channel_credentials
 
 DEFAULT_UNARY_TIMEOUT_SECONDS = 30.0
 
-_IDEMPOTENT_PREFIXES = ("Get", "List", "Search", "Stat", "Find", "Upsert", "Record", "Embed", "Delete", "Put")
-_IDEMPOTENT_EXTRA = {"CreateJob", "CreateTrack", "RegisterModelVersion", "AnnotateJob", "UpdateUserDefaults"}
-
 _RETRY_POLICY = {
     "maxAttempts": 5,
     "initialBackoff": "0.1s",
@@ -47,18 +45,14 @@ _RETRY_POLICY = {
 }
 
 
-def is_idempotent(method_name: str) -> bool:
-    return method_name.startswith(_IDEMPOTENT_PREFIXES) or method_name in _IDEMPOTENT_EXTRA
-
-
 def retry_service_config(services: Iterable[ServiceDescriptor], load_balancing: str = "pick_first") -> str:
-    """Service config JSON retrying UNAVAILABLE on the idempotent unary and server-streaming methods,
-    with the given load-balancing policy."""
+    """Service config JSON retrying UNAVAILABLE on the methods declared idempotent, with the given
+    load-balancing policy."""
     names = [
         {"service": service.full_name, "method": method.name}
         for service in services
         for method in service.methods
-        if is_idempotent(method.name) and not method.client_streaming
+        if is_idempotent(method)
     ]
     config: dict[str, Any] = (
         {"methodConfig": [{"name": names, "retryPolicy": _RETRY_POLICY}]} if names else {}
