@@ -79,7 +79,8 @@ class CadenzaError(Exception):
 
 
 class InvalidArgument(CadenzaError):
-    """A request field is wrong; `field` (a path like "params.prompt") names it in a BadRequest."""
+    """A request field is wrong. `field` (a path like "params.prompt"; or ErrorInfo metadata "field")
+    names it, in the ErrorInfo metadata and as a google.rpc.BadRequest field violation."""
 
     code = grpc.StatusCode.INVALID_ARGUMENT
     default_reason = "INVALID_ARGUMENT"
@@ -93,8 +94,12 @@ class InvalidArgument(CadenzaError):
         metadata: Mapping[str, str] | None = None,
         violations: Iterable[tuple[str, str]] = (),
     ):
+        merged = dict(metadata or {})
+        field = field or merged.get("field")
+        if field:
+            merged["field"] = field
         named = [(field, message)] if field else []
-        super().__init__(message, reason=reason, metadata=metadata, violations=[*named, *violations])
+        super().__init__(message, reason=reason, metadata=merged, violations=[*named, *violations])
 
 
 class NotFound(CadenzaError):

@@ -26,6 +26,7 @@ RAISED: dict[str, errors.CadenzaError] = {
     "down": errors.Unavailable("the store is down", retry_after_seconds=1.0, metadata={"store": "milvus"}),
     "bad": errors.InvalidArgument("prompt must not be empty", field="params.prompt"),
     "missing": errors.NotFound("no such object", metadata={"resource": "objects/x"}),
+    "named": errors.InvalidArgument("top_k must be 1..100", metadata={"field": "top_k"}),
 }
 
 
@@ -71,6 +72,7 @@ async def test_each_error_carries_exactly_one_error_info_and_the_standard_detail
     assert _details(failed["down"]) == ["google.rpc.ErrorInfo", "google.rpc.RetryInfo"]
     assert _details(failed["bad"]) == ["google.rpc.ErrorInfo", "google.rpc.BadRequest"]
     assert _details(failed["missing"]) == ["google.rpc.ErrorInfo"]
+    assert _details(failed["named"]) == ["google.rpc.ErrorInfo", "google.rpc.BadRequest"]
 
 
 async def test_the_retry_hint_is_a_retry_info_and_the_legacy_key_agrees(
@@ -100,6 +102,10 @@ async def test_a_named_field_is_a_bad_request_violation(failed: dict[str, grpc.a
     assert status is not None
     request = error_details_pb2.BadRequest()
     assert status.details[1].Unpack(request) and request.field_violations[0].field == "params.prompt"
+    info = errors.error_info_from_rpc_error(bad)
+    assert info is not None and dict(info.metadata) == {"field": "params.prompt"}
+    # The ErrorInfo metadata "field" that services set is a violation too.
+    assert errors.violations_from_rpc_error(failed["named"]) == [("top_k", "top_k must be 1..100")]
     rebuilt = errors.from_rpc_error(bad)
     assert isinstance(rebuilt, errors.InvalidArgument) and rebuilt.violations == [
         ("params.prompt", "prompt must not be empty")
