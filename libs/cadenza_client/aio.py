@@ -5,8 +5,9 @@
             ...                                              # Progress, PhaseChange, Notice, JobUpdate
         track = event                                        # the last event is the Track
 
-Idempotent calls are retried on UNAVAILABLE within their deadline (reads, cancel, and submissions,
-which carry a request_id so that a repeat returns the same job); DeleteTrack is not.
+Calls the proto declares idempotent (cadenza_client.idempotency: reads, cancel, and submissions,
+which carry a request_id so that a repeat returns the same job) are retried on UNAVAILABLE within
+their deadline, and a broken job stream is resumed; DeleteTrack is not retried.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cadenza.common.v1 import types_pb2
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from cadenza_client.download import UrlExpired, fetch_verified
 from cadenza_client.errors import CadenzaError, DownloadFailed, JobFailed, from_rpc_error
+from cadenza_client.idempotency import is_idempotent
 from cadenza_client.settings import RetryPolicy, Settings, TokenSource
 from cadenza_client.types import (
     Derivation,
@@ -47,6 +49,7 @@ T = TypeVar("T")
 Metadata = tuple[tuple[str, str], ...]
 # Length of the audio when not given (the server requires one); steps 0 = the server's default.
 DEFAULT_SECONDS = 8.0
+_METHODS = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].methods_by_name
 
 
 def _job_name(job: Job | str) -> str:
@@ -135,9 +138,12 @@ class AsyncClient:
         method: str,
         call: Callable[[float, Metadata], Awaitable[T]],
         timeout: float | None,
-        idempotent: bool,
+        idempotent: bool | None = None,
     ) -> T:
-        """Runs one unary call: retried on the policy's codes if idempotent, all within `timeout`."""
+        """Runs one unary call: retried on the policy's codes if the orchestrator method is declared
+        idempotent (`idempotent` only for calls outside its API), all within `timeout`."""
+        if idempotent is None:
+            idempotent = is_idempotent(_METHODS[method])
         policy = self.settings.retry
         deadline = time.monotonic() + (timeout if timeout is not None else self.settings.timeout)
         backoff = policy.initial_backoff
@@ -161,6 +167,7 @@ class AsyncClient:
         async def call(left: float, metadata: Metadata) -> Any:
             return await self._health.Check(health_pb2.HealthCheckRequest(), timeout=left)
 
+        # grpc.health.v1 declares no idempotency_level; Check is a read.
         response = await self._unary("Health/Check", call, timeout, idempotent=True)
         name: str = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
         return name
@@ -190,7 +197,7 @@ class AsyncClient:
         async def call(left: float, metadata: Metadata) -> orchestrator_pb2.SubmitGenerationResponse:
             return await self._stub.SubmitGeneration(request, timeout=left, metadata=metadata)
 
-        return Job.from_proto((await self._unary("SubmitGeneration", call, timeout, True)).job)
+        return Job.from_proto((await self._unary("SubmitGeneration", call, timeout)).job)
 
     def generate(
         self,
@@ -213,17 +220,22 @@ class AsyncClient:
             request_id=request_id or str(uuid.uuid4()),
             params=_params(prompt, tags, seconds, steps, seed, guidance, scheduler, model_version),
         )
-        return self._follow(lambda left, md: self._stub.Generate(request, timeout=left, metadata=md), timeout)
+        return self._follow(
+            "Generate", lambda left, md: self._stub.Generate(request, timeout=left, metadata=md), timeout
+        )
 
     def watch(self, job: Job | str, *, timeout: float | None = None) -> AsyncIterator[Event]:
         """Follows a job: its state, then its events, ending with the Track (or JobFailed)."""
         request = orchestrator_pb2.WatchJobRequest(name=_job_name(job))
-        return self._follow(lambda left, md: self._stub.WatchJob(request, timeout=left, metadata=md), timeout)
+        return self._follow(
+            "WatchJob", lambda left, md: self._stub.WatchJob(request, timeout=left, metadata=md), timeout
+        )
 
     async def _follow(
-        self, open_stream: Callable[[float | None, Metadata], Any], timeout: float | None
+        self, method: str, open_stream: Callable[[float | None, Metadata], Any], timeout: float | None
     ) -> AsyncIterator[Event]:
         policy = self.settings.retry
+        resumable = is_idempotent(_METHODS[method])
         deadline = time.monotonic() + timeout if timeout is not None else None
         failures = 0
         final: Job | None = None
@@ -242,7 +254,7 @@ class AsyncClient:
             except grpc.aio.AioRpcError as error:
                 # Resuming is safe: Generate with the same request_id follows the same job.
                 failures += 1
-                if error.code() not in policy.codes or failures >= policy.max_attempts:
+                if not resumable or error.code() not in policy.codes or failures >= policy.max_attempts:
                     raise from_rpc_error(error) from None
                 delay = min(policy.initial_backoff * policy.multiplier ** (failures - 1), policy.max_backoff)
                 if deadline is not None and time.monotonic() + delay >= deadline:
@@ -264,7 +276,7 @@ class AsyncClient:
         async def call(left: float, metadata: Metadata) -> orchestrator_pb2.CancelJobResponse:
             return await self._stub.CancelJob(request, timeout=left, metadata=metadata)
 
-        return Job.from_proto((await self._unary("CancelJob", call, timeout, True)).job)
+        return Job.from_proto((await self._unary("CancelJob", call, timeout)).job)
 
     async def get_job(self, job: Job | str, *, timeout: float | None = None) -> Job:
         request = orchestrator_pb2.GetJobRequest(name=_job_name(job))
@@ -272,7 +284,7 @@ class AsyncClient:
         async def call(left: float, metadata: Metadata) -> orchestrator_pb2.GetJobResponse:
             return await self._stub.GetJob(request, timeout=left, metadata=metadata)
 
-        return Job.from_proto((await self._unary("GetJob", call, timeout, True)).job)
+        return Job.from_proto((await self._unary("GetJob", call, timeout)).job)
 
     async def list_jobs(
         self,
@@ -294,7 +306,7 @@ class AsyncClient:
             async def call(left: float, metadata: Metadata) -> orchestrator_pb2.ListJobsResponse:
                 return await self._stub.ListJobs(request, timeout=left, metadata=metadata)
 
-            response = await self._unary("ListJobs", call, timeout, True)
+            response = await self._unary("ListJobs", call, timeout)
             return [Job.from_proto(j) for j in response.jobs], response.next_page_token
 
         async for job in _paged(page, limit):
@@ -309,7 +321,7 @@ class AsyncClient:
         async def call(left: float, metadata: Metadata) -> orchestrator_pb2.GetTrackResponse:
             return await self._stub.GetTrack(request, timeout=left, metadata=metadata)
 
-        response = await self._unary("GetTrack", call, timeout, True)
+        response = await self._unary("GetTrack", call, timeout)
         return Track.from_proto(response.track, response)
 
     async def list_tracks(
@@ -323,7 +335,7 @@ class AsyncClient:
             async def call(left: float, metadata: Metadata) -> orchestrator_pb2.ListTracksResponse:
                 return await self._stub.ListTracks(request, timeout=left, metadata=metadata)
 
-            response = await self._unary("ListTracks", call, timeout, True)
+            response = await self._unary("ListTracks", call, timeout)
             return [Track.from_proto(t) for t in response.tracks], response.next_page_token
 
         async for track in _paged(page, limit):
@@ -336,7 +348,7 @@ class AsyncClient:
         async def call(left: float, metadata: Metadata) -> orchestrator_pb2.DeleteTrackResponse:
             return await self._stub.DeleteTrack(request, timeout=left, metadata=metadata)
 
-        return (await self._unary("DeleteTrack", call, timeout, False)).name
+        return (await self._unary("DeleteTrack", call, timeout)).name
 
     async def variation(
         self,
@@ -373,7 +385,7 @@ class AsyncClient:
         async def call(left: float, metadata: Metadata) -> orchestrator_pb2.CreateVariationResponse:
             return await self._stub.CreateVariation(request, timeout=left, metadata=metadata)
 
-        return Job.from_proto((await self._unary("CreateVariation", call, timeout, True)).job)
+        return Job.from_proto((await self._unary("CreateVariation", call, timeout)).job)
 
     async def similar(
         self,
@@ -399,7 +411,7 @@ class AsyncClient:
         async def call(left: float, metadata: Metadata) -> orchestrator_pb2.SearchSimilarTracksResponse:
             return await self._stub.SearchSimilarTracks(request, timeout=left, metadata=metadata)
 
-        response = await self._unary("SearchSimilarTracks", call, timeout, True)
+        response = await self._unary("SearchSimilarTracks", call, timeout)
         return [SimilarTrack(Track.from_proto(m.track), m.score) for m in response.tracks]
 
     async def lineage(
@@ -427,7 +439,7 @@ class AsyncClient:
             async def call(left: float, metadata: Metadata) -> orchestrator_pb2.GetLineageResponse:
                 return await self._stub.GetLineage(request, timeout=left, metadata=metadata)
 
-            response = await self._unary("GetLineage", call, timeout, True)
+            response = await self._unary("GetLineage", call, timeout)
             return [LineageNode.from_proto(n) for n in response.nodes], response.next_page_token
 
         async for node in _paged(page, limit):

@@ -2,7 +2,8 @@
 
 Every Cadenza server attaches one `google.rpc.ErrorInfo` (reason, domain, metadata) to a failed call;
 `CadenzaError.reason` and `.metadata` expose it, e.g. a NotFound's `metadata["resource"]` names
-the job or track that was asked for.
+the job or track that was asked for. A `google.rpc.RetryInfo` becomes `.retry_after` (seconds), a
+`google.rpc.BadRequest` `.violations` ((field, description) pairs).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
-
-_DETAILS_KEY = "grpc-status-details-bin"
+from grpc_status import rpc_status
 
 
 class CadenzaError(Exception):
@@ -29,6 +29,8 @@ class CadenzaError(Exception):
         domain: str = "",
         metadata: Mapping[str, str] | None = None,
         code: grpc.StatusCode | None = None,
+        retry_after: float | None = None,
+        violations: list[tuple[str, str]] | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -37,6 +39,10 @@ class CadenzaError(Exception):
         self.metadata: dict[str, str] = dict(metadata or {})
         if code is not None:
             self.code = code
+        # Seconds the server asks to wait before retrying (google.rpc.RetryInfo), when it knows.
+        self.retry_after = retry_after
+        # (field, description) of each wrong request field (google.rpc.BadRequest).
+        self.violations: list[tuple[str, str]] = list(violations or [])
 
     @property
     def resource(self) -> str | None:
@@ -84,14 +90,6 @@ class ResourceExhausted(CadenzaError):
     """Quota or capacity ran out; `retry_after` says how long to wait, when the server knows."""
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
-
-    @property
-    def retry_after(self) -> float | None:
-        value = self.metadata.get("retry_after_seconds")
-        try:
-            return float(value) if value else None
-        except ValueError:
-            return None
 
 
 class Unavailable(CadenzaError):
@@ -168,22 +166,35 @@ _BY_CODE: dict[grpc.StatusCode, type[CadenzaError]] = {
 }
 
 
-def _error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
-    trailing: Any = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
-    for key, value in trailing or ():
-        if key == _DETAILS_KEY and isinstance(value, bytes):
-            for detail in status_pb2.Status.FromString(value).details:
-                info = error_details_pb2.ErrorInfo()
-                if detail.Unpack(info):
-                    return info
+def _status(error: grpc.RpcError) -> status_pb2.Status | None:
+    call: Any = error
+    if not hasattr(call, "trailing_metadata"):
+        return None
+    try:
+        status: status_pb2.Status | None = rpc_status.from_call(call)
+    except ValueError:  # details that disagree with the call's own code or message
+        return None
+    return status
+
+
+def _detail(status: status_pb2.Status | None, kind: type[Any]) -> Any:
+    for detail in status.details if status is not None else ():
+        if detail.Is(kind.DESCRIPTOR):
+            found = kind()
+            detail.Unpack(found)
+            return found
     return None
 
 
 def from_rpc_error(error: grpc.RpcError) -> CadenzaError:
-    """The exception for a failed call: its class by status code, its ErrorInfo attached."""
+    """The exception for a failed call: its class by status code, its ErrorInfo, RetryInfo and
+    BadRequest attached."""
     code: grpc.StatusCode = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     message: str = (error.details() if hasattr(error, "details") else None) or str(error)
-    info = _error_info(error)
+    status = _status(error)
+    info: error_details_pb2.ErrorInfo | None = _detail(status, error_details_pb2.ErrorInfo)
+    retry = _detail(status, error_details_pb2.RetryInfo)
+    bad = _detail(status, error_details_pb2.BadRequest)
     cls = _BY_CODE.get(code, CadenzaError)
     return cls(
         message,
@@ -191,4 +202,6 @@ def from_rpc_error(error: grpc.RpcError) -> CadenzaError:
         domain=info.domain if info else "",
         metadata=dict(info.metadata) if info else None,
         code=code,
+        retry_after=retry.retry_delay.ToTimedelta().total_seconds() if retry else None,
+        violations=[(v.field, v.description) for v in bad.field_violations] if bad else None,
     )

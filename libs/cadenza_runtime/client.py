@@ -1,13 +1,16 @@
-"""Channels to Cadenza services: keepalive, TLS, tracing, the caller's identity, default deadlines
-and retries.
+"""Channels to Cadenza services: keepalive, TLS, tracing, the caller's identity, deadlines and
+retries.
+
+Every call gets a deadline: its own timeout (unary calls: else DEFAULT_UNARY_TIMEOUT_SECONDS), cut to
+what is left of the deadline of the call this process is serving (cadenza_runtime.deadlines).
 
 Every call to a `cadenza.<service>.v1` method carries this process's service token for that service
 (`authorization: Bearer ...`, cadenza_runtime.identity) and, when the process acts for an end user
 (`identity.act_for`), that user in `x-cadenza-acting-user`. Health checks and calls to the public
 orchestrator API go without.
 
-Retries on UNAVAILABLE are configured through the gRPC service config, only for methods that are
-safe to repeat (reads, and writes that are idempotent by design such as upserts and deletes).
+Retries on UNAVAILABLE are configured through the gRPC service config, for exactly the methods whose
+proto declares them safe to repeat (`option idempotency_level`, cadenza_client.idempotency).
 Load balancing too: "round_robin" on a dns:/// target keeps a connection to every address the name
 resolves to (a headless Service's pods) and spreads calls over them.
 """
@@ -21,7 +24,9 @@ from typing import Any
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
 
+from cadenza_client.idempotency import is_idempotent
 from cadenza_runtime.config import CadenzaConfig, ServiceEndpoint
+from cadenza_runtime.deadlines import hop_timeout
 from cadenza_runtime.identity import (
     ACTING_USER_HEADER,
     AUTHORIZATION_HEADER,
@@ -35,9 +40,6 @@ from cadenza_runtime.tls import channel_credentials
 
 DEFAULT_UNARY_TIMEOUT_SECONDS = 30.0
 
-_IDEMPOTENT_PREFIXES = ("Get", "List", "Search", "Stat", "Find", "Upsert", "Record", "Embed", "Delete", "Put")
-_IDEMPOTENT_EXTRA = {"CreateJob", "CreateTrack", "RegisterModelVersion", "AnnotateJob", "UpdateUserDefaults"}
-
 _RETRY_POLICY = {
     "maxAttempts": 5,
     "initialBackoff": "0.1s",
@@ -47,18 +49,14 @@ _RETRY_POLICY = {
 }
 
 
-def is_idempotent(method_name: str) -> bool:
-    return method_name.startswith(_IDEMPOTENT_PREFIXES) or method_name in _IDEMPOTENT_EXTRA
-
-
 def retry_service_config(services: Iterable[ServiceDescriptor], load_balancing: str = "pick_first") -> str:
-    """Service config JSON retrying UNAVAILABLE on the idempotent unary and server-streaming methods,
-    with the given load-balancing policy."""
+    """Service config JSON retrying UNAVAILABLE on the methods declared idempotent, with the given
+    load-balancing policy."""
     names = [
         {"service": service.full_name, "method": method.name}
         for service in services
         for method in service.methods
-        if is_idempotent(method.name) and not method.client_streaming
+        if is_idempotent(method)
     ]
     config: dict[str, Any] = (
         {"methodConfig": [{"name": names, "retryPolicy": _RETRY_POLICY}]} if names else {}
@@ -68,24 +66,48 @@ def retry_service_config(services: Iterable[ServiceDescriptor], load_balancing: 
     return json.dumps(config)
 
 
-class _DefaultDeadline(aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
-    """Gives unary calls without an explicit timeout a default deadline, so nothing hangs forever."""
+def _bounded(details: aio.ClientCallDetails, configured: float | None) -> aio.ClientCallDetails:
+    timeout = hop_timeout(configured)
+    if timeout == details.timeout:
+        return details
+    return aio.ClientCallDetails(
+        details.method, timeout, details.metadata, details.credentials, details.wait_for_ready
+    )
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
+
+class _UnaryDeadline(aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+    """Unary calls: the call's timeout, else the channel's default (so nothing hangs forever), cut to
+    the served caller's remaining deadline (cadenza_runtime.deadlines)."""
+
+    def __init__(self, default: float | None):
+        self.default = default
 
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: aio.ClientCallDetails, request: Any
     ) -> Any:
-        if client_call_details.timeout is None:
-            client_call_details = aio.ClientCallDetails(
-                client_call_details.method,
-                self.seconds,
-                client_call_details.metadata,
-                client_call_details.credentials,
-                client_call_details.wait_for_ready,
-            )
-        return await continuation(client_call_details, request)
+        configured = self.default if client_call_details.timeout is None else client_call_details.timeout
+        return await continuation(_bounded(client_call_details, configured), request)
+
+
+class _UnaryStreamDeadline(aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
+    """Streams keep their own timeout (none by default), cut to the served caller's deadline."""
+
+    async def intercept_unary_stream(
+        self, continuation: Callable[..., Any], client_call_details: aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await continuation(_bounded(client_call_details, client_call_details.timeout), request)
+
+
+class _StreamUnaryDeadline(aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
+    async def intercept_stream_unary(
+        self, continuation: Callable[..., Any], client_call_details: aio.ClientCallDetails, requests: Any
+    ) -> Any:
+        return await continuation(_bounded(client_call_details, client_call_details.timeout), requests)
+
+
+def deadline_interceptors(default_timeout: float | None) -> list[Any]:
+    """One interceptor per call shape the suite's protos use (none has a bidirectional stream)."""
+    return [_UnaryDeadline(default_timeout), _UnaryStreamDeadline(), _StreamUnaryDeadline()]
 
 
 # The orchestrator's API is the public edge: its callers present end-user tokens, never ours.
@@ -142,8 +164,7 @@ def create_channel(
     process's identity (`identity.name`; none: anonymous), keepalive, retries, the load-balancing
     policy and (if configured) TLS."""
     interceptors = client_tracing_interceptors(identity_stamp(signer_for(config)))
-    if default_timeout is not None:
-        interceptors.append(_DefaultDeadline(default_timeout))
+    interceptors.extend(deadline_interceptors(default_timeout))
     options = channel_options(services, load_balancing)
     if config.tls.enabled:
         return aio.secure_channel(

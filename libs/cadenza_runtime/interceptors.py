@@ -1,6 +1,7 @@
 """The server interceptor: each call gets a SERVER span and its rate/error/latency metrics, its
-caller is checked against the method's allowance (cadenza_runtime.access), and domain errors become
-canonical statuses with ErrorInfo.
+caller is checked against the method's allowance (cadenza_runtime.access), its deadline bounds the
+calls it makes downstream (cadenza_runtime.deadlines), and domain errors become canonical statuses
+with their google.rpc details (cadenza_runtime.errors).
 
 One interceptor does all three in one wrapper, so a call (and each message of a stream) passes
 through one extra frame, not one per concern; the wrapped handler (and the method's access check)
@@ -20,6 +21,7 @@ import grpc
 from grpc import aio
 
 from cadenza_runtime.access import AccessGuard, Check
+from cadenza_runtime.deadlines import note_caller_deadline
 from cadenza_runtime.errors import CadenzaError, Internal, Unimplemented
 from cadenza_runtime.metrics import RpcMetrics
 from cadenza_runtime.telemetry import end_server_span, rpc_attributes, start_server_span, status_code
@@ -30,7 +32,8 @@ Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs o
 
 
 async def _abort(context: aio.ServicerContext[Any, Any], error: CadenzaError) -> None:
-    await context.abort(error.code, error.message, trailing_metadata=error.trailing_metadata())
+    status = error.to_grpc_status()
+    await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
 
 
 def _unexpected(method: str, exc: BaseException) -> CadenzaError:
@@ -49,6 +52,7 @@ def _wrap_unary(
 
     async def wrapper(request_or_iterator: Any, context: aio.ServicerContext[Any, Any]) -> Any:
         started = time.perf_counter()
+        note_caller_deadline(context)  # this call's task only: grpc serves each call in its own task
         span, token = start_server_span(method, attributes, context)
         unset = grpc.StatusCode.OK  # the code when the handler and abort() set none
         try:
@@ -83,6 +87,7 @@ def _wrap_stream(
 
     async def wrapper(request_or_iterator: Any, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         started = time.perf_counter()
+        note_caller_deadline(context)  # this call's task only: grpc serves each call in its own task
         span, token = start_server_span(method, attributes, context)
         unset = grpc.StatusCode.OK
         try:

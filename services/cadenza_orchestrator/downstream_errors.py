@@ -17,8 +17,10 @@ import grpc
 from grpc import aio
 from opentelemetry import trace
 
+from cadenza_runtime.deadlines import caller_out_of_time
 from cadenza_runtime.errors import (
     CadenzaError,
+    DeadlineExceeded,
     FailedPrecondition,
     Internal,
     NotFound,
@@ -63,6 +65,13 @@ def translate(error: aio.AioRpcError, service: str) -> CadenzaError:
     trace = trace_id()
     _log.warning("%s call failed: %s: %s (trace %s)", service, code.name, error.details(), trace or "-")
     where = {"service": service, **({"trace_id": trace} if trace else {})}
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED and caller_out_of_time():
+        # The hop carried the caller's own deadline (cadenza_runtime.deadlines): that ran out.
+        return DeadlineExceeded(
+            f"the request's deadline ran out while the {service} service was working on it; "
+            "retry with a longer deadline",
+            metadata=where,
+        )
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return Unavailable(f"the {service} service is not reachable; retry shortly", metadata=where)
     if code not in _CALLER_CODES:

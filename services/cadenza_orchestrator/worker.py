@@ -56,6 +56,9 @@ class Worker:
                 if job is None:
                     slots.release()
                     continue
+                # A job outlives the SubmitGeneration/Generate call that admitted it: it runs here,
+                # outside any request, so no caller's deadline (cadenza_runtime.deadlines) bounds
+                # its streams and saga; each step has its own timeouts and retry budget instead.
                 task = asyncio.create_task(self._execute(job), name=f"job-{job.name}")
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)

@@ -31,12 +31,8 @@ T = TypeVar("T")
 NOT_LOADED_CODES = frozenset({101, 103, 201, 202})
 # Collection not found: the bootstrap creates it again, empty (its rows went with it).
 MISSING_CODE = ErrorCode.COLLECTION_NOT_FOUND
-# Retry hint (ErrorInfo metadata "retry_after_seconds") when Milvus is down or still loading.
+# Retry hint (google.rpc.RetryInfo) when Milvus is down or still loading.
 RETRY_AFTER_SECONDS = 1.0
-
-
-def retry_hint() -> dict[str, str]:
-    return {"retry_after_seconds": f"{RETRY_AFTER_SECONDS:.3f}"}
 
 
 def is_not_loaded(exc: BaseException) -> bool:
@@ -90,7 +86,7 @@ class CollectionRecovery:
                 raise Unavailable(
                     f"{exc}; retry later",
                     reason="MILVUS_UNAVAILABLE",
-                    metadata=retry_hint(),
+                    retry_after_seconds=RETRY_AFTER_SECONDS,
                 ) from exc
             except SchemaMismatch as exc:
                 raise FailedPrecondition(str(exc), reason="SCHEMA_MISMATCH") from exc

@@ -9,6 +9,7 @@ from grpc import aio
 
 from cadenza.common.v1 import types_pb2
 from cadenza.vector.v1 import vector_pb2, vector_pb2_grpc
+from cadenza_runtime.deadlines import hop_timeout
 from cadenza_runtime.errors import InvalidArgument, NotFound
 from cadenza_vector.filters import build_expression
 from cadenza_vector.schema import CREATE_TIME, MODEL_VERSION, TAGS, TRACK, USER, VECTOR
@@ -24,17 +25,14 @@ from cadenza_vector.validation import (
     check_vector,
 )
 
-# Bound on one Milvus call when the caller set no deadline.
+# Bound on one Milvus call, cut to the caller's deadline when it has one.
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
 Context = aio.ServicerContext[Any, Any]
 
 
-def _timeout(context: Context) -> float:
-    remaining = context.time_remaining()
-    if remaining is None:
-        return DEFAULT_TIMEOUT_SECONDS
-    return max(0.05, min(remaining, DEFAULT_TIMEOUT_SECONDS))
+def _timeout() -> float:
+    return hop_timeout(DEFAULT_TIMEOUT_SECONDS)
 
 
 class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
@@ -72,7 +70,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
                 TAGS: check_tags(embedding.tags, f"{field}.tags"),
                 CREATE_TIME: check_create_time(embedding.create_time_seconds, f"{field}.create_time_seconds"),
             }
-        timeout = _timeout(context)
+        timeout = _timeout()
         for kind, by_track in rows.items():
             await self._store.upsert(kind, list(by_track.values()), timeout)
         return vector_pb2.UpsertEmbeddingsResponse(upserted=len(request.embeddings))
@@ -82,7 +80,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
     ) -> vector_pb2.GetEmbeddingResponse:
         kind = check_kind(request.kind)
         track = check_track(request.track)
-        stored = await self._store.get(kind, track, _timeout(context))
+        stored = await self._store.get(kind, track, _timeout())
         if stored is None:
             raise NotFound(
                 f"{track} has no {types_pb2.EmbeddingKind.Name(kind)} embedding; upsert it first",
@@ -98,7 +96,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
         kind = check_kind(request.kind)
         top_k = check_top_k(request.top_k)
         dimension = self._store.specs[kind].dimension
-        timeout = _timeout(context)
+        timeout = _timeout()
         query = request.WhichOneof("query")
         if query is None:
             raise InvalidArgument("set either vector or track as the query", metadata={"field": "query"})
@@ -126,7 +124,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
         self, request: vector_pb2.DeleteTrackEmbeddingsRequest, context: Context
     ) -> vector_pb2.DeleteTrackEmbeddingsResponse:
         track = check_track(request.track)
-        deleted = await self._store.delete(track, _timeout(context))
+        deleted = await self._store.delete(track, _timeout())
         return vector_pb2.DeleteTrackEmbeddingsResponse(deleted=deleted)
 
     async def GetStats(
@@ -135,7 +133,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
         response = vector_pb2.GetStatsResponse(
             backend=self._store.backend, server_version=self._store.server_version
         )
-        for info in await self._store.stats(_timeout(context)):
+        for info in await self._store.stats(_timeout()):
             response.collections.add(
                 kind=info.spec.kind,
                 collection=info.spec.name,

@@ -30,7 +30,7 @@ from cadenza_runtime.metrics import store_call
 from cadenza_vector.batching import Batcher
 from cadenza_vector.bootstrap import connect_kwargs
 from cadenza_vector.filters import string_list
-from cadenza_vector.recovery import CollectionRecovery, is_not_loaded, retry_hint
+from cadenza_vector.recovery import RETRY_AFTER_SECONDS, CollectionRecovery, is_not_loaded
 from cadenza_vector.schema import (
     CREATE_TIME,
     MODEL_VERSION,
@@ -295,12 +295,11 @@ async def _translated(uri: str) -> AsyncIterator[None]:
 def translate_error(exc: BaseException, uri: str) -> CadenzaError:
     """The status a caller can act on for a failed Milvus call."""
     message = getattr(exc, "message", None) or str(exc)
-    retry = retry_hint()
     unreachable = Unavailable(
         f"Milvus at {uri} is unreachable or too slow ({message}); retry later, and check it with "
         f"`cadenza status`",
         reason="MILVUS_UNAVAILABLE",
-        metadata=retry,
+        retry_after_seconds=RETRY_AFTER_SECONDS,
     )
     if isinstance(exc, TimeoutError):
         return unreachable
@@ -329,7 +328,7 @@ def translate_error(exc: BaseException, uri: str) -> CadenzaError:
         return Unavailable(
             f"a vector collection is not loaded in Milvus at {uri} yet ({message}); retry later",
             reason="COLLECTION_NOT_LOADED",
-            metadata=retry,
+            retry_after_seconds=RETRY_AFTER_SECONDS,
         )
     if code == ErrorCode.COLLECTION_NOT_FOUND:
         return FailedPrecondition(
@@ -342,6 +341,6 @@ def translate_error(exc: BaseException, uri: str) -> CadenzaError:
         return Unavailable(
             f"Milvus at {uri} is not ready ({message}); retry later",
             reason="MILVUS_UNAVAILABLE",
-            metadata=retry,
+            retry_after_seconds=RETRY_AFTER_SECONDS,
         )
     return Internal(f"Milvus call failed: {message}", reason="MILVUS_ERROR")

@@ -22,7 +22,7 @@ from neo4j import AsyncDriver
 from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
 from cadenza_graph.app import create_service
 from cadenza_runtime.config import CadenzaConfig
-from cadenza_runtime.errors import error_info_from_rpc_error
+from cadenza_runtime.errors import error_info_from_rpc_error, retry_after_from_rpc_error
 from tests.conftest import serve
 from tests.graph.support import Namespace, expect_status, write_graph
 
@@ -299,7 +299,7 @@ async def test_a_full_queue_is_resource_exhausted_with_a_retry_hint(
         assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
         info = error_info_from_rpc_error(error)
         assert info is not None and info.reason == "GRAPH_ANALYTICS_BUSY"
-        assert float(info.metadata["retry_after_seconds"]) >= 1.0
+        assert (retry_after_from_rpc_error(error) or 0) >= 1.0
         assert "retry in about" in (error.details() or "")
 
 

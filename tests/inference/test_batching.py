@@ -13,7 +13,7 @@ from grpc import aio
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
 from cadenza_inference.app import create_service
 from cadenza_runtime.config import CadenzaConfig
-from cadenza_runtime.errors import error_info_from_rpc_error
+from cadenza_runtime.errors import error_info_from_rpc_error, retry_after_from_rpc_error
 from cadenza_runtime.server import CadenzaServer
 from tests.conftest import serve
 from tests.inference.support import (
@@ -197,7 +197,7 @@ async def test_a_full_queue_refuses_with_a_retry_hint(batching: tuple[CadenzaSer
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     info = error_info_from_rpc_error(error)
     assert info is not None and info.reason == "QUEUE_FULL"
-    assert float(info.metadata["retry_after_seconds"]) > 0
+    assert (retry_after_from_rpc_error(error) or 0) > 0
     assert "retry" in (error.details() or "")
     for call in calls:
         call.cancel()

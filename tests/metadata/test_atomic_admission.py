@@ -9,7 +9,7 @@ import grpc
 from grpc import aio
 
 from cadenza.metadata.v1 import metadata_pb2
-from cadenza_runtime.errors import error_info_from_rpc_error
+from cadenza_runtime.errors import error_info_from_rpc_error, retry_after_from_rpc_error
 from tests.metadata.support import create_request, new_user
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ async def test_thirty_parallel_creates_admit_exactly_the_limit(stub: MetadataSer
             assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error.details()
             info = error_info_from_rpc_error(error)
             assert info is not None and info.reason == "TOO_MANY_ACTIVE_JOBS"
-            assert float(info.metadata["retry_after_seconds"]) > 0
+            assert (retry_after_from_rpc_error(error) or 0) > 0
             return "refused"
 
     outcomes = await asyncio.gather(*(submit(i) for i in range(PARALLEL)))

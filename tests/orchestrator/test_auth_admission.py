@@ -20,7 +20,7 @@ from cadenza.common.v1 import types_pb2
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from cadenza_orchestrator.app import create_service
 from cadenza_runtime.config import CadenzaConfig, OrchestratorConfig
-from cadenza_runtime.errors import error_info_from_rpc_error
+from cadenza_runtime.errors import error_info_from_rpc_error, retry_after_from_rpc_error
 from tests.conftest import serve
 from tests.orchestrator.conftest import Caller, new_caller
 from tests.orchestrator.flows import params, submit, watch
@@ -274,7 +274,7 @@ async def test_rate_limit_and_active_job_limit_are_resource_exhausted_with_a_ret
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     info = error_info_from_rpc_error(error)
     assert info is not None and info.reason == "TOO_MANY_ACTIVE_JOBS"
-    assert float(info.metadata["retry_after_seconds"]) > 0
+    assert (retry_after_from_rpc_error(error) or 0) > 0
     # Retrying an active request (same parameters) is not a new submission: same job, no limit applies.
     assert (await submit(user, request_id="one", **slow)).name == first.name
     for job in (first, second):
@@ -285,7 +285,7 @@ async def test_rate_limit_and_active_job_limit_are_resource_exhausted_with_a_ret
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     info = error_info_from_rpc_error(error)
     assert info is not None and info.reason == "RATE_LIMITED"
-    assert 0 < float(info.metadata["retry_after_seconds"]) <= 60
+    assert 0 < (retry_after_from_rpc_error(error) or 0) <= 60
     # Another user has a window of their own.
     other = new_caller(config, strict_replica)
     fresh = await submit(other, request_id="one")

@@ -17,7 +17,7 @@ from cadenza.metadata.v1 import metadata_pb2
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from cadenza_orchestrator.app import create_service
 from cadenza_runtime.config import CadenzaConfig, OrchestratorConfig
-from cadenza_runtime.errors import error_info_from_rpc_error
+from cadenza_runtime.errors import error_info_from_rpc_error, retry_after_from_rpc_error
 from tests.conftest import serve
 from tests.orchestrator.conftest import Caller, new_caller
 from tests.orchestrator.flows import progressing, submit, watch
@@ -151,7 +151,7 @@ async def test_one_stream_per_user_on_a_tight_replica(
     error = await _status(second.read())
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and _reason(error) == "TOO_MANY_STREAMS"
     info = error_info_from_rpc_error(error)
-    assert info is not None and float(info.metadata["retry_after_seconds"]) > 0
+    assert info is not None and (retry_after_from_rpc_error(error) or 0) > 0
     first.cancel()
     await asyncio.sleep(0.5)
     third = user.stub.WatchJob(orchestrator_pb2.WatchJobRequest(name=job.name), metadata=user.md)

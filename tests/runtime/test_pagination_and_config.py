@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from cadenza.metadata.v1 import metadata_pb2
-from cadenza_runtime.client import is_idempotent, retry_service_config
 from cadenza_runtime.config import CadenzaConfig, Profile
 from cadenza_runtime.errors import InvalidArgument
 from cadenza_runtime.pagination import PageTokenCodec, page_size
@@ -68,14 +65,3 @@ def test_prod_profile_refuses_development_secrets(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CADENZA_PROFILE", "prod")
     with pytest.raises(ValueError, match="development secrets"):
         CadenzaConfig()
-
-
-def test_retries_only_for_idempotent_methods() -> None:
-    assert is_idempotent("GetJob") and is_idempotent("ListTracks") and is_idempotent("CreateJob")
-    assert not is_idempotent("TransitionJob") and not is_idempotent("ClaimJob")
-    assert not is_idempotent("CheckRateLimit")
-    service = metadata_pb2.DESCRIPTOR.services_by_name["MetadataService"]
-    names = {
-        entry["method"] for entry in json.loads(retry_service_config([service]))["methodConfig"][0]["name"]
-    }
-    assert "GetJob" in names and "ClaimJob" not in names and "AppendJobEvent" not in names

@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.orchestrator.harness import REPO
 
 LIBS = REPO / "libs"
-ALLOWED_IMPORTS = {"grpc", "grpc_health", "google", "cadenza", "cadenza_client"}
+ALLOWED_IMPORTS = {"grpc", "grpc_health", "grpc_status", "google", "cadenza", "cadenza_client"}
 
 
 def test_the_client_imports_only_grpc_protobuf_and_the_generated_code() -> None:
@@ -69,4 +69,10 @@ def test_the_wheel_carries_the_client_and_the_messages_only(tmp_path: Path) -> N
     assert tops == {"cadenza", "cadenza_client"}
     assert "cadenza/orchestrator/v1/orchestrator_pb2.py" in names and "cadenza_client/py.typed" in names
     requires = {req.split(">")[0].split("=")[0].strip() for req in metadata.get_all("Requires-Dist") or []}
-    assert requires == {"grpcio", "grpcio-health-checking", "protobuf", "googleapis-common-protos"}
+    assert requires == {
+        "grpcio",
+        "grpcio-health-checking",
+        "grpcio-status",
+        "protobuf",
+        "googleapis-common-protos",
+    }

@@ -19,7 +19,7 @@ from pymilvus import MilvusClient
 
 from cadenza.vector.v1 import vector_pb2, vector_pb2_grpc
 from cadenza_runtime.config import CadenzaConfig
-from cadenza_runtime.errors import error_info_from_rpc_error
+from cadenza_runtime.errors import error_info_from_rpc_error, retry_after_from_rpc_error
 from cadenza_vector.app import create_service
 from tests.conftest import serve
 from tests.vector.conftest import LATENT_COLLECTION, LATENT_DIM, PROMPT_COLLECTION, PROMPT_DIM, backend_config
@@ -58,7 +58,7 @@ async def expect_unavailable(call: Awaitable[object]) -> None:
     assert "retry later" in (error.details() or ""), error.details()
     info = error_info_from_rpc_error(error)
     assert info is not None and info.reason == "MILVUS_UNAVAILABLE", info
-    assert float(info.metadata["retry_after_seconds"]) > 0
+    assert (retry_after_from_rpc_error(error) or 0) > 0
 
 
 def reloads(caplog: pytest.LogCaptureFixture, collection: str) -> int:

@@ -180,7 +180,7 @@ class GraphServiceServicer:
         Graph analytics run in worker processes, never on the request path, and are cached per graph
         version (a counter every write bumps), so a repeated call on an unchanged graph is cheap. At most
         graph.analytics_workers run and graph.analytics_queue_size wait; one more is RESOURCE_EXHAUSTED
-        with ErrorInfo reason GRAPH_ANALYTICS_BUSY and metadata retry_after_seconds. A call waits until
+        with ErrorInfo reason GRAPH_ANALYTICS_BUSY and a google.rpc.RetryInfo. A call waits until
         its deadline at most (DEADLINE_EXCEEDED); a queued computation nobody waits for any more is
         dropped, a running one finishes and is cached.
 

@@ -74,8 +74,8 @@ class InferenceServiceServicer:
     def Generate(self, request, context):
         """Streams: accepted (queue position), one progress event per denoising step,
         result chunks (audio, latent, embeddings), then a summary. Failure ends the stream with a status.
-        Bad input is INVALID_ARGUMENT before any compute; a full queue is RESOURCE_EXHAUSTED with
-        ErrorInfo metadata "retry_after_seconds". Concurrent requests with the same model, length, steps,
+        Bad input is INVALID_ARGUMENT before any compute; a full queue is RESOURCE_EXHAUSTED with a
+        google.rpc.RetryInfo. Concurrent requests with the same model, length, steps,
         scheduler and strength are denoised in one batch; a request joins a batch only when the batch
         starts. Cancelling the call (or its deadline passing) removes it from its batch at the next step.
         """

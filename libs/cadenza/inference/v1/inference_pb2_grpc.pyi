@@ -36,8 +36,8 @@ class InferenceServiceStub:
     Generate: _grpc.UnaryStreamMultiCallable[_inference_pb2.GenerateRequest, _inference_pb2.GenerateResponse]
     """Streams: accepted (queue position), one progress event per denoising step,
     result chunks (audio, latent, embeddings), then a summary. Failure ends the stream with a status.
-    Bad input is INVALID_ARGUMENT before any compute; a full queue is RESOURCE_EXHAUSTED with
-    ErrorInfo metadata "retry_after_seconds". Concurrent requests with the same model, length, steps,
+    Bad input is INVALID_ARGUMENT before any compute; a full queue is RESOURCE_EXHAUSTED with a
+    google.rpc.RetryInfo. Concurrent requests with the same model, length, steps,
     scheduler and strength are denoised in one batch; a request joins a batch only when the batch
     starts. Cancelling the call (or its deadline passing) removes it from its batch at the next step.
     """
@@ -63,8 +63,8 @@ class InferenceServiceAsyncStub(InferenceServiceStub):
     Generate: _aio.UnaryStreamMultiCallable[_inference_pb2.GenerateRequest, _inference_pb2.GenerateResponse]  # type: ignore[assignment]
     """Streams: accepted (queue position), one progress event per denoising step,
     result chunks (audio, latent, embeddings), then a summary. Failure ends the stream with a status.
-    Bad input is INVALID_ARGUMENT before any compute; a full queue is RESOURCE_EXHAUSTED with
-    ErrorInfo metadata "retry_after_seconds". Concurrent requests with the same model, length, steps,
+    Bad input is INVALID_ARGUMENT before any compute; a full queue is RESOURCE_EXHAUSTED with a
+    google.rpc.RetryInfo. Concurrent requests with the same model, length, steps,
     scheduler and strength are denoised in one batch; a request joins a batch only when the batch
     starts. Cancelling the call (or its deadline passing) removes it from its batch at the next step.
     """
@@ -93,8 +93,8 @@ class InferenceServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_inference_pb2.GenerateResponse], _abc.AsyncIterator[_inference_pb2.GenerateResponse]]:
         """Streams: accepted (queue position), one progress event per denoising step,
         result chunks (audio, latent, embeddings), then a summary. Failure ends the stream with a status.
-        Bad input is INVALID_ARGUMENT before any compute; a full queue is RESOURCE_EXHAUSTED with
-        ErrorInfo metadata "retry_after_seconds". Concurrent requests with the same model, length, steps,
+        Bad input is INVALID_ARGUMENT before any compute; a full queue is RESOURCE_EXHAUSTED with a
+        google.rpc.RetryInfo. Concurrent requests with the same model, length, steps,
         scheduler and strength are denoised in one batch; a request joins a batch only when the batch
         starts. Cancelling the call (or its deadline passing) removes it from its batch at the next step.
         """

@@ -197,7 +197,7 @@ class OrchestratorServiceServicer:
     def ListCommunities(self, request, context):
         """Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
         carry. Computed by the graph service off the request path and cached until the graph changes;
-        RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+        RESOURCE_EXHAUSTED (with a google.rpc.RetryInfo) while it is busy.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -54,7 +54,7 @@ class OrchestratorServiceStub:
     ListCommunities: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.ListCommunitiesRequest, _orchestrator_pb2.ListCommunitiesResponse]
     """Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
     carry. Computed by the graph service off the request path and cached until the graph changes;
-    RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+    RESOURCE_EXHAUSTED (with a google.rpc.RetryInfo) while it is busy.
     """
     ListCentralTracks: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.ListCentralTracksRequest, _orchestrator_pb2.ListCentralTracksResponse]
     """Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities."""
@@ -87,7 +87,7 @@ class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
     ListCommunities: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.ListCommunitiesRequest, _orchestrator_pb2.ListCommunitiesResponse]  # type: ignore[assignment]
     """Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
     carry. Computed by the graph service off the request path and cached until the graph changes;
-    RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+    RESOURCE_EXHAUSTED (with a google.rpc.RetryInfo) while it is busy.
     """
     ListCentralTracks: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.ListCentralTracksRequest, _orchestrator_pb2.ListCentralTracksResponse]  # type: ignore[assignment]
     """Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities."""
@@ -195,7 +195,7 @@ class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_orchestrator_pb2.ListCommunitiesResponse, _abc.Awaitable[_orchestrator_pb2.ListCommunitiesResponse]]:
         """Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
         carry. Computed by the graph service off the request path and cached until the graph changes;
-        RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+        RESOURCE_EXHAUSTED (with a google.rpc.RetryInfo) while it is busy.
         """
 
     @_abc_1.abstractmethod

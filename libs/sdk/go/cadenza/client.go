@@ -21,6 +21,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"time"
 
 	commonv1 "cadenza.dev/sdk/gen/cadenza/common/v1"
 	orchestratorv1 "cadenza.dev/sdk/gen/cadenza/orchestrator/v1"
@@ -194,4 +195,19 @@ func ErrorInfo(err error) (*errdetails.ErrorInfo, bool) {
 		}
 	}
 	return nil, false
+}
+
+// RetryDelay returns how long the server asks to wait before retrying, from the google.rpc.RetryInfo
+// in an error status's details (sent with RESOURCE_EXHAUSTED and UNAVAILABLE when the server knows).
+func RetryDelay(err error) (time.Duration, bool) {
+	st, ok := status.FromError(err)
+	if !ok {
+		return 0, false
+	}
+	for _, detail := range st.Details() {
+		if retry, ok := detail.(*errdetails.RetryInfo); ok {
+			return retry.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
 }

@@ -3307,25 +3307,25 @@ const file_cadenza_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x1dCENTRALITY_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18CENTRALITY_METHOD_DEGREE\x10\x01\x12\x1e\n" +
 	"\x1aCENTRALITY_METHOD_PAGERANK\x10\x02\x12!\n" +
-	"\x1dCENTRALITY_METHOD_BETWEENNESS\x10\x032\xee\f\n" +
-	"\x13OrchestratorService\x12w\n" +
-	"\x10SubmitGeneration\x120.cadenza.orchestrator.v1.SubmitGenerationRequest\x1a1.cadenza.orchestrator.v1.SubmitGenerationResponse\x12a\n" +
-	"\bWatchJob\x12(.cadenza.orchestrator.v1.WatchJobRequest\x1a).cadenza.orchestrator.v1.WatchJobResponse0\x01\x12a\n" +
-	"\bGenerate\x12(.cadenza.orchestrator.v1.GenerateRequest\x1a).cadenza.orchestrator.v1.GenerateResponse0\x01\x12b\n" +
-	"\tCancelJob\x12).cadenza.orchestrator.v1.CancelJobRequest\x1a*.cadenza.orchestrator.v1.CancelJobResponse\x12Y\n" +
-	"\x06GetJob\x12&.cadenza.orchestrator.v1.GetJobRequest\x1a'.cadenza.orchestrator.v1.GetJobResponse\x12_\n" +
-	"\bListJobs\x12(.cadenza.orchestrator.v1.ListJobsRequest\x1a).cadenza.orchestrator.v1.ListJobsResponse\x12_\n" +
-	"\bGetTrack\x12(.cadenza.orchestrator.v1.GetTrackRequest\x1a).cadenza.orchestrator.v1.GetTrackResponse\x12e\n" +
+	"\x1dCENTRALITY_METHOD_BETWEENNESS\x10\x032\xb4\r\n" +
+	"\x13OrchestratorService\x12|\n" +
+	"\x10SubmitGeneration\x120.cadenza.orchestrator.v1.SubmitGenerationRequest\x1a1.cadenza.orchestrator.v1.SubmitGenerationResponse\"\x03\x90\x02\x02\x12f\n" +
+	"\bWatchJob\x12(.cadenza.orchestrator.v1.WatchJobRequest\x1a).cadenza.orchestrator.v1.WatchJobResponse\"\x03\x90\x02\x010\x01\x12f\n" +
+	"\bGenerate\x12(.cadenza.orchestrator.v1.GenerateRequest\x1a).cadenza.orchestrator.v1.GenerateResponse\"\x03\x90\x02\x020\x01\x12g\n" +
+	"\tCancelJob\x12).cadenza.orchestrator.v1.CancelJobRequest\x1a*.cadenza.orchestrator.v1.CancelJobResponse\"\x03\x90\x02\x02\x12^\n" +
+	"\x06GetJob\x12&.cadenza.orchestrator.v1.GetJobRequest\x1a'.cadenza.orchestrator.v1.GetJobResponse\"\x03\x90\x02\x01\x12d\n" +
+	"\bListJobs\x12(.cadenza.orchestrator.v1.ListJobsRequest\x1a).cadenza.orchestrator.v1.ListJobsResponse\"\x03\x90\x02\x01\x12d\n" +
+	"\bGetTrack\x12(.cadenza.orchestrator.v1.GetTrackRequest\x1a).cadenza.orchestrator.v1.GetTrackResponse\"\x03\x90\x02\x01\x12j\n" +
 	"\n" +
-	"ListTracks\x12*.cadenza.orchestrator.v1.ListTracksRequest\x1a+.cadenza.orchestrator.v1.ListTracksResponse\x12t\n" +
-	"\x0fCreateVariation\x12/.cadenza.orchestrator.v1.CreateVariationRequest\x1a0.cadenza.orchestrator.v1.CreateVariationResponse\x12\x80\x01\n" +
-	"\x13SearchSimilarTracks\x123.cadenza.orchestrator.v1.SearchSimilarTracksRequest\x1a4.cadenza.orchestrator.v1.SearchSimilarTracksResponse\x12e\n" +
+	"ListTracks\x12*.cadenza.orchestrator.v1.ListTracksRequest\x1a+.cadenza.orchestrator.v1.ListTracksResponse\"\x03\x90\x02\x01\x12y\n" +
+	"\x0fCreateVariation\x12/.cadenza.orchestrator.v1.CreateVariationRequest\x1a0.cadenza.orchestrator.v1.CreateVariationResponse\"\x03\x90\x02\x02\x12\x85\x01\n" +
+	"\x13SearchSimilarTracks\x123.cadenza.orchestrator.v1.SearchSimilarTracksRequest\x1a4.cadenza.orchestrator.v1.SearchSimilarTracksResponse\"\x03\x90\x02\x01\x12j\n" +
 	"\n" +
-	"GetLineage\x12*.cadenza.orchestrator.v1.GetLineageRequest\x1a+.cadenza.orchestrator.v1.GetLineageResponse\x12h\n" +
-	"\vDeleteTrack\x12+.cadenza.orchestrator.v1.DeleteTrackRequest\x1a,.cadenza.orchestrator.v1.DeleteTrackResponse\x12t\n" +
-	"\x0fListCommunities\x12/.cadenza.orchestrator.v1.ListCommunitiesRequest\x1a0.cadenza.orchestrator.v1.ListCommunitiesResponse\x12z\n" +
-	"\x11ListCentralTracks\x121.cadenza.orchestrator.v1.ListCentralTracksRequest\x1a2.cadenza.orchestrator.v1.ListCentralTracksResponse\x12t\n" +
-	"\x0fListCentralTags\x12/.cadenza.orchestrator.v1.ListCentralTagsRequest\x1a0.cadenza.orchestrator.v1.ListCentralTagsResponseB\xea\x01\n" +
+	"GetLineage\x12*.cadenza.orchestrator.v1.GetLineageRequest\x1a+.cadenza.orchestrator.v1.GetLineageResponse\"\x03\x90\x02\x01\x12h\n" +
+	"\vDeleteTrack\x12+.cadenza.orchestrator.v1.DeleteTrackRequest\x1a,.cadenza.orchestrator.v1.DeleteTrackResponse\x12y\n" +
+	"\x0fListCommunities\x12/.cadenza.orchestrator.v1.ListCommunitiesRequest\x1a0.cadenza.orchestrator.v1.ListCommunitiesResponse\"\x03\x90\x02\x01\x12\x7f\n" +
+	"\x11ListCentralTracks\x121.cadenza.orchestrator.v1.ListCentralTracksRequest\x1a2.cadenza.orchestrator.v1.ListCentralTracksResponse\"\x03\x90\x02\x01\x12y\n" +
+	"\x0fListCentralTags\x12/.cadenza.orchestrator.v1.ListCentralTagsRequest\x1a0.cadenza.orchestrator.v1.ListCentralTagsResponse\"\x03\x90\x02\x01B\xea\x01\n" +
 	"\x1bcom.cadenza.orchestrator.v1B\x11OrchestratorProtoP\x01Z:cadenza.dev/sdk/gen/cadenza/orchestrator/v1;orchestratorv1\xa2\x02\x03COX\xaa\x02\x17Cadenza.Orchestrator.V1\xca\x02\x17Cadenza\\Orchestrator\\V1\xe2\x02#Cadenza\\Orchestrator\\V1\\GPBMetadata\xea\x02\x19Cadenza::Orchestrator::V1b\x06proto3"
 
 var (

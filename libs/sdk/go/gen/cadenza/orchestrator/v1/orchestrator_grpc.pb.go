@@ -62,7 +62,7 @@ type OrchestratorServiceClient interface {
 	DeleteTrack(ctx context.Context, in *DeleteTrackRequest, opts ...grpc.CallOption) (*DeleteTrackResponse, error)
 	// Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
 	// carry. Computed by the graph service off the request path and cached until the graph changes;
-	// RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+	// RESOURCE_EXHAUSTED (with a google.rpc.RetryInfo) while it is busy.
 	ListCommunities(ctx context.Context, in *ListCommunitiesRequest, opts ...grpc.CallOption) (*ListCommunitiesResponse, error)
 	// Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities.
 	ListCentralTracks(ctx context.Context, in *ListCentralTracksRequest, opts ...grpc.CallOption) (*ListCentralTracksResponse, error)
@@ -272,7 +272,7 @@ type OrchestratorServiceServer interface {
 	DeleteTrack(context.Context, *DeleteTrackRequest) (*DeleteTrackResponse, error)
 	// Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
 	// carry. Computed by the graph service off the request path and cached until the graph changes;
-	// RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+	// RESOURCE_EXHAUSTED (with a google.rpc.RetryInfo) while it is busy.
 	ListCommunities(context.Context, *ListCommunitiesRequest) (*ListCommunitiesResponse, error)
 	// Your most central tracks (degree, PageRank or betweenness), scoped like ListCommunities.
 	ListCentralTracks(context.Context, *ListCentralTracksRequest) (*ListCentralTracksResponse, error)

@@ -402,53 +402,55 @@ public final class OrchestratorProto {
       "tralityMethod\022!\n\035CENTRALITY_METHOD_UNSPE" +
       "CIFIED\020\000\022\034\n\030CENTRALITY_METHOD_DEGREE\020\001\022\036" +
       "\n\032CENTRALITY_METHOD_PAGERANK\020\002\022!\n\035CENTRA" +
-      "LITY_METHOD_BETWEENNESS\020\0032\356\014\n\023Orchestrat" +
-      "orService\022w\n\020SubmitGeneration\0220.cadenza." +
+      "LITY_METHOD_BETWEENNESS\020\0032\264\r\n\023Orchestrat" +
+      "orService\022|\n\020SubmitGeneration\0220.cadenza." +
       "orchestrator.v1.SubmitGenerationRequest\032" +
       "1.cadenza.orchestrator.v1.SubmitGenerati" +
-      "onResponse\022a\n\010WatchJob\022(.cadenza.orchest" +
-      "rator.v1.WatchJobRequest\032).cadenza.orche" +
-      "strator.v1.WatchJobResponse0\001\022a\n\010Generat" +
-      "e\022(.cadenza.orchestrator.v1.GenerateRequ" +
-      "est\032).cadenza.orchestrator.v1.GenerateRe" +
-      "sponse0\001\022b\n\tCancelJob\022).cadenza.orchestr" +
-      "ator.v1.CancelJobRequest\032*.cadenza.orche" +
-      "strator.v1.CancelJobResponse\022Y\n\006GetJob\022&" +
-      ".cadenza.orchestrator.v1.GetJobRequest\032\'" +
-      ".cadenza.orchestrator.v1.GetJobResponse\022" +
-      "_\n\010ListJobs\022(.cadenza.orchestrator.v1.Li" +
-      "stJobsRequest\032).cadenza.orchestrator.v1." +
-      "ListJobsResponse\022_\n\010GetTrack\022(.cadenza.o" +
-      "rchestrator.v1.GetTrackRequest\032).cadenza" +
-      ".orchestrator.v1.GetTrackResponse\022e\n\nLis" +
-      "tTracks\022*.cadenza.orchestrator.v1.ListTr" +
-      "acksRequest\032+.cadenza.orchestrator.v1.Li" +
-      "stTracksResponse\022t\n\017CreateVariation\022/.ca" +
+      "onResponse\"\003\220\002\002\022f\n\010WatchJob\022(.cadenza.or" +
+      "chestrator.v1.WatchJobRequest\032).cadenza." +
+      "orchestrator.v1.WatchJobResponse\"\003\220\002\0010\001\022" +
+      "f\n\010Generate\022(.cadenza.orchestrator.v1.Ge" +
+      "nerateRequest\032).cadenza.orchestrator.v1." +
+      "GenerateResponse\"\003\220\002\0020\001\022g\n\tCancelJob\022).c" +
+      "adenza.orchestrator.v1.CancelJobRequest\032" +
+      "*.cadenza.orchestrator.v1.CancelJobRespo" +
+      "nse\"\003\220\002\002\022^\n\006GetJob\022&.cadenza.orchestrato" +
+      "r.v1.GetJobRequest\032\'.cadenza.orchestrato" +
+      "r.v1.GetJobResponse\"\003\220\002\001\022d\n\010ListJobs\022(.c" +
+      "adenza.orchestrator.v1.ListJobsRequest\032)" +
+      ".cadenza.orchestrator.v1.ListJobsRespons" +
+      "e\"\003\220\002\001\022d\n\010GetTrack\022(.cadenza.orchestrato" +
+      "r.v1.GetTrackRequest\032).cadenza.orchestra" +
+      "tor.v1.GetTrackResponse\"\003\220\002\001\022j\n\nListTrac" +
+      "ks\022*.cadenza.orchestrator.v1.ListTracksR" +
+      "equest\032+.cadenza.orchestrator.v1.ListTra" +
+      "cksResponse\"\003\220\002\001\022y\n\017CreateVariation\022/.ca" +
       "denza.orchestrator.v1.CreateVariationReq" +
       "uest\0320.cadenza.orchestrator.v1.CreateVar" +
-      "iationResponse\022\200\001\n\023SearchSimilarTracks\0223" +
-      ".cadenza.orchestrator.v1.SearchSimilarTr" +
-      "acksRequest\0324.cadenza.orchestrator.v1.Se" +
-      "archSimilarTracksResponse\022e\n\nGetLineage\022" +
-      "*.cadenza.orchestrator.v1.GetLineageRequ" +
-      "est\032+.cadenza.orchestrator.v1.GetLineage" +
-      "Response\022h\n\013DeleteTrack\022+.cadenza.orches" +
-      "trator.v1.DeleteTrackRequest\032,.cadenza.o" +
-      "rchestrator.v1.DeleteTrackResponse\022t\n\017Li" +
-      "stCommunities\022/.cadenza.orchestrator.v1." +
-      "ListCommunitiesRequest\0320.cadenza.orchest" +
-      "rator.v1.ListCommunitiesResponse\022z\n\021List" +
-      "CentralTracks\0221.cadenza.orchestrator.v1." +
-      "ListCentralTracksRequest\0322.cadenza.orche" +
-      "strator.v1.ListCentralTracksResponse\022t\n\017" +
-      "ListCentralTags\022/.cadenza.orchestrator.v" +
-      "1.ListCentralTagsRequest\0320.cadenza.orche" +
-      "strator.v1.ListCentralTagsResponseB\256\001\n\033d" +
-      "ev.cadenza.orchestrator.v1B\021Orchestrator" +
-      "ProtoP\001\242\002\003COX\252\002\027Cadenza.Orchestrator.V1\312" +
-      "\002\027Cadenza\\Orchestrator\\V1\342\002#Cadenza\\Orch" +
-      "estrator\\V1\\GPBMetadata\352\002\031Cadenza::Orche" +
-      "strator::V1b\006proto3"
+      "iationResponse\"\003\220\002\002\022\205\001\n\023SearchSimilarTra" +
+      "cks\0223.cadenza.orchestrator.v1.SearchSimi" +
+      "larTracksRequest\0324.cadenza.orchestrator." +
+      "v1.SearchSimilarTracksResponse\"\003\220\002\001\022j\n\nG" +
+      "etLineage\022*.cadenza.orchestrator.v1.GetL" +
+      "ineageRequest\032+.cadenza.orchestrator.v1." +
+      "GetLineageResponse\"\003\220\002\001\022h\n\013DeleteTrack\022+" +
+      ".cadenza.orchestrator.v1.DeleteTrackRequ" +
+      "est\032,.cadenza.orchestrator.v1.DeleteTrac" +
+      "kResponse\022y\n\017ListCommunities\022/.cadenza.o" +
+      "rchestrator.v1.ListCommunitiesRequest\0320." +
+      "cadenza.orchestrator.v1.ListCommunitiesR" +
+      "esponse\"\003\220\002\001\022\177\n\021ListCentralTracks\0221.cade" +
+      "nza.orchestrator.v1.ListCentralTracksReq" +
+      "uest\0322.cadenza.orchestrator.v1.ListCentr" +
+      "alTracksResponse\"\003\220\002\001\022y\n\017ListCentralTags" +
+      "\022/.cadenza.orchestrator.v1.ListCentralTa" +
+      "gsRequest\0320.cadenza.orchestrator.v1.List" +
+      "CentralTagsResponse\"\003\220\002\001B\256\001\n\033dev.cadenza" +
+      ".orchestrator.v1B\021OrchestratorProtoP\001\242\002\003" +
+      "COX\252\002\027Cadenza.Orchestrator.V1\312\002\027Cadenza\\" +
+      "Orchestrator\\V1\342\002#Cadenza\\Orchestrator\\V" +
+      "1\\GPBMetadata\352\002\031Cadenza::Orchestrator::V" +
+      "1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,

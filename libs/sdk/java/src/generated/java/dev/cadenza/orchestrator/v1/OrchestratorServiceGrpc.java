@@ -33,6 +33,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.SubmitGenerationRequest, dev.cadenza.orchestrator.v1.SubmitGenerationResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "SubmitGeneration"))
+              .setIdempotent(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.SubmitGenerationRequest.getDefaultInstance()))
@@ -64,6 +65,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.WatchJobRequest, dev.cadenza.orchestrator.v1.WatchJobResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "WatchJob"))
+              .setSafe(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.WatchJobRequest.getDefaultInstance()))
@@ -95,6 +97,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.GenerateRequest, dev.cadenza.orchestrator.v1.GenerateResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "Generate"))
+              .setIdempotent(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.GenerateRequest.getDefaultInstance()))
@@ -126,6 +129,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.CancelJobRequest, dev.cadenza.orchestrator.v1.CancelJobResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "CancelJob"))
+              .setIdempotent(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.CancelJobRequest.getDefaultInstance()))
@@ -157,6 +161,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.GetJobRequest, dev.cadenza.orchestrator.v1.GetJobResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "GetJob"))
+              .setSafe(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.GetJobRequest.getDefaultInstance()))
@@ -188,6 +193,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.ListJobsRequest, dev.cadenza.orchestrator.v1.ListJobsResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListJobs"))
+              .setSafe(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.ListJobsRequest.getDefaultInstance()))
@@ -219,6 +225,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.GetTrackRequest, dev.cadenza.orchestrator.v1.GetTrackResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "GetTrack"))
+              .setSafe(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.GetTrackRequest.getDefaultInstance()))
@@ -250,6 +257,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.ListTracksRequest, dev.cadenza.orchestrator.v1.ListTracksResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListTracks"))
+              .setSafe(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.ListTracksRequest.getDefaultInstance()))
@@ -281,6 +289,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.CreateVariationRequest, dev.cadenza.orchestrator.v1.CreateVariationResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "CreateVariation"))
+              .setIdempotent(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.CreateVariationRequest.getDefaultInstance()))
@@ -312,6 +321,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.SearchSimilarTracksRequest, dev.cadenza.orchestrator.v1.SearchSimilarTracksResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "SearchSimilarTracks"))
+              .setSafe(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.SearchSimilarTracksRequest.getDefaultInstance()))
@@ -343,6 +353,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.GetLineageRequest, dev.cadenza.orchestrator.v1.GetLineageResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "GetLineage"))
+              .setSafe(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.GetLineageRequest.getDefaultInstance()))
@@ -405,6 +416,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.ListCommunitiesRequest, dev.cadenza.orchestrator.v1.ListCommunitiesResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListCommunities"))
+              .setSafe(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.ListCommunitiesRequest.getDefaultInstance()))
@@ -436,6 +448,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.ListCentralTracksRequest, dev.cadenza.orchestrator.v1.ListCentralTracksResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListCentralTracks"))
+              .setSafe(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.ListCentralTracksRequest.getDefaultInstance()))
@@ -467,6 +480,7 @@ public final class OrchestratorServiceGrpc {
               io.grpc.MethodDescriptor.<dev.cadenza.orchestrator.v1.ListCentralTagsRequest, dev.cadenza.orchestrator.v1.ListCentralTagsResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListCentralTags"))
+              .setSafe(true)
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.cadenza.orchestrator.v1.ListCentralTagsRequest.getDefaultInstance()))
@@ -652,7 +666,7 @@ public final class OrchestratorServiceGrpc {
      * <pre>
      * Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
      * carry. Computed by the graph service off the request path and cached until the graph changes;
-     * RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+     * RESOURCE_EXHAUSTED (with a google.rpc.RetryInfo) while it is busy.
      * </pre>
      */
     default void listCommunities(dev.cadenza.orchestrator.v1.ListCommunitiesRequest request,
@@ -832,7 +846,7 @@ public final class OrchestratorServiceGrpc {
      * <pre>
      * Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
      * carry. Computed by the graph service off the request path and cached until the graph changes;
-     * RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+     * RESOURCE_EXHAUSTED (with a google.rpc.RetryInfo) while it is busy.
      * </pre>
      */
     public void listCommunities(dev.cadenza.orchestrator.v1.ListCommunitiesRequest request,
@@ -993,7 +1007,7 @@ public final class OrchestratorServiceGrpc {
      * <pre>
      * Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
      * carry. Computed by the graph service off the request path and cached until the graph changes;
-     * RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+     * RESOURCE_EXHAUSTED (with a google.rpc.RetryInfo) while it is busy.
      * </pre>
      */
     public dev.cadenza.orchestrator.v1.ListCommunitiesResponse listCommunities(dev.cadenza.orchestrator.v1.ListCommunitiesRequest request) throws io.grpc.StatusException {
@@ -1149,7 +1163,7 @@ public final class OrchestratorServiceGrpc {
      * <pre>
      * Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
      * carry. Computed by the graph service off the request path and cached until the graph changes;
-     * RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+     * RESOURCE_EXHAUSTED (with a google.rpc.RetryInfo) while it is busy.
      * </pre>
      */
     public dev.cadenza.orchestrator.v1.ListCommunitiesResponse listCommunities(dev.cadenza.orchestrator.v1.ListCommunitiesRequest request) {
@@ -1293,7 +1307,7 @@ public final class OrchestratorServiceGrpc {
      * <pre>
      * Communities of your tracks (an admin: of one user's, or of every track), or of the tags they
      * carry. Computed by the graph service off the request path and cached until the graph changes;
-     * RESOURCE_EXHAUSTED (retry_after_seconds in the ErrorInfo) while it is busy.
+     * RESOURCE_EXHAUSTED (with a google.rpc.RetryInfo) while it is busy.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.cadenza.orchestrator.v1.ListCommunitiesResponse> listCommunities(
