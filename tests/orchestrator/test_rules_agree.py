@@ -20,11 +20,12 @@ from cadenza_inference.registry import VERSION_PATTERN
 from cadenza_metadata import jobs as metadata_jobs
 from cadenza_metadata import validation as metadata_validation
 from cadenza_orchestrator import names as orchestrator_names
-from cadenza_orchestrator.auth import Authenticator, mint_token
+from cadenza_orchestrator.auth import Authenticator
 from cadenza_orchestrator.validation import validate_params, validate_request_id
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import InvalidArgument
 from cadenza_runtime.rules import limits, names
+from cadenza_runtime.user_tokens import mint_token
 from cadenza_vector import validation as vector_validation
 
 # Identity-provider subjects metadata has always stored; the orchestrator refused the last three.
