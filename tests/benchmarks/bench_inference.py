@@ -343,8 +343,8 @@ def service_module() -> ModuleType | str:
         # The service process imports all of it; importing it here fails fast with the missing name.
         import cadenza_inference.app  # noqa: F401
         from tests.benchmarks import inference_service
-    except ImportError as exc:
-        return f"the service stack is not installed ({exc})"
+    except Exception as exc:  # ImportError, or a protobuf runtime older than the generated code
+        return f"the service stack is not installed or does not import ({type(exc).__name__}: {exc})"
     return inference_service
 
 
