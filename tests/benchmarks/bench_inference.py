@@ -1,57 +1,80 @@
-"""Inference benchmark: the bare torch model loop vs the gRPC service around it, on this machine.
+"""Inference benchmark: the bare torch model loop, batching, and the gRPC service around them.
 
-    python tests/benchmarks/bench_inference.py [--rounds 3] [--quick] [--only model|scaling|throughput|streaming]
+    python tests/benchmarks/bench_inference.py [--device cpu|cuda] [--rounds 3] [--quick] [--only SECTION]
 
-1. Model: seconds per denoising step and the real-time factor (seconds of audio per second of
-   compute: conditioning + 30 steps + decode) for 10 s and 30 s clips at 30 steps.
-2. Denoiser cost against sequence length (1x, 2x, 4x, 8x frames): one guided step; linear
+1. rtf: real-time factor RTF = seconds of compute per second of audio (lower is better; conditioning
+   + 30 steps + decode of one request, batch of 1) for 10, 30 and 120 s clips, with s/step and the
+   decode time. 120 s is past the service's 30 s limit: the bench raises the limit of its own copy
+   of the model to show how the cost grows.
+2. scaling: denoiser cost against sequence length (1x, 2x, 4x, 8x frames), one guided step; linear
    attention should make it grow about linearly.
-3. Throughput of 4 and 8 concurrent Generate calls: a service that batches (max_batch_size 8) vs
-   the same service with max_batch_size 1 (one request at a time), for a short and a long clip.
-4. Streaming overhead: time per step seen by a gRPC client (between the first and last Progress)
-   vs the bare model loop, same request, alternating, in the same run.
+3. batching: 4 concurrent requests in this process, for 2 s and 10 s clips: one batch of 4 (conditioning,
+   steps, then each row decoded and encoded alone, as the service's batcher does) vs the same 4 run one
+   at a time, alternating. Also prints how far a batched row is from its solo run (0 on CPU).
+4. throughput: the same through the service (`python -m cadenza_inference` as its own process, over
+   gRPC): max_batch_size 8 vs 1, for 4 and 8 concurrent Generate calls.
+5. streaming: time per step seen by a gRPC client vs the bare model loop, same request, alternating.
+
+Sections 1-3 need only torch, numpy and this repository's code; 4 and 5 need the whole service stack
+and are skipped, with the reason printed, where it is not installed. With --device cuda every
+section runs on the first GPU (the services too) and the peak GPU memory is printed.
 
 Every section uses the model the service serves by default (the bundled cadenza-tiny-1; run with
-`CADENZA_INFERENCE__CHECKPOINT_PATH=` for the untrained preset), so bare loop and service compare like
-with like. The services run as their own processes (`python -m cadenza_inference` on a spare port), like in
-production; the bare loop runs in this process. Every figure is the median of --rounds rounds
-(minimum for the microbenchmarks), and the load average is printed with them: the machine is shared.
+`CADENZA_INFERENCE__CHECKPOINT_PATH=` for the untrained preset). Every figure is the median of
+--rounds rounds (minimum for the microbenchmarks), and the load average is printed with them: the
+machine may be shared. `rows()` runs 1, 3 and 4 and returns one summary row per figure.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this directory comes first on sys.path; the repository root is needed too.
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
 # isort: off
-import cadenza_inference  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads)
+import cadenza_inference  # noqa: E402, F401  (first: it sets OMP_WAIT_POLICY before torch loads)
 
 # isort: on
-import argparse
-import asyncio
-import contextlib
-import os
-import signal
-import socket
-import statistics
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import dataclasses  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from types import ModuleType  # noqa: E402
+from typing import TYPE_CHECKING, NamedTuple  # noqa: E402
 
-import grpc
-import torch
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+import torch  # noqa: E402
 
-from cadenza.common.v1 import types_pb2
-from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
-from cadenza_inference.app import default_model
-from cadenza_inference.devices import resolve_compute
-from cadenza_inference.model import DiffusionPipeline, GenerationRequest
-from cadenza_runtime.client import create_channel
-from cadenza_runtime.config import load_config
+from cadenza_inference.model import (  # noqa: E402
+    BatchState,
+    DiffusionPipeline,
+    GenerationRequest,
+    float32_to_bytes,
+    load_checkpoint,
+    random_pipeline,
+    to_pcm16_wav,
+)
+
+if TYPE_CHECKING:
+    from tests.benchmarks.inference_service import Streamed, Throughput
 
 PROMPT = "warm analog synth pads over a slow beat"
-SECTIONS = ("model", "scaling", "throughput", "streaming")
+SECTIONS = ("rtf", "scaling", "batching", "throughput", "streaming")
 TAGS = ("ambient", "90bpm")
+RTF_CLIPS = (10.0, 30.0, 120.0)
+BATCH_CASES = ((2.0, 30), (10.0, 30))
+CONCURRENT = 4
+BATCHING_GOAL = 1.5
+BUNDLED = REPO / "deploy" / "models" / "cadenza-tiny-1.ckpt"
 
 
 def load() -> str:
@@ -59,11 +82,37 @@ def load() -> str:
     return f"load {one:.1f}/{five:.1f} on {os.cpu_count()} cores"
 
 
-def median(values: list[float]) -> float:
+def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
-# 1, 2 and 4: the bare model in this process.
+def sync(device: torch.device) -> None:
+    """Kernels run asynchronously on a GPU: wait for them before reading a clock."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_memory(device: torch.device) -> str:
+    if device.type != "cuda":
+        return ""
+    return f"{torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB"
+
+
+def load_model(device: torch.device, longest_seconds: float) -> DiffusionPipeline:
+    """The service's default model, read directly (no service configuration stack needed), with
+    its clip limit raised to `longest_seconds` (lengths only: the weights are the same)."""
+    path = os.environ.get("CADENZA_INFERENCE__CHECKPOINT_PATH")
+    if path == "":
+        pipeline = random_pipeline(version="cadenza-untrained-0", device=device)
+    elif path is None:
+        card = json.loads(BUNDLED.with_suffix(".json").read_text())
+        pipeline = load_checkpoint(BUNDLED, expected_sha256=card["sha256"], device=device)
+    else:
+        sha256 = os.environ.get("CADENZA_INFERENCE__CHECKPOINT_SHA256")
+        pipeline = load_checkpoint(Path(path), expected_sha256=sha256, device=device)
+    limit = max(pipeline.config.max_duration_seconds, longest_seconds)
+    pipeline.config = dataclasses.replace(pipeline.config, max_duration_seconds=limit)
+    return pipeline
 
 
 def model_request(seconds: float, steps: int, seed: int = 1, request_id: str = "r") -> GenerationRequest:
@@ -72,50 +121,118 @@ def model_request(seconds: float, steps: int, seed: int = 1, request_id: str = "
     )
 
 
+def finish_row(pipeline: DiffusionPipeline, state: BatchState, request_id: str) -> bytes:
+    """What the service does with a finished row (artifacts.render): decode it alone, WAV, latent
+    bytes, embeddings. Returns the latent bytes."""
+    latent = state.latent(request_id)
+    audio = to_pcm16_wav(pipeline.audio(state, request_id), pipeline.config.sample_rate)
+    latent_bytes = float32_to_bytes(latent)
+    pipeline.latent_embedding(latent).tolist()
+    state.prompt_embedding(request_id).tolist()
+    hashlib.sha256(audio).hexdigest()
+    return latent_bytes
+
+
+# 1. Real-time factor of the bare loop.
+
+
 @dataclass(frozen=True)
 class BareRun:
+    conditioning_seconds: float
     step_seconds: float  # wall time per denoising step
-    step_cpu_seconds: float  # CPU time (all threads) per step
-    total_seconds: float  # conditioning + every step + decode
+    decode_seconds: float  # decode + encode of the finished row
+    total_seconds: float
     total_cpu_seconds: float
 
 
 def bare_run(pipeline: DiffusionPipeline, seconds: float, steps: int) -> BareRun:
     """One request through the bare loop: conditioning, every step, decode."""
+    device = pipeline.device
+    sync(device)
     begin, begin_cpu = time.perf_counter(), time.process_time()
     state = pipeline.prepare([model_request(seconds, steps)])
-    stepping, stepping_cpu = time.perf_counter(), time.process_time()
+    sync(device)
+    stepping = time.perf_counter()
     while not state.done:
         pipeline.step(state)
-    stepped, stepped_cpu = time.perf_counter(), time.process_time()
-    pipeline.decode(state.latent("r"))
+    sync(device)
+    stepped = time.perf_counter()
+    finish_row(pipeline, state, "r")
+    sync(device)
     end, end_cpu = time.perf_counter(), time.process_time()
     return BareRun(
-        (stepped - stepping) / steps, (stepped_cpu - stepping_cpu) / steps, end - begin, end_cpu - begin_cpu
+        stepping - begin, (stepped - stepping) / steps, end - stepped, end - begin, end_cpu - begin_cpu
     )
 
 
-def bench_model(pipeline: DiffusionPipeline, rounds: int, clips: list[float]) -> None:
-    print(f"\n1. Model loop, 30 steps, batch of 1 ({load()})")
-    print("   RTF = seconds of audio per second of wall time; CPU RTF per CPU-second (both threads)")
-    print(f"   {'clip':>6} {'s/step':>8} {'CPU s/step':>10} {'total s':>8} {'RTF':>6} {'CPU RTF':>8}")
+@dataclass(frozen=True)
+class Rtf:
+    clip_seconds: float
+    runs: int
+    conditioning_seconds: float
+    step_seconds: float
+    decode_seconds: float
+    total_seconds: float
+    total_cpu_seconds: float
+    peak_memory: str
+
+    @property
+    def rtf(self) -> float:
+        return self.total_seconds / self.clip_seconds
+
+
+def measure_rtf(pipeline: DiffusionPipeline, rounds: int, clips: Sequence[float]) -> list[Rtf]:
+    results: list[Rtf] = []
+    device = pipeline.device
+    bare_run(pipeline, 2.0, 2)  # warm-up (first kernels, allocator)
     for seconds in clips:
-        runs = [bare_run(pipeline, seconds, 30) for _ in range(rounds)]
-        per_step = median([r.step_seconds for r in runs])
-        cpu_step = median([r.step_cpu_seconds for r in runs])
-        total = median([r.total_seconds for r in runs])
-        cpu_total = median([r.total_cpu_seconds for r in runs])
-        print(
-            f"   {seconds:>5.0f}s {per_step:>8.3f} {cpu_step:>10.3f} {total:>8.2f} "
-            f"{seconds / total:>5.1f}x {seconds / cpu_total:>7.1f}x"
+        # A 120 s clip costs minutes on a small CPU: once is enough there.
+        runs = 1 if seconds > 60 and device.type == "cpu" else rounds
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            bare_run(pipeline, seconds, 2)  # warm-up at this size (cuDNN/cuFFT plans)
+        measured = [bare_run(pipeline, seconds, 30) for _ in range(runs)]
+        results.append(
+            Rtf(
+                seconds,
+                runs,
+                median([r.conditioning_seconds for r in measured]),
+                median([r.step_seconds for r in measured]),
+                median([r.decode_seconds for r in measured]),
+                median([r.total_seconds for r in measured]),
+                median([r.total_cpu_seconds for r in measured]),
+                peak_memory(device),
+            )
         )
+    return results
+
+
+def bench_rtf(pipeline: DiffusionPipeline, rounds: int, clips: Sequence[float]) -> list[Rtf]:
+    print(f"\n1. Real-time factor of the bare model loop, 30 steps, batch of 1 ({load()})")
+    print("   RTF = seconds of compute per second of audio (lower is better; < 1 is faster than real time)")
+    results = measure_rtf(pipeline, rounds, clips)
+    print(
+        f"   {'clip':>6} {'runs':>4} {'cond s':>7} {'s/step':>8} {'decode s':>8} {'total s':>8} {'RTF':>7}"
+        f" {'x realtime':>10} {'CPU s':>7} {'peak GPU':>9}"
+    )
+    for r in results:
+        print(
+            f"   {r.clip_seconds:>5.0f}s {r.runs:>4} {r.conditioning_seconds:>7.3f} {r.step_seconds:>8.4f}"
+            f" {r.decode_seconds:>8.3f} {r.total_seconds:>8.2f} {r.rtf:>7.4f} {1 / r.rtf:>9.1f}x"
+            f" {r.total_cpu_seconds:>7.2f} {r.peak_memory:>9}"
+        )
+    return results
+
+
+# 2. Denoiser cost against sequence length.
 
 
 def bench_scaling(pipeline: DiffusionPipeline, rounds: int) -> None:
-    base = pipeline.config.max_frames // 8
+    base = pipeline.config.frames_for_duration(30.0) // 8
+    device = pipeline.device
     print(f"\n2. Denoiser cost vs sequence length, one guided step, batch of 1 ({load()})")
-    print("   minimum over repeats; the ratio uses CPU time, which the shared machine disturbs least")
-    print(f"   {'length':>6} {'frames':>6} {'wall ms':>8} {'CPU ms':>7} {'x 1x':>6} {'CPU us/frame':>12}")
+    print("   minimum over repeats; the ratio uses CPU time on a CPU (the shared machine disturbs it least)")
+    print(f"   {'length':>6} {'frames':>6} {'wall ms':>8} {'CPU ms':>7} {'x 1x':>6} {'us/frame':>9}")
     first = 0.0
     for factor in (1, 2, 4, 8):
         frames = base * factor
@@ -125,250 +242,288 @@ def bench_scaling(pipeline: DiffusionPipeline, rounds: int) -> None:
         pipeline.step(state)
         walls, cpus = [], []
         for _ in range(max(8, rounds * 3)):
+            sync(device)
             begin, begin_cpu = time.perf_counter(), time.process_time()
             pipeline.step(state)
+            sync(device)
             walls.append(time.perf_counter() - begin)
             cpus.append(time.process_time() - begin_cpu)
         wall, cpu = min(walls), min(cpus)
-        first = first or cpu
+        cost = cpu if device.type == "cpu" else wall
+        first = first or cost
         print(
-            f"   {factor:>5}x {frames:>6} {wall * 1e3:>8.1f} {cpu * 1e3:>7.1f} {cpu / first:>6.2f}"
-            f" {cpu / frames * 1e6:>12.1f}"
+            f"   {factor:>5}x {frames:>6} {wall * 1e3:>8.1f} {cpu * 1e3:>7.1f} {cost / first:>6.2f}"
+            f" {cost / frames * 1e6:>9.1f}"
         )
 
 
-# 3 and 4: the service as its own process.
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class ServiceProcess:
-    def __init__(self, max_batch_size: int, capacity: int = 32):
-        self.port = free_port()
-        env = dict(
-            os.environ,
-            CADENZA_SERVICES__INFERENCE__PORT=str(self.port),
-            CADENZA_INFERENCE__MAX_BATCH_SIZE=str(max_batch_size),
-            CADENZA_INFERENCE__QUEUE_CAPACITY=str(capacity),
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "cadenza_inference"], env=env, stderr=subprocess.DEVNULL
-        )
-        self.address = f"127.0.0.1:{self.port}"
-
-    async def wait_serving(self, channel: grpc.aio.Channel) -> None:
-        health = health_pb2_grpc.HealthStub(channel)
-        for _ in range(600):
-            with contextlib.suppress(grpc.aio.AioRpcError):
-                reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            if self.process.poll() is not None:
-                raise SystemExit(f"the inference service exited with {self.process.returncode}")
-            await asyncio.sleep(0.1)
-        raise SystemExit("the inference service did not report SERVING within 60 s")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the service process used so far (all its threads)."""
-        with open(f"/proc/{self.process.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=60)
+# 3. Batching in this process.
 
 
 @dataclass(frozen=True)
-class Service:
-    stub: inference_pb2_grpc.InferenceServiceAsyncStub
-    process: ServiceProcess
+class Batching:
+    clip_seconds: float
+    steps: int
+    count: int
+    serial_seconds: float  # the `count` requests one at a time
+    batched_seconds: float  # the same requests as one batch
+    serial_cpu_seconds: float  # CPU time of this process (all threads): robust on a shared machine
+    batched_cpu_seconds: float
+    largest_difference: float  # max |batched latent - solo latent| over every row
+
+    @property
+    def gain(self) -> float:
+        return self.serial_seconds / self.batched_seconds
+
+    @property
+    def cpu_gain(self) -> float:
+        return self.serial_cpu_seconds / self.batched_cpu_seconds
 
 
-@contextlib.asynccontextmanager
-async def service(max_batch_size: int) -> AsyncIterator[Service]:
-    process = ServiceProcess(max_batch_size)
-    channel = create_channel(process.address, load_config(), default_timeout=None)
-    try:
-        await process.wait_serving(channel)
-        yield Service(inference_pb2_grpc.InferenceServiceStub(channel), process)
-    finally:
-        await channel.close(None)
-        process.stop()
+def run_batch(pipeline: DiffusionPipeline, requests: Sequence[GenerationRequest]) -> list[bytes]:
+    """Conditioning, every step, then each row finished alone: the batcher's work for one batch."""
+    state = pipeline.prepare(requests)
+    while not state.done:
+        pipeline.step(state)
+    latents = [finish_row(pipeline, state, r.request_id) for r in requests]
+    sync(pipeline.device)
+    return latents
 
 
-def generate_request(
-    seconds: float, steps: int, seed: int, preview: int = -1
-) -> inference_pb2.GenerateRequest:
-    return inference_pb2.GenerateRequest(
-        request_id=f"bench-{seed}",
-        params=types_pb2.GenerationParams(
-            prompt=PROMPT, tags=TAGS, duration_seconds=seconds, steps=steps, seed=seed
-        ),
-        preview_interval=preview,
-    )
+def largest_difference(solo: list[bytes], batched: list[bytes]) -> float:
+    worst = 0.0
+    for a, b in zip(solo, batched, strict=True):
+        left = torch.frombuffer(bytearray(a), dtype=torch.float32)
+        right = torch.frombuffer(bytearray(b), dtype=torch.float32)
+        worst = max(worst, float((left - right).abs().max()))
+    return worst
 
 
-async def run_stream(
-    stub: inference_pb2_grpc.InferenceServiceAsyncStub,
-    message: inference_pb2.GenerateRequest,
-    on_progress: Callable[[inference_pb2.Progress], None] | None = None,
-) -> inference_pb2.Summary:
-    summary: inference_pb2.Summary | None = None
-    async for response in stub.Generate(message):
-        kind = response.WhichOneof("event")
-        if kind == "progress" and on_progress is not None:
-            on_progress(response.progress)
-        elif kind == "summary":
-            summary = response.summary
-    assert summary is not None
-    return summary
-
-
-@dataclass(frozen=True)
-class Burst:
-    wall_seconds: float
-    cpu_seconds: float  # used by the service process
-    largest_batch: int
-
-
-async def burst(target: Service, count: int, seconds: float, steps: int) -> Burst:
-    """`count` concurrent requests: wall time, the service's CPU time, the largest batch seen."""
-    sizes: list[int] = []
-    begin, begin_cpu = time.perf_counter(), target.process.cpu_seconds()
-    await asyncio.gather(
-        *(
-            run_stream(
-                target.stub, generate_request(seconds, steps, seed), lambda p: sizes.append(p.batch_size)
+def measure_batching(
+    pipeline: DiffusionPipeline, rounds: int, cases: Sequence[tuple[float, int]], count: int = CONCURRENT
+) -> list[Batching]:
+    results: list[Batching] = []
+    for seconds, steps in cases:
+        requests = [model_request(seconds, steps, seed=i, request_id=f"r{i}") for i in range(count)]
+        run_batch(pipeline, requests[:1])  # warm-up at this size
+        run_batch(pipeline, requests)
+        serial: list[tuple[float, float]] = []
+        batched: list[tuple[float, float]] = []
+        difference = 0.0
+        for _ in range(rounds):  # alternate so both see the same load
+            begin, begin_cpu = time.perf_counter(), time.process_time()
+            solo = [run_batch(pipeline, [r])[0] for r in requests]
+            serial.append((time.perf_counter() - begin, time.process_time() - begin_cpu))
+            begin, begin_cpu = time.perf_counter(), time.process_time()
+            together = run_batch(pipeline, requests)
+            batched.append((time.perf_counter() - begin, time.process_time() - begin_cpu))
+            difference = max(difference, largest_difference(solo, together))
+        results.append(
+            Batching(
+                seconds,
+                steps,
+                count,
+                median([wall for wall, _ in serial]),
+                median([wall for wall, _ in batched]),
+                median([cpu for _, cpu in serial]),
+                median([cpu for _, cpu in batched]),
+                difference,
             )
-            for seed in range(count)
         )
+    return results
+
+
+def bench_batching(
+    pipeline: DiffusionPipeline, rounds: int, cases: Sequence[tuple[float, int]]
+) -> list[Batching]:
+    print(f"\n3. {CONCURRENT} requests in this process: one batch vs one at a time ({load()})")
+    print("   wall seconds until all were decoded, and this process's CPU seconds for them (a shared")
+    print("   machine disturbs CPU time least); gain = one at a time / batched (goal >= 1.5x)")
+    results = measure_batching(pipeline, rounds, cases)
+    print(
+        f"   {'clip':>5} {'steps':>5} {'N':>2} {'serial s':>9} {'batched s':>9} {'gain':>6}"
+        f" {'serial CPU':>10} {'batched CPU':>11} {'gain':>6} {'max |batched - solo|':>21}"
     )
-    return Burst(time.perf_counter() - begin, target.process.cpu_seconds() - begin_cpu, max(sizes))
+    for r in results:
+        print(
+            f"   {r.clip_seconds:>4.0f}s {r.steps:>5} {r.count:>2} {r.serial_seconds:>9.2f}"
+            f" {r.batched_seconds:>9.2f} {r.gain:>5.2f}x {r.serial_cpu_seconds:>10.2f}"
+            f" {r.batched_cpu_seconds:>11.2f} {r.cpu_gain:>5.2f}x {r.largest_difference:>21.3g}"
+        )
+    print(f"   ({load()} at the end)")
+    return results
 
 
-async def bench_throughput(rounds: int, cases: list[tuple[float, int]]) -> None:
-    print(f"\n3. Throughput of N concurrent Generate calls: batching vs one at a time ({load()})")
+# 4 and 5: the service as its own process.
+
+
+def service_module() -> ModuleType | str:
+    """The gRPC half of the bench, or why it cannot run here (a missing part of the service stack)."""
+    try:
+        # The service process imports all of it; importing it here fails fast with the missing name.
+        import cadenza_inference.app  # noqa: F401
+        from tests.benchmarks import inference_service
+    except Exception as exc:  # ImportError, or a protobuf runtime older than the generated code
+        return f"the service stack is not installed or does not import ({type(exc).__name__}: {exc})"
+    return inference_service
+
+
+def bench_throughput(
+    module: ModuleType, rounds: int, cases: Sequence[tuple[float, int]], counts: tuple[int, ...], device: str
+) -> list[Throughput]:
+    print(f"\n4. N concurrent Generate calls through the service: batching vs one at a time ({load()})")
     print("   wall: seconds until all N finished; CPU: the service process's CPU seconds for them")
     print(
         f"   {'clip':>5} {'steps':>5} {'N':>2} {'batch':>5} {'serial s':>9} {'batched s':>9} {'gain':>6}"
         f" {'serial CPU':>10} {'batched CPU':>11} {'gain':>6}"
     )
-    async with service(max_batch_size=8) as batched, service(max_batch_size=1) as serial:
-        await run_stream(batched.stub, generate_request(1, 2, 0))  # warm both processes
-        await run_stream(serial.stub, generate_request(1, 2, 0))
-        for seconds, steps in cases:
-            for count in (4, 8):
-                one: list[Burst] = []
-                many: list[Burst] = []
-                for _ in range(rounds):  # alternate so both see the same load
-                    one.append(await burst(serial, count, seconds, steps))
-                    many.append(await burst(batched, count, seconds, steps))
-                wall_one, wall_many = (
-                    median([b.wall_seconds for b in one]),
-                    median([b.wall_seconds for b in many]),
-                )
-                cpu_one, cpu_many = (
-                    median([b.cpu_seconds for b in one]),
-                    median([b.cpu_seconds for b in many]),
-                )
-                largest = max(b.largest_batch for b in many)
-                print(
-                    f"   {seconds:>4.0f}s {steps:>5} {count:>2} {largest:>5} {wall_one:>9.2f} {wall_many:>9.2f}"
-                    f" {wall_one / wall_many:>5.2f}x {cpu_one:>10.2f} {cpu_many:>11.2f} {cpu_one / cpu_many:>5.2f}x"
-                )
-        print(f"   ({load()} at the end)")
-
-
-class ProgressClock:
-    """When each Progress arrived here, and the elapsed time the server put in it."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[float] = []
-        self.reported: list[float] = []
-
-    def __call__(self, progress: inference_pb2.Progress) -> None:
-        self.arrivals.append(time.perf_counter())
-        self.reported.append(progress.elapsed_seconds)
-
-    def client_step_seconds(self) -> float:
-        return (self.arrivals[-1] - self.arrivals[0]) / (len(self.arrivals) - 1)
-
-    def server_step_seconds(self) -> float:
-        return (self.reported[-1] - self.reported[0]) / (len(self.reported) - 1)
-
-
-async def bench_streaming(pipeline: DiffusionPipeline, rounds: int, seconds: float, steps: int) -> None:
-    print(f"\n4. Streaming overhead, {seconds:.0f} s clip, {steps} steps, one request ({load()})")
-    async with service(max_batch_size=8) as target:
-        await run_stream(target.stub, generate_request(1, 2, 0))
-        bare: list[BareRun] = []
-        streamed: list[float] = []
-        previewed: list[float] = []
-        server_side: list[float] = []
-        service_cpu: list[float] = []
-        for round_ in range(rounds):
-            bare.append(bare_run(pipeline, seconds, steps))
-            for preview, sink in ((-1, streamed), (5, previewed)):
-                clock = ProgressClock()
-                before = target.process.cpu_seconds()
-                await run_stream(target.stub, generate_request(seconds, steps, round_, preview), clock)
-                sink.append(clock.client_step_seconds())
-                if preview < 0:
-                    server_side.append(clock.server_step_seconds())
-                    # Whole request (conditioning, steps, decode, streaming) vs the bare run's total.
-                    service_cpu.append(target.process.cpu_seconds() - before)
-        base = median([r.step_seconds for r in bare])
-        print(f"   {'wall time per step':<42}{'ms/step':>8} {'x bare':>7}")
-        print(f"   {'bare model loop (this process)':<42}{base * 1e3:8.1f} {1.0:6.2f}x")
-        for label, values in (
-            ("service, as the server measures it", server_side),
-            ("service, Progress arrivals at the client", streamed),
-            ("same, loudness preview every 5 steps", previewed),
-        ):
-            value = median(values)
-            print(f"   {label:<42}{value * 1e3:8.1f} {value / base:6.2f}x")
-        bare_cpu, served_cpu = median([r.total_cpu_seconds for r in bare]), median(service_cpu)
-        print(f"   {'CPU seconds for the whole request':<42}{'CPU s':>8} {'x bare':>7}")
-        print(f"   {'bare model loop (this process)':<42}{bare_cpu:8.2f} {1.0:6.2f}x")
+    results: list[Throughput] = asyncio.run(module.throughput(rounds, list(cases), counts, device))
+    for r in results:
         print(
-            f"   {'service process, streaming to a client':<42}{served_cpu:8.2f} {served_cpu / bare_cpu:6.2f}x"
+            f"   {r.seconds:>4.0f}s {r.steps:>5} {r.count:>2} {r.largest_batch:>5} {r.serial_wall:>9.2f}"
+            f" {r.batched_wall:>9.2f} {r.gain:>5.2f}x {r.serial_cpu:>10.2f} {r.batched_cpu:>11.2f}"
+            f" {r.serial_cpu / r.batched_cpu:>5.2f}x"
         )
-        print(f"   ({load()} at the end)")
+    print(f"   ({load()} at the end)")
+    return results
+
+
+def bench_streaming(
+    module: ModuleType, pipeline: DiffusionPipeline, rounds: int, seconds: float, steps: int
+) -> None:
+    print(f"\n5. Streaming overhead, {seconds:.0f} s clip, {steps} steps, one request ({load()})")
+    bare: list[BareRun] = []
+    streamed: Streamed = asyncio.run(
+        module.streaming(
+            rounds,
+            seconds,
+            steps,
+            pipeline.device.type,
+            lambda: bare.append(bare_run(pipeline, seconds, steps)),
+        )
+    )
+    base = median([r.step_seconds for r in bare])
+    print(f"   {'wall time per step':<42}{'ms/step':>8} {'x bare':>7}")
+    print(f"   {'bare model loop (this process)':<42}{base * 1e3:8.1f} {1.0:6.2f}x")
+    for label, value in (
+        ("service, as the server measures it", streamed.server_step),
+        ("service, Progress arrivals at the client", streamed.client_step),
+        ("same, loudness preview every 5 steps", streamed.previewed_step),
+    ):
+        print(f"   {label:<42}{value * 1e3:8.1f} {value / base:6.2f}x")
+    bare_cpu = median([r.total_cpu_seconds for r in bare])
+    print(f"   {'CPU seconds for the whole request':<42}{'CPU s':>8} {'x bare':>7}")
+    print(f"   {'bare model loop (this process)':<42}{bare_cpu:8.2f} {1.0:6.2f}x")
+    print(
+        f"   {'service process, streaming to a client':<42}{streamed.request_cpu:8.2f}"
+        f" {streamed.request_cpu / bare_cpu:6.2f}x"
+    )
+    print(f"   ({load()} at the end)")
+
+
+# The summary rows for tests/benchmarks/run_all.py.
+
+
+class Row(NamedTuple):
+    operation: str
+    service: str  # the figure through the service (or the batched figure)
+    direct: str  # its peer measured in the same run
+    ratio: float | None  # service / direct as a gain (higher is better), None when only reported
+    goal: float | None  # ratio >= goal is met; None: reported only
+
+
+def rows(device: str = "cpu", rounds: int = 1, quick: bool = False) -> list[Row]:
+    """RTF of 10/30/120 s clips, batching gains in-process and through the service (where its stack
+    is installed), as summary rows. Prints nothing."""
+    clips = (2.0,) if quick else RTF_CLIPS
+    cases = ((1.0, 10),) if quick else BATCH_CASES
+    pipeline = load_model(torch.device(device), max(clips))
+    table: list[Row] = []
+    for r in measure_rtf(pipeline, rounds, clips):
+        table.append(
+            Row(
+                f"inference RTF, {r.clip_seconds:.0f} s clip (compute s per audio s)",
+                "-",
+                f"{r.rtf:.3f}",
+                None,
+                None,
+            )
+        )
+    for b in measure_batching(pipeline, rounds, cases):
+        table.append(
+            Row(
+                f"inference batching in-process, {b.count} x {b.clip_seconds:.0f} s",
+                f"{b.count / b.batched_seconds:.2f} req/s batched",
+                f"{b.count / b.serial_seconds:.2f} req/s one at a time (CPU-time gain {b.cpu_gain:.2f}x)",
+                b.gain,
+                BATCHING_GOAL,
+            )
+        )
+    module = service_module()
+    if isinstance(module, ModuleType):
+        results: list[Throughput] = asyncio.run(module.throughput(rounds, list(cases), (CONCURRENT,), device))
+        for t in results:
+            table.append(
+                Row(
+                    f"inference batching via gRPC, {t.count} x {t.seconds:.0f} s",
+                    f"{t.count / t.batched_wall:.2f} req/s batched",
+                    f"{t.count / t.serial_wall:.2f} req/s one at a time",
+                    t.gain,
+                    BATCHING_GOAL,
+                )
+            )
+    return table
+
+
+def describe(pipeline: DiffusionPipeline) -> str:
+    device = pipeline.device
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        where = f"{torch.cuda.get_device_name(device)} ({props.total_memory / 2**30:.0f} GiB), CUDA {torch.version.cuda}"
+    else:
+        where = f"CPU, {torch.get_num_threads()} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}"
+    return (
+        f"torch {torch.__version__} on {where}; model {pipeline.version} "
+        f"({pipeline.parameter_count() / 1e6:.1f} M parameters, {pipeline.precision}); {load()}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smaller clips, for a smoke run")
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run these sections (repeatable)")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is visible to torch")
     sections = args.only or list(SECTIONS)
     torch.manual_seed(0)
-    settings = load_config().inference
-    pipeline = asyncio.run(default_model(settings, resolve_compute(settings)))
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, model {pipeline.version} "
-        f"({pipeline.parameter_count() / 1e6:.1f} M parameters), CPU, {load()}"
-    )
     rounds = 1 if args.quick else args.rounds
-    if "model" in sections:
-        bench_model(pipeline, rounds, [2.0] if args.quick else [10.0, 30.0])
+    clips = (2.0,) if args.quick else RTF_CLIPS
+    pipeline = load_model(torch.device(args.device), max(clips))
+    print(describe(pipeline))
+    if "rtf" in sections:
+        bench_rtf(pipeline, rounds, clips)
     if "scaling" in sections:
         bench_scaling(pipeline, rounds)
-    if "throughput" in sections:
-        asyncio.run(bench_throughput(rounds, [(1.0, 10)] if args.quick else [(2.0, 30), (10.0, 30)]))
-    if "streaming" in sections:
-        clip, steps = (2.0, 10) if args.quick else (10.0, 30)
-        asyncio.run(bench_streaming(pipeline, rounds, clip, steps))
+    if "batching" in sections:
+        bench_batching(pipeline, rounds, ((1.0, 10),) if args.quick else BATCH_CASES)
+    module = service_module()
+    for section in ("throughput", "streaming"):
+        if section in sections and not isinstance(module, ModuleType):
+            print(f"\n{section}: skipped, {module}")
+    if isinstance(module, ModuleType):
+        if "throughput" in sections:
+            cases = ((1.0, 10),) if args.quick else BATCH_CASES
+            bench_throughput(module, rounds, cases, (CONCURRENT, 2 * CONCURRENT), args.device)
+        if "streaming" in sections:
+            clip, steps = (2.0, 10) if args.quick else (10.0, 30)
+            bench_streaming(module, pipeline, rounds, clip, steps)
+    if pipeline.device.type == "cuda":
+        print(f"\npeak GPU memory allocated by this process: {peak_memory(pipeline.device)}")
 
 
 if __name__ == "__main__":

@@ -159,14 +159,45 @@ class LatentAutoencoder(nn.Module):
     def _griffin_lim(self, magnitude: Tensor, length: int, momentum: float = 0.99) -> Tensor:
         """Fast Griffin-Lim (Perraudin et al. 2013) from zero phase: deterministic."""
         magnitude = torch.cat([magnitude, magnitude[..., -1:]], dim=-1)
-        angles = torch.ones_like(magnitude, dtype=torch.complex64)
+        # Cast once: every product below would otherwise promote the real magnitude to complex anew.
+        spectrum = magnitude.to(torch.complex64)
+        envelope = self._istft_envelope(magnitude.shape[-1], length)
+        angles = torch.ones_like(spectrum)
         previous = torch.zeros_like(angles)
         for _ in range(self.config.griffin_lim_iterations):
-            rebuilt = self._stft(self._istft(magnitude * angles, length))[..., : magnitude.shape[-1]]
+            rebuilt = self._stft(self._overlap_add(spectrum * angles, envelope))[..., : magnitude.shape[-1]]
             accelerated = rebuilt - previous * (momentum / (1.0 + momentum))
             angles = accelerated / (accelerated.abs() + _EPS)
             previous = rebuilt
-        return self._istft(magnitude * angles, length)
+        return self._overlap_add(spectrum * angles, envelope)
+
+    def _istft_envelope(self, stft_frames: int, length: int) -> Tensor:
+        """torch.istft's window envelope (1, length), computed once per Griffin-Lim decode instead of
+        once per inverse STFT; it depends only on the frame count."""
+        cfg = self.config
+        squared = self.window.pow(2).expand(1, stft_frames, cfg.n_fft)
+        signal = cfg.n_fft + cfg.hop_length * (stft_frames - 1)
+        envelope: Tensor = torch.ops.aten.unfold_backward(squared, [1, signal], 1, cfg.n_fft, cfg.hop_length)
+        envelope = envelope[:, cfg.n_fft // 2 : cfg.n_fft // 2 + length]
+        if bool(envelope.abs().min() < 1e-11):
+            raise ValueError("the STFT window does not satisfy the overlap-add constraint")
+        return envelope
+
+    def _overlap_add(self, spec: Tensor, envelope: Tensor) -> Tensor:
+        """_istft(spec, length) with a precomputed envelope: the same operations as torch.istft
+        (centred, normalised), so the samples are bit-identical (tested)."""
+        cfg = self.config
+        frames = torch.fft.irfft(spec.transpose(1, 2), n=cfg.n_fft, dim=-1, norm="ortho")
+        signal = cfg.n_fft + cfg.hop_length * (spec.shape[-1] - 1)
+        added: Tensor = torch.ops.aten.unfold_backward(
+            frames * self.window.view(1, 1, cfg.n_fft),
+            [frames.shape[0], signal],
+            1,
+            cfg.n_fft,
+            cfg.hop_length,
+        )
+        start = cfg.n_fft // 2
+        return added[:, start : start + envelope.shape[-1]] / envelope
 
     # Public API.
 
