@@ -13,6 +13,7 @@ from datetime import timedelta
 from google.protobuf import duration_pb2
 
 from cadenza_runtime.errors import NotFound
+from cadenza_runtime.rules import digests
 from cadenza_runtime.rules.field import invalid
 from cadenza_runtime.rules.limits import (
     DEFAULT_PRESIGN_EXPIRY,
@@ -24,7 +25,6 @@ from cadenza_runtime.rules.limits import (
 from cadenza_runtime.rules.names import OBJECT_KEY_CHARS
 
 _KEY_CHARS = re.compile(rf"{OBJECT_KEY_CHARS}*")
-_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 # S3 sends user metadata as HTTP headers: lowercase names, printable ASCII values, 2 KiB in all.
 _META_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _META_VALUE = re.compile(r"[\x20-\x7e]{0,1024}")
@@ -131,13 +131,7 @@ def check_content_type(content_type: str) -> str:
 
 def check_sha256(value: str, what: str = "expected_sha256") -> str:
     """Lowercase hex digest, or "" when none was given."""
-    if not value:
-        return ""
-    if not _SHA256_HEX.fullmatch(value):
-        raise invalid(
-            what, f"{what} must be 64 hexadecimal characters (a SHA-256 digest), got {value[:80]!r}"
-        )
-    return value.lower()
+    return digests.check_sha256(value, what)
 
 
 def presign_expiry(expiry: duration_pb2.Duration, present: bool) -> timedelta:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +40,11 @@ from cadenza_runtime.errors import (
     NotFound,
     PermissionDenied,
 )
+from cadenza_runtime.rules import digests
 from cadenza_runtime.rules.names import MODEL_VERSION_RULE
 
 # A streamed checkpoint is held in memory until verified; the tiny model is ~30 MB.
 MAX_CHECKPOINT_BYTES = 2 << 30
-_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,7 @@ def _check_header(header: inference_pb2.LoadModelHeader) -> None:
             "header.version",
             f"is required: {MODEL_VERSION_RULE}",
         )
-    if not _SHA256.fullmatch(header.sha256):
-        raise invalid("header.sha256", "is required: the checkpoint's SHA-256 as 64 hex digits")
+    digests.check_sha256(header.sha256, "header.sha256", required=True)
     if header.path and not os.path.isabs(header.path):
         raise invalid("header.path", f"must be an absolute path on the inference server, got {header.path!r}")
     if "\0" in header.path:

@@ -11,13 +11,12 @@ from typing import Any
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from cadenza.common.v1 import types_pb2
-from cadenza_runtime.rules import generation, names
+from cadenza_runtime.rules import digests, generation, names
 from cadenza_runtime.rules import tags as tag_rule
 from cadenza_runtime.rules.field import invalid
 from cadenza_runtime.rules.limits import MAX_DURATION_SECONDS
 
 MAX_STRUCT_BYTES = 16 * 1024
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -48,9 +47,8 @@ def email(value: str, field: str = "user.email") -> str:
 
 
 def sha256_hex(value: str, field: str) -> str:
-    if value and not _SHA256.fullmatch(value):
-        raise invalid(field, f"{field} must be 64 lower-case hex digits (SHA-256), got {value!r}")
-    return value
+    """Stored as given and compared byte for byte, so only the lower-case spelling."""
+    return digests.check_sha256(value, field, canonical=True)
 
 
 def finite(value: float, field: str, *, low: float, high: float) -> float:

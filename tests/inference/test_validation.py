@@ -13,7 +13,7 @@ from grpc import aio
 
 from cadenza.common.v1 import types_pb2
 from cadenza.inference.v1 import inference_pb2
-from cadenza_runtime.rules import tags
+from cadenza_runtime.rules import limits, tags
 from cadenza_runtime.server import CadenzaServer
 from tests.inference.support import batcher_of, field_of, generate, request, rpc_error
 
@@ -250,3 +250,9 @@ async def test_the_suite_s_own_tags_are_accepted(stub: Stub) -> None:
     assert embedded.prompt_embedding
     outcome = await generate(stub, request(seconds=1.0, steps=2, seed=1, tags=suite_tags))
     assert list(outcome.summary.latent_shape) == [CHANNELS, FRAMES]
+
+
+async def test_a_seed_the_server_picks_is_below_2_48_as_types_proto_promises(stub: Stub) -> None:
+    """Inference picked seeds below 2^63, beyond what JavaScript numbers hold exactly."""
+    outcome = await generate(stub, request(seconds=0.6, steps=1, seed=None))
+    assert 0 <= outcome.summary.seed < 2**limits.PICKED_SEED_BITS == 2**48

@@ -7,6 +7,7 @@ Each service's own checks are called as they are, with no store behind them: the
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ import grpc
 import pytest
 
 from cadenza.common.v1 import types_pb2
+from cadenza_blob import validation as blob_validation
 from cadenza_graph import validation as graph_validation
 from cadenza_inference import validation as inference_validation
 from cadenza_inference.registry import VERSION_PATTERN
@@ -24,7 +26,7 @@ from cadenza_orchestrator.auth import Authenticator
 from cadenza_orchestrator.validation import validate_params, validate_request_id
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import InvalidArgument
-from cadenza_runtime.rules import limits, names
+from cadenza_runtime.rules import digests, limits, names
 from cadenza_runtime.user_tokens import mint_token
 from cadenza_vector import validation as vector_validation
 
@@ -155,3 +157,23 @@ def test_a_model_version_metadata_refuses_cannot_be_served_by_inference(version:
         names.parse_model_version(version)
     with pytest.raises(InvalidArgument):
         graph_validation.model_version(version)
+
+
+DIGEST = hashlib.sha256(b"cadenza").hexdigest()
+
+
+@pytest.mark.parametrize("bad", [DIGEST + "\n", DIGEST[:-1], DIGEST[:-1] + "g", " " + DIGEST])
+def test_a_digest_is_64_hex_digits_in_blob_inference_and_metadata(bad: str) -> None:
+    checks: tuple[Callable[[], object], ...] = (
+        lambda: blob_validation.check_sha256(bad),
+        lambda: digests.check_sha256(bad, "header.sha256", required=True),  # inference's LoadModel
+        lambda: metadata_validation.sha256_hex(bad, "track.audio_sha256"),
+    )
+    for check in checks:
+        with pytest.raises(InvalidArgument):
+            check()
+    assert blob_validation.check_sha256(DIGEST.upper()) == DIGEST
+    # Metadata keeps digests as given, so it takes only the spelling blob hands back.
+    assert metadata_validation.sha256_hex(DIGEST, "track.audio_sha256") == DIGEST
+    with pytest.raises(InvalidArgument, match="lower-case"):
+        metadata_validation.sha256_hex(DIGEST.upper(), "track.audio_sha256")
