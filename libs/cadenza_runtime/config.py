@@ -547,6 +547,10 @@ class CadenzaConfig(BaseSettings):
     profile: Profile = Profile.DEV
     state_dir: Path = Field(default_factory=_default_state_dir)
     grace_period_seconds: float = 10.0
+    # The event loop a service runs on: the standard library's, or "uvloop" (libuv; the optional
+    # `uvloop` extra). grpc.aio's own C core does the network work either way, and on a loaded
+    # 2-core machine uvloop served GetJob with more CPU per call, not less (bench_metadata.py).
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
     postgres: PostgresConfig = PostgresConfig()
     redis: RedisConfig = RedisConfig()
     minio: MinioConfig = MinioConfig()

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -85,17 +83,36 @@ class RpcMetrics:
         counter.inc()
 
 
-@contextmanager
-def store_call(store: str, operation: str) -> Iterator[None]:
-    """Times one store call and counts it as an error when it raises."""
-    started = time.perf_counter()
-    try:
-        yield
-    except BaseException as exc:
-        STORE_ERRORS.labels(store, operation, type(exc).__name__).inc()
-        raise
-    finally:
-        STORE_SECONDS.labels(store, operation).observe(time.perf_counter() - started)
+class _StoreCall:
+    """Times one store call and counts it as an error when it raises (see store_call)."""
+
+    __slots__ = ("_operation", "_seconds", "_started", "_store")
+
+    def __init__(self, store: str, operation: str, seconds: Any) -> None:
+        self._store = store
+        self._operation = operation
+        self._seconds = seconds
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if kind is not None:
+            STORE_ERRORS.labels(self._store, self._operation, kind.__name__).inc()
+        self._seconds.observe(time.perf_counter() - self._started)
+
+
+# (store, operation) -> its latency child: bound once, not looked up (under a lock) on every call.
+_store_seconds: dict[tuple[str, str], Any] = {}
+
+
+def store_call(store: str, operation: str) -> _StoreCall:
+    """Times one store call and counts it as an error when it raises (`with store_call(...):`)."""
+    seconds = _store_seconds.get((store, operation))
+    if seconds is None:
+        seconds = _store_seconds[(store, operation)] = STORE_SECONDS.labels(store, operation)
+    return _StoreCall(store, operation, seconds)
 
 
 class MetricsEndpoint:

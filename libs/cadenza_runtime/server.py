@@ -212,6 +212,15 @@ async def _serve_until_signal(
     await server.stop()
 
 
+def loop_factory(config: CadenzaConfig) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The configured event loop's factory (`event_loop`); None: the standard library's."""
+    if config.event_loop == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
+
+
 def run_service(name: str, factory: Callable[[CadenzaConfig], Awaitable[ServiceBundle]]) -> None:
     """Entry point of `python -m cadenza_<name>`: configures telemetry, serves until SIGTERM.
 
@@ -220,6 +229,7 @@ def run_service(name: str, factory: Callable[[CadenzaConfig], Awaitable[ServiceB
     setup_logging(name, config.telemetry)
     setup_tracing(name, config.telemetry)
     try:
-        asyncio.run(_serve_until_signal(name, factory, config))
+        with asyncio.Runner(loop_factory=loop_factory(config)) as runner:
+            runner.run(_serve_until_signal(name, factory, config))
     finally:
         shutdown_tracing()

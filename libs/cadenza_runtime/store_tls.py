@@ -45,6 +45,13 @@ def redis_tls_kwargs(config: RedisConfig) -> dict[str, Any]:
     }
 
 
+def redis_ssl_context(config: RedisConfig) -> ssl.SSLContext | None:
+    """The same TLS settings as an SSLContext, for a raw asyncio connection (None when plaintext)."""
+    if not config.ssl:
+        return None
+    return _verifying_context(config.ssl_ca_file, check_hostname=config.ssl_check_hostname)
+
+
 def neo4j_tls_kwargs(config: Neo4jConfig) -> dict[str, Any]:
     """Keyword arguments of neo4j's driver() for Bolt over TLS ({} when plaintext)."""
     if not config.encrypted:

@@ -11,6 +11,7 @@ sent before the cache is used again, so a value written during an outage is neve
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import TypeVar
 
 from google.protobuf import message
 from prometheus_client import Counter
+from redis.exceptions import ResponseError
 
 from cadenza_metadata.redis_link import REDIS_ERRORS, RedisLink
 
@@ -27,6 +29,8 @@ _log = logging.getLogger(__name__)
 CACHE_LOOKUPS = Counter(
     "cadenza_metadata_cache_lookups_total", "Read-through cache lookups, by result.", ["result"]
 )
+
+_HIT, _MISS, _UNAVAILABLE = (CACHE_LOOKUPS.labels(result) for result in ("hit", "miss", "unavailable"))
 
 M = TypeVar("M", bound=message.Message)
 
@@ -42,6 +46,7 @@ if (current or '') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
+_FILL_SHA = hashlib.sha1(_FILL.encode()).hexdigest()
 
 
 def job_key(job_id: object) -> str:
@@ -77,7 +82,6 @@ class Lookup:
 class Cache:
     def __init__(self, link: RedisLink) -> None:
         self._link = link
-        self._fill = link.client.register_script(_FILL)
         self._pending: set[str] = set()
         self._flush_all = False
 
@@ -85,7 +89,7 @@ class Cache:
         if not self._link.open or not await self._drain():
             return Lookup(key, None, b"", usable=False)
         try:
-            value, generation = await self._link.call(self._link.client.mget([key, _generation_key(key)]))
+            value, generation = await self._link.command("MGET", key, _generation_key(key))
         except REDIS_ERRORS:
             return Lookup(key, None, b"", usable=False)
         return Lookup(key, _as_bytes(value), _as_bytes(generation) or b"", usable=True)
@@ -94,12 +98,14 @@ class Cache:
         """Stores `value` unless the key was invalidated since `lookup` was taken."""
         if not lookup.usable or not self._link.open:
             return
+        keys_and_args = (lookup.key, _generation_key(lookup.key), lookup.generation, value, ttl_ms)
         try:
-            await self._link.call(
-                self._fill(
-                    keys=[lookup.key, _generation_key(lookup.key)], args=[lookup.generation, value, ttl_ms]
-                )
-            )
+            try:
+                await self._link.command("EVALSHA", _FILL_SHA, 2, *keys_and_args)
+            except ResponseError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                await self._link.command("EVAL", _FILL, 2, *keys_and_args)  # loads it for next time
         except REDIS_ERRORS:
             pass
 
@@ -109,9 +115,9 @@ class Cache:
         """The message cached under `key`, else what `load` reads, cached unless a write came between."""
         lookup = await self.get(key)
         if lookup.value is not None:
-            CACHE_LOOKUPS.labels("hit").inc()
+            _HIT.inc()
             return message_type.FromString(lookup.value)
-        CACHE_LOOKUPS.labels("miss" if lookup.usable else "unavailable").inc()
+        (_MISS if lookup.usable else _UNAVAILABLE).inc()
         value = await load()
         await self.fill(lookup, value.SerializeToString(), ttl_ms)
         return value

@@ -62,6 +62,17 @@ async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     await conn.set_type_codec("jsonb", encoder=_dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    """The pool's reset on release: nothing beyond what asyncpg always does (roll back an open
+    transaction, drop listeners).
+
+    asyncpg's default reset sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
+    on every release, one more round trip per call. This service leaves no session state on a pooled
+    connection: its advisory locks and settings are transaction-scoped, it never LISTENs, and its
+    cursors live inside transactions.
+    """
+
+
 def _is_missing_partition(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.CheckViolationError) and "no partition of relation" in str(exc)
 
@@ -97,6 +108,7 @@ class Database:
             min_size=config.pool_min_size,
             max_size=config.pool_max_size,
             init=_init_connection,
+            reset=keep_session,
             command_timeout=30,
             timeout=10,
             server_settings={"application_name": "cadenza-metadata"},

@@ -10,13 +10,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
+from cadenza_metadata.redis_pipe import Command, PipelinedRedis
 from cadenza_runtime.config import RedisConfig
 from cadenza_runtime.errors import Unavailable
 from cadenza_runtime.metrics import store_call
@@ -49,6 +50,8 @@ class RedisLink:
             health_check_interval=0,
             **redis_tls_kwargs(config),
         )
+        # The cache's reads and fills: one pipelined connection, its own timeout (redis_pipe).
+        self.pipe = PipelinedRedis(config, timeout * 2)
         self._down_until = 0.0
         self._down = False
 
@@ -63,6 +66,19 @@ class RedisLink:
             with store_call("redis", "call"):
                 async with asyncio.timeout(self.timeout * 2):
                     result = await operation
+        except REDIS_ERRORS as exc:
+            self.failed(exc)
+            raise
+        self.succeeded()
+        return result
+
+    async def command(self, *args: Command) -> Any:
+        """Runs one command on the pipelined connection, recording success or failure."""
+        try:
+            with store_call("redis", "call"):
+                result = await self.pipe.execute(*args)
+        except ResponseError:  # Redis answered (e.g. NOSCRIPT): it is reachable
+            raise
         except REDIS_ERRORS as exc:
             self.failed(exc)
             raise
@@ -94,4 +110,5 @@ class RedisLink:
         )
 
     async def close(self) -> None:
+        self.pipe.close()
         await self.client.aclose()

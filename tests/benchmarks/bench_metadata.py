@@ -16,7 +16,9 @@ quiet moments), it measures for --seconds each:
 
 and prints the median throughput, p50/p99 latency, the service process's CPU time per call (from
 /proc, independent of other load on the machine) and each path's ratio to its direct baseline.
-The direct asyncpg pool has the service's pool size. Jobs are written for `users/mdtest-bench-*`
+The direct asyncpg pool has the service's pool size and release reset (db.keep_session), so the
+ratio is the service's own cost, not a pool setting only one side has. `measure()` returns the
+rows with a goal for tests/benchmarks/run_all.py. Jobs are written for `users/mdtest-bench-*`
 and finished (CANCELLED, outbox acknowledged) at the end.
 """
 
@@ -45,11 +47,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
-from cadenza_metadata import cache, convert, job_rows, jobs
+from cadenza_metadata import cache, convert, db, job_rows, jobs
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
+from cadenza_runtime.identity import as_identity
 
 USER_PREFIX = "mdtest-bench-"
+# Throughput goals relative to the direct peer (issue 15).
+GOALS = {"service GetJob, cache hit": 0.5, "service CreateJob": 0.5}
 
 
 def _launcher_up() -> None:
@@ -191,6 +196,7 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
         init=lambda conn: conn.set_type_codec(
             "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
         ),
+        reset=db.keep_session,
     )
     redis = aioredis.Redis(
         host=config.redis.host,
@@ -201,7 +207,8 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
     user = f"users/{USER_PREFIX}{uuid.uuid4().hex[:8]}"
     everything: list[Series] = []
     with _service_process(port) as process:
-        channel = create_channel(f"127.0.0.1:{port}", config)
+        # The orchestrator is the service's one internal caller (cadenza_metadata.access).
+        channel = create_channel(f"127.0.0.1:{port}", as_identity(config, "orchestrator"))
         await _wait_serving(channel, time.monotonic() + 60)
         stub = metadata_pb2_grpc.MetadataServiceStub(channel)
         print(f"creating {args.jobs} jobs to read ...", flush=True)
@@ -296,6 +303,47 @@ def _report(everything: list[Series]) -> None:
     print(
         "calls/s: median over rounds; p50/p99: over every measured call; ratio > 1 means faster than direct."
     )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One service path against its direct peer, at one concurrency."""
+
+    operation: str
+    service: str
+    direct: float  # calls/s of the direct peer
+    measured: float  # calls/s through the service
+    goal: float | None  # the ratio to reach, None: reported only
+
+    @property
+    def ratio(self) -> float:
+        return self.measured / self.direct
+
+
+def rows(everything: list[Series]) -> list[Row]:
+    by_label = {(s.label, s.concurrency): s for s in everything}
+    return [
+        Row(
+            f"{s.label} (c={s.concurrency})",
+            "metadata",
+            by_label[(s.baseline, s.concurrency)].rate,
+            s.rate,
+            GOALS.get(s.label),
+        )
+        for s in everything
+        if s.baseline is not None and s.label.startswith("service")
+    ]
+
+
+def measure(seconds: float = 3.0, rounds: int = 3, jobs: int = 1000) -> list[Row]:
+    """Brings the stores up, migrates, runs the benchmark and returns its rows (run_all.py)."""
+    args = argparse.Namespace(seconds=seconds, rounds=rounds, jobs=jobs)
+    _launcher_up()
+    config = load_config()
+    from cadenza_metadata.migrations import migrate
+
+    asyncio.run(migrate(config))
+    return rows(asyncio.run(_bench(config, args)))
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import NotFound, error_info_from_rpc_error, from_rpc_error
-from cadenza_runtime.server import CadenzaServer, ServiceBundle, ServiceRegistration
+from cadenza_runtime.server import CadenzaServer, ServiceBundle, ServiceRegistration, loop_factory
 from tests.conftest import operator_token
 
 BLOB_SERVICE = blob_pb2.DESCRIPTOR.services_by_name["BlobService"].full_name
@@ -150,3 +150,8 @@ async def test_reflection_serves_grpcurl_list_describe_and_call(config: CadenzaC
         assert call.returncode != 0 and "NotFound" in call.stdout + call.stderr
     finally:
         await server.stop(grace=0.5)
+
+
+def test_services_run_on_the_standard_event_loop_unless_configured(config: CadenzaConfig) -> None:
+    assert config.event_loop == "asyncio"
+    assert loop_factory(config) is None  # asyncio.Runner's default loop
