@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import unicodedata
@@ -118,13 +119,14 @@ def check_vector(values: Sequence[float], dimension: int, field: str) -> FloatAr
             metadata={"field": field, "expected_dimension": str(dimension)},
         )
     vector = np.asarray(values, dtype=np.float32)
-    if not np.isfinite(vector).all():
-        raise InvalidArgument(f"{field} contains NaN or infinity", metadata={"field": field})
     # Cosine similarity needs a direction: a zero vector, or one whose squared norm over- or underflows
-    # float32, would give NaN or meaningless scores.
-    with np.errstate(over="ignore", under="ignore"):
-        squared_norm = np.dot(vector, vector)
-    if not np.isfinite(squared_norm) or squared_norm <= 0:
+    # float32, would give NaN or meaningless scores. A NaN or infinite value makes the squared norm
+    # non-finite too, so the element-wise check runs only then, to say which problem it is.
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        squared_norm = float(np.dot(vector, vector))
+    if not math.isfinite(squared_norm) and not np.isfinite(vector).all():
+        raise InvalidArgument(f"{field} contains NaN or infinity", metadata={"field": field})
+    if not math.isfinite(squared_norm) or squared_norm <= 0:
         raise InvalidArgument(
             f"{field} has a zero or non-representable norm; cosine similarity needs a non-zero vector "
             f"with values roughly between 1e-18 and 1e18",
