@@ -40,7 +40,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import grpc
 import numpy as np
 import numpy.typing as npt
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -51,11 +50,11 @@ from cadenza.vector.v1 import vector_pb2, vector_pb2_grpc
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
 from cadenza_runtime.identity import OPERATOR, as_identity
-from cadenza_runtime.server import SERVER_OPTIONS
 from cadenza_vector.schema import OUTPUT_FIELDS
 from cadenza_vector.store import LITE_FILTERED_EF_FACTOR, LITE_FILTERED_EF_MAX
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.benchmarks.reference import serve_canned
 from tests.benchmarks.rows import Row, latency_row, rate_row
 
 BATCH = 1_000
@@ -178,27 +177,10 @@ def _reference_reply() -> vector_pb2.SearchEmbeddingsResponse:
 
 
 async def serve_reference(port: int) -> None:
-    """SearchEmbeddings that parses the request and answers at once: one gRPC hop, no work."""
-    reply = _reference_reply()
-
-    async def search(
-        request: vector_pb2.SearchEmbeddingsRequest, context: object
-    ) -> vector_pb2.SearchEmbeddingsResponse:
-        return reply
-
-    handler = grpc.unary_unary_rpc_method_handler(
-        search,
-        request_deserializer=vector_pb2.SearchEmbeddingsRequest.FromString,
-        response_serializer=vector_pb2.SearchEmbeddingsResponse.SerializeToString,
-    )
     service = vector_pb2.DESCRIPTOR.services_by_name["VectorService"].full_name
-    server = grpc.aio.server(options=SERVER_OPTIONS)
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(service, {"SearchEmbeddings": handler}),)
+    await serve_canned(
+        port, service, {"SearchEmbeddings": (vector_pb2.SearchEmbeddingsRequest, _reference_reply())}
     )
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    await server.wait_for_termination()
 
 
 async def run(args: argparse.Namespace) -> list[Row]:
