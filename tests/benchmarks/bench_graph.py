@@ -387,7 +387,7 @@ async def _measure(
         )
 
     try:
-        await asyncio.wait_for(reference_channel.channel_ready(), timeout=120)
+        await asyncio.wait_for(reference_channel.channel_ready(), timeout=180)
         # Same answers both ways before timing anything.
         sample = ancestor_samples[0]
         via_service = (await service_ancestors(sample)).entries

@@ -216,7 +216,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
     reference = subprocess.Popen([sys.executable, __file__, "--serve-reference", str(reference_port)])  # noqa: ASYNC220
     reference_channel = create_channel(f"127.0.0.1:{reference_port}", config)
     try:
-        await asyncio.wait_for(reference_channel.channel_ready(), timeout=60)
+        await asyncio.wait_for(reference_channel.channel_ready(), timeout=180)
         reference_stub = vector_pb2_grpc.VectorServiceStub(reference_channel)
         await _wait_serving(channel, time.monotonic() + 180)
         stub = vector_pb2_grpc.VectorServiceStub(channel)
