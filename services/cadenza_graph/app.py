@@ -10,7 +10,7 @@ from cadenza_graph.access import ACCESS
 from cadenza_graph.analytics.service import Analytics
 from cadenza_graph.schema import ensure_schema
 from cadenza_graph.servicer import GraphServicer
-from cadenza_graph.store import GraphStore
+from cadenza_graph.store import RETRY_SECONDS, GraphStore
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.pagination import PageTokenCodec
 from cadenza_runtime.server import ServiceBundle, ServiceRegistration
@@ -25,9 +25,7 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         settings.uri,
         auth=(settings.user, settings.password.get_secret_value()),
         connection_timeout=5.0,
-        # Transient failures are retried here for a few seconds only: past that the caller gets
-        # UNAVAILABLE well inside its deadline, and its channel retries idempotent calls itself.
-        max_transaction_retry_time=5.0,
+        max_transaction_retry_time=RETRY_SECONDS,
         **neo4j_tls_kwargs(settings),
     )
     try:

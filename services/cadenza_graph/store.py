@@ -1,14 +1,29 @@
-"""The graph on Neo4j: each method is one transaction, retried by the driver on transient errors."""
+"""The graph on Neo4j: each method is one transaction, retried on transient errors.
+
+Writes and multi-statement reads are managed transactions (the driver retries them). A read that is
+one query runs as an auto-commit transaction: RUN and PULL go out together and nothing else follows,
+one round trip where a managed transaction takes three (BEGIN, RUN+PULL, COMMIT); it is retried here
+the way the driver retries a managed one.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar
 
-from neo4j import AsyncDriver, AsyncManagedTransaction, unit_of_work
-from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionExpired, TransientError
+from neo4j import READ_ACCESS, AsyncDriver, AsyncManagedTransaction, AsyncResult, Query, unit_of_work
+from neo4j.exceptions import (
+    AuthError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
 
 from cadenza_graph import queries
 from cadenza_graph.models import (
@@ -39,6 +54,13 @@ QUERY_TIMEOUT_SECONDS = 20.0
 # each would add at most 1/ln(2001) = 0.13 to a score, yet cost a row per carrier. At 100k tracks a
 # tag on 8k of them took the query from ~4 ms to ~40 ms (p99 ~250 ms); this bounds that work.
 MAX_TAG_TRACKS = 2_000
+# How long transient failures are retried (the driver's max_transaction_retry_time too, see app.py):
+# past that the caller gets UNAVAILABLE well inside its deadline, and its channel retries
+# idempotent calls itself.
+RETRY_SECONDS = 5.0
+# The driver's own backoff between retries: 1 s, doubling, +-20% jitter.
+_FIRST_RETRY_DELAY = 1.0
+_RETRY_JITTER = 0.2
 
 
 class GraphStore:
@@ -150,10 +172,7 @@ class GraphStore:
     # --- reads ----------------------------------------------------------------------------------
 
     async def get_track(self, track: str) -> TrackRecord:
-        async def work(tx: AsyncManagedTransaction) -> dict[str, Any] | None:
-            return await _optional(tx, queries.GET_TRACK, track=track)
-
-        row = await self._read(work)
+        row = await self._read_row(queries.GET_TRACK, track=track)
         if row is None:
             raise _track_not_found(track)
         return TrackRecord.from_map(row["track"])
@@ -163,13 +182,9 @@ class GraphStore:
     ) -> Page[LineageItem]:
         query = queries.lineage(direction, max_depth)
         after_depth, after_id = (int(after["depth"]), str(after["id"])) if after else (0, "")
-
-        async def work(tx: AsyncManagedTransaction) -> dict[str, Any] | None:
-            return await _optional(
-                tx, query, track=track, after_depth=after_depth, after_id=after_id, limit=limit + 1
-            )
-
-        row = await self._read(work)
+        row = await self._read_row(
+            query, track=track, after_depth=after_depth, after_id=after_id, limit=limit + 1
+        )
         if row is None:
             raise _track_not_found(track)
         items = [
@@ -185,12 +200,7 @@ class GraphStore:
         return _page(items, limit, lambda item: {"depth": item.depth, "id": item.track.track})
 
     async def related(self, track: str, limit: int) -> list[RelatedItem]:
-        async def work(tx: AsyncManagedTransaction) -> dict[str, Any] | None:
-            return await _optional(
-                tx, queries.RELATED, track=track, limit=limit, max_tag_tracks=MAX_TAG_TRACKS
-            )
-
-        row = await self._read(work)
+        row = await self._read_row(queries.RELATED, track=track, limit=limit, max_tag_tracks=MAX_TAG_TRACKS)
         if row is None:
             raise _track_not_found(track)
         items = [
@@ -206,15 +216,13 @@ class GraphStore:
 
     async def shortest_path(self, from_track: str, to_track: str, max_depth: int) -> list[PathNode]:
         query = queries.shortest_path(max_depth)
-
-        async def work(tx: AsyncManagedTransaction) -> dict[str, Any]:
-            return await _single(tx, query, from_track=from_track, to_track=to_track)
-
         if from_track == to_track:
             # Neo4j's shortestPath refuses equal ends; the path from a track to itself is the track.
             await self.get_track(from_track)
             return [PathNode(kind="Track", id=from_track, relationship="", direction="")]
-        row = await self._read(work)
+        row = await self._read_row(query, from_track=from_track, to_track=to_track)
+        if row is None:
+            raise RuntimeError("query returned no row")
         missing = [
             name for name, there in ((from_track, row["has_from"]), (to_track, row["has_to"])) if not there
         ]
@@ -233,11 +241,7 @@ class GraphStore:
 
     async def neighbors(self, track: str, limit: int, after: dict[str, Any] | None) -> Page[NeighborItem]:
         key = [str(part) for part in after["key"]] if after else []
-
-        async def work(tx: AsyncManagedTransaction) -> dict[str, Any] | None:
-            return await _optional(tx, queries.NEIGHBORS, track=track, after=key, limit=limit + 1)
-
-        row = await self._read(work)
+        row = await self._read_row(queries.NEIGHBORS, track=track, after=key, limit=limit + 1)
         if row is None:
             raise _track_not_found(track)
         items = [
@@ -282,6 +286,28 @@ class GraphStore:
         with store_call("neo4j", "read"):
             async with self._errors(hint), self._driver.session(database=self._database) as session:
                 return await session.execute_read(unit_of_work(timeout=QUERY_TIMEOUT_SECONDS)(work))
+
+    async def _read_row(self, query: str, **params: Any) -> dict[str, Any] | None:
+        """The one row (or None) of a read-only query, in an auto-commit transaction (see the module
+        docstring); retried on transient failures like a managed transaction."""
+        statement = Query(query, timeout=QUERY_TIMEOUT_SECONDS)
+        first_failure: float | None = None
+        delay = _FIRST_RETRY_DELAY
+        with store_call("neo4j", "read"):
+            async with self._errors("ask for a smaller max_depth or limit"):
+                while True:
+                    try:
+                        async with self._driver.session(
+                            database=self._database, default_access_mode=READ_ACCESS
+                        ) as session:
+                            return await _first_row(await session.run(statement, params))
+                    except (DriverError, Neo4jError) as exc:
+                        now = time.monotonic()
+                        first_failure = now if first_failure is None else first_failure
+                        if not exc.is_retryable() or now - first_failure > RETRY_SECONDS:
+                            raise
+                    await asyncio.sleep(delay * (1 + _RETRY_JITTER * (2 * random.random() - 1)))
+                    delay *= 2
 
     async def _write(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
         with store_call("neo4j", "write"):
@@ -360,6 +386,11 @@ async def _single(tx: AsyncManagedTransaction, query: str, **params: Any) -> dic
 
 
 async def _optional(tx: AsyncManagedTransaction, query: str, **params: Any) -> dict[str, Any] | None:
-    record = await (await tx.run(query, params)).single(strict=False)
-    # items() hands over the decoded values as they are; data() would copy every nested map again.
+    return await _first_row(await tx.run(query, params))
+
+
+async def _first_row(result: AsyncResult) -> dict[str, Any] | None:
+    record = await result.single(strict=False)
+    # keys() and values() hand over the decoded values as they are; data() would copy every nested
+    # map again.
     return None if record is None else dict(zip(record.keys(), record.values(), strict=True))

@@ -11,7 +11,9 @@ get_object read in 1 MiB pieces), alternating, and reports the median MB/s of ea
 A third download path is the ceiling of any gRPC download here: a reference server (this file with
 --serve-reference, a plain grpc.aio server with the service's options) streams the same number of
 4 MiB chunk messages straight from memory to the same client code, so "gRPC alone/direct" shows
-what the transport itself leaves of MinIO's speed on this machine.
+what the transport itself leaves of MinIO's speed on this machine. A fourth is the documented bulk
+route: CreatePresignedUrl through the service, then a plain HTTP GET of that URL straight from MinIO
+(read like the direct path, in 1 MiB pieces); its time includes the RPC.
 Beside wall-clock MB/s it prints the CPU seconds each path cost (this process, the service, MinIO,
 from /proc): on a shared machine the wall-clock ratio follows the CPU left over, the CPU cost does
 not. Then it samples the service's RSS from /proc every 10 ms around a 1 MiB, a --size-mib and a
@@ -33,10 +35,11 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from miniopy_async.api import Minio
@@ -47,8 +50,12 @@ from cadenza_blob.registration import SERVICE
 from cadenza_blob.upload import PART_SIZE
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
+from cadenza_runtime.identity import OPERATOR, as_identity
 from cadenza_runtime.rules.limits import MAX_CHUNK_BYTES
 from cadenza_runtime.server import SERVER_OPTIONS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.benchmarks.rows import Row, rate_row
 
 MiB = 1024 * 1024
 BUCKET = "checkpoints"
@@ -253,6 +260,20 @@ async def direct_download(client: Minio, key: str, size: int) -> None:
     assert received == size
 
 
+async def presigned_download(
+    stub: blob_pb2_grpc.BlobServiceAsyncStub, http: aiohttp.ClientSession, key: str, size: int
+) -> None:
+    """The bulk route: a presigned GET URL from the service, then the bytes straight from MinIO."""
+    request = blob_pb2.CreatePresignedUrlRequest(bucket=BUCKET, key=key, method=blob_pb2.PRESIGN_METHOD_GET)
+    url = (await stub.CreatePresignedUrl(request, timeout=30)).url
+    received = 0
+    async with http.get(url) as response:
+        response.raise_for_status()
+        async for piece in response.content.iter_chunked(MiB):
+            received += len(piece)
+    assert received == size
+
+
 class Meter:
     """Wall time and the CPU seconds of this process, the service and MinIO over each measured call."""
 
@@ -273,7 +294,7 @@ class Meter:
             spent[name] += value - before[name]
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace) -> list[Row]:
     _launcher_up()
     config = load_config()
     size = args.size_mib * MiB
@@ -287,7 +308,8 @@ async def main(args: argparse.Namespace) -> None:
         region=config.minio.region,
     )
     service = ServiceProcess(config)
-    channel = create_channel(service.address, config, default_timeout=None)
+    # The blob service is internal: call it with a service token, as its real callers do.
+    channel = create_channel(service.address, as_identity(config, OPERATOR), default_timeout=None)
     stub = blob_pb2_grpc.BlobServiceStub(channel)
     reference_port = _free_port()
     reference = start_reference(reference_port)
@@ -296,6 +318,7 @@ async def main(args: argparse.Namespace) -> None:
     keys: list[str] = []
     pids = {"client": os.getpid(), "service": service.process.pid, "minio": minio_pid(config)}
     meter = Meter(pids | {"reference": reference.pid})
+    http = aiohttp.ClientSession()
     try:
         await service.wait_serving(channel)
         await asyncio.wait_for(reference_channel.channel_ready(), timeout=30)
@@ -310,6 +333,7 @@ async def main(args: argparse.Namespace) -> None:
             await meter.measure("svc down", service_download(stub, svc_key, size))
             await meter.measure("direct down", direct_download(client, direct_key, size))
             await meter.measure("gRPC alone", reference_download(reference_stub, size))
+            await meter.measure("presigned down", presigned_download(stub, http, direct_key, size))
         rate = {name: args.size_mib / statistics.median(times) for name, times in meter.wall.items()}
         gib = args.rounds * args.size_mib / 1024
         for name, value in rate.items():
@@ -322,6 +346,29 @@ async def main(args: argparse.Namespace) -> None:
             f"  download gRPC alone/direct = {rate['gRPC alone'] / rate['direct down']:.2f}  "
             "(the most any gRPC download reaches here)"
         )
+        print(
+            f"  download presigned/direct = {rate['presigned down'] / rate['direct down']:.2f}  "
+            "(the bulk route: CreatePresignedUrl, then GET from MinIO)"
+        )
+        rows = [
+            rate_row("blob upload", "MB/s", rate["svc up"], rate["direct up"], 0.7),
+            rate_row("blob download (gRPC stream)", "MB/s", rate["svc down"], rate["direct down"], 0.7),
+            rate_row(
+                "blob download, bare grpc.aio stream",
+                "MB/s",
+                rate["gRPC alone"],
+                rate["direct down"],
+                note="transport ceiling: chunks from memory, no MinIO",
+            ),
+            rate_row(
+                "blob download (presigned GET)",
+                "MB/s",
+                rate["presigned down"],
+                rate["direct down"],
+                0.7,
+                note="the documented bulk route",
+            ),
+        ]
         print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
         print("service RSS (VmRSS sampled every 10 ms):")
@@ -337,7 +384,9 @@ async def main(args: argparse.Namespace) -> None:
                 f"  {mib:5d} MiB object: before {up.before / MiB:6.1f} MiB, peak during upload {up.peak / MiB:6.1f} MiB, "
                 f"during download {down.peak / MiB:6.1f} MiB"
             )
+        return rows
     finally:
+        await http.close()
         for key in keys:
             with contextlib.suppress(Exception):
                 await client.remove_object(BUCKET, key)
@@ -349,7 +398,7 @@ async def main(args: argparse.Namespace) -> None:
         await client.close_session()  # type: ignore[no-untyped-call]
 
 
-if __name__ == "__main__":
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -360,8 +409,18 @@ if __name__ == "__main__":
     parser.add_argument(
         "--serve-reference", type=int, metavar="PORT", help="(internal) run the reference server"
     )
-    arguments = parser.parse_args()
+    return parser
+
+
+async def measure(argv: Sequence[str] = ()) -> list[Row]:
+    """The whole benchmark with these command-line arguments; its summary rows."""
+    return await main(parser().parse_args(list(argv)))
+
+
+if __name__ == "__main__":
+    arguments = parser().parse_args()
     if arguments.serve_reference:
         asyncio.run(serve_reference(arguments.serve_reference))
     else:
-        asyncio.run(main(arguments))
+        for row in asyncio.run(main(arguments)):
+            print(row.line())

@@ -8,7 +8,13 @@ Brings Neo4j up with the project's launcher, loads --tracks tracks in lineage tr
 model versions, using UNWIND batches straight through the driver. Then it starts the graph service
 as its own process and times, request by request and alternating, ListAncestors (max_depth 10) and
 ListRelatedTracks (limit 10) against the very same Cypher run through the driver, sequentially
-(p50/p99) and with 8 requests in flight (QPS). Everything it writes is named "bench-..." and is
+(p50/p99) and with 8 requests in flight (QPS). The driver runs it two ways: execute_query (its
+recommended API: a managed transaction, BEGIN pipelined with RUN, then COMMIT) and an auto-commit
+session.run (RUN and PULL in one round trip), which is how the service runs one-query reads, so the
+second peer shows what the service itself adds. A fourth path is a reference server (this file with
+--serve-reference, a plain grpc.aio server with the service's options) that answers the same
+request with a canned reply of the same shape: one Python gRPC hop with no work, so driver /
+(driver + hop) is the best ratio any service in front of the driver reaches on this machine. Everything it writes is named "bench-..." and is
 deleted at the end unless --keep is given.
 """
 
@@ -23,20 +29,27 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from neo4j import AsyncDriver, AsyncGraphDatabase, RoutingControl
+from neo4j import READ_ACCESS, AsyncDriver, AsyncGraphDatabase, Query, RoutingControl
 
+from cadenza.common.v1 import types_pb2
 from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
 from cadenza_graph import queries
 from cadenza_graph.schema import ensure_schema
-from cadenza_graph.store import MAX_TAG_TRACKS
+from cadenza_graph.store import MAX_TAG_TRACKS, QUERY_TIMEOUT_SECONDS
 from cadenza_graph.validation import LINEAGE_OPS
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
+from cadenza_runtime.identity import OPERATOR, as_identity
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.benchmarks.reference import serve_canned
+from tests.benchmarks.rows import Row, latency_row
 
 if TYPE_CHECKING:
     from cadenza.graph.v1.graph_pb2_grpc import GraphServiceAsyncStub
@@ -49,6 +62,9 @@ PAGE_SIZE = 50
 RELATED_LIMIT = 10
 ANCESTOR_DEPTH = 10
 CONCURRENCY = 8
+HOP = "gRPC hop"
+# A first PageRank over the whole graph may run past the default deadline on a busy machine.
+ANALYTICS_TIMEOUT_SECONDS = 300.0
 
 Timed = Callable[[str], Awaitable[Any]]
 
@@ -198,17 +214,17 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _sequential(samples: list[str], service: Timed, direct: Timed) -> tuple[list[float], list[float]]:
-    """Latency of each call in ms; the two paths alternate so drift hits both alike."""
-    via_service: list[float] = []
-    via_driver: list[float] = []
+async def _sequential(samples: list[str], calls: Mapping[str, Timed]) -> dict[str, list[float]]:
+    """Latency of each call in ms; the paths take turns going first so drift hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    order = list(calls.items())
     for index, track in enumerate(samples):
-        order = [(service, via_service), (direct, via_driver)]
-        for call, sink in order if index % 2 == 0 else reversed(order):
+        shift = index % len(order)
+        for name, call in order[shift:] + order[:shift]:
             start = time.perf_counter()
             await call(track)
-            sink.append((time.perf_counter() - start) * 1000)
-    return via_service, via_driver
+            times[name].append((time.perf_counter() - start) * 1000)
+    return times
 
 
 async def _throughput(samples: list[str], call: Timed) -> float:
@@ -223,16 +239,85 @@ async def _throughput(samples: list[str], call: Timed) -> float:
     return len(samples) / (time.perf_counter() - start)
 
 
-def _report(name: str, service: list[float], direct: list[float], qps: tuple[float, float]) -> None:
-    s50, s99 = _percentile(service, 0.5), _percentile(service, 0.99)
-    d50, d99 = _percentile(direct, 0.5), _percentile(direct, 0.99)
-    print(f"\n{name}  ({len(service)} sequential calls each; QPS with {CONCURRENCY} in flight)")
-    print(f"  {'':<14}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}{'QPS':>10}")
-    print(f"  {'service':<14}{s50:>10.2f}{s99:>10.2f}{statistics.fmean(service):>10.2f}{qps[0]:>10.1f}")
-    print(f"  {'driver':<14}{d50:>10.2f}{d99:>10.2f}{statistics.fmean(direct):>10.2f}{qps[1]:>10.1f}")
-    print(
-        f"  service/driver latency p50 {s50 / d50:.2f}x, p99 {s99 / d99:.2f}x; "
-        f"throughput {qps[0] / qps[1]:.2f} of direct"
+def _report(name: str, times: dict[str, list[float]], qps: dict[str, float]) -> list[Row]:
+    print(f"\n{name}  ({len(times['service'])} sequential calls each; QPS with {CONCURRENCY} in flight)")
+    print(f"  {'':<20}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}{'QPS':>10}")
+    for path, values in times.items():
+        print(
+            f"  {path:<20}{_percentile(values, 0.5):>10.2f}{_percentile(values, 0.99):>10.2f}"
+            f"{statistics.fmean(values):>10.2f}{qps[path]:>10.1f}"
+        )
+    rows = []
+    s50, s99 = _percentile(times["service"], 0.5), _percentile(times["service"], 0.99)
+    hop = _percentile(times[HOP], 0.5)
+    for peer in (path for path in times if path not in ("service", HOP)):
+        d50, d99 = _percentile(times[peer], 0.5), _percentile(times[peer], 0.99)
+        print(
+            f"  service/{peer} latency p50 {s50 / d50:.2f}x, p99 {s99 / d99:.2f}x; "
+            f"throughput {qps['service'] / qps[peer]:.2f} of {peer}; "
+            f"the least any service reaches here: ({peer} + hop)/{peer} {(d50 + hop) / d50:.2f}x"
+        )
+        rows.append(
+            latency_row(
+                f"graph {name} vs {peer}", "ms p50", s50, d50, note=f"service/{peer} {s50 / d50:.2f}x"
+            )
+        )
+        rows.append(
+            latency_row(
+                f"graph {name}: {peer} + one bare grpc.aio hop",
+                "ms p50",
+                d50 + hop,
+                d50,
+                note=f"the floor: {(d50 + hop) / d50:.2f}x",
+            )
+        )
+    return rows
+
+
+def _reference_replies() -> dict[str, tuple[type[Message], Message]]:
+    """ListAncestors and ListRelatedTracks answers shaped like the benchmark's own."""
+
+    def node(index: int) -> graph_pb2.TrackNode:
+        return graph_pb2.TrackNode(
+            track=_track(index),
+            user=f"users/{PREFIX}{index:04d}",
+            tags=[f"{PREFIX}tag-{index + k:04d}" for k in range(3)],
+            model_version=f"{PREFIX}model-0",
+            create_time_seconds=1_700_000_000 + index,
+        )
+
+    ancestors = graph_pb2.ListAncestorsResponse(
+        entries=[
+            graph_pb2.LineageEntry(
+                track=node(i),
+                depth=i + 1,
+                edge=graph_pb2.LineageEdge(
+                    child=_track(i + 1),
+                    parent=_track(i),
+                    op=types_pb2.LINEAGE_OP_VARIATION,
+                    strength=0.5,
+                    create_time_seconds=1_700_000_000,
+                ),
+                weight=0.5,
+            )
+            for i in range(ANCESTOR_DEPTH)
+        ]
+    )
+    related = graph_pb2.ListRelatedTracksResponse(
+        tracks=[
+            graph_pb2.RelatedTrack(track=node(i), score=1.0, shared_tags=[f"{PREFIX}tag-{i:04d}"])
+            for i in range(RELATED_LIMIT)
+        ]
+    )
+    return {
+        "ListAncestors": (graph_pb2.ListAncestorsRequest, ancestors),
+        "ListRelatedTracks": (graph_pb2.ListRelatedTracksRequest, related),
+    }
+
+
+async def serve_reference(port: int) -> None:
+    await serve_canned(
+        port, graph_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name, _reference_replies()
     )
 
 
@@ -244,14 +329,19 @@ async def _measure(
     tree_size: int,
     samples: int,
     seed: int,
-) -> None:
+) -> list[Row]:
     database = config.neo4j.database
     rng = random.Random(seed + 1)
     deep = [i for i in range(tracks) if i % tree_size >= 40]
     ancestor_samples = [_track(i) for i in rng.sample(deep, min(samples, len(deep)))]
     related_samples = [_track(i) for i in rng.sample(range(tracks), min(samples, tracks))]
-    channel = create_channel(address, config)
+    # The graph service is internal: call it with a service token, as its real callers do.
+    channel = create_channel(address, as_identity(config, OPERATOR))
     stub = graph_pb2_grpc.GraphServiceStub(channel)
+    reference_port = _free_port()
+    reference = subprocess.Popen([sys.executable, __file__, "--serve-reference", str(reference_port)])  # noqa: ASYNC220
+    reference_channel = create_channel(f"127.0.0.1:{reference_port}", config)
+    reference_stub = graph_pb2_grpc.GraphServiceStub(reference_channel)
     ancestors_query = queries.lineage("up", ANCESTOR_DEPTH)
 
     async def service_ancestors(track: str) -> Any:
@@ -262,6 +352,27 @@ async def _measure(
         params = {"track": track, "after_depth": 0, "after_id": "", "limit": PAGE_SIZE + 1}
         return await driver.execute_query(
             ancestors_query, params, routing_=RoutingControl.READ, database_=database
+        )
+
+    async def autocommit(query: str, params: dict[str, Any]) -> Any:
+        async with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
+            return await (await session.run(Query(query, timeout=QUERY_TIMEOUT_SECONDS), params)).single()
+
+    async def autocommit_ancestors(track: str) -> Any:
+        params = {"track": track, "after_depth": 0, "after_id": "", "limit": PAGE_SIZE + 1}
+        return await autocommit(ancestors_query, params)
+
+    async def autocommit_related(track: str) -> Any:
+        params = {"track": track, "limit": RELATED_LIMIT, "max_tag_tracks": MAX_TAG_TRACKS}
+        return await autocommit(queries.RELATED, params)
+
+    async def reference_ancestors(track: str) -> Any:
+        request = graph_pb2.ListAncestorsRequest(track=track, max_depth=ANCESTOR_DEPTH, page_size=PAGE_SIZE)
+        return await reference_stub.ListAncestors(request)
+
+    async def reference_related(track: str) -> Any:
+        return await reference_stub.ListRelatedTracks(
+            graph_pb2.ListRelatedTracksRequest(track=track, limit=RELATED_LIMIT)
         )
 
     async def service_related(track: str) -> Any:
@@ -276,6 +387,7 @@ async def _measure(
         )
 
     try:
+        await asyncio.wait_for(reference_channel.channel_ready(), timeout=180)
         # Same answers both ways before timing anything.
         sample = ancestor_samples[0]
         via_service = (await service_ancestors(sample)).entries
@@ -283,22 +395,47 @@ async def _measure(
         assert len(via_service) == len(via_driver) == ANCESTOR_DEPTH, (len(via_service), len(via_driver))
         depths = [len((await service_ancestors(t)).entries) for t in ancestor_samples[:50]]
         print(f"\n  ancestors returned per sampled track (first 50): mean {statistics.fmean(depths):.1f}")
+        rows: list[Row] = []
         for name, calls, chosen in (
-            ("ListAncestors max_depth=10", (service_ancestors, driver_ancestors), ancestor_samples),
-            ("ListRelatedTracks limit=10", (service_related, driver_related), related_samples),
+            (
+                "ListAncestors max_depth=10",
+                {
+                    "service": service_ancestors,
+                    "driver": driver_ancestors,
+                    "driver auto-commit": autocommit_ancestors,
+                    HOP: reference_ancestors,
+                },
+                ancestor_samples,
+            ),
+            (
+                "ListRelatedTracks limit=10",
+                {
+                    "service": service_related,
+                    "driver": driver_related,
+                    "driver auto-commit": autocommit_related,
+                    HOP: reference_related,
+                },
+                related_samples,
+            ),
         ):
-            await _sequential(chosen[:100], *calls)  # warm-up: plans compiled, JIT and page cache hot
-            service_ms, driver_ms = await _sequential(chosen, *calls)
-            qps = (await _throughput(chosen, calls[0]), await _throughput(chosen, calls[1]))
-            _report(name, service_ms, driver_ms, qps)
-        await _other_rpcs(stub, tree_size)
+            await _sequential(chosen[:100], calls)  # warm-up: plans compiled, JIT and page cache hot
+            times = await _sequential(chosen, calls)
+            qps = {path: await _throughput(chosen, call) for path, call in calls.items()}
+            rows += _report(name, times, qps)
+        await _other_rpcs(stub, tracks, tree_size)
+        return rows
     finally:
         await channel.close(None)
+        await reference_channel.close(None)
+        reference.kill()
+        reference.wait(timeout=30)
 
 
-async def _other_rpcs(stub: GraphServiceAsyncStub, tree_size: int) -> None:
+async def _other_rpcs(stub: GraphServiceAsyncStub, tracks: int, tree_size: int) -> None:
     """One-off figures for the remaining queries, through the service: median of 5 calls."""
-    root, deep, far = _track(3 * tree_size), _track(3 * tree_size + 60), _track(500 * tree_size + 60)
+    # The far end lies in tree 500 (or the last tree of a smaller graph).
+    far_tree = min(500, tracks // tree_size - 1)
+    root, deep, far = _track(3 * tree_size), _track(3 * tree_size + 60), _track(far_tree * tree_size + 60)
     calls: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
         (
             "ListCentralTags DEGREE limit=10",
@@ -309,7 +446,8 @@ async def _other_rpcs(stub: GraphServiceAsyncStub, tree_size: int) -> None:
         (
             "ListCentralTags PAGERANK limit=10",
             lambda: stub.ListCentralTags(
-                graph_pb2.ListCentralTagsRequest(limit=10, method=graph_pb2.CENTRALITY_METHOD_PAGERANK)
+                graph_pb2.ListCentralTagsRequest(limit=10, method=graph_pb2.CENTRALITY_METHOD_PAGERANK),
+                timeout=ANALYTICS_TIMEOUT_SECONDS,
             ),
         ),
         (
@@ -340,7 +478,7 @@ async def _other_rpcs(stub: GraphServiceAsyncStub, tree_size: int) -> None:
         print(f"  {name:<38}{statistics.median(times):>10.1f} ms")
 
 
-async def main() -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -350,7 +488,13 @@ async def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="leave the benchmark data in Neo4j")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--serve-reference", type=int, metavar="PORT", help="(internal) run the reference server"
+    )
+    return parser
+
+
+async def main(args: argparse.Namespace) -> list[Row]:
 
     config = load_config()
     settings = config.neo4j
@@ -367,7 +511,7 @@ async def main() -> None:
         log = config.log_file("graph-bench")
         log.parent.mkdir(parents=True, exist_ok=True)
         service, address = await _start_service(config, log)
-        await _measure(config, driver, address, args.tracks, args.tree_size, args.samples, args.seed)
+        return await _measure(config, driver, address, args.tracks, args.tree_size, args.samples, args.seed)
     finally:
         if service is not None:
             service.terminate()
@@ -377,6 +521,17 @@ async def main() -> None:
         await driver.close()
 
 
-if __name__ == "__main__":
+async def measure(argv: Sequence[str] = ()) -> list[Row]:
+    """The whole benchmark with these command-line arguments; its summary rows."""
     _launcher_up()
-    asyncio.run(main())
+    return await main(parser().parse_args(list(argv)))
+
+
+if __name__ == "__main__":
+    arguments = parser().parse_args()
+    if arguments.serve_reference:
+        asyncio.run(serve_reference(arguments.serve_reference))
+    else:
+        _launcher_up()
+        for row in asyncio.run(main(arguments)):
+            print(row.line())

@@ -16,7 +16,11 @@ searches through SearchEmbeddings and through AsyncMilvusClient.search with iden
 (ef, including the larger ef of filtered searches on Lite, output fields, consistency): one request
 at a time, alternating (p50/p99), and with --concurrency requests in flight (QPS: the median of
 --rounds alternating rounds and of their paired ratios, since other load on a shared machine
-drifts). Recall@10 compares both against exact cosine top-10 by numpy brute force over the same
+drifts). A third sequential path is the floor of any service here: a reference server (this file
+with --serve-reference, a plain grpc.aio server with the service's options) answers the same
+SearchEmbeddings request with ten matches at once, so its latency is one Python gRPC hop with no
+work, and pymilvus / (pymilvus + that hop) is the best ratio a service in front of pymilvus reaches
+on this machine. Recall@10 compares both against exact cosine top-10 by numpy brute force over the same
 vectors, unfiltered and with a user filter (about 1% of the rows), then pymilvus alone at larger
 ef. The collections are dropped at the end unless --keep is given (a kept collection of the same
 size is reused).
@@ -32,7 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +49,21 @@ from cadenza.common.v1 import types_pb2
 from cadenza.vector.v1 import vector_pb2, vector_pb2_grpc
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
+from cadenza_runtime.identity import OPERATOR, as_identity
 from cadenza_vector.schema import OUTPUT_FIELDS
 from cadenza_vector.store import LITE_FILTERED_EF_FACTOR, LITE_FILTERED_EF_MAX
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.benchmarks.reference import serve_canned
+from tests.benchmarks.rows import Row, latency_row, rate_row
 
 BATCH = 1_000
 CLUSTERS = 1_000
 USERS = 100
 TOP_K = 10
-SERVER_PORT = 59541  # the server-mode Milvus of the tests (tests/vector/conftest.py)
+# The benchmark's own server-mode Milvus (its own state directory too): not the tests' 59541
+# (tests/vector/conftest.py), so a test run and a benchmark run can overlap.
+SERVER_PORT = 59551
 ROOT = Path(__file__).resolve().parents[2]
 
 Matrix = npt.NDArray[np.float32]
@@ -150,7 +161,29 @@ async def _qps(call: Callable[[int], Awaitable[Any]], count: int, concurrency: i
     return count / (time.perf_counter() - start)
 
 
-async def run(args: argparse.Namespace) -> None:
+def _reference_reply() -> vector_pb2.SearchEmbeddingsResponse:
+    """Ten matches shaped like the benchmark's own."""
+    reply = vector_pb2.SearchEmbeddingsResponse()
+    for i in range(TOP_K):
+        reply.matches.add(
+            track=_track(i),
+            score=0.9,
+            user=f"users/bench-{i:03d}",
+            model_version=f"bench-v{i % 3}",
+            tags=[f"tag-{(i * 7 + k) % 50}" for k in range(3)],
+            create_time_seconds=1_700_000_000 + i,
+        )
+    return reply
+
+
+async def serve_reference(port: int) -> None:
+    service = vector_pb2.DESCRIPTOR.services_by_name["VectorService"].full_name
+    await serve_canned(
+        port, service, {"SearchEmbeddings": (vector_pb2.SearchEmbeddingsRequest, _reference_reply())}
+    )
+
+
+async def run(args: argparse.Namespace) -> list[Row]:
     base = load_config()
     service_port = _free_port()
     env = _env(args, base, service_port)
@@ -176,9 +209,15 @@ async def run(args: argparse.Namespace) -> None:
         cwd=ROOT,
         env={**os.environ, "CADENZA_TELEMETRY__LOG_LEVEL": "WARNING"},
     )
-    channel = create_channel(f"127.0.0.1:{service_port}", config)
+    # The vector service is internal: call it with a service token, as its real callers do.
+    channel = create_channel(f"127.0.0.1:{service_port}", as_identity(config, OPERATOR))
     direct = AsyncMilvusClient(uri=config.milvus.uri, dedicated=True)
+    reference_port = _free_port()
+    reference = subprocess.Popen([sys.executable, __file__, "--serve-reference", str(reference_port)])  # noqa: ASYNC220
+    reference_channel = create_channel(f"127.0.0.1:{reference_port}", config)
     try:
+        await asyncio.wait_for(reference_channel.channel_ready(), timeout=180)
+        reference_stub = vector_pb2_grpc.VectorServiceStub(reference_channel)
         await _wait_serving(channel, time.monotonic() + 180)
         stub = vector_pb2_grpc.VectorServiceStub(channel)
         stats = await stub.GetStats(vector_pb2.GetStatsRequest())
@@ -234,6 +273,15 @@ async def run(args: argparse.Namespace) -> None:
             reply = await stub.SearchEmbeddings(request)
             return [m.track for m in reply.matches]
 
+        async def via_reference(i: int) -> list[str]:
+            request = vector_pb2.SearchEmbeddingsRequest(
+                kind=types_pb2.EMBEDDING_KIND_LATENT,
+                vector=vector_pb2.QueryVector(values=query_lists[i]),
+                top_k=TOP_K,
+            )
+            reply = await reference_stub.SearchEmbeddings(request)
+            return [m.track for m in reply.matches]
+
         async def via_pymilvus(i: int, user_filter: bool = False) -> list[str]:
             hits = await direct.search(
                 latent,
@@ -251,11 +299,17 @@ async def run(args: argparse.Namespace) -> None:
         for i in range(min(30, args.queries)):  # warm-up: connections, caches, loaded segments
             await via_service(i)
             await via_pymilvus(i)
+            await via_reference(i)
 
         service_lat: list[float] = []
         direct_lat: list[float] = []
+        hop_lat: list[float] = []
         for i in range(args.queries):
-            for call, sink in ((via_service, service_lat), (via_pymilvus, direct_lat)):
+            for call, sink in (
+                (via_service, service_lat),
+                (via_pymilvus, direct_lat),
+                (via_reference, hop_lat),
+            ):
                 start = time.perf_counter()
                 await call(i)
                 sink.append(time.perf_counter() - start)
@@ -264,7 +318,13 @@ async def run(args: argparse.Namespace) -> None:
         )
         print(_summary("service", service_lat))
         print(_summary("pymilvus", direct_lat))
+        print(_summary("gRPC hop", hop_lat) + "   (reference server: the hop alone, no work)")
         p50_ratio = statistics.median(direct_lat) / statistics.median(service_lat)
+        floor = statistics.median(direct_lat) + statistics.median(hop_lat)
+        print(
+            f"p50 pymilvus/service {p50_ratio:.2f}; the most a service in front of pymilvus reaches here: "
+            f"pymilvus/(pymilvus + hop) {statistics.median(direct_lat) / floor:.2f}"
+        )
 
         # Short alternating rounds, compared pairwise: other load on the machine drifts over minutes.
         qps: dict[str, list[float]] = {"service": [], "pymilvus": []}
@@ -320,9 +380,35 @@ async def run(args: argparse.Namespace) -> None:
 
         sweep = [f"ef {search_ef}: {await direct_recall(search_ef):.4f}" for search_ef in (128, 512, 2048)]
         print(f"recall@{TOP_K} unfiltered at other ef (pymilvus): {', '.join(sweep)}")
+        return [
+            latency_row(
+                f"vector search top-{TOP_K}, sequential ({args.backend})",
+                "ms p50",
+                statistics.median(service_lat) * 1e3,
+                statistics.median(direct_lat) * 1e3,
+                0.7,
+            ),
+            rate_row(
+                f"vector search top-{TOP_K}, {args.concurrency} in flight ({args.backend})",
+                "QPS",
+                statistics.median(qps["service"]),
+                statistics.median(qps["pymilvus"]),
+                note=f"median of round ratios {statistics.median(ratios):.2f}",
+            ),
+            latency_row(
+                f"vector: pymilvus + one bare grpc.aio hop ({args.backend})",
+                "ms p50",
+                floor * 1e3,
+                statistics.median(direct_lat) * 1e3,
+                note="the ceiling of the sequential ratio: the hop alone, no work",
+            ),
+        ]
     finally:
         await direct.close()
         await channel.close(None)
+        await reference_channel.close(None)
+        reference.kill()
+        reference.wait(timeout=30)
         service.terminate()
         service.wait(timeout=30)
         if not args.keep:
@@ -331,7 +417,7 @@ async def run(args: argparse.Namespace) -> None:
         admin.close()
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -344,14 +430,38 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--fresh", action="store_true", help="rebuild a kept collection")
     parser.add_argument("--keep", action="store_true", help="keep the collections for the next run")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--serve-reference", type=int, metavar="PORT", help="(internal) run the reference server"
+    )
+    return parser
+
+
+async def measure(argv: Sequence[str] = ()) -> list[Row]:
+    """The whole benchmark with these command-line arguments; its summary rows."""
+    args = parser().parse_args(list(argv))
     try:
-        asyncio.run(run(args))
+        return await run(args)
     finally:
-        # run() put the server's settings in os.environ; also after a failed start, whose
-        # half-started server would otherwise hold its ports.
-        if args.backend == "server" and not args.keep:
-            _launcher(["down", "milvus"], {})
+        _stop_server(args)
+
+
+def _stop_server(args: argparse.Namespace) -> None:
+    # run() put the server's settings in os.environ; also after a failed start, whose
+    # half-started server would otherwise hold its ports.
+    if args.backend == "server" and not args.keep:
+        _launcher(["down", "milvus"], {})
+
+
+def main() -> None:
+    args = parser().parse_args()
+    if args.serve_reference:
+        asyncio.run(serve_reference(args.serve_reference))
+        return
+    try:
+        for row in asyncio.run(run(args)):
+            print(row.line())
+    finally:
+        _stop_server(args)
 
 
 if __name__ == "__main__":

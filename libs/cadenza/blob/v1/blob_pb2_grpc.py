@@ -80,7 +80,9 @@ class BlobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DownloadObject(self, request, context):
-        """Server stream: the object's info, then chunks of the requested range.
+        """Server stream: the object's info, then chunks of the requested range. For small objects and
+        ranges; bulk downloads should fetch a CreatePresignedUrl GET URL instead, which serves the bytes
+        straight from the object store without this service's extra hop.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -106,7 +108,9 @@ class BlobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreatePresignedUrl(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A time-limited URL for plain HTTP straight to the object store: GET is the bulk download route
+        (see DownloadObject); PUT is for operators only.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -38,12 +38,18 @@ class BlobServiceStub:
     a mismatch or a cancelled upload leaves no object behind.
     """
     DownloadObject: _grpc.UnaryStreamMultiCallable[_blob_pb2.DownloadObjectRequest, _blob_pb2.DownloadObjectResponse]
-    """Server stream: the object's info, then chunks of the requested range."""
+    """Server stream: the object's info, then chunks of the requested range. For small objects and
+    ranges; bulk downloads should fetch a CreatePresignedUrl GET URL instead, which serves the bytes
+    straight from the object store without this service's extra hop.
+    """
     StatObject: _grpc.UnaryUnaryMultiCallable[_blob_pb2.StatObjectRequest, _blob_pb2.StatObjectResponse]
     DeleteObject: _grpc.UnaryUnaryMultiCallable[_blob_pb2.DeleteObjectRequest, _blob_pb2.DeleteObjectResponse]
     """Idempotent: deleting a missing object succeeds."""
     ListObjects: _grpc.UnaryUnaryMultiCallable[_blob_pb2.ListObjectsRequest, _blob_pb2.ListObjectsResponse]
     CreatePresignedUrl: _grpc.UnaryUnaryMultiCallable[_blob_pb2.CreatePresignedUrlRequest, _blob_pb2.CreatePresignedUrlResponse]
+    """A time-limited URL for plain HTTP straight to the object store: GET is the bulk download route
+    (see DownloadObject); PUT is for operators only.
+    """
 
 @_typing.type_check_only
 class BlobServiceAsyncStub(BlobServiceStub):
@@ -55,12 +61,18 @@ class BlobServiceAsyncStub(BlobServiceStub):
     a mismatch or a cancelled upload leaves no object behind.
     """
     DownloadObject: _aio.UnaryStreamMultiCallable[_blob_pb2.DownloadObjectRequest, _blob_pb2.DownloadObjectResponse]  # type: ignore[assignment]
-    """Server stream: the object's info, then chunks of the requested range."""
+    """Server stream: the object's info, then chunks of the requested range. For small objects and
+    ranges; bulk downloads should fetch a CreatePresignedUrl GET URL instead, which serves the bytes
+    straight from the object store without this service's extra hop.
+    """
     StatObject: _aio.UnaryUnaryMultiCallable[_blob_pb2.StatObjectRequest, _blob_pb2.StatObjectResponse]  # type: ignore[assignment]
     DeleteObject: _aio.UnaryUnaryMultiCallable[_blob_pb2.DeleteObjectRequest, _blob_pb2.DeleteObjectResponse]  # type: ignore[assignment]
     """Idempotent: deleting a missing object succeeds."""
     ListObjects: _aio.UnaryUnaryMultiCallable[_blob_pb2.ListObjectsRequest, _blob_pb2.ListObjectsResponse]  # type: ignore[assignment]
     CreatePresignedUrl: _aio.UnaryUnaryMultiCallable[_blob_pb2.CreatePresignedUrlRequest, _blob_pb2.CreatePresignedUrlResponse]  # type: ignore[assignment]
+    """A time-limited URL for plain HTTP straight to the object store: GET is the bulk download route
+    (see DownloadObject); PUT is for operators only.
+    """
 
 class BlobServiceServicer(metaclass=_abc_1.ABCMeta):
     """Audio files, latent tensors and model checkpoints in MinIO or any S3 store."""
@@ -81,7 +93,10 @@ class BlobServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _blob_pb2.DownloadObjectRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_blob_pb2.DownloadObjectResponse], _abc.AsyncIterator[_blob_pb2.DownloadObjectResponse]]:
-        """Server stream: the object's info, then chunks of the requested range."""
+        """Server stream: the object's info, then chunks of the requested range. For small objects and
+        ranges; bulk downloads should fetch a CreatePresignedUrl GET URL instead, which serves the bytes
+        straight from the object store without this service's extra hop.
+        """
 
     @_abc_1.abstractmethod
     def StatObject(
@@ -110,6 +125,9 @@ class BlobServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _blob_pb2.CreatePresignedUrlRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_blob_pb2.CreatePresignedUrlResponse, _abc.Awaitable[_blob_pb2.CreatePresignedUrlResponse]]: ...
+    ) -> _typing.Union[_blob_pb2.CreatePresignedUrlResponse, _abc.Awaitable[_blob_pb2.CreatePresignedUrlResponse]]:
+        """A time-limited URL for plain HTTP straight to the object store: GET is the bulk download route
+        (see DownloadObject); PUT is for operators only.
+        """
 
 def add_BlobServiceServicer_to_server(servicer: BlobServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
