@@ -20,7 +20,7 @@ orchestrator replicas as their own processes on free ports (the test harness), t
    (psutil) and how busy the machine's cores were: on a small machine the cores can be the limit.
 
 `measure()` returns the figures as tests/benchmarks/table.Row for run_all.py; --profile DIR records
-each replica with py-spy during the throughput runs (a flame graph and its collapsed stacks).
+each replica and the metadata service with py-spy during the throughput runs (collapsed stacks).
 """
 
 from __future__ import annotations
@@ -184,10 +184,13 @@ class Bench:
             )
             name = created.job.name
             job_id = job_id_of(name)
-            # Another pending job may be older: claim until ours is the one (rare on a quiet suite).
-            claimed = await direct.metadata.ClaimJob(
-                metadata_pb2.ClaimJobRequest(worker=worker, lease_duration=duration(30))
-            )
+            # Older pending jobs (an interrupted run's) come first: claim past them to ours.
+            for _ in range(1000):
+                claimed = await direct.metadata.ClaimJob(
+                    metadata_pb2.ClaimJobRequest(worker=worker, lease_duration=duration(30))
+                )
+                if not claimed.HasField("job") or claimed.job.name == name:
+                    break
             if claimed.job.name != name:
                 continue
             await asyncio.gather(
@@ -318,7 +321,8 @@ class Bench:
     async def throughput(self, replicas: list[str]) -> Throughput:
         stubs = [self.stub(name) for name in replicas]
         count = self.args.throughput_jobs
-        profilers = [self._profile(name) for name in replicas]
+        # The replicas and the store service the saga calls most.
+        profilers = [self._profile(name) for name in (*replicas, "metadata")]
         with self.meter([*replicas, *BACKENDS]) as meter:
             started = time.perf_counter()
             jobs = await asyncio.gather(
