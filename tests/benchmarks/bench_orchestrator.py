@@ -2,6 +2,7 @@
 
     python tests/benchmarks/bench_orchestrator.py [--jobs 30] [--steps 4] [--duration 1.0]
                                                   [--progress-steps 300] [--throughput-jobs 40]
+                                                  [--clip-seconds 2.0] [--short] [--profile DIR]
 
 Brings the stores up with the project's launcher and runs the five backend services and one or two
 orchestrator replicas as their own processes on free ports (the test harness), then measures:
@@ -13,8 +14,13 @@ orchestrator replicas as their own processes on free ports (the test harness), t
    CreateTrack, SUCCEEDED) issued one after another by this script against the same services.
 2. Step-to-watcher latency: every ProgressEvent of a --progress-steps job watched on the *other*
    replica, receive time minus emit_time, p50/p99; baseline: a raw Redis PUBLISH -> subscriber.
-3. Jobs per minute with the smallest settings, one replica vs two, against calling inference
-   Generate directly with the same number of requests in flight.
+3. Jobs per minute for --clip-seconds clips at 2 steps, one replica vs two, each against calling
+   inference Generate directly with the same generations and as many in flight as the replicas run
+   (worker_concurrency each), with the CPU seconds per job and peak RSS of every service process
+   (psutil) and how busy the machine's cores were: on a small machine the cores can be the limit.
+
+`measure()` returns the figures as tests/benchmarks/table.Row for run_all.py; --profile DIR records
+each replica and the metadata service with py-spy during the throughput runs (collapsed stacks).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +57,8 @@ from cadenza_orchestrator.protoutil import duration  # noqa: E402
 from cadenza_runtime.client import create_channel  # noqa: E402
 from cadenza_runtime.config import load_config  # noqa: E402
 from cadenza_runtime.user_tokens import mint_token  # noqa: E402
+from tests.benchmarks.table import Row, machine  # noqa: E402
+from tests.benchmarks.usage import UsageMeter  # noqa: E402
 from tests.conftest import stores_up  # noqa: E402
 from tests.orchestrator.harness import BACKENDS, Suite  # noqa: E402
 from tests.orchestrator.invariant import Direct  # noqa: E402
@@ -90,6 +100,7 @@ class Bench:
         self.config = suite.service_config()
         self.user = f"bench-{uuid.uuid4().hex[:8]}"
         self.md = (("authorization", f"Bearer {mint_token(self.config.auth, self.user)}"),)
+        self.profiles: list[str] = []
 
     def stub(self, replica: str) -> Stub:
         channel = create_channel(self.suite.processes[replica].address, self.config)
@@ -114,7 +125,8 @@ class Bench:
 
     # 1. Overhead per job.
 
-    async def overhead(self, direct: Direct) -> None:
+    async def overhead(self, direct: Direct) -> tuple[float, float]:
+        """p50 overhead per job and p50 of the direct client's writes, in ms."""
         stub = self.stub("orchestrator-a")
         await self.generate(stub)  # warm-up: model, channels, caches
         overheads: list[float] = []
@@ -149,6 +161,7 @@ class Bench:
             print(line(label, parts[key]))
         print(line("direct client, same writes", direct_ms))
         print(f"  ratio overhead / direct writes (p50): {pct(overheads, 50) / pct(direct_ms, 50):.2f}x")
+        return pct(overheads, 50), pct(direct_ms, 50)
 
     async def direct_saga(self, direct: Direct) -> list[float]:
         """The saga's writes issued directly, one after another, with the same payload sizes."""
@@ -171,10 +184,13 @@ class Bench:
             )
             name = created.job.name
             job_id = job_id_of(name)
-            # Another pending job may be older: claim until ours is the one (rare on a quiet suite).
-            claimed = await direct.metadata.ClaimJob(
-                metadata_pb2.ClaimJobRequest(worker=worker, lease_duration=duration(30))
-            )
+            # Older pending jobs (an interrupted run's) come first: claim past them to ours.
+            for _ in range(1000):
+                claimed = await direct.metadata.ClaimJob(
+                    metadata_pb2.ClaimJobRequest(worker=worker, lease_duration=duration(30))
+                )
+                if not claimed.HasField("job") or claimed.job.name == name:
+                    break
             if claimed.job.name != name:
                 continue
             await asyncio.gather(
@@ -239,7 +255,8 @@ class Bench:
 
     # 2. Step-to-watcher latency.
 
-    async def progress_latency(self, direct: Direct) -> None:
+    async def progress_latency(self, direct: Direct) -> tuple[float, float]:
+        """p50 step-to-watcher latency on the other replica and p50 of raw pub/sub, in ms."""
         a, b = self.stub("orchestrator-a"), self.stub("orchestrator-b")
         request = orchestrator_pb2.SubmitGenerationRequest(
             request_id=uuid.uuid4().hex, params=self.params(steps=self.args.progress_steps, duration_s=2.0)
@@ -266,6 +283,7 @@ class Bench:
         print(
             f"  ratio other-replica watcher / raw pub-sub (p50): {pct(latencies[remote], 50) / pct(baseline, 50):.2f}x"
         )
+        return pct(latencies[remote], 50), pct(baseline, 50)
 
     async def redis_roundtrip(self, count: int = 300) -> list[float]:
         redis = self.config.redis
@@ -293,31 +311,62 @@ class Bench:
 
     # 3. Throughput.
 
-    async def throughput(self, direct: Direct, replicas: list[str]) -> float:
+    def clip(self) -> types_pb2.GenerationParams:
+        """The generation every throughput figure runs, through the replicas and directly."""
+        return self.params(steps=2, duration_s=self.args.clip_seconds)
+
+    def meter(self, names: Sequence[str]) -> UsageMeter:
+        return UsageMeter({name: self.suite.processes[name].pid for name in names})
+
+    async def throughput(self, replicas: list[str]) -> Throughput:
         stubs = [self.stub(name) for name in replicas]
         count = self.args.throughput_jobs
-        started = time.perf_counter()
-        jobs = await asyncio.gather(
-            *(
-                stubs[i % len(stubs)].SubmitGeneration(
-                    orchestrator_pb2.SubmitGenerationRequest(
-                        request_id=uuid.uuid4().hex, params=self.params(steps=2, duration_s=0.5)
-                    ),
-                    metadata=self.md,
+        # The replicas and the store service the saga calls most.
+        profilers = [self._profile(name) for name in (*replicas, "metadata")]
+        with self.meter([*replicas, *BACKENDS]) as meter:
+            started = time.perf_counter()
+            jobs = await asyncio.gather(
+                *(
+                    stubs[i % len(stubs)].SubmitGeneration(
+                        orchestrator_pb2.SubmitGenerationRequest(
+                            request_id=uuid.uuid4().hex, params=self.clip()
+                        ),
+                        metadata=self.md,
+                    )
+                    for i in range(count)
                 )
-                for i in range(count)
             )
-        )
-        # One cheap query per poll, so that waiting does not load the box being measured.
-        while True:
-            if not await self._active():
-                break
-            await asyncio.sleep(0.1)
-        elapsed = time.perf_counter() - started
-        finals = [await direct.job(job.job.name) for job in jobs]
+            # One cheap query per poll, so that waiting does not load the box being measured.
+            while True:
+                if not await self._active():
+                    break
+                await asyncio.sleep(0.1)
+            elapsed = time.perf_counter() - started
+        for profiler in profilers:
+            if profiler is not None:
+                profiler.send_signal(2)  # py-spy writes its output on SIGINT
+                await asyncio.to_thread(profiler.wait, 60)
+        finals = [await self.direct.job(job.job.name) for job in jobs]
         ok = sum(1 for job in finals if job.state == types_pb2.JOB_STATE_SUCCEEDED)
         assert ok == count, f"{count - ok} jobs did not succeed"
-        return float(count / elapsed * 60)
+        return Throughput(count / elapsed * 60, meter, count)
+
+    def _profile(self, replica: str) -> subprocess.Popen[bytes] | None:
+        if not self.args.profile:
+            return None
+        spy = shutil.which("py-spy")
+        if spy is None:
+            raise SystemExit("--profile needs py-spy on PATH (pip install py-spy)")
+        out = Path(self.args.profile)
+        out.mkdir(parents=True, exist_ok=True)
+        tag = f"{replica}-{len(self.profiles)}"
+        self.profiles.append(tag)
+        command = [spy, "record", "--pid", str(self.suite.processes[replica].pid), "--rate", "200"]
+        return subprocess.Popen(
+            [*command, "--format", "raw", "-o", str(out / f"{tag}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     async def _active(self) -> bool:
         response = await self.direct.metadata.ListJobs(
@@ -329,7 +378,8 @@ class Bench:
         )
         return bool(response.jobs)
 
-    async def inference_direct(self, in_flight: int) -> float:
+    async def inference_direct(self, in_flight: int) -> Throughput:
+        """The same generations straight on the inference service, `in_flight` at a time."""
         channel = create_channel(self.config.services.inference.address, self.config)
         stub = inference_pb2_grpc.InferenceServiceStub(channel)
         count = self.args.throughput_jobs
@@ -338,30 +388,69 @@ class Bench:
         async def one(i: int) -> None:
             async with semaphore:
                 request = inference_pb2.GenerateRequest(
-                    request_id=f"bench-{i}", params=self.params(steps=2, duration_s=0.5)
+                    request_id=f"bench-{uuid.uuid4().hex}-{i}",
+                    params=self.clip(),
+                    audio_encoding=inference_pb2.AUDIO_ENCODING_WAV_PCM16,
                 )
                 async for _ in stub.Generate(request):
                     pass
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(count)))
-        elapsed = time.perf_counter() - started
+        with self.meter(["inference"]) as meter:
+            started = time.perf_counter()
+            await asyncio.gather(*(one(i) for i in range(count)))
+            elapsed = time.perf_counter() - started
         await channel.close(None)
-        return float(count / elapsed * 60)
+        return Throughput(count / elapsed * 60, meter, count)
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+class Throughput:
+    def __init__(self, per_minute: float, meter: UsageMeter, jobs: int):
+        self.per_minute = per_minute
+        self.meter = meter
+        self.jobs = jobs
+
+    @property
+    def cpu(self) -> str:
+        meter = self.meter
+        return (
+            f"{meter.per_job(self.jobs)}; {meter.cpu_seconds / self.jobs * 1000:.0f} ms in all; "
+            f"these processes {meter.cores_busy:.2f} cores, machine {meter.machine_cores_busy:.2f} cores busy"
+        )
+
+    def line(self, label: str) -> str:
+        return f"  {label:<34} {self.per_minute:8.1f} jobs/min\n      CPU: {self.cpu}\n      RSS: {self.meter.memory()}"
+
+
+async def measure(short: bool = True, argv: Sequence[str] = ()) -> list[Row]:
+    """Every figure of this benchmark as table rows (short: a few jobs each, for run_all.py)."""
+    args = parse_args([*(SHORT_ARGS if short else ()), *argv])
+    return await run(args)
+
+
+SHORT_ARGS = ("--jobs", "5", "--progress-steps", "50", "--throughput-jobs", "16")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--jobs", type=int, default=30, help="sequential jobs for the overhead figures")
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--duration", type=float, default=1.0)
     parser.add_argument("--progress-steps", type=int, default=300)
     parser.add_argument("--throughput-jobs", type=int, default=40)
-    args = parser.parse_args()
+    parser.add_argument("--clip-seconds", type=float, default=2.0, help="clip length of the throughput jobs")
+    parser.add_argument("--short", action="store_true", help="a few jobs per figure (run_all.py)")
+    parser.add_argument("--profile", default="", help="record each replica with py-spy into this directory")
+    args = parser.parse_args(argv)
+    if args.short:
+        args = parser.parse_args([*SHORT_ARGS, *(argv if argv is not None else sys.argv[1:])])
+    return args
 
+
+async def run(args: argparse.Namespace) -> list[Row]:
     config = load_config()
     await asyncio.to_thread(stores_up, "postgres", "redis", "minio", "milvus", "neo4j")
     suite = Suite(config, Path(tempfile.mkdtemp(prefix="bench-orchestrator-")))
+    rows: list[Row] = []
     try:
         await asyncio.gather(*(suite.start(name) for name in BACKENDS))
         direct = Direct.connect(suite.service_config())
@@ -376,24 +465,89 @@ async def main() -> None:
             inference_pb2.GetCapacityRequest()
         )
         await inference_channel.close(None)
+        print(f"machine: {machine()}")
         print(
             f"inference on {capacity.device} ({capacity.precision}), queue capacity {capacity.queue_capacity}"
         )
-        await bench.overhead(direct)
-        one = await bench.throughput(direct, ["orchestrator-a"])
+        overhead, direct_writes = await bench.overhead(direct)
+        rows.append(
+            Row.latency(
+                "job overhead p50 (end to end - compute), sequential",
+                "orchestrator",
+                overhead,
+                direct_writes,
+                "ms",
+                note="direct: the saga's writes by a client",
+            )
+        )
+        slots = config.orchestrator.worker_concurrency
+        one = await bench.throughput(["orchestrator-a"])
+        raw_one = await bench.inference_direct(slots)
         await suite.start("orchestrator-b", module="cadenza_orchestrator", extra_env=BENCH_ENV)
-        await bench.progress_latency(direct)
-        two = await bench.throughput(direct, ["orchestrator-a", "orchestrator-b"])
-        in_flight = 2 * config.orchestrator.worker_concurrency
-        raw = await bench.inference_direct(in_flight)
-        print(f"\n3. Jobs per minute ({args.throughput_jobs} jobs, 2 steps, 0.5 s of audio)")
-        print(f"  one replica                        {one:8.1f} jobs/min")
-        print(f"  two replicas                       {two:8.1f} jobs/min   ({two / one:.2f}x one replica)")
-        print(f"  inference Generate directly        {raw:8.1f} jobs/min   ({in_flight} in flight)")
-        print(f"  ratio two replicas / direct inference: {two / raw:.2f}x")
+        remote, pubsub = await bench.progress_latency(direct)
+        rows.append(
+            Row.latency(
+                "step -> watcher on the other replica p50",
+                "orchestrator",
+                remote,
+                pubsub,
+                "ms",
+                note="direct: Redis PUBLISH -> subscriber",
+            )
+        )
+        two = await bench.throughput(["orchestrator-a", "orchestrator-b"])
+        raw_two = await bench.inference_direct(2 * slots)
+        clip = f"{args.clip_seconds:g} s clips, 2 steps"
+        print(f"\n3. Jobs per minute ({args.throughput_jobs} jobs, {clip}; {slots} slots per replica)")
+        print(one.line("one replica"))
+        print(raw_one.line(f"inference directly, {slots} in flight"))
+        print(f"  ratio one replica / direct inference: {one.per_minute / raw_one.per_minute:.2f}x")
+        print(two.line("two replicas"))
+        print(raw_two.line(f"inference directly, {2 * slots} in flight"))
+        print(f"  two replicas / one replica: {two.per_minute / one.per_minute:.2f}x")
+        print(f"  ratio two replicas / direct inference: {two.per_minute / raw_two.per_minute:.2f}x")
+        rows += [
+            Row.throughput(
+                f"jobs/min, one replica ({clip})",
+                "orchestrator",
+                one.per_minute,
+                raw_one.per_minute,
+                "jobs/min",
+                goal=0.8,
+                cpu=one.cpu,
+                memory=one.meter.memory(),
+                note=f"direct: inference Generate, {slots} in flight",
+            ),
+            Row.throughput(
+                f"jobs/min, two replicas ({clip})",
+                "orchestrator",
+                two.per_minute,
+                one.per_minute,
+                "jobs/min",
+                goal=1.7,
+                cpu=two.cpu,
+                memory=two.meter.memory(),
+                note="direct: one replica",
+            ),
+            Row.throughput(
+                f"jobs/min, two replicas ({clip})",
+                "orchestrator",
+                two.per_minute,
+                raw_two.per_minute,
+                "jobs/min",
+                cpu=raw_two.cpu,
+                memory=raw_two.meter.memory(),
+                note=f"direct: inference Generate, {2 * slots} in flight; CPU/RSS: direct",
+            ),
+        ]
         await direct.close()
     finally:
         await suite.close()
+    return rows
+
+
+async def main() -> None:
+    await run(parse_args())
 
 
 if __name__ == "__main__":
