@@ -19,6 +19,7 @@ ADMIN_ROLE = "admin"
 USER_ROLE = "user"
 KNOWN_ROLES = frozenset({ADMIN_ROLE, USER_ROLE})
 
+
 def mint_token(
     config: AuthConfig, user_id: str, roles: Sequence[str] = (USER_ROLE,), ttl: float = 3600
 ) -> str:
