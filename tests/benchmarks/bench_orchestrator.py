@@ -49,7 +49,7 @@ from cadenza_orchestrator.names import audio_key, job_id_of, latent_key  # noqa:
 from cadenza_orchestrator.protoutil import duration  # noqa: E402
 from cadenza_runtime.client import create_channel  # noqa: E402
 from cadenza_runtime.config import load_config  # noqa: E402
-from tests.conftest import stores_up  # noqa: E402
+from tests.helpers.stores import stores_up  # noqa: E402
 from tests.orchestrator.harness import BACKENDS, Suite  # noqa: E402
 from tests.orchestrator.invariant import Direct  # noqa: E402
 

@@ -11,7 +11,7 @@ import pytest
 from cadenza.inference.v1 import inference_pb2, inference_pb2_grpc
 from cadenza_inference.app import create_service
 from cadenza_runtime.config import BUNDLED_CHECKPOINT_SHA256, CadenzaConfig, bundled_checkpoint
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.inference.support import generate, request
 
 BUNDLED = Path(__file__).resolve().parents[2] / "deploy" / "models" / "cadenza-tiny-1.ckpt"

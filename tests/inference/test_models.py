@@ -18,7 +18,7 @@ from cadenza_inference.model import checkpoint_bytes, random_pipeline
 from cadenza_runtime.config import CadenzaConfig, bundled_checkpoint
 from cadenza_runtime.errors import error_info_from_rpc_error
 from cadenza_runtime.server import CadenzaServer
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.inference.support import DEVICE, field_of, generate, request, rpc_error, with_inference
 
 if TYPE_CHECKING:

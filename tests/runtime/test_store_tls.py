@@ -51,7 +51,7 @@ from cadenza_suite.stores.neo4j import Neo4j
 from cadenza_suite.stores.postgres import OS_USER, Postgres
 from cadenza_vector.app import create_service as create_vector_service
 from cadenza_vector.bootstrap import connect_kwargs
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.orchestrator.harness import free_port
 from tests.runtime.test_tls import pki  # noqa: F401  # the module-scoped test CA
 from tests.vector.support import embedding, new_track, search_tracks, unit, upsert

@@ -19,7 +19,7 @@ from cadenza_orchestrator.auth import Authenticator, mint_token
 from cadenza_runtime.config import _PROFILE_DEFAULTS, CadenzaConfig, Profile
 from cadenza_runtime.errors import NotFound
 from cadenza_runtime.server import CadenzaServer, ServiceBundle, ServiceRegistration
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.orchestrator.harness import REPO
 
 
