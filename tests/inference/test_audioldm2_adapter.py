@@ -45,6 +45,9 @@ from tests.inference.tiny_audioldm2 import (
     build_audioldm2,
 )
 
+# Serves the inference service in this process.
+pytestmark = pytest.mark.integration
+
 if TYPE_CHECKING:
     from cadenza.inference.v1.inference_pb2_grpc import InferenceServiceAsyncStub as Stub
 

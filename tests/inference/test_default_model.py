@@ -36,6 +36,7 @@ def test_without_the_bundled_file_there_is_no_default(
     assert CadenzaConfig().inference.checkpoint_path is None
 
 
+@pytest.mark.integration  # serves the inference service
 async def test_a_default_configured_service_serves_the_trained_model() -> None:
     async with serve("inference", create_service, CadenzaConfig()) as (_, channel):
         stub = inference_pb2_grpc.InferenceServiceStub(channel)

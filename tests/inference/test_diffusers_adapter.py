@@ -48,6 +48,9 @@ from tests.inference.tiny_diffusers import (
     build_stable_audio,
 )
 
+# Serves the inference service in this process.
+pytestmark = pytest.mark.integration
+
 if TYPE_CHECKING:
     from cadenza.inference.v1.inference_pb2_grpc import InferenceServiceAsyncStub as Stub
 

@@ -316,6 +316,7 @@ async def test_neo4j_refuses_plaintext_and_an_unverified_server_is_refused(tls_n
         await create_graph_service(untrusted)
 
 
+@pytest.mark.integration  # runs the Neo4j launcher `cadenza up` builds
 def test_neo4j_launcher_refuses_half_a_tls_pair(pki: Path, tmp_path: Path) -> None:  # noqa: F811
     # The launcher itself (a JVM start), for a run.sh used without the component's check.
     env = {k: v for k, v in os.environ.items() if k != "CADENZA_NEO4J_PASSWORD"}

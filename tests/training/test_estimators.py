@@ -37,6 +37,7 @@ def accuracy() -> dict[str, float]:
 @pytest.mark.parametrize(
     ("attribute", "floor"), [("tempo", 0.9), ("drums", 0.9), ("instrument", 0.9), ("key", 0.8)]
 )
+@pytest.mark.slow
 def test_estimators_read_rendered_clips(accuracy: dict[str, float], attribute: str, floor: float) -> None:
     # Key is the hardest from 4 s: a clip may not leave its tonic chord, and relative keys share notes.
     assert accuracy[attribute] >= floor, accuracy
