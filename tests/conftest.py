@@ -98,7 +98,8 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.C
         return
     terminalreporter.section(f"--suite {config.stash[_DEPLOYMENT]}")
     for reason, count in sorted(config.stash.get(_LEFT_OUT, Counter()).items()):
-        terminalreporter.write_line(f"{count} integration tests deselected: {reason}")
+        tests = "test" if count == 1 else "tests"
+        terminalreporter.write_line(f"{count} integration {tests} deselected: {reason}")
 
 
 @pytest.hookimpl(tryfirst=True)  # before the item's fixtures are set up
