@@ -58,6 +58,7 @@ def test_tempo_tolerance() -> None:
     assert tempo_correct_octave(239.0, 120.0) and not tempo_correct_octave(90.0, 120.0)
 
 
+@pytest.mark.slow
 def test_linear_classifier_separates_and_round_trips() -> None:
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(-2, 1, (50, 3)), rng.normal(2, 1, (50, 3))])

@@ -88,6 +88,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(
     ]
 
 
+@pytest.mark.slow
 def test_a_run_folder_is_not_overwritten_or_resumed_with_other_options(
     finished: Path, clips: ClipSet
 ) -> None:
