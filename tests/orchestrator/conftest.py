@@ -48,19 +48,25 @@ async def direct(suite: Suite) -> AsyncIterator[Direct]:
 
 
 @pytest.fixture(scope="package")
-async def replicas(
+def replica_targets(
     deployment: Deployment | None, config: CadenzaConfig, request: pytest.FixtureRequest
+) -> tuple[CadenzaConfig, list[str]]:
+    """The configuration and addresses `replicas` dial: orchestrator-a and orchestrator-b, or with
+    --suite the deployment's orchestrator twice (the package's suite starts only without it)."""
+    if deployment is not None:
+        return config, [deployment.address("orchestrator")] * 2
+    suite: Suite = request.getfixturevalue("suite")
+    return suite.service_config(), [
+        suite.processes[name].address for name in ("orchestrator-a", "orchestrator-b")
+    ]
+
+
+@pytest.fixture(scope="package")
+async def replicas(
+    replica_targets: tuple[CadenzaConfig, list[str]],
 ) -> AsyncIterator[list[orchestrator_pb2_grpc.OrchestratorServiceAsyncStub]]:
-    """Stubs to orchestrator-a and orchestrator-b (by address, so a restarted replica is reachable
-    again); with --suite, two stubs to the deployment's orchestrator (the suite is started only
-    without it)."""
-    if deployment is None:
-        suite: Suite = request.getfixturevalue("suite")
-        channel_config = suite.service_config()
-        addresses = [suite.processes[name].address for name in ("orchestrator-a", "orchestrator-b")]
-    else:
-        channel_config = config
-        addresses = [deployment.address("orchestrator")] * 2
+    """Stubs to the two replicas (by address, so a restarted replica is reachable again)."""
+    channel_config, addresses = replica_targets
     channels = [create_channel(address, channel_config) for address in addresses]
     yield [orchestrator_pb2_grpc.OrchestratorServiceStub(channel) for channel in channels]
     for channel in channels:
