@@ -1,88 +1,122 @@
-"""Shared fixtures: real stores started by the project's own launcher, services served in-process.
+"""Session fixtures and hooks; the helpers themselves live in tests/helpers/.
 
 The tests run on a stack of their own (tests/stack.py): other ports, another state directory, so a
-developer's running suite is never seen, used or disturbed by them.
+developer's running suite is never seen, used or disturbed by them. Stores start lazily, from the
+fixtures that need them (tests/helpers/stores.py), so `pytest -m unit` starts nothing.
 
-`stores_up("postgres", "redis")` runs `cadenza up --only ... --no-services` (idempotent: a store
-already running is left alone), so every store test talks to the real PostgreSQL, Redis, MinIO,
-Milvus or Neo4j that `cadenza up` manages. `serve(name, factory)` runs one service in this process
-on a free port, so a test can also stop, restart or inspect it.
+Every test is `unit` or `integration` (tests/helpers/layers.py). `--suite HOST[:PORT_BASE]` runs
+the integration tests marked `endpoints` against an existing deployment instead of the test stack
+(tests/helpers/deployment.py) and deselects the rest of the integration tests.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections import Counter
 
 import pytest
-from grpc import aio
+from _pytest.terminal import TerminalReporter
 
-from tests.stack import activate
+from tests.stack import activate, dev_environ
 
 activate()  # before any configuration is read: every config and child process is the test stack's
 # The tests call the internal services as the operator (allowed everything); tests/security checks
 # the other identities and anonymous callers. Services started by tests are always themselves.
 os.environ.setdefault("CADENZA_IDENTITY__NAME", "operator")
 
-from cadenza_runtime.client import create_channel, identity_stamp  # noqa: E402
 from cadenza_runtime.config import CadenzaConfig, load_config  # noqa: E402
-from cadenza_runtime.identity import IDENTITIES, OPERATOR, as_identity, signer_for  # noqa: E402
-from cadenza_runtime.server import CadenzaServer, ServiceBundle  # noqa: E402
-from cadenza_runtime.telemetry import client_tracing_interceptors  # noqa: E402
+from tests.helpers import layers  # noqa: E402
+from tests.helpers.deployment import Deployment  # noqa: E402
 
-_started: set[str] = set()
+ENDPOINTS = "endpoints"
+_DEPLOYMENT = pytest.StashKey[Deployment]()
+_LEFT_OUT = pytest.StashKey[Counter[str]]()
 
 
-def stores_up(*components: str) -> None:
-    """Starts the named stores with `cadenza up` unless this session already did."""
-    missing = [name for name in components if name not in _started]
-    if not missing:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--suite",
+        metavar="HOST[:PORT_BASE]",
+        help="run the integration tests marked `endpoints` against the deployment whose services "
+        "listen on HOST, PORT_BASE (default 50050) to PORT_BASE+5, with this machine's usual "
+        "Cadenza configuration and credentials; the other integration tests are deselected",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    value = config.getoption("--suite")
+    if not value:
         return
-    command = [sys.executable, "-m", "cadenza_suite.cli", "up", "--no-services", "--only", *missing]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    if result.returncode != 0:
-        raise RuntimeError(f"`{' '.join(command[2:])}` failed:\n{result.stdout}\n{result.stderr}")
-    _started.update(missing)
+    try:
+        deployment = Deployment.parse(value)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[_DEPLOYMENT] = deployment
+    # The deployment's configuration and credentials, not the test stack's.
+    environ = deployment.environ(dev_environ())
+    os.environ.clear()
+    os.environ.update(environ)
+    layers.on_deployment(str(deployment))
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by the marks given here
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    layers.mark_layers(items)
+    if _DEPLOYMENT not in config.stash:
+        return
+    kept: list[pytest.Item] = []
+    left_out: list[pytest.Item] = []
+    reasons: Counter[str] = Counter()
+    for item in items:
+        reason = _needs_the_stack(item)
+        if reason is None:
+            kept.append(item)
+        else:
+            left_out.append(item)
+            reasons[reason] += 1
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+    config.stash[_LEFT_OUT] = reasons
+
+
+def _needs_the_stack(item: pytest.Item) -> str | None:
+    """Why an item cannot run against a deployment (None: it can)."""
+    if item.get_closest_marker(layers.INTEGRATION) is None:
+        return None
+    if item.get_closest_marker(ENDPOINTS) is None:
+        return "they start, stop or read stores or services directly (not marked `endpoints`)"
+    fixtures = layers.fixtures_of(item)
+    starts = sorted(layers.STACK_FIXTURES.intersection(fixtures) - {"deployment", "running_suite"})
+    if starts:
+        return f"they use fixture `{starts[0]}`, which starts the test stack"
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.Config) -> None:
+    if _DEPLOYMENT not in config.stash:
+        return
+    terminalreporter.section(f"--suite {config.stash[_DEPLOYMENT]}")
+    for reason, count in sorted(config.stash.get(_LEFT_OUT, Counter()).items()):
+        tests = "test" if count == 1 else "tests"
+        terminalreporter.write_line(f"{count} integration {tests} deselected: {reason}")
+
+
+@pytest.hookimpl(tryfirst=True)  # before the item's fixtures are set up
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    layers.running(item)
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    layers.running(None)
+
+
+@pytest.fixture(scope="session")
+def deployment(request: pytest.FixtureRequest) -> Deployment | None:
+    """The deployment given with --suite, or None on the test stack."""
+    return request.config.stash.get(_DEPLOYMENT, None)
 
 
 @pytest.fixture(scope="session")
 def config() -> CadenzaConfig:
     return load_config()
-
-
-def operator_token(config: CadenzaConfig, ttl: float = 300) -> str:
-    """An operator service token good for every service (what `cadenza token --operator` prints),
-    for grpcurl and for channels made without create_channel."""
-    signer = signer_for(as_identity(config, OPERATOR))
-    assert signer is not None
-    return signer.mint([name for name in IDENTITIES if name != OPERATOR], ttl)
-
-
-def operator_metadata(config: CadenzaConfig) -> tuple[tuple[str, str]]:
-    return (("authorization", f"Bearer {operator_token(config)}"),)
-
-
-def plain_channel(address: str, config: CadenzaConfig) -> aio.Channel:
-    """A channel without the suite's retries and default deadline (to see a raw status), still
-    calling as this process's identity."""
-    stamp = identity_stamp(signer_for(config))
-    return aio.insecure_channel(address, interceptors=client_tracing_interceptors(stamp))
-
-
-@asynccontextmanager
-async def serve(
-    name: str, factory: Callable[[CadenzaConfig], Awaitable[ServiceBundle]], config: CadenzaConfig
-) -> AsyncIterator[tuple[CadenzaServer, aio.Channel]]:
-    """Runs a service in this process on a free loopback port and yields it with a channel to it."""
-    bundle = await factory(config)
-    server = CadenzaServer(name, bundle, config, port=0)
-    await server.start()
-    channel = create_channel(server.address, config)
-    try:
-        yield server, channel
-    finally:
-        await channel.close(None)
-        await server.stop(grace=1.0)

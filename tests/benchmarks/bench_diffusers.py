@@ -41,7 +41,7 @@ from cadenza_inference.adapters.directory import read_directory
 from cadenza_inference.app import create_service
 from cadenza_inference.model import GenerationRequest
 from cadenza_runtime.config import load_config
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.inference.support import with_inference
 from tests.inference.test_models import upload
 from tests.inference.tiny_diffusers import build_stable_audio

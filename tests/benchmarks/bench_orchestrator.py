@@ -59,7 +59,7 @@ from cadenza_runtime.config import load_config  # noqa: E402
 from cadenza_runtime.user_tokens import mint_token  # noqa: E402
 from tests.benchmarks.table import Row, machine  # noqa: E402
 from tests.benchmarks.usage import UsageMeter  # noqa: E402
-from tests.conftest import stores_up  # noqa: E402
+from tests.helpers.stores import stores_up  # noqa: E402
 from tests.orchestrator.harness import BACKENDS, Suite  # noqa: E402
 from tests.orchestrator.invariant import Direct  # noqa: E402
 

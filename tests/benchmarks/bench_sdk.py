@@ -38,14 +38,14 @@ from cadenza_client import AsyncClient, Progress, Track  # noqa: E402
 from cadenza_metadata.migrations import migrate  # noqa: E402
 from cadenza_runtime.config import load_config  # noqa: E402
 from cadenza_runtime.user_tokens import mint_token  # noqa: E402
-from tests.conftest import stores_up  # noqa: E402
-from tests.orchestrator.harness import BACKENDS, Suite  # noqa: E402
-from tests.scratch_stores import (  # noqa: E402
+from tests.helpers.scratch import (  # noqa: E402
     create_database,
     drop_databases,
     remove_buckets,
     with_private_result_buckets,
 )
+from tests.helpers.stores import stores_up  # noqa: E402
+from tests.orchestrator.harness import BACKENDS, Suite  # noqa: E402
 
 PROMPT = "steady mallet in a minor at 120 bpm, with drums"
 Timing = tuple[float, float]  # (first step, end to end) in seconds

@@ -18,7 +18,8 @@ from cadenza_blob.app import create_service
 from cadenza_blob.store import close_minio, open_minio
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.server import CadenzaServer
-from tests.conftest import serve, stores_up
+from tests.helpers.serving import serve
+from tests.helpers.stores import stores_up
 
 
 @pytest.fixture(scope="session")

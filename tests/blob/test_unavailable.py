@@ -23,7 +23,7 @@ from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import Unavailable, error_info_from_rpc_error
 from cadenza_suite.installers import minio_path
 from tests.blob.support import download, upload_bytes
-from tests.conftest import serve
+from tests.helpers.serving import serve
 
 
 def _free_port() -> int:

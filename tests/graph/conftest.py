@@ -16,8 +16,9 @@ from neo4j import AsyncDriver, AsyncGraphDatabase
 from cadenza.graph.v1 import graph_pb2_grpc
 from cadenza_graph.app import create_service
 from cadenza_runtime.config import CadenzaConfig
-from tests.conftest import serve, stores_up
 from tests.graph.support import Namespace, purge
+from tests.helpers.serving import serve
+from tests.helpers.stores import stores_up
 
 if TYPE_CHECKING:
     from cadenza.graph.v1.graph_pb2_grpc import GraphServiceAsyncStub

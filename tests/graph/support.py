@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import grpc
-import pytest
 from neo4j import AsyncDriver
 
 from cadenza.common.v1 import types_pb2
 from cadenza.graph.v1 import graph_pb2
-from cadenza_runtime.errors import error_info_from_rpc_error
 
 if TYPE_CHECKING:
     from cadenza.graph.v1.graph_pb2_grpc import GraphServiceAsyncStub
@@ -131,18 +128,6 @@ async def node_counts(driver: AsyncDriver, ns: Namespace) -> dict[str, int]:
     )
     row = result.records[0]
     return {"tracks": row["tracks"], "relationships": row["relationships"], "tags": tags.records[0]["tags"]}
-
-
-async def expect_status(call: Awaitable[Any], code: grpc.StatusCode, *needles: str) -> grpc.RpcError:
-    """Awaits a call that must fail with `code`, a message containing `needles`, and an ErrorInfo."""
-    with pytest.raises(grpc.RpcError) as caught:
-        await call
-    error = caught.value
-    assert error.code() == code, f"{error.code()}: {error.details()}"
-    for needle in needles:
-        assert needle in (error.details() or ""), error.details()
-    assert error_info_from_rpc_error(error) is not None
-    return error
 
 
 async def write_graph(

@@ -23,8 +23,9 @@ from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
 from cadenza_graph.app import create_service
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error, retry_after_from_rpc_error
-from tests.conftest import serve
-from tests.graph.support import Namespace, expect_status, write_graph
+from tests.graph.support import Namespace, write_graph
+from tests.helpers.errors import expect_error
+from tests.helpers.serving import serve
 
 if TYPE_CHECKING:
     from cadenza.graph.v1.graph_pb2_grpc import GraphServiceAsyncStub
@@ -259,16 +260,16 @@ async def test_cached_until_a_write_changes_the_graph(ns: Namespace, stub: Graph
 async def test_bad_community_requests(
     stub: GraphServiceAsyncStub, request_: graph_pb2.ListCommunitiesRequest, field: str
 ) -> None:
-    await expect_status(stub.ListCommunities(request_), grpc.StatusCode.INVALID_ARGUMENT, field)
+    await expect_error(stub.ListCommunities(request_), grpc.StatusCode.INVALID_ARGUMENT, field)
 
 
 async def test_bad_centrality_requests(stub: GraphServiceAsyncStub) -> None:
-    await expect_status(
+    await expect_error(
         stub.ListCentralTracks(graph_pb2.ListCentralTracksRequest(sample_size=5001)),
         grpc.StatusCode.INVALID_ARGUMENT,
         "sample_size",
     )
-    await expect_status(
+    await expect_error(
         stub.ListCentralTags(graph_pb2.ListCentralTagsRequest(users=[f"users/u{i}" for i in range(101)])),
         grpc.StatusCode.INVALID_ARGUMENT,
         "at most 100",

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 
 import grpc
@@ -18,8 +15,10 @@ from cadenza_graph.app import create_service
 from cadenza_graph.store import GraphStore
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import Unavailable
-from tests.conftest import plain_channel, serve
-from tests.graph.support import expect_status
+from tests.helpers.errors import expect_error
+from tests.helpers.identity import plain_channel
+from tests.helpers.serving import serve
+from tests.helpers.stores import run_cadenza
 
 OUTAGE_TRACK = "tracks/6f1d7a3e-2b4c-4d5e-8f90-a1b2c3d4e5f6"
 
@@ -59,13 +58,6 @@ async def test_service_refuses_to_start_with_a_wrong_password(neo4j_config: Cade
         await create_service(neo4j_config.model_copy(update={"neo4j": settings}))
 
 
-def _launcher(env: dict[str, str], *command: str) -> None:
-    argv = [sys.executable, "-m", "cadenza_suite.cli", *command]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=900, env={**os.environ, **env})
-    if result.returncode != 0:
-        raise RuntimeError(f"`cadenza {' '.join(command)}` failed:\n{result.stdout}\n{result.stderr}")
-
-
 @pytest.mark.slow
 async def test_outage_is_unavailable_and_the_service_recovers(neo4j_config: CadenzaConfig) -> None:
     # A Neo4j of its own (same launcher, own port and state directory), so stopping it disturbs no
@@ -78,7 +70,7 @@ async def test_outage_is_unavailable_and_the_service_recovers(neo4j_config: Cade
     config = neo4j_config.model_copy(
         update={"neo4j": neo4j_config.neo4j.model_copy(update={"bolt_port": port})}
     )
-    _launcher(env, "up", "--no-services", "--only", "neo4j")
+    run_cadenza("up", "--no-services", "--only", "neo4j", env=env)
     try:
         async with serve("graph", create_service, config) as (server, _):
             # A plain channel: the suite's channels retry UNAVAILABLE, which would hide the status.
@@ -87,9 +79,9 @@ async def test_outage_is_unavailable_and_the_service_recovers(neo4j_config: Cade
                 node = graph_pb2.TrackNode(track=OUTAGE_TRACK, user="users/outage", tags=["outage"])
                 await stub.RecordTrack(graph_pb2.RecordTrackRequest(track=node))
 
-                _launcher(env, "down", "neo4j")
+                run_cadenza("down", "neo4j", env=env)
                 started = time.monotonic()
-                error = await expect_status(
+                error = await expect_error(
                     stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track=OUTAGE_TRACK)),
                     grpc.StatusCode.UNAVAILABLE,
                     "cannot be reached",
@@ -97,9 +89,9 @@ async def test_outage_is_unavailable_and_the_service_recovers(neo4j_config: Cade
                 assert time.monotonic() - started < 15, "UNAVAILABLE must come well inside a 30 s deadline"
                 assert "NEO4J_UNAVAILABLE" in str(error.trailing_metadata())
 
-                _launcher(env, "up", "--no-services", "--only", "neo4j")
+                run_cadenza("up", "--no-services", "--only", "neo4j", env=env)
                 # The same service instance reconnects on its own; the data survived the restart.
                 got = await stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track=OUTAGE_TRACK))
                 assert (got.track.user, list(got.track.tags)) == ("users/outage", ["outage"])
     finally:
-        _launcher(env, "down", "neo4j")
+        run_cadenza("down", "neo4j", env=env)

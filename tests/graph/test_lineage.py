@@ -11,7 +11,8 @@ import pytest
 from neo4j import AsyncDriver
 
 from cadenza.graph.v1 import graph_pb2
-from tests.graph.support import EXTEND, REMIX, VARIATION, Namespace, counts, expect_status
+from tests.graph.support import EXTEND, REMIX, VARIATION, Namespace, counts
+from tests.helpers.errors import expect_error
 
 if TYPE_CHECKING:
     from cadenza.graph.v1.graph_pb2_grpc import GraphServiceAsyncStub
@@ -58,10 +59,10 @@ async def test_recorded_lineage_never_changes(ns: Namespace, driver: AsyncDriver
     await ns.record("c")
     await ns.derive("c", "p", op=VARIATION, strength=0.5)
     before = await counts(driver)
-    await expect_status(
+    await expect_error(
         ns.derive("c", "p", op=EXTEND, strength=0.5), grpc.StatusCode.FAILED_PRECONDITION, "VARIATION"
     )
-    await expect_status(
+    await expect_error(
         ns.derive("c", "p", op=VARIATION, strength=0.6), grpc.StatusCode.FAILED_PRECONDITION, "0.5"
     )
     assert await counts(driver) == before
@@ -70,9 +71,9 @@ async def test_recorded_lineage_never_changes(ns: Namespace, driver: AsyncDriver
 async def test_unknown_tracks_are_not_found(ns: Namespace, driver: AsyncDriver) -> None:
     await ns.record("known")
     before = await counts(driver)
-    await expect_status(ns.derive("ghost", "known"), grpc.StatusCode.NOT_FOUND, ns.track("ghost"))
-    await expect_status(ns.derive("known", "ghost"), grpc.StatusCode.NOT_FOUND, ns.track("ghost"))
-    await expect_status(
+    await expect_error(ns.derive("ghost", "known"), grpc.StatusCode.NOT_FOUND, ns.track("ghost"))
+    await expect_error(ns.derive("known", "ghost"), grpc.StatusCode.NOT_FOUND, ns.track("ghost"))
+    await expect_error(
         ns.derive("ghost", "phantom"), grpc.StatusCode.NOT_FOUND, ns.track("ghost"), ns.track("phantom")
     )
     # Nothing was created on the way (no MERGE of the missing tracks).
@@ -82,7 +83,7 @@ async def test_unknown_tracks_are_not_found(ns: Namespace, driver: AsyncDriver) 
 async def test_self_lineage_is_refused(ns: Namespace, driver: AsyncDriver) -> None:
     await ns.record("a")
     before = await counts(driver)
-    await expect_status(ns.derive("a", "a"), grpc.StatusCode.INVALID_ARGUMENT, "itself")
+    await expect_error(ns.derive("a", "a"), grpc.StatusCode.INVALID_ARGUMENT, "itself")
     assert await counts(driver) == before
 
 
@@ -91,7 +92,7 @@ async def test_direct_cycle_is_refused(ns: Namespace, driver: AsyncDriver) -> No
     await ns.record("b")
     await ns.derive("b", "a")
     before = await counts(driver)
-    await expect_status(ns.derive("a", "b"), grpc.StatusCode.FAILED_PRECONDITION, "cycle")
+    await expect_error(ns.derive("a", "b"), grpc.StatusCode.FAILED_PRECONDITION, "cycle")
     assert await counts(driver) == before
 
 
@@ -99,10 +100,10 @@ async def test_long_cycle_is_refused(ns: Namespace, driver: AsyncDriver) -> None
     names = await ns.chain(45)
     before = await counts(driver)
     # The root deriving from the tip would close a 45-track loop, far past any listing depth.
-    await expect_status(
+    await expect_error(
         ns.derive(0, 44), grpc.StatusCode.FAILED_PRECONDITION, "cycle", "44 generation", names[0]
     )
-    await expect_status(ns.derive(10, 30), grpc.StatusCode.FAILED_PRECONDITION, "cycle")
+    await expect_error(ns.derive(10, 30), grpc.StatusCode.FAILED_PRECONDITION, "cycle")
     assert await counts(driver) == before
     # Shortcuts forward in time are fine: a later track may derive from any earlier one.
     await ns.derive(44, 3)
@@ -116,8 +117,8 @@ async def test_cycle_check_follows_remix_branches(ns: Namespace) -> None:
     await ns.derive("c", "a")
     await ns.derive("d", "b", op=REMIX)
     await ns.derive("d", "c", op=REMIX)
-    await expect_status(ns.derive("a", "d"), grpc.StatusCode.FAILED_PRECONDITION, "cycle")
-    await expect_status(ns.derive("b", "d"), grpc.StatusCode.FAILED_PRECONDITION, "cycle")
+    await expect_error(ns.derive("a", "d"), grpc.StatusCode.FAILED_PRECONDITION, "cycle")
+    await expect_error(ns.derive("b", "d"), grpc.StatusCode.FAILED_PRECONDITION, "cycle")
 
 
 async def test_concurrent_edges_cannot_close_a_cycle(ns: Namespace, driver: AsyncDriver) -> None:
@@ -173,7 +174,7 @@ async def test_depth_bound_is_honoured(ns: Namespace, stub: GraphServiceAsyncStu
     )
     assert len(fifty.entries) == 40
     for depth in (-1, 51, 1000):
-        await expect_status(
+        await expect_error(
             stub.ListAncestors(graph_pb2.ListAncestorsRequest(track=names[40], max_depth=depth)),
             grpc.StatusCode.INVALID_ARGUMENT,
             "max_depth",
@@ -265,19 +266,19 @@ async def test_page_tokens_are_bound_to_their_listing(ns: Namespace, stub: Graph
         graph_pb2.ListAncestorsRequest(track=names[5], page_size=2, max_depth=20, page_token=token),
         graph_pb2.ListAncestorsRequest(track=names[4], page_size=2, page_token=token),
     ):
-        await expect_status(stub.ListAncestors(request), grpc.StatusCode.INVALID_ARGUMENT, "page_token")
-    await expect_status(
+        await expect_error(stub.ListAncestors(request), grpc.StatusCode.INVALID_ARGUMENT, "page_token")
+    await expect_error(
         stub.ListDescendants(graph_pb2.ListDescendantsRequest(track=names[5], page_size=2, page_token=token)),
         grpc.StatusCode.INVALID_ARGUMENT,
         "page_token",
     )
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    await expect_status(
+    await expect_error(
         stub.ListAncestors(graph_pb2.ListAncestorsRequest(track=names[5], page_size=2, page_token=forged)),
         grpc.StatusCode.INVALID_ARGUMENT,
         "page_token",
     )
-    await expect_status(
+    await expect_error(
         stub.ListAncestors(graph_pb2.ListAncestorsRequest(track=names[5], page_token="garbage")),
         grpc.StatusCode.INVALID_ARGUMENT,
         "page_token",
@@ -298,7 +299,7 @@ async def test_lineage_of_unknown_track_is_not_found(
         if method == "ListAncestors"
         else graph_pb2.ListDescendantsRequest(track=ns.track("nope"))
     )
-    await expect_status(getattr(stub, method)(request), grpc.StatusCode.NOT_FOUND, ns.track("nope"))
+    await expect_error(getattr(stub, method)(request), grpc.StatusCode.NOT_FOUND, ns.track("nope"))
 
 
 async def test_a_track_without_lineage_lists_nothing(ns: Namespace, stub: GraphServiceAsyncStub) -> None:

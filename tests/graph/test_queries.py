@@ -11,7 +11,8 @@ from neo4j import AsyncDriver
 
 from cadenza.graph.v1 import graph_pb2
 from cadenza_graph.store import MAX_TAG_TRACKS
-from tests.graph.support import REMIX, Namespace, expect_status
+from tests.graph.support import REMIX, Namespace
+from tests.helpers.errors import expect_error
 
 if TYPE_CHECKING:
     from cadenza.graph.v1.graph_pb2_grpc import GraphServiceAsyncStub
@@ -72,7 +73,7 @@ async def test_related_tracks_scores(ns: Namespace, stub: GraphServiceAsyncStub)
 
 
 async def test_related_tracks_of_unknown_or_lonely_track(ns: Namespace, stub: GraphServiceAsyncStub) -> None:
-    await expect_status(
+    await expect_error(
         stub.ListRelatedTracks(graph_pb2.ListRelatedTracksRequest(track=ns.track("nope"))),
         grpc.StatusCode.NOT_FOUND,
     )
@@ -80,7 +81,7 @@ async def test_related_tracks_of_unknown_or_lonely_track(ns: Namespace, stub: Gr
     lonely = await stub.ListRelatedTracks(graph_pb2.ListRelatedTracksRequest(track=ns.track("lonely")))
     assert list(lonely.tracks) == []
     for limit in (-1, 101):
-        await expect_status(
+        await expect_error(
             stub.ListRelatedTracks(graph_pb2.ListRelatedTracksRequest(track=ns.track("lonely"), limit=limit)),
             grpc.StatusCode.INVALID_ARGUMENT,
             "limit",
@@ -142,19 +143,19 @@ async def test_shortest_path_bounds_and_misses(ns: Namespace, stub: GraphService
     assert list(none.steps) == []
     itself = await stub.FindShortestPath(graph_pb2.FindShortestPathRequest(from_track=a, to_track=a))
     assert [(s.kind, s.id, s.relationship) for s in itself.steps] == [("Track", a, "")]
-    await expect_status(
+    await expect_error(
         stub.FindShortestPath(graph_pb2.FindShortestPathRequest(from_track=a, to_track=ns.track("ghost"))),
         grpc.StatusCode.NOT_FOUND,
         ns.track("ghost"),
     )
-    await expect_status(
+    await expect_error(
         stub.FindShortestPath(
             graph_pb2.FindShortestPathRequest(from_track=ns.track("ghost"), to_track=ns.track("ghost"))
         ),
         grpc.StatusCode.NOT_FOUND,
     )
     for depth in (-1, 51):
-        await expect_status(
+        await expect_error(
             stub.FindShortestPath(
                 graph_pb2.FindShortestPathRequest(from_track=a, to_track=d, max_depth=depth)
             ),
@@ -218,16 +219,16 @@ async def test_neighbors_paged(ns: Namespace, stub: GraphServiceAsyncStub) -> No
 async def test_neighbors_errors(ns: Namespace, stub: GraphServiceAsyncStub) -> None:
     await ns.record("a", tags=[ns.tag("x"), ns.tag("y")])
     await ns.record("b", tags=[ns.tag("x"), ns.tag("y")])
-    await expect_status(
+    await expect_error(
         stub.ListNeighbors(graph_pb2.ListNeighborsRequest(track=ns.track("ghost"))), grpc.StatusCode.NOT_FOUND
     )
-    await expect_status(
+    await expect_error(
         stub.ListNeighbors(graph_pb2.ListNeighborsRequest(track=ns.track("a"), page_size=-1)),
         grpc.StatusCode.INVALID_ARGUMENT,
         "page_size",
     )
     first = await stub.ListNeighbors(graph_pb2.ListNeighborsRequest(track=ns.track("a"), page_size=1))
-    await expect_status(
+    await expect_error(
         stub.ListNeighbors(
             graph_pb2.ListNeighborsRequest(track=ns.track("b"), page_size=1, page_token=first.next_page_token)
         ),
@@ -294,7 +295,7 @@ async def test_central_tags_by_pagerank(ns: Namespace, stub: GraphServiceAsyncSt
 
 @pytest.mark.parametrize("limit", [-1, 101])
 async def test_central_tags_limit_is_bounded(stub: GraphServiceAsyncStub, limit: int) -> None:
-    await expect_status(
+    await expect_error(
         stub.ListCentralTags(graph_pb2.ListCentralTagsRequest(limit=limit)),
         grpc.StatusCode.INVALID_ARGUMENT,
         "limit",
@@ -302,7 +303,7 @@ async def test_central_tags_limit_is_bounded(stub: GraphServiceAsyncStub, limit:
 
 
 async def test_central_tags_unknown_method(stub: GraphServiceAsyncStub) -> None:
-    await expect_status(
+    await expect_error(
         stub.ListCentralTags(graph_pb2.ListCentralTagsRequest(method=7)),  # type: ignore[arg-type]
         grpc.StatusCode.INVALID_ARGUMENT,
         "method",

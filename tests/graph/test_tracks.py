@@ -13,7 +13,8 @@ from neo4j.exceptions import ConstraintError
 from cadenza.graph.v1 import graph_pb2
 from cadenza_graph.app import create_service
 from cadenza_runtime.config import CadenzaConfig
-from tests.graph.support import Namespace, counts, expect_status, node_counts
+from tests.graph.support import Namespace, counts, node_counts
+from tests.helpers.errors import expect_error
 
 if TYPE_CHECKING:
     from cadenza.graph.v1.graph_pb2_grpc import GraphServiceAsyncStub
@@ -86,11 +87,11 @@ async def test_retagging_replaces_the_tag_set(ns: Namespace, driver: AsyncDriver
 async def test_owner_and_model_version_never_change(ns: Namespace, driver: AsyncDriver) -> None:
     await ns.record("a", tags=[ns.tag("x")])
     before = await counts(driver)
-    error = await expect_status(
+    error = await expect_error(
         ns.record("a", user=ns.user("mallory")), grpc.StatusCode.FAILED_PRECONDITION, ns.user(), "creator"
     )
     assert "TRACK_OWNER_MISMATCH" in str(error.trailing_metadata())
-    await expect_status(
+    await expect_error(
         ns.record("a", model_version=ns.model("other")), grpc.StatusCode.FAILED_PRECONDITION, ns.model()
     )
     # Refused records roll back entirely: no new user, model version or edge.
@@ -113,7 +114,7 @@ async def test_get_track_node(ns: Namespace, stub: GraphServiceAsyncStub) -> Non
     recorded = await ns.record("a", tags=[ns.tag("b"), ns.tag("a")], create_time=1_650_000_000)
     got = (await stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track=ns.track("a")))).track
     assert got == recorded
-    await expect_status(
+    await expect_error(
         stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track=ns.track("missing"))),
         grpc.StatusCode.NOT_FOUND,
         ns.track("missing"),
@@ -128,7 +129,7 @@ async def test_delete_track_removes_its_edges_and_keeps_shared_nodes(
     response = await stub.DeleteTrack(graph_pb2.DeleteTrackRequest(track=ns.track(1)))
     assert response.deleted
 
-    await expect_status(
+    await expect_error(
         stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track=ns.track(1))), grpc.StatusCode.NOT_FOUND
     )
     # Lineage through the deleted track is gone in both directions.

@@ -14,7 +14,8 @@ from cadenza_graph.store import GraphStore
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error
 from cadenza_runtime.rules import tags
-from tests.graph.support import VARIATION, Namespace, counts, expect_status
+from tests.graph.support import VARIATION, Namespace, counts
+from tests.helpers.errors import expect_error
 
 if TYPE_CHECKING:
     from cadenza.graph.v1.graph_pb2_grpc import GraphServiceAsyncStub
@@ -89,14 +90,14 @@ async def test_bad_track_names_are_invalid(
 ) -> None:
     before = await counts(driver)
     for bad in BAD_TRACKS:
-        await expect_status(TRACK_CALLS[method](stub, bad), grpc.StatusCode.INVALID_ARGUMENT, "tracks/")
+        await expect_error(TRACK_CALLS[method](stub, bad), grpc.StatusCode.INVALID_ARGUMENT, "tracks/")
     assert await counts(driver) == before
 
 
 async def test_bad_users_are_invalid_and_change_nothing(ns: Namespace, driver: AsyncDriver) -> None:
     before = await counts(driver)
     for bad in BAD_USERS:
-        await expect_status(ns.record("a", user=bad), grpc.StatusCode.INVALID_ARGUMENT, "users/")
+        await expect_error(ns.record("a", user=bad), grpc.StatusCode.INVALID_ARGUMENT, "users/")
     assert await counts(driver) == before
 
 
@@ -112,7 +113,7 @@ async def test_bad_tags_are_invalid_and_change_nothing(ns: Namespace, driver: As
     for bad in BAD_TAGS:
         problem = tags.tag_problem(bad)
         assert problem is not None, bad
-        error = await expect_status(
+        error = await expect_error(
             ns.record("a", tags=["fine", bad]),
             grpc.StatusCode.INVALID_ARGUMENT,
             f"track.tags[1]: tag {bad!r} {problem}",
@@ -120,7 +121,7 @@ async def test_bad_tags_are_invalid_and_change_nothing(ns: Namespace, driver: As
         info = error_info_from_rpc_error(error)
         assert info is not None and info.metadata["field"] == "track.tags[1]"
     too_many = [ns.tag(str(i)) for i in range(33)]
-    await expect_status(ns.record("a", tags=too_many), grpc.StatusCode.INVALID_ARGUMENT, "at most 32")
+    await expect_error(ns.record("a", tags=too_many), grpc.StatusCode.INVALID_ARGUMENT, "at most 32")
     assert await counts(driver) == before
     # 32 distinct tags (and duplicates on top) are fine.
     node = await ns.record("a", tags=too_many[:32] + too_many[:5])
@@ -129,13 +130,13 @@ async def test_bad_tags_are_invalid_and_change_nothing(ns: Namespace, driver: As
 
 async def test_other_record_fields(ns: Namespace, stub: GraphServiceAsyncStub, driver: AsyncDriver) -> None:
     before = await counts(driver)
-    await expect_status(
+    await expect_error(
         stub.RecordTrack(graph_pb2.RecordTrackRequest()), grpc.StatusCode.INVALID_ARGUMENT, "track"
     )
-    await expect_status(
+    await expect_error(
         ns.record("a", model_version="bad version"), grpc.StatusCode.INVALID_ARGUMENT, "model_version"
     )
-    await expect_status(
+    await expect_error(
         ns.record("a", create_time=-5), grpc.StatusCode.INVALID_ARGUMENT, "create_time_seconds"
     )
     assert await counts(driver) == before
@@ -164,12 +165,12 @@ async def test_bad_edges_are_invalid(
     await ns.record("c")
     before = await counts(driver)
     fields = {"child": ns.track("c"), "parent": ns.track("p"), "op": VARIATION, "strength": 0.5, **edge}
-    await expect_status(
+    await expect_error(
         stub.RecordLineage(graph_pb2.RecordLineageRequest(edge=graph_pb2.LineageEdge(**fields))),
         grpc.StatusCode.INVALID_ARGUMENT,
         needle,
     )
-    await expect_status(
+    await expect_error(
         stub.RecordLineage(graph_pb2.RecordLineageRequest()), grpc.StatusCode.INVALID_ARGUMENT, "edge"
     )
     assert await counts(driver) == before
@@ -177,7 +178,7 @@ async def test_bad_edges_are_invalid(
 
 async def test_page_size_bounds(ns: Namespace, stub: GraphServiceAsyncStub) -> None:
     names = await ns.chain(3)
-    await expect_status(
+    await expect_error(
         stub.ListAncestors(graph_pb2.ListAncestorsRequest(track=names[2], page_size=-1)),
         grpc.StatusCode.INVALID_ARGUMENT,
         "page_size",
@@ -202,7 +203,7 @@ HOSTILE = [
 async def test_hostile_tags_are_refused_and_change_nothing(ns: Namespace, driver: AsyncDriver) -> None:
     before = await counts(driver)
     for text in HOSTILE:
-        await expect_status(
+        await expect_error(
             ns.record("a", tags=[ns.tag(text)]), grpc.StatusCode.INVALID_ARGUMENT, "track.tags"
         )
     assert await counts(driver) == before

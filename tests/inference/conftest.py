@@ -23,7 +23,7 @@ from cadenza.inference.v1 import inference_pb2_grpc  # noqa: E402
 from cadenza_inference.app import create_service  # noqa: E402
 from cadenza_runtime.config import CadenzaConfig  # noqa: E402
 from cadenza_runtime.server import CadenzaServer  # noqa: E402
-from tests.conftest import serve  # noqa: E402
+from tests.helpers.serving import serve  # noqa: E402
 from tests.inference.support import with_inference  # noqa: E402
 
 if TYPE_CHECKING:

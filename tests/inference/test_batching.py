@@ -15,7 +15,7 @@ from cadenza_inference.app import create_service
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error, retry_after_from_rpc_error
 from cadenza_runtime.server import CadenzaServer
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.inference.support import (
     DEVICE,
     collect,

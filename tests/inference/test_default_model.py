@@ -17,7 +17,7 @@ from cadenza_runtime.config import (
     InferenceConfig,
     bundled_checkpoint,
 )
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.inference.support import generate, request
 
 BUNDLED = Path(__file__).resolve().parents[2] / "deploy" / "models" / "cadenza-tiny-1.ckpt"
@@ -42,6 +42,7 @@ def test_without_the_bundled_file_there_is_no_default(
     assert CadenzaConfig().inference.checkpoint_path is None
 
 
+@pytest.mark.integration  # serves the inference service
 async def test_a_default_configured_service_serves_the_trained_model() -> None:
     async with serve("inference", create_service, CadenzaConfig()) as (_, channel):
         stub = inference_pb2_grpc.InferenceServiceStub(channel)

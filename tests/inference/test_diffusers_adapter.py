@@ -26,7 +26,7 @@ from cadenza_inference.app import create_service
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error
 from cadenza_runtime.server import CadenzaServer
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.inference.support import (
     PROMPT,
     collect,
@@ -47,6 +47,9 @@ from tests.inference.tiny_diffusers import (
     WINDOW_FRAMES,
     build_stable_audio,
 )
+
+# Serves the inference service in this process.
+pytestmark = pytest.mark.integration
 
 if TYPE_CHECKING:
     from cadenza.inference.v1.inference_pb2_grpc import InferenceServiceAsyncStub as Stub

@@ -18,7 +18,7 @@ from cadenza_inference.model import checkpoint_bytes, random_pipeline
 from cadenza_runtime.config import CadenzaConfig, bundled_checkpoint
 from cadenza_runtime.errors import error_info_from_rpc_error
 from cadenza_runtime.server import CadenzaServer
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.inference.support import DEVICE, field_of, generate, request, rpc_error, with_inference
 
 if TYPE_CHECKING:
@@ -181,6 +181,7 @@ async def test_paths_outside_the_model_directory_are_refused_unread(
     assert response.model.checkpoint_sha256 == digest
 
 
+@pytest.mark.integration  # serves the inference service
 async def test_default_model_directories_are_the_bundled_one_and_the_state_dirs(
     config: CadenzaConfig, checkpoint: bytes, tmp_path: Path
 ) -> None:
@@ -292,6 +293,7 @@ async def test_bad_load_requests(loader: Stub, checkpoint: bytes, model_dir: Pat
     assert set(await listed(loader)) == {"cadenza-untrained-0"}
 
 
+@pytest.mark.integration  # serves the inference service
 async def test_a_configured_checkpoint_is_the_default(config: CadenzaConfig, tmp_path: Path) -> None:
     data = weights(seed=11)
     path = tmp_path / "default.ckpt"
@@ -338,6 +340,7 @@ async def test_impossible_compute_settings_fail_at_start(
         await create_service(with_inference(config, device=device, precision=precision))
 
 
+@pytest.mark.integration  # serves the inference service
 async def test_auto_uses_reduced_precision_only_on_cuda(config: CadenzaConfig) -> None:
     settings = with_inference(config, device="auto", precision="bfloat16")
     async with serve("inference", create_service, settings) as (_, channel):

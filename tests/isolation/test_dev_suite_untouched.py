@@ -35,7 +35,7 @@ from cadenza_metadata.app import create_service
 from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_suite.health import grpc_health
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.metadata.support import create_request
 from tests.stack import dev_environ
 

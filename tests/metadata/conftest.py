@@ -23,8 +23,9 @@ from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.identity import as_identity
 from cadenza_runtime.server import CadenzaServer
-from tests.conftest import serve, stores_up
-from tests.scratch_stores import create_database, drop_databases
+from tests.helpers.scratch import create_database, drop_databases
+from tests.helpers.serving import serve
+from tests.helpers.stores import stores_up
 
 if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub

@@ -6,20 +6,14 @@ never see each other's rows through a user filter.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
-from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import grpc
 from google.protobuf import duration_pb2
-from grpc import aio
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
-from cadenza_runtime.errors import error_info_from_rpc_error
 
 if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
@@ -146,27 +140,3 @@ async def job_in_state(
             stub, job, PENDING, FAILED, failure_reason=types_pb2.FAILURE_REASON_MODEL_ERROR
         )
     return await transition(stub, job, PENDING, CANCELLED)
-
-
-async def expect_error(
-    call: Awaitable[Any], code: grpc.StatusCode, reason: str | None = None
-) -> aio.AioRpcError:
-    """Awaits a call that must fail with `code` (and ErrorInfo `reason`, when given)."""
-    try:
-        await call
-    except aio.AioRpcError as error:
-        assert error.code() == code, f"expected {code.name}, got {error.code().name}: {error.details()}"
-        assert error.details(), "a failed call must say what to do"
-        if reason is not None:
-            info = error_info_from_rpc_error(error)
-            assert info is not None and info.reason == reason, f"expected reason {reason}, got {info}"
-        return error
-    raise AssertionError(f"the call succeeded, expected {code.name}")
-
-
-def launcher(*args: str) -> None:
-    """Runs the project's launcher (`cadenza ...`), as the shared stores_up fixture does."""
-    command = [sys.executable, "-m", "cadenza_suite.cli", *args]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"`cadenza {' '.join(args)}` failed:\n{result.stdout}\n{result.stderr}")

@@ -17,6 +17,7 @@ import pytest
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from cadenza.metadata.v1 import metadata_pb2
+from tests.helpers.errors import expect_error
 from tests.metadata.support import (
     CANCELLED,
     FAILED,
@@ -24,7 +25,6 @@ from tests.metadata.support import (
     RUNNING,
     SUCCEEDED,
     create_request,
-    expect_error,
     job_id,
     job_in_state,
     new_user,
@@ -152,17 +152,19 @@ async def test_archives_old_finished_jobs_with_their_events_and_audit_rows(
     await expect_error(
         stub.AppendJobEvent(metadata_pb2.AppendJobEventRequest(parent=archived.name, type="late")),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "JOB_ARCHIVED",
+        reason="JOB_ARCHIVED",
     )
     note = struct_pb2.Struct()
     note.update({"late": True})
     await expect_error(
         stub.AnnotateJob(metadata_pb2.AnnotateJobRequest(name=archived.name, annotations=note)),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "JOB_ARCHIVED",
+        reason="JOB_ARCHIVED",
     )
     await expect_error(
-        transition(stub, archived, FAILED, PENDING), grpc.StatusCode.FAILED_PRECONDITION, "JOB_ARCHIVED"
+        transition(stub, archived, FAILED, PENDING),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        reason="JOB_ARCHIVED",
     )
     duplicate = await stub.CreateJob(create_request(user, archived.request_id))
     assert not duplicate.created and duplicate.job == before_jobs[archived.name]

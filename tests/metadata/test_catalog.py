@@ -11,7 +11,8 @@ from google.protobuf import field_mask_pb2, struct_pb2
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
-from tests.metadata.support import TEST_USER_PREFIX, expect_error, new_model
+from tests.helpers.errors import expect_error
+from tests.metadata.support import TEST_USER_PREFIX, new_model
 
 if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
@@ -175,7 +176,7 @@ async def test_user_defaults_start_empty_and_update_with_a_mask(stub: MetadataSe
             metadata_pb2.UpdateUserDefaultsRequest(user_defaults=with_template, update_mask=mask)
         ),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "STYLE_TEMPLATE_NOT_FOUND",
+        reason="STYLE_TEMPLATE_NOT_FOUND",
     )
     await stub.PutStyleTemplate(
         metadata_pb2.PutStyleTemplateRequest(
@@ -225,12 +226,12 @@ async def test_users_create_get_update_list(stub: MetadataServiceAsyncStub) -> N
     await expect_error(
         stub.CreateUser(metadata_pb2.CreateUserRequest(user_id=user_id)),
         grpc.StatusCode.ALREADY_EXISTS,
-        "USER_EXISTS",
+        reason="USER_EXISTS",
     )
     await expect_error(
         stub.CreateUser(metadata_pb2.CreateUserRequest(user=metadata_pb2.User(email=email.upper()))),
         grpc.StatusCode.ALREADY_EXISTS,
-        "EMAIL_TAKEN",
+        reason="EMAIL_TAKEN",
     )
     generated = (
         await stub.CreateUser(metadata_pb2.CreateUserRequest(user=metadata_pb2.User(display_name="Gen")))

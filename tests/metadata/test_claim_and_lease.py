@@ -14,11 +14,11 @@ import asyncpg
 import grpc
 
 from cadenza.metadata.v1 import metadata_pb2
+from tests.helpers.errors import expect_error
 from tests.metadata.support import (
     PENDING,
     RUNNING,
     create_job,
-    expect_error,
     job_id,
     new_model,
     new_user,
@@ -128,7 +128,7 @@ async def test_renew_by_another_worker_or_after_requeue_fails(
     await expect_error(
         stub.RenewJobLease(metadata_pb2.RenewJobLeaseRequest(name=job.name, worker="w2")),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "LEASE_HELD",
+        reason="LEASE_HELD",
     )
     # The lease runs out; the reconciler requeues; another worker claims it.
     await pg.execute(
@@ -145,7 +145,7 @@ async def test_renew_by_another_worker_or_after_requeue_fails(
     await expect_error(
         transition(stub, job, RUNNING, PENDING, worker="w1"),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "LEASE_HELD",
+        reason="LEASE_HELD",
     )
 
 
@@ -154,7 +154,7 @@ async def test_renew_of_a_finished_or_unknown_job(stub: MetadataServiceAsyncStub
     await expect_error(
         stub.RenewJobLease(metadata_pb2.RenewJobLeaseRequest(name=job.name, worker="w1")),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "STALE_STATE",
+        reason="STALE_STATE",
     )
     await expect_error(
         stub.RenewJobLease(metadata_pb2.RenewJobLeaseRequest(name=f"jobs/{uuid.uuid4()}", worker="w1")),

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import grpc
 
 from cadenza.metadata.v1 import metadata_pb2
-from tests.metadata.support import expect_error, seconds
+from tests.helpers.errors import expect_error
+from tests.metadata.support import seconds
 
 if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub

@@ -15,13 +15,13 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
 from cadenza_runtime.identity import acting_for
+from tests.helpers.errors import expect_error
 from tests.metadata.support import (
     ACTOR,
     CANCELLED,
     PENDING,
     create_job,
     create_request,
-    expect_error,
     new_user,
     transition,
 )
@@ -91,7 +91,7 @@ async def test_event_errors(stub: MetadataServiceAsyncStub) -> None:
     await expect_error(
         stub.AppendJobEvent(metadata_pb2.AppendJobEventRequest(parent="tracks/abc", type="phase")),
         grpc.StatusCode.INVALID_ARGUMENT,
-        "MALFORMED_NAME",
+        reason="MALFORMED_NAME",
     )
 
 

@@ -12,12 +12,12 @@ from google.protobuf import struct_pb2
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
+from tests.helpers.errors import expect_error
 from tests.metadata.support import (
     ACTOR,
     PENDING,
     create_job,
     create_request,
-    expect_error,
     job_id,
     new_model,
     new_user,
@@ -117,7 +117,7 @@ async def test_unknown_job_is_not_found(stub: MetadataServiceAsyncStub) -> None:
     await expect_error(
         stub.GetJob(metadata_pb2.GetJobRequest(name=f"jobs/{uuid.uuid4()}")),
         grpc.StatusCode.NOT_FOUND,
-        "JOB_NOT_FOUND",
+        reason="JOB_NOT_FOUND",
     )
 
 
@@ -156,7 +156,7 @@ async def test_annotations_are_bounded(stub: MetadataServiceAsyncStub) -> None:
     await expect_error(
         stub.AnnotateJob(metadata_pb2.AnnotateJobRequest(name=job.name, annotations=overflow)),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "ANNOTATIONS_TOO_LARGE",
+        reason="ANNOTATIONS_TOO_LARGE",
     )
     too_big_at_once = struct_pb2.Struct()
     too_big_at_once.update({"huge": "z" * 20_000})

@@ -9,9 +9,9 @@ import grpc
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
+from tests.helpers.errors import expect_error
 from tests.metadata.support import (
     RUNNING,
-    expect_error,
     job_id,
     job_in_state,
     seconds,
@@ -59,17 +59,19 @@ async def test_an_expired_lease_cannot_be_renewed_or_written_under(stub: Metadat
     assert epoch >= 1
     await _renew(stub, job, "w1", epoch, lease=1.0)
     await expect_error(
-        _renew(stub, job, "w1", epoch + 7, lease=1.0), grpc.StatusCode.FAILED_PRECONDITION, "LEASE_LOST"
+        _renew(stub, job, "w1", epoch + 7, lease=1.0),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        reason="LEASE_LOST",
     )
     await asyncio.sleep(1.3)
     # Expired, and nobody took it over yet: the worker is fenced all the same.
     await expect_error(
-        _renew(stub, job, "w1", epoch, lease=30.0), grpc.StatusCode.FAILED_PRECONDITION, "LEASE_LOST"
+        _renew(stub, job, "w1", epoch, lease=30.0), grpc.StatusCode.FAILED_PRECONDITION, reason="LEASE_LOST"
     )
     await expect_error(
         stub.CreateTrack(_track_request(job, "w1", epoch)),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "LEASE_LOST",
+        reason="LEASE_LOST",
     )
     await expect_error(
         transition(
@@ -82,7 +84,7 @@ async def test_an_expired_lease_cannot_be_renewed_or_written_under(stub: Metadat
             lease_epoch=epoch,
         ),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "LEASE_LOST",
+        reason="LEASE_LOST",
     )
     still = (await stub.GetJob(metadata_pb2.GetJobRequest(name=job.name))).job
     assert still.state == RUNNING and not still.track
@@ -98,7 +100,7 @@ async def test_take_over_fences_the_old_worker(stub: MetadataServiceAsyncStub) -
         name=job.name, worker="w1:reconciler", lease_duration=seconds(30), expected_lease_epoch=epoch
     )
     # A valid lease is not taken over.
-    await expect_error(stub.TakeOverJob(take), grpc.StatusCode.FAILED_PRECONDITION, "LEASE_HELD")
+    await expect_error(stub.TakeOverJob(take), grpc.StatusCode.FAILED_PRECONDITION, reason="LEASE_HELD")
     await _renew(stub, job, "w1", epoch, lease=1.0)
     await asyncio.sleep(1.3)
     taken = (await stub.TakeOverJob(take)).job
@@ -107,12 +109,12 @@ async def test_take_over_fences_the_old_worker(stub: MetadataServiceAsyncStub) -
     await expect_error(stub.TakeOverJob(take), grpc.StatusCode.FAILED_PRECONDITION)
     # The old worker wakes up: no renewal, no track, no SUCCEEDED, no requeue.
     await expect_error(
-        _renew(stub, job, "w1", epoch, lease=30.0), grpc.StatusCode.FAILED_PRECONDITION, "LEASE_HELD"
+        _renew(stub, job, "w1", epoch, lease=30.0), grpc.StatusCode.FAILED_PRECONDITION, reason="LEASE_HELD"
     )
     await expect_error(
         stub.CreateTrack(_track_request(job, "w1", epoch)),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "LEASE_HELD",
+        reason="LEASE_HELD",
     )
     await expect_error(
         transition(stub, job, RUNNING, PENDING, worker="w1", lease_epoch=epoch),

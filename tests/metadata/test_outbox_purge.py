@@ -18,7 +18,7 @@ from cadenza_metadata.db import Connection, Database
 from cadenza_metadata.migrations import migrate
 from cadenza_metadata.outbox import purge_acknowledged, purge_acknowledged_batch
 from cadenza_runtime.config import CadenzaConfig, MetadataConfig, PostgresConfig
-from tests.conftest import serve
+from tests.helpers.serving import serve
 
 ScratchDb = Callable[[], Awaitable[CadenzaConfig]]
 T = TypeVar("T")

@@ -12,11 +12,11 @@ import pytest
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
+from tests.helpers.errors import expect_error
 from tests.metadata.support import (
     CANCELLED,
     PENDING,
     create_request,
-    expect_error,
     new_model,
     new_user,
 )

@@ -22,15 +22,15 @@ from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
 from cadenza_metadata import cache
 from cadenza_metadata.app import create_service
 from cadenza_runtime.config import CadenzaConfig
-from tests.conftest import serve
+from tests.helpers.errors import expect_error
+from tests.helpers.serving import serve
+from tests.helpers.stores import run_cadenza
 from tests.metadata.support import (
     CANCELLED,
     PENDING,
     create_job,
     create_request,
-    expect_error,
     job_id,
-    launcher,
     new_user,
     seconds,
     transition,
@@ -48,11 +48,11 @@ async def redis_switch(md_config: CadenzaConfig) -> AsyncIterator[dict[str, Call
     state = {"down": False}
 
     async def stop() -> None:
-        await asyncio.to_thread(launcher, "down", "redis")
+        await asyncio.to_thread(run_cadenza, "down", "redis")
         state["down"] = True
 
     async def start() -> None:
-        await asyncio.to_thread(launcher, "up", "--no-services", "--only", "redis")
+        await asyncio.to_thread(run_cadenza, "up", "--no-services", "--only", "redis")
         state["down"] = False
 
     try:
@@ -121,7 +121,7 @@ async def test_service_keeps_answering_from_postgres_while_redis_is_down(
         stub.AcquireLock(metadata_pb2.AcquireLockRequest(key="mdtest:outage", owner="o", ttl=seconds(5))),
         stub.ReleaseLock(metadata_pb2.ReleaseLockRequest(key="mdtest:outage", owner="o")),
     ):
-        error = await _timed(expect_error(call, grpc.StatusCode.UNAVAILABLE, "REDIS_UNAVAILABLE"))
+        error = await _timed(expect_error(call, grpc.StatusCode.UNAVAILABLE, reason="REDIS_UNAVAILABLE"))
         assert "Redis" in (error.details() or "")
 
     await redis_switch["start"]()

@@ -16,7 +16,7 @@ from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
 from cadenza_metadata.app import create_service
 from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.metadata.support import create_request, new_user
 
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import grpc
 
 from cadenza.metadata.v1 import metadata_pb2
-from tests.metadata.support import ACTOR, expect_error, new_user
+from tests.helpers.errors import expect_error
+from tests.metadata.support import ACTOR, new_user
 
 if TYPE_CHECKING:
     import asyncpg

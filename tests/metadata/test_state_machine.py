@@ -11,6 +11,7 @@ import pytest
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
+from tests.helpers.errors import expect_error
 from tests.metadata.support import (
     ALL_STATES,
     CANCELLED,
@@ -21,7 +22,6 @@ from tests.metadata.support import (
     SUCCEEDED,
     create_job,
     create_track,
-    expect_error,
     job_id,
     job_in_state,
     transition,
@@ -72,7 +72,9 @@ async def test_every_transition(
     )
     if (start, target) not in LEGAL:
         await expect_error(
-            stub.TransitionJob(request), grpc.StatusCode.FAILED_PRECONDITION, "ILLEGAL_STATE_TRANSITION"
+            stub.TransitionJob(request),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            reason="ILLEGAL_STATE_TRANSITION",
         )
         after = (await stub.GetJob(metadata_pb2.GetJobRequest(name=job.name))).job
         assert after == job, "a refused transition must change nothing"
@@ -121,7 +123,7 @@ async def test_stale_expected_state_is_failed_precondition(stub: MetadataService
     job = await job_in_state(stub, RUNNING)
     # PENDING -> CANCELLED is legal, but the job is no longer PENDING.
     error = await expect_error(
-        transition(stub, job, PENDING, CANCELLED), grpc.StatusCode.FAILED_PRECONDITION, "STALE_STATE"
+        transition(stub, job, PENDING, CANCELLED), grpc.StatusCode.FAILED_PRECONDITION, reason="STALE_STATE"
     )
     assert "RUNNING" in (error.details() or "")
     assert (await stub.GetJob(metadata_pb2.GetJobRequest(name=job.name))).job.state == RUNNING
@@ -132,7 +134,7 @@ async def test_same_state_is_not_a_transition(stub: MetadataServiceAsyncStub) ->
     await expect_error(
         transition(stub, job, RUNNING, RUNNING, worker="someone-else"),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "ILLEGAL_STATE_TRANSITION",
+        reason="ILLEGAL_STATE_TRANSITION",
     )
     assert (await stub.GetJob(metadata_pb2.GetJobRequest(name=job.name))).job.worker == "worker-1"
 
@@ -144,7 +146,7 @@ async def test_only_the_lease_holder_finishes_a_running_job(stub: MetadataServic
             stub, job, RUNNING, FAILED, worker="intruder", failure_reason=types_pb2.FAILURE_REASON_INTERNAL
         ),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "LEASE_HELD",
+        reason="LEASE_HELD",
     )
     # Without a worker (e.g. a cancel from the edge) the transition is allowed.
     cancelled = await transition(stub, job, RUNNING, CANCELLED)
@@ -156,7 +158,7 @@ async def test_requeue_needs_an_expired_lease_or_the_holder(
 ) -> None:
     job = await job_in_state(stub, RUNNING, worker="holder")
     await expect_error(
-        transition(stub, job, RUNNING, PENDING), grpc.StatusCode.FAILED_PRECONDITION, "LEASE_HELD"
+        transition(stub, job, RUNNING, PENDING), grpc.StatusCode.FAILED_PRECONDITION, reason="LEASE_HELD"
     )
     await pg.execute(
         "UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", uuid.UUID(job_id(job))
@@ -175,7 +177,7 @@ async def test_succeeding_needs_the_track_row(stub: MetadataServiceAsyncStub) ->
     await expect_error(
         transition(stub, job, RUNNING, SUCCEEDED, track=f"tracks/{job_id(job)}"),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "TRACK_MISSING",
+        reason="TRACK_MISSING",
     )
     await expect_error(
         transition(stub, job, RUNNING, SUCCEEDED, track=f"tracks/{uuid.uuid4()}"),
@@ -186,7 +188,7 @@ async def test_succeeding_needs_the_track_row(stub: MetadataServiceAsyncStub) ->
 async def test_failed_needs_a_reason_class(stub: MetadataServiceAsyncStub) -> None:
     job = await create_job(stub)
     await expect_error(
-        transition(stub, job, PENDING, FAILED), grpc.StatusCode.INVALID_ARGUMENT, "MISSING_FIELD"
+        transition(stub, job, PENDING, FAILED), grpc.StatusCode.INVALID_ARGUMENT, reason="MISSING_FIELD"
     )
     for reason in range(1, 7):
         failed = await transition(

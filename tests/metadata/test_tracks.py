@@ -9,11 +9,11 @@ import grpc
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
+from tests.helpers.errors import expect_error
 from tests.metadata.support import (
     RUNNING,
     create_job,
     create_track,
-    expect_error,
     job_id,
     job_in_state,
     new_model,
@@ -37,7 +37,7 @@ async def test_create_is_idempotent_and_refuses_different_content(stub: Metadata
     again = await create_track(stub, job, seed=2**63 + 5)
     assert again == track
     await expect_error(
-        create_track(stub, job, title="Another title"), grpc.StatusCode.ALREADY_EXISTS, "TRACK_EXISTS"
+        create_track(stub, job, title="Another title"), grpc.StatusCode.ALREADY_EXISTS, reason="TRACK_EXISTS"
     )
     got = (await stub.GetTrack(metadata_pb2.GetTrackRequest(name=track.name))).track
     assert got == track
@@ -45,7 +45,7 @@ async def test_create_is_idempotent_and_refuses_different_content(stub: Metadata
 
 async def test_track_needs_its_job_and_owner(stub: MetadataServiceAsyncStub) -> None:
     ghost = types_pb2.Job(name=f"jobs/{uuid.uuid4()}", user=new_user())
-    await expect_error(create_track(stub, ghost), grpc.StatusCode.FAILED_PRECONDITION, "JOB_NOT_FOUND")
+    await expect_error(create_track(stub, ghost), grpc.StatusCode.FAILED_PRECONDITION, reason="JOB_NOT_FOUND")
     job = await create_job(stub)
     await expect_error(create_track(stub, job, user=new_user()), grpc.StatusCode.INVALID_ARGUMENT)
     await expect_error(create_track(stub, job, job=f"jobs/{uuid.uuid4()}"), grpc.StatusCode.INVALID_ARGUMENT)
@@ -67,7 +67,7 @@ async def test_soft_delete_keeps_the_row_and_is_repeatable(stub: MetadataService
     await expect_error(
         stub.GetTrack(metadata_pb2.GetTrackRequest(name=track.name)),
         grpc.StatusCode.NOT_FOUND,
-        "TRACK_DELETED",
+        reason="TRACK_DELETED",
     )
     shown = (await stub.GetTrack(metadata_pb2.GetTrackRequest(name=track.name, show_deleted=True))).track
     assert shown.delete_time == deleted.delete_time and shown.audio_uri == track.audio_uri

@@ -15,6 +15,7 @@ from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
 from cadenza_runtime.errors import error_info_from_rpc_error
 from cadenza_runtime.rules import tags
+from tests.helpers.errors import expect_error
 from tests.metadata.support import (
     PENDING,
     RUNNING,
@@ -23,7 +24,6 @@ from tests.metadata.support import (
     create_job,
     create_request,
     create_track,
-    expect_error,
 )
 
 if TYPE_CHECKING:

@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 
 from cadenza.orchestrator.v1 import orchestrator_pb2_grpc
-from cadenza_metadata.migrations import migrate
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
-from tests.conftest import stores_up
+from tests.helpers.callers import Caller, new_caller
+from tests.helpers.scratch import scratch_suite_config
+from tests.helpers.stores import STORES, stores_up
 from tests.observability.collector import Collector, running_collector
-from tests.orchestrator.conftest import STORES, Caller, new_caller
 from tests.orchestrator.harness import BACKENDS, Suite, free_port
-from tests.scratch_stores import create_database, drop_databases, remove_buckets, with_private_result_buckets
 
 SERVICES = (*BACKENDS, "orchestrator")
 
@@ -41,9 +40,6 @@ async def observed(
     config: CadenzaConfig, collector: Collector, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Observed]:
     await asyncio.to_thread(stores_up, *STORES)
-    own = with_private_result_buckets(await create_database(config, "cadenza_obstest"), "obstest")
-    await migrate(own)
-    suite = Suite(own, Path(tmp_path_factory.mktemp("observed-suite")))
     ports = {name: free_port() for name in SERVICES}
     env = {
         "CADENZA_TELEMETRY__EXPORTER": "otlp",
@@ -53,14 +49,14 @@ async def observed(
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         **{f"CADENZA_SERVICES__{name.upper()}__METRICS_PORT": str(port) for name, port in ports.items()},
     }
-    try:
-        await asyncio.gather(*(suite.start(name, extra_env=env) for name in BACKENDS))
-        await suite.start("orchestrator", extra_env=env)
-        yield Observed(suite, collector, ports)
-    finally:
-        await suite.close()
-        await drop_databases(config, own.postgres.database)
-        await remove_buckets(config, own.minio.audio_bucket, own.minio.latent_bucket)
+    async with scratch_suite_config(config, "obstest") as own:
+        suite = Suite(own, Path(tmp_path_factory.mktemp("observed-suite")))
+        try:
+            await asyncio.gather(*(suite.start(name, extra_env=env) for name in BACKENDS))
+            await suite.start("orchestrator", extra_env=env)
+            yield Observed(suite, collector, ports)
+        finally:
+            await suite.close()
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from cadenza.common.v1 import types_pb2
 from cadenza.orchestrator.v1 import orchestrator_pb2
 from cadenza_orchestrator.annotations import JobNotes
+from tests.helpers.callers import Caller
 from tests.observability.collector import Span
 from tests.observability.conftest import SERVICES, Observed
-from tests.orchestrator.conftest import Caller
 from tests.orchestrator.flows import params
 
 STEPS = 6

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from cadenza.common.v1 import types_pb2
 from cadenza.orchestrator.v1 import orchestrator_pb2
-from tests.orchestrator.conftest import Caller
+from tests.helpers.callers import Caller
 from tests.orchestrator.invariant import Direct
 
 TERMINAL = {types_pb2.JOB_STATE_SUCCEEDED, types_pb2.JOB_STATE_FAILED, types_pb2.JOB_STATE_CANCELLED}

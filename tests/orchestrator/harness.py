@@ -23,6 +23,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cadenza_runtime.config import CadenzaConfig, ServiceEndpoint, ServicesConfig
+from tests.helpers.layers import refuse_stack
 
 BACKENDS = ("metadata", "inference", "vector", "graph", "blob")
 REPO = Path(__file__).resolve().parents[2]
@@ -145,10 +146,12 @@ class Suite:
         env["CADENZA_TELEMETRY__METRICS"] = "false"
         env["CADENZA_GRACE_PERIOD_SECONDS"] = "2"
         env["CADENZA_INFERENCE__DEVICE"] = "cpu"
-        # The suite's own database and result buckets (see tests/orchestrator/conftest.py).
+        # The suite's own database, result buckets and collections (tests/helpers/scratch.py).
         env["CADENZA_POSTGRES__DATABASE"] = self.config.postgres.database
         env["CADENZA_MINIO__AUDIO_BUCKET"] = self.config.minio.audio_bucket
         env["CADENZA_MINIO__LATENT_BUCKET"] = self.config.minio.latent_bucket
+        env["CADENZA_MILVUS__LATENT_COLLECTION"] = self.config.milvus.latent_collection
+        env["CADENZA_MILVUS__PROMPT_COLLECTION"] = self.config.milvus.prompt_collection
         for name, port in self.ports.items():
             env[f"CADENZA_SERVICES__{name.upper()}__PORT"] = str(port)
         return env
@@ -162,6 +165,7 @@ class Suite:
         limit: float = 180.0,
     ) -> Process:
         """Starts (or restarts) the process called `name` and waits until it is SERVING."""
+        refuse_stack(f"the {name} service")
         module = module or f"cadenza_{name}"
         previous = self.processes.get(name)
         if previous is not None and previous.alive():

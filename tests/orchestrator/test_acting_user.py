@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
-from tests.orchestrator.conftest import Caller
+from tests.helpers.callers import Caller
 from tests.orchestrator.flows import submit, watch
 from tests.orchestrator.invariant import Direct
 

@@ -21,8 +21,8 @@ from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from cadenza_orchestrator.app import create_service
 from cadenza_runtime.config import CadenzaConfig, OrchestratorConfig
 from cadenza_runtime.errors import error_info_from_rpc_error, retry_after_from_rpc_error
-from tests.conftest import serve
-from tests.orchestrator.conftest import Caller, new_caller
+from tests.helpers.callers import Caller, new_caller
+from tests.helpers.serving import serve
 from tests.orchestrator.flows import params, submit, watch
 from tests.orchestrator.harness import REPO, Suite
 from tests.orchestrator.invariant import Direct
@@ -192,6 +192,7 @@ async def test_another_users_job_is_not_found_and_admins_see_everything(
         ("model_version", "no-such-model"),
     ],
 )
+@pytest.mark.endpoints
 async def test_invalid_parameters_are_rejected_before_queueing(
     field: str, value: object, alice: Caller
 ) -> None:
@@ -210,6 +211,7 @@ async def test_invalid_parameters_are_rejected_before_queueing(
     assert not listed.jobs
 
 
+@pytest.mark.endpoints
 @pytest.mark.parametrize("tag", ["rock ", "rock\n", "hip  hop"])
 async def test_a_streaming_generate_with_a_bad_tag_is_refused_before_queueing(
     tag: str, alice: Caller
@@ -226,6 +228,7 @@ async def test_a_streaming_generate_with_a_bad_tag_is_refused_before_queueing(
     assert not listed.jobs
 
 
+@pytest.mark.endpoints
 @pytest.mark.parametrize("request_id", ["", "has space", "x" * 129, "trailing-newline\n"])
 async def test_request_id_is_required_and_bounded(request_id: str, alice: Caller) -> None:
     request = orchestrator_pb2.SubmitGenerationRequest(request_id=request_id, params=params())

@@ -17,7 +17,7 @@ import pytest
 from grpc import aio
 
 from cadenza.orchestrator.v1 import orchestrator_pb2
-from tests.orchestrator.conftest import Caller
+from tests.helpers.callers import Caller
 from tests.orchestrator.harness import Suite
 
 CALLER_DEADLINE = 2.0

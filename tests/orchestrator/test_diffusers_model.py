@@ -19,9 +19,9 @@ from cadenza.orchestrator.v1 import orchestrator_pb2
 from cadenza_inference.adapters.directory import read_directory
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.errors import error_info_from_rpc_error
+from tests.helpers.callers import Caller
 from tests.inference.test_models import upload
 from tests.inference.tiny_diffusers import build_stable_audio
-from tests.orchestrator.conftest import Caller
 from tests.orchestrator.flows import watch
 from tests.orchestrator.harness import Suite
 from tests.orchestrator.invariant import Direct

@@ -18,8 +18,8 @@ from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from cadenza_orchestrator.app import create_service
 from cadenza_runtime.config import CadenzaConfig, OrchestratorConfig
 from cadenza_runtime.errors import error_info_from_rpc_error, retry_after_from_rpc_error
-from tests.conftest import serve
-from tests.orchestrator.conftest import Caller, new_caller
+from tests.helpers.callers import Caller, new_caller
+from tests.helpers.serving import serve
 from tests.orchestrator.flows import progressing, submit, watch
 from tests.orchestrator.harness import Suite
 from tests.orchestrator.invariant import Direct

@@ -18,7 +18,7 @@ import pytest
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
 from cadenza.orchestrator.v1 import orchestrator_pb2
-from tests.orchestrator.conftest import Caller
+from tests.helpers.callers import Caller
 from tests.orchestrator.flows import Watched, submit, watch
 from tests.orchestrator.harness import ORCHESTRATOR_TEST_SETTINGS, Suite
 from tests.orchestrator.invariant import Direct

@@ -20,8 +20,8 @@ from cadenza_orchestrator.app import create_service
 from cadenza_orchestrator.fanout import FanOut, connect_redis
 from cadenza_runtime.config import RedisConfig
 from cadenza_suite.process import port_listening
-from tests.conftest import serve
-from tests.orchestrator.conftest import Caller
+from tests.helpers.callers import Caller
+from tests.helpers.serving import serve
 from tests.orchestrator.flows import progressing, submit
 from tests.orchestrator.harness import Suite, free_port
 from tests.orchestrator.invariant import Direct

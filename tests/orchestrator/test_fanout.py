@@ -16,7 +16,7 @@ from cadenza.orchestrator.v1 import orchestrator_pb2
 from cadenza_orchestrator import events
 from cadenza_orchestrator.fanout import FanOut, Subscription
 from cadenza_runtime.config import CadenzaConfig
-from tests.conftest import stores_up
+from tests.helpers.stores import stores_up
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from cadenza_orchestrator.annotations import JobNotes
 from cadenza_orchestrator.names import job_id_of
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error
-from tests.orchestrator.conftest import Caller, new_caller
+from tests.helpers.callers import Caller, new_caller
 from tests.orchestrator.flows import Watched, params, submit, watch
 from tests.orchestrator.harness import Suite
 from tests.orchestrator.invariant import Direct

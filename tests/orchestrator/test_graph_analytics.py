@@ -12,7 +12,7 @@ from grpc import aio
 
 from cadenza.common.v1 import types_pb2
 from cadenza.orchestrator.v1 import orchestrator_pb2 as pb
-from tests.orchestrator.conftest import Caller
+from tests.helpers.callers import Caller
 from tests.orchestrator.flows import submit, watch
 
 RESTRICT = pb.COMMUNITY_FILTER_MODE_RESTRICT

@@ -23,7 +23,7 @@ from cadenza_orchestrator.names import audio_key, job_id_of, latent_key, track_n
 from cadenza_orchestrator.retry import TRANSIENT_CODES
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
-from tests.orchestrator.conftest import Caller, new_caller
+from tests.helpers.callers import Caller, new_caller
 from tests.orchestrator.flows import Watched, submit, watch
 from tests.orchestrator.harness import Suite, store_down, store_up
 from tests.orchestrator.invariant import Direct

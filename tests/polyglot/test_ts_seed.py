@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from cadenza_suite.installers import ensure_typescript_sdk
 from tests.polyglot.clients import HERE
 
@@ -25,6 +27,7 @@ console.log(JSON.stringify(out));
 """
 
 
+@pytest.mark.slow
 def test_seed_helpers_keep_every_uint64_exact() -> None:
     package = ensure_typescript_sdk()
     dist = package / "dist" / "index.js"

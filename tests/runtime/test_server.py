@@ -20,7 +20,7 @@ from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import NotFound, error_info_from_rpc_error, from_rpc_error
 from cadenza_runtime.server import CadenzaServer, ServiceBundle, ServiceRegistration, loop_factory
-from tests.conftest import operator_token
+from tests.helpers.identity import operator_token
 
 BLOB_SERVICE = blob_pb2.DESCRIPTOR.services_by_name["BlobService"].full_name
 

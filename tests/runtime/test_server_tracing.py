@@ -25,7 +25,7 @@ from cadenza_runtime.config import CadenzaConfig, TelemetryConfig
 from cadenza_runtime.errors import NotFound
 from cadenza_runtime.server import CadenzaServer, ServiceBundle, ServiceRegistration
 from cadenza_runtime.telemetry import current_trace_id, setup_logging, setup_tracing
-from tests.conftest import operator_metadata
+from tests.helpers.identity import operator_metadata
 
 BLOB_SERVICE = blob_pb2.DESCRIPTOR.services_by_name["BlobService"].full_name
 STAT = f"/{BLOB_SERVICE}/StatObject"

@@ -51,7 +51,7 @@ from cadenza_suite.stores.neo4j import Neo4j
 from cadenza_suite.stores.postgres import OS_USER, Postgres
 from cadenza_vector.app import create_service as create_vector_service
 from cadenza_vector.bootstrap import connect_kwargs
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.orchestrator.harness import free_port
 from tests.runtime.test_tls import pki  # noqa: F401  # the module-scoped test CA
 from tests.vector.support import embedding, new_track, search_tracks, unit, upsert
@@ -316,6 +316,7 @@ async def test_neo4j_refuses_plaintext_and_an_unverified_server_is_refused(tls_n
         await create_graph_service(untrusted)
 
 
+@pytest.mark.integration  # runs the Neo4j launcher `cadenza up` builds
 def test_neo4j_launcher_refuses_half_a_tls_pair(pki: Path, tmp_path: Path) -> None:  # noqa: F811
     # The launcher itself (a JVM start), for a run.sh used without the component's check.
     env = {k: v for k, v in os.environ.items() if k != "CADENZA_NEO4J_PASSWORD"}

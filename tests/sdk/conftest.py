@@ -11,15 +11,14 @@ from pathlib import Path
 import pytest
 
 from cadenza_client import AsyncClient, RetryPolicy
-from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.user_tokens import mint_token
-from tests.conftest import stores_up
+from tests.helpers.deployment import Deployment
+from tests.helpers.scratch import scratch_suite_config
+from tests.helpers.stores import STORES, stores_up
 from tests.orchestrator.harness import BACKENDS, Suite
 from tests.orchestrator.invariant import Direct
-from tests.scratch_stores import create_database, drop_databases, remove_buckets, with_private_result_buckets
 
-STORES = ("postgres", "redis", "minio", "milvus", "neo4j")
 ORCHESTRATOR = "orchestrator"
 # A short generation: the bundled model, a second of audio, a few steps.
 PROMPT = "steady mallet in a minor at 120 bpm, with drums"
@@ -28,17 +27,14 @@ PROMPT = "steady mallet in a minor at 120 bpm, with drums"
 @pytest.fixture(scope="package")
 async def suite(config: CadenzaConfig, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Suite]:
     await asyncio.to_thread(stores_up, *STORES)
-    own = with_private_result_buckets(await create_database(config, "cadenza_sdktest"), "sdktest")
-    await migrate(own)
-    running = Suite(own, Path(tmp_path_factory.mktemp("sdk-suite")))
-    try:
-        await asyncio.gather(*(running.start(name) for name in BACKENDS))
-        await running.start(ORCHESTRATOR, module="cadenza_orchestrator")
-        yield running
-    finally:
-        await running.close()
-        await drop_databases(config, own.postgres.database)
-        await remove_buckets(config, own.minio.audio_bucket, own.minio.latent_bucket)
+    async with scratch_suite_config(config, "sdktest") as own:
+        running = Suite(own, Path(tmp_path_factory.mktemp("sdk-suite")))
+        try:
+            await asyncio.gather(*(running.start(name) for name in BACKENDS))
+            await running.start(ORCHESTRATOR, module="cadenza_orchestrator")
+            yield running
+        finally:
+            await running.close()
 
 
 @pytest.fixture(scope="package")
@@ -49,7 +45,12 @@ async def direct(suite: Suite) -> AsyncIterator[Direct]:
 
 
 @pytest.fixture
-def address(suite: Suite) -> str:
+def address(deployment: Deployment | None, request: pytest.FixtureRequest) -> str:
+    """The orchestrator's address: the --suite deployment's, else this package's suite's (started
+    only when needed, so that an `endpoints` test never needs the test stack with --suite)."""
+    if deployment is not None:
+        return deployment.address(ORCHESTRATOR)
+    suite: Suite = request.getfixturevalue("suite")
     return suite.processes[ORCHESTRATOR].address
 
 

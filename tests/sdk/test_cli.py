@@ -11,8 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.orchestrator.harness import REPO
 from tests.sdk.conftest import PROMPT
+
+# Needs only the services' gRPC endpoints: runs against a deployment with --suite.
+pytestmark = pytest.mark.endpoints
 
 
 async def _cadenza(address: str, token: str, *args: str) -> subprocess.CompletedProcess[str]:

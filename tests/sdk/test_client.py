@@ -43,6 +43,9 @@ from cadenza_client.errors import from_rpc_error
 from tests.orchestrator.invariant import Direct
 from tests.sdk.conftest import PROMPT
 
+# Needs only the services' gRPC endpoints: runs against a deployment with --suite.
+pytestmark = pytest.mark.endpoints
+
 STEPS = 5
 SAGA = [Phase.DIFFUSING, Phase.STORING_AUDIO, Phase.INDEXING, Phase.LINKING, Phase.DONE]
 

@@ -11,6 +11,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.orchestrator.harness import REPO
 
 LIBS = REPO / "libs"
@@ -36,6 +38,7 @@ def test_the_client_imports_only_grpc_protobuf_and_the_generated_code() -> None:
     assert not foreign, f"cadenza_client imports {sorted(foreign)}, which the cadenza-client wheel lacks"
 
 
+@pytest.mark.slow
 def test_the_wheel_carries_the_client_and_the_messages_only(tmp_path: Path) -> None:
     source = tmp_path / "src"
     source.mkdir()

@@ -5,7 +5,6 @@ identity, as an anonymous caller and with forged tokens."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 
@@ -19,10 +18,10 @@ from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.server import CadenzaServer, ServiceBundle
 from cadenza_vector.app import create_service as vector_service
-from tests.conftest import serve, stores_up
+from tests.helpers.scratch import create_database, drop_collections, drop_databases, with_private_collections
+from tests.helpers.serving import serve
+from tests.helpers.stores import stores_up
 from tests.inference.support import with_inference
-from tests.scratch_stores import create_database, drop_databases
-from tests.vector.conftest import drop_collections
 
 Factory = Callable[[CadenzaConfig], Awaitable[ServiceBundle]]
 FACTORIES: dict[str, Factory] = {
@@ -38,14 +37,9 @@ FACTORIES: dict[str, Factory] = {
 async def internal(config: CadenzaConfig) -> AsyncIterator[dict[str, CadenzaServer]]:
     """name -> running server, each on a free port."""
     await asyncio.to_thread(stores_up, "postgres", "redis", "minio", "milvus", "neo4j")
-    own = await create_database(config, "cadenza_sectest")
-    suffix = uuid.uuid4().hex[:8]
-    milvus = own.milvus.model_copy(
-        update={"latent_collection": f"sec_latent_{suffix}", "prompt_collection": f"sec_prompt_{suffix}"}
-    )
-    own = with_inference(
-        own.model_copy(update={"milvus": milvus}), checkpoint_path=None, checkpoint_sha256=None
-    )
+    own = with_private_collections(await create_database(config, "cadenza_sectest"), "sec")
+    own = with_inference(own, checkpoint_path=None, checkpoint_sha256=None)
+    milvus = own.milvus
     await migrate(own)
     servers: dict[str, CadenzaServer] = {}
     try:

@@ -20,7 +20,7 @@ from cadenza_runtime.config import _PROFILE_DEFAULTS, CadenzaConfig, Profile
 from cadenza_runtime.errors import NotFound
 from cadenza_runtime.server import CadenzaServer, ServiceBundle, ServiceRegistration
 from cadenza_runtime.user_tokens import mint_token
-from tests.conftest import serve
+from tests.helpers.serving import serve
 from tests.orchestrator.harness import REPO
 
 

@@ -1,7 +1,6 @@
 """The "whole suite is up" fixture: `cadenza up` once per session, for tests that need every
-store and service running (store round trips here, grpcurl calls elsewhere).
-
-Candidate for tests/conftest.py once other suites use it.
+store and service running (store round trips here, grpcurl calls elsewhere). With --suite it is
+that deployment, as it is.
 
     from tests.suite.harness import RunningSuite
 
@@ -25,11 +24,17 @@ from collections.abc import Iterator
 import pytest
 
 from cadenza_runtime.config import load_config
+from tests.helpers.deployment import SERVICES, Deployment
 from tests.suite.harness import RunningSuite, cadenza, suite_status
 
 
 @pytest.fixture(scope="session")
-def running_suite() -> Iterator[RunningSuite]:
+def running_suite(deployment: Deployment | None) -> Iterator[RunningSuite]:
+    if deployment is not None:
+        # --suite: the deployment as it is; nothing is started or stopped.
+        status = {name: {"address": deployment.address(name), "health": "SERVING"} for name in SERVICES}
+        yield RunningSuite(config=load_config(), status=status, up_seconds=0.0)
+        return
     before = suite_status()
     began = time.monotonic()
     result = cadenza("up")

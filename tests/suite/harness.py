@@ -12,12 +12,15 @@ from typing import Any
 
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_suite.installers import grpcurl_path
+from tests.helpers.layers import STACK_COMMANDS, refuse_stack
 
 UP_TIMEOUT = 900.0
 
 
 def cadenza(*args: str, timeout: float = UP_TIMEOUT) -> subprocess.CompletedProcess[str]:
     """Runs `python -m cadenza_suite.cli ARGS` with this interpreter and environment."""
+    if args and args[0] in STACK_COMMANDS:
+        refuse_stack(f"`cadenza {' '.join(args)}`")
     return subprocess.run(
         [sys.executable, "-m", "cadenza_suite.cli", *args],
         capture_output=True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cadenza_suite.migrate import MigrationFailed, run_migrations
-from tests.conftest import stores_up
+from tests.helpers.stores import stores_up
 
 
 async def test_migrate_brings_the_configured_database_up_to_date() -> None:

@@ -100,6 +100,7 @@ def _run_sh(*args: str, password: str | None) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.integration  # runs the Neo4j launcher `cadenza up` builds
 def test_run_sh_refuses_a_password_argument_without_echoing_it(tmp_path: Path) -> None:
     home, port = str(tmp_path), str(_free_port())
     old_form = _run_sh(home, port, "hunter2-positional", password=None)

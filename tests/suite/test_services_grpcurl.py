@@ -12,6 +12,9 @@ import pytest
 
 from tests.suite.harness import RunningSuite
 
+# Needs only the services' gRPC endpoints: runs against a deployment with --suite.
+pytestmark = pytest.mark.endpoints
+
 SERVICES = {
     "metadata": ("cadenza.metadata.v1.MetadataService", "GetJob"),
     "inference": ("cadenza.inference.v1.InferenceService", "Generate"),
@@ -133,6 +136,7 @@ def test_the_back_doors_of_the_issue_are_shut_to_anonymous_callers(running_suite
 def test_an_end_user_token_may_describe_the_public_api_but_not_call_internal_services(
     running_suite: RunningSuite,
 ) -> None:
+
     token = running_suite.cadenza("token", "--user", "grpcurl-test", timeout=60)
     header = f"authorization: Bearer {token.stdout.strip()}"
     listing = _grpcurl(running_suite, running_suite.address("orchestrator"), "list", header=header)

@@ -5,11 +5,17 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+import grpc
+
+from cadenza_runtime.config import CadenzaConfig
 from cadenza_training import PRESETS, TrainConfig, Trainer
 from cadenza_training.data import ProceduralDataset, render_procedural
 from cadenza_training.data.clips import ClipSet
 
 SMOKE = PRESETS["smoke"]
+
+# The registry of tests/training/conftest.py: its configuration, a blob channel, a metadata channel.
+Suite = tuple[CadenzaConfig, grpc.aio.Channel, grpc.aio.Channel]
 
 
 def smoke_clips(config: TrainConfig = SMOKE) -> ClipSet:

@@ -37,6 +37,7 @@ def accuracy() -> dict[str, float]:
 @pytest.mark.parametrize(
     ("attribute", "floor"), [("tempo", 0.9), ("drums", 0.9), ("instrument", 0.9), ("key", 0.8)]
 )
+@pytest.mark.slow
 def test_estimators_read_rendered_clips(accuracy: dict[str, float], attribute: str, floor: float) -> None:
     # Key is the hardest from 4 s: a clip may not leave its tonic chord, and relative keys share notes.
     assert accuracy[attribute] >= floor, accuracy
@@ -57,6 +58,7 @@ def test_tempo_tolerance() -> None:
     assert tempo_correct_octave(239.0, 120.0) and not tempo_correct_octave(90.0, 120.0)
 
 
+@pytest.mark.slow
 def test_linear_classifier_separates_and_round_trips() -> None:
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(-2, 1, (50, 3)), rng.normal(2, 1, (50, 3))])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -16,44 +15,11 @@ from google.protobuf import json_format
 
 from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
-from cadenza_blob.app import create_service as create_blob
 from cadenza_inference.adapters.directory import read_directory
-from cadenza_metadata.app import create_service as create_metadata
-from cadenza_metadata.migrations import migrate
-from cadenza_runtime.config import CadenzaConfig, ServiceEndpoint
 from cadenza_training.import_command import run as import_command
 from cadenza_training.import_model import import_model, object_prefix
-from tests.conftest import serve, stores_up
 from tests.inference.tiny_diffusers import LICENCE, MAX_SECONDS, SAMPLE_RATE, build_stable_audio
-from tests.scratch_stores import create_database, drop_databases, remove_buckets
-
-Suite = tuple[CadenzaConfig, grpc.aio.Channel, grpc.aio.Channel]
-
-
-@pytest.fixture(scope="module")
-async def suite(config: CadenzaConfig) -> AsyncIterator[Suite]:
-    stores_up("postgres", "redis", "minio")
-    private = await create_database(config, "cadenza_imtest")
-    bucket = f"imtest-{uuid.uuid4().hex[:10]}-checkpoints"
-    private = private.model_copy(
-        update={"minio": private.minio.model_copy(update={"checkpoint_bucket": bucket})}
-    )
-    try:
-        await migrate(private)
-        async with (
-            serve("blob", create_blob, private) as (blob_server, blob_channel),
-            serve("metadata", create_metadata, private) as (metadata_server, metadata_channel),
-        ):
-            services = private.services.model_copy(
-                update={
-                    "blob": ServiceEndpoint(host="127.0.0.1", port=blob_server.port),
-                    "metadata": ServiceEndpoint(host="127.0.0.1", port=metadata_server.port),
-                }
-            )
-            yield private.model_copy(update={"services": services}), blob_channel, metadata_channel
-    finally:
-        await drop_databases(config, private.postgres.database)
-        await remove_buckets(config, bucket)
+from tests.training.support import Suite
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -14,35 +13,12 @@ from google.protobuf import json_format
 
 from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
-from cadenza_blob.app import create_service as create_blob
 from cadenza_inference.model import random_pipeline, save_checkpoint
-from cadenza_metadata.app import create_service as create_metadata
-from cadenza_metadata.migrations import migrate
-from cadenza_runtime.config import CadenzaConfig, ServiceEndpoint, load_config
+from cadenza_runtime.config import load_config
 from cadenza_training.register import object_key, register_model
 from cadenza_training.register_command import run as register_command
-from tests.conftest import serve, stores_up
 
-from .support import SMOKE
-
-
-@pytest.fixture(scope="module")
-async def suite(
-    config: CadenzaConfig,
-) -> AsyncIterator[tuple[CadenzaConfig, grpc.aio.Channel, grpc.aio.Channel]]:
-    stores_up("postgres", "redis", "minio")
-    await migrate(config)
-    async with (
-        serve("blob", create_blob, config) as (blob_server, blob_channel),
-        serve("metadata", create_metadata, config) as (metadata_server, metadata_channel),
-    ):
-        services = config.services.model_copy(
-            update={
-                "blob": ServiceEndpoint(host="127.0.0.1", port=blob_server.port),
-                "metadata": ServiceEndpoint(host="127.0.0.1", port=metadata_server.port),
-            }
-        )
-        yield config.model_copy(update={"services": services}), blob_channel, metadata_channel
+from .support import SMOKE, Suite
 
 
 def _checkpoint(tmp_path: Path, version: str, seed: int) -> Path:
@@ -51,9 +27,7 @@ def _checkpoint(tmp_path: Path, version: str, seed: int) -> Path:
     return path
 
 
-async def test_register_uploads_then_registers(
-    suite: tuple[CadenzaConfig, grpc.aio.Channel, grpc.aio.Channel], tmp_path: Path
-) -> None:
+async def test_register_uploads_then_registers(suite: Suite, tmp_path: Path) -> None:
     config, blob_channel, metadata_channel = suite
     version = f"trtest-{uuid.uuid4().hex[:10]}"
     path = _checkpoint(tmp_path, version, 1)
@@ -83,9 +57,7 @@ async def test_register_uploads_then_registers(
     assert again == registered
 
 
-async def test_other_weights_under_a_registered_version_are_refused(
-    suite: tuple[CadenzaConfig, grpc.aio.Channel, grpc.aio.Channel], tmp_path: Path
-) -> None:
+async def test_other_weights_under_a_registered_version_are_refused(suite: Suite, tmp_path: Path) -> None:
     config, _, _ = suite
     version = f"trtest-{uuid.uuid4().hex[:10]}"
     await register_model(config, _checkpoint(tmp_path, version, 1))
@@ -95,9 +67,7 @@ async def test_other_weights_under_a_registered_version_are_refused(
     assert "register a new version name" in (caught.value.details() or "")
 
 
-async def test_a_file_that_is_not_a_checkpoint_never_reaches_the_stores(
-    suite: tuple[CadenzaConfig, grpc.aio.Channel, grpc.aio.Channel], tmp_path: Path
-) -> None:
+async def test_a_file_that_is_not_a_checkpoint_never_reaches_the_stores(suite: Suite, tmp_path: Path) -> None:
     config, _, metadata_channel = suite
     bogus = tmp_path / "bogus.ckpt"
     bogus.write_bytes(b"not a checkpoint")

@@ -31,6 +31,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory, clips: ClipSet) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_both_stages_lower_the_loss(finished: Path) -> None:
     records = [json.loads(line) for line in (finished / LOSSES_NAME).read_text().splitlines()]
     assert {r["stage"] for r in records} == {"autoencoder", "denoiser"}
@@ -40,6 +41,7 @@ def test_both_stages_lower_the_loss(finished: Path) -> None:
         assert last < 0.8 * first, f"{stage}: loss went from {first} to {last}"
 
 
+@pytest.mark.slow
 def test_the_checkpoint_loads_verified_and_trained(finished: Path) -> None:
     path = finished / f"{SMOKE.version}.ckpt"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -60,6 +62,7 @@ def test_the_checkpoint_loads_verified_and_trained(finished: Path) -> None:
     assert torch.isfinite(audio).all() and audio.abs().max() > 1e-4
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_same_weights(
     tmp_path: Path, clips: ClipSet, finished: Path
 ) -> None:
@@ -85,6 +88,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(
     ]
 
 
+@pytest.mark.slow
 def test_a_run_folder_is_not_overwritten_or_resumed_with_other_options(
     finished: Path, clips: ClipSet
 ) -> None:
@@ -106,6 +110,7 @@ def test_learning_rate_warms_up_then_decays() -> None:
     )
 
 
+@pytest.mark.slow
 def test_the_cli_finishes_and_publishes_a_run(finished: Path, tmp_path: Path) -> None:
     # A finished run resumes straight to its checkpoint; --publish copies it with a model card.
     models = tmp_path / "models"
@@ -124,6 +129,7 @@ def test_the_cli_finishes_and_publishes_a_run(finished: Path, tmp_path: Path) ->
     assert cli.main(["train", "--preset", "smoke", "--out", str(finished), "--denoiser-steps", "0"]) == 2
 
 
+@pytest.mark.slow
 def test_the_cli_evaluates_a_checkpoint(finished: Path, tmp_path: Path) -> None:
     checkpoint = finished / f"{SMOKE.version}.ckpt"
     argv = [

@@ -8,41 +8,23 @@ instance is brought up with the launcher command directly, and taken down after 
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import pytest
-from pymilvus import MilvusClient
 
 from cadenza.vector.v1 import vector_pb2_grpc
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_vector.app import create_service
-from tests.conftest import serve, stores_up
+from tests.helpers.scratch import drop_collections
+from tests.helpers.serving import serve
+from tests.helpers.stores import run_cadenza, stores_up
+from tests.vector.support import LATENT_COLLECTION, PROMPT_COLLECTION, SERVER_PORT, Backend, backend_config
 
 if TYPE_CHECKING:
     from cadenza.vector.v1.vector_pb2_grpc import VectorServiceAsyncStub
-
-Backend = Literal["lite", "server"]
-
-# Loopback port of the server-mode Milvus used by the tests (Lite keeps the configured port).
-SERVER_PORT = 59541
-# Small, different dimensions per kind, so a vector of the other kind's size is caught.
-LATENT_DIM = 8
-PROMPT_DIM = 6
-LATENT_COLLECTION = "vector_tests_latent"
-PROMPT_COLLECTION = "vector_tests_prompt"
-
-
-def _launcher(command: list[str], env: dict[str, str]) -> None:
-    argv = [sys.executable, "-m", "cadenza_suite.cli", *command]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=900, env={**os.environ, **env})
-    if result.returncode != 0:
-        raise RuntimeError(f"`cadenza {' '.join(command)}` failed:\n{result.stdout}\n{result.stderr}")
 
 
 def _wait_until_bindable(port: int, timeout_s: float = 90.0) -> None:
@@ -74,29 +56,6 @@ def _server_env(config: CadenzaConfig) -> dict[str, str]:
     }
 
 
-def backend_config(config: CadenzaConfig, backend: Backend, **milvus: object) -> CadenzaConfig:
-    """The suite's config pointed at one backend and at the test collections."""
-    overrides: dict[str, object] = {
-        "latent_collection": LATENT_COLLECTION,
-        "prompt_collection": PROMPT_COLLECTION,
-        "latent_embedding_dim": LATENT_DIM,
-        "prompt_embedding_dim": PROMPT_DIM,
-    }
-    if backend == "server":
-        overrides.update(mode="server", port=SERVER_PORT)
-    overrides.update(milvus)
-    return config.model_copy(update={"milvus": config.milvus.model_copy(update=overrides)})
-
-
-def drop_collections(config: CadenzaConfig, *names: str) -> None:
-    client = MilvusClient(uri=config.milvus.uri, timeout=60)
-    try:
-        for name in names:
-            client.drop_collection(name)
-    finally:
-        client.close()
-
-
 @pytest.fixture(scope="session", params=["lite", "server"])
 def backend(request: pytest.FixtureRequest, config: CadenzaConfig) -> Iterator[Backend]:
     name: Backend = request.param
@@ -107,19 +66,19 @@ def backend(request: pytest.FixtureRequest, config: CadenzaConfig) -> Iterator[B
     env = _server_env(config)
     try:
         _wait_until_bindable(SERVER_PORT)
-        _launcher(["up", "--no-services", "--only", "milvus"], env)
+        run_cadenza("up", "--no-services", "--only", "milvus", env=env)
         yield name
     finally:
         # Also after a failed start: a half-started server would hold its ports for the next run.
-        _launcher(["down", "milvus"], env)
+        run_cadenza("down", "milvus", env=env)
 
 
 @pytest.fixture(scope="session")
-def milvus_config(config: CadenzaConfig, backend: Backend) -> CadenzaConfig:
+def milvus_config(config: CadenzaConfig, backend: Backend) -> Iterator[CadenzaConfig]:
+    """The backend's config on this session's scratch collections, dropped when it ends."""
     test_config = backend_config(config, backend)
-    # Leftovers of an earlier run (possibly of another dimension) must not leak into this one.
+    yield test_config
     drop_collections(test_config, LATENT_COLLECTION, PROMPT_COLLECTION)
-    return test_config
 
 
 @pytest.fixture(scope="session")

@@ -4,23 +4,46 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
-import grpc
 import numpy as np
-import pytest
 
 from cadenza.common.v1 import types_pb2
 from cadenza.vector.v1 import vector_pb2
-from cadenza_runtime.errors import error_info_from_rpc_error
+from cadenza_runtime.config import CadenzaConfig
 
 if TYPE_CHECKING:
     from cadenza.vector.v1.vector_pb2_grpc import VectorServiceAsyncStub
 
 LATENT = types_pb2.EMBEDDING_KIND_LATENT
 PROMPT = types_pb2.EMBEDDING_KIND_PROMPT
+
+Backend = Literal["lite", "server"]
+
+# Loopback port of the server-mode Milvus used by the tests (Lite keeps the configured port).
+SERVER_PORT = 59541
+# Small, different dimensions per kind, so a vector of the other kind's size is caught.
+LATENT_DIM = 8
+PROMPT_DIM = 6
+# Scratch collections of this test session (worktrees share the test stack's Milvus), dropped at its end.
+_SESSION = uuid.uuid4().hex[:8]
+LATENT_COLLECTION = f"vector_tests_latent_{_SESSION}"
+PROMPT_COLLECTION = f"vector_tests_prompt_{_SESSION}"
+
+
+def backend_config(config: CadenzaConfig, backend: Backend, **milvus: object) -> CadenzaConfig:
+    """The suite's config pointed at one backend and at the session's scratch collections."""
+    overrides: dict[str, object] = {
+        "latent_collection": LATENT_COLLECTION,
+        "prompt_collection": PROMPT_COLLECTION,
+        "latent_embedding_dim": LATENT_DIM,
+        "prompt_embedding_dim": PROMPT_DIM,
+    }
+    if backend == "server":
+        overrides.update(mode="server", port=SERVER_PORT)
+    overrides.update(milvus)
+    return config.model_copy(update={"milvus": config.milvus.model_copy(update=overrides)})
 
 
 def new_track() -> str:
@@ -99,16 +122,3 @@ async def search(
 async def row_counts(stub: VectorServiceAsyncStub) -> dict[int, int]:
     stats = await stub.GetStats(vector_pb2.GetStatsRequest())
     return {collection.kind: collection.row_count for collection in stats.collections}
-
-
-@asynccontextmanager
-async def expect_status(code: grpc.StatusCode, *fragments: str) -> AsyncIterator[None]:
-    """The block fails with `code`, a message naming each fragment, and a Cadenza ErrorInfo."""
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        yield
-    error = caught.value
-    assert error.code() == code, error.details()
-    for fragment in fragments:
-        assert fragment in (error.details() or ""), error.details()
-    info = error_info_from_rpc_error(error)
-    assert info is not None and info.domain == "cadenza.dev"

@@ -10,12 +10,16 @@ import grpc
 import pytest
 
 from cadenza.vector.v1 import vector_pb2
-from tests.vector.conftest import LATENT_COLLECTION, LATENT_DIM, PROMPT_COLLECTION, PROMPT_DIM, Backend
+from tests.helpers.errors import raises_rpc_error
 from tests.vector.support import (
     LATENT,
+    LATENT_COLLECTION,
+    LATENT_DIM,
     PROMPT,
+    PROMPT_COLLECTION,
+    PROMPT_DIM,
+    Backend,
     embedding,
-    expect_status,
     new_track,
     new_user,
     random_vectors,
@@ -95,13 +99,13 @@ async def test_kinds_are_separate(stub: VectorServiceAsyncStub) -> None:
     track = new_track()
     [latent] = random_vectors(1, LATENT_DIM, seed=4)
     await upsert(stub, embedding(track, latent))
-    async with expect_status(grpc.StatusCode.NOT_FOUND, track, "EMBEDDING_KIND_PROMPT"):
+    async with raises_rpc_error(grpc.StatusCode.NOT_FOUND, track, "EMBEDDING_KIND_PROMPT"):
         await get(stub, track, PROMPT)
 
 
 async def test_get_missing_track_is_not_found(stub: VectorServiceAsyncStub) -> None:
     track = new_track()
-    async with expect_status(grpc.StatusCode.NOT_FOUND, track):
+    async with raises_rpc_error(grpc.StatusCode.NOT_FOUND, track):
         await get(stub, track)
 
 
@@ -131,7 +135,7 @@ async def test_delete_removes_every_kind_and_is_idempotent(stub: VectorServiceAs
     after = await row_counts(stub)
     assert (before[LATENT] - after[LATENT], before[PROMPT] - after[PROMPT]) == (1, 1)
     for kind in (LATENT, PROMPT):
-        async with expect_status(grpc.StatusCode.NOT_FOUND):
+        async with raises_rpc_error(grpc.StatusCode.NOT_FOUND):
             await get(stub, track, kind)
     assert await search_tracks(stub, latents[0], search_filter=vector_pb2.SearchFilter(users=[user])) == [
         kept
@@ -147,16 +151,16 @@ async def test_delete_removes_every_kind_and_is_idempotent(stub: VectorServiceAs
 async def test_a_bad_entry_writes_nothing_of_its_batch(stub: VectorServiceAsyncStub) -> None:
     good = new_track()
     [vector] = random_vectors(1, LATENT_DIM, seed=8)
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "embeddings[1].vector"):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "embeddings[1].vector"):
         await upsert(stub, embedding(good, vector), embedding(new_track(), [float("nan")] * LATENT_DIM))
-    async with expect_status(grpc.StatusCode.NOT_FOUND):
+    async with raises_rpc_error(grpc.StatusCode.NOT_FOUND):
         await get(stub, good)
 
 
 async def test_same_track_twice_in_one_request_is_refused(stub: VectorServiceAsyncStub) -> None:
     track = new_track()
     first, second = random_vectors(2, LATENT_DIM, seed=9)
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "appears twice"):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "appears twice"):
         await upsert(stub, embedding(track, first), embedding(track, second))
 
 
@@ -182,5 +186,5 @@ async def test_largest_batch_is_accepted(stub: VectorServiceAsyncStub, batch: in
     before = await row_counts(stub)
     assert await upsert(stub, *(embedding(new_track(), vector, user=user) for vector in vectors)) == batch
     assert (await row_counts(stub))[LATENT] - before[LATENT] == batch
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "at most 1000"):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "at most 1000"):
         await upsert(stub, *(embedding(new_track(), vectors[0], user=user) for _ in range(batch + 1)))

@@ -21,10 +21,22 @@ from cadenza.vector.v1 import vector_pb2, vector_pb2_grpc
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error, retry_after_from_rpc_error
 from cadenza_vector.app import create_service
-from tests.conftest import serve
-from tests.vector.conftest import LATENT_COLLECTION, LATENT_DIM, PROMPT_COLLECTION, PROMPT_DIM, backend_config
+from tests.helpers.serving import serve
 from tests.vector.private_milvus import PrivateMilvus, free_port, private_config
-from tests.vector.support import LATENT, PROMPT, embedding, new_track, random_vectors, search_tracks, upsert
+from tests.vector.support import (
+    LATENT,
+    LATENT_COLLECTION,
+    LATENT_DIM,
+    PROMPT,
+    PROMPT_COLLECTION,
+    PROMPT_DIM,
+    backend_config,
+    embedding,
+    new_track,
+    random_vectors,
+    search_tracks,
+    upsert,
+)
 
 if TYPE_CHECKING:
     from cadenza.vector.v1.vector_pb2_grpc import VectorServiceAsyncStub

@@ -14,11 +14,12 @@ from google.protobuf import timestamp_pb2
 
 from cadenza.common.v1 import types_pb2
 from cadenza.vector.v1 import vector_pb2
-from tests.vector.conftest import LATENT_DIM, PROMPT_DIM
+from tests.helpers.errors import raises_rpc_error
 from tests.vector.support import (
+    LATENT_DIM,
     PROMPT,
+    PROMPT_DIM,
     embedding,
-    expect_status,
     new_track,
     new_user,
     random_vectors,
@@ -198,7 +199,7 @@ async def test_search_by_track_excludes_itself(stub: VectorServiceAsyncStub) -> 
 
 async def test_search_by_unknown_track_is_not_found(stub: VectorServiceAsyncStub) -> None:
     track = new_track()
-    async with expect_status(grpc.StatusCode.NOT_FOUND, track):
+    async with raises_rpc_error(grpc.StatusCode.NOT_FOUND, track):
         await search(stub, track)
 
 
@@ -229,7 +230,7 @@ async def test_injection_in_filters_is_taken_literally(
         vector_pb2.SearchFilter(users=users, tags_all=['rock", "jazz']),
         vector_pb2.SearchFilter(users=users, tags_any=['rock"]) or array_contains_any(tags, ["jazz']),
     ):
-        async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "no stored tag can match it"):
+        async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "no stored tag can match it"):
             await search_tracks(stub, query, search_filter=attempt)
 
 

@@ -15,9 +15,19 @@ from cadenza_runtime.config import CadenzaConfig
 from cadenza_vector.app import create_service
 from cadenza_vector.bootstrap import MilvusUnreachable
 from cadenza_vector.schema import SchemaMismatch
-from tests.conftest import serve
-from tests.vector.conftest import LATENT_COLLECTION, LATENT_DIM, Backend, backend_config, drop_collections
-from tests.vector.support import LATENT, embedding, new_track, random_vectors, upsert
+from tests.helpers.scratch import drop_collections
+from tests.helpers.serving import serve
+from tests.vector.support import (
+    LATENT,
+    LATENT_COLLECTION,
+    LATENT_DIM,
+    Backend,
+    backend_config,
+    embedding,
+    new_track,
+    random_vectors,
+    upsert,
+)
 
 if TYPE_CHECKING:
     from cadenza.vector.v1.vector_pb2_grpc import VectorServiceAsyncStub

@@ -12,11 +12,12 @@ from cadenza.common.v1 import types_pb2
 from cadenza.vector.v1 import vector_pb2
 from cadenza_runtime.errors import error_info_from_rpc_error
 from cadenza_runtime.rules import tags
-from tests.vector.conftest import LATENT_DIM, PROMPT_DIM
+from tests.helpers.errors import raises_rpc_error
 from tests.vector.support import (
+    LATENT_DIM,
     PROMPT,
+    PROMPT_DIM,
     embedding,
-    expect_status,
     new_track,
     random_vectors,
     search,
@@ -44,11 +45,11 @@ BAD_VECTORS: dict[str, tuple[list[float], str]] = {
 async def test_bad_vectors_are_refused(stub: VectorServiceAsyncStub, case: str) -> None:
     vector, fragment = BAD_VECTORS[case]
     track = new_track()
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "embeddings[0].vector", fragment):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "embeddings[0].vector", fragment):
         await upsert(stub, embedding(track, vector))
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "vector.values", fragment):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "vector.values", fragment):
         await search(stub, vector)
-    async with expect_status(grpc.StatusCode.NOT_FOUND):
+    async with raises_rpc_error(grpc.StatusCode.NOT_FOUND):
         await stub.GetEmbedding(
             vector_pb2.GetEmbeddingRequest(track=track, kind=types_pb2.EMBEDDING_KIND_LATENT)
         )
@@ -56,7 +57,7 @@ async def test_bad_vectors_are_refused(stub: VectorServiceAsyncStub, case: str) 
 
 @pytest.mark.parametrize("top_k", [0, -1, 1001, 2**31 - 1])
 async def test_top_k_out_of_range(stub: VectorServiceAsyncStub, top_k: int) -> None:
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "top_k must be between 1 and 1000"):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "top_k must be between 1 and 1000"):
         await search(stub, GOOD, top_k=top_k)
 
 
@@ -88,7 +89,7 @@ BAD_UPSERTS: dict[str, tuple[vector_pb2.Embedding, str]] = {
 @pytest.mark.parametrize("case", sorted(BAD_UPSERTS))
 async def test_bad_upserts_are_refused(stub: VectorServiceAsyncStub, case: str) -> None:
     bad, fragment = BAD_UPSERTS[case]
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, fragment):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, fragment):
         await upsert(stub, bad)
 
 
@@ -122,7 +123,7 @@ async def test_a_tag_the_rule_refuses_is_refused_and_nothing_is_stored(
     assert info is not None and info.metadata["field"] == "embeddings[1].tags[1]"
     # Validated before the first write: neither embedding of the request was stored.
     for track in (good, bad):
-        async with expect_status(grpc.StatusCode.NOT_FOUND):
+        async with raises_rpc_error(grpc.StatusCode.NOT_FOUND):
             await stub.GetEmbedding(
                 vector_pb2.GetEmbeddingRequest(track=track, kind=types_pb2.EMBEDDING_KIND_LATENT)
             )
@@ -149,7 +150,7 @@ async def test_the_suite_s_own_tags_are_stored(stub: VectorServiceAsyncStub) -> 
 
 
 async def test_empty_upsert_is_refused(stub: VectorServiceAsyncStub) -> None:
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "embeddings is empty"):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "embeddings is empty"):
         await upsert(stub)
 
 
@@ -182,25 +183,25 @@ BAD_FILTERS: dict[str, tuple[vector_pb2.SearchFilter, str]] = {
 @pytest.mark.parametrize("case", sorted(BAD_FILTERS))
 async def test_bad_filters_are_refused(stub: VectorServiceAsyncStub, case: str) -> None:
     search_filter, fragment = BAD_FILTERS[case]
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, fragment):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, fragment):
         await search(stub, GOOD, search_filter=search_filter)
 
 
 async def test_search_needs_a_kind_and_a_query(stub: VectorServiceAsyncStub) -> None:
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "kind"):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "kind"):
         await search(stub, GOOD, kind=types_pb2.EMBEDDING_KIND_UNSPECIFIED)
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "either vector or track"):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "either vector or track"):
         await stub.SearchEmbeddings(vector_pb2.SearchEmbeddingsRequest(kind=PROMPT, top_k=3))
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{uuid}"):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{uuid}"):
         await search(stub, "not-a-track")
 
 
 async def test_get_and_delete_validate_the_track(stub: VectorServiceAsyncStub) -> None:
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{uuid}"):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{uuid}"):
         await stub.GetEmbedding(vector_pb2.GetEmbeddingRequest(track="", kind=PROMPT))
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "kind"):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "kind"):
         await stub.GetEmbedding(vector_pb2.GetEmbeddingRequest(track=new_track()))
-    async with expect_status(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{uuid}"):
+    async with raises_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "tracks/{uuid}"):
         await stub.DeleteTrackEmbeddings(
             vector_pb2.DeleteTrackEmbeddingsRequest(track='tracks/" or 1==1 or "')
         )

@@ -1,18 +1,24 @@
-"""Private room on the suite's own servers, for tests that must not share rows or objects.
+"""Private room on the test stack's servers, for tests that must not share rows or objects.
 
 A database is made as the launcher makes the real one (owned by the owner role, its public schema
 too), so migrations and the service role's grants behave exactly as in `cadenza up`. Buckets are
-made by the blob service itself when it starts with their names configured.
+made by the blob service itself when it starts with their names configured; Milvus collections by
+the vector service. Whatever a test makes here it removes again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 from miniopy_async.error import S3Error
+from pymilvus import MilvusClient
 
 from cadenza_blob.store import close_minio, open_minio
+from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig
 
 
@@ -69,3 +75,45 @@ async def remove_buckets(config: CadenzaConfig, *buckets: str) -> None:
                     raise
     finally:
         await close_minio(client)
+
+
+def with_private_collections(config: CadenzaConfig, prefix: str) -> CadenzaConfig:
+    """`config` with latent and prompt collections of its own (`<prefix>_latent_<random>`, ...)."""
+    suffix = uuid.uuid4().hex[:8]
+    milvus = config.milvus.model_copy(
+        update={
+            "latent_collection": f"{prefix}_latent_{suffix}",
+            "prompt_collection": f"{prefix}_prompt_{suffix}",
+        }
+    )
+    return config.model_copy(update={"milvus": milvus})
+
+
+def drop_collections(config: CadenzaConfig, *names: str) -> None:
+    """Drops the named Milvus collections (a missing one is fine)."""
+    client = MilvusClient(uri=config.milvus.uri, timeout=60)
+    try:
+        for name in names:
+            client.drop_collection(name)
+    finally:
+        client.close()
+
+
+@asynccontextmanager
+async def scratch_suite_config(config: CadenzaConfig, prefix: str) -> AsyncIterator[CadenzaConfig]:
+    """`config` on a migrated database, result buckets and Milvus collections of its own
+    (`cadenza_<prefix>_...`, `<prefix>-...`, `<prefix>_latent_...`), removed afterwards: what a
+    suite of services started by a test runs on, so that its replicas claim, recover and sweep only
+    what its tests made. (Neo4j Community has one database: graph writes are keyed by job and user
+    ids no other suite uses.)"""
+    database = await create_database(config, f"cadenza_{prefix}")
+    own = with_private_collections(with_private_result_buckets(database, prefix), prefix)
+    try:
+        await migrate(own)
+        yield own
+    finally:
+        await drop_databases(config, own.postgres.database)
+        await remove_buckets(config, own.minio.audio_bucket, own.minio.latent_bucket)
+        await asyncio.to_thread(
+            drop_collections, own, own.milvus.latent_collection, own.milvus.prompt_collection
+        )
