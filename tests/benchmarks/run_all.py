@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import dataclasses
 import importlib
 import inspect
 import json
@@ -57,20 +58,49 @@ def has_measure(name: str) -> bool:
     )
 
 
-def _rows(values: Any) -> list[Row]:
-    rows = []
-    for value in values or []:
-        rows.append(value if isinstance(value, Row) else Row.from_json(dict(value)))
-    return rows
+def _rows(values: Any, benchmark: str = "") -> list[Row]:
+    return [_row(value, benchmark) for value in values or []]
+
+
+def _row(value: Any, benchmark: str) -> Row:
+    """A table Row from a benchmark's own row type (dataclass, NamedTuple or Row JSON)."""
+    if isinstance(value, Row):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.asdict(value)
+    elif hasattr(value, "_asdict"):
+        fields = value._asdict()
+    else:
+        fields = dict(value)
+    if set(fields) >= {f.name for f in dataclasses.fields(Row) if f.default is dataclasses.MISSING}:
+        return Row.from_json(fields)
+    # Other shapes: `service` is either the service's name or its figure (then `measured` is absent).
+    if isinstance(fields.get("service"), str):
+        service, figure = fields["service"], fields.get("figure", fields.get("measured"))
+    else:
+        service, figure = benchmark.removeprefix("bench_"), fields.get("service")
+    unit = fields.get("unit", "calls/s" if "measured" in fields else "")
+    return Row(
+        operation=str(fields["operation"]),
+        service=service,
+        figure=float(figure),
+        direct=fields.get("direct"),
+        unit=unit,
+        ratio=getattr(value, "ratio", fields.get("ratio")),
+        goal=fields.get("goal"),
+        note=str(fields.get("note", "")),
+    )
 
 
 def child(name: str, out: Path, short: bool) -> None:
     """In the child process: the module's measure(), its rows written to `out` as JSON."""
     module = importlib.import_module(f"tests.benchmarks.{name}")
-    result = module.measure(short=short)
+    # measure(short=...) where it takes it; otherwise its defaults are its own short run.
+    takes_short = "short" in inspect.signature(module.measure).parameters
+    result = module.measure(short=short) if takes_short else module.measure()
     if inspect.isawaitable(result):
         result = asyncio.run(_awaited(result))
-    out.write_text(json.dumps([row.to_json() for row in _rows(result)]))
+    out.write_text(json.dumps([row.to_json() for row in _rows(result, name)]))
 
 
 async def _awaited(awaitable: Any) -> Any:
