@@ -75,6 +75,7 @@ def _row(value: Any, benchmark: str) -> Row:
     if set(fields) >= {f.name for f in dataclasses.fields(Row) if f.default is dataclasses.MISSING}:
         return Row.from_json(fields)
     # Other shapes: `service` is either the service's name or its figure (then `measured` is absent).
+    figure: Any
     if isinstance(fields.get("service"), str):
         service, figure = fields["service"], fields.get("figure", fields.get("measured"))
     else:
