@@ -16,6 +16,7 @@ or present a token; with a metrics port, /metrics is served over HTTP.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -215,9 +216,15 @@ async def _serve_until_signal(
 def loop_factory(config: CadenzaConfig) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The configured event loop's factory (`event_loop`); None: the standard library's."""
     if config.event_loop == "uvloop":
-        import uvloop
-
-        return uvloop.new_event_loop
+        try:  # an optional extra: imported by name so that type checks do not need it installed
+            module = importlib.import_module("uvloop")
+        except ImportError:
+            raise ValueError(
+                "event_loop is uvloop but uvloop is not installed: pip install 'cadenza[uvloop]', "
+                "or set event_loop: asyncio"
+            ) from None
+        new_event_loop: Callable[[], asyncio.AbstractEventLoop] = module.new_event_loop
+        return new_event_loop
     return None
 
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -155,3 +156,11 @@ async def test_reflection_serves_grpcurl_list_describe_and_call(config: CadenzaC
 def test_services_run_on_the_standard_event_loop_unless_configured(config: CadenzaConfig) -> None:
     assert config.event_loop == "asyncio"
     assert loop_factory(config) is None  # asyncio.Runner's default loop
+
+
+def test_a_configured_uvloop_that_is_not_installed_is_a_clear_error(
+    config: CadenzaConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # makes `import uvloop` raise ImportError
+    with pytest.raises(ValueError, match=r"cadenza\[uvloop\]"):
+        loop_factory(config.model_copy(update={"event_loop": "uvloop"}))
