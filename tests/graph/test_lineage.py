@@ -192,7 +192,7 @@ async def test_descendants_of_a_tree(ns: Namespace, stub: GraphServiceAsyncStub)
             await ns.derive(f"c{i}g{j}", f"c{i}", op=EXTEND, strength=0.4)
     response = await stub.ListDescendants(graph_pb2.ListDescendantsRequest(track=ns.track("root")))
     got = [(e.depth, e.track.track, round(e.weight, 12)) for e in response.entries]
-    children = [(1, ns.track(f"c{i}"), 0.5) for i in range(3)]
+    children = sorted((1, ns.track(f"c{i}"), 0.5) for i in range(3))
     grandchildren = sorted((2, ns.track(f"c{i}g{j}"), 0.2) for i in range(3) for j in range(2))
     assert got == children + grandchildren
     # For descendants the adjacent edge points from the entry up to its parent on the path.

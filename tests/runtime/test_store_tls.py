@@ -281,9 +281,13 @@ async def tls_neo4j(
 async def test_graph_service_works_over_bolt_tls(tls_neo4j: CadenzaConfig) -> None:
     async with serve("graph", create_graph_service, tls_neo4j) as (_, channel):
         stub = graph_pb2_grpc.GraphServiceStub(channel)
-        node = graph_pb2.TrackNode(track="tracks/tls-1", user="users/tls", tags=["tls"])
+        node = graph_pb2.TrackNode(
+            track="tracks/7150b1a0-0000-4000-8000-000000000001", user="users/tls", tags=["tls"]
+        )
         await stub.RecordTrack(graph_pb2.RecordTrackRequest(track=node))
-        got = await stub.GetTrackNode(graph_pb2.GetTrackNodeRequest(track="tracks/tls-1"))
+        got = await stub.GetTrackNode(
+            graph_pb2.GetTrackNodeRequest(track="tracks/7150b1a0-0000-4000-8000-000000000001")
+        )
         assert (got.track.user, list(got.track.tags)) == ("users/tls", ["tls"])
         # Analytics read the graph from a worker process with its own driver: TLS there too.
         request = graph_pb2.ListCentralTagsRequest(

@@ -165,7 +165,7 @@ ROWS = [
     Row(
         "graph",
         "GetTrackNode",
-        graph_pb2.GetTrackNodeRequest(track="tracks/sec-none"),
+        graph_pb2.GetTrackNodeRequest(track="tracks/5ec00000-0000-4000-8000-000000000000"),
         NOBODY,
         Code.NOT_FOUND,
     ),
