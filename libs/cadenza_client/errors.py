@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from google.rpc import error_details_pb2
+
+from cadenza_client.rich_status import detail_of, status_of
 
 
 class CadenzaError(Exception):
@@ -166,35 +167,15 @@ _BY_CODE: dict[grpc.StatusCode, type[CadenzaError]] = {
 }
 
 
-def _status(error: grpc.RpcError) -> status_pb2.Status | None:
-    call: Any = error
-    if not hasattr(call, "trailing_metadata"):
-        return None
-    try:
-        status: status_pb2.Status | None = rpc_status.from_call(call)
-    except ValueError:  # details that disagree with the call's own code or message
-        return None
-    return status
-
-
-def _detail(status: status_pb2.Status | None, kind: type[Any]) -> Any:
-    for detail in status.details if status is not None else ():
-        if detail.Is(kind.DESCRIPTOR):
-            found = kind()
-            detail.Unpack(found)
-            return found
-    return None
-
-
 def from_rpc_error(error: grpc.RpcError) -> CadenzaError:
     """The exception for a failed call: its class by status code, its ErrorInfo, RetryInfo and
     BadRequest attached."""
     code: grpc.StatusCode = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     message: str = (error.details() if hasattr(error, "details") else None) or str(error)
-    status = _status(error)
-    info: error_details_pb2.ErrorInfo | None = _detail(status, error_details_pb2.ErrorInfo)
-    retry = _detail(status, error_details_pb2.RetryInfo)
-    bad = _detail(status, error_details_pb2.BadRequest)
+    status = status_of(error)
+    info: error_details_pb2.ErrorInfo | None = detail_of(status, error_details_pb2.ErrorInfo)
+    retry = detail_of(status, error_details_pb2.RetryInfo)
+    bad = detail_of(status, error_details_pb2.BadRequest)
     cls = _BY_CODE.get(code, CadenzaError)
     return cls(
         message,

@@ -9,12 +9,13 @@ wait; a BadRequest naming the offending fields of an INVALID_ARGUMENT.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import grpc
 from google.protobuf import duration_pb2, message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
+
+from cadenza_client.rich_status import detail_of, status_of
 
 ERROR_DOMAIN = "cadenza.dev"
 # The retry hint as ErrorInfo metadata too, for clients released before RetryInfo (cadenza_client
@@ -164,54 +165,30 @@ class Unimplemented(CadenzaError):
     default_reason = "UNIMPLEMENTED"
 
 
-def status_from_rpc_error(error: grpc.RpcError) -> status_pb2.Status | None:
-    """The google.rpc.Status a server attached to a failed call (None: none, or one that disagrees
-    with the call's own code and message)."""
-    call: Any = error
-    if not hasattr(call, "trailing_metadata"):
-        return None
-    try:
-        status: status_pb2.Status | None = rpc_status.from_call(call)
-    except ValueError:
-        return None
-    return status
-
-
-def _detail(status: status_pb2.Status | None, kind: type[Any]) -> Any:
-    for detail in status.details if status is not None else ():
-        if detail.Is(kind.DESCRIPTOR):
-            found = kind()
-            detail.Unpack(found)
-            return found
-    return None
-
-
 def _retry_after(status: status_pb2.Status | None) -> float | None:
-    retry = _detail(status, error_details_pb2.RetryInfo)
+    retry = detail_of(status, error_details_pb2.RetryInfo)
     return None if retry is None else float(retry.retry_delay.ToTimedelta().total_seconds())
 
 
 def _violations(status: status_pb2.Status | None) -> list[tuple[str, str]]:
-    bad = _detail(status, error_details_pb2.BadRequest)
+    bad = detail_of(status, error_details_pb2.BadRequest)
     return [] if bad is None else [(v.field, v.description) for v in bad.field_violations]
 
 
 def error_info_from_rpc_error(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
     """The ErrorInfo a Cadenza server attached to a failed call, if any."""
-    info: error_details_pb2.ErrorInfo | None = _detail(
-        status_from_rpc_error(error), error_details_pb2.ErrorInfo
-    )
+    info: error_details_pb2.ErrorInfo | None = detail_of(status_of(error), error_details_pb2.ErrorInfo)
     return info
 
 
 def retry_after_from_rpc_error(error: grpc.RpcError) -> float | None:
     """Seconds to wait before retrying, from the call's google.rpc.RetryInfo (None: no hint)."""
-    return _retry_after(status_from_rpc_error(error))
+    return _retry_after(status_of(error))
 
 
 def violations_from_rpc_error(error: grpc.RpcError) -> list[tuple[str, str]]:
     """(field, description) of the call's google.rpc.BadRequest; empty when it has none."""
-    return _violations(status_from_rpc_error(error))
+    return _violations(status_of(error))
 
 
 _CODE_TO_ERROR: dict[grpc.StatusCode, type[CadenzaError]] = {
@@ -239,8 +216,8 @@ def from_rpc_error(error: grpc.RpcError) -> CadenzaError:
     hint and field violations."""
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     details = error.details() if hasattr(error, "details") else str(error)
-    status = status_from_rpc_error(error)
-    info: error_details_pb2.ErrorInfo | None = _detail(status, error_details_pb2.ErrorInfo)
+    status = status_of(error)
+    info: error_details_pb2.ErrorInfo | None = detail_of(status, error_details_pb2.ErrorInfo)
     metadata = {k: v for k, v in info.metadata.items() if k != LEGACY_RETRY_KEY} if info else None
     rebuilt = _CODE_TO_ERROR.get(code, Internal)(
         details or "", reason=info.reason if info else None, metadata=metadata
