@@ -12,11 +12,26 @@ import grpc
 import pytest
 
 from cadenza.blob.v1 import blob_pb2
+from cadenza_runtime.config import CadenzaConfig
 
 if TYPE_CHECKING:
     from cadenza.blob.v1.blob_pb2_grpc import BlobServiceAsyncStub as Stub
 
 MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """The names of the buckets a blob service under test serves (scratch ones, made per module)."""
+
+    audio: str
+    latents: str
+    checkpoints: str
+
+    @classmethod
+    def of(cls, config: CadenzaConfig) -> Buckets:
+        minio = config.minio
+        return cls(minio.audio_bucket, minio.latent_bucket, minio.checkpoint_bucket)
 
 
 @dataclass(frozen=True)

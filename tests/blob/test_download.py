@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from cadenza.blob.v1 import blob_pb2
-from tests.blob.support import MiB, download, sha256_hex, upload_bytes
+from tests.blob.support import Buckets, MiB, download, sha256_hex, upload_bytes
 
 if TYPE_CHECKING:
     from cadenza.blob.v1.blob_pb2_grpc import BlobServiceAsyncStub as Stub
@@ -18,10 +18,10 @@ SIZE = 3 * MiB + 4321
 
 
 @pytest.fixture
-async def stored(blob: Stub, prefix: str) -> tuple[str, bytes]:
+async def stored(blob: Stub, buckets: Buckets, prefix: str) -> tuple[str, bytes]:
     data = os.urandom(SIZE)
     key = f"{prefix}ranged.bin"
-    await upload_bytes(blob, "latents", key, data)
+    await upload_bytes(blob, buckets.latents, key, data)
     return key, data
 
 
@@ -36,19 +36,23 @@ async def stored(blob: Stub, prefix: str) -> tuple[str, bytes]:
         (12345, 0),  # from an offset to the end
     ],
 )
-async def test_ranges(blob: Stub, stored: tuple[str, bytes], offset: int, length: int) -> None:
+async def test_ranges(
+    blob: Stub, buckets: Buckets, stored: tuple[str, bytes], offset: int, length: int
+) -> None:
     key, data = stored
-    info, content = await download(blob, "latents", key, offset=offset, length=length)
+    info, content = await download(blob, buckets.latents, key, offset=offset, length=length)
     end = offset + length if length else len(data)
     assert content == data[offset:end]
     assert info.size == SIZE and info.sha256 == sha256_hex(data)
 
 
-async def test_chunks_have_the_requested_size(blob: Stub, stored: tuple[str, bytes]) -> None:
+async def test_chunks_have_the_requested_size(
+    blob: Stub, buckets: Buckets, stored: tuple[str, bytes]
+) -> None:
     key, data = stored
     chunk = 64 * 1024
     request = blob_pb2.DownloadObjectRequest(
-        bucket="latents", key=key, offset=5, length=3 * chunk + 1000, chunk_size=chunk
+        bucket=buckets.latents, key=key, offset=5, length=3 * chunk + 1000, chunk_size=chunk
     )
     messages = [message async for message in blob.DownloadObject(request)]
     assert messages[0].WhichOneof("part") == "info"
@@ -56,9 +60,9 @@ async def test_chunks_have_the_requested_size(blob: Stub, stored: tuple[str, byt
     assert b"".join(message.chunk for message in messages[1:]) == data[5 : 5 + 3 * chunk + 1000]
 
 
-async def test_default_chunk_is_one_mib(blob: Stub, stored: tuple[str, bytes]) -> None:
+async def test_default_chunk_is_one_mib(blob: Stub, buckets: Buckets, stored: tuple[str, bytes]) -> None:
     key, _ = stored
-    request = blob_pb2.DownloadObjectRequest(bucket="latents", key=key)
+    request = blob_pb2.DownloadObjectRequest(bucket=buckets.latents, key=key)
     sizes = [len(m.chunk) async for m in blob.DownloadObject(request) if m.WhichOneof("part") == "chunk"]
     assert sizes == [MiB, MiB, MiB, 4321]
 
@@ -74,40 +78,42 @@ async def test_default_chunk_is_one_mib(blob: Stub, stored: tuple[str, bytes]) -
     ],
 )
 async def test_bad_ranges(
-    blob: Stub, stored: tuple[str, bytes], offset: int, length: int, code: grpc.StatusCode
+    blob: Stub, buckets: Buckets, stored: tuple[str, bytes], offset: int, length: int, code: grpc.StatusCode
 ) -> None:
     key, _ = stored
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await download(blob, "latents", key, offset=offset, length=length)
+        await download(blob, buckets.latents, key, offset=offset, length=length)
     assert caught.value.code() == code
     assert str(SIZE) in (caught.value.details() or "") or code == grpc.StatusCode.INVALID_ARGUMENT
 
 
 @pytest.mark.parametrize("chunk_size", [-1, 1, 64 * 1024 - 1, 4 * MiB + 1])
-async def test_bad_chunk_size(blob: Stub, stored: tuple[str, bytes], chunk_size: int) -> None:
+async def test_bad_chunk_size(
+    blob: Stub, buckets: Buckets, stored: tuple[str, bytes], chunk_size: int
+) -> None:
     key, _ = stored
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await download(blob, "latents", key, chunk_size=chunk_size)
+        await download(blob, buckets.latents, key, chunk_size=chunk_size)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_largest_chunk_size(blob: Stub, stored: tuple[str, bytes]) -> None:
+async def test_largest_chunk_size(blob: Stub, buckets: Buckets, stored: tuple[str, bytes]) -> None:
     key, data = stored
-    _, content = await download(blob, "latents", key, chunk_size=4 * MiB)
+    _, content = await download(blob, buckets.latents, key, chunk_size=4 * MiB)
     assert content == data
 
 
-async def test_missing_object(blob: Stub, prefix: str) -> None:
+async def test_missing_object(blob: Stub, buckets: Buckets, prefix: str) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await download(blob, "latents", f"{prefix}nothing-here")
+        await download(blob, buckets.latents, f"{prefix}nothing-here")
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_empty_object_ranges(blob: Stub, prefix: str) -> None:
+async def test_empty_object_ranges(blob: Stub, buckets: Buckets, prefix: str) -> None:
     key = f"{prefix}empty"
-    await upload_bytes(blob, "audio", key, b"")
-    info, content = await download(blob, "audio", key)
+    await upload_bytes(blob, buckets.audio, key, b"")
+    info, content = await download(blob, buckets.audio, key)
     assert info.size == 0 and content == b""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await download(blob, "audio", key, offset=0, length=1)
+        await download(blob, buckets.audio, key, offset=0, length=1)
     assert caught.value.code() == grpc.StatusCode.OUT_OF_RANGE

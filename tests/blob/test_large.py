@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from cadenza.blob.v1 import blob_pb2
-from tests.blob.support import MiB, Pattern, header
+from tests.blob.support import Buckets, MiB, Pattern, header
 
 if TYPE_CHECKING:
     from cadenza.blob.v1.blob_pb2_grpc import BlobServiceAsyncStub as Stub
@@ -39,14 +39,14 @@ def _reset_peak_rss() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("with_checksum", [True, False], ids=["expected-sha256", "computed-sha256"])
-async def test_one_gib_round_trip(blob: Stub, prefix: str, with_checksum: bool) -> None:
+async def test_one_gib_round_trip(blob: Stub, buckets: Buckets, prefix: str, with_checksum: bool) -> None:
     pattern = Pattern(GiB, chunk=4 * MiB, seed=11)
     expected = pattern.sha256() if with_checksum else ""
     key = f"{prefix}checkpoint-1gib.bin"
     sent = hashlib.sha256()
 
     async def requests() -> AsyncIterator[blob_pb2.UploadObjectRequest]:
-        yield header("checkpoints", key, size=GiB, sha256=expected)
+        yield header(buckets.checkpoints, key, size=GiB, sha256=expected)
         for chunk in pattern.chunks():
             sent.update(chunk)
             yield blob_pb2.UploadObjectRequest(chunk=chunk)
@@ -61,7 +61,7 @@ async def test_one_gib_round_trip(blob: Stub, prefix: str, with_checksum: bool) 
 
     received = hashlib.sha256()
     total = 0
-    request = blob_pb2.DownloadObjectRequest(bucket="checkpoints", key=key, chunk_size=4 * MiB)
+    request = blob_pb2.DownloadObjectRequest(bucket=buckets.checkpoints, key=key, chunk_size=4 * MiB)
     async for message in blob.DownloadObject(request, timeout=600):
         if message.WhichOneof("part") == "info":
             assert message.info.sha256 == sent.hexdigest()

@@ -19,7 +19,17 @@ from cadenza_blob.store import close_minio, open_minio
 from cadenza_blob.upload import PART_SIZE, PartBudget, PartReader, Uploader, UploadTarget
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error
-from tests.blob.support import MiB, Pattern, download, header, requests_for, sha256_hex, split, upload_bytes
+from tests.blob.support import (
+    Buckets,
+    MiB,
+    Pattern,
+    download,
+    header,
+    requests_for,
+    sha256_hex,
+    split,
+    upload_bytes,
+)
 
 if TYPE_CHECKING:
     from cadenza.blob.v1.blob_pb2_grpc import BlobServiceAsyncStub as Stub
@@ -43,96 +53,102 @@ async def _staging_objects(minio: Minio, bucket: str) -> list[str]:
     ]
 
 
-async def test_small_upload_reports_and_stores_checksum_type_and_metadata(blob: Stub, prefix: str) -> None:
+async def test_small_upload_reports_and_stores_checksum_type_and_metadata(
+    blob: Stub, buckets: Buckets, prefix: str
+) -> None:
     data = os.urandom(300_000)
     key = f"{prefix}job-1/audio.wav"
-    info = await upload_bytes(blob, "audio", key, data, content_type="audio/wav", metadata={"job-id": "J-1"})
-    assert (info.bucket, info.key, info.size) == ("audio", key, len(data))
+    info = await upload_bytes(
+        blob, buckets.audio, key, data, content_type="audio/wav", metadata={"job-id": "J-1"}
+    )
+    assert (info.bucket, info.key, info.size) == (buckets.audio, key, len(data))
     assert info.sha256 == sha256_hex(data)
     assert info.content_type == "audio/wav"
     assert dict(info.metadata) == {"job-id": "J-1"}
     assert info.etag and info.update_time.seconds > 0
-    stat = await blob.StatObject(blob_pb2.StatObjectRequest(bucket="audio", key=key))
+    stat = await blob.StatObject(blob_pb2.StatObjectRequest(bucket=buckets.audio, key=key))
     assert stat.object == info
-    _, content = await download(blob, "audio", key)
+    _, content = await download(blob, buckets.audio, key)
     assert content == data
 
 
-async def test_small_upload_with_expected_checksum(blob: Stub, prefix: str) -> None:
+async def test_small_upload_with_expected_checksum(blob: Stub, buckets: Buckets, prefix: str) -> None:
     data = os.urandom(5000)
     key = f"{prefix}a.bin"
-    info = await upload_bytes(blob, "latents", key, data, sha256=sha256_hex(data).upper())
+    info = await upload_bytes(blob, buckets.latents, key, data, sha256=sha256_hex(data).upper())
     assert info.sha256 == sha256_hex(data)
     assert info.content_type == "application/octet-stream"
 
 
-async def test_empty_object(blob: Stub, prefix: str) -> None:
+async def test_empty_object(blob: Stub, buckets: Buckets, prefix: str) -> None:
     key = f"{prefix}empty"
-    response = await blob.UploadObject(requests_for(header("audio", key), []))
+    response = await blob.UploadObject(requests_for(header(buckets.audio, key), []))
     assert response.object.size == 0
     assert response.object.sha256 == hashlib.sha256(b"").hexdigest()
-    info, content = await download(blob, "audio", key)
+    info, content = await download(blob, buckets.audio, key)
     assert info.size == 0 and content == b""
 
 
 @pytest.mark.parametrize("size", [PART_SIZE, PART_SIZE + 1, 2 * PART_SIZE + 12345])
 @pytest.mark.parametrize("with_checksum", [True, False])
 async def test_part_boundaries_and_both_multipart_paths(
-    blob: Stub, minio: Minio, prefix: str, size: int, with_checksum: bool
+    blob: Stub, buckets: Buckets, minio: Minio, prefix: str, size: int, with_checksum: bool
 ) -> None:
     pattern = Pattern(size, chunk=3 * MiB + 7)  # chunks that straddle part boundaries
     digest = pattern.sha256()
     key = f"{prefix}big-{size}-{with_checksum}"
-    first = header("checkpoints", key, size=size, sha256=digest if with_checksum else "")
+    first = header(buckets.checkpoints, key, size=size, sha256=digest if with_checksum else "")
     response = await blob.UploadObject(requests_for(first, pattern.chunks()))
     assert response.object.size == size
     assert response.object.sha256 == digest
-    info, content = await download(blob, "checkpoints", key, chunk_size=4 * MiB)
+    info, content = await download(blob, buckets.checkpoints, key, chunk_size=4 * MiB)
     assert info.sha256 == digest and hashlib.sha256(content).hexdigest() == digest
-    assert await _open_uploads(minio, "checkpoints", key) == []
-    assert await _staging_objects(minio, "checkpoints") == []
+    assert await _open_uploads(minio, buckets.checkpoints, key) == []
+    assert await _staging_objects(minio, buckets.checkpoints) == []
 
 
-async def test_unknown_size_multipart(blob: Stub, prefix: str) -> None:
+async def test_unknown_size_multipart(blob: Stub, buckets: Buckets, prefix: str) -> None:
     pattern = Pattern(PART_SIZE * 2 + 5, chunk=MiB)
     key = f"{prefix}unknown-size"
-    response = await blob.UploadObject(requests_for(header("latents", key, size=-1), pattern.chunks()))
+    response = await blob.UploadObject(requests_for(header(buckets.latents, key, size=-1), pattern.chunks()))
     assert response.object.size == pattern.size
     assert response.object.sha256 == pattern.sha256()
 
 
 @pytest.mark.parametrize("size", [1000, PART_SIZE + 1000], ids=["single-put", "multipart"])
-async def test_checksum_mismatch_leaves_nothing(blob: Stub, minio: Minio, prefix: str, size: int) -> None:
+async def test_checksum_mismatch_leaves_nothing(
+    blob: Stub, buckets: Buckets, minio: Minio, prefix: str, size: int
+) -> None:
     data = os.urandom(size)
     key = f"{prefix}corrupt"
     wrong = sha256_hex(data + b"x")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await upload_bytes(blob, "audio", key, data, sha256=wrong)
+        await upload_bytes(blob, buckets.audio, key, data, sha256=wrong)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     info = error_info_from_rpc_error(caught.value)
     assert info is not None and info.reason == "CHECKSUM_MISMATCH"
     assert info.metadata["actual_sha256"] == sha256_hex(data)
-    await _absent(blob, "audio", key)
-    assert await _open_uploads(minio, "audio", key) == []
+    await _absent(blob, buckets.audio, key)
+    assert await _open_uploads(minio, buckets.audio, key) == []
 
 
-async def test_checksum_mismatch_keeps_the_previous_object(blob: Stub, prefix: str) -> None:
+async def test_checksum_mismatch_keeps_the_previous_object(blob: Stub, buckets: Buckets, prefix: str) -> None:
     key = f"{prefix}keep"
     original = os.urandom(PART_SIZE + 10)
-    await upload_bytes(blob, "audio", key, original)
+    await upload_bytes(blob, buckets.audio, key, original)
     replacement = os.urandom(PART_SIZE + 20)
     with pytest.raises(grpc.aio.AioRpcError):
-        await upload_bytes(blob, "audio", key, replacement, sha256="0" * 64)
-    info, content = await download(blob, "audio", key)
+        await upload_bytes(blob, buckets.audio, key, replacement, sha256="0" * 64)
+    info, content = await download(blob, buckets.audio, key)
     assert info.sha256 == sha256_hex(original) and content == original
 
 
-async def test_overwrite_replaces_content(blob: Stub, prefix: str) -> None:
+async def test_overwrite_replaces_content(blob: Stub, buckets: Buckets, prefix: str) -> None:
     key = f"{prefix}again"
-    await upload_bytes(blob, "audio", key, b"first version")
-    info = await upload_bytes(blob, "audio", key, b"second", metadata={"rev": "2"})
+    await upload_bytes(blob, buckets.audio, key, b"first version")
+    info = await upload_bytes(blob, buckets.audio, key, b"second", metadata={"rev": "2"})
     assert info.size == 6 and dict(info.metadata) == {"rev": "2"}
-    _, content = await download(blob, "audio", key)
+    _, content = await download(blob, buckets.audio, key)
     assert content == b"second"
 
 
@@ -166,60 +182,64 @@ async def _eventually(check: Callable[[], Awaitable[bool]]) -> None:
     pytest.fail("the clean-up did not happen within 15 s")
 
 
-async def test_cancelled_upload_aborts_the_multipart_upload(blob: Stub, minio: Minio, prefix: str) -> None:
+async def test_cancelled_upload_aborts_the_multipart_upload(
+    blob: Stub, buckets: Buckets, minio: Minio, prefix: str
+) -> None:
     key = f"{prefix}cancelled"
     sent = asyncio.Event()
-    first = header("checkpoints", key, size=PART_SIZE * 4, sha256="a" * 64)
+    first = header(buckets.checkpoints, key, size=PART_SIZE * 4, sha256="a" * 64)
     chunks = Pattern(PART_SIZE * 2, chunk=4 * MiB).chunks()
     task = asyncio.create_task(_cancel_mid_upload(blob, first, chunks, sent))
     await asyncio.wait_for(sent.wait(), timeout=30)
 
     async def started() -> bool:
-        return bool(await _open_uploads(minio, "checkpoints", key))
+        return bool(await _open_uploads(minio, buckets.checkpoints, key))
 
     await _eventually(started)  # the multipart upload really was under way
     await task
 
     async def aborted() -> bool:
-        return not await _open_uploads(minio, "checkpoints", key)
+        return not await _open_uploads(minio, buckets.checkpoints, key)
 
     await _eventually(aborted)
-    await _absent(blob, "checkpoints", key)
+    await _absent(blob, buckets.checkpoints, key)
 
 
 @pytest.mark.parametrize("size", [1000, PART_SIZE * 2], ids=["single-put", "multipart"])
 async def test_cancelled_upload_without_size_or_checksum_leaves_nothing(
-    blob: Stub, minio: Minio, prefix: str, size: int
+    blob: Stub, buckets: Buckets, minio: Minio, prefix: str, size: int
 ) -> None:
     # Nothing in the content tells a cut-off stream from a whole one: only the cancellation does.
     key = f"{prefix}cancelled-unsized"
     chunks = Pattern(size, chunk=4 * MiB).chunks()
-    await _cancel_mid_upload(blob, header("checkpoints", key), chunks, asyncio.Event())
+    await _cancel_mid_upload(blob, header(buckets.checkpoints, key), chunks, asyncio.Event())
     await asyncio.sleep(1.0)
-    await _absent(blob, "checkpoints", key)
-    assert await _staging_objects(minio, "checkpoints") == []
+    await _absent(blob, buckets.checkpoints, key)
+    assert await _staging_objects(minio, buckets.checkpoints) == []
 
 
-async def test_oversized_chunk_is_refused(blob: Stub, prefix: str) -> None:
+async def test_oversized_chunk_is_refused(blob: Stub, buckets: Buckets, prefix: str) -> None:
     key = f"{prefix}too-big"
     chunks = [b"a" * 1000, b"b" * (4 * MiB + 1)]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await blob.UploadObject(requests_for(header("audio", key), chunks))
+        await blob.UploadObject(requests_for(header(buckets.audio, key), chunks))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "4 MiB" in (caught.value.details() or "")
-    await _absent(blob, "audio", key)
+    await _absent(blob, buckets.audio, key)
 
 
 @pytest.mark.parametrize("declared", [999, 1001])
-async def test_declared_size_must_match(blob: Stub, prefix: str, declared: int) -> None:
+async def test_declared_size_must_match(blob: Stub, buckets: Buckets, prefix: str, declared: int) -> None:
     key = f"{prefix}sized"
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await blob.UploadObject(requests_for(header("audio", key, size=declared), split(b"z" * 1000, 300)))
+        await blob.UploadObject(
+            requests_for(header(buckets.audio, key, size=declared), split(b"z" * 1000, 300))
+        )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    await _absent(blob, "audio", key)
+    await _absent(blob, buckets.audio, key)
 
 
-async def test_stream_must_start_with_one_header(blob: Stub, prefix: str) -> None:
+async def test_stream_must_start_with_one_header(blob: Stub, buckets: Buckets, prefix: str) -> None:
     async def no_messages() -> AsyncIterator[blob_pb2.UploadObjectRequest]:
         return
         yield
@@ -228,15 +248,15 @@ async def test_stream_must_start_with_one_header(blob: Stub, prefix: str) -> Non
         yield blob_pb2.UploadObjectRequest(chunk=b"data")
 
     async def two_headers() -> AsyncIterator[blob_pb2.UploadObjectRequest]:
-        yield header("audio", f"{prefix}x")
+        yield header(buckets.audio, f"{prefix}x")
         yield blob_pb2.UploadObjectRequest(chunk=b"data")
-        yield header("audio", f"{prefix}y")
+        yield header(buckets.audio, f"{prefix}y")
 
     for requests in (no_messages(), chunk_first(), two_headers()):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await blob.UploadObject(requests)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    await _absent(blob, "audio", f"{prefix}x")
+    await _absent(blob, buckets.audio, f"{prefix}x")
 
 
 @pytest.mark.parametrize(
@@ -251,14 +271,16 @@ async def test_stream_must_start_with_one_header(blob: Stub, prefix: str) -> Non
         ("size", -5),
     ],
 )
-async def test_bad_header_fields(blob: Stub, prefix: str, field: str, value: object) -> None:
+async def test_bad_header_fields(
+    blob: Stub, buckets: Buckets, prefix: str, field: str, value: object
+) -> None:
     key = f"{prefix}bad-header"
     kwargs: dict[str, object] = {field: value}
-    first = header("audio", key, **kwargs)  # type: ignore[arg-type]
+    first = header(buckets.audio, key, **kwargs)  # type: ignore[arg-type]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await blob.UploadObject(requests_for(first, [b"data"]))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    await _absent(blob, "audio", key)
+    await _absent(blob, buckets.audio, key)
 
 
 class _CountingBudget(PartBudget):
@@ -281,7 +303,7 @@ class _CountingBudget(PartBudget):
 
 
 async def test_concurrent_uploads_share_the_part_budget(
-    config: CadenzaConfig, minio: Minio, prefix: str
+    buckets: Buckets, config: CadenzaConfig, minio: Minio, prefix: str
 ) -> None:
     budget = _CountingBudget(2)
     client = open_minio(config.minio)
@@ -294,7 +316,7 @@ async def test_concurrent_uploads_share_the_part_budget(
                 yield blob_pb2.UploadObjectRequest(chunk=chunk)
 
         target = UploadTarget(
-            "latents", f"{prefix}shared-{index}", "application/octet-stream", 0, pattern.sha256()
+            buckets.latents, f"{prefix}shared-{index}", "application/octet-stream", 0, pattern.sha256()
         )
         await uploader.upload(target, PartReader(requests(), 0))
 
@@ -304,6 +326,6 @@ async def test_concurrent_uploads_share_the_part_budget(
         await close_minio(client)
     assert budget.peak == 2 and budget.held == 0
     for index, pattern in enumerate(patterns):
-        stat = await minio.stat_object("latents", f"{prefix}shared-{index}")
+        stat = await minio.stat_object(buckets.latents, f"{prefix}shared-{index}")
         assert stat.size == pattern.size
-        assert object_info("latents", stat).sha256 == pattern.sha256()
+        assert object_info(buckets.latents, stat).sha256 == pattern.sha256()

@@ -2,8 +2,8 @@
 
 A database is made as the launcher makes the real one (owned by the owner role, its public schema
 too), so migrations and the service role's grants behave exactly as in `cadenza up`. Buckets are
-made by the blob service itself when it starts with their names configured; Milvus collections by
-the vector service. Whatever a test makes here it removes again.
+made by the blob service itself when it starts with their names configured (or up front by
+`scratch_buckets`, with the service's own code); Milvus collections by the vector service. Whatever a test makes here it removes again.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import asyncpg
 from miniopy_async.error import S3Error
 from pymilvus import MilvusClient
 
-from cadenza_blob.store import close_minio, open_minio
+from cadenza_blob.store import close_minio, ensure_buckets, open_minio
 from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig
 
@@ -56,6 +56,39 @@ def with_private_result_buckets(config: CadenzaConfig, prefix: str) -> CadenzaCo
         update={"audio_bucket": f"{stem}-audio", "latent_bucket": f"{stem}-latents"}
     )
     return config.model_copy(update={"minio": minio})
+
+
+def with_private_buckets(config: CadenzaConfig, prefix: str) -> CadenzaConfig:
+    """`config` with every bucket of its own (`<prefix>-<random>-audio`, `...-latents`,
+    `...-checkpoints`)."""
+    stem = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    minio = config.minio.model_copy(
+        update={
+            "audio_bucket": f"{stem}-audio",
+            "latent_bucket": f"{stem}-latents",
+            "checkpoint_bucket": f"{stem}-checkpoints",
+        }
+    )
+    return config.model_copy(update={"minio": minio})
+
+
+@asynccontextmanager
+async def scratch_buckets(config: CadenzaConfig, prefix: str) -> AsyncIterator[CadenzaConfig]:
+    """`config` on audio, latent and checkpoint buckets of its own, emptied and removed afterwards.
+
+    The buckets exist on entry (made as the blob service makes them), so a test may write to them
+    directly as well as through a blob service started on the yielded config. Stop that service
+    before leaving: its background sweep must not race the removal."""
+    own = with_private_buckets(config, prefix)
+    try:
+        client = open_minio(own.minio)
+        try:
+            await ensure_buckets(client, own.minio)
+        finally:
+            await close_minio(client)
+        yield own
+    finally:
+        await remove_buckets(config, *own.minio.buckets)
 
 
 async def remove_buckets(config: CadenzaConfig, *buckets: str) -> None:
