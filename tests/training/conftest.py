@@ -1,9 +1,8 @@
 """The registry the model commands write to: blob and metadata served in this process on a scratch
-database and a checkpoint bucket of their own (removed at the end of each module)."""
+database and scratch buckets of their own (removed at the end of each module)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,7 +11,7 @@ from cadenza_blob.app import create_service as create_blob
 from cadenza_metadata.app import create_service as create_metadata
 from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig, ServiceEndpoint
-from tests.helpers.scratch import create_database, drop_databases, remove_buckets
+from tests.helpers.scratch import create_database, drop_databases, scratch_buckets
 from tests.helpers.serving import serve
 from tests.helpers.stores import stores_up
 from tests.training.support import Suite
@@ -21,14 +20,11 @@ from tests.training.support import Suite
 @pytest.fixture(scope="module")
 async def suite(config: CadenzaConfig) -> AsyncIterator[Suite]:
     stores_up("postgres", "redis", "minio")
-    private = await create_database(config, "cadenza_trtest")
-    bucket = f"trtest-{uuid.uuid4().hex[:10]}-checkpoints"
-    private = private.model_copy(
-        update={"minio": private.minio.model_copy(update={"checkpoint_bucket": bucket})}
-    )
+    database = await create_database(config, "cadenza_trtest")
     try:
-        await migrate(private)
+        await migrate(database)
         async with (
+            scratch_buckets(database, "trtest") as private,
             serve("blob", create_blob, private) as (blob_server, blob_channel),
             serve("metadata", create_metadata, private) as (metadata_server, metadata_channel),
         ):
@@ -40,5 +36,4 @@ async def suite(config: CadenzaConfig) -> AsyncIterator[Suite]:
             )
             yield private.model_copy(update={"services": services}), blob_channel, metadata_channel
     finally:
-        await drop_databases(config, private.postgres.database)
-        await remove_buckets(config, bucket)
+        await drop_databases(config, database.postgres.database)
