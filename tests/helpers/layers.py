@@ -19,7 +19,8 @@ INTEGRATION = "integration"
 # fixture) is an integration test.
 STACK_FIXTURES = frozenset(
     {
-        "blob_service",  # blob: MinIO and the blob service
+        "blob_config",  # blob: MinIO and the module's scratch buckets
+        "blob_service",  # the blob service on them
         "minio",
         "private_minio",
         "neo4j_config",  # graph: Neo4j
