@@ -2,9 +2,10 @@
 
 redis-py's asyncio client checks a connection out of its pool for every command and arms a timer
 around every read and write; on a cache hit that bookkeeping cost more than Redis itself. Here every
-caller writes its command on one shared connection as soon as it comes, and replies are handed out
-in order (Redis answers a connection's commands in the order they arrived), so concurrent calls
-share round trips and no pool. One watchdog timer per connection, not one per command, fails the
+caller queues its command on one shared connection, the commands queued in one turn of the event
+loop go out in one write (one syscall for all the calls grpc handed over in that turn), and replies
+are handed out in order (Redis answers a connection's commands in the order they arrived), so
+concurrent calls share round trips and no pool. One watchdog timer per connection, not one per command, fails the
 waiting calls and drops the connection when the oldest unanswered command is older than the
 timeout; the next command connects again.
 
@@ -44,6 +45,7 @@ class _Connection(asyncio.Protocol):
         self._waiting: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
         self._transport: asyncio.Transport | None = None
         self._watchdog: asyncio.TimerHandle | None = None
+        self._unsent: list[bytes] = []  # packed commands waiting for this turn's write
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -79,10 +81,17 @@ class _Connection(asyncio.Protocol):
         future = self._loop.create_future()
         now = self._loop.time()
         self._waiting.append((future, now))
-        self._transport.write(command)
+        if not self._unsent:
+            self._loop.call_soon(self._flush)
+        self._unsent.append(command)
         if self._watchdog is None:
             self._watchdog = self._loop.call_at(now + self._timeout, self._check)
         return future
+
+    def _flush(self) -> None:
+        commands, self._unsent = self._unsent, []
+        if self._transport is not None and not self.closed:
+            self._transport.write(b"".join(commands))
 
     def _check(self) -> None:
         self._watchdog = None

@@ -11,6 +11,8 @@ quiet moments), it measures for --seconds each:
   redis-py GET of the cached job      what a cache hit costs at the store
   service GetJob, cache hit           gRPC -> Redis
   service GetJob, cache miss          gRPC -> Redis miss -> PostgreSQL -> Redis fill (--jobs calls)
+  bare grpc.aio unary, same reply     the transport's ceiling: one Python gRPC hop answering the
+                                      same GetJob bytes with no interceptor, identity or store
   asyncpg CreateJob (same statement)  idempotency row + job + event + outbox + audit, one statement
   service CreateJob                   gRPC -> validation -> that statement
 
@@ -52,9 +54,13 @@ from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
 from cadenza_runtime.identity import as_identity
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.benchmarks import bare_unary
+
 USER_PREFIX = "mdtest-bench-"
 # Throughput goals relative to the direct peer (issue 15).
 GOALS = {"service GetJob, cache hit": 0.5, "service CreateJob": 0.5}
+BARE = "bare grpc.aio unary, same reply"
 
 
 def _launcher_up() -> None:
@@ -206,7 +212,9 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
     )
     user = f"users/{USER_PREFIX}{uuid.uuid4().hex[:8]}"
     everything: list[Series] = []
-    with _service_process(port) as process:
+    bare_port = _free_port()
+    with contextlib.ExitStack() as stack:
+        process = stack.enter_context(_service_process(port))
         # The orchestrator is the service's one internal caller (cadenza_metadata.access).
         channel = create_channel(f"127.0.0.1:{port}", as_identity(config, "orchestrator"))
         await _wait_serving(channel, time.monotonic() + 60)
@@ -240,14 +248,22 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
         def get(i: int) -> Any:
             return stub.GetJob(metadata_pb2.GetJobRequest(name=names[i % len(names)]))
 
+        reply = (await stub.GetJob(metadata_pb2.GetJobRequest(name=names[0]))).SerializeToString()
+        bare_server = stack.enter_context(bare_unary.serve(bare_port, reply))
+        bare_channel, bare_call = await bare_unary.connect(bare_port, metadata_pb2.GetJobResponse.FromString)
+
+        def bare_get(i: int) -> Any:
+            return bare_call(metadata_pb2.GetJobRequest(name=names[i % len(names)]))
+
         for concurrency in (1, 32):
             direct_get = Series("asyncpg GetJob (same SELECT)", concurrency)
             redis_get = Series("redis-py GET of the cached job", concurrency, direct_get.label)
             hit = Series("service GetJob, cache hit", concurrency, direct_get.label)
             miss = Series("service GetJob, cache miss", concurrency, direct_get.label)
+            bare = Series(BARE, concurrency, direct_get.label)
             direct_new = Series("asyncpg CreateJob (same statement)", concurrency)
             service_new = Series("service CreateJob", concurrency, direct_new.label)
-            everything += [direct_get, redis_get, hit, miss, direct_new, service_new]
+            everything += [direct_get, redis_get, hit, bare, miss, direct_new, service_new]
             pid = process.pid
             for round_ in range(args.rounds):
                 print(f"concurrency {concurrency}, round {round_ + 1}/{args.rounds}", flush=True)
@@ -260,6 +276,7 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
                 )
                 await _run(redis_get, lambda i: redis.get(keys[i % len(keys)]), seconds=args.seconds)
                 await _run(hit, get, seconds=args.seconds, service_pid=pid)
+                await _run(bare, bare_get, seconds=args.seconds, service_pid=bare_server.pid)
                 # Every job once with its cached copy dropped: PostgreSQL answers, Redis is filled.
                 await redis.delete(*keys)
                 await _run(miss, get, total=len(names), service_pid=pid)
@@ -271,6 +288,7 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
                     service_pid=pid,
                 )
         await channel.close(None)
+        await bare_channel.close(None)
     await pool.execute(
         "UPDATE jobs SET state = 'CANCELLED' WHERE user_id LIKE $1 AND state = 'PENDING'", USER_PREFIX + "%"
     )
@@ -331,7 +349,7 @@ def rows(everything: list[Series]) -> list[Row]:
             GOALS.get(s.label),
         )
         for s in everything
-        if s.baseline is not None and s.label.startswith("service")
+        if s.baseline is not None and (s.label.startswith("service") or s.label == BARE)
     ]
 
 
