@@ -83,17 +83,20 @@ async def test_minio_put_get(running_suite: RunningSuite) -> None:
         secure=cfg.secure,
         region=cfg.region,
     )
-    bucket, name, payload = "cadenza-suite-test", f"probe/{_token()}.bin", uuid.uuid4().bytes * 1000
+    # A scratch bucket of this test's own, removed with its object: the suite's buckets stay untouched.
+    bucket, name, payload = f"suite-probe-{_token()}", "probe.bin", uuid.uuid4().bytes * 1000
     try:
-        if not await client.bucket_exists(bucket):
-            await client.make_bucket(bucket)
-        await client.put_object(bucket, name, io.BytesIO(payload), len(payload))
-        response = await client.get_object(bucket, name)
+        await client.make_bucket(bucket)
         try:
-            assert await response.read() == payload
+            await client.put_object(bucket, name, io.BytesIO(payload), len(payload))
+            response = await client.get_object(bucket, name)
+            try:
+                assert await response.read() == payload
+            finally:
+                response.release()
         finally:
-            response.release()
-        await client.remove_object(bucket, name)
+            await client.remove_object(bucket, name)
+            await client.remove_bucket(bucket)
     finally:
         await client.close_session()  # type: ignore[no-untyped-call]
 
