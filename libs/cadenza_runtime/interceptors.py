@@ -38,8 +38,8 @@ async def _abort(context: aio.ServicerContext[Any, Any], error: CadenzaError) ->
 
 def _unexpected(method: str, exc: BaseException) -> CadenzaError:
     if isinstance(exc, NotImplementedError):
-        # The generated base servicer raises this for RPCs a later issue implements.
-        return Unimplemented(f"{method} is not implemented yet by this service")
+        # The generated base servicer raises this for an RPC its subclass does not override.
+        return Unimplemented(f"{method} is not implemented by this service")
     _log.exception("unhandled error in %s", method, exc_info=exc)
     return Internal(f"internal error in {method}: {type(exc).__name__}; see the service log")
 
