@@ -21,20 +21,6 @@ SERVICES = tuple(sorted(p.name for p in (ROOT / "services").iterdir() if (p / "_
 TRAINING = "cadenza_training"
 # What cadenza_training may use of the serving package: the model it trains and registers.
 TRAINING_MAY_IMPORT = ("cadenza_inference.model", "cadenza_inference.adapters", "cadenza_inference.registry")
-# Known couplings still to undo, each (importing file, imported module): the backup's restore
-# rebuilds vector and graph by replaying the orchestrator's saga steps, and copies objects with
-# the blob service's MinIO client. An entry that no longer occurs fails the test: remove it.
-KNOWN = {
-    ("libs/cadenza_suite/backup/blobs.py", "cadenza_blob.store"),
-    ("libs/cadenza_suite/backup/rebuild.py", "cadenza_orchestrator.annotations"),
-    ("libs/cadenza_suite/backup/rebuild.py", "cadenza_orchestrator.clients"),
-    ("libs/cadenza_suite/backup/rebuild.py", "cadenza_orchestrator.names"),
-    ("libs/cadenza_suite/backup/rebuild.py", "cadenza_orchestrator.result"),
-    ("libs/cadenza_suite/backup/rebuild.py", "cadenza_orchestrator.retry"),
-    ("libs/cadenza_suite/backup/rebuild.py", "cadenza_orchestrator.saga"),
-    ("libs/cadenza_suite/backup/run.py", "cadenza_orchestrator.clients"),
-    ("libs/cadenza_suite/backup/run.py", "cadenza_orchestrator.names"),
-}
 
 
 def _package_of(module: str) -> str:
@@ -87,10 +73,7 @@ def test_layers_import_only_downwards() -> None:
         for file, package, module in edges(top, packages)
         if (why := violation(package, module)) is not None
     }
-    unexpected = sorted(entry for entry in found if entry[:2] not in KNOWN)
-    assert not unexpected, "\n".join(f"{file}: imports {module}: {why}" for file, module, why in unexpected)
-    stale = KNOWN - {entry[:2] for entry in found}
-    assert not stale, f"these couplings are gone; remove them from KNOWN: {sorted(stale)}"
+    assert not found, "\n".join(f"{file}: imports {module}: {why}" for file, module, why in sorted(found))
 
 
 def test_the_rules_catch_each_kind() -> None:

@@ -1,21 +1,20 @@
-"""The blob keys derived from a job id, and the suite's resource names (cadenza_runtime.rules.names).
+"""The suite's resource names (cadenza_runtime.rules.names) and a job's blob keys
+(cadenza_runtime.rules.blob_keys) as the orchestrator uses them.
 
 Every store write of a job is keyed by its id (the track id equals the job id), so the blob keys
-here are also how the reconciler maps an object back to the job that wrote it.
+are also how the reconciler maps an object back to the job that wrote it.
 """
 
 from __future__ import annotations
 
-import uuid
-
+from cadenza_runtime.rules import blob_keys
 from cadenza_runtime.rules import names as rules
+from cadenza_runtime.rules.blob_keys import audio_key as audio_key
+from cadenza_runtime.rules.blob_keys import job_id_from_key as job_id_from_key
+from cadenza_runtime.rules.blob_keys import latent_key as latent_key
 from cadenza_runtime.rules.names import job_name as job_name
 from cadenza_runtime.rules.names import track_name as track_name
 from cadenza_runtime.rules.names import user_name as user_name
-
-_BLOB_PREFIX = "tracks/"
-AUDIO_FILE = "audio.wav"
-LATENT_FILE = "latent.bin"
 
 
 def valid_user_id(user_id: str) -> bool:
@@ -46,27 +45,8 @@ def user_id_of(user_name_: str) -> str:
     return user_name_.rsplit("/", 1)[-1]
 
 
-def audio_key(job_id: str) -> str:
-    return f"{_BLOB_PREFIX}{job_id}/{AUDIO_FILE}"
-
-
-def latent_key(job_id: str) -> str:
-    return f"{_BLOB_PREFIX}{job_id}/{LATENT_FILE}"
-
-
 def blob_prefix() -> str:
-    return _BLOB_PREFIX
-
-
-def job_id_from_key(key: str) -> str | None:
-    """The job id a blob key belongs to, or None for a key the orchestrator never writes."""
-    if not key.startswith(_BLOB_PREFIX):
-        return None
-    ident = key[len(_BLOB_PREFIX) :].split("/", 1)[0]
-    try:
-        return str(uuid.UUID(ident))
-    except ValueError:
-        return None
+    return blob_keys.PREFIX
 
 
 def s3_uri(bucket: str, key: str) -> str:

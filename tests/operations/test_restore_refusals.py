@@ -18,7 +18,7 @@ import pytest
 
 from cadenza_orchestrator.names import job_name
 from cadenza_runtime.config import CadenzaConfig
-from cadenza_suite.backup import blobs, location
+from cadenza_suite.backup import location, s3
 from cadenza_suite.backup.manifest import verify
 from tests.operations.drill import Client, assert_private
 from tests.operations.private_suite import PrivateSuite
@@ -126,11 +126,11 @@ async def test_a_backup_on_s3_restores_and_a_damaged_one_is_refused(
     finally:
         shutil.rmtree(downloaded)
     pids = _pids(suite)
-    s3 = blobs.open_client(suite.config)
+    store = s3.backup_store(config)
     try:
-        await s3.put_object(where.bucket, where.key("postgres/pg_wal.tar.gz"), io.BytesIO(b"not a WAL"), 9)
+        await store.put_object(where.bucket, where.key("postgres/pg_wal.tar.gz"), io.BytesIO(b"not a WAL"), 9)
     finally:
-        await s3.close_session()  # type: ignore[no-untyped-call]
+        await s3.close(store)
     result = suite.cadenza("restore", "--from", damaged["backup"], check=False, env=suite.s3_env)
     assert result.returncode == 1 and "postgres/pg_wal.tar.gz" in result.stderr, result.stderr
     assert _pids(suite) == pids

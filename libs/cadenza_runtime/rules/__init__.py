@@ -8,5 +8,7 @@ what a store later refuses, and the protos' comments state these values (tests/r
 - ``names``: ``users/``, ``jobs/``, ``tracks/``, ``modelVersions/``, ``styleTemplates/`` names;
 - ``limits``: every numeric bound (lengths, steps, guidance, durations, seeds, page and batch sizes);
 - ``generation``: the checks of a generation request shared by orchestrator, metadata and inference;
-- ``tags``: what a track tag may be.
+- ``tags``: what a track tag may be;
+- ``digests``: what a SHA-256 digest in a request looks like;
+- ``blob_keys``: the object keys of a job's results (audio, latent) and the job a key belongs to.
 """

@@ -16,22 +16,13 @@ from typing import Any
 
 from miniopy_async.api import Minio
 
-from cadenza_blob.store import close_minio, open_minio
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_suite.backup import s3
 from cadenza_suite.backup.manifest import FILE_MODE, BackupError, private_dir
 
 SUBDIR = "minio/objects"
 _META_PREFIX = "x-amz-meta-"
 _CHUNK = 1 << 20
-
-
-def open_client(config: CadenzaConfig) -> Minio:
-    """The blob service's own client set-up (endpoint, region, TLS)."""
-    return open_minio(config.minio)
-
-
-async def _close(client: Minio) -> None:
-    await close_minio(client)
 
 
 def _user_metadata(headers: Any) -> dict[str, str]:
@@ -65,7 +56,7 @@ async def _download(client: Minio, bucket: str, key: str, into: Path) -> tuple[s
 async def dump(config: CadenzaConfig, root: Path) -> dict[str, Any]:
     """Copies every object of every bucket; returns the manifest section (buckets -> objects)."""
     into = private_dir(root / SUBDIR)
-    client = open_client(config)
+    client = s3.suite_minio(config)
     buckets: dict[str, list[dict[str, Any]]] = {}
     try:
         for bucket in sorted(b.name for b in await client.list_buckets()):
@@ -96,7 +87,7 @@ async def dump(config: CadenzaConfig, root: Path) -> dict[str, Any]:
                 )
             buckets[bucket] = objects
     finally:
-        await _close(client)
+        await s3.close(client)
     return {"buckets": buckets}
 
 
@@ -106,7 +97,7 @@ async def load(
     """Creates every bucket and uploads the objects `keep(bucket, key)` accepts, each read back and
     checked against its sha256; returns counts."""
     source = root / SUBDIR
-    client = open_client(config)
+    client = s3.suite_minio(config)
     counts = {"objects": 0, "bytes": 0, "skipped": 0}
     try:
         for bucket, objects in sorted(section["buckets"].items()):
@@ -127,7 +118,7 @@ async def load(
                 counts["objects"] += 1
                 counts["bytes"] += int(obj["size"])
     finally:
-        await _close(client)
+        await s3.close(client)
     return counts
 
 

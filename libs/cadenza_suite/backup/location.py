@@ -13,9 +13,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from miniopy_async.api import Minio
-
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_suite.backup import s3
 from cadenza_suite.backup.manifest import FILE_MODE, MANIFEST, BackupError, private_dir
 
 
@@ -41,28 +40,13 @@ def parse(text: str) -> Path | S3Location:
     return S3Location(bucket, prefix.strip("/"))
 
 
-def _client(config: CadenzaConfig) -> Minio:
-    cfg = config.backup
-    if not cfg.s3_endpoint:
-        raise BackupError(
-            "an s3:// location needs backup.s3_endpoint (CADENZA_BACKUP__S3_ENDPOINT) and credentials"
-        )
-    return Minio(
-        cfg.s3_endpoint,
-        access_key=cfg.s3_access_key,
-        secret_key=cfg.s3_secret_key.get_secret_value(),
-        secure=cfg.s3_secure,
-        region=cfg.s3_region,
-    )
-
-
 def staging_dir(config: CadenzaConfig, name: str) -> Path:
     return private_dir(config.state_dir / "backup-staging" / name)
 
 
 async def upload(config: CadenzaConfig, local: Path, target: S3Location) -> str:
     """Uploads the backup directory `local` under target/<its name>/; returns its URI."""
-    client = _client(config)
+    client = s3.backup_store(config)
     base = S3Location(target.bucket, f"{target.prefix}/{local.name}".strip("/"))
     try:
         if not await client.bucket_exists(target.bucket):
@@ -72,7 +56,7 @@ async def upload(config: CadenzaConfig, local: Path, target: S3Location) -> str:
             relative = path.relative_to(local).as_posix()
             await client.fput_object(target.bucket, base.key(relative), str(path))
     finally:
-        await client.close_session()  # type: ignore[no-untyped-call]
+        await s3.close(client)
     return base.uri
 
 
@@ -82,7 +66,7 @@ def _files(root: Path) -> list[Path]:
 
 async def download(config: CadenzaConfig, source: S3Location) -> Path:
     """Downloads the backup at source into a private local directory and returns it."""
-    client = _client(config)
+    client = s3.backup_store(config)
     name = source.prefix.rstrip("/").rsplit("/", 1)[-1] or "backup"
     local = config.state_dir / "backup-staging" / f"download-{name}"
     shutil.rmtree(local, ignore_errors=True)
@@ -101,7 +85,7 @@ async def download(config: CadenzaConfig, source: S3Location) -> Path:
             os.chmod(path, FILE_MODE)
             found += 1
     finally:
-        await client.close_session()  # type: ignore[no-untyped-call]
+        await s3.close(client)
     if not found:
         raise BackupError(f"{source.uri} holds no backup")
     return local

@@ -3,7 +3,8 @@ back, so that the restored suite is consistent.
 
 Backup: PostgreSQL first, then MinIO. The saga writes blobs before the track row, so every track
 in the base backup has its blobs in the later object copy (unless deleted in between, which the
-restore then treats as deleted). Milvus and Neo4j are not copied (see rebuild.py); Redis neither.
+restore then treats as deleted). Milvus and Neo4j are not copied (the orchestrator's rebuild,
+cadenza_orchestrator.rebuild, refills them from metadata); Redis neither.
 
 Restore, all or nothing up to the swap: the backup is verified file by file and PostgreSQL is
 recovered in a staging directory first; any failure there leaves every store as it was (and
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.rules.blob_keys import job_id_from_key
 from cadenza_suite import suite
 from cadenza_suite.backup import blobs, postgres
 from cadenza_suite.backup.manifest import BackupError, Manifest, make_private, private_dir, verify
@@ -179,21 +181,14 @@ async def restore(config: CadenzaConfig, root: Path, at: datetime | None) -> Res
     mark = timed.mark("minio", mark)
     await suite.up(config, install=False)
     mark = timed.mark("services", mark)
-    rebuilt = await rebuild(config)
+    rebuilt = await rebuild()
     timed.mark("rebuild", mark)
     timed.seconds["total"] = round(time.monotonic() - began, 3)
     return RestoreResult(manifest, timed.seconds, objects, rebuilt)
 
 
 async def _load_blobs(config: CadenzaConfig, root: Path, manifest: Manifest) -> dict[str, int]:
-    from cadenza_orchestrator.clients import Downstream
-    from cadenza_orchestrator.names import job_id_from_key
-
-    downstream = Downstream.connect(config)
-    try:
-        wanted = await wanted_job_ids(downstream)
-    finally:
-        await downstream.close()
+    wanted = await wanted_job_ids()
     results = {config.minio.audio_bucket, config.minio.latent_bucket}
 
     def keep(bucket: str, key: str) -> bool:
