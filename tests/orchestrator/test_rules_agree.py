@@ -177,3 +177,36 @@ def test_a_digest_is_64_hex_digits_in_blob_inference_and_metadata(bad: str) -> N
     assert metadata_validation.sha256_hex(DIGEST, "track.audio_sha256") == DIGEST
     with pytest.raises(InvalidArgument, match="lower-case"):
         metadata_validation.sha256_hex(DIGEST.upper(), "track.audio_sha256")
+
+
+# Metadata refused only C0 and DEL, vector every Unicode Cc: text metadata stored with a C1 control
+# (NEL, U+0085) was refused by vector.
+@pytest.mark.parametrize("char", ["\x85", "\x1f", "\x7f", "\t", "\x9f", "\x00"])
+def test_metadata_and_vector_refuse_the_same_control_characters_in_single_line_text(char: str) -> None:
+    value = f"calm{char}piano"
+    checks: dict[str, Callable[[], object]] = {
+        "metadata": lambda: metadata_validation.text(value, "field", max_length=100),
+        "vector": lambda: vector_validation.check_text(value, "field", required=True),
+    }
+    for service, check in checks.items():
+        with pytest.raises(InvalidArgument, match="control characters") as caught:
+            check()
+        assert caught.value.metadata["field"] == "field", service
+
+
+@pytest.mark.parametrize("value", ["calm piano", "música ñ", "\u2028 line separator is not Cc", "\xa0nbsp"])
+def test_metadata_and_vector_accept_the_same_single_line_text(value: str) -> None:
+    assert metadata_validation.text(value, "field", max_length=100) == value
+    assert vector_validation.check_text(value, "field", required=True) == value
+
+
+def test_a_c1_control_in_a_prompt_is_refused_at_admission_in_metadata_and_in_inference() -> None:
+    prompt = "calm\x85piano"
+    checks: dict[str, Callable[[], object]] = {
+        "inference": lambda: _inference_prompt(prompt),
+        "orchestrator": lambda: validate_params(_params(prompt=prompt), None),
+        "metadata": lambda: _metadata_params(_params(prompt=prompt)),
+    }
+    for check in checks.values():
+        with pytest.raises(InvalidArgument, match="control characters"):
+            check()
