@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+# The SDK (which never imports the runtime) sends the same default: it is written there, once.
+from cadenza_client.paging import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
+
 # --- Generation (cadenza.common.v1.GenerationParams, GenerateRequest, SubmitGenerationRequest)
 MAX_PROMPT_CHARS = 1000
 MAX_STEPS = 1000
@@ -29,7 +32,6 @@ MAX_MODEL_VERSION_CHARS = 63
 MAX_STYLE_TEMPLATE_CHARS = 63
 
 # --- Pages of List RPCs (AIP-158): 0 means the default, more than the maximum is clamped.
-DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 DEFAULT_OBJECT_PAGE_SIZE = 100  # blob ListObjects
 
