@@ -26,6 +26,7 @@ from cadenza_orchestrator.auth import Authenticator
 from cadenza_orchestrator.validation import validate_params, validate_request_id
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import InvalidArgument
+from cadenza_runtime.identity import ACTING_USER_HEADER, acting_user_of
 from cadenza_runtime.rules import digests, limits, names
 from cadenza_runtime.user_tokens import mint_token
 from cadenza_vector import validation as vector_validation
@@ -210,3 +211,18 @@ def test_a_c1_control_in_a_prompt_is_refused_at_admission_in_metadata_and_in_inf
     for check in checks.values():
         with pytest.raises(InvalidArgument, match="control characters"):
             check()
+
+
+# The acting-user header had its own user rule (letters, digits and . _ @ -, 200 characters): a user
+# "auth0:12345" signed in, then every call the orchestrator made for them was refused by metadata.
+@pytest.mark.parametrize("user_id", PROVIDER_IDS)
+def test_the_orchestrator_may_act_for_every_user_who_can_sign_in(user_id: str) -> None:
+    user = f"users/{user_id}"
+    assert acting_user_of({ACTING_USER_HEADER: user}, "orchestrator") == user
+
+
+@pytest.mark.parametrize("user_id", BAD_IDS)
+def test_an_acting_user_the_orchestrator_would_refuse_is_refused(user_id: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        acting_user_of({ACTING_USER_HEADER: f"users/{user_id}"}, "orchestrator")
+    assert caught.value.metadata["field"] == ACTING_USER_HEADER
