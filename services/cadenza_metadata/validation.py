@@ -18,6 +18,9 @@ from cadenza_runtime.rules.limits import MAX_DURATION_SECONDS
 from cadenza_runtime.rules.text import check_single_line
 
 MAX_STRUCT_BYTES = 16 * 1024
+# Bounds of stored text shared by several resources.
+MAX_DISPLAY_NAME = 200
+MAX_URI = 2048
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 

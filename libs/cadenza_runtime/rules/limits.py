@@ -26,6 +26,9 @@ PICKED_SEED_BITS = 48
 # An idempotency key (AIP-155): 1..128 printable ASCII characters without spaces.
 MAX_REQUEST_ID_CHARS = 128
 
+# --- Audio: the sample rates a track, a model or uploaded audio may have.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384_000
+
 # --- Resource ids
 MAX_USER_ID_CHARS = 128
 MAX_MODEL_VERSION_CHARS = 63
