@@ -27,7 +27,7 @@ from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import InvalidArgument
 from cadenza_runtime.rules import keys
-from cadenza_runtime.rules.names import MODEL_VERSION_RULE
+from cadenza_runtime.rules.names import MODEL_VERSION_RULE, model_version_name
 
 if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
@@ -78,7 +78,7 @@ async def _check_version_free(metadata: MetadataServiceAsyncStub, version: str, 
     """Other files under a registered version are refused before anything is uploaded."""
     try:
         found = await metadata.GetModelVersion(
-            metadata_pb2.GetModelVersionRequest(name=f"modelVersions/{version}"), metadata=ACTOR, timeout=30
+            metadata_pb2.GetModelVersionRequest(name=model_version_name(version)), metadata=ACTOR, timeout=30
         )
     except grpc.aio.AioRpcError as exc:
         if exc.code() == grpc.StatusCode.NOT_FOUND:
@@ -87,7 +87,7 @@ async def _check_version_free(metadata: MetadataServiceAsyncStub, version: str, 
     existing = found.model_version.checkpoint_sha256
     if existing != sha256:
         raise ValueError(
-            f"modelVersions/{version} is already registered with checksum {existing or '(none)'}, this "
+            f"{model_version_name(version)} is already registered with checksum {existing or '(none)'}, this "
             f"directory's is {sha256}; versions never change meaning: import it under another --version"
         )
 
@@ -175,7 +175,7 @@ async def import_model(
             await metadata.RegisterModelVersion(
                 metadata_pb2.RegisterModelVersionRequest(
                     model_version=metadata_pb2.ModelVersion(
-                        name=f"modelVersions/{version}",
+                        name=model_version_name(version),
                         description=model.description,
                         checkpoint_uri=f"s3://{bucket}/{prefix}/",
                         checkpoint_sha256=sha256,
