@@ -10,18 +10,18 @@ from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import Deps
 from cadenza_metadata.keyset import Pager, Where
 from cadenza_runtime.errors import AlreadyExists, InvalidArgument, NotFound
-from cadenza_runtime.rules import names
+from cadenza_runtime.rules import models, names
 from cadenza_runtime.rules.audio import check_sample_rate
+from cadenza_runtime.rules.limits import MAX_DURATION_SECONDS
 
 MAX_DESCRIPTION = 2000
 MAX_CONFIG_BYTES = 64 * 1024
 MAX_PATH = 1024
 MAX_FILES = 10_000
 MAX_LICENCE = 200
-MAX_DURATION_SECONDS = 24 * 3600.0
-ADAPTERS = ("", "cadenza", "diffusers")
-# The inference service's task names (cadenza_inference.model.Task).
-TASKS = ("TEXT_TO_AUDIO", "RETAKE", "VARIATION", "REMIX", "EXTEND", "REPAINT", "ENCODE")
+# "" when the model's adapter is not recorded.
+ADAPTERS = ("", *models.ADAPTERS)
+TASKS = tuple(models.Task)
 
 
 def _same(a: metadata_pb2.ModelVersion, b: metadata_pb2.ModelVersion) -> bool:
@@ -114,6 +114,7 @@ def _provenance(model: metadata_pb2.ModelVersion) -> tuple[Any, ...]:
         files.append({"path": file.path, "sha256": file.sha256, "size_bytes": file.size_bytes})
     validation.text(model.licence, "model_version.licence", max_length=MAX_LICENCE)
     check_sample_rate(model.sample_rate, "model_version.sample_rate", unknown_allowed=True)
+    # 0 when not known; a model cannot promise more than any job or track may last.
     validation.finite(
         model.max_duration_seconds, "model_version.max_duration_seconds", low=0.0, high=MAX_DURATION_SECONDS
     )

@@ -15,11 +15,17 @@ import grpc
 import pytest
 
 from cadenza.common.v1 import types_pb2
+from cadenza.metadata.v1 import metadata_pb2
 from cadenza_blob import validation as blob_validation
 from cadenza_graph import validation as graph_validation
 from cadenza_inference import validation as inference_validation
+from cadenza_inference.adapters.audioldm2 import AudioLDM2Adapter
+from cadenza_inference.adapters.diffusers_audio import DiffusersAudioAdapter
+from cadenza_inference.model import ALL_TASKS
+from cadenza_inference.model.pipeline import DiffusionPipeline
 from cadenza_inference.registry import VERSION_PATTERN
 from cadenza_metadata import jobs as metadata_jobs
+from cadenza_metadata import model_versions as metadata_model_versions
 from cadenza_metadata import validation as metadata_validation
 from cadenza_orchestrator import names as orchestrator_names
 from cadenza_orchestrator.auth import Authenticator
@@ -27,7 +33,7 @@ from cadenza_orchestrator.validation import validate_params, validate_request_id
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import InvalidArgument
 from cadenza_runtime.identity import ACTING_USER_HEADER, acting_user_of
-from cadenza_runtime.rules import digests, limits, names
+from cadenza_runtime.rules import digests, limits, models, names
 from cadenza_runtime.user_tokens import mint_token
 from cadenza_vector import validation as vector_validation
 
@@ -226,3 +232,23 @@ def test_an_acting_user_the_orchestrator_would_refuse_is_refused(user_id: str) -
     with pytest.raises(InvalidArgument) as caught:
         acting_user_of({ACTING_USER_HEADER: f"users/{user_id}"}, "orchestrator")
     assert caught.value.metadata["field"] == ACTING_USER_HEADER
+
+
+# Metadata registered models promising up to 24 h of audio; the orchestrator admits up to a model's
+# promise, and metadata then refused the job (its jobs last at most MAX_DURATION_SECONDS).
+def test_a_model_cannot_promise_audio_longer_than_a_job_may_last() -> None:
+    longest = limits.MAX_DURATION_SECONDS
+    metadata_model_versions._provenance(metadata_pb2.ModelVersion(max_duration_seconds=longest))
+    metadata_validation.generation_params(_params(duration_seconds=longest), "params", prompt_required=True)
+    with pytest.raises(InvalidArgument) as caught:
+        metadata_model_versions._provenance(metadata_pb2.ModelVersion(max_duration_seconds=longest + 1))
+    assert caught.value.metadata["field"] == "model_version.max_duration_seconds"
+
+
+def test_every_model_inference_serves_is_one_metadata_can_register() -> None:
+    """Metadata kept its own copy of inference's adapter and task names."""
+    for adapter in (DiffusionPipeline, DiffusersAudioAdapter, AudioLDM2Adapter):
+        assert adapter.adapter in models.ADAPTERS, adapter
+        metadata_model_versions._provenance(
+            metadata_pb2.ModelVersion(adapter=adapter.adapter, tasks=[str(task) for task in ALL_TASKS])
+        )

@@ -8,5 +8,9 @@ what a store later refuses, and the protos' comments state these values (tests/r
 - ``names``: ``users/``, ``jobs/``, ``tracks/``, ``modelVersions/``, ``styleTemplates/`` names;
 - ``limits``: every numeric bound (lengths, steps, guidance, durations, seeds, page and batch sizes);
 - ``generation``: the checks of a generation request shared by orchestrator, metadata and inference;
-- ``tags``: what a track tag may be.
+- ``tags``: what a track tag may be;
+- ``text``: what a control character is, for single-line and multi-line text;
+- ``keys``: what a blob object key and listing prefix may be;
+- ``audio``: what a sample rate may be;
+- ``models``: the adapter and task names a model version may declare.
 """
