@@ -66,7 +66,7 @@ FOR SHARE
 
 async def _require_lease(conn: Connection, job_id: uuid.UUID, worker: str, epoch: int) -> None:
     """A fenced write: only the job's current lease holder may create its track."""
-    validation.token(worker, "worker", max_length=200)
+    validation.worker(worker)
     if epoch < 0:
         raise InvalidArgument("lease_epoch must not be negative")
     if await conn.fetchval(_HOLDS_LEASE, job_id, worker, epoch) is None:

@@ -21,6 +21,7 @@ MAX_STRUCT_BYTES = 16 * 1024
 # Bounds of stored text shared by several resources.
 MAX_DISPLAY_NAME = 200
 MAX_URI = 2048
+MAX_WORKER = 200
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -44,6 +45,11 @@ def token(value: str, field: str, *, max_length: int = 200) -> str:
     if any(c.isspace() for c in value):
         raise invalid(field, f"{field} must not contain whitespace")
     return value
+
+
+def worker(value: str, field: str = "worker") -> str:
+    """A lease holder's id, as the lease was taken and as every fenced write names it."""
+    return token(value, field, max_length=MAX_WORKER)
 
 
 def email(value: str, field: str = "user.email") -> str:
