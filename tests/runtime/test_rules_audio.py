@@ -15,7 +15,8 @@ from cadenza_runtime.errors import InvalidArgument
 from cadenza_runtime.rules.audio import check_sample_rate
 from cadenza_runtime.rules.limits import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
-# Metadata stored tracks at 1..999 Hz (it checked only 0..384000), rates inference refuses.
+# Metadata stored tracks and models at any rate up to 384000 Hz, inference encoded from 1000 Hz: a
+# track of a model producing 800 Hz could not be encoded again, one at 10 Hz was stored.
 BAD_RATES = [-1, 1, MIN_SAMPLE_RATE - 1, MAX_SAMPLE_RATE + 1]
 GOOD_RATES = [MIN_SAMPLE_RATE, 16_000, 44_100, MAX_SAMPLE_RATE]
 
