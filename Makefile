@@ -28,7 +28,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev,diffusers]"
 	touch $@
 
-# Static checks that CI runs before the tests.
+# Static checks that CI runs before the tests. vulture (dead code) reads pyproject.toml [tool.vulture];
+# names only a framework or the tests use are listed in .vulture_whitelist.py.
 check: deps
 	$(BIN)/python -m cadenza_suite.protogen --check
 	$(BIN)/python -m cadenza_suite.sdkgen --check
@@ -36,6 +37,7 @@ check: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy libs services tests
+	$(BIN)/vulture
 
 protos: deps
 	$(BIN)/python -m cadenza_suite.protogen

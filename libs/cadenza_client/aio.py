@@ -28,6 +28,7 @@ from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from cadenza_client.download import UrlExpired, fetch_verified
 from cadenza_client.errors import CadenzaError, DownloadFailed, JobFailed, from_rpc_error
 from cadenza_client.idempotency import is_idempotent
+from cadenza_client.paging import DEFAULT_PAGE_SIZE
 from cadenza_client.settings import RetryPolicy, Settings, TokenSource
 from cadenza_client.types import (
     Derivation,
@@ -291,7 +292,7 @@ class AsyncClient:
         *,
         states: Iterable[JobState] = (),
         user: str = "",
-        page_size: int = 50,
+        page_size: int = DEFAULT_PAGE_SIZE,
         limit: int | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[Job]:
@@ -325,7 +326,12 @@ class AsyncClient:
         return Track.from_proto(response.track, response)
 
     async def list_tracks(
-        self, *, user: str = "", page_size: int = 50, limit: int | None = None, timeout: float | None = None
+        self,
+        *,
+        user: str = "",
+        page_size: int = DEFAULT_PAGE_SIZE,
+        limit: int | None = None,
+        timeout: float | None = None,
     ) -> AsyncIterator[Track]:
         """The caller's tracks, fetched page by page as the iteration goes."""
 
@@ -420,7 +426,7 @@ class AsyncClient:
         *,
         direction: LineageDirection = LineageDirection.ANCESTORS,
         max_depth: int = 0,
-        page_size: int = 50,
+        page_size: int = DEFAULT_PAGE_SIZE,
         limit: int | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[LineageNode]:

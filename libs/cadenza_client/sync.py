@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cadenza_client.aio import DEFAULT_SECONDS, AsyncClient
+from cadenza_client.paging import DEFAULT_PAGE_SIZE
 from cadenza_client.settings import RetryPolicy, TokenSource
 from cadenza_client.types import (
     Event,
@@ -177,7 +178,7 @@ class Client:
         *,
         states: Iterable[JobState] = (),
         user: str = "",
-        page_size: int = 50,
+        page_size: int = DEFAULT_PAGE_SIZE,
         limit: int | None = None,
         timeout: float | None = None,
     ) -> Iterator[Job]:
@@ -189,7 +190,12 @@ class Client:
         return self._run(self.aio.get_track(track, timeout=timeout))
 
     def list_tracks(
-        self, *, user: str = "", page_size: int = 50, limit: int | None = None, timeout: float | None = None
+        self,
+        *,
+        user: str = "",
+        page_size: int = DEFAULT_PAGE_SIZE,
+        limit: int | None = None,
+        timeout: float | None = None,
     ) -> Iterator[Track]:
         return self._iterate(
             self.aio.list_tracks(user=user, page_size=page_size, limit=limit, timeout=timeout)
@@ -251,7 +257,7 @@ class Client:
         *,
         direction: LineageDirection = LineageDirection.ANCESTORS,
         max_depth: int = 0,
-        page_size: int = 50,
+        page_size: int = DEFAULT_PAGE_SIZE,
         limit: int | None = None,
         timeout: float | None = None,
     ) -> Iterator[LineageNode]:

@@ -37,7 +37,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from cadenza_runtime.config import CadenzaConfig, Profile
-from cadenza_runtime.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from cadenza_runtime.errors import PermissionDenied, Unauthenticated
+from cadenza_runtime.rules import names
 
 OPERATOR = "operator"
 SERVICE_IDENTITIES = ("orchestrator", "metadata", "inference", "vector", "graph", "blob")
@@ -49,7 +50,6 @@ ACTING_USER_HEADER = "x-cadenza-acting-user"
 AUTHORIZATION_HEADER = "authorization"
 _ALGORITHM = "EdDSA"
 _ISSUER = "cadenza-internal"
-_USER_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-")
 
 
 class IdentityError(RuntimeError):
@@ -426,14 +426,8 @@ def acting_user_of(metadata: Mapping[str, str | bytes], identity: str) -> str:
             f"{principal_name(identity)} may not act for end users ({ACTING_USER_HEADER} metadata)",
             metadata={"caller": principal_name(identity)},
         )
-    prefix, _, user_id = user.partition("/")
-    if prefix != "users" or not user_id or len(user) > 200 or not set(user_id) <= _USER_ID_CHARS:
-        raise InvalidArgument(
-            f"{ACTING_USER_HEADER} metadata must be 'users/<id>' (at most 200 characters; letters, "
-            f"digits and . _ @ -), got {user[:60]!r}",
-            metadata={"field": ACTING_USER_HEADER},
-        )
-    return user
+    # The suite's one user rule: every user who can sign in can be acted for.
+    return names.check_user_name(user, ACTING_USER_HEADER)
 
 
 # The verified caller of the call being served, and the end user this process acts for now.

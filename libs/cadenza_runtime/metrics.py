@@ -97,7 +97,7 @@ class _StoreCall:
     def __enter__(self) -> None:
         self._started = time.perf_counter()
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: Any) -> None:
         if kind is not None:
             STORE_ERRORS.labels(self._store, self._operation, kind.__name__).inc()
         self._seconds.observe(time.perf_counter() - self._started)

@@ -15,16 +15,10 @@ from google.protobuf import duration_pb2
 from cadenza_runtime.errors import NotFound
 from cadenza_runtime.rules import digests
 from cadenza_runtime.rules.field import invalid
-from cadenza_runtime.rules.limits import (
-    DEFAULT_PRESIGN_EXPIRY,
-    MAX_KEY_CHARS,
-    MAX_KEY_SEGMENT_CHARS,
-    MAX_PRESIGN_EXPIRY,
-    MIN_PRESIGN_EXPIRY,
-)
-from cadenza_runtime.rules.names import OBJECT_KEY_CHARS
+from cadenza_runtime.rules.keys import check_key as check_key
+from cadenza_runtime.rules.keys import check_prefix as check_prefix
+from cadenza_runtime.rules.limits import DEFAULT_PRESIGN_EXPIRY, MAX_PRESIGN_EXPIRY, MIN_PRESIGN_EXPIRY
 
-_KEY_CHARS = re.compile(rf"{OBJECT_KEY_CHARS}*")
 # S3 sends user metadata as HTTP headers: lowercase names, printable ASCII values, 2 KiB in all.
 _META_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _META_VALUE = re.compile(r"[\x20-\x7e]{0,1024}")
@@ -47,51 +41,6 @@ def check_bucket(bucket: str, allowed: Collection[str]) -> str:
             metadata={"bucket": bucket, "resource": bucket},
         )
     return bucket
-
-
-def _check_path(value: str, what: str) -> None:
-    if len(value) > MAX_KEY_CHARS:
-        raise invalid(what, f"{what} is {len(value)} characters long; the limit is {MAX_KEY_CHARS}")
-    if not _KEY_CHARS.fullmatch(value):
-        bad = sorted({char for char in value if not _KEY_CHARS.fullmatch(char)})
-        raise invalid(
-            what,
-            f"{what} {value[:80]!r} contains {''.join(bad)!r}; allowed are letters, digits and / . _ = -",
-        )
-    if value.startswith("/"):
-        raise invalid(what, f"{what} {value[:80]!r} must not start with '/'")
-    if ".." in value:
-        raise invalid(what, f"{what} {value[:80]!r} must not contain '..'")
-    if "//" in value:
-        raise invalid(what, f"{what} {value[:80]!r} must not contain an empty segment '//'")
-    if "/./" in value or value.startswith("./"):
-        raise invalid(what, f"{what} {value[:80]!r} must not contain a '.' segment")
-    longest = max(len(segment) for segment in value.split("/"))
-    if longest > MAX_KEY_SEGMENT_CHARS:
-        raise invalid(
-            what,
-            f"{what} {value[:80]!r} has a segment of {longest} characters; "
-            f"each '/'-separated segment may have at most {MAX_KEY_SEGMENT_CHARS}",
-        )
-
-
-def check_key(key: str) -> str:
-    """An object key: 1..512 characters of [A-Za-z0-9/._=-], a clean relative path of segments of
-    at most 255 characters."""
-    if not key:
-        raise invalid("key", f"key is required (1..{MAX_KEY_CHARS} characters of {OBJECT_KEY_CHARS})")
-    _check_path(key, "key")
-    if key.endswith("/") or key == "." or key.endswith("/."):
-        # MinIO treats a trailing slash as a folder marker, not an object.
-        raise invalid("key", f"key {key[:80]!r} must name an object, not end with '/' or '.'")
-    return key
-
-
-def check_prefix(prefix: str) -> str:
-    """A listing prefix: like a key, but may be empty and may end with '/'."""
-    if prefix:
-        _check_path(prefix, "prefix")
-    return prefix
 
 
 def check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:

@@ -10,10 +10,10 @@ import torch
 from cadenza.inference.v1 import inference_pb2
 from cadenza_inference.model import ModelSpec, WavFormatError, float32_from_bytes, parse_wav
 from cadenza_inference.validation import invalid
+from cadenza_runtime.rules.audio import check_sample_rate
 
 # 30 s of 192 kHz stereo 32-bit WAV is ~46 MB; anything longer than the model's limit is refused.
 MAX_AUDIO_BYTES = 64 << 20
-MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384_000
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,8 @@ def samples(upload: AudioUpload, config: ModelSpec) -> tuple[torch.Tensor, int]:
     """Mono float32 samples and their rate, checked against the model's maximum duration."""
     header = upload.header
     if header.audio_encoding == inference_pb2.AUDIO_ENCODING_RAW_FLOAT32:
-        rate = header.sample_rate
-        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-            raise invalid(
-                "header.sample_rate",
-                f"raw samples need their rate, {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz, got {rate}",
-            )
+        # Raw samples need their rate.
+        rate = check_sample_rate(header.sample_rate, "header.sample_rate")
         try:
             audio = float32_from_bytes(upload.data)
         except ValueError as exc:
@@ -60,10 +56,7 @@ def samples(upload: AudioUpload, config: ModelSpec) -> tuple[torch.Tensor, int]:
             audio, rate = parse_wav(upload.data)
         except WavFormatError as exc:
             raise invalid("chunk", f"{exc}; send an integer-PCM WAV file or use RAW_FLOAT32") from None
-        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-            raise invalid(
-                "chunk", f"the WAV's sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE}"
-            )
+        check_sample_rate(rate, "chunk")
     if audio.numel() == 0:
         raise invalid("chunk", "the audio has no samples")
     seconds = audio.numel() / rate

@@ -21,6 +21,8 @@ _PREFIX = "cadenza:coordination:v1:"
 MAX_WINDOW = timedelta(days=1)
 MAX_LOCK_TTL = timedelta(days=1)
 MAX_LIMIT = 1_000_000
+# Keys and owners of rate limits and locks.
+MAX_KEY = 256
 
 # Sliding window log: one sorted-set member per admitted hit, scored by its time in microseconds.
 _RATE_LIMIT = """
@@ -75,7 +77,7 @@ class Coordination:
     async def check_rate_limit(
         self, request: metadata_pb2.CheckRateLimitRequest
     ) -> metadata_pb2.CheckRateLimitResponse:
-        key = validation.token(request.key, "key", max_length=256)
+        key = validation.token(request.key, "key", max_length=MAX_KEY)
         if not 1 <= request.limit <= MAX_LIMIT:
             raise InvalidArgument(f"limit must be within 1..{MAX_LIMIT}, got {request.limit}")
         window = validation.duration(
@@ -101,8 +103,8 @@ class Coordination:
         return response
 
     async def acquire(self, request: metadata_pb2.AcquireLockRequest) -> metadata_pb2.AcquireLockResponse:
-        key = validation.token(request.key, "key", max_length=256)
-        owner = validation.token(request.owner, "owner", max_length=256)
+        key = validation.token(request.key, "key", max_length=MAX_KEY)
+        owner = validation.token(request.owner, "owner", max_length=MAX_KEY)
         ttl = validation.duration(
             request.ttl,
             "ttl",
@@ -122,8 +124,8 @@ class Coordination:
         )
 
     async def release(self, request: metadata_pb2.ReleaseLockRequest) -> metadata_pb2.ReleaseLockResponse:
-        key = validation.token(request.key, "key", max_length=256)
-        owner = validation.token(request.owner, "owner", max_length=256)
+        key = validation.token(request.key, "key", max_length=MAX_KEY)
+        owner = validation.token(request.owner, "owner", max_length=MAX_KEY)
         try:
             released = await self._link.call(self._release(keys=[_PREFIX + "lock:" + key], args=[owner]))
         except REDIS_ERRORS as exc:

@@ -24,7 +24,6 @@ DEFAULT_LEASE = timedelta(seconds=60)
 MIN_LEASE = timedelta(seconds=1)
 MAX_LEASE = timedelta(hours=1)
 MAX_FAILURE_MESSAGE = 4000
-MAX_WORKER = 200
 
 _TERMINAL = frozenset(
     {types_pb2.JOB_STATE_SUCCEEDED, types_pb2.JOB_STATE_FAILED, types_pb2.JOB_STATE_CANCELLED}
@@ -96,7 +95,7 @@ def _check_transition(request: metadata_pb2.TransitionJobRequest) -> None:
     if request.track and new != types_pb2.JOB_STATE_SUCCEEDED:
         raise InvalidArgument("track is only accepted with new_state SUCCEEDED")
     if new == types_pb2.JOB_STATE_RUNNING or request.worker:  # RUNNING needs the new lease holder
-        validation.token(request.worker, "worker", max_length=MAX_WORKER)
+        validation.worker(request.worker)
     if request.seed and new != types_pb2.JOB_STATE_RUNNING:
         raise InvalidArgument("seed is only accepted with new_state RUNNING")
 
@@ -205,7 +204,7 @@ _CLAIM_MODELS = _claim_sql(model_filter=True)
 async def claim_job(
     deps: Deps, request: metadata_pb2.ClaimJobRequest, actor: str
 ) -> metadata_pb2.ClaimJobResponse:
-    worker = validation.token(request.worker, "worker", max_length=MAX_WORKER)
+    worker = validation.worker(request.worker)
     lease = _lease(request.lease_duration, request.HasField("lease_duration"), "lease_duration")
     models = sorted(
         {names.parse_model_version(m, f"model_versions[{i}]") for i, m in enumerate(request.model_versions)}
@@ -242,7 +241,7 @@ async def renew_job_lease(
     deps: Deps, request: metadata_pb2.RenewJobLeaseRequest
 ) -> metadata_pb2.RenewJobLeaseResponse:
     job_id = names.parse_job(request.name)
-    worker = validation.token(request.worker, "worker", max_length=MAX_WORKER)
+    worker = validation.worker(request.worker)
     lease = _lease(request.lease_duration, request.HasField("lease_duration"), "lease_duration")
     step, total, epoch = request.progress_step, request.progress_total, request.lease_epoch
     if step < 0 or total < 0:
@@ -296,7 +295,7 @@ async def take_over_job(
     deps: Deps, request: metadata_pb2.TakeOverJobRequest, actor: str
 ) -> metadata_pb2.TakeOverJobResponse:
     job_id = names.parse_job(request.name)
-    worker = validation.token(request.worker, "worker", max_length=MAX_WORKER)
+    worker = validation.worker(request.worker)
     lease = _lease(request.lease_duration, request.HasField("lease_duration"), "lease_duration")
     if request.expected_lease_epoch < 0:
         raise InvalidArgument("expected_lease_epoch must not be negative")

@@ -10,19 +10,18 @@ from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import Deps
 from cadenza_metadata.keyset import Pager, Where
 from cadenza_runtime.errors import AlreadyExists, InvalidArgument, NotFound
-from cadenza_runtime.rules import names
+from cadenza_runtime.rules import models, names
+from cadenza_runtime.rules.audio import check_sample_rate
+from cadenza_runtime.rules.limits import MAX_DURATION_SECONDS
 
 MAX_DESCRIPTION = 2000
-MAX_URI = 2048
 MAX_CONFIG_BYTES = 64 * 1024
 MAX_PATH = 1024
 MAX_FILES = 10_000
 MAX_LICENCE = 200
-MAX_SAMPLE_RATE = 384_000
-MAX_DURATION_SECONDS = 24 * 3600.0
-ADAPTERS = ("", "cadenza", "diffusers")
-# The inference service's task names (cadenza_inference.model.Task).
-TASKS = ("TEXT_TO_AUDIO", "RETAKE", "VARIATION", "REMIX", "EXTEND", "REPAINT", "ENCODE")
+# "" when the model's adapter is not recorded.
+ADAPTERS = ("", *models.ADAPTERS)
+TASKS = tuple(models.Task)
 
 
 def _same(a: metadata_pb2.ModelVersion, b: metadata_pb2.ModelVersion) -> bool:
@@ -44,7 +43,7 @@ async def register_model_version(
     validation.text(
         model.description, "model_version.description", max_length=MAX_DESCRIPTION, single_line=False
     )
-    validation.text(model.checkpoint_uri, "model_version.checkpoint_uri", max_length=MAX_URI)
+    validation.text(model.checkpoint_uri, "model_version.checkpoint_uri", max_length=validation.MAX_URI)
     validation.sha256_hex(model.checkpoint_sha256, "model_version.checkpoint_sha256")
     config = validation.struct_to_dict(model.config, "model_version.config", max_bytes=MAX_CONFIG_BYTES)
     provenance = _provenance(model)
@@ -96,8 +95,8 @@ def _provenance(model: metadata_pb2.ModelVersion) -> tuple[Any, ...]:
             f"model_version.adapter must be one of {', '.join(repr(a) for a in ADAPTERS)}, got {model.adapter!r}"
         )
     source = model.source
-    validation.text(source.local_path, "model_version.source.local_path", max_length=MAX_URI)
-    validation.text(source.repository, "model_version.source.repository", max_length=MAX_URI)
+    validation.text(source.local_path, "model_version.source.local_path", max_length=validation.MAX_URI)
+    validation.text(source.repository, "model_version.source.repository", max_length=validation.MAX_URI)
     validation.text(source.revision, "model_version.source.revision", max_length=200)
     if len(model.files) > MAX_FILES:
         raise InvalidArgument(f"model_version.files has {len(model.files)} entries; the limit is {MAX_FILES}")
@@ -114,10 +113,8 @@ def _provenance(model: metadata_pb2.ModelVersion) -> tuple[Any, ...]:
             raise InvalidArgument(f"{field}.size_bytes must be >= 0, got {file.size_bytes}")
         files.append({"path": file.path, "sha256": file.sha256, "size_bytes": file.size_bytes})
     validation.text(model.licence, "model_version.licence", max_length=MAX_LICENCE)
-    if not 0 <= model.sample_rate <= MAX_SAMPLE_RATE:
-        raise InvalidArgument(
-            f"model_version.sample_rate must be within [0, {MAX_SAMPLE_RATE}], got {model.sample_rate}"
-        )
+    check_sample_rate(model.sample_rate, "model_version.sample_rate", unknown_allowed=True)
+    # 0 when not known; a model cannot promise more than any job or track may last.
     validation.finite(
         model.max_duration_seconds, "model_version.max_duration_seconds", low=0.0, high=MAX_DURATION_SECONDS
     )

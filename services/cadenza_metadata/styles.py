@@ -12,8 +12,6 @@ from cadenza_metadata.keyset import Pager, Where
 from cadenza_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from cadenza_runtime.rules import generation, names
 
-MAX_DISPLAY_NAME = 200
-
 
 async def get_style_template(
     deps: Deps, request: metadata_pb2.GetStyleTemplateRequest
@@ -41,7 +39,9 @@ async def put_style_template(
 ) -> metadata_pb2.PutStyleTemplateResponse:
     template = request.style_template
     template_id = names.parse_style_template(template.name, "style_template.name")
-    validation.text(template.display_name, "style_template.display_name", max_length=MAX_DISPLAY_NAME)
+    validation.text(
+        template.display_name, "style_template.display_name", max_length=validation.MAX_DISPLAY_NAME
+    )
     generation.check_prompt(template.prompt, "style_template.prompt", required=False)
     validation.tags(list(template.tags), "style_template.tags")
     validation.generation_params(template.params, "style_template.params", prompt_required=False)

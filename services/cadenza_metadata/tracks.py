@@ -13,11 +13,10 @@ from cadenza_metadata.deps import Deps
 from cadenza_metadata.keyset import Pager, Where
 from cadenza_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from cadenza_runtime.rules import generation, names
+from cadenza_runtime.rules.audio import check_sample_rate
 from cadenza_runtime.rules.limits import MAX_DURATION_SECONDS
 
-MAX_URI = 2048
 MAX_TITLE = 200
-MAX_SAMPLE_RATE = 384_000
 
 _COLUMNS = (
     "id, user_id, job_id, title, prompt, tags, model_version, duration_seconds, sample_rate, seed, "
@@ -44,12 +43,9 @@ def _validated(track: types_pb2.Track) -> tuple[uuid.UUID, dict[str, Any] | None
     if track.model_version:
         names.parse_model_version(track.model_version, "track.model_version")
     validation.finite(track.duration_seconds, "track.duration_seconds", low=0.0, high=MAX_DURATION_SECONDS)
-    if not 0 <= track.sample_rate <= MAX_SAMPLE_RATE:
-        raise InvalidArgument(
-            f"track.sample_rate must be within 0..{MAX_SAMPLE_RATE}, got {track.sample_rate}"
-        )
+    check_sample_rate(track.sample_rate, "track.sample_rate", unknown_allowed=True)
     for field in ("audio_uri", "latent_uri"):
-        validation.text(getattr(track, field), f"track.{field}", max_length=MAX_URI)
+        validation.text(getattr(track, field), f"track.{field}", max_length=validation.MAX_URI)
     for field in ("audio_sha256", "latent_sha256"):
         validation.sha256_hex(getattr(track, field), f"track.{field}")
     derivation = None
@@ -70,7 +66,7 @@ FOR SHARE
 
 async def _require_lease(conn: Connection, job_id: uuid.UUID, worker: str, epoch: int) -> None:
     """A fenced write: only the job's current lease holder may create its track."""
-    validation.token(worker, "worker", max_length=200)
+    validation.worker(worker)
     if epoch < 0:
         raise InvalidArgument("lease_epoch must not be negative")
     if await conn.fetchval(_HOLDS_LEASE, job_id, worker, epoch) is None:

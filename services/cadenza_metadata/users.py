@@ -16,7 +16,6 @@ from cadenza_runtime.channels import ROLES_CHANGED
 from cadenza_runtime.errors import AlreadyExists, InvalidArgument, NotFound
 from cadenza_runtime.rules import names
 
-MAX_DISPLAY_NAME = 200
 _UPDATABLE = ("display_name", "email", "roles")
 
 
@@ -46,7 +45,7 @@ async def create_user(
 ) -> metadata_pb2.CreateUserResponse:
     user_id = names.check_user_id(request.user_id, "user_id") if request.user_id else str(uuid.uuid4())
     user = request.user
-    validation.text(user.display_name, "user.display_name", max_length=MAX_DISPLAY_NAME)
+    validation.text(user.display_name, "user.display_name", max_length=validation.MAX_DISPLAY_NAME)
     validation.email(user.email, "user.email")
     roles = _roles(user.roles, "user.roles") or ["USER"]
 
@@ -133,7 +132,7 @@ async def update_user(
         )
     wanted = request.user
     if "display_name" in paths:
-        validation.text(wanted.display_name, "user.display_name", max_length=MAX_DISPLAY_NAME)
+        validation.text(wanted.display_name, "user.display_name", max_length=validation.MAX_DISPLAY_NAME)
     if "email" in paths:
         validation.email(wanted.email, "user.email")
     roles = _roles(wanted.roles, "user.roles") if "roles" in paths else None

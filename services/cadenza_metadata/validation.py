@@ -15,10 +15,14 @@ from cadenza_runtime.rules import digests, generation, names
 from cadenza_runtime.rules import tags as tag_rule
 from cadenza_runtime.rules.field import invalid
 from cadenza_runtime.rules.limits import MAX_DURATION_SECONDS
+from cadenza_runtime.rules.text import check_single_line
 
 MAX_STRUCT_BYTES = 16 * 1024
+# Bounds of stored text shared by several resources.
+MAX_DISPLAY_NAME = 200
+MAX_URI = 2048
+MAX_WORKER = 200
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def text(value: str, field: str, *, max_length: int, required: bool = False, single_line: bool = True) -> str:
@@ -26,8 +30,12 @@ def text(value: str, field: str, *, max_length: int, required: bool = False, sin
         raise invalid(field, f"{field} is required", reason="MISSING_FIELD")
     if len(value) > max_length:
         raise invalid(field, f"{field} is {len(value)} characters long; the limit is {max_length}")
-    if "\x00" in value or (single_line and _CONTROL.search(value)):
-        raise invalid(field, f"{field} must not contain control characters")
+    if single_line:
+        return check_single_line(value, field)
+    # Multi-line text from operators (failure messages, descriptions) is stored as given: only
+    # NUL, which PostgreSQL's text cannot hold, is refused.
+    if "\x00" in value:
+        raise invalid(field, f"{field} must not contain NUL characters")
     return value
 
 
@@ -37,6 +45,11 @@ def token(value: str, field: str, *, max_length: int = 200) -> str:
     if any(c.isspace() for c in value):
         raise invalid(field, f"{field} must not contain whitespace")
     return value
+
+
+def worker(value: str, field: str = "worker") -> str:
+    """A lease holder's id, as the lease was taken and as every fenced write names it."""
+    return token(value, field, max_length=MAX_WORKER)
 
 
 def email(value: str, field: str = "user.email") -> str:

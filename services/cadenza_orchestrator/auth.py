@@ -24,7 +24,7 @@ import jwt
 from cadenza_orchestrator.jwks import JwksKeys, JwksUnavailable
 from cadenza_orchestrator.names import user_name, valid_user_id
 from cadenza_runtime.config import AuthConfig
-from cadenza_runtime.errors import NotFound, PermissionDenied, Unauthenticated, Unavailable
+from cadenza_runtime.errors import PermissionDenied, Unauthenticated, Unavailable
 from cadenza_runtime.identity import act_for
 from cadenza_runtime.user_tokens import ADMIN_ROLE, KNOWN_ROLES, USER_ROLE
 
@@ -47,11 +47,6 @@ class Principal:
 
     def can_see(self, owner: str) -> bool:
         return self.is_admin or owner == self.user
-
-    def require_visible(self, owner: str, resource: str) -> None:
-        """NOT_FOUND (not PERMISSION_DENIED) so that existence does not leak."""
-        if not self.can_see(owner):
-            raise NotFound(f"{resource} does not exist or is not yours", metadata={"resource": resource})
 
     def resolve_user_filter(self, requested: str) -> str:
         """The user a List call is scoped to: yourself, or anyone (or everyone) for an admin."""

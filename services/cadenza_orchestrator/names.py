@@ -22,11 +22,6 @@ def valid_user_id(user_id: str) -> bool:
     return rules.is_user_id(user_id)
 
 
-def parse_job_name(name: str, field: str = "name") -> str:
-    """The canonical job id of "jobs/{uuid}"; INVALID_ARGUMENT otherwise."""
-    return str(rules.parse_job(name, field))
-
-
 def parse_track_name(name: str, field: str = "name") -> str:
     """The canonical track id of "tracks/{uuid}"; INVALID_ARGUMENT otherwise."""
     return str(rules.parse_track(name, field))
@@ -39,10 +34,6 @@ canonical_track_name = rules.canonical_track
 def job_id_of(job_name_: str) -> str:
     """The id part of a job name the store returned (trusted, no validation)."""
     return job_name_.rsplit("/", 1)[-1]
-
-
-def user_id_of(user_name_: str) -> str:
-    return user_name_.rsplit("/", 1)[-1]
 
 
 def blob_prefix() -> str:

@@ -33,7 +33,7 @@ from cadenza_orchestrator.downstream_errors import log_hidden
 from cadenza_orchestrator.fanout import FanOut
 from cadenza_orchestrator.lease import LeaseKeeper
 from cadenza_orchestrator.metrics import JOBS_FINISHED, SAGA_PHASE_SECONDS
-from cadenza_orchestrator.names import job_id_of
+from cadenza_orchestrator.names import job_id_of, track_name
 from cadenza_orchestrator.relay import InferenceRelay
 from cadenza_orchestrator.result import StoredResult
 from cadenza_orchestrator.retry import JobCancelled, JobFailure, LeaseLost, RetryPolicy, with_retries
@@ -325,7 +325,7 @@ class JobRunner:
             name=self._job.name,
             expected_state=types_pb2.JOB_STATE_RUNNING,
             new_state=types_pb2.JOB_STATE_SUCCEEDED,
-            track=f"tracks/{self._job_id}",
+            track=track_name(self._job_id),
             worker=self._deps.worker_id,
             lease_epoch=self._epoch,
             emit_outbox=True,

@@ -10,7 +10,6 @@ again is a no-op on both sides, other files under a registered version are ALREA
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,15 +25,15 @@ from cadenza_inference.adapters.directory import PipelineDirectory, manifest, re
 from cadenza_inference.registry import VERSION_PATTERN
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig
-from cadenza_runtime.rules.limits import MAX_KEY_CHARS
-from cadenza_runtime.rules.names import MODEL_VERSION_RULE, OBJECT_KEY_CHARS
+from cadenza_runtime.errors import InvalidArgument
+from cadenza_runtime.rules import keys
+from cadenza_runtime.rules.names import MODEL_VERSION_RULE, model_version_name
 
 if TYPE_CHECKING:
     from cadenza.metadata.v1.metadata_pb2_grpc import MetadataServiceAsyncStub
 
 CHUNK_BYTES = 1 << 20
 ACTOR = (("x-cadenza-actor", "services/import-model"),)
-_BLOB_KEY = re.compile(rf"{OBJECT_KEY_CHARS}{{1,{MAX_KEY_CHARS}}}")
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ async def _check_version_free(metadata: MetadataServiceAsyncStub, version: str, 
     """Other files under a registered version are refused before anything is uploaded."""
     try:
         found = await metadata.GetModelVersion(
-            metadata_pb2.GetModelVersionRequest(name=f"modelVersions/{version}"), metadata=ACTOR, timeout=30
+            metadata_pb2.GetModelVersionRequest(name=model_version_name(version)), metadata=ACTOR, timeout=30
         )
     except grpc.aio.AioRpcError as exc:
         if exc.code() == grpc.StatusCode.NOT_FOUND:
@@ -88,18 +87,21 @@ async def _check_version_free(metadata: MetadataServiceAsyncStub, version: str, 
     existing = found.model_version.checkpoint_sha256
     if existing != sha256:
         raise ValueError(
-            f"modelVersions/{version} is already registered with checksum {existing or '(none)'}, this "
+            f"{model_version_name(version)} is already registered with checksum {existing or '(none)'}, this "
             f"directory's is {sha256}; versions never change meaning: import it under another --version"
         )
 
 
-def _check_keys(directory: PipelineDirectory, prefix: str) -> None:
+def check_keys(directory: PipelineDirectory, prefix: str) -> None:
+    """Every file's key under `prefix` by blob's own key rule, before anything is uploaded."""
     for file in directory.files:
         key = f"{prefix}/{file.path}"
-        if not _BLOB_KEY.fullmatch(key) or ".." in key:
+        try:
+            keys.check_key(key)
+        except InvalidArgument as exc:
             raise ValueError(
-                f"{file.path}: file names may use only letters, digits and / . _ = - to be stored; rename it"
-            )
+                f"{file.path}: cannot be stored under this name ({exc.message}); rename it"
+            ) from exc
 
 
 async def import_model(
@@ -132,7 +134,7 @@ async def import_model(
     sha256 = directory.sha256
     bucket = config.minio.checkpoint_bucket
     prefix = object_prefix(version, sha256)
-    _check_keys(directory, prefix)
+    check_keys(directory, prefix)
     provenance, spec = model.provenance, model.config
     async with (
         create_channel(config.services.blob.address, config) as blob_channel,
@@ -173,7 +175,7 @@ async def import_model(
             await metadata.RegisterModelVersion(
                 metadata_pb2.RegisterModelVersionRequest(
                     model_version=metadata_pb2.ModelVersion(
-                        name=f"modelVersions/{version}",
+                        name=model_version_name(version),
                         description=model.description,
                         checkpoint_uri=f"s3://{bucket}/{prefix}/",
                         checkpoint_sha256=sha256,

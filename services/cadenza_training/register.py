@@ -23,6 +23,7 @@ from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
 from cadenza_inference.model import load_checkpoint
 from cadenza_runtime.client import service_channel
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.rules.names import model_version_name
 
 CHUNK_BYTES = 1 << 20
 
@@ -88,7 +89,7 @@ async def register_model(
         if uploaded.object.sha256 != sha256:
             raise RuntimeError(f"blob stored sha256 {uploaded.object.sha256}, expected {sha256}")
         model = metadata_pb2.ModelVersion(
-            name=f"modelVersions/{pipeline.version}",
+            name=model_version_name(pipeline.version),
             description=description if description is not None else pipeline.description,
             checkpoint_uri=f"s3://{bucket}/{key}",
             checkpoint_sha256=sha256,

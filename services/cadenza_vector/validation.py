@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -16,6 +15,7 @@ from cadenza_runtime.rules.field import invalid
 from cadenza_runtime.rules.limits import MAX_FILTER_VALUES as MAX_FILTER_VALUES
 from cadenza_runtime.rules.limits import MAX_UPSERT_BATCH as MAX_UPSERT_BATCH
 from cadenza_runtime.rules.limits import MAX_VECTOR_TOP_K as MAX_TOP_K
+from cadenza_runtime.rules.text import check_single_line
 from cadenza_vector.schema import TEXT_MAX_BYTES
 
 FloatArray = npt.NDArray[np.float32]
@@ -41,9 +41,7 @@ def check_text(value: str, field: str, *, required: bool, max_bytes: int = TEXT_
     size = len(value.encode())
     if size > max_bytes:
         raise invalid(field, f"{field} is {size} bytes long, at most {max_bytes} are allowed")
-    if any(unicodedata.category(char) == "Cc" for char in value):
-        raise invalid(field, f"{field} must not contain control characters")
-    return value
+    return check_single_line(value, field)
 
 
 def check_tags(tags: Sequence[str], field: str = "tags") -> list[str]:

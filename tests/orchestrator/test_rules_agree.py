@@ -15,18 +15,25 @@ import grpc
 import pytest
 
 from cadenza.common.v1 import types_pb2
+from cadenza.metadata.v1 import metadata_pb2
 from cadenza_blob import validation as blob_validation
 from cadenza_graph import validation as graph_validation
 from cadenza_inference import validation as inference_validation
+from cadenza_inference.adapters.audioldm2 import AudioLDM2Adapter
+from cadenza_inference.adapters.diffusers_audio import DiffusersAudioAdapter
+from cadenza_inference.model import ALL_TASKS
+from cadenza_inference.model.pipeline import DiffusionPipeline
 from cadenza_inference.registry import VERSION_PATTERN
 from cadenza_metadata import jobs as metadata_jobs
+from cadenza_metadata import model_versions as metadata_model_versions
 from cadenza_metadata import validation as metadata_validation
 from cadenza_orchestrator import names as orchestrator_names
 from cadenza_orchestrator.auth import Authenticator
 from cadenza_orchestrator.validation import validate_params, validate_request_id
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import InvalidArgument
-from cadenza_runtime.rules import digests, limits, names
+from cadenza_runtime.identity import ACTING_USER_HEADER, acting_user_of
+from cadenza_runtime.rules import digests, limits, models, names
 from cadenza_runtime.user_tokens import mint_token
 from cadenza_vector import validation as vector_validation
 
@@ -177,3 +184,71 @@ def test_a_digest_is_64_hex_digits_in_blob_inference_and_metadata(bad: str) -> N
     assert metadata_validation.sha256_hex(DIGEST, "track.audio_sha256") == DIGEST
     with pytest.raises(InvalidArgument, match="lower-case"):
         metadata_validation.sha256_hex(DIGEST.upper(), "track.audio_sha256")
+
+
+# Metadata refused only C0 and DEL, vector every Unicode Cc: text metadata stored with a C1 control
+# (NEL, U+0085) was refused by vector.
+@pytest.mark.parametrize("char", ["\x85", "\x1f", "\x7f", "\t", "\x9f", "\x00"])
+def test_metadata_and_vector_refuse_the_same_control_characters_in_single_line_text(char: str) -> None:
+    value = f"calm{char}piano"
+    checks: dict[str, Callable[[], object]] = {
+        "metadata": lambda: metadata_validation.text(value, "field", max_length=100),
+        "vector": lambda: vector_validation.check_text(value, "field", required=True),
+    }
+    for service, check in checks.items():
+        with pytest.raises(InvalidArgument, match="control characters") as caught:
+            check()
+        assert caught.value.metadata["field"] == "field", service
+
+
+@pytest.mark.parametrize("value", ["calm piano", "música ñ", "\u2028 line separator is not Cc", "\xa0nbsp"])
+def test_metadata_and_vector_accept_the_same_single_line_text(value: str) -> None:
+    assert metadata_validation.text(value, "field", max_length=100) == value
+    assert vector_validation.check_text(value, "field", required=True) == value
+
+
+def test_a_c1_control_in_a_prompt_is_refused_at_admission_in_metadata_and_in_inference() -> None:
+    prompt = "calm\x85piano"
+    checks: dict[str, Callable[[], object]] = {
+        "inference": lambda: _inference_prompt(prompt),
+        "orchestrator": lambda: validate_params(_params(prompt=prompt), None),
+        "metadata": lambda: _metadata_params(_params(prompt=prompt)),
+    }
+    for check in checks.values():
+        with pytest.raises(InvalidArgument, match="control characters"):
+            check()
+
+
+# The acting-user header had its own user rule (letters, digits and . _ @ -, 200 characters): a user
+# "auth0:12345" signed in, then every call the orchestrator made for them was refused by metadata.
+@pytest.mark.parametrize("user_id", PROVIDER_IDS)
+def test_the_orchestrator_may_act_for_every_user_who_can_sign_in(user_id: str) -> None:
+    user = f"users/{user_id}"
+    assert acting_user_of({ACTING_USER_HEADER: user}, "orchestrator") == user
+
+
+@pytest.mark.parametrize("user_id", BAD_IDS)
+def test_an_acting_user_the_orchestrator_would_refuse_is_refused(user_id: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        acting_user_of({ACTING_USER_HEADER: f"users/{user_id}"}, "orchestrator")
+    assert caught.value.metadata["field"] == ACTING_USER_HEADER
+
+
+# Metadata registered models promising up to 24 h of audio; the orchestrator admits up to a model's
+# promise, and metadata then refused the job (its jobs last at most MAX_DURATION_SECONDS).
+def test_a_model_cannot_promise_audio_longer_than_a_job_may_last() -> None:
+    longest = limits.MAX_DURATION_SECONDS
+    metadata_model_versions._provenance(metadata_pb2.ModelVersion(max_duration_seconds=longest))
+    metadata_validation.generation_params(_params(duration_seconds=longest), "params", prompt_required=True)
+    with pytest.raises(InvalidArgument) as caught:
+        metadata_model_versions._provenance(metadata_pb2.ModelVersion(max_duration_seconds=longest + 1))
+    assert caught.value.metadata["field"] == "model_version.max_duration_seconds"
+
+
+def test_every_model_inference_serves_is_one_metadata_can_register() -> None:
+    """Metadata kept its own copy of inference's adapter and task names."""
+    for adapter in (DiffusionPipeline, DiffusersAudioAdapter, AudioLDM2Adapter):
+        assert adapter.adapter in models.ADAPTERS, adapter
+        metadata_model_versions._provenance(
+            metadata_pb2.ModelVersion(adapter=adapter.adapter, tasks=[str(task) for task in ALL_TASKS])
+        )

@@ -15,9 +15,12 @@ from google.protobuf import json_format
 
 from cadenza.blob.v1 import blob_pb2, blob_pb2_grpc
 from cadenza.metadata.v1 import metadata_pb2, metadata_pb2_grpc
-from cadenza_inference.adapters.directory import read_directory
+from cadenza_inference.adapters.directory import PipelineDirectory, read_directory
+from cadenza_inference.model.adapter import ModelFile
+from cadenza_runtime.errors import InvalidArgument
+from cadenza_runtime.rules import keys
 from cadenza_training.import_command import run as import_command
-from cadenza_training.import_model import import_model, object_prefix
+from cadenza_training.import_model import check_keys, import_model, object_prefix
 from tests.inference.tiny_diffusers import LICENCE, MAX_SECONDS, SAMPLE_RATE, build_stable_audio
 from tests.training.support import Suite
 
@@ -109,3 +112,21 @@ def test_the_command_refuses_what_is_not_a_pipeline_directory(
     (tmp_path / "model_index.json").write_text('{"_class_name": "MusicLDMPipeline"}')
     assert import_command([str(tmp_path), "--version", "imtest-musicldm"]) == 2
     assert "MusicLDMPipeline is not supported" in capsys.readouterr().err
+
+
+# The import had its own key pattern (characters and length only): a name with an empty or "."
+# segment, or a segment over 255 characters, passed it and was refused by blob mid-upload.
+BLOB_REFUSES = ["double//slash", "a/./b", "a/../b", "s" * 256, "space in name", "t\u00e9st", "semi;colon"]
+
+
+@pytest.mark.parametrize("name", BLOB_REFUSES, ids=[repr(name[:20]) for name in BLOB_REFUSES])
+def test_a_file_name_blob_would_refuse_is_refused_before_anything_is_stored(
+    tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(InvalidArgument):
+        keys.check_key(f"models/imtest/{'0' * 64}/{name}")
+    directory = PipelineDirectory(
+        path=tmp_path, files=(ModelFile(path=name, sha256="0" * 64, size=1),), model_index={}, card={}
+    )
+    with pytest.raises(ValueError, match="rename it"):
+        check_keys(directory, f"models/imtest/{'0' * 64}")

@@ -11,4 +11,8 @@ what a store later refuses, and the protos' comments state these values (tests/r
 - ``tags``: what a track tag may be;
 - ``digests``: what a SHA-256 digest in a request looks like;
 - ``blob_keys``: the object keys of a job's results (audio, latent) and the job a key belongs to.
+- ``text``: what a control character is, for single-line and multi-line text;
+- ``keys``: what a blob object key and listing prefix may be;
+- ``audio``: what a sample rate may be;
+- ``models``: the adapter and task names a model version may declare.
 """

@@ -21,11 +21,10 @@ from cadenza_runtime.rules.limits import (
     MIN_GUIDANCE,
     PICKED_SEED_BITS,
 )
+from cadenza_runtime.rules.text import check_multi_line
 
 _REQUEST_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_REQUEST_ID_CHARS}}}")
 REQUEST_ID_RULE = f"1..{MAX_REQUEST_ID_CHARS} printable ASCII characters without spaces"
-# Prompts are free text over several lines; other control characters are refused.
-_PROMPT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def check_prompt(prompt: str, field: str, *, required: bool = True) -> str:
@@ -36,9 +35,8 @@ def check_prompt(prompt: str, field: str, *, required: bool = True) -> str:
         )
     if len(prompt) > MAX_PROMPT_CHARS:
         raise invalid(field, f"{field}: has {len(prompt)} characters, at most {MAX_PROMPT_CHARS} are allowed")
-    if _PROMPT_CONTROL.search(prompt):
-        raise invalid(field, f"{field}: contains control characters (only tabs and line breaks are allowed)")
-    return prompt
+    # Free text over several lines: tabs and line breaks, no other control character.
+    return check_multi_line(prompt, field)
 
 
 def check_request_id(request_id: str, field: str = "request_id", *, required: bool = True) -> str:

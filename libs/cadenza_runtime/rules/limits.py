@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+# The SDK (which never imports the runtime) sends the same default: it is written there, once.
+from cadenza_client.paging import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
+
 # --- Generation (cadenza.common.v1.GenerationParams, GenerateRequest, SubmitGenerationRequest)
 MAX_PROMPT_CHARS = 1000
 MAX_STEPS = 1000
@@ -23,13 +26,17 @@ PICKED_SEED_BITS = 48
 # An idempotency key (AIP-155): 1..128 printable ASCII characters without spaces.
 MAX_REQUEST_ID_CHARS = 128
 
+# --- Audio: the sample rates a track, a model or uploaded audio may have. Every rate a model may
+# produce is one the suite stores and encodes again; the small test models run at 800 Hz, and a rate
+# below 100 Hz is a mistake (seconds given for hertz, say).
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 100, 384_000
+
 # --- Resource ids
 MAX_USER_ID_CHARS = 128
 MAX_MODEL_VERSION_CHARS = 63
 MAX_STYLE_TEMPLATE_CHARS = 63
 
 # --- Pages of List RPCs (AIP-158): 0 means the default, more than the maximum is clamped.
-DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 DEFAULT_OBJECT_PAGE_SIZE = 100  # blob ListObjects
 

@@ -30,7 +30,6 @@ _USER = re.compile(rf"users/({USER_ID_PATTERN})")
 _USER_ID = re.compile(USER_ID_PATTERN)
 _USER_DEFAULTS = re.compile(rf"users/({USER_ID_PATTERN})/defaults")
 _MODEL_VERSION = re.compile(rf"(?:modelVersions/)?({MODEL_VERSION_PATTERN})")
-_MODEL_VERSION_ID = re.compile(MODEL_VERSION_PATTERN)
 _MODEL_VERSION_NAME = re.compile(rf"modelVersions/({MODEL_VERSION_PATTERN})")
 _STYLE_TEMPLATE = re.compile(rf"styleTemplates/({STYLE_TEMPLATE_PATTERN})")
 
@@ -89,11 +88,6 @@ def parse_model_version(value: str, field: str = "model_version") -> str:
     return _match(
         _MODEL_VERSION, value, field, f"'modelVersions/{{id}}' or an id matching {MODEL_VERSION_PATTERN}"
     )
-
-
-def is_model_version(value: str) -> bool:
-    """Whether `value` is a bare model version id."""
-    return _MODEL_VERSION_ID.fullmatch(value) is not None
 
 
 def parse_model_version_name(value: str, field: str = "name") -> str:

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         server.config.set("server_key_path", str(Path(args.tls_key).resolve()))
     stop = threading.Event()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)

@@ -15,27 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 
 from torch import Tensor
 
+from cadenza_runtime.rules.models import Task as Task
+
 from .requests import Extend, GenerationRequest, Repaint, Variation
 from .sampling import BatchKey, StepInfo
 from .schedulers import SchedulerKind
-
-
-class Task(StrEnum):
-    """What a model can be asked to do; derivations are named as cadenza.common.v1.LineageOp names them."""
-
-    TEXT_TO_AUDIO = "TEXT_TO_AUDIO"
-    RETAKE = "RETAKE"  # text to audio again with another seed
-    VARIATION = "VARIATION"
-    REMIX = "REMIX"
-    EXTEND = "EXTEND"
-    REPAINT = "REPAINT"
-    ENCODE = "ENCODE"  # audio -> latent (the Encode RPC)
-
 
 ALL_TASKS: tuple[Task, ...] = tuple(Task)
 
