@@ -14,8 +14,9 @@ session.run (RUN and PULL in one round trip), which is how the service runs one-
 second peer shows what the service itself adds. A fourth path is a reference server (this file with
 --serve-reference, a plain grpc.aio server with the service's options) that answers the same
 request with a canned reply of the same shape: one Python gRPC hop with no work, so driver /
-(driver + hop) is the best ratio any service in front of the driver reaches on this machine. Everything it writes is named "bench-..." and is
-deleted at the end unless --keep is given.
+(driver + hop) is the best ratio any service in front of the driver reaches on this machine. Its users, tags and model versions are named
+"bench-...", its tracks are UUIDs under TRACK_PREFIX (track ids must be UUIDs); all are deleted at the
+end unless --keep is given.
 """
 
 from __future__ import annotations
