@@ -42,6 +42,7 @@ from cadenza_inference.adapters.directory import read_directory
 from cadenza_inference.app import create_service
 from cadenza_inference.model import GenerationRequest
 from cadenza_runtime.config import load_config
+from cadenza_runtime.identity import OPERATOR, as_identity
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script: only tests/benchmarks is on the path
@@ -107,7 +108,11 @@ async def bench(size: str, rounds: int, steps: int, root: Path) -> list[Row]:
     adapter = load_directory(pipeline_dir, version=f"bench-{size}")
     assert isinstance(adapter, DiffusersAudioAdapter)  # a Stable Audio pipeline
     seconds = adapter.config.max_duration_seconds
-    settings = with_inference(load_config(), checkpoint_path=None, checkpoint_sha256=None, model_dirs=[root])
+    # The inference service is internal: the client calls it as the operator, as the tests do.
+    settings = as_identity(
+        with_inference(load_config(), checkpoint_path=None, checkpoint_sha256=None, model_dirs=[root]),
+        OPERATOR,
+    )
     results: dict[str, list[float]] = {"pipeline": [], "adapter": [], "service": []}
     async with serve("inference", create_service, settings) as (_, channel):
         stub = inference_pb2_grpc.InferenceServiceStub(channel)
