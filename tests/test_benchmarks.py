@@ -6,6 +6,7 @@ Read from the sources (nothing imported, nothing run), so it stays a unit test.
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,19 @@ def test_runs_as_a_script(path: Path) -> None:
         (text.index(marker) for marker in ("from tests", "import tests") if marker in text), default=len(text)
     )
     assert text.index(ROOT_ON_PATH) < first_tests_import, f"{path.name} imports tests. before fixing the path"
+
+
+def test_polyglot_skips_without_its_toolchains(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """run_all reports a benchmark whose toolchains are missing as skipped, with the reason."""
+    from cadenza_suite.installers import InstallError
+    from tests.benchmarks import bench_polyglot, run_all
+
+    def no_go() -> str:
+        raise InstallError("no Go")
+
+    monkeypatch.setattr("shutil.which", lambda tool: None)
+    monkeypatch.setattr(bench_polyglot, "go_binary", no_go)
+    out = tmp_path / "rows.json"
+    run_all.child("bench_polyglot", out, short=True)
+    reason = json.loads(out.read_text())["skipped"]
+    assert all(tool in reason for tool in ("node", "npm", "java", "mvn", "go")), reason

@@ -14,8 +14,8 @@ round); "pysdk" is the Python SDK (cadenza_client.AsyncClient, see bench_sdk.py)
 also holds the GetTrack it makes before yielding the Track. Default target: a suite of this
 checkout's services started for the benchmark (tests/benchmarks/own_suite.py: its own database and
 buckets, removed at the end); --address: an orchestrator already running (config and token from the
-environment, like `cadenza demo`). Without node, java or Go on this machine run_all.py skips it,
-naming what is missing.
+environment, like `cadenza demo`). Without node, npm, java, mvn or Go on this machine it raises
+table.Skipped, naming what is missing, and run_all.py reports it skipped.
 """
 
 from __future__ import annotations
