@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -47,6 +48,12 @@ from cadenza_runtime.identity import (
 )
 from cadenza_runtime.interceptors import ServiceInterceptor
 from cadenza_runtime.server import SERVER_OPTIONS
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script: only tests/benchmarks is on the path
+    sys.path.insert(0, str(REPO))
+
+from tests.benchmarks.table import Row  # noqa: E402
 
 BLOB = blob_pb2.DESCRIPTOR.services_by_name["BlobService"].full_name
 
@@ -111,7 +118,7 @@ def _per_op_us(operation: Any, count: int) -> float:
     return (time.perf_counter() - started) / count * 1e6
 
 
-async def main(calls: int, rounds: int, concurrency: int) -> None:
+async def main(calls: int, rounds: int, concurrency: int) -> list[Row]:
     with tempfile.TemporaryDirectory() as state:
         base = CadenzaConfig(state_dir=Path(state), identity=IdentityConfig())
         ensure_dev_identities(base)
@@ -172,6 +179,23 @@ async def main(calls: int, rounds: int, concurrency: int) -> None:
         f"only when a token is new: mint {mint_us:.0f} us (client, per audience every ~200 s), "
         f"verify an unseen token {verify_us:.0f} us (server, per token), cached check {cached_us:.1f} us"
     )
+    return [
+        Row.latency(
+            f"internal unary call p50, concurrency {concurrency}",
+            "auth",
+            auth.p50_us,
+            plain.p50_us,
+            "us",
+            cpu=f"{auth.cpu_us:.0f} us CPU/call (without auth {plain.cpu_us:.0f})",
+            note="with service tokens; direct: the same call without auth",
+        )
+    ]
+
+
+def measure(short: bool) -> list[Row]:
+    """The benchmark's rows (short: 300 calls x 2 rounds, for run_all.py)."""
+    calls, rounds = (300, 2) if short else (2000, 5)
+    return asyncio.run(main(calls, rounds, 1))
 
 
 if __name__ == "__main__":
@@ -180,4 +204,5 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=1)
     args = parser.parse_args()
-    asyncio.run(main(args.calls, args.rounds, args.concurrency))
+    for row in asyncio.run(main(args.calls, args.rounds, args.concurrency)):
+        print(row.line())

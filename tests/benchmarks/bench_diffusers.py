@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,10 +42,17 @@ from cadenza_inference.adapters.directory import read_directory
 from cadenza_inference.app import create_service
 from cadenza_inference.model import GenerationRequest
 from cadenza_runtime.config import load_config
-from tests.helpers.serving import serve
-from tests.inference.support import with_inference
-from tests.inference.test_models import upload
-from tests.inference.tiny_diffusers import build_stable_audio
+from cadenza_runtime.identity import OPERATOR, as_identity
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script: only tests/benchmarks is on the path
+    sys.path.insert(0, str(REPO))
+
+from tests.benchmarks.table import Row  # noqa: E402
+from tests.helpers.serving import serve  # noqa: E402
+from tests.inference.support import with_inference  # noqa: E402
+from tests.inference.test_models import upload  # noqa: E402
+from tests.inference.tiny_diffusers import build_stable_audio  # noqa: E402
 
 PROMPT = "warm analog synth pads over a slow beat"
 SIZES: dict[str, dict[str, int]] = {
@@ -94,13 +102,17 @@ async def service_run(stub: Any, version: str, steps: int, seconds: float) -> fl
     return per_step(stamps)
 
 
-async def bench(size: str, rounds: int, steps: int, root: Path) -> None:
+async def bench(size: str, rounds: int, steps: int, root: Path) -> list[Row]:
     directory = build_stable_audio(root / size, **SIZES[size])
     pipeline_dir = read_directory(directory)
     adapter = load_directory(pipeline_dir, version=f"bench-{size}")
     assert isinstance(adapter, DiffusersAudioAdapter)  # a Stable Audio pipeline
     seconds = adapter.config.max_duration_seconds
-    settings = with_inference(load_config(), checkpoint_path=None, checkpoint_sha256=None, model_dirs=[root])
+    # The inference service is internal: the client calls it as the operator, as the tests do.
+    settings = as_identity(
+        with_inference(load_config(), checkpoint_path=None, checkpoint_sha256=None, model_dirs=[root]),
+        OPERATOR,
+    )
     results: dict[str, list[float]] = {"pipeline": [], "adapter": [], "service": []}
     async with serve("inference", create_service, settings) as (_, channel):
         stub = inference_pb2_grpc.InferenceServiceStub(channel)
@@ -124,6 +136,32 @@ async def bench(size: str, rounds: int, steps: int, root: Path) -> None:
             + ", ".join(f"{name} {value * 1000:.2f} ms/step" for name, value in figures.items())
             + f"; adapter/pipeline {figures['adapter'] / base:.3f}, service/pipeline {figures['service'] / base:.3f}"
         )
+    median = {name: statistics.median(values) * 1000 for name, values in results.items()}
+    return [
+        Row.latency(
+            f"diffusers step, {size} pipeline, {via}",
+            "inference",
+            median[path],
+            median["pipeline"],
+            "ms/step",
+            note="median; direct: the pipeline's own __call__",
+        )
+        for path, via in (("service", "through the service"), ("adapter", "adapter loop in process"))
+    ]
+
+
+def run(rounds: int, steps: int, sizes: list[str]) -> list[Row]:
+    one, five, _ = os.getloadavg()
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {one:.1f}/{five:.1f} on {os.cpu_count()} cores"
+    )
+    with tempfile.TemporaryDirectory() as root:
+        return [row for size in sizes for row in asyncio.run(bench(size, rounds, steps, Path(root)))]
+
+
+def measure(short: bool) -> list[Row]:
+    """The benchmark's rows (short: one round of 4 steps, for run_all.py)."""
+    return run(1, 4, list(SIZES)) if short else run(5, 20, list(SIZES))
 
 
 def main() -> None:
@@ -134,13 +172,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=list(SIZES))
     args = parser.parse_args()
-    one, five, _ = os.getloadavg()
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {one:.1f}/{five:.1f} on {os.cpu_count()} cores"
-    )
-    with tempfile.TemporaryDirectory() as root:
-        for size in args.sizes:
-            asyncio.run(bench(size, args.rounds, args.steps, Path(root)))
+    run(args.rounds, args.steps, args.sizes)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ does to the latency of ordinary graph calls.
     python tests/benchmarks/bench_graph_analytics.py [--tracks 100000] [--tags 1000] [--samples 200] [--keep]
 
 Loads the same synthetic graph as bench_graph.py (lineage trees, 3 Zipf-popular tags per track) but
-named "gbench-..." and owned by --users users, with UNWIND batches straight through the driver. Then:
+named "gbench-..." (tracks: UUIDs under a prefix of its own) and owned by --users users, with UNWIND batches straight through the driver. Then:
 
 1. in this process, without the service: the snapshot read (worker.read_snapshot) and each algorithm
    on it (what one worker-process computation costs);
@@ -32,17 +32,32 @@ from typing import Any
 
 from neo4j import AsyncGraphDatabase
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 from cadenza.graph.v1 import graph_pb2, graph_pb2_grpc
 from cadenza_graph.analytics import algorithms, worker
 from cadenza_graph.schema import ensure_schema
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
-from tests.benchmarks import bench_graph
+from cadenza_runtime.identity import OPERATOR, as_identity
 
-# Not "bench-": the graph tests purge that prefix when their session starts.
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script: only tests/benchmarks is on the path
+    sys.path.insert(0, str(REPO))
+
+from tests.benchmarks import bench_graph  # noqa: E402
+from tests.benchmarks.table import Row  # noqa: E402
+
+# Not bench_graph's names: the graph tests purge "bench-" when their session starts, and the two
+# benchmarks may share a Neo4j.
 bench_graph.PREFIX = "gbench-"
+bench_graph.TRACK_PREFIX = "b0000000-0000-4000-8002-"
+# Each analytic through the service and the same computation in this process (in-process name).
+SAME_WORK = {
+    "ListCommunities tracks leiden": "communities tracks leiden",
+    "ListCommunities tracks louvain": "communities tracks louvain",
+    "ListCommunities tags leiden": "communities tags leiden",
+    "ListCentralTags PAGERANK": "pagerank tags",
+    "ListCentralTracks PAGERANK": "pagerank tracks",
+}
 ANALYTIC_TIMEOUT = 600.0
 
 
@@ -55,7 +70,8 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _in_process(config: CadenzaConfig, users: tuple[str, ...]) -> None:
+def _in_process(config: CadenzaConfig, users: tuple[str, ...]) -> dict[str, float]:
+    """Seconds of each computation in this process, without the service."""
     settings = config.neo4j
     ca_file = str(settings.ca_file) if settings.ca_file else None
     worker.connect(
@@ -86,16 +102,20 @@ def _in_process(config: CadenzaConfig, users: tuple[str, ...]) -> None:
         ),
         ("degree tracks", lambda: algorithms.centrality(snapshot, "tracks", "degree", 0, 0)),
     ]
+    took: dict[str, float] = {}
     for name, run in runs:
         start = time.perf_counter()
         result = run()
+        took[name] = time.perf_counter() - start
         extra = ""
         if isinstance(result, algorithms.Communities):
             extra = f"  {result.community_count} communities, modularity {result.modularity:.3f}"
-        print(f"  {name:<44}{time.perf_counter() - start:>9.2f} s{extra}")
+        print(f"  {name:<44}{took[name]:>9.2f} s{extra}")
+    return took
 
 
-async def _through_service(stub: Any, users: list[str]) -> None:
+async def _through_service(stub: Any, users: list[str]) -> dict[str, float]:
+    """Seconds of each analytic's first (computed) call through the service."""
     calls: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
         (
             "ListCommunities tracks leiden",
@@ -154,10 +174,11 @@ async def _through_service(stub: Any, users: list[str]) -> None:
         "\nthrough the service (first call computes: the first of all also reads the snapshot; second is cached)"
     )
     print(f"  {'':<36}{'computed s':>12}{'cached ms':>12}  run")
+    took: dict[str, float] = {}
     for name, call in calls:
         start = time.perf_counter()
         first = await call()
-        computed = time.perf_counter() - start
+        computed = took[name] = time.perf_counter() - start
         start = time.perf_counter()
         again = await call()
         cached = (time.perf_counter() - start) * 1000
@@ -167,6 +188,7 @@ async def _through_service(stub: Any, users: list[str]) -> None:
             f"  {name:<36}{computed:>12.2f}{cached:>12.1f}  nodes {run.node_count}, "
             f"sample {run.sample_size}, exact {run.exact}"
         )
+    return took
 
 
 async def _ordinary(stub: Any, ancestors: list[str], related: list[str]) -> dict[str, list[float]]:
@@ -197,7 +219,8 @@ async def _busy(stub: Any, users: list[str], stop: asyncio.Event, done: list[flo
         done.append(time.perf_counter() - start)
 
 
-async def _latency(stub: Any, users: list[str], ancestors: list[str], related: list[str]) -> None:
+async def _latency(stub: Any, users: list[str], ancestors: list[str], related: list[str]) -> list[Row]:
+    """Rows: each ordinary call's p99 while analytics run, against its p99 on an idle service."""
     await _ordinary(stub, ancestors[:50], related[:50])  # warm-up
     idle = await _ordinary(stub, ancestors, related)
     stop, done = asyncio.Event(), list[float]()
@@ -215,9 +238,22 @@ async def _latency(stub: Any, users: list[str], ancestors: list[str], related: l
         i50, i99 = _percentile(idle[name], 0.5), _percentile(idle[name], 0.99)
         b50, b99 = _percentile(busy[name], 0.5), _percentile(busy[name], 0.99)
         print(f"  {name:<20}{i50:>10.2f}{i99:>10.2f}{b50:>10.2f}{b99:>10.2f}{b99 / i99:>10.2f}x")
+    return [
+        # The goal: a running analytic less than doubles an ordinary call's p99.
+        Row.latency(
+            f"graph {name} p99 while analytics run",
+            "graph",
+            _percentile(busy[name], 0.99),
+            _percentile(idle[name], 0.99),
+            "ms",
+            goal=0.5,
+            note="direct: the same calls on an idle service",
+        )
+        for name in idle
+    ]
 
 
-async def main() -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -228,7 +264,10 @@ async def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="leave the benchmark data in Neo4j")
-    args = parser.parse_args()
+    return parser
+
+
+async def main(args: argparse.Namespace) -> list[Row]:
     bench_graph.USERS = args.users
     users = _users(args.users)
 
@@ -246,21 +285,34 @@ async def main() -> None:
         )
         data = bench_graph._dataset(args.tracks, args.tags, args.tree_size, args.seed)
         await bench_graph._load(driver, settings.database, data)
-        await asyncio.to_thread(_in_process, config, tuple(sorted(users)))
+        alone = await asyncio.to_thread(_in_process, config, tuple(sorted(users)))
         log = config.log_file("graph-analytics-bench")
         log.parent.mkdir(parents=True, exist_ok=True)
         service, address = await bench_graph._start_service(config, log)
-        channel = create_channel(address, config, default_timeout=None)
+        # The graph service is internal: call it with a service token, as its real callers do.
+        channel = create_channel(address, as_identity(config, OPERATOR), default_timeout=None)
         stub = graph_pb2_grpc.GraphServiceStub(channel)
         try:
-            await _through_service(stub, users)
+            served = await _through_service(stub, users)
             rng = random.Random(args.seed + 1)
             deep = [i for i in range(args.tracks) if i % args.tree_size >= 40]
             ancestors = [bench_graph._track(i) for i in rng.sample(deep, min(args.samples, len(deep)))]
             related = [
                 bench_graph._track(i) for i in rng.sample(range(args.tracks), min(args.samples, args.tracks))
             ]
-            await _latency(stub, users, ancestors, related)
+            rows = [
+                Row.latency(
+                    f"graph {name}, computed",
+                    "graph",
+                    served[name] * 1000,
+                    alone[same] * 1000,
+                    "ms",
+                    note="direct: the same algorithm in process on a read snapshot"
+                    + ("; the service's first call also reads the snapshot" if index == 0 else ""),
+                )
+                for index, (name, same) in enumerate(SAME_WORK.items())
+            ]
+            return rows + await _latency(stub, users, ancestors, related)
         finally:
             await channel.close(None)
     finally:
@@ -273,6 +325,16 @@ async def main() -> None:
         await driver.close()
 
 
+SHORT_ARGS = ("--tracks", "5000", "--tags", "100", "--users", "10", "--samples", "50")
+
+
+def measure(short: bool) -> list[Row]:
+    """The benchmark's rows (short: 5000 tracks, 10 users, 50 samples, for run_all.py)."""
+    bench_graph._launcher_up()
+    return asyncio.run(main(parser().parse_args(SHORT_ARGS if short else [])))
+
+
 if __name__ == "__main__":
     bench_graph._launcher_up()
-    asyncio.run(main())
+    for row in asyncio.run(main(parser().parse_args())):
+        print(row.line())

@@ -22,7 +22,8 @@ section runs on the first GPU (the services too) and the peak GPU memory is prin
 Every section uses the model the service serves by default (the bundled cadenza-tiny-1; run with
 `CADENZA_INFERENCE__CHECKPOINT_PATH=` for the untrained preset). Every figure is the median of
 --rounds rounds (minimum for the microbenchmarks), and the load average is printed with them: the
-machine may be shared. `rows()` runs 1, 3 and 4 and returns one summary row per figure.
+machine may be shared. `measure(short)` runs 1, 3, 4 and 5 and returns one table row per figure
+(short: 2 s clips, one round, for run_all.py).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from types import ModuleType  # noqa: E402
-from typing import TYPE_CHECKING, NamedTuple  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -63,6 +64,7 @@ from cadenza_inference.model import (  # noqa: E402
     random_pipeline,
     to_pcm16_wav,
 )
+from tests.benchmarks.table import Row  # noqa: E402
 
 if TYPE_CHECKING:
     from tests.benchmarks.inference_service import Streamed, Throughput
@@ -390,7 +392,7 @@ def bench_throughput(
 
 def bench_streaming(
     module: ModuleType, pipeline: DiffusionPipeline, rounds: int, seconds: float, steps: int
-) -> None:
+) -> list[Row]:
     print(f"\n5. Streaming overhead, {seconds:.0f} s clip, {steps} steps, one request ({load()})")
     bare: list[BareRun] = []
     streamed: Streamed = asyncio.run(
@@ -418,61 +420,72 @@ def bench_streaming(
         f"   {'service process, streaming to a client':<42}{streamed.request_cpu:8.2f}"
         f" {streamed.request_cpu / bare_cpu:6.2f}x"
     )
+    return [
+        Row.latency(
+            f"inference step, streamed to a client ({seconds:.0f} s clip, {steps} steps)",
+            "inference",
+            streamed.client_step * 1e3,
+            base * 1e3,
+            "ms/step",
+            cpu=f"service {streamed.request_cpu:.2f} CPU s/request (bare loop {bare_cpu:.2f})",
+            note="between Progress arrivals; direct: the bare model loop",
+        )
+    ]
     print(f"   ({load()} at the end)")
 
 
-# The summary rows for tests/benchmarks/run_all.py.
-
-
-class Row(NamedTuple):
-    operation: str
-    service: str  # the figure through the service (or the batched figure)
-    direct: str  # its peer measured in the same run
-    ratio: float | None  # service / direct as a gain (higher is better), None when only reported
-    goal: float | None  # ratio >= goal is met; None: reported only
-
-
-def rows(device: str = "cpu", rounds: int = 1, quick: bool = False) -> list[Row]:
-    """RTF of 10/30/120 s clips, batching gains in-process and through the service (where its stack
-    is installed), as summary rows. Prints nothing."""
-    clips = (2.0,) if quick else RTF_CLIPS
-    cases = ((1.0, 10),) if quick else BATCH_CASES
-    pipeline = load_model(torch.device(device), max(clips))
-    table: list[Row] = []
-    for r in measure_rtf(pipeline, rounds, clips):
-        table.append(
-            Row(
-                f"inference RTF, {r.clip_seconds:.0f} s clip (compute s per audio s)",
-                "-",
-                f"{r.rtf:.3f}",
-                None,
-                None,
-            )
+def measure(short: bool) -> list[Row]:
+    """RTF, batching gains in-process and through the service, and the streaming overhead, as
+    table rows (short: 2 s clips, one round)."""
+    rounds = 1 if short else 3
+    clips = (2.0,) if short else RTF_CLIPS
+    cases = ((1.0, 10),) if short else BATCH_CASES
+    torch.manual_seed(0)
+    pipeline = load_model(torch.device("cpu"), max(clips))
+    print(describe(pipeline))
+    table = [
+        # The peer is real time: the ratio says how many times faster than real time it generates.
+        Row.latency(
+            f"inference RTF, {r.clip_seconds:.0f} s clip (bare model loop)",
+            "inference",
+            r.rtf,
+            1.0,
+            "s/audio s",
+            note="direct: real time",
         )
-    for b in measure_batching(pipeline, rounds, cases):
-        table.append(
-            Row(
-                f"inference batching in-process, {b.count} x {b.clip_seconds:.0f} s",
-                f"{b.count / b.batched_seconds:.2f} req/s batched",
-                f"{b.count / b.serial_seconds:.2f} req/s one at a time (CPU-time gain {b.cpu_gain:.2f}x)",
-                b.gain,
-                BATCHING_GOAL,
-            )
+        for r in bench_rtf(pipeline, rounds, clips)
+    ]
+    table += [
+        Row.throughput(
+            f"inference batching in process, {b.count} x {b.clip_seconds:.0f} s",
+            "inference",
+            b.count / b.batched_seconds,
+            b.count / b.serial_seconds,
+            "req/s",
+            goal=BATCHING_GOAL,
+            cpu=f"CPU-time gain {b.cpu_gain:.2f}x",
+            note="batched; direct: one at a time",
         )
+        for b in bench_batching(pipeline, rounds, cases)
+    ]
     module = service_module()
-    if isinstance(module, ModuleType):
-        results: list[Throughput] = asyncio.run(module.throughput(rounds, list(cases), (CONCURRENT,), device))
-        for t in results:
-            table.append(
-                Row(
-                    f"inference batching via gRPC, {t.count} x {t.seconds:.0f} s",
-                    f"{t.count / t.batched_wall:.2f} req/s batched",
-                    f"{t.count / t.serial_wall:.2f} req/s one at a time",
-                    t.gain,
-                    BATCHING_GOAL,
-                )
-            )
-    return table
+    if not isinstance(module, ModuleType):
+        raise RuntimeError(module)
+    table += [
+        Row.throughput(
+            f"inference batching via gRPC, {t.count} x {t.seconds:.0f} s",
+            "inference",
+            t.count / t.batched_wall,
+            t.count / t.serial_wall,
+            "req/s",
+            goal=BATCHING_GOAL,
+            cpu=f"service {t.batched_cpu:.2f} CPU s batched, {t.serial_cpu:.2f} one at a time",
+            note="batched; direct: one at a time",
+        )
+        for t in bench_throughput(module, rounds, cases, (CONCURRENT,), "cpu")
+    ]
+    clip, steps = (2.0, 10) if short else (10.0, 30)
+    return table + bench_streaming(module, pipeline, rounds, clip, steps)
 
 
 def describe(pipeline: DiffusionPipeline) -> str:

@@ -54,8 +54,12 @@ from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
 from cadenza_runtime.identity import as_identity
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.benchmarks import bare_unary
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script: only tests/benchmarks is on the path
+    sys.path.insert(0, str(REPO))
+
+from tests.benchmarks import bare_unary  # noqa: E402
+from tests.benchmarks.table import Row  # noqa: E402
 
 USER_PREFIX = "mdtest-bench-"
 # Throughput goals relative to the direct peer (issue 15).
@@ -323,45 +327,42 @@ def _report(everything: list[Series]) -> None:
     )
 
 
-@dataclass(frozen=True)
-class Row:
-    """One service path against its direct peer, at one concurrency."""
-
-    operation: str
-    service: str
-    direct: float  # calls/s of the direct peer
-    measured: float  # calls/s through the service
-    goal: float | None  # the ratio to reach, None: reported only
-
-    @property
-    def ratio(self) -> float:
-        return self.measured / self.direct
-
-
 def rows(everything: list[Series]) -> list[Row]:
     by_label = {(s.label, s.concurrency): s for s in everything}
     return [
-        Row(
+        Row.throughput(
             f"{s.label} (c={s.concurrency})",
             "metadata",
-            by_label[(s.baseline, s.concurrency)].rate,
             s.rate,
-            GOALS.get(s.label),
+            by_label[(s.baseline, s.concurrency)].rate,
+            "calls/s",
+            goal=GOALS.get(s.label),
+            cpu=f"service {statistics.median(s.service_cpu) * 1e6:.0f} us CPU/call" if s.service_cpu else "",
+            note=f"direct: {s.baseline}",
         )
         for s in everything
         if s.baseline is not None and (s.label.startswith("service") or s.label == BARE)
     ]
 
 
-def measure(seconds: float = 3.0, rounds: int = 3, jobs: int = 1000) -> list[Row]:
-    """Brings the stores up, migrates, runs the benchmark and returns its rows (run_all.py)."""
-    args = argparse.Namespace(seconds=seconds, rounds=rounds, jobs=jobs)
+def run(args: argparse.Namespace) -> list[Series]:
+    """Brings the stores up, migrates and runs the benchmark."""
     _launcher_up()
     config = load_config()
     from cadenza_metadata.migrations import migrate
 
     asyncio.run(migrate(config))
-    return rows(asyncio.run(_bench(config, args)))
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    everything = asyncio.run(_bench(config, args))
+    _report(everything)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    return everything
+
+
+def measure(short: bool) -> list[Row]:
+    """The benchmark's rows (short: 1 s per path, one round, for run_all.py)."""
+    seconds, rounds = (1.0, 1) if short else (3.0, 3)
+    return rows(run(argparse.Namespace(seconds=seconds, rounds=rounds, jobs=1000)))
 
 
 def main() -> None:
@@ -373,16 +374,7 @@ def main() -> None:
     parser.add_argument(
         "--jobs", type=int, default=1000, help="jobs created to read back (and cache-miss calls)"
     )
-    args = parser.parse_args()
-    _launcher_up()
-    config = load_config()
-    from cadenza_metadata.migrations import migrate
-
-    asyncio.run(migrate(config))
-    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
-    everything = asyncio.run(_bench(config, args))
-    _report(everything)
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    run(parser.parse_args())
 
 
 if __name__ == "__main__":

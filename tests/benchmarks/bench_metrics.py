@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import grpc
 from grpc import aio
@@ -31,6 +33,12 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from cadenza_runtime.config import load_config
 from cadenza_runtime.metrics import RpcMetrics
 from cadenza_runtime.server import CadenzaServer, ServiceBundle
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script: only tests/benchmarks is on the path
+    sys.path.insert(0, str(REPO))
+
+from tests.benchmarks.table import Row  # noqa: E402
 
 METHOD = "/cadenza.bench.v1.Bench/Call"
 
@@ -82,6 +90,33 @@ async def rpc_per_call(rpcs: int) -> float:
         await server.stop(grace=0)
 
 
+def run(calls: int, rpcs: int, rounds: int) -> list[Row]:
+    prom, otel, rpc = [], [], []
+    for _ in range(rounds):
+        prom.append(prometheus_per_call(calls))
+        otel.append(otel_per_call(calls))
+        rpc.append(asyncio.run(rpc_per_call(rpcs)))
+    p, o, r = (statistics.median(values) * 1e6 for values in (prom, otel, rpc))
+    print(f"prometheus-client, bound children : {p:7.2f} us/call")
+    print(f"OpenTelemetry metrics SDK         : {o:7.2f} us/call  ({o / p:.1f}x prometheus-client)")
+    print(f"unary RPC round trip (in process) : {r:7.1f} us/call  (metrics = {100 * p / r:.1f}% of it)")
+    return [
+        Row.latency(
+            "per-RPC metrics, one call",
+            "runtime",
+            p,
+            o,
+            "us",
+            note=f"prometheus-client; direct: the OpenTelemetry metrics SDK; {100 * p / r:.1f}% of a {r:.0f} us RPC",
+        )
+    ]
+
+
+def measure(short: bool) -> list[Row]:
+    """The benchmark's rows (short: 20k calls, 300 RPCs, one round, for run_all.py)."""
+    return run(20_000, 300, 1) if short else run(200_000, 3000, 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -90,15 +125,7 @@ def main() -> None:
     parser.add_argument("--rpcs", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    prom, otel, rpc = [], [], []
-    for _ in range(args.rounds):
-        prom.append(prometheus_per_call(args.calls))
-        otel.append(otel_per_call(args.calls))
-        rpc.append(asyncio.run(rpc_per_call(args.rpcs)))
-    p, o, r = (statistics.median(values) * 1e6 for values in (prom, otel, rpc))
-    print(f"prometheus-client, bound children : {p:7.2f} us/call")
-    print(f"OpenTelemetry metrics SDK         : {o:7.2f} us/call  ({o / p:.1f}x prometheus-client)")
-    print(f"unary RPC round trip (in process) : {r:7.1f} us/call  (metrics = {100 * p / r:.1f}% of it)")
+    run(args.calls, args.rpcs, args.rounds)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+if str(REPO) not in sys.path:  # run as a script: only tests/benchmarks is on the path
+    sys.path.insert(0, str(REPO))
 
 import redis.asyncio as aioredis  # noqa: E402
 from google.protobuf import timestamp_pb2  # noqa: E402
@@ -56,6 +57,7 @@ from cadenza_orchestrator.names import audio_key, job_id_of, latent_key  # noqa:
 from cadenza_orchestrator.protoutil import duration  # noqa: E402
 from cadenza_runtime.client import create_channel  # noqa: E402
 from cadenza_runtime.config import load_config  # noqa: E402
+from cadenza_runtime.identity import OPERATOR, as_identity  # noqa: E402
 from cadenza_runtime.user_tokens import mint_token  # noqa: E402
 from tests.benchmarks.table import Row, machine  # noqa: E402
 from tests.benchmarks.usage import UsageMeter  # noqa: E402
@@ -97,7 +99,8 @@ class Bench:
         self.direct = direct
         self.direct_ms: list[float] = []
         self.args = args
-        self.config = suite.service_config()
+        # Internal services (metadata, inference) are called as a service, as the orchestrator does.
+        self.config = as_identity(suite.service_config(), OPERATOR)
         self.user = f"bench-{uuid.uuid4().hex[:8]}"
         self.md = (("authorization", f"Bearer {mint_token(self.config.auth, self.user)}"),)
         self.profiles: list[str] = []
@@ -421,10 +424,9 @@ class Throughput:
         return f"  {label:<34} {self.per_minute:8.1f} jobs/min\n      CPU: {self.cpu}\n      RSS: {self.meter.memory()}"
 
 
-async def measure(short: bool = True, argv: Sequence[str] = ()) -> list[Row]:
+def measure(short: bool) -> list[Row]:
     """Every figure of this benchmark as table rows (short: a few jobs each, for run_all.py)."""
-    args = parse_args([*(SHORT_ARGS if short else ()), *argv])
-    return await run(args)
+    return asyncio.run(run(parse_args(SHORT_ARGS if short else [])))
 
 
 SHORT_ARGS = ("--jobs", "5", "--progress-steps", "50", "--throughput-jobs", "16")
@@ -453,14 +455,13 @@ async def run(args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
     try:
         await asyncio.gather(*(suite.start(name) for name in BACKENDS))
-        direct = Direct.connect(suite.service_config())
+        internal = as_identity(suite.service_config(), OPERATOR)
+        direct = Direct.connect(internal)
         bench = Bench(suite, args, direct)
         # The direct baseline first, while no replica is there to claim its jobs.
         bench.direct_ms = await bench.direct_saga(direct)
         await suite.start("orchestrator-a", module="cadenza_orchestrator", extra_env=BENCH_ENV)
-        inference_channel = create_channel(
-            suite.service_config().services.inference.address, suite.service_config()
-        )
+        inference_channel = create_channel(internal.services.inference.address, internal)
         capacity = await inference_pb2_grpc.InferenceServiceStub(inference_channel).GetCapacity(
             inference_pb2.GetCapacityRequest()
         )

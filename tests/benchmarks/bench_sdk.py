@@ -21,31 +21,23 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+if str(REPO) not in sys.path:  # run as a script: only tests/benchmarks is on the path
+    sys.path.insert(0, str(REPO))
 
 from grpc import aio  # noqa: E402
 
 from cadenza.common.v1 import types_pb2  # noqa: E402
 from cadenza.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc  # noqa: E402
 from cadenza_client import AsyncClient, Progress, Track  # noqa: E402
-from cadenza_metadata.migrations import migrate  # noqa: E402
-from cadenza_runtime.config import load_config  # noqa: E402
 from cadenza_runtime.user_tokens import mint_token  # noqa: E402
-from tests.helpers.scratch import (  # noqa: E402
-    create_database,
-    drop_databases,
-    remove_buckets,
-    with_private_result_buckets,
-)
-from tests.helpers.stores import stores_up  # noqa: E402
-from tests.orchestrator.harness import BACKENDS, Suite  # noqa: E402
+from tests.benchmarks.own_suite import own_suite  # noqa: E402
+from tests.benchmarks.table import Row  # noqa: E402
 
 PROMPT = "steady mallet in a minor at 120 bpm, with drums"
 Timing = tuple[float, float]  # (first step, end to end) in seconds
@@ -92,7 +84,7 @@ async def raw_once(
     return first, time.perf_counter() - began
 
 
-async def measure(address: str, token: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+async def timings(address: str, token: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
     channel = aio.insecure_channel(address)
     stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
     results: dict[str, list[Timing]] = {"sdk": [], "raw": []}
@@ -139,6 +131,37 @@ def report(summary: dict[str, dict[str, float]], args: argparse.Namespace) -> No
     )
 
 
+def rows(summary: dict[str, dict[str, float]], args: argparse.Namespace) -> list[Row]:
+    sdk, raw = summary["sdk"], summary["raw"]
+    clip = f"{args.steps} steps, {args.seconds:g} s clip"
+    return [
+        Row.latency(
+            f"Python SDK {label} p50 ({clip})",
+            "sdk",
+            sdk[key],
+            raw[key],
+            "ms",
+            note="direct: the generated stub (raw gRPC)",
+        )
+        for key, label in (("first_step_p50_ms", "first step"), ("end_to_end_p50_ms", "end to end"))
+    ]
+
+
+async def on_own_suite(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """The figures against a suite of this checkout's services, started and removed here."""
+    async with own_suite("sdkbench") as (address, config):
+        token = mint_token(config.auth, f"bench-{uuid.uuid4().hex[:8]}")
+        return await timings(address, token, args)
+
+
+def measure(short: bool) -> list[Row]:
+    """The benchmark's rows (short: 3 runs each, for run_all.py)."""
+    args = argparse.Namespace(runs=3 if short else 10, steps=4, seconds=1.0, json=False)
+    summary = asyncio.run(on_own_suite(args))
+    report(summary, args)
+    return rows(summary, args)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -151,22 +174,9 @@ async def main() -> None:
     if args.address:
         if not args.token:
             parser.error("--address needs --token")
-        report(await measure(args.address, args.token, args), args)
+        report(await timings(args.address, args.token, args), args)
         return
-    config = load_config()
-    await asyncio.to_thread(stores_up, "postgres", "redis", "minio", "milvus", "neo4j")
-    own = with_private_result_buckets(await create_database(config, "cadenza_sdkbench"), "sdkbench")
-    await migrate(own)
-    suite = Suite(own, Path(tempfile.mkdtemp(prefix="bench-sdk-")))
-    try:
-        await asyncio.gather(*(suite.start(name) for name in BACKENDS))
-        orchestrator = await suite.start("orchestrator", module="cadenza_orchestrator")
-        token = mint_token(config.auth, f"bench-{uuid.uuid4().hex[:8]}")
-        report(await measure(orchestrator.address, token, args), args)
-    finally:
-        await suite.close()
-        await drop_databases(config, own.postgres.database)
-        await remove_buckets(config, own.minio.audio_bucket, own.minio.latent_bucket)
+    report(await on_own_suite(args), args)
 
 
 if __name__ == "__main__":

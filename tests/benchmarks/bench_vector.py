@@ -36,7 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +53,12 @@ from cadenza_runtime.identity import OPERATOR, as_identity
 from cadenza_vector.schema import OUTPUT_FIELDS
 from cadenza_vector.store import LITE_FILTERED_EF_FACTOR, LITE_FILTERED_EF_MAX
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.benchmarks.reference import serve_canned
-from tests.benchmarks.rows import Row, latency_row, rate_row
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script: only tests/benchmarks is on the path
+    sys.path.insert(0, str(REPO))
+
+from tests.benchmarks.reference import serve_canned  # noqa: E402
+from tests.benchmarks.table import Row  # noqa: E402
 
 BATCH = 1_000
 CLUSTERS = 1_000
@@ -69,8 +72,12 @@ ROOT = Path(__file__).resolve().parents[2]
 Matrix = npt.NDArray[np.float32]
 
 
+# Track ids are UUIDs: the benchmark's are this fixed prefix and the row's index in hex.
+TRACK_PREFIX = "b0000000-0000-4000-8000-"
+
+
 def _track(index: int) -> str:
-    return f"tracks/bench-{index:07d}"
+    return f"tracks/{TRACK_PREFIX}{index:012x}"
 
 
 def _free_port() -> int:
@@ -126,7 +133,7 @@ def _exact_top(data: Matrix, queries: Matrix, allowed: npt.NDArray[np.bool_] | N
 
 
 def _index(track: str) -> int:
-    return int(track.rsplit("-", 1)[1])
+    return int(track.rsplit("-", 1)[1], 16)
 
 
 async def _wait_serving(channel: Any, deadline: float) -> None:
@@ -381,25 +388,29 @@ async def run(args: argparse.Namespace) -> list[Row]:
         sweep = [f"ef {search_ef}: {await direct_recall(search_ef):.4f}" for search_ef in (128, 512, 2048)]
         print(f"recall@{TOP_K} unfiltered at other ef (pymilvus): {', '.join(sweep)}")
         return [
-            latency_row(
-                f"vector search top-{TOP_K}, sequential ({args.backend})",
-                "ms p50",
+            Row.latency(
+                f"vector search top-{TOP_K} p50, sequential ({args.backend})",
+                "vector",
                 statistics.median(service_lat) * 1e3,
                 statistics.median(direct_lat) * 1e3,
-                0.7,
+                "ms",
+                goal=0.7,
+                note="direct: pymilvus",
             ),
-            rate_row(
+            Row.throughput(
                 f"vector search top-{TOP_K}, {args.concurrency} in flight ({args.backend})",
-                "QPS",
+                "vector",
                 statistics.median(qps["service"]),
                 statistics.median(qps["pymilvus"]),
-                note=f"median of round ratios {statistics.median(ratios):.2f}",
+                "QPS",
+                note=f"direct: pymilvus; median of round ratios {statistics.median(ratios):.2f}",
             ),
-            latency_row(
-                f"vector: pymilvus + one bare grpc.aio hop ({args.backend})",
-                "ms p50",
+            Row.latency(
+                f"vector: pymilvus + one bare grpc.aio hop p50 ({args.backend})",
+                "vector",
                 floor * 1e3,
                 statistics.median(direct_lat) * 1e3,
+                "ms",
                 note="the ceiling of the sequential ratio: the hop alone, no work",
             ),
         ]
@@ -436,11 +447,14 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def measure(argv: Sequence[str] = ()) -> list[Row]:
-    """The whole benchmark with these command-line arguments; its summary rows."""
-    args = parser().parse_args(list(argv))
+SHORT_ARGS = ("--rows", "5000", "--queries", "50", "--rounds", "1")
+
+
+def measure(short: bool) -> list[Row]:
+    """The benchmark's rows (short: 5000 rows, 50 queries, one round, for run_all.py)."""
+    args = parser().parse_args(SHORT_ARGS if short else [])
     try:
-        return await run(args)
+        return asyncio.run(run(args))
     finally:
         _stop_server(args)
 

@@ -1,160 +1,148 @@
 """Every benchmark in a short mode, then one table of their figures and the machine they ran on.
 
-    python tests/benchmarks/run_all.py [--markdown] [--full] [--only bench_x ...] [--timeout 900]
+    python tests/benchmarks/run_all.py [--markdown] [--full] [--only bench_x ...] [--timeout 1200]
 
-A benchmark module that defines `measure(short: bool = True)` (returning, or as a coroutine
-resolving to, a list of tests/benchmarks/table.Row) is run in a child process of its own (a fresh
-interpreter: each starts its own services, and a crash or hang in one does not stop the others)
-and its rows go to the table. A module without one is run as a script with its short arguments;
-its output is printed as it is and it adds no row. --markdown prints the table for the README.
+Every benchmark module (BENCHMARKS) defines `measure(short: bool) -> list[table.Row]`; each is run
+in a child process of its own (a fresh interpreter: each starts its own services, and a crash or
+hang in one does not stop the others) and its rows go to the table. A benchmark that cannot run on
+this machine raises table.Skipped with the reason, which the summary shows. Everything runs on the
+tests' own stack (tests/stack.py: ports +100, own state directory), never on a developer's suite.
+Where a row carries no CPU or memory figure of its own, the table shows what the benchmark's whole
+process tree used (CPU seconds, the largest process's peak RSS). --markdown prints the table for
+the README. The exit status is 1 when a benchmark failed or returned no rows.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import asyncio
 import dataclasses
 import importlib
-import inspect
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+if str(REPO) not in sys.path:  # run as a script: only tests/benchmarks is on the path
+    sys.path.insert(0, str(REPO))
 
-from tests.benchmarks.table import Row, machine, render  # noqa: E402
+from tests import stack  # noqa: E402
+from tests.benchmarks.table import Row, Skipped, machine, render  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-# Each benchmark with the arguments of its short mode when it has no `measure` (run as a script).
-SHORT_ARGS: dict[str, tuple[str, ...]] = {
-    "bench_metadata": ("--seconds", "1", "--rounds", "1"),
-    "bench_blob": ("--size-mib", "32", "--big-mib", "64", "--rounds", "1"),
-    "bench_vector": ("--rows", "5000", "--queries", "50", "--rounds", "1"),
-    "bench_graph": ("--tracks", "5000", "--tags", "100", "--samples", "50"),
-    "bench_graph_analytics": ("--tracks", "5000", "--tags", "100", "--users", "10", "--samples", "50"),
-    "bench_inference": ("--quick", "--rounds", "1"),
-    "bench_diffusers": ("--rounds", "1", "--steps", "4"),
-    "bench_orchestrator": ("--short",),
-    "bench_sdk": ("--runs", "3"),
-    "bench_polyglot": ("--rounds", "1", "--repeat", "2", "--test-stack"),
-    "bench_auth": ("--calls", "300", "--rounds", "2"),
-    "bench_metrics": ("--calls", "20000", "--rpcs", "300", "--rounds", "1"),
-}
-
-
-def has_measure(name: str) -> bool:
-    """Whether the module defines a top-level `measure`, read from its source (nothing imported)."""
-    tree = ast.parse((HERE / f"{name}.py").read_text())
-    return any(
-        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "measure"
-        for node in tree.body
-    )
+# Every benchmark, in the order they run (tests/test_benchmarks.py checks the list is complete).
+BENCHMARKS = (
+    "bench_metadata",
+    "bench_blob",
+    "bench_vector",
+    "bench_graph",
+    "bench_graph_analytics",
+    "bench_inference",
+    "bench_diffusers",
+    "bench_orchestrator",
+    "bench_sdk",
+    "bench_polyglot",
+    "bench_auth",
+    "bench_metrics",
+)
 
 
-def _rows(values: Any, benchmark: str = "") -> list[Row]:
-    return [_row(value, benchmark) for value in values or []]
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    rows: list[Row]
+    status: str  # "ok ...", "skipped: ...", "failed: ..."
 
-
-def _row(value: Any, benchmark: str) -> Row:
-    """A table Row from a benchmark's own row type (dataclass, NamedTuple or Row JSON)."""
-    if isinstance(value, Row):
-        return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = dataclasses.asdict(value)
-    elif hasattr(value, "_asdict"):
-        fields = value._asdict()
-    else:
-        fields = dict(value)
-    if set(fields) >= {f.name for f in dataclasses.fields(Row) if f.default is dataclasses.MISSING}:
-        return Row.from_json(fields)
-    # Other shapes: `service` is either the service's name or its figure (then `measured` is absent).
-    figure: Any
-    if isinstance(fields.get("service"), str):
-        service, figure = fields["service"], fields.get("figure", fields.get("measured"))
-    else:
-        service, figure = benchmark.removeprefix("bench_"), fields.get("service")
-    unit = fields.get("unit", "calls/s" if "measured" in fields else "")
-    return Row(
-        operation=str(fields["operation"]),
-        service=service,
-        figure=float(figure),
-        direct=fields.get("direct"),
-        unit=unit,
-        ratio=getattr(value, "ratio", fields.get("ratio")),
-        goal=fields.get("goal"),
-        note=str(fields.get("note", "")),
-    )
+    @property
+    def failed(self) -> bool:
+        return self.status.startswith("failed")
 
 
 def child(name: str, out: Path, short: bool) -> None:
-    """In the child process: the module's measure(), its rows written to `out` as JSON."""
+    """In the child process: the module's measure(short), its rows (or why it skipped) to `out`."""
     module = importlib.import_module(f"tests.benchmarks.{name}")
-    # measure(short=...) where it takes it; otherwise its defaults are its own short run.
-    takes_short = "short" in inspect.signature(module.measure).parameters
-    result = module.measure(short=short) if takes_short else module.measure()
-    if inspect.isawaitable(result):
-        result = asyncio.run(_awaited(result))
-    out.write_text(json.dumps([row.to_json() for row in _rows(result, name)]))
+    try:
+        rows: list[Row] = module.measure(short)
+    except Skipped as reason:
+        out.write_text(json.dumps({"skipped": str(reason)}))
+        return
+    out.write_text(json.dumps({"rows": [row.to_json() for row in rows]}))
 
 
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
+def _wait(process: subprocess.Popen[bytes], timeout: float) -> tuple[int, float, int] | None:
+    """Exit status, CPU seconds and peak RSS (bytes, of its largest process) of the child and every
+    process it waited for; None when it ran past `timeout` (then it and its group are killed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return process.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return None
+        time.sleep(0.5)
 
 
-def run_one(name: str, short: bool, timeout: float) -> tuple[list[Row], str]:
-    """Rows of one benchmark and what became of it ('ok', 'no rows: ...', 'failed: ...')."""
+def run_one(name: str, short: bool, timeout: float) -> Outcome:
     print(f"\n===== {name} =====", flush=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "rows.json"
-        if has_measure(name):
-            command = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--rows-out", str(out)]
-            command += [] if short else ["--full"]
-        else:
-            command = [sys.executable, str(HERE / f"{name}.py"), *(SHORT_ARGS.get(name, ()) if short else ())]
-        try:
-            result = subprocess.run(command, cwd=REPO, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            return [], f"failed: still running after {timeout:.0f} s"
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--rows-out", str(out)]
+        # Its own process group, so that a hung benchmark is killed with the services it started.
+        process = subprocess.Popen(
+            [*command, *([] if short else ["--full"])], cwd=REPO, start_new_session=True
+        )
+        waited = _wait(process, timeout)
         took = f"{time.monotonic() - started:.0f} s"
-        if result.returncode != 0:
-            return [], f"failed: exit status {result.returncode} after {took}"
-        if not out.exists():
-            return [], f"ran in {took}; no rows (no measure(): figures in its output above)"
-        return _rows(json.loads(out.read_text())), f"ok in {took}"
+        if waited is None:
+            return Outcome([], f"failed: still running after {timeout:.0f} s")
+        code, cpu, rss = waited
+        if code != 0:
+            return Outcome([], f"failed: exit status {code} after {took}")
+        result = json.loads(out.read_text())
+    if "skipped" in result:
+        return Outcome([], f"skipped: {result['skipped']}")
+    rows = [Row.from_json(value) for value in result["rows"]]
+    if not rows:
+        return Outcome([], f"failed: no rows after {took}")
+    cpu_text = f"{cpu:.0f} CPU s (whole benchmark)"
+    memory_text = f"{rss / 2**20:.0f} MiB peak RSS (largest process)"
+    filled = [
+        dataclasses.replace(row, cpu=row.cpu or cpu_text, memory=row.memory or memory_text) for row in rows
+    ]
+    return Outcome(filled, f"ok in {took}, {len(rows)} rows")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--markdown", action="store_true", help="the table as Markdown (for the README)")
     parser.add_argument("--full", action="store_true", help="each benchmark's full run, not the short mode")
-    parser.add_argument("--only", nargs="+", choices=sorted(SHORT_ARGS), help="these benchmarks only")
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="these benchmarks only")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds one benchmark may take")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--rows-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    stack.activate()  # before any configuration is read; the children inherit it
     if args.child:
         child(args.child, args.rows_out, short=not args.full)
         return 0
-    rows: list[Row] = []
-    outcomes: dict[str, str] = {}
-    for name in args.only or SHORT_ARGS:
-        found, outcomes[name] = run_one(name, short=not args.full, timeout=args.timeout)
-        rows += found
+    outcomes = {
+        name: run_one(name, short=not args.full, timeout=args.timeout) for name in args.only or BENCHMARKS
+    }
+    rows = [row for outcome in outcomes.values() for row in outcome.rows]
     print("\n===== summary =====")
     print(f"machine: {machine()}")
     for name, outcome in outcomes.items():
-        print(f"  {name:<24} {outcome}")
+        print(f"  {name:<24} {outcome.status}")
     print()
     print(render(rows, markdown=args.markdown) if rows else "(no benchmark returned rows)")
-    return 1 if any(outcome.startswith("failed") for outcome in outcomes.values()) else 0
+    return 1 if any(outcome.failed for outcome in outcomes.values()) else 0
 
 
 if __name__ == "__main__":

@@ -14,6 +14,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+
+class Skipped(Exception):
+    """Raised by a benchmark's measure() when this machine lacks what it needs (a toolchain)."""
+
+
 COLUMNS = ("operation", "service", "service figure", "direct figure", "ratio", "goal", "met", "CPU", "memory")
 
 
@@ -60,6 +65,10 @@ class Row:
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Row:
         return cls(**value)
+
+    def line(self) -> str:
+        """The row as one line of a benchmark's own output."""
+        return "  ".join(f"{name}: {cell}" for name, cell in zip(COLUMNS, self.cells(), strict=True) if cell)
 
     def cells(self) -> tuple[str, ...]:
         direct = "" if self.direct is None else f"{_number(self.direct)} {self.unit}"
