@@ -359,8 +359,13 @@ async def main(args: argparse.Namespace) -> list[Row]:
             keys += [svc_key, direct_key]
             await meter.measure("svc up", service_upload(stub, svc_key, size, chunk, sha))
             await meter.measure("direct up", direct_upload(client, direct_key, size, chunk))
-            await meter.measure("svc down", service_download(stub, svc_key, size))
-            await meter.measure("gRPC relay", reference_download(reference_stub, size, svc_key))
+            # The two reads of svc_key swap places each round, so neither always follows the uploads.
+            streams = [
+                ("svc down", service_download(stub, svc_key, size)),
+                ("gRPC relay", reference_download(reference_stub, size, svc_key)),
+            ]
+            for label, action in streams[:: 1 if round_index % 2 == 0 else -1]:
+                await meter.measure(label, action)
             await meter.measure("gRPC alone", reference_download(reference_stub, size))
             await meter.measure("direct down", direct_download(client, direct_key, size))
             await meter.measure("presigned down", presigned_download(stub, http, direct_key, size))
