@@ -8,12 +8,15 @@ Brings MinIO up with the project's launcher and starts the blob service as its o
 the service (gRPC client stream of --chunk-mib chunks, with the SHA-256 given in the header, so the
 service verifies it) and through miniopy-async directly (put_object with the service's part size,
 get_object read in 1 MiB pieces), alternating, and reports the median MB/s of each and their ratio.
-A third download path is the ceiling of any gRPC download here: a reference server (this file with
---serve-reference, a plain grpc.aio server with the service's options) streams the same number of
-4 MiB chunk messages straight from memory to the same client code, so "gRPC alone/direct" shows
-what the transport itself leaves of MinIO's speed on this machine. A fourth is the documented bulk
-route: CreatePresignedUrl through the service, then a plain HTTP GET of that URL straight from MinIO
-(read like the direct path, in 1 MiB pieces); its time includes the RPC.
+Two more download paths bound what any gRPC download can reach here, from a reference server
+(this file with --serve-reference: a plain grpc.aio server with the service's options, no
+interceptor, no auth, no stat) read by the same client code. "gRPC alone" streams the same number of
+4 MiB chunk messages straight from memory: the transport by itself. "gRPC relay" streams the
+service's object from MinIO the plain way (miniopy-async get_object, readexactly each 4 MiB chunk,
+one message each): the transport plus the hop through a Python process that any streaming
+download from MinIO pays; "service/relay" is what the blob service costs beyond that. A fifth is
+the documented bulk route: CreatePresignedUrl through the service, then a plain HTTP GET of that
+URL straight from MinIO (read like the direct path, in 1 MiB pieces); its time includes the RPC.
 Beside wall-clock MB/s it prints the CPU seconds each path cost (this process, the service, MinIO,
 from /proc): on a shared machine the wall-clock ratio follows the CPU left over, the CPU cost does
 not. Then it samples the service's RSS from /proc every 10 ms around a 1 MiB, a --size-mib and a
@@ -207,13 +210,44 @@ async def service_download(stub: blob_pb2_grpc.BlobServiceAsyncStub, key: str, s
     assert received == size
 
 
+def _minio(config: CadenzaConfig) -> Minio:
+    """A miniopy-async client with the library's defaults, as a plain caller would make it."""
+    return Minio(
+        config.minio.endpoint,
+        access_key=config.minio.access_key,
+        secret_key=config.minio.secret_key.get_secret_value(),
+        secure=config.minio.secure,
+        region=config.minio.region,
+    )
+
+
+async def relay(client: Minio, request: blob_pb2.DownloadObjectRequest) -> AsyncIterator[bytes]:
+    """The object `length` bytes long as chunk messages read straight from MinIO, the plain way."""
+    chunk = request.chunk_size or MAX_CHUNK_BYTES
+    response = await client.get_object(request.bucket, request.key)
+    try:
+        remaining = request.length
+        while remaining:
+            size = min(chunk, remaining)
+            yield chunk_message([await response.content.readexactly(size)], size)
+            remaining -= size
+    finally:
+        response.release()
+
+
 async def serve_reference(port: int) -> None:
-    """DownloadObject that sends `length` bytes as pre-serialized chunk messages from memory."""
+    """DownloadObject that sends `length` bytes as pre-serialized chunk messages: relayed from
+    MinIO when the request names an object, else from memory."""
     block = random.Random(5).randbytes(MAX_CHUNK_BYTES)
+    client = _minio(load_config())
 
     async def download(
         request: blob_pb2.DownloadObjectRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[bytes]:
+        if request.key:
+            async for relayed in relay(client, request):
+                yield relayed
+            return
         chunk = request.chunk_size or MAX_CHUNK_BYTES
         message = chunk_message([block[:chunk]], chunk)
         for _ in range(request.length // chunk):
@@ -239,10 +273,11 @@ def start_reference(port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, __file__, "--serve-reference", str(port)])
 
 
-async def reference_download(stub: blob_pb2_grpc.BlobServiceAsyncStub, size: int) -> None:
-    """The client side of service_download, against the reference server."""
+async def reference_download(stub: blob_pb2_grpc.BlobServiceAsyncStub, size: int, key: str = "") -> None:
+    """The client side of service_download, against the reference server: from memory, or relayed
+    from MinIO when `key` is given."""
     received = 0
-    request = blob_pb2.DownloadObjectRequest(length=size, chunk_size=4 * MiB)
+    request = blob_pb2.DownloadObjectRequest(bucket=BUCKET, key=key, length=size, chunk_size=4 * MiB)
     async for message in stub.DownloadObject(request, timeout=900):
         received += len(message.chunk)
     assert received == size
@@ -303,13 +338,7 @@ async def main(args: argparse.Namespace) -> list[Row]:
     size = args.size_mib * MiB
     chunk = args.chunk_mib * MiB
     sha = digest(size, chunk)
-    client = Minio(
-        config.minio.endpoint,
-        access_key=config.minio.access_key,
-        secret_key=config.minio.secret_key.get_secret_value(),
-        secure=config.minio.secure,
-        region=config.minio.region,
-    )
+    client = _minio(config)
     service = ServiceProcess(config)
     # The blob service is internal: call it with a service token, as its real callers do.
     channel = create_channel(service.address, as_identity(config, OPERATOR), default_timeout=None)
@@ -333,9 +362,15 @@ async def main(args: argparse.Namespace) -> list[Row]:
             keys += [svc_key, direct_key]
             await meter.measure("svc up", service_upload(stub, svc_key, size, chunk, sha))
             await meter.measure("direct up", direct_upload(client, direct_key, size, chunk))
-            await meter.measure("svc down", service_download(stub, svc_key, size))
-            await meter.measure("direct down", direct_download(client, direct_key, size))
+            # The two reads of svc_key swap places each round, so neither always follows the uploads.
+            streams = [
+                ("svc down", service_download(stub, svc_key, size)),
+                ("gRPC relay", reference_download(reference_stub, size, svc_key)),
+            ]
+            for label, action in streams[:: 1 if round_index % 2 == 0 else -1]:
+                await meter.measure(label, action)
             await meter.measure("gRPC alone", reference_download(reference_stub, size))
+            await meter.measure("direct down", direct_download(client, direct_key, size))
             await meter.measure("presigned down", presigned_download(stub, http, direct_key, size))
         rate = {name: args.size_mib / statistics.median(times) for name, times in meter.wall.items()}
         gib = args.rounds * args.size_mib / 1024
@@ -346,8 +381,16 @@ async def main(args: argparse.Namespace) -> list[Row]:
         print(f"  upload   service/direct = {rate['svc up'] / rate['direct up']:.2f}  (goal >= 0.70)")
         print(f"  download service/direct = {rate['svc down'] / rate['direct down']:.2f}  (goal >= 0.70)")
         print(
+            f"  download gRPC relay/direct = {rate['gRPC relay'] / rate['direct down']:.2f}  "
+            "(the most a gRPC download relayed from MinIO reaches here)"
+        )
+        print(
+            f"  download service/gRPC relay = {rate['svc down'] / rate['gRPC relay']:.2f}  "
+            "(what the blob service costs beyond the relay)"
+        )
+        print(
             f"  download gRPC alone/direct = {rate['gRPC alone'] / rate['direct down']:.2f}  "
-            "(the most any gRPC download reaches here)"
+            "(the transport by itself, chunks from memory)"
         )
         print(
             f"  download presigned/direct = {rate['presigned down'] / rate['direct down']:.2f}  "
@@ -375,6 +418,15 @@ async def main(args: argparse.Namespace) -> list[Row]:
                 "MB/s",
                 goal=0.7,
                 cpu=spent["svc down"],
+            ),
+            Row.throughput(
+                "blob download, bare grpc.aio relay",
+                "blob",
+                rate["gRPC relay"],
+                rate["direct down"],
+                "MB/s",
+                cpu=spent["gRPC relay"],
+                note="transport limit of a stream from MinIO: plain relay, no service",
             ),
             Row.throughput(
                 "blob download, bare grpc.aio stream",
