@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -62,13 +62,23 @@ class RunnerDeps:
 
 
 class JobRun:
-    """Handle on a running job: a cancel or a lost lease interrupts whatever step it is in."""
+    """Handle on a running job: a cancel or a lost lease interrupts whatever step it is in.
 
-    def __init__(self, job: types_pb2.Job):
+    `on_model_done` is called once the job needs the model no more (its stream ended, or it resumes
+    from a stored result), so that the worker can start the next job's diffusion during this saga.
+    """
+
+    def __init__(self, job: types_pb2.Job, on_model_done: Callable[[], None] | None = None):
         self.job = job
         self.cancel_requested = False
         self.lease_lost = False
         self._step: asyncio.Task[Any] | None = None
+        self._on_model_done = on_model_done
+
+    def model_done(self) -> None:
+        callback, self._on_model_done = self._on_model_done, None
+        if callback is not None:
+            callback()
 
     def request_cancel(self) -> None:
         self.cancel_requested = True
@@ -261,6 +271,7 @@ class JobRunner:
             stored = StoredResult.from_json(job_notes.stored)
             if await run.step(saga.verify_blobs(self._job_id, stored)):
                 self._stored = stored
+                run.model_done()
                 await self._publish(
                     events.phase(PHASE.PHASE_STORING_AUDIO, "resuming from the stored result")
                 )
@@ -277,6 +288,7 @@ class JobRunner:
             await self._publish(events.phase(PHASE.PHASE_DIFFUSING, "diffusing"))
             with self._timed("inference"):
                 result = await run.interruptible(self._deps.relay.generate(self._job, self._lease))
+            run.model_done()
             self._job = await run.step(claim_note)
             await self._publish(events.phase(PHASE.PHASE_STORING_AUDIO, "storing audio and latent"))
             self._touched = True

@@ -56,6 +56,7 @@ from cadenza_orchestrator.names import audio_key, job_id_of, latent_key  # noqa:
 from cadenza_orchestrator.protoutil import duration  # noqa: E402
 from cadenza_runtime.client import create_channel  # noqa: E402
 from cadenza_runtime.config import load_config  # noqa: E402
+from cadenza_runtime.identity import as_identity  # noqa: E402
 from cadenza_runtime.user_tokens import mint_token  # noqa: E402
 from tests.benchmarks.table import Row, machine  # noqa: E402
 from tests.benchmarks.usage import UsageMeter  # noqa: E402
@@ -447,7 +448,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace) -> list[Row]:
-    config = load_config()
+    # The direct baselines call metadata, blob, vector, graph and inference as the saga does: as the
+    # orchestrator's service identity (an anonymous call is refused).
+    config = as_identity(load_config(), "orchestrator")
     await asyncio.to_thread(stores_up, "postgres", "redis", "minio", "milvus", "neo4j")
     suite = Suite(config, Path(tempfile.mkdtemp(prefix="bench-orchestrator-")))
     rows: list[Row] = []
