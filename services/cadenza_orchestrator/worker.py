@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from grpc import aio
@@ -27,6 +28,9 @@ from cadenza_runtime.identity import act_for
 _log = logging.getLogger(__name__)
 # While the inference service is full or unreachable, look again this often.
 _BUSY_POLL_SECONDS = 0.25
+# How long the inference service's free capacity, as last reported, is taken as still true (other
+# replicas claim too: a stale answer only queues a job on the model or has it retried there).
+_ROOM_FRESH_SECONDS = 0.5
 
 
 class _Held:
@@ -51,6 +55,8 @@ class Worker:
         self._deps = deps
         self._runs: dict[str, JobRun] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._room = 0
+        self._room_until = 0.0
         deps.fanout.on_cancel(self._on_cancel)
 
     @property
@@ -98,13 +104,19 @@ class Worker:
 
     async def _next_job(self) -> types_pb2.Job | None:
         """A claimed job, or None after waiting a while (no work, or no room downstream)."""
-        free = await self._inference_room()
-        if free <= 0:
+        if self._room <= 0 or time.monotonic() > self._room_until:
+            # One capacity answer serves the claims it has room for while it is fresh, rather than
+            # a GetCapacity round trip before every claim.
+            self._room = await self._inference_room()
+            self._room_until = time.monotonic() + _ROOM_FRESH_SECONDS
+        if self._room <= 0:
             await asyncio.sleep(_BUSY_POLL_SECONDS)
             return None
         job = await self._claim()
         if job is None:
             await self._deps.fanout.wait_for_wake(self._deps.config.claim_poll_seconds)
+            return None
+        self._room -= 1
         return job
 
     async def _inference_room(self) -> int:

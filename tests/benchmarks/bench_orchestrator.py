@@ -157,7 +157,7 @@ class Bench:
             ("blob", "blob: audio + latent uploads"),
             ("vector", "vector: upsert 2 embeddings"),
             ("graph", "graph: record track"),
-            ("metadata", "metadata: annotate+track+SUCCEEDED"),
+            ("metadata", "metadata: track row + SUCCEEDED"),
         ):
             print(line(label, parts[key]))
         print(line("direct client, same writes", direct_ms))
