@@ -355,7 +355,8 @@ class Bench:
     def _profile(self, replica: str) -> subprocess.Popen[bytes] | None:
         if not self.args.profile:
             return None
-        spy = shutil.which("py-spy")
+        # On PATH, or beside this interpreter (a virtualenv that is not activated).
+        spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
         if spy is None:
             raise SystemExit("--profile needs py-spy on PATH (pip install py-spy)")
         out = Path(self.args.profile)
