@@ -468,8 +468,12 @@ class OrchestratorConfig(BaseModel):
     submit_rate_window_seconds: float = Field(default=60.0, gt=0)
     # PENDING + RUNNING jobs one user may hold at once.
     max_active_jobs_per_user: int = Field(default=8, ge=1)
-    # Jobs one replica runs at once; also bounded by the inference service's free capacity.
+    # Jobs one replica diffuses at once; also bounded by the inference service's free capacity.
     worker_concurrency: int = Field(default=4, ge=1)
+    # Jobs one replica holds beyond worker_concurrency whose diffusion is done and whose results
+    # are being written to the stores (the saga, which waits on store latency, not on the model).
+    # With worker_concurrency + saga_concurrency jobs held, claiming waits.
+    saga_concurrency: int = Field(default=16, ge=1)
     # Lease on a RUNNING job; the worker renews it every third of this.
     lease_seconds: float = Field(default=30.0, gt=0)
     # Idle claim poll; a submission also wakes every replica's claimer through Redis.

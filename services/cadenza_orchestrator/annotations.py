@@ -19,12 +19,10 @@ WORKER = "worker"
 CANCEL_REQUESTED = "cancel_requested"
 # The inference result once audio and latent are in blob: what the rest of the saga needs.
 STORED = "saga_stored"
-INDEXED = "saga_indexed"
-LINKED = "saga_linked"
 COMPENSATED = "saga_compensated"
 TIMINGS = "timings_ms"
 
-SAGA_KEYS = (STORED, INDEXED, LINKED, COMPENSATED)
+SAGA_KEYS = (STORED, COMPENSATED)
 
 
 def to_struct(values: dict[str, Any]) -> struct_pb2.Struct:

@@ -120,10 +120,20 @@ class FanOut:
 
     # Publishing side.
 
-    async def publish(self, job_id: str, event: orchestrator_pb2.WatchJobResponse) -> None:
-        """Best effort: a Redis outage must not fail the job, watchers resync from metadata."""
+    async def publish(self, job_id: str, *events: orchestrator_pb2.WatchJobResponse) -> None:
+        """Best effort: a Redis outage must not fail the job, watchers resync from metadata.
+
+        Several events go in one round trip, in order (a pipeline on one connection).
+        """
+        channel = job_channel(job_id)
         try:
-            await self._redis.publish(job_channel(job_id), event.SerializeToString())
+            if len(events) == 1:
+                await self._redis.publish(channel, events[0].SerializeToString())
+                return
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for event in events:
+                    pipe.publish(channel, event.SerializeToString())
+                await pipe.execute()
         except REDIS_FAILURES as error:
             _log.warning("cannot publish an event of job %s: %s", job_id, error)
 

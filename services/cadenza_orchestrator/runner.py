@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -62,13 +62,23 @@ class RunnerDeps:
 
 
 class JobRun:
-    """Handle on a running job: a cancel or a lost lease interrupts whatever step it is in."""
+    """Handle on a running job: a cancel or a lost lease interrupts whatever step it is in.
 
-    def __init__(self, job: types_pb2.Job):
+    `on_model_done` is called once the job needs the model no more (its stream ended, or it resumes
+    from a stored result), so that the worker can start the next job's diffusion during this saga.
+    """
+
+    def __init__(self, job: types_pb2.Job, on_model_done: Callable[[], None] | None = None):
         self.job = job
         self.cancel_requested = False
         self.lease_lost = False
         self._step: asyncio.Task[Any] | None = None
+        self._on_model_done = on_model_done
+
+    def model_done(self) -> None:
+        callback, self._on_model_done = self._on_model_done, None
+        if callback is not None:
+            callback()
 
     def request_cancel(self) -> None:
         self.cancel_requested = True
@@ -217,8 +227,9 @@ class JobRunner:
             self._timings["total"] = time.monotonic() - started
             SAGA_PHASE_SECONDS.labels("total").observe(self._timings["total"])
             JOBS_FINISHED.labels("SUCCEEDED").inc()
-            await self._publish(events.phase(PHASE.PHASE_DONE, "the track is stored in every store"))
-            await self._publish(events.job(final))
+            await self._publish(
+                events.phase(PHASE.PHASE_DONE, "the track is stored in every store"), events.job(final)
+            )
             await self._record_timings()
         except JobCancelled:
             await _settled(claim_note)
@@ -255,12 +266,12 @@ class JobRunner:
 
     async def _forward(self, job_notes: JobNotes, claim_note: asyncio.Task[types_pb2.Job]) -> types_pb2.Job:
         saga, run = self._deps.saga, self._run
-        indexed, linked = job_notes.flag(notes.INDEXED), job_notes.flag(notes.LINKED)
         if job_notes.stored is not None:
             self._job = await run.step(claim_note)
             stored = StoredResult.from_json(job_notes.stored)
             if await run.step(saga.verify_blobs(self._job_id, stored)):
                 self._stored = stored
+                run.model_done()
                 await self._publish(
                     events.phase(PHASE.PHASE_STORING_AUDIO, "resuming from the stored result")
                 )
@@ -271,12 +282,12 @@ class JobRunner:
                         types_pb2.FAILURE_REASON_STORE_UNAVAILABLE, "cannot clear a partial result"
                     )
                 await run.step(saga.annotate(self._job.name, {key: None for key in notes.SAGA_KEYS}))
-                indexed = linked = False
         record_stored = False
         if self._stored is None:
             await self._publish(events.phase(PHASE.PHASE_DIFFUSING, "diffusing"))
             with self._timed("inference"):
                 result = await run.interruptible(self._deps.relay.generate(self._job, self._lease))
+            run.model_done()
             self._job = await run.step(claim_note)
             await self._publish(events.phase(PHASE.PHASE_STORING_AUDIO, "storing audio and latent"))
             self._touched = True
@@ -284,24 +295,22 @@ class JobRunner:
                 self._stored = await run.step(saga.store_blobs(self._job, result))
             record_stored = True
         stored = self._stored
-        await self._publish(events.phase(PHASE.PHASE_INDEXING, "indexing embeddings"))
-        await self._publish(events.phase(PHASE.PHASE_LINKING, "recording the track and its lineage"))
+        await self._publish(
+            events.phase(PHASE.PHASE_INDEXING, "indexing embeddings"),
+            events.phase(PHASE.PHASE_LINKING, "recording the track and its lineage"),
+        )
         # The blobs are in: what is left can go in parallel. A crash before the result is noted
-        # only costs a rerun of the model; the vector and graph writes are idempotent.
+        # only costs a rerun of the model. The vector and graph writes are idempotent, so a resumed
+        # saga simply writes them again (cheaper than noting each one on every job).
         await run.step(
             settle(
                 self._note_stored(stored, record_stored),
-                self._index(stored, indexed),
-                self._link(stored, linked),
+                self._index(stored),
+                self._link(stored),
             )
         )
         with self._timed("metadata"):
-            await run.step(
-                settle(
-                    saga.annotate(self._job.name, {notes.INDEXED: True, notes.LINKED: True}),
-                    saga.create_track(self._job, stored, self._deps.worker_id, self._epoch),
-                )
-            )
+            await run.step(saga.create_track(self._job, stored, self._deps.worker_id, self._epoch))
             return await self._commit(stored)
 
     async def _note_stored(self, stored: StoredResult, needed: bool) -> None:
@@ -309,15 +318,13 @@ class JobRunner:
             with self._timed("note"):
                 await self._deps.saga.annotate(self._job.name, {notes.STORED: stored.to_json()})
 
-    async def _index(self, stored: StoredResult, done: bool) -> None:
-        if not done:
-            with self._timed("vector"):
-                await self._deps.saga.index(self._job, stored)
+    async def _index(self, stored: StoredResult) -> None:
+        with self._timed("vector"):
+            await self._deps.saga.index(self._job, stored)
 
-    async def _link(self, stored: StoredResult, done: bool) -> None:
-        if not done:
-            with self._timed("graph"):
-                await self._deps.saga.link(self._job, stored)
+    async def _link(self, stored: StoredResult) -> None:
+        with self._timed("graph"):
+            await self._deps.saga.link(self._job, stored)
 
     async def _commit(self, stored: StoredResult) -> types_pb2.Job:
         metadata = self._deps.downstream.metadata
@@ -425,8 +432,8 @@ class JobRunner:
         )
         await self._deps.fanout.announce_job()
 
-    async def _publish(self, event: orchestrator_pb2.WatchJobResponse) -> None:
-        await self._deps.fanout.publish(self._job_id, event)
+    async def _publish(self, *batch: orchestrator_pb2.WatchJobResponse) -> None:
+        await self._deps.fanout.publish(self._job_id, *batch)
 
     @contextlib.contextmanager
     def _timed(self, name: str) -> Iterator[None]:

@@ -159,7 +159,7 @@ class Bench:
             ("blob", "blob: audio + latent uploads"),
             ("vector", "vector: upsert 2 embeddings"),
             ("graph", "graph: record track"),
-            ("metadata", "metadata: annotate+track+SUCCEEDED"),
+            ("metadata", "metadata: track row + SUCCEEDED"),
         ):
             print(line(label, parts[key]))
         print(line("direct client, same writes", direct_ms))
@@ -357,7 +357,8 @@ class Bench:
     def _profile(self, replica: str) -> subprocess.Popen[bytes] | None:
         if not self.args.profile:
             return None
-        spy = shutil.which("py-spy")
+        # On PATH, or beside this interpreter (a virtualenv that is not activated).
+        spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
         if spy is None:
             raise SystemExit("--profile needs py-spy on PATH (pip install py-spy)")
         out = Path(self.args.profile)
@@ -449,7 +450,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace) -> list[Row]:
-    config = load_config()
+    # The direct baselines call metadata, blob, vector, graph and inference as the saga does: as the
+    # orchestrator's service identity (an anonymous call is refused).
+    config = as_identity(load_config(), "orchestrator")
     await asyncio.to_thread(stores_up, "postgres", "redis", "minio", "milvus", "neo4j")
     suite = Suite(config, Path(tempfile.mkdtemp(prefix="bench-orchestrator-")))
     rows: list[Row] = []
