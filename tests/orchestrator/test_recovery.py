@@ -71,8 +71,13 @@ async def test_inference_killed_mid_stream_is_retried_when_it_comes_back(
     assert any(
         n.kind == orchestrator_pb2.NOTICE_KIND_RETRYING and "starting over" in n.message for n in retries
     ), retries
-    # A retry is news within DIFFUSING, not a second announcement of it.
-    assert watched.phases.count(orchestrator_pb2.PHASE_DIFFUSING) == 1, watched.phases
+    # A retry is news within DIFFUSING, not a second announcement of it. A watcher that joined
+    # while the job was still queued saw DIFFUSING announced once; one that joined after the
+    # worker had claimed it may have missed that announcement, never seen a second one.
+    assert all(n.phase == orchestrator_pb2.PHASE_DIFFUSING for n in retries), retries
+    announced = watched.phases.count(orchestrator_pb2.PHASE_DIFFUSING)
+    joined_queued = watched.jobs[0].state == types_pb2.JOB_STATE_PENDING
+    assert announced == 1 if joined_queued else announced <= 1, (watched.jobs[0].state, watched.phases)
     # The stream restarted from step 1 after the crash, within the same run of the job.
     steps = watched.steps
     restart = next(i for i in range(1, len(steps)) if steps[i] <= steps[i - 1])
