@@ -138,18 +138,17 @@ class LatentAutoencoder(nn.Module):
         """Inverse of spectral_features (exact up to float error for complex features; magnitudes get
         their phase from Griffin-Lim): features -> audio (B, samples).
 
-        A row's samples are the same bytes alone or batched with others: complex features go through
-        istft row by row, and Griffin-Lim batches every operation but the inverse FFT (_overlap_add)."""
+        Row by row: the CPU FFT groups the transforms of a batch into SIMD lanes, so istft of a
+        batch can differ from istft of one row in the last bit (seen with torch 2.15 on AVX-512),
+        and a clip must decode to the same bytes alone or batched with others."""
+        return torch.cat([self._row_to_audio(row.unsqueeze(0)) for row in features])
+
+    def _row_to_audio(self, features: Tensor) -> Tensor:
         cfg = self.config
         frames = features.shape[-1] // cfg.latent_downsample
         if self.magnitude_only:
             magnitude = F.relu(features.float()).pow(1.0 / cfg.spectral_compression)
             return self._griffin_lim(magnitude, cfg.samples_for_frames(frames))
-        return torch.cat([self._complex_to_audio(row.unsqueeze(0)) for row in features])
-
-    def _complex_to_audio(self, features: Tensor) -> Tensor:
-        cfg = self.config
-        frames = features.shape[-1] // cfg.latent_downsample
         real, imag = features.float().chunk(2, dim=1)
         spec = torch.complex(real, imag)
         spec = spec * (spec.abs() + _EPS).pow(1.0 / cfg.spectral_compression - 1.0)
@@ -158,25 +157,19 @@ class LatentAutoencoder(nn.Module):
         return self._istft(spec, cfg.samples_for_frames(frames))
 
     def _griffin_lim(self, magnitude: Tensor, length: int, momentum: float = 0.99) -> Tensor:
-        """Fast Griffin-Lim (Perraudin et al. 2013) from zero phase: deterministic.
-
-        Products with the real magnitude and the momentum factor run on real views of the complex
-        tensors: the same bits as the complex products (the imaginary parts they would add are
-        zeros), at a third of the cost and without promoting the magnitude to complex."""
+        """Fast Griffin-Lim (Perraudin et al. 2013) from zero phase: deterministic."""
         magnitude = torch.cat([magnitude, magnitude[..., -1:]], dim=-1)
-        scale = magnitude.unsqueeze(-1)
+        # Cast once: every product below would otherwise promote the real magnitude to complex anew.
+        spectrum = magnitude.to(torch.complex64)
         envelope = self._istft_envelope(magnitude.shape[-1], length)
-        angles = torch.ones_like(magnitude, dtype=torch.complex64)
+        angles = torch.ones_like(spectrum)
         previous = torch.zeros_like(angles)
         for _ in range(self.config.griffin_lim_iterations):
-            spectrum = torch.view_as_complex(scale * torch.view_as_real(angles))
-            rebuilt = self._stft(self._overlap_add(spectrum, envelope))[..., : magnitude.shape[-1]]
-            accelerated = torch.view_as_complex(
-                torch.view_as_real(rebuilt) - torch.view_as_real(previous) * (momentum / (1.0 + momentum))
-            )
+            rebuilt = self._stft(self._overlap_add(spectrum * angles, envelope))[..., : magnitude.shape[-1]]
+            accelerated = rebuilt - previous * (momentum / (1.0 + momentum))
             angles = accelerated / (accelerated.abs() + _EPS)
             previous = rebuilt
-        return self._overlap_add(torch.view_as_complex(scale * torch.view_as_real(angles)), envelope)
+        return self._overlap_add(spectrum * angles, envelope)
 
     def _istft_envelope(self, stft_frames: int, length: int) -> Tensor:
         """torch.istft's window envelope (1, length), computed once per Griffin-Lim decode instead of
@@ -194,15 +187,7 @@ class LatentAutoencoder(nn.Module):
         """_istft(spec, length) with a precomputed envelope: the same operations as torch.istft
         (centred, normalised), so the samples are bit-identical (tested)."""
         cfg = self.config
-        # Row by row: the CPU FFT lays out a strided batch's transforms differently, so the irfft of
-        # a batch can differ from that of one row in the last bit (torch 2.15, MKL), and a clip must
-        # decode to the same bytes alone or batched with others. Every other step here is elementwise.
-        frames = torch.cat(
-            [
-                torch.fft.irfft(row.unsqueeze(0).transpose(1, 2), n=cfg.n_fft, dim=-1, norm="ortho")
-                for row in spec
-            ]
-        )
+        frames = torch.fft.irfft(spec.transpose(1, 2), n=cfg.n_fft, dim=-1, norm="ortho")
         signal = cfg.n_fft + cfg.hop_length * (spec.shape[-1] - 1)
         added: Tensor = torch.ops.aten.unfold_backward(
             frames * self.window.view(1, 1, cfg.n_fft),
@@ -224,15 +209,12 @@ class LatentAutoencoder(nn.Module):
         return (latent - self._stat(self.latent_mean)) / self._stat(self.latent_std)
 
     def decode(self, latent: Tensor) -> Tensor:
-        """Normalised latent (B, C, frames) -> audio (B, frames * samples_per_frame), not clipped; each
-        row is the same bytes as that row decoded alone."""
+        """Normalised latent (B, C, frames) -> audio (B, frames * samples_per_frame), not clipped."""
         if latent.dim() != 3 or latent.shape[1] != self.config.latent_channels:
             raise ValueError(
                 f"expected latent (batch, {self.config.latent_channels}, frames), got {tuple(latent.shape)}"
             )
-        # The decoder's convolutions run row by row (oneDNN picks other kernels for a batch, so its
-        # rows would differ in the last bits from a row alone); they are a small part of the cost.
-        return self.features_to_audio(torch.cat([self._decoded_features(row) for row in latent.unsqueeze(1)]))
+        return self.features_to_audio(self._decoded_features(latent))
 
     def frame_power(self, latent: Tensor) -> Tensor:
         """Normalised latent (B, C, frames) -> mean square of the decoded audio around each STFT frame
