@@ -11,6 +11,7 @@ import aiohttp
 from miniopy_async.api import Minio
 from miniopy_async.error import InvalidResponseError, S3Error, ServerError
 
+from cadenza_runtime import minio_client
 from cadenza_runtime.config import MinioConfig
 from cadenza_runtime.errors import (
     Aborted,
@@ -22,16 +23,11 @@ from cadenza_runtime.errors import (
     Unavailable,
 )
 from cadenza_runtime.metrics import store_call as timed_store_call
-from cadenza_runtime.store_tls import minio_ssl
 
 _log = logging.getLogger(__name__)
 
 # Enough connections for several uploads with parts in flight plus concurrent downloads.
 _CONNECTION_LIMIT = 64
-# Fail fast when MinIO is gone instead of the library's default of five minutes.
-_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=120)
-# Larger socket reads than aiohttp's 64 KiB default keep downloads from being syscall-bound.
-_READ_BUFFER = 1 << 20
 
 _NOT_FOUND_CODES = {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "ResourceNotFound"}
 _UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "XMinioServerNotInitialized", "RequestTimeout"}
@@ -39,24 +35,11 @@ _CREDENTIAL_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatc
 
 
 def open_minio(config: MinioConfig) -> Minio:
-    """A client with the configured endpoint and region (no bucket-location round trips)."""
-    session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=_CONNECTION_LIMIT, ssl=minio_ssl(config) or True),
-        timeout=_TIMEOUT,
-        read_bufsize=_READ_BUFFER,
-    )
-    return Minio(
-        config.endpoint,
-        access_key=config.access_key,
-        secret_key=config.secret_key.get_secret_value(),
-        secure=config.secure,
-        region=config.region,
-        session=session,
-    )
+    """The service's client: the suite's MinIO with connections for its concurrent transfers."""
+    return minio_client.open_minio(config, connections=_CONNECTION_LIMIT)
 
 
-async def close_minio(client: Minio) -> None:
-    await client.close_session()  # type: ignore[no-untyped-call]  # the library leaves it unannotated
+close_minio = minio_client.close_minio
 
 
 def translate(error: Exception, endpoint: str, what: str) -> CadenzaError:
