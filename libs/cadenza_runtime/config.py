@@ -450,6 +450,11 @@ class GraphConfig(BaseModel):
 
     # Worker processes computing analytics (each reads and holds its own copy of the graph).
     analytics_workers: int = Field(default=1, ge=1, le=64)
+    # Nice value the workers add to their own (0 = none): on a busy machine they take only the CPU
+    # that request handling and Neo4j leave. Where Linux groups processes by session (autogroup),
+    # each worker starts a session of its own and gives it this nice value too, else the nice value
+    # would weigh only against the service itself (see cadenza_graph.analytics.priority).
+    analytics_niceness: int = Field(default=19, ge=0, le=19)
     # Analytics waiting for a worker on top of those running; one more is RESOURCE_EXHAUSTED.
     analytics_queue_size: int = Field(default=8, ge=0, le=10_000)
     # Results kept in memory (least recently used go first), keyed by graph version and parameters.

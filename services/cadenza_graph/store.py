@@ -266,15 +266,13 @@ class GraphStore:
         ]
 
     async def analytics_version(self, users: tuple[str, ...] | None) -> tuple[int, ...]:
-        """The version of the graph of these users' tracks (None: of the whole graph)."""
-
-        async def work(tx: AsyncManagedTransaction) -> tuple[int, ...]:
-            if users is None:
-                return (int((await _single(tx, queries.GLOBAL_VERSION))["version"]),)
-            row = await _single(tx, queries.USER_VERSIONS, users=list(users))
-            return tuple(int(value) for value in row["versions"])
-
-        return await self._read(work)
+        """The version of the graph of these users' tracks (None: of the whole graph). Asked before
+        every analytic, cached or not: one auto-commit round trip, like the other one-row reads."""
+        if users is None:
+            row = await self._read_row(queries.GLOBAL_VERSION)
+            return (int(row["version"]) if row is not None else 0,)
+        row = await self._read_row(queries.USER_VERSIONS, users=list(users))
+        return tuple(int(value) for value in row["versions"]) if row is not None else (0,) * len(users)
 
     # --- plumbing -------------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ class Analytics:
             cache_entries=settings.analytics_cache_entries,
             initializer=worker.init,
             initargs=(
+                settings.analytics_niceness,
                 neo4j.uri,
                 neo4j.user,
                 neo4j.password.get_secret_value(),

@@ -7,6 +7,7 @@ version read it once.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -19,7 +20,7 @@ from neo4j import Driver, GraphDatabase, unit_of_work
 from neo4j.exceptions import DriverError, Neo4jError
 
 from cadenza_graph import queries
-from cadenza_graph.analytics import algorithms
+from cadenza_graph.analytics import algorithms, priority
 from cadenza_graph.analytics.snapshot import Snapshot
 from cadenza_runtime.config import Neo4jConfig
 from cadenza_runtime.store_tls import neo4j_tls_kwargs
@@ -27,7 +28,6 @@ from cadenza_runtime.store_tls import neo4j_tls_kwargs
 # Reading 100k tracks takes a few seconds on a busy machine; a larger graph gets longer still.
 SNAPSHOT_TIMEOUT_SECONDS = 120.0
 KEPT_SNAPSHOTS = 2
-WORKER_NICENESS = 19
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,25 @@ _snapshots: OrderedDict[tuple[tuple[str, ...] | None, tuple[int, ...]], Snapshot
 
 
 def init(
-    uri: str, user: str, password: str, database: str, encrypted: bool = False, ca_file: str | None = None
+    niceness: int,
+    uri: str,
+    user: str,
+    password: str,
+    database: str,
+    encrypted: bool = False,
+    ca_file: str | None = None,
 ) -> None:
-    """Process initializer: the worker's own connection, at a lower CPU priority."""
+    """Process initializer: the worker's own connection, at a lower CPU priority (graph.analytics_niceness)."""
     # Analytics are background work: where cores are scarce, the service's request handling and
-    # Neo4j go first (at 10, p99 of ordinary calls still doubled now and then on 2 busy cores).
-    os.nice(WORKER_NICENESS)
+    # Neo4j go first.
+    priority.lower(niceness)
     _exit_with_parent()
     connect(uri, user, password, database, encrypted, ca_file)
+    # The imported modules (igraph, numpy, the driver) stay for the process's life: out of the
+    # collector's reach, full collections between analytics scan only what those made (each took
+    # ~40 ms, several times a second while analytics ran back to back).
+    gc.collect()
+    gc.freeze()
 
 
 def _exit_with_parent(interval_seconds: float = 1.0) -> None:
