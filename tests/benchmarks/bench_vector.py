@@ -20,7 +20,8 @@ drifts). A third sequential path is the floor of any service here: a reference s
 with --serve-reference, a plain grpc.aio server with the service's options) answers the same
 SearchEmbeddings request with ten matches at once, so its latency is one Python gRPC hop with no
 work, and pymilvus / (pymilvus + that hop) is the best ratio a service in front of pymilvus reaches
-on this machine. Recall@10 compares both against exact cosine top-10 by numpy brute force over the same
+on this machine. A fourth is the transport alone: a bare grpc.aio server (bare_unary.py: no
+interceptors, no request parsing) answering the same reply bytes. Recall@10 compares both against exact cosine top-10 by numpy brute force over the same
 vectors, unfiltered and with a user filter (about 1% of the rows), then pymilvus alone at larger
 ef. The collections are dropped at the end unless --keep is given (a kept collection of the same
 size is reused).
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import statistics
@@ -57,6 +59,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script: only tests/benchmarks is on the path
     sys.path.insert(0, str(REPO))
 
+from tests.benchmarks import bare_unary  # noqa: E402
 from tests.benchmarks.reference import serve_canned  # noqa: E402
 from tests.benchmarks.table import Row  # noqa: E402
 
@@ -222,7 +225,15 @@ async def run(args: argparse.Namespace) -> list[Row]:
     reference_port = _free_port()
     reference = subprocess.Popen([sys.executable, __file__, "--serve-reference", str(reference_port)])  # noqa: ASYNC220
     reference_channel = create_channel(f"127.0.0.1:{reference_port}", config)
+    bare_port = _free_port()
+    # The transport's ceiling: a bare grpc.aio server answering the same reply bytes (bare_unary.py).
+    processes = contextlib.ExitStack()
+    bare_channel: Any = None
     try:
+        processes.enter_context(bare_unary.serve(bare_port, _reference_reply().SerializeToString()))
+        bare_channel, bare_call = await bare_unary.connect(
+            bare_port, vector_pb2.SearchEmbeddingsResponse.FromString, wait_seconds=180
+        )
         await asyncio.wait_for(reference_channel.channel_ready(), timeout=180)
         reference_stub = vector_pb2_grpc.VectorServiceStub(reference_channel)
         await _wait_serving(channel, time.monotonic() + 180)
@@ -289,6 +300,15 @@ async def run(args: argparse.Namespace) -> list[Row]:
             reply = await reference_stub.SearchEmbeddings(request)
             return [m.track for m in reply.matches]
 
+        async def via_bare(i: int) -> list[str]:
+            request = vector_pb2.SearchEmbeddingsRequest(
+                kind=types_pb2.EMBEDDING_KIND_LATENT,
+                vector=vector_pb2.QueryVector(values=query_lists[i]),
+                top_k=TOP_K,
+            )
+            reply = await bare_call(request)
+            return [m.track for m in reply.matches]
+
         async def via_pymilvus(i: int, user_filter: bool = False) -> list[str]:
             hits = await direct.search(
                 latent,
@@ -307,15 +327,18 @@ async def run(args: argparse.Namespace) -> list[Row]:
             await via_service(i)
             await via_pymilvus(i)
             await via_reference(i)
+            await via_bare(i)
 
         service_lat: list[float] = []
         direct_lat: list[float] = []
         hop_lat: list[float] = []
+        bare_lat: list[float] = []
         for i in range(args.queries):
             for call, sink in (
                 (via_service, service_lat),
                 (via_pymilvus, direct_lat),
                 (via_reference, hop_lat),
+                (via_bare, bare_lat),
             ):
                 start = time.perf_counter()
                 await call(i)
@@ -326,6 +349,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
         print(_summary("service", service_lat))
         print(_summary("pymilvus", direct_lat))
         print(_summary("gRPC hop", hop_lat) + "   (reference server: the hop alone, no work)")
+        print(_summary("bare", bare_lat) + "   (bare grpc.aio unary, same reply: the transport alone)")
         p50_ratio = statistics.median(direct_lat) / statistics.median(service_lat)
         floor = statistics.median(direct_lat) + statistics.median(hop_lat)
         print(
@@ -413,11 +437,22 @@ async def run(args: argparse.Namespace) -> list[Row]:
                 "ms",
                 note="the ceiling of the sequential ratio: the hop alone, no work",
             ),
+            Row.latency(
+                f"vector: bare grpc.aio unary, same reply p50 ({args.backend})",
+                "vector",
+                statistics.median(bare_lat) * 1e3,
+                statistics.median(direct_lat) * 1e3,
+                "ms",
+                note="the transport's ceiling: no interceptors, no parsing, no store; direct: pymilvus",
+            ),
         ]
     finally:
         await direct.close()
         await channel.close(None)
         await reference_channel.close(None)
+        if bare_channel is not None:
+            await bare_channel.close(None)
+        processes.close()
         reference.kill()
         reference.wait(timeout=30)
         service.terminate()
