@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import asyncpg
+
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
 from cadenza_metadata import cache, convert, job_rows, validation
@@ -12,7 +14,7 @@ from cadenza_metadata.convert import JOB_COLUMNS
 from cadenza_metadata.db import Connection
 from cadenza_metadata.deps import JOB_TTL_MS, Deps
 from cadenza_metadata.keyset import Pager, Where
-from cadenza_runtime.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from cadenza_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, ResourceExhausted
 from cadenza_runtime.rules import generation, names
 
 MAX_ANNOTATIONS_BYTES = 64 * 1024
@@ -77,8 +79,12 @@ SELECT * FROM upd
 """
 
 
-def _validated_create(job: types_pb2.Job) -> tuple[str, str, dict[str, Any], dict[str, Any] | None, str, Any]:
+def _validated_create(
+    job: types_pb2.Job,
+) -> tuple[str, str, uuid.UUID, dict[str, Any], dict[str, Any] | None, str, Any]:
     user_id = names.parse_user(job.user, "job.user")
+    # A caller that names the new job can subscribe to its events before it exists.
+    job_id = names.parse_job(job.name, "job.name") if job.name else uuid.uuid4()
     request_id = generation.check_request_id(job.request_id, "job.request_id")
     if not job.HasField("params"):
         raise InvalidArgument("job.params is required", reason="MISSING_FIELD")
@@ -93,13 +99,13 @@ def _validated_create(job: types_pb2.Job) -> tuple[str, str, dict[str, Any], dic
     elif job.params.model_version:
         model_version = names.parse_model_version(job.params.model_version, "job.params.model_version")
     seed = convert.seed_value(job.params.seed) if job.params.HasField("seed") else None
-    return user_id, request_id, convert.to_json(job.params), derivation, model_version, seed
+    return user_id, request_id, job_id, convert.to_json(job.params), derivation, model_version, seed
 
 
 async def create_job(
     deps: Deps, request: metadata_pb2.CreateJobRequest, actor: str
 ) -> metadata_pb2.CreateJobResponse:
-    user_id, request_id, params, derivation, model_version, seed = _validated_create(request.job)
+    user_id, request_id, job_id, params, derivation, model_version, seed = _validated_create(request.job)
     limit = request.max_active_jobs
     if limit < 0:
         raise InvalidArgument("max_active_jobs must not be negative (0: no limit)")
@@ -117,19 +123,27 @@ async def create_job(
                         reason="TOO_MANY_ACTIVE_JOBS",
                     )
         row = await conn.fetchrow(
-            _CREATE, user_id, request_id, uuid.uuid4(), params, derivation, model_version, seed, actor
+            _CREATE, user_id, request_id, job_id, params, derivation, model_version, seed, actor
         )
         if row is not None:
             return metadata_pb2.CreateJobResponse(job=convert.job(row), created=True)
-        job_id = await conn.fetchval(_EXISTING, user_id, request_id)
-        found = await job_rows.find(conn, job_id) if job_id is not None else None
+        existing = await conn.fetchval(_EXISTING, user_id, request_id)
+        found = await job_rows.find(conn, existing) if existing is not None else None
         if found is None:  # the first request's transaction rolled back between the two statements
             raise FailedPrecondition(
                 "a concurrent request with this request_id failed; retry", reason="RETRY"
             )
         return metadata_pb2.CreateJobResponse(job=convert.job(found.row), created=False)
 
-    return await deps.db.write(work)
+    try:
+        return await deps.db.write(work)
+    except asyncpg.UniqueViolationError as exc:  # the proposed job.name belongs to another job
+        name = names.job_name(job_id)
+        raise AlreadyExists(
+            f"{name} already exists (another request's job); leave job.name empty or propose a new id",
+            reason="JOB_EXISTS",
+            metadata={"resource": name},
+        ) from exc
 
 
 async def get_job(deps: Deps, request: metadata_pb2.GetJobRequest) -> metadata_pb2.GetJobResponse:

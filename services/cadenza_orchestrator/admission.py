@@ -64,7 +64,9 @@ class Admission:
         request_id: str,
         params: types_pb2.GenerationParams,
         derivation: types_pb2.Derivation | None = None,
+        job_name: str = "",
     ) -> types_pb2.Job:
+        """The new job (named `job_name` when given), or the active job of a repeated request_id."""
         validate_request_id(request_id)
         pinned = await self.prepare(params, derivation)
         metadata = self._downstream.metadata
@@ -90,7 +92,7 @@ class Admission:
                 retry_after_seconds=_ACTIVE_RETRY_SECONDS,
                 reason="TOO_MANY_ACTIVE_JOBS",
             )
-        job = types_pb2.Job(user=principal.user, request_id=request_id, params=pinned)
+        job = types_pb2.Job(name=job_name, user=principal.user, request_id=request_id, params=pinned)
         if derivation is not None:
             job.derivation.CopyFrom(derivation)
         created = await call(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 import grpc
@@ -18,8 +19,8 @@ from cadenza_orchestrator.annotations import JobNotes
 from cadenza_orchestrator.auth import Principal
 from cadenza_orchestrator.clients import Downstream
 from cadenza_orchestrator.downstream_errors import call, call_or_none, not_found
-from cadenza_orchestrator.fanout import FanOut
-from cadenza_orchestrator.names import canonical_job_name, job_id_of
+from cadenza_orchestrator.fanout import FanOut, Subscription
+from cadenza_orchestrator.names import canonical_job_name, job_id_of, job_name
 from cadenza_orchestrator.saga import Saga
 from cadenza_runtime.config import OrchestratorConfig
 from cadenza_runtime.errors import FailedPrecondition
@@ -85,26 +86,31 @@ class JobsApi:
             yield event
 
     async def _follow(self, name: str) -> AsyncIterator[orchestrator_pb2.WatchJobResponse]:
-        job_id = job_id_of(name)
         # Subscribe before reading the state, so nothing between the two is missed.
-        async with self._fanout.watch(job_id) as subscription:
-            job = await self._read(name)
-            yield events.job(job)
-            if events.is_terminal(job):
-                return
-            if job.state == types_pb2.JOB_STATE_PENDING:
-                yield events.phase(orchestrator_pb2.PHASE_QUEUED, "waiting for a worker")
-            while True:
-                event = await subscription.get(RESYNC_SECONDS)
-                if event is None:
-                    job = await self._read(name)
-                    if events.is_terminal(job):
-                        yield events.job(job)
-                        return
-                    continue
+        async with self._fanout.watch(job_id_of(name)) as subscription:
+            async for event in self._stream(await self._read(name), subscription):
                 yield event
-                if event.WhichOneof("event") == "job" and events.is_terminal(event.job):
+
+    async def _stream(
+        self, job: types_pb2.Job, subscription: Subscription
+    ) -> AsyncIterator[orchestrator_pb2.WatchJobResponse]:
+        """`job` as read after `subscription` opened, then the job's events until it is final."""
+        yield events.job(job)
+        if events.is_terminal(job):
+            return
+        if job.state == types_pb2.JOB_STATE_PENDING:
+            yield events.phase(orchestrator_pb2.PHASE_QUEUED, "waiting for a worker")
+        while True:
+            event = await subscription.get(RESYNC_SECONDS)
+            if event is None:
+                job = await self._read(job.name)
+                if events.is_terminal(job):
+                    yield events.job(job)
                     return
+                continue
+            yield event
+            if event.WhichOneof("event") == "job" and events.is_terminal(event.job):
+                return
 
     async def _read(self, name: str) -> types_pb2.Job:
         response = await call(
@@ -115,7 +121,18 @@ class JobsApi:
     async def generate(
         self, principal: Principal, request: orchestrator_pb2.GenerateRequest
     ) -> AsyncIterator[orchestrator_pb2.GenerateResponse]:
-        job = await self._admission.submit(principal, request.request_id, request.params)
+        # The new job's id is chosen here and its events subscribed to before it exists: a worker
+        # may claim it the moment it is created, and the caller is owed every phase and every step.
+        job_id = str(uuid.uuid4())
+        async with self._fanout.watch(job_id) as subscription:
+            job = await self._admission.submit(
+                principal, request.request_id, request.params, job_name=job_name(job_id)
+            )
+            if job_id_of(job.name) == job_id:
+                async for event in self._stream(job, subscription):
+                    yield events.as_generate(event)
+                return
+        # A repeated request_id: its earlier job, from where it stands now.
         async for event in self._follow(job.name):
             yield events.as_generate(event)
 

@@ -12,6 +12,7 @@ from google.protobuf import struct_pb2
 
 from cadenza.common.v1 import types_pb2
 from cadenza.metadata.v1 import metadata_pb2
+from cadenza_runtime.errors import error_info_from_rpc_error
 from tests.helpers.errors import expect_error
 from tests.metadata.support import (
     ACTOR,
@@ -59,6 +60,38 @@ async def test_same_user_and_request_id_returns_the_same_job(stub: MetadataServi
     assert again.job == first.job
     other_user = await stub.CreateJob(create_request(new_user(), "dup"))
     assert other_user.created and other_user.job.name != first.job.name
+
+
+async def test_a_proposed_job_name_becomes_the_id_and_cannot_be_taken_twice(
+    stub: MetadataServiceAsyncStub, pg: asyncpg.Pool
+) -> None:
+    # The orchestrator names a Generate's job up front, so that it listens before any worker can claim it.
+    user, proposed = new_user(), f"jobs/{uuid.uuid4()}"
+    request = create_request(user, "named")
+    request.job.name = proposed.upper().replace("JOBS/", "jobs/")  # stored in canonical lower case
+    created = await stub.CreateJob(request)
+    assert created.created and created.job.name == proposed
+    assert (await stub.GetJob(metadata_pb2.GetJobRequest(name=proposed))).job == created.job
+    # A repeated request_id returns the earlier job under its own name, whatever name it proposes.
+    again = create_request(user, "named")
+    again.job.name = f"jobs/{uuid.uuid4()}"
+    repeated = await stub.CreateJob(again)
+    assert not repeated.created and repeated.job == created.job
+    # Another request cannot take a name that is in use, and nothing of it is written.
+    taken = create_request(user, "named-again")
+    taken.job.name = proposed
+    error = await expect_error(
+        stub.CreateJob(taken), grpc.StatusCode.ALREADY_EXISTS, proposed, "already exists", reason="JOB_EXISTS"
+    )
+    info = error_info_from_rpc_error(error)
+    assert info is not None and info.metadata["resource"] == proposed
+    user_id = user.removeprefix("users/")
+    assert await pg.fetchval("SELECT count(*) FROM job_requests WHERE user_id = $1", user_id) == 1
+    malformed = create_request(user, "malformed")
+    malformed.job.name = "jobs/not-a-uuid"
+    error = await expect_error(stub.CreateJob(malformed), grpc.StatusCode.INVALID_ARGUMENT, "job.name")
+    info = error_info_from_rpc_error(error)
+    assert info is not None and info.metadata["field"] == "job.name"
 
 
 async def test_concurrent_duplicates_create_exactly_one_job(

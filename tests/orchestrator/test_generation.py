@@ -95,7 +95,7 @@ async def test_a_generation_becomes_a_track_in_every_store(
         120,
     )
     first, final = watched.jobs[0], watched.final
-    assert first.state in (types_pb2.JOB_STATE_PENDING, types_pb2.JOB_STATE_RUNNING)
+    assert first.state == types_pb2.JOB_STATE_PENDING
     assert final.state == types_pb2.JOB_STATE_SUCCEEDED, final.failure_message
     assert final.track == f"tracks/{job_id_of(final.name)}"
     assert watched.steps == list(range(1, steps + 1)), "every denoising step reaches the watcher, in order"
@@ -131,6 +131,33 @@ async def test_a_generation_becomes_a_track_in_every_store(
         await bob.stub.GetTrack(orchestrator_pb2.GetTrackRequest(name=final.track), metadata=bob.md)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     await direct.check_invariant([final.name])
+
+
+async def test_generate_streams_from_the_queue_even_when_a_worker_claims_the_job_at_once(
+    alice: Caller, direct: Direct
+) -> None:
+    # Idle workers wait for a wake-up and claim a new job within milliseconds: the stream must still
+    # start at the job as created and carry every phase and step (it once subscribed after creating
+    # the job, and a fast claim lost QUEUED, and could lose DIFFUSING and the first steps).
+    steps = 3
+    finals = []
+    for attempt in range(4):
+        request_id = uuid.uuid4().hex
+        watched = await asyncio.wait_for(
+            _generate(alice, request_id, params(prompt=f"claimed at once {attempt}", steps=steps)), 120
+        )
+        assert watched.jobs[0].state == types_pb2.JOB_STATE_PENDING, watched.events
+        assert watched.phases[:2] == [PHASE.PHASE_QUEUED, PHASE.PHASE_DIFFUSING], watched.phases
+        assert _in_order(watched.phases, [PHASE.PHASE_QUEUED, *SAGA_PHASES]), watched.phases
+        assert watched.steps == list(range(1, steps + 1))
+        assert watched.final.state == types_pb2.JOB_STATE_SUCCEEDED, watched.final.failure_message
+        finals.append(watched.final)
+    # The same request again: no new job, just the earlier one as it stands (finished).
+    again = await asyncio.wait_for(
+        _generate(alice, request_id, params(prompt=f"claimed at once {attempt}", steps=steps)), 60
+    )
+    assert [job.name for job in again.jobs] == [finals[-1].name] and not again.steps
+    await direct.check_invariant([job.name for job in finals])
 
 
 async def test_variations_link_to_their_parent_and_delete_removes_a_track_everywhere(

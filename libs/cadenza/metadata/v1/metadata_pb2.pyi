@@ -354,7 +354,11 @@ class CreateJobRequest(_message.Message):
     """
     @_builtins.property
     def job(self) -> _types_pb2.Job:
-        """user, request_id, params and derivation are read; everything else is set by the store."""
+        """user, request_id, params and derivation are read; everything else is set by the store, except
+        name: when set ("jobs/{uuid}") it is the new job's id, so that the caller can subscribe to the
+        job's events before it exists (ALREADY_EXISTS if another job has it). A repeated request_id
+        returns the earlier job under its own name.
+        """
 
     def __init__(
         self,
