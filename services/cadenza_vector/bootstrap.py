@@ -9,11 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from cadenza_runtime.config import MilvusConfig
-from cadenza_runtime.store_tls import milvus_tls_kwargs
+from cadenza_runtime.milvus_client import open_milvus
 from cadenza_vector.schema import (
     VECTOR,
     CollectionSpec,
@@ -34,25 +33,9 @@ class MilvusUnreachable(RuntimeError):
     """Milvus did not answer at start-up."""
 
 
-# pymilvus answers a gRPC UNAVAILABLE by opening a new channel; from gRPC's global subchannel pool
-# that channel would inherit the old one's reconnect backoff and keep failing for seconds after a
-# restarted Milvus is back. Own subchannels per client, and a 1 s backoff cap, end that at once.
-GRPC_OPTIONS: dict[str, int] = {"grpc.use_local_subchannel_pool": 1, "grpc.max_reconnect_backoff_ms": 1000}
-
-
-def connect_kwargs(config: MilvusConfig) -> dict[str, Any]:
-    return {
-        "uri": config.uri,
-        "token": config.token.get_secret_value() if config.token else "",
-        "db_name": config.db_name,
-        "grpc_options": dict(GRPC_OPTIONS),
-        **milvus_tls_kwargs(config),
-    }
-
-
 def _connect(config: MilvusConfig, timeout: float) -> Any:
     try:
-        return MilvusClient(timeout=timeout, **connect_kwargs(config))
+        return open_milvus(config, timeout)
     except MilvusException as exc:
         raise MilvusUnreachable(
             f"cannot reach Milvus at {config.uri} ({exc.message}); start it with "

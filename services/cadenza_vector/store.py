@@ -13,7 +13,6 @@ from functools import partial
 from typing import Any, TypeAlias
 
 import grpc
-from pymilvus import AsyncMilvusClient
 from pymilvus.client.types import Status
 from pymilvus.exceptions import (
     ConnectError,
@@ -27,8 +26,8 @@ from cadenza.common.v1 import types_pb2
 from cadenza_runtime.config import MilvusConfig
 from cadenza_runtime.errors import CadenzaError, FailedPrecondition, Internal, ResourceExhausted, Unavailable
 from cadenza_runtime.metrics import store_call
+from cadenza_runtime.milvus_client import open_async_milvus
 from cadenza_vector.batching import Batcher
-from cadenza_vector.bootstrap import connect_kwargs
 from cadenza_vector.filters import string_list
 from cadenza_vector.recovery import RETRY_AFTER_SECONDS, CollectionRecovery, is_not_loaded
 from cadenza_vector.schema import (
@@ -109,8 +108,7 @@ class EmbeddingStore:
     async def connect(
         cls, config: MilvusConfig, specs: Mapping[Kind, CollectionSpec], server_version: str
     ) -> EmbeddingStore:
-        # dedicated: pymilvus otherwise shares one channel between every client of the same URI.
-        client = AsyncMilvusClient(dedicated=True, **connect_kwargs(config))
+        client = open_async_milvus(config)
         async with _milvus_errors(config.uri, "connect"):
             await client.__aenter__()
         return cls(client, specs, config, server_version)

@@ -45,13 +45,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from pymilvus import AsyncMilvusClient, MilvusClient
+from pymilvus import AsyncMilvusClient
 
 from cadenza.common.v1 import types_pb2
 from cadenza.vector.v1 import vector_pb2, vector_pb2_grpc
 from cadenza_runtime.client import create_channel
 from cadenza_runtime.config import CadenzaConfig, load_config
 from cadenza_runtime.identity import OPERATOR, as_identity
+from cadenza_runtime.milvus_client import open_milvus
 from cadenza_vector.schema import OUTPUT_FIELDS
 from cadenza_vector.store import LITE_FILTERED_EF_FACTOR, LITE_FILTERED_EF_MAX
 
@@ -208,7 +209,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
     rng = np.random.default_rng(args.seed + 1)
     users = rng.integers(0, USERS, args.rows)
 
-    admin = MilvusClient(uri=config.milvus.uri, timeout=120)
+    admin = open_milvus(config.milvus, 120)
     if admin.has_collection(latent):
         count = admin.query(latent, filter="", output_fields=["count(*)"])[0]["count(*)"]
         if count != args.rows or args.fresh:

@@ -15,11 +15,11 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from miniopy_async.error import S3Error
-from pymilvus import MilvusClient
 
 from cadenza_blob.store import close_minio, ensure_buckets, open_minio
 from cadenza_metadata.migrations import migrate
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.milvus_client import open_milvus
 
 
 async def create_database(config: CadenzaConfig, prefix: str) -> CadenzaConfig:
@@ -124,7 +124,7 @@ def with_private_collections(config: CadenzaConfig, prefix: str) -> CadenzaConfi
 
 def drop_collections(config: CadenzaConfig, *names: str) -> None:
     """Drops the named Milvus collections (a missing one is fine)."""
-    client = MilvusClient(uri=config.milvus.uri, timeout=60)
+    client = open_milvus(config.milvus, 60)
     try:
         for name in names:
             client.drop_collection(name)

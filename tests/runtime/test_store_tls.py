@@ -25,7 +25,6 @@ import neo4j
 import pytest
 from neo4j.exceptions import ServiceUnavailable
 from pydantic import SecretStr
-from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -43,6 +42,7 @@ from cadenza_runtime.config import (
     PostgresConfig,
     RedisConfig,
 )
+from cadenza_runtime.milvus_client import connect_kwargs, open_milvus
 from cadenza_runtime.store_tls import neo4j_tls_kwargs, postgres_ssl
 from cadenza_suite.installers import ensure_milvus_server, minio_path, neo4j_dir, postgres_bindir
 from cadenza_suite.lifecycle import ensure_running, stop
@@ -50,7 +50,6 @@ from cadenza_suite.stores.milvus import Milvus
 from cadenza_suite.stores.neo4j import Neo4j
 from cadenza_suite.stores.postgres import OS_USER, Postgres
 from cadenza_vector.app import create_service as create_vector_service
-from cadenza_vector.bootstrap import connect_kwargs
 from tests.helpers.serving import serve
 from tests.orchestrator.harness import free_port
 from tests.runtime.test_tls import pki  # noqa: F401  # the module-scoped test CA
@@ -374,7 +373,7 @@ async def test_vector_service_works_over_milvus_tls(tls_milvus: CadenzaConfig) -
 def _milvus_probe(settings: MilvusConfig) -> None:
     # dedicated: pymilvus shares one connection per address and token, whatever the TLS options,
     # so a second client in this process would silently reuse the first one's verified channel.
-    client = MilvusClient(timeout=10, dedicated=True, **connect_kwargs(settings))
+    client = open_milvus(settings, 10)
     try:
         client.list_collections(timeout=10)
     finally:

@@ -11,6 +11,7 @@ import uuid
 import asyncpg
 import pytest
 
+from cadenza_runtime.milvus_client import open_milvus
 from tests.suite.harness import RunningSuite, suite_status
 
 STORES = ("postgres", "redis", "minio", "milvus", "neo4j")
@@ -102,10 +103,8 @@ async def test_minio_put_get(running_suite: RunningSuite) -> None:
 
 
 def _milvus_round_trip(suite: RunningSuite) -> None:
-    from pymilvus import MilvusClient
-
     cfg = suite.config.milvus
-    client = MilvusClient(uri=cfg.uri, token=cfg.token.get_secret_value() if cfg.token else "")
+    client = open_milvus(cfg, 60)
     name = f"suite_probe_{_token()}"
     try:
         client.create_collection(name, dimension=4, consistency_level="Strong")

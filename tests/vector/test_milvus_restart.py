@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from pymilvus import MilvusClient
 
 from cadenza.vector.v1 import vector_pb2, vector_pb2_grpc
 from cadenza_runtime.config import CadenzaConfig
 from cadenza_runtime.errors import error_info_from_rpc_error, retry_after_from_rpc_error
+from cadenza_runtime.milvus_client import open_milvus
 from cadenza_vector.app import create_service
 from tests.helpers.serving import serve
 from tests.vector.private_milvus import PrivateMilvus, free_port, private_config
@@ -55,7 +55,7 @@ async def milvus(config: CadenzaConfig, tmp_path: Path) -> AsyncIterator[Private
 
 
 def load_state(config: CadenzaConfig, collection: str) -> str:
-    client = MilvusClient(uri=config.milvus.uri, timeout=30)
+    client = open_milvus(config.milvus, 30)
     try:
         return str(client.get_load_state(collection)["state"])
     finally:
@@ -150,7 +150,7 @@ async def test_a_dropped_collection_is_created_again_without_a_service_restart(
     async with serve("vector", create_service, cfg) as (_, channel):
         stub: VectorServiceAsyncStub = vector_pb2_grpc.VectorServiceStub(channel)
         await upsert(stub, embedding(before, vectors[0]))
-        client = MilvusClient(uri=cfg.milvus.uri, timeout=30)
+        client = open_milvus(cfg.milvus, 30)
         try:
             client.drop_collection(LATENT_COLLECTION)
         finally:

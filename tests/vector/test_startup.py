@@ -12,6 +12,7 @@ from pymilvus import DataType, MilvusClient
 
 from cadenza.vector.v1 import vector_pb2, vector_pb2_grpc
 from cadenza_runtime.config import CadenzaConfig
+from cadenza_runtime.milvus_client import open_milvus
 from cadenza_vector.app import create_service
 from cadenza_vector.bootstrap import MilvusUnreachable
 from cadenza_vector.schema import SchemaMismatch
@@ -42,7 +43,7 @@ def scratch(milvus_config: CadenzaConfig) -> Iterator[str]:
 
 
 def sync_client(config: CadenzaConfig) -> MilvusClient:
-    return MilvusClient(uri=config.milvus.uri, timeout=60)
+    return open_milvus(config.milvus, 60)
 
 
 async def test_wrong_dimension_refuses_to_start(

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 from cadenza_runtime.config import CadenzaConfig
-from cadenza_runtime.store_tls import milvus_tls_kwargs
 from cadenza_suite.components import Component, NotReady
 from cadenza_suite.installers import milvus_server_installed
 from cadenza_suite.paths import child_env, venv_bin
@@ -110,18 +109,12 @@ class Milvus(Component):
         await asyncio.to_thread(self._list_collections)
 
     def _list_collections(self) -> None:
-        from pymilvus import MilvusClient
         from pymilvus.exceptions import MilvusException
 
-        cfg = self.config.milvus
+        from cadenza_runtime.milvus_client import open_milvus
+
         try:
-            client = MilvusClient(
-                uri=cfg.uri,
-                token=cfg.token.get_secret_value() if cfg.token else "",
-                db_name=cfg.db_name,
-                timeout=PROBE_TIMEOUT,
-                **milvus_tls_kwargs(cfg),
-            )
+            client = open_milvus(self.config.milvus, PROBE_TIMEOUT)
         except MilvusException as exc:
             raise NotReady(f"connect: {exc}") from None
         try:
