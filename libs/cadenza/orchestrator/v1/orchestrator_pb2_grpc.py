@@ -131,7 +131,9 @@ class OrchestratorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Generate(self, request, context):
-        """SubmitGeneration + WatchJob in one stream.
+        """SubmitGeneration + WatchJob in one stream. A new job's stream starts with the job as created
+        (PENDING) and PHASE_QUEUED and carries every phase and step, however soon a worker claims it; a
+        repeated request_id streams the earlier job from where it stands.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

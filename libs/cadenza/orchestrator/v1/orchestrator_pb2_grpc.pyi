@@ -38,7 +38,10 @@ class OrchestratorServiceStub:
     WatchJob: _grpc.UnaryStreamMultiCallable[_orchestrator_pb2.WatchJobRequest, _orchestrator_pb2.WatchJobResponse]
     """Streams a job: its current state first, then progress and phase events, ending with the final state."""
     Generate: _grpc.UnaryStreamMultiCallable[_orchestrator_pb2.GenerateRequest, _orchestrator_pb2.GenerateResponse]
-    """SubmitGeneration + WatchJob in one stream."""
+    """SubmitGeneration + WatchJob in one stream. A new job's stream starts with the job as created
+    (PENDING) and PHASE_QUEUED and carries every phase and step, however soon a worker claims it; a
+    repeated request_id streams the earlier job from where it stands.
+    """
     CancelJob: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.CancelJobRequest, _orchestrator_pb2.CancelJobResponse]
     GetJob: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.GetJobRequest, _orchestrator_pb2.GetJobResponse]
     ListJobs: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.ListJobsRequest, _orchestrator_pb2.ListJobsResponse]
@@ -71,7 +74,10 @@ class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
     WatchJob: _aio.UnaryStreamMultiCallable[_orchestrator_pb2.WatchJobRequest, _orchestrator_pb2.WatchJobResponse]  # type: ignore[assignment]
     """Streams a job: its current state first, then progress and phase events, ending with the final state."""
     Generate: _aio.UnaryStreamMultiCallable[_orchestrator_pb2.GenerateRequest, _orchestrator_pb2.GenerateResponse]  # type: ignore[assignment]
-    """SubmitGeneration + WatchJob in one stream."""
+    """SubmitGeneration + WatchJob in one stream. A new job's stream starts with the job as created
+    (PENDING) and PHASE_QUEUED and carries every phase and step, however soon a worker claims it; a
+    repeated request_id streams the earlier job from where it stands.
+    """
     CancelJob: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.CancelJobRequest, _orchestrator_pb2.CancelJobResponse]  # type: ignore[assignment]
     GetJob: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.GetJobRequest, _orchestrator_pb2.GetJobResponse]  # type: ignore[assignment]
     ListJobs: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.ListJobsRequest, _orchestrator_pb2.ListJobsResponse]  # type: ignore[assignment]
@@ -119,7 +125,10 @@ class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _orchestrator_pb2.GenerateRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_orchestrator_pb2.GenerateResponse], _abc.AsyncIterator[_orchestrator_pb2.GenerateResponse]]:
-        """SubmitGeneration + WatchJob in one stream."""
+        """SubmitGeneration + WatchJob in one stream. A new job's stream starts with the job as created
+        (PENDING) and PHASE_QUEUED and carries every phase and step, however soon a worker claims it; a
+        repeated request_id streams the earlier job from where it stands.
+        """
 
     @_abc_1.abstractmethod
     def CancelJob(

@@ -46,7 +46,9 @@ type OrchestratorServiceClient interface {
 	SubmitGeneration(ctx context.Context, in *SubmitGenerationRequest, opts ...grpc.CallOption) (*SubmitGenerationResponse, error)
 	// Streams a job: its current state first, then progress and phase events, ending with the final state.
 	WatchJob(ctx context.Context, in *WatchJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchJobResponse], error)
-	// SubmitGeneration + WatchJob in one stream.
+	// SubmitGeneration + WatchJob in one stream. A new job's stream starts with the job as created
+	// (PENDING) and PHASE_QUEUED and carries every phase and step, however soon a worker claims it; a
+	// repeated request_id streams the earlier job from where it stands.
 	Generate(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GenerateResponse], error)
 	CancelJob(ctx context.Context, in *CancelJobRequest, opts ...grpc.CallOption) (*CancelJobResponse, error)
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
@@ -256,7 +258,9 @@ type OrchestratorServiceServer interface {
 	SubmitGeneration(context.Context, *SubmitGenerationRequest) (*SubmitGenerationResponse, error)
 	// Streams a job: its current state first, then progress and phase events, ending with the final state.
 	WatchJob(*WatchJobRequest, grpc.ServerStreamingServer[WatchJobResponse]) error
-	// SubmitGeneration + WatchJob in one stream.
+	// SubmitGeneration + WatchJob in one stream. A new job's stream starts with the job as created
+	// (PENDING) and PHASE_QUEUED and carries every phase and step, however soon a worker claims it; a
+	// repeated request_id streams the earlier job from where it stands.
 	Generate(*GenerateRequest, grpc.ServerStreamingServer[GenerateResponse]) error
 	CancelJob(context.Context, *CancelJobRequest) (*CancelJobResponse, error)
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)

@@ -1527,7 +1527,9 @@ export const OrchestratorService: GenService<{
     output: typeof WatchJobResponseSchema;
   },
   /**
-   * SubmitGeneration + WatchJob in one stream.
+   * SubmitGeneration + WatchJob in one stream. A new job's stream starts with the job as created
+   * (PENDING) and PHASE_QUEUED and carries every phase and step, however soon a worker claims it; a
+   * repeated request_id streams the earlier job from where it stands.
    *
    * @generated from rpc cadenza.orchestrator.v1.OrchestratorService.Generate
    */

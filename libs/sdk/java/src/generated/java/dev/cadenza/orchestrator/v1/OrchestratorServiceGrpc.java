@@ -582,7 +582,9 @@ public final class OrchestratorServiceGrpc {
 
     /**
      * <pre>
-     * SubmitGeneration + WatchJob in one stream.
+     * SubmitGeneration + WatchJob in one stream. A new job's stream starts with the job as created
+     * (PENDING) and PHASE_QUEUED and carries every phase and step, however soon a worker claims it; a
+     * repeated request_id streams the earlier job from where it stands.
      * </pre>
      */
     default void generate(dev.cadenza.orchestrator.v1.GenerateRequest request,
@@ -752,7 +754,9 @@ public final class OrchestratorServiceGrpc {
 
     /**
      * <pre>
-     * SubmitGeneration + WatchJob in one stream.
+     * SubmitGeneration + WatchJob in one stream. A new job's stream starts with the job as created
+     * (PENDING) and PHASE_QUEUED and carries every phase and step, however soon a worker claims it; a
+     * repeated request_id streams the earlier job from where it stands.
      * </pre>
      */
     public void generate(dev.cadenza.orchestrator.v1.GenerateRequest request,
@@ -921,7 +925,9 @@ public final class OrchestratorServiceGrpc {
 
     /**
      * <pre>
-     * SubmitGeneration + WatchJob in one stream.
+     * SubmitGeneration + WatchJob in one stream. A new job's stream starts with the job as created
+     * (PENDING) and PHASE_QUEUED and carries every phase and step, however soon a worker claims it; a
+     * repeated request_id streams the earlier job from where it stands.
      * </pre>
      */
     @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
@@ -1078,7 +1084,9 @@ public final class OrchestratorServiceGrpc {
 
     /**
      * <pre>
-     * SubmitGeneration + WatchJob in one stream.
+     * SubmitGeneration + WatchJob in one stream. A new job's stream starts with the job as created
+     * (PENDING) and PHASE_QUEUED and carries every phase and step, however soon a worker claims it; a
+     * repeated request_id streams the earlier job from where it stands.
      * </pre>
      */
     public java.util.Iterator<dev.cadenza.orchestrator.v1.GenerateResponse> generate(
