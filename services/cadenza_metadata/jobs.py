@@ -137,7 +137,9 @@ async def create_job(
 
     try:
         return await deps.db.write(work)
-    except asyncpg.UniqueViolationError as exc:  # the proposed job.name belongs to another job
+    except asyncpg.UniqueViolationError as exc:
+        if not request.job.name:  # only a proposed id can collide; anything else is not the caller's
+            raise
         name = names.job_name(job_id)
         raise AlreadyExists(
             f"{name} already exists (another request's job); leave job.name empty or propose a new id",
