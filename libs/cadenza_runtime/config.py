@@ -410,6 +410,9 @@ class InferenceConfig(BaseModel):
     max_batch_size: int = 8
     # How long the batcher waits for compatible requests before starting a batch.
     batch_window_ms: int = 20
+    # Finished rows of a batch decoded at once, each alone (so its bytes never depend on how many):
+    # one CPU decode leaves cores idle, two keep a 2-core machine busy.
+    render_workers: int = Field(default=2, ge=1)
 
     @field_validator("checkpoint_path", "checkpoint_sha256", mode="before")
     @classmethod

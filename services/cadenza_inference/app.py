@@ -78,6 +78,7 @@ async def create_service(config: CadenzaConfig) -> ServiceBundle:
         max_batch_size=settings.max_batch_size,
         window_seconds=settings.batch_window_ms / 1000.0,
         max_batch_frames=CPU_MAX_BATCH_FRAMES if compute.device.type == "cpu" else None,
+        render_workers=settings.render_workers,
     )
     batcher.start()
     # Read at scrape time, from the scrape thread: two len() calls, no lock needed.

@@ -12,6 +12,8 @@ Policy
   schedule, so an arrival, compatible or not, waits for the next batch.
 - Execution: one dedicated thread runs every model call of the denoising loop, so there is one step
   at a time per device and the event loop only forwards events (torch releases the GIL in kernels).
+  The finished rows are then decoded side by side on `render_workers` threads, each row alone
+  (side_by_side.py), and each caller gets its result as soon as its own row is done.
 - Cancellation: a caller that goes away (cancel, deadline, disconnect) is flagged; the thread removes
   its row before the next step (its tensors are freed with it) and the other rows continue unchanged.
   A waiting request is simply taken out of the queue.
@@ -27,9 +29,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from cadenza_inference.artifacts import render
+from cadenza_inference.artifacts import Rendered, render
 from cadenza_inference.events import Accepted, Event, Failed, Finished, Progress, Timings
 from cadenza_inference.metrics import BATCH_SIZE, REQUEST_STEPS, REQUESTS, STEP_SECONDS, STEPS
+from cadenza_inference.side_by_side import side_by_side
 from cadenza_inference.validation import GenerationPlan
 from cadenza_runtime.errors import CadenzaError, Internal, ResourceExhausted, Unavailable
 
@@ -96,9 +99,12 @@ class Batcher:
         max_batch_size: int,
         window_seconds: float,
         max_batch_frames: int | None = None,
+        render_workers: int = 2,
     ) -> None:
-        if capacity < 1 or max_batch_size < 1 or window_seconds < 0:
-            raise ValueError("capacity and max_batch_size must be >= 1 and the batch window >= 0")
+        if capacity < 1 or max_batch_size < 1 or window_seconds < 0 or render_workers < 1:
+            raise ValueError(
+                "capacity, max_batch_size and render_workers must be >= 1 and the batch window >= 0"
+            )
         self.max_batch_frames = max_batch_frames
         self.capacity = capacity
         self.max_batch_size = max_batch_size
@@ -108,6 +114,8 @@ class Batcher:
         self._running: set[Job] = set()
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadenza-denoise")
+        # Finished rows are decoded side by side (side_by_side.py), each alone.
+        self._renderer = ThreadPoolExecutor(max_workers=render_workers, thread_name_prefix="cadenza-render")
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False  # read by the worker thread between steps
@@ -147,6 +155,7 @@ class Batcher:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await asyncio.to_thread(self._executor.shutdown, wait=True)
+        await asyncio.to_thread(self._renderer.shutdown, wait=True)
 
     # Requests (event loop thread).
 
@@ -340,22 +349,24 @@ class Batcher:
                         )
                     )
             denoised = time.monotonic()
-            for job in list(rows.values()):
-                if job.cancelled or self._closing:
-                    del rows[job.row_id]
-                    self._drop(job)
-                    continue
-                begin = time.monotonic()
-                rendered = render(pipeline, state, job.row_id, job.plan.audio_encoding)
+            for job in [j for j in rows.values() if j.cancelled or self._closing]:
+                del rows[job.row_id]
+                self._drop(job)
+            finishing = list(rows.values())
+
+            def finish(job: Job) -> Rendered:
+                return render(pipeline, state, job.row_id, job.plan.audio_encoding)
+
+            for job, rendered, seconds in side_by_side(self._renderer, finish, finishing):
+                del rows[job.row_id]
                 done = time.monotonic()
                 timings = Timings(
                     queue_seconds=started - job.enqueued_at,
                     conditioning_seconds=conditioned - started,
                     denoise_seconds=denoised - conditioned,
-                    decode_seconds=done - begin,
+                    decode_seconds=seconds,
                     total_seconds=done - job.enqueued_at,
                 )
-                del rows[job.row_id]
                 self._release(job, "succeeded", Finished(rendered, timings))
         except Exception as exc:
             _log.exception("model error in a batch of %d", len(rows))

@@ -14,13 +14,14 @@ a minute on two idle CPU cores, a few under load):
 2. scaling: denoiser cost against sequence length (1x, 2x, 4x, 8x frames), one guided step; linear
    attention should make it grow about linearly.
 3. batching: 4 concurrent requests in this process, for 2 s and 10 s clips: one batch of 4 (conditioning,
-   steps, then each row decoded and encoded alone, as the service's batcher does) vs the same 4 run one
+   steps, then each row decoded and encoded alone, the service's render_workers of them side by side,
+   as the service's batcher does) vs the same 4 run one
    at a time, alternating. Also prints how far a batched row is from its solo run (0 on CPU).
 4. throughput: the same through the service (`python -m cadenza_inference` as its own process, over
    gRPC): max_batch_size 8 vs 1, for 4 and 8 concurrent Generate calls.
 5. streaming: time per step seen by a gRPC client vs the bare model loop, same request, alternating.
 
-Sections 1-3 need only torch, numpy and this repository's code; 4 and 5 need the whole service stack
+Sections 1-3 need only torch, numpy, pydantic and this repository's code; 4 and 5 need the whole service stack
 and are skipped, with the reason printed, where it is not installed. With --device cuda every
 section runs on the first GPU (the services too) and the peak GPU memory is printed.
 
@@ -54,6 +55,7 @@ import os  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from types import ModuleType  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
@@ -69,6 +71,8 @@ from cadenza_inference.model import (  # noqa: E402
     random_pipeline,
     to_pcm16_wav,
 )
+from cadenza_inference.side_by_side import side_by_side  # noqa: E402
+from cadenza_runtime.config import InferenceConfig  # noqa: E402
 from tests.benchmarks.table import Row  # noqa: E402
 
 if TYPE_CHECKING:
@@ -81,6 +85,7 @@ RTF_CLIPS = (10.0, 30.0, 120.0)
 BATCH_CASES = ((2.0, 30), (10.0, 30))
 CONCURRENT = 4
 BATCHING_GOAL = 1.5
+RENDER_WORKERS = InferenceConfig.model_fields["render_workers"].default  # the service's default
 BUNDLED = REPO / "deploy" / "models" / "cadenza-tiny-1.ckpt"
 
 
@@ -288,13 +293,20 @@ class Batching:
 
 
 def run_batch(pipeline: DiffusionPipeline, requests: Sequence[GenerationRequest]) -> list[bytes]:
-    """Conditioning, every step, then each row finished alone: the batcher's work for one batch."""
+    """Conditioning, every step, then each row finished alone, RENDER_WORKERS side by side: the
+    batcher's work for one batch."""
     state = pipeline.prepare(requests)
     while not state.done:
         pipeline.step(state)
-    latents = [finish_row(pipeline, state, r.request_id) for r in requests]
+    with ThreadPoolExecutor(RENDER_WORKERS) as renderer:
+        done = {
+            request.request_id: latent
+            for request, latent, _ in side_by_side(
+                renderer, lambda request: finish_row(pipeline, state, request.request_id), requests
+            )
+        }
     sync(pipeline.device)
-    return latents
+    return [done[request.request_id] for request in requests]
 
 
 def largest_difference(solo: list[bytes], batched: list[bytes]) -> float:
