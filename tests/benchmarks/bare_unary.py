@@ -4,14 +4,18 @@ It answers every call with the same bytes (a real serialized reply of the servic
 no interceptors, no identity, no store and no request parsing, so a benchmark can put "what one
 Python gRPC hop costs on this machine" beside the service in the same run. The client parses the
 reply with the same message class as the service's stub, so both sides pay the same client cost.
+Given a Redis key, it also reads that key with redis-py (hiredis) before each answer: the ceiling
+of a hop whose work is one cache read, such as a cache hit.
 
-    python tests/benchmarks/bare_unary.py PORT REPLY_HEX     # the server (started by serve())
+    python tests/benchmarks/bare_unary.py PORT REPLY_HEX [REDIS_KEY]   # the server (started by
+    serve(); the Redis URL, password included, comes in $BARE_REDIS_URL, not on the command line)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -20,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
+import redis.asyncio as redis
 from grpc import aio
 
 METHOD = "/cadenza.bench.v1.Bare/Call"
@@ -32,8 +37,12 @@ class _Empty:
         return b""
 
 
-async def _serve(port: int, reply: bytes) -> None:
+async def _serve(port: int, reply: bytes, redis_key: str | None) -> None:
+    store = redis.Redis.from_url(os.environ["BARE_REDIS_URL"]) if redis_key is not None else None
+
     async def call(request: bytes, context: aio.ServicerContext[bytes, bytes]) -> bytes:
+        if store is not None and redis_key is not None:
+            await store.get(redis_key)
         return reply
 
     handler = grpc.method_handlers_generic_handler(
@@ -51,9 +60,17 @@ async def _serve(port: int, reply: bytes) -> None:
 
 
 @contextlib.contextmanager
-def serve(port: int, reply: bytes) -> Iterator[subprocess.Popen[bytes]]:
-    """The bare server on `port`, answering `reply` to every call, for the `with` block."""
-    process = subprocess.Popen([sys.executable, __file__, str(port), reply.hex()])
+def serve(
+    port: int, reply: bytes, redis_url: str | None = None, redis_key: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The bare server on `port`, answering `reply` to every call (after a GET of `redis_key` at
+    `redis_url` when given), for the `with` block."""
+    command = [sys.executable, __file__, str(port), reply.hex()]
+    env = dict(os.environ)
+    if redis_url is not None and redis_key is not None:
+        command.append(redis_key)
+        env["BARE_REDIS_URL"] = redis_url
+    process = subprocess.Popen(command, env=env)
     try:
         yield process
     finally:
@@ -88,4 +105,6 @@ def _serialize(message: Any) -> bytes:
 
 
 if __name__ == "__main__":
-    asyncio.run(_serve(int(sys.argv[1]), bytes.fromhex(sys.argv[2])))
+    asyncio.run(
+        _serve(int(sys.argv[1]), bytes.fromhex(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
+    )

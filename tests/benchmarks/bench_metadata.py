@@ -13,6 +13,8 @@ quiet moments), it measures for --seconds each:
   service GetJob, cache miss          gRPC -> Redis miss -> PostgreSQL -> Redis fill (--jobs calls)
   bare grpc.aio unary, same reply     the transport's ceiling: one Python gRPC hop answering the
                                       same GetJob bytes with no interceptor, identity or store
+  bare unary + redis-py GET           the ceiling of a cache hit: that hop plus one GET of a cached
+                                      job (redis-py, hiredis) before each answer
   asyncpg CreateJob (same statement)  idempotency row + job + event + outbox + audit, one statement
   service CreateJob                   gRPC -> validation -> that statement
 
@@ -65,6 +67,7 @@ USER_PREFIX = "mdtest-bench-"
 # Throughput goals relative to the direct peer (issue 15).
 GOALS = {"service GetJob, cache hit": 0.5, "service CreateJob": 0.5}
 BARE = "bare grpc.aio unary, same reply"
+BARE_CACHED = "bare unary + redis-py GET"
 
 
 def _launcher_up() -> None:
@@ -255,9 +258,17 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
         reply = (await stub.GetJob(metadata_pb2.GetJobRequest(name=names[0]))).SerializeToString()
         bare_server = stack.enter_context(bare_unary.serve(bare_port, reply))
         bare_channel, bare_call = await bare_unary.connect(bare_port, metadata_pb2.GetJobResponse.FromString)
+        cached_port = _free_port()
+        cached_server = stack.enter_context(bare_unary.serve(cached_port, reply, config.redis.url, keys[0]))
+        cached_channel, cached_call = await bare_unary.connect(
+            cached_port, metadata_pb2.GetJobResponse.FromString
+        )
 
         def bare_get(i: int) -> Any:
             return bare_call(metadata_pb2.GetJobRequest(name=names[i % len(names)]))
+
+        def bare_cached_get(i: int) -> Any:
+            return cached_call(metadata_pb2.GetJobRequest(name=names[i % len(names)]))
 
         for concurrency in (1, 32):
             direct_get = Series("asyncpg GetJob (same SELECT)", concurrency)
@@ -265,9 +276,10 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
             hit = Series("service GetJob, cache hit", concurrency, direct_get.label)
             miss = Series("service GetJob, cache miss", concurrency, direct_get.label)
             bare = Series(BARE, concurrency, direct_get.label)
+            bare_cached = Series(BARE_CACHED, concurrency, direct_get.label)
             direct_new = Series("asyncpg CreateJob (same statement)", concurrency)
             service_new = Series("service CreateJob", concurrency, direct_new.label)
-            everything += [direct_get, redis_get, hit, bare, miss, direct_new, service_new]
+            everything += [direct_get, redis_get, hit, bare, bare_cached, miss, direct_new, service_new]
             pid = process.pid
             for round_ in range(args.rounds):
                 print(f"concurrency {concurrency}, round {round_ + 1}/{args.rounds}", flush=True)
@@ -281,6 +293,7 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
                 await _run(redis_get, lambda i: redis.get(keys[i % len(keys)]), seconds=args.seconds)
                 await _run(hit, get, seconds=args.seconds, service_pid=pid)
                 await _run(bare, bare_get, seconds=args.seconds, service_pid=bare_server.pid)
+                await _run(bare_cached, bare_cached_get, seconds=args.seconds, service_pid=cached_server.pid)
                 # Every job once with its cached copy dropped: PostgreSQL answers, Redis is filled.
                 await redis.delete(*keys)
                 await _run(miss, get, total=len(names), service_pid=pid)
@@ -293,6 +306,7 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
                 )
         await channel.close(None)
         await bare_channel.close(None)
+        await cached_channel.close(None)
     await pool.execute(
         "UPDATE jobs SET state = 'CANCELLED' WHERE user_id LIKE $1 AND state = 'PENDING'", USER_PREFIX + "%"
     )
@@ -341,7 +355,7 @@ def rows(everything: list[Series]) -> list[Row]:
             note=f"direct: {s.baseline}",
         )
         for s in everything
-        if s.baseline is not None and (s.label.startswith("service") or s.label == BARE)
+        if s.baseline is not None and (s.label.startswith("service") or s.label in (BARE, BARE_CACHED))
     ]
 
 
