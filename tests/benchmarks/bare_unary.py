@@ -4,27 +4,28 @@ It answers every call with the same bytes (a real serialized reply of the servic
 no interceptors, no identity, no store and no request parsing, so a benchmark can put "what one
 Python gRPC hop costs on this machine" beside the service in the same run. The client parses the
 reply with the same message class as the service's stub, so both sides pay the same client cost.
-Given a Redis key, it also reads that key with redis-py (hiredis) before each answer: the ceiling
-of a hop whose work is one cache read, such as a cache hit.
+Given a work factory ("module:function", an async function of one string returning the call to
+await), it also does that work before each answer: the ceiling of a hop that must do it, such as
+one cache read for a cache hit (see bench_metadata's *_work factories).
 
-    python tests/benchmarks/bare_unary.py PORT REPLY_HEX [REDIS_KEY]   # the server (started by
-    serve(); the Redis URL, password included, comes in $BARE_REDIS_URL, not on the command line)
+    python tests/benchmarks/bare_unary.py PORT REPLY_HEX [WORK]   # the server (started by serve();
+    the factory's argument, which may hold a password, comes in $BARE_WORK_ARG, not in argv)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import grpc
-import redis.asyncio as redis
 from grpc import aio
 
 METHOD = "/cadenza.bench.v1.Bare/Call"
@@ -37,12 +38,15 @@ class _Empty:
         return b""
 
 
-async def _serve(port: int, reply: bytes, redis_key: str | None) -> None:
-    store = redis.Redis.from_url(os.environ["BARE_REDIS_URL"]) if redis_key is not None else None
+async def _serve(port: int, reply: bytes, work_factory: str | None) -> None:
+    work: Callable[[], Awaitable[object]] | None = None
+    if work_factory is not None:
+        module, _, function = work_factory.partition(":")
+        work = await getattr(importlib.import_module(module), function)(os.environ["BARE_WORK_ARG"])
 
     async def call(request: bytes, context: aio.ServicerContext[bytes, bytes]) -> bytes:
-        if store is not None and redis_key is not None:
-            await store.get(redis_key)
+        if work is not None:
+            await work()
         return reply
 
     handler = grpc.method_handlers_generic_handler(
@@ -61,15 +65,12 @@ async def _serve(port: int, reply: bytes, redis_key: str | None) -> None:
 
 @contextlib.contextmanager
 def serve(
-    port: int, reply: bytes, redis_url: str | None = None, redis_key: str | None = None
+    port: int, reply: bytes, work: str | None = None, work_arg: str = ""
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """The bare server on `port`, answering `reply` to every call (after a GET of `redis_key` at
-    `redis_url` when given), for the `with` block."""
-    command = [sys.executable, __file__, str(port), reply.hex()]
-    env = dict(os.environ)
-    if redis_url is not None and redis_key is not None:
-        command.append(redis_key)
-        env["BARE_REDIS_URL"] = redis_url
+    """The bare server on `port`, answering `reply` to every call (after awaiting the call that the
+    factory `work`, "module:function", made from `work_arg`), for the `with` block."""
+    command = [sys.executable, __file__, str(port), reply.hex(), *([work] if work else [])]
+    env = dict(os.environ, BARE_WORK_ARG=work_arg, PYTHONPATH=os.pathsep.join(sys.path))
     process = subprocess.Popen(command, env=env)
     try:
         yield process

@@ -15,6 +15,8 @@ quiet moments), it measures for --seconds each:
                                       same GetJob bytes with no interceptor, identity or store
   bare unary + redis-py GET           the ceiling of a cache hit: that hop plus one GET of a cached
                                       job (redis-py, hiredis) before each answer
+  bare unary + CreateJob statement    the ceiling of CreateJob: that hop plus the direct path's
+                                      transaction (same pool settings) before each answer
   asyncpg CreateJob (same statement)  idempotency row + job + event + outbox + audit, one statement
   service CreateJob                   gRPC -> validation -> that statement
 
@@ -68,6 +70,8 @@ USER_PREFIX = "mdtest-bench-"
 GOALS = {"service GetJob, cache hit": 0.5, "service CreateJob": 0.5}
 BARE = "bare grpc.aio unary, same reply"
 BARE_CACHED = "bare unary + redis-py GET"
+BARE_CREATE = "bare unary + CreateJob statement"
+CEILINGS = (BARE, BARE_CACHED, BARE_CREATE)
 
 
 def _launcher_up() -> None:
@@ -200,17 +204,54 @@ def _create_request(user: str) -> metadata_pb2.CreateJobRequest:
     )
 
 
-async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series]:
-    port = _free_port()
-    pool = await asyncpg.create_pool(
-        config.postgres.dsn("service"),
-        min_size=config.postgres.pool_max_size,
-        max_size=config.postgres.pool_max_size,
+async def _direct_pool(dsn: str, size: int) -> asyncpg.Pool:
+    """A pool like the service's: its size, its jsonb codec and its release reset."""
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=size,
+        max_size=size,
         init=lambda conn: conn.set_type_codec(
             "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
         ),
         reset=db.keep_session,
     )
+
+
+async def _create_directly(pool: asyncpg.Pool, user: str, params: types_pb2.GenerationParams) -> None:
+    """CreateJob's statement for a new request_id, in a transaction, as the service runs it."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.fetchrow(
+            jobs._CREATE,
+            user.removeprefix("users/"),
+            uuid.uuid4().hex,
+            uuid.uuid4(),
+            convert.to_json(params),
+            None,
+            params.model_version,
+            None,
+            "services/bench",
+        )
+
+
+async def cache_read_work(arg: str) -> Callable[[], Awaitable[object]]:
+    """bare_unary work: one GET of a cached job. arg: JSON [redis URL, key]."""
+    url, key = json.loads(arg)
+    store = aioredis.Redis.from_url(url)
+    return lambda: store.get(key)
+
+
+async def create_work(arg: str) -> Callable[[], Awaitable[object]]:
+    """bare_unary work: the direct CreateJob. arg: JSON [PostgreSQL DSN, pool size, user]."""
+    dsn, size, user = json.loads(arg)
+    pool = await _direct_pool(dsn, size)
+    params = _create_request(user).job.params
+    return lambda: _create_directly(pool, user, params)
+
+
+async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series]:
+    port = _free_port()
+    dsn, pool_size = config.postgres.dsn("service"), config.postgres.pool_max_size
+    pool = await _direct_pool(dsn, pool_size)
     redis = aioredis.Redis(
         host=config.redis.host,
         port=config.redis.port,
@@ -238,19 +279,8 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
         keys = [cache.job_key(i) for i in ids]
         template = _create_request(user).job.params
 
-        async def direct_create(_: int) -> None:
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.fetchrow(
-                    jobs._CREATE,
-                    user.removeprefix("users/"),
-                    uuid.uuid4().hex,
-                    uuid.uuid4(),
-                    convert.to_json(template),
-                    None,
-                    template.model_version,
-                    None,
-                    "services/bench",
-                )
+        def direct_create(_: int) -> Awaitable[None]:
+            return _create_directly(pool, user, template)
 
         def get(i: int) -> Any:
             return stub.GetJob(metadata_pb2.GetJobRequest(name=names[i % len(names)]))
@@ -258,10 +288,24 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
         reply = (await stub.GetJob(metadata_pb2.GetJobRequest(name=names[0]))).SerializeToString()
         bare_server = stack.enter_context(bare_unary.serve(bare_port, reply))
         bare_channel, bare_call = await bare_unary.connect(bare_port, metadata_pb2.GetJobResponse.FromString)
-        cached_port = _free_port()
-        cached_server = stack.enter_context(bare_unary.serve(cached_port, reply, config.redis.url, keys[0]))
+        cached_port, create_port = _free_port(), _free_port()
+        this_module = "tests.benchmarks.bench_metadata"
+        cached_server = stack.enter_context(
+            bare_unary.serve(
+                cached_port, reply, f"{this_module}:cache_read_work", json.dumps([config.redis.url, keys[0]])
+            )
+        )
+        create_reply = (await stub.CreateJob(_create_request(user))).SerializeToString()
+        create_server = stack.enter_context(
+            bare_unary.serve(
+                create_port, create_reply, f"{this_module}:create_work", json.dumps([dsn, pool_size, user])
+            )
+        )
         cached_channel, cached_call = await bare_unary.connect(
             cached_port, metadata_pb2.GetJobResponse.FromString
+        )
+        create_channel_, create_call = await bare_unary.connect(
+            create_port, metadata_pb2.CreateJobResponse.FromString
         )
 
         def bare_get(i: int) -> Any:
@@ -269,6 +313,9 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
 
         def bare_cached_get(i: int) -> Any:
             return cached_call(metadata_pb2.GetJobRequest(name=names[i % len(names)]))
+
+        def bare_create(i: int) -> Any:
+            return create_call(_create_request(user))
 
         for concurrency in (1, 32):
             direct_get = Series("asyncpg GetJob (same SELECT)", concurrency)
@@ -279,7 +326,18 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
             bare_cached = Series(BARE_CACHED, concurrency, direct_get.label)
             direct_new = Series("asyncpg CreateJob (same statement)", concurrency)
             service_new = Series("service CreateJob", concurrency, direct_new.label)
-            everything += [direct_get, redis_get, hit, bare, bare_cached, miss, direct_new, service_new]
+            bare_new = Series(BARE_CREATE, concurrency, direct_new.label)
+            everything += [
+                direct_get,
+                redis_get,
+                hit,
+                bare,
+                bare_cached,
+                miss,
+                direct_new,
+                service_new,
+                bare_new,
+            ]
             pid = process.pid
             for round_ in range(args.rounds):
                 print(f"concurrency {concurrency}, round {round_ + 1}/{args.rounds}", flush=True)
@@ -304,9 +362,11 @@ async def _bench(config: CadenzaConfig, args: argparse.Namespace) -> list[Series
                     seconds=args.seconds,
                     service_pid=pid,
                 )
+                await _run(bare_new, bare_create, seconds=args.seconds, service_pid=create_server.pid)
         await channel.close(None)
         await bare_channel.close(None)
         await cached_channel.close(None)
+        await create_channel_.close(None)
     await pool.execute(
         "UPDATE jobs SET state = 'CANCELLED' WHERE user_id LIKE $1 AND state = 'PENDING'", USER_PREFIX + "%"
     )
@@ -355,7 +415,7 @@ def rows(everything: list[Series]) -> list[Row]:
             note=f"direct: {s.baseline}",
         )
         for s in everything
-        if s.baseline is not None and (s.label.startswith("service") or s.label in (BARE, BARE_CACHED))
+        if s.baseline is not None and (s.label.startswith("service") or s.label in CEILINGS)
     ]
 
 
