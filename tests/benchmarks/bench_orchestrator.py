@@ -18,6 +18,8 @@ orchestrator replicas as their own processes on free ports (the test harness), t
    inference Generate directly with the same generations and as many in flight as the replicas run
    (worker_concurrency each), with the CPU seconds per job and peak RSS of every service process
    (psutil) and how busy the machine's cores were: on a small machine the cores can be the limit.
+   Each run's CPU ceiling (its jobs/min scaled by cores / cores busy: what the machine allows at
+   that CPU per job) is a row of its own beside the ratio it caps.
 
 `measure()` returns the figures as tests/benchmarks/table.Row for run_all.py; --profile DIR records
 each replica and the metadata service with py-spy during the throughput runs (collapsed stacks).
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -421,8 +424,18 @@ class Throughput:
             f"these processes {meter.cores_busy:.2f} cores, machine {meter.machine_cores_busy:.2f} cores busy"
         )
 
+    @property
+    def cpu_ceiling(self) -> float:
+        """Jobs/min with every core of the machine busy at this run's CPU per job (the run's own
+        figure scaled by cores / cores busy): what the machine allows however jobs are spread."""
+        busy = self.meter.machine_cores_busy
+        return self.per_minute * (os.cpu_count() or 1) / busy if busy > 0 else float("inf")
+
     def line(self, label: str) -> str:
-        return f"  {label:<34} {self.per_minute:8.1f} jobs/min\n      CPU: {self.cpu}\n      RSS: {self.meter.memory()}"
+        return (
+            f"  {label:<34} {self.per_minute:8.1f} jobs/min (CPU ceiling {self.cpu_ceiling:.1f})\n"
+            f"      CPU: {self.cpu}\n      RSS: {self.meter.memory()}"
+        )
 
 
 def measure(short: bool) -> list[Row]:
@@ -523,6 +536,17 @@ async def run(args: argparse.Namespace) -> list[Row]:
                 note=f"direct: inference Generate, {slots} in flight",
             ),
             Row.throughput(
+                f"jobs/min, one replica: CPU ceiling ({clip})",
+                "orchestrator",
+                one.cpu_ceiling,
+                raw_one.per_minute,
+                "jobs/min",
+                note=(
+                    f"the ceiling of the ratio above: every core busy at the run's CPU per job, "
+                    f"{os.cpu_count()} cores; direct: inference Generate, {slots} in flight"
+                ),
+            ),
+            Row.throughput(
                 f"jobs/min, two replicas ({clip})",
                 "orchestrator",
                 two.per_minute,
@@ -532,6 +556,17 @@ async def run(args: argparse.Namespace) -> list[Row]:
                 cpu=two.cpu,
                 memory=two.meter.memory(),
                 note="direct: one replica",
+            ),
+            Row.throughput(
+                f"jobs/min, two replicas: CPU ceiling ({clip})",
+                "orchestrator",
+                two.cpu_ceiling,
+                one.per_minute,
+                "jobs/min",
+                note=(
+                    f"the ceiling of the scaling above: every core busy at the run's CPU per job, "
+                    f"{os.cpu_count()} cores; direct: one replica"
+                ),
             ),
             Row.throughput(
                 f"jobs/min, two replicas ({clip})",
