@@ -98,8 +98,8 @@ class Batcher:
         capacity: int,
         max_batch_size: int,
         window_seconds: float,
+        render_workers: int,
         max_batch_frames: int | None = None,
-        render_workers: int = 2,
     ) -> None:
         if capacity < 1 or max_batch_size < 1 or window_seconds < 0 or render_workers < 1:
             raise ValueError(

@@ -3,7 +3,7 @@
 The batcher renders the finished rows of a batch this way, and bench_inference does the same: each
 row is still decoded alone, by the same operations as a solo request, so its bytes are the same
 however many run at once. It pays on a CPU because one Griffin-Lim decode keeps only about 1.5 of 2
-cores busy; two at a time keep both (measured: 4 rows of 10 s in 0.50 s instead of 0.78-0.92 s).
+cores busy; two at a time keep both (measured: 4 rows of 10 s in 0.47 s instead of 0.57-0.65 s).
 No protobuf or gRPC here: the benchmark's model sections run with torch alone.
 """
 

@@ -15,14 +15,13 @@ a minute on two idle CPU cores, a few under load):
    attention should make it grow about linearly.
 3. batching: 4 concurrent requests in this process, for 2 s and 10 s clips: one batch of 4 (conditioning,
    steps, then each row decoded and encoded alone, the service's render_workers of them side by side,
-   as the service's batcher does) vs the same 4 run one
-   at a time, alternating. Also prints how far a batched row is from its solo run (0 on CPU).
+   as the service's batcher does) vs the same 4 run one at a time, alternating. Also prints how far a batched row is from its solo run (0 on CPU).
 4. throughput: the same through the service (`python -m cadenza_inference` as its own process, over
    gRPC): max_batch_size 8 vs 1, for 4 and 8 concurrent Generate calls.
 5. streaming: time per step seen by a gRPC client vs the bare model loop, same request, alternating.
 
-Sections 1-3 need only torch, numpy, pydantic and this repository's code; 4 and 5 need the whole service stack
-and are skipped, with the reason printed, where it is not installed. With --device cuda every
+Sections 1-3 need only torch, numpy, pydantic and this repository's code; 4 and 5 need the whole
+service stack and are skipped, with the reason printed, where it is not installed. With --device cuda every
 section runs on the first GPU (the services too) and the peak GPU memory is printed.
 
 Every section uses the model the service serves by default (the bundled cadenza-tiny-1; run with
@@ -86,6 +85,8 @@ BATCH_CASES = ((2.0, 30), (10.0, 30))
 CONCURRENT = 4
 BATCHING_GOAL = 1.5
 RENDER_WORKERS = InferenceConfig.model_fields["render_workers"].default  # the service's default
+# One pool for every batch, kept like the batcher's (no thread start-up inside a timed batch).
+RENDERER = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="bench-render")
 BUNDLED = REPO / "deploy" / "models" / "cadenza-tiny-1.ckpt"
 
 
@@ -298,13 +299,12 @@ def run_batch(pipeline: DiffusionPipeline, requests: Sequence[GenerationRequest]
     state = pipeline.prepare(requests)
     while not state.done:
         pipeline.step(state)
-    with ThreadPoolExecutor(RENDER_WORKERS) as renderer:
-        done = {
-            request.request_id: latent
-            for request, latent, _ in side_by_side(
-                renderer, lambda request: finish_row(pipeline, state, request.request_id), requests
-            )
-        }
+    done = {
+        request.request_id: latent
+        for request, latent, _ in side_by_side(
+            RENDERER, lambda request: finish_row(pipeline, state, request.request_id), requests
+        )
+    }
     sync(pipeline.device)
     return [done[request.request_id] for request in requests]
 
