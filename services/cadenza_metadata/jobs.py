@@ -61,7 +61,12 @@ _EXISTING = "SELECT job_id FROM job_requests WHERE user_id = $1 AND request_id =
 # Admission under a per-user transaction lock: concurrent CreateJobs of one user count and insert
 # one after the other, so max_active_jobs holds however many arrive at once.
 _LOCK_USER = "SELECT pg_advisory_xact_lock(hashtextextended('cadenza.active_jobs:' || $1, 0))"
-_ACTIVE = "SELECT count(*) FROM jobs WHERE user_id = $1 AND state IN ('PENDING', 'RUNNING')"
+# Under that lock, one round trip: the job an earlier request with this request_id made (None if
+# none) and the user's active job count, both read from the snapshot taken after the lock.
+_EXISTING_AND_ACTIVE = f"""
+SELECT ({_EXISTING}) AS existing,
+       (SELECT count(*) FROM jobs WHERE user_id = $1 AND state IN ('PENDING', 'RUNNING')) AS active
+"""
 # When the limit is hit, a slot frees when one of the jobs ends: suggest a short wait.
 _ACTIVE_RETRY_SECONDS = 5.0
 
@@ -113,8 +118,9 @@ async def create_job(
     async def work(conn: Connection) -> metadata_pb2.CreateJobResponse:
         if limit > 0:
             await conn.execute(_LOCK_USER, user_id)
-            if await conn.fetchval(_EXISTING, user_id, request_id) is None:
-                active = await conn.fetchval(_ACTIVE, user_id)
+            admission = await conn.fetchrow(_EXISTING_AND_ACTIVE, user_id, request_id)
+            if admission is not None and admission["existing"] is None:
+                active = admission["active"]
                 if active >= limit:
                     raise ResourceExhausted(
                         f"you have {active} jobs queued or running, the limit is {limit}; "
