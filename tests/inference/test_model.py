@@ -172,8 +172,10 @@ def test_depthwise_conv3_is_the_convolution_and_keeps_rows_independent() -> None
     expected = conv(h.transpose(1, 2)).transpose(1, 2)
     out = depthwise_conv3(h, conv)
     torch.testing.assert_close(out, expected)
-    grads = torch.autograd.grad(out.square().sum(), (h, conv.weight, conv.bias))
-    expected_grads = torch.autograd.grad(expected.square().sum(), (h, conv.weight, conv.bias))
+    assert conv.bias is not None
+    inputs = (h, conv.weight, conv.bias)
+    grads = torch.autograd.grad(out.square().sum(), inputs)
+    expected_grads = torch.autograd.grad(expected.square().sum(), inputs)
     for grad, expected_grad in zip(grads, expected_grads, strict=True):
         torch.testing.assert_close(grad, expected_grad)
     with torch.inference_mode():  # a row's output does not depend on its batch mates, bit for bit
