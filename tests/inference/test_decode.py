@@ -18,8 +18,13 @@ CONFIGS = [
 
 
 def textbook_griffin_lim(ae: LatentAutoencoder, magnitude: torch.Tensor, length: int) -> torch.Tensor:
-    """The fast Griffin-Lim loop written directly with torch.stft and torch.istft, as the reference."""
+    """The fast Griffin-Lim loop written directly with torch.stft and torch.istft, as the reference.
+
+    Its spectra are kept in the memory layout torch.stft returns (frames-first under a (B, bins,
+    frames) view): with AVX-512 the CPU FFT's last bits depend on the layout it reads, so a
+    bins-first copy would differ from either implementation by rounding, not by the algorithm."""
     magnitude = torch.cat([magnitude, magnitude[..., -1:]], dim=-1)
+    magnitude = magnitude.transpose(1, 2).contiguous().transpose(1, 2)
     angles = torch.ones_like(magnitude, dtype=torch.complex64)
     previous = torch.zeros_like(angles)
     for _ in range(ae.config.griffin_lim_iterations):

@@ -172,7 +172,8 @@ class LatentAutoencoder(nn.Module):
 
         The loop keeps its spectra frames-first (B, frames, bins), the layout the FFTs read and
         write, so no step transposes a spectrum, and normalises the phase with unit_phase; the
-        result is bit-identical to the same loop written with torch.stft / torch.istft (tested)."""
+        result is bit-identical to the same loop written with torch.stft / torch.istft on spectra in
+        torch.stft's own memory layout (tested; with AVX-512 the FFT's last bits follow the layout)."""
         magnitude = torch.cat([magnitude, magnitude[..., -1:]], dim=-1)
         stft_frames = magnitude.shape[-1]
         # Cast once: every product below would otherwise promote the real magnitude to complex anew.
