@@ -107,7 +107,10 @@ def failure_reason_sql(reason: int) -> str:
     return types_pb2.FailureReason.Name(reason).removeprefix("FAILURE_REASON_")  # type: ignore[arg-type]
 
 
-def job(row: Row) -> types_pb2.Job:
+def job(row: Row, written: types_pb2.Job | None = None) -> types_pb2.Job:
+    """The Job of a jobs row. `written`: the job whose params and derivation the row was just
+    written from (CreateJob); they are copied instead of parsed back from the row's JSON, which
+    would give the same messages and is the slowest part of this conversion (~45 us a call)."""
     result = types_pb2.Job(
         name=names.job_name(row["id"]),
         user=names.user_name(row["user_id"]),
@@ -125,9 +128,16 @@ def job(row: Row) -> types_pb2.Job:
         result.failure_reason = types_pb2.FailureReason.Value("FAILURE_REASON_" + row["failure_reason"])
     if row["track_id"] is not None:
         result.track = names.track_name(row["track_id"])
-    from_json(row["params"], result.params)
-    if row["derivation"] is not None:
-        from_json(row["derivation"], result.derivation)
+    if written is not None:
+        result.params.CopyFrom(written.params)
+        if written.HasField("derivation"):
+            result.derivation.CopyFrom(written.derivation)
+        # The JSON in the row kept no unknown fields, so neither does the reply.
+        result.DiscardUnknownFields()
+    else:
+        from_json(row["params"], result.params)
+        if row["derivation"] is not None:
+            from_json(row["derivation"], result.derivation)
     set_struct(result.annotations, row["annotations"])
     set_time(result.create_time, row["created_at"])
     set_time(result.update_time, row["updated_at"])

@@ -132,7 +132,7 @@ async def create_job(
             _CREATE, user_id, request_id, job_id, params, derivation, model_version, seed, actor
         )
         if row is not None:
-            return metadata_pb2.CreateJobResponse(job=convert.job(row), created=True)
+            return metadata_pb2.CreateJobResponse(job=convert.job(row, written=request.job), created=True)
         existing = await conn.fetchval(_EXISTING, user_id, request_id)
         found = await job_rows.find(conn, existing) if existing is not None else None
         if found is None:  # the first request's transaction rolled back between the two statements
