@@ -46,12 +46,19 @@ class PrivateSuite:
     @classmethod
     def create(cls, state_dir: Path) -> PrivateSuite:
         env = {"CADENZA_STATE_DIR": str(state_dir), "CADENZA_NEO4J__HEAP": "384m"}
-        ports = {free_port() for _ in range(len(STORE_PORTS) + len(SERVICES) + 4)}
+        # Every port a process of the suite listens on comes from the kernel's free ones, the
+        # services' /metrics ports too: their default (port + 1000) was never checked, and an
+        # ephemeral client socket held one once, failing the suite's start-up.
+        wanted = len(STORE_PORTS) + 2 * len(SERVICES)
+        ports: set[int] = set()
+        while len(ports) < wanted:  # a port just released may be handed out twice
+            ports.add(free_port())
         chosen = iter(sorted(ports))
         for key in STORE_PORTS:
             env[f"CADENZA_{key}"] = str(next(chosen))
         for service in SERVICES:
             env[f"CADENZA_SERVICES__{service.upper()}__PORT"] = str(next(chosen))
+            env[f"CADENZA_SERVICES__{service.upper()}__METRICS_PORT"] = str(next(chosen))
         return cls(state_dir, env)
 
     @property
