@@ -10,6 +10,8 @@ workers, and the suite's workers never see a test's jobs. `dev_environ()` is the
 was before, for the one test that checks exactly that isolation.
 
     .venv/bin/python -m tests.stack down     # stops the test stack (`cadenza down` on its state dir)
+    .venv/bin/python -m tests.stack ports    # the fixed ports of the suite and the stack, for
+                                             # net.ipv4.ip_local_reserved_ports (.ci/run)
 """
 
 from __future__ import annotations
@@ -97,9 +99,29 @@ def dev_environ() -> dict[str, str]:
     return environ
 
 
+def fixed_ports(environ: dict[str, str]) -> list[int]:
+    """Every port the suite and the test stack listen on at a fixed number: the stores, the
+    services and the services' /metrics (service port + 1000, the configuration's default).
+
+    They lie inside Linux's default ephemeral range (32768-60999), where any client socket may hold
+    one just when a store or service binds it; .ci/run reserves them so that the kernel hands them
+    to no client socket."""
+    ports: set[int] = set()
+    for settings in (environ, stack_environ(environ)):
+        for name, default in _DEFAULT_PORTS.items():
+            port = int(settings.get(name, default))
+            ports.add(port)
+            if name.startswith("CADENZA_SERVICES__"):
+                ports.add(port + 1000)
+    return sorted(ports)
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["ports"]:
+        print(",".join(str(port) for port in fixed_ports(dict(os.environ))))
+        return 0
     if argv != ["down"]:
-        print("usage: python -m tests.stack down", file=sys.stderr)
+        print("usage: python -m tests.stack down | ports", file=sys.stderr)
         return 2
     activate()
     return subprocess.run([sys.executable, "-m", "cadenza_suite.cli", "down"], check=False).returncode
