@@ -14,7 +14,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import grpc
@@ -89,7 +89,9 @@ def _wrap_stream(
         started = time.perf_counter()
         note_caller_deadline(context)  # this call's task only: grpc serves each call in its own task
         span, token = start_server_span(method, attributes, context)
+        call_task = asyncio.current_task()
         unset = grpc.StatusCode.OK
+        responses: AsyncGenerator[Any, Any] | None = None
         try:
             if check is not None:
                 check(context)
@@ -97,6 +99,7 @@ def _wrap_stream(
             if inspect.isawaitable(result):  # a handler that writes with context.write()
                 await result
                 return
+            responses = result if inspect.isasyncgen(result) else None
             async for response in result:
                 yield response
         except CadenzaError as error:
@@ -111,11 +114,26 @@ def _wrap_stream(
             span.record_exception(exc)
             await _abort(context, _unexpected(method, exc))
         finally:
+            # A call cancelled while grpc waited to send leaves this generator parked at its yield:
+            # grpc does not close it; the garbage collector does, later, from another task (where
+            # the span's context was never attached), and the handler's generator only after that.
+            if responses is not None:
+                await _close(method, responses)
             code = status_code(context, unset)
-            end_server_span(span, token, code, context)
+            end_server_span(span, token if asyncio.current_task() is call_task else None, code, context)
             metrics.done(code, started)
 
     return wrapper
+
+
+async def _close(method: str, responses: AsyncGenerator[Any, Any]) -> None:
+    """Closes the handler's response generator now, so that its cleanup (freeing a batch row, a
+    lease) runs when the call ends, not whenever the generator is collected. A no-op for one that
+    already finished."""
+    try:
+        await responses.aclose()
+    except Exception:
+        _log.exception("closing the response stream of %s failed", method)
 
 
 def _wrap(method: str, handler: Handler, check: Check | None) -> Handler:

@@ -349,12 +349,15 @@ def status_code(
 
 def end_server_span(
     span: Span,
-    token: contextvars.Token[Context],
+    token: contextvars.Token[Context] | None,
     code: grpc.StatusCode,
     context: aio.ServicerContext[Any, Any],
 ) -> None:
-    """Records the call's final status code on the span and ends it."""
-    detach(token)
+    """Records the call's final status code on the span and ends it; `token` (from
+    start_server_span) restores the context before the call, None where the call's own task is
+    already gone and with it the context the span was attached in."""
+    if token is not None:
+        detach(token)
     if code is not grpc.StatusCode.OK:
         span.set_attribute("rpc.grpc.status_code", code.value[0])
         if code in _SERVER_FAULTS:

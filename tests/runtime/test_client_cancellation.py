@@ -8,6 +8,7 @@ so only the cancellation itself (not a channel close) can stop the handlers.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -31,6 +32,9 @@ BLOB_SERVICE = blob_pb2.DESCRIPTOR.services_by_name["BlobService"].full_name
 # No Cadenza proto has a bidirectional stream, so that shape gets a raw-bytes generic service.
 CHAT_SERVICE = "cadenza.test.v1.ChatService"
 CHAT_METHOD = f"/{CHAT_SERVICE}/Chat"
+# A server stream that never awaits between messages: a cancel finds it parked at a yield while grpc
+# waits to send (the client stops reading, so flow control holds the send), not inside an await.
+FLOOD_METHOD = f"/{CHAT_SERVICE}/Flood"
 
 OBSERVE_SECONDS = 2.0  # "promptly": the server must see the cancel within this
 
@@ -61,6 +65,7 @@ class BlockingServer:
 
     def __init__(self) -> None:
         self.seen: dict[str, Seen] = {}
+        self.held: list[AsyncIterator[bytes]] = []
 
     def _seen(self, method: str) -> Seen:
         self.seen[method] = Seen()
@@ -97,8 +102,26 @@ class BlockingServer:
             yield b"first"
             await self._seen("Chat").block(context)
 
+        async def flood_stream(seen: Seen) -> AsyncIterator[bytes]:
+            seen.started.set()
+            try:
+                while True:
+                    yield b"x" * 16384
+            finally:  # where a real handler frees what the call held (a batch row, a lease)
+                seen.cancelled.set()
+
+        def flood(request: bytes, context: Any) -> AsyncIterator[bytes]:
+            stream = flood_stream(self._seen("Flood"))
+            if request == b"held":  # also referenced elsewhere, as a registry of live streams would
+                self.held.append(stream)
+            return stream
+
         handler = grpc.method_handlers_generic_handler(
-            CHAT_SERVICE, {"Chat": grpc.stream_stream_rpc_method_handler(chat)}
+            CHAT_SERVICE,
+            {
+                "Chat": grpc.stream_stream_rpc_method_handler(chat),
+                "Flood": grpc.unary_stream_rpc_method_handler(flood),
+            },
         )
         server.add_generic_rpc_handlers((handler,))
 
@@ -255,3 +278,26 @@ async def test_a_failed_call_records_its_status_code(
     assert "NOT_FOUND" in (client.status.description or "") and "does not exist" in (
         client.status.description or ""
     )
+
+
+@pytest.mark.parametrize("request_", [b"", b"held"], ids=["alone", "held-elsewhere"])
+async def test_a_stream_cancelled_while_parked_at_a_yield_is_closed_at_once(
+    served: tuple[BlockingServer, aio.Channel], caplog: pytest.LogCaptureFixture, request_: bytes
+) -> None:
+    """grpc does not close a response generator whose call was cancelled while it waited to send;
+    the interceptor must close the handler's generator itself, so that the handler's cleanup runs
+    now rather than whenever the garbage collector gets to it (never, while anything else holds the
+    generator or, as an error's log record did, its frames), and the span ends without a context
+    error."""
+    blocking, channel = served
+    flood = channel.unary_stream(FLOOD_METHOD, request_serializer=None, response_deserializer=None)
+    call = flood(request_)
+    assert await call.read() == b"x" * 16384
+    await _eventually(lambda: "Flood" in blocking.seen, "the server started Flood")
+    await asyncio.sleep(0.3)  # the server fills the flow-control window and waits to send more
+    assert call.cancel()
+    await asyncio.wait_for(blocking.seen["Flood"].cancelled.wait(), OBSERVE_SECONDS)
+    await asyncio.sleep(0.1)  # the span ends in the same close
+    # (grpc itself logs the send that the cancel cut short: ExecuteBatchError, at ERROR.)
+    ours = [r for r in caplog.records if r.name.startswith(("opentelemetry", "cadenza"))]
+    assert not [r for r in ours if r.levelno >= logging.WARNING], [r.getMessage() for r in ours]
